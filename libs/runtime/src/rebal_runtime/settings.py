@@ -1,0 +1,56 @@
+"""Settings of every rebal service, from environment variables (prefix `REBAL_`) or a `.env` file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RuntimeSettings(BaseSettings):
+    """Shared by every service; services subclass it for their own settings."""
+
+    model_config = SettingsConfigDict(env_prefix="REBAL_", env_file=".env", extra="ignore")
+
+    service_name: str = Field("rebal", description="Consumer group id, `producer` of events, log field.")
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
+    kafka_idempotent_producer: bool = Field(
+        False,
+        description="Kafka idempotent producer. On for real Kafka; must stay off on the embedded "
+        "Tansu broker, which cannot answer InitProducerId.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How to reach Kafka."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL / SASL_SSL.")
+    kafka_create_topics: bool = Field(True, description="Create missing topics with their partitions at start.")
+
+    store_url: str = Field(
+        "sqlite:///var/rebal.sqlite",
+        description="`sqlite:///path/file.sqlite` (embedded default) or `mongodb://host:27017`.",
+    )
+    store_database: str = Field("rebal", description="MongoDB database name (one per service).")
+    processed_ids_kept: int = Field(
+        1000, ge=10, description="Processed event ids remembered per aggregate (inbox window)."
+    )
+
+    consume_retries: int = Field(5, ge=0, description="In-process retries of a failing handler before it is nacked (transient) or dead-lettered (other errors).")
+    retry_backoff_seconds: float = Field(0.2, gt=0, description="First retry delay; doubles each time.")
+    retry_backoff_max_seconds: float = Field(10.0, gt=0, description="Longest retry delay.")
+    graceful_timeout_seconds: float = Field(
+        30.0, gt=0, description="On shutdown, wait this long for in-flight handlers; unfinished work is never committed."
+    )
+
+    outbox_poll_seconds: float = Field(0.5, gt=0, description="Outbox relay poll interval (it is also woken on every commit).")
+    outbox_batch: int = Field(500, ge=1, description="Messages the relay publishes per round.")
+
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="`auto`: human-readable on a terminal, JSON otherwise."
+    )
+    log_level: str = Field("INFO", description="Python log level name.")

@@ -1,0 +1,96 @@
+"""An in-memory DocumentStore: the hand-written fake for unit tests (passes the contract suite)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Literal
+
+from rebal_runtime.store.port import (
+    Commit,
+    ConcurrencyError,
+    Document,
+    DocumentStore,
+    IndexValue,
+    JsonDict,
+    OutboxMessage,
+    PendingMessage,
+)
+
+
+class InMemoryStore(DocumentStore):
+    def __init__(self, processed_ids_kept: int = 1000) -> None:
+        super().__init__(processed_ids_kept)
+        self._docs: dict[tuple[str, str], Document] = {}
+        self._index: dict[tuple[str, str], dict[str, IndexValue]] = {}
+        self._appended: dict[tuple[str, str], JsonDict] = {}
+        self._outbox: list[PendingMessage] = []
+        self.commits = 0
+
+    async def load(self, collection: str, doc_id: str) -> Document | None:
+        doc = self._docs.get((collection, doc_id))
+        return copy.deepcopy(doc) if doc else None
+
+    async def _commit(self, commit: Commit) -> int:
+        key = (commit.collection, commit.id)
+        current = self._docs.get(key)
+        current_version = current.version if current else 0
+        if current_version != commit.expected_version:
+            raise ConcurrencyError(f"{key}: expected v{commit.expected_version}, found v{current_version}")
+        processed = current.processed if current else ()
+        if commit.processed_event_id is not None:
+            processed = (*processed, commit.processed_event_id)[-self.processed_ids_kept :]
+        version = current_version + 1
+        self._docs[key] = Document(commit.collection, commit.id, version, copy.deepcopy(commit.state), processed)
+        self._index[key] = {**self._index.get(key, {}), **commit.index}
+        self._outbox.extend(PendingMessage(commit.collection, commit.id, m) for m in commit.outbox)
+        self.commits += 1
+        return version
+
+    async def query(
+        self,
+        collection: str,
+        field: str,
+        value: IndexValue,
+        *,
+        op: Literal["eq", "le"] = "eq",
+        after_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[str]:
+        def matches(v: IndexValue) -> bool:
+            if op == "eq":
+                return v == value
+            return v is not None and value is not None and str(v) <= str(value)
+
+        ids = sorted(
+            doc_id
+            for (coll, doc_id), fields in self._index.items()
+            if coll == collection and field in fields and matches(fields[field])
+        )
+        return [i for i in ids if after_id is None or i > after_id][:limit]
+
+    async def scan(self, collection: str, *, after_id: str | None = None, limit: int = 1000) -> list[str]:
+        ids = sorted(doc_id for (coll, doc_id) in self._docs if coll == collection)
+        return [i for i in ids if after_id is None or i > after_id][:limit]
+
+    async def append(self, collection: str, doc_id: str, body: JsonDict) -> bool:
+        if (collection, doc_id) in self._appended:
+            return False
+        self._appended[(collection, doc_id)] = copy.deepcopy(body)
+        return True
+
+    async def get_appended(self, collection: str, doc_id: str) -> JsonDict | None:
+        body = self._appended.get((collection, doc_id))
+        return copy.deepcopy(body) if body is not None else None
+
+    async def pending_outbox(self, limit: int = 500) -> list[PendingMessage]:
+        return self._outbox[:limit]
+
+    async def mark_published(self, published: Sequence[PendingMessage]) -> None:
+        sent = {(p.collection, p.doc_id, p.message.event_id) for p in published}
+        self._outbox = [
+            p for p in self._outbox if (p.collection, p.doc_id, p.message.event_id) not in sent
+        ]
+
+    def outbox_messages(self) -> list[OutboxMessage]:
+        return [p.message for p in self._outbox]

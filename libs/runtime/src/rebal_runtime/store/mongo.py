@@ -1,0 +1,168 @@
+"""MongoDB DocumentStore on PyMongo's async API (`AsyncMongoClient`), one Mongo collection per
+aggregate collection. Every write is a single-document update, so no replica set is needed for
+correctness (DESIGN §4); the client is injected so tests can pass `mongomock-motor`'s client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from rebal_runtime.store.port import (
+    Commit,
+    ConcurrencyError,
+    Document,
+    DocumentStore,
+    IndexValue,
+    JsonDict,
+    OutboxMessage,
+    PendingMessage,
+    StoreUnavailable,
+)
+
+_APPEND_PREFIX = "log_"
+
+
+class MongoStore(DocumentStore):
+    def __init__(self, client: Any, database: str, processed_ids_kept: int = 1000) -> None:
+        super().__init__(processed_ids_kept)
+        self.client = client
+        self.db = client[database]
+        self._collections: set[str] = set()
+        self._indexed: set[tuple[str, str]] = set()
+
+    @classmethod
+    def from_url(cls, url: str, database: str, processed_ids_kept: int = 1000) -> MongoStore:
+        from pymongo import AsyncMongoClient
+
+        # w="majority" + journaled writes: an acknowledged commit survives a node crash.
+        client: Any = AsyncMongoClient(url, w="majority", journal=True, tz_aware=True)
+        return cls(client, database, processed_ids_kept)
+
+    async def open(self) -> None:
+        try:
+            names = await self.db.list_collection_names()
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        self._collections.update(n for n in names if not n.startswith(_APPEND_PREFIX))
+
+    async def close(self) -> None:
+        closer = getattr(self.client, "close", None)
+        if closer is not None:
+            result = closer()
+            if hasattr(result, "__await__"):
+                await result
+
+    async def load(self, collection: str, doc_id: str) -> Document | None:
+        raw = await self.db[collection].find_one({"_id": doc_id})
+        if raw is None:
+            return None
+        return Document(collection, doc_id, raw["version"], raw["state"], tuple(raw.get("processed", [])))
+
+    async def _ensure_index(self, collection: str, field: str) -> None:
+        if (collection, field) not in self._indexed:
+            await self.db[collection].create_index([(f"ix.{field}", 1), ("_id", 1)])
+            self._indexed.add((collection, field))
+
+    async def _commit(self, c: Commit) -> int:
+        self._collections.add(c.collection)
+        for field in c.index:
+            await self._ensure_index(c.collection, field)
+        outbox = [_outbox_doc(m) for m in c.outbox]
+        processed = [c.processed_event_id] if c.processed_event_id is not None else []
+        coll = self.db[c.collection]
+        try:
+            if c.expected_version == 0:
+                await coll.insert_one({
+                    "_id": c.id, "version": 1, "state": c.state,
+                    "processed": processed[-self.processed_ids_kept :], "outbox": outbox,
+                    "ix": {k: v for k, v in c.index.items() if v is not None},
+                })
+                return 1
+            update: dict[str, Any] = {
+                "$set": {"state": c.state, "version": c.expected_version + 1}
+                | {f"ix.{k}": v for k, v in c.index.items() if v is not None},
+                "$push": {
+                    "processed": {"$each": processed, "$slice": -self.processed_ids_kept},
+                    "outbox": {"$each": outbox},
+                },
+            }
+            unset = {f"ix.{k}": "" for k, v in c.index.items() if v is None}
+            if unset:
+                update["$unset"] = unset
+            result = await coll.update_one({"_id": c.id, "version": c.expected_version}, update)
+        except DuplicateKeyError as exc:
+            raise ConcurrencyError(f"{c.collection}/{c.id} already exists") from exc
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        if result.matched_count != 1:
+            raise ConcurrencyError(f"{c.collection}/{c.id}: version {c.expected_version} is not current")
+        return c.expected_version + 1
+
+    async def query(
+        self,
+        collection: str,
+        field: str,
+        value: IndexValue,
+        *,
+        op: Literal["eq", "le"] = "eq",
+        after_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[str]:
+        condition: Any = value if op == "eq" else {"$lte": value}
+        flt: dict[str, Any] = {f"ix.{field}": condition}
+        if after_id is not None:
+            flt["_id"] = {"$gt": after_id}
+        cursor = self.db[collection].find(flt, {"_id": 1}).sort("_id", 1).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def scan(self, collection: str, *, after_id: str | None = None, limit: int = 1000) -> list[str]:
+        flt = {"_id": {"$gt": after_id}} if after_id is not None else {}
+        cursor = self.db[collection].find(flt, {"_id": 1}).sort("_id", 1).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def append(self, collection: str, doc_id: str, body: JsonDict) -> bool:
+        try:
+            await self.db[_APPEND_PREFIX + collection].insert_one({"_id": doc_id, "body": body})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get_appended(self, collection: str, doc_id: str) -> JsonDict | None:
+        raw = await self.db[_APPEND_PREFIX + collection].find_one({"_id": doc_id})
+        return raw["body"] if raw else None
+
+    async def pending_outbox(self, limit: int = 500) -> list[PendingMessage]:
+        pending: list[PendingMessage] = []
+        for name in sorted(self._collections):
+            cursor = self.db[name].find({"outbox.0": {"$exists": True}}, {"outbox": 1}).limit(limit)
+            async for doc in cursor:
+                pending.extend(PendingMessage(name, doc["_id"], _outbox_message(m)) for m in doc["outbox"])
+                if len(pending) >= limit:
+                    return pending[:limit]
+        return pending
+
+    async def mark_published(self, published: Sequence[PendingMessage]) -> None:
+        by_doc: dict[tuple[str, str], list[str]] = {}
+        for p in published:
+            by_doc.setdefault((p.collection, p.doc_id), []).append(p.message.event_id)
+        for (collection, doc_id), ids in by_doc.items():
+            await self.db[collection].update_one(
+                {"_id": doc_id}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
+            )
+
+
+def _outbox_doc(m: OutboxMessage) -> JsonDict:
+    return {
+        "event_id": m.event_id, "topic": m.topic, "key": m.key, "value": m.value,
+        "headers": [[k, v] for k, v in m.headers],
+    }
+
+
+def _outbox_message(d: JsonDict) -> OutboxMessage:
+    return OutboxMessage(
+        d["event_id"], d["topic"], bytes(d["key"]), bytes(d["value"]),
+        tuple((k, bytes(v)) for k, v in d.get("headers", [])),
+    )

@@ -1,0 +1,135 @@
+"""The store port: aggregate documents with a version, a pending outbox and recent processed ids.
+
+Why single documents: the state change, the inbox entry (processed event id) and the outbox
+entries of one handled event are ONE atomic write, without multi-document transactions. That works
+on a single MongoDB node, in SQLite and in an in-memory fake alike (DESIGN §4).
+History that only grows goes to append-only collections, written idempotently by id.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+JsonDict = dict[str, Any]
+IndexValue = str | int | None
+
+
+class ConcurrencyError(Exception):
+    """Someone else committed this document first (version mismatch): reload and retry."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached right now (transient)."""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """An encoded event waiting to be published by the relay."""
+
+    event_id: str
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    collection: str
+    id: str
+    version: int
+    state: JsonDict
+    processed: tuple[str, ...] = ()
+
+    def has_processed(self, event_id: str) -> bool:
+        return event_id in self.processed
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    collection: str
+    doc_id: str
+    message: OutboxMessage
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One atomic write. `expected_version` 0 creates the document."""
+
+    collection: str
+    id: str
+    expected_version: int
+    state: JsonDict
+    processed_event_id: str | None = None
+    outbox: Sequence[OutboxMessage] = ()
+    index: Mapping[str, IndexValue] = field(default_factory=dict)
+
+
+class DocumentStore(abc.ABC):
+    """Every storage adapter passes the same contract suite (tests/contract)."""
+
+    def __init__(self, processed_ids_kept: int = 1000) -> None:
+        self.processed_ids_kept = processed_ids_kept
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Called after every commit that added outbox messages (wakes the relay)."""
+        self._commit_listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._commit_listeners:
+            listener()
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect and create tables/indexes."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    @abc.abstractmethod
+    async def load(self, collection: str, doc_id: str) -> Document | None: ...
+
+    async def commit(self, commit: Commit) -> int:
+        """Write state + processed id + outbox atomically; returns the new version."""
+        version = await self._commit(commit)
+        if commit.outbox:
+            self._notify()
+        return version
+
+    @abc.abstractmethod
+    async def _commit(self, commit: Commit) -> int: ...
+
+    @abc.abstractmethod
+    async def query(
+        self,
+        collection: str,
+        field: str,
+        value: IndexValue,
+        *,
+        op: Literal["eq", "le"] = "eq",
+        after_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[str]:
+        """Ids whose index `field` equals (or is <=) `value`, ordered by id, paged by `after_id`."""
+
+    @abc.abstractmethod
+    async def scan(self, collection: str, *, after_id: str | None = None, limit: int = 1000) -> list[str]:
+        """All ids of a collection, ordered, paged."""
+
+    @abc.abstractmethod
+    async def append(self, collection: str, doc_id: str, body: JsonDict) -> bool:
+        """Insert into an append-only collection; False (and no change) if the id exists."""
+
+    @abc.abstractmethod
+    async def get_appended(self, collection: str, doc_id: str) -> JsonDict | None: ...
+
+    @abc.abstractmethod
+    async def pending_outbox(self, limit: int = 500) -> list[PendingMessage]:
+        """Unpublished messages, in commit order per document."""
+
+    @abc.abstractmethod
+    async def mark_published(self, published: Sequence[PendingMessage]) -> None:
+        """Remove published messages from the outbox; leaves document versions alone."""

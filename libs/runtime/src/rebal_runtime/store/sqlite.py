@@ -1,0 +1,206 @@
+"""SQLite DocumentStore (the embedded default): one file per service, WAL, one writer at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+import orjson
+
+from rebal_runtime.store.port import (
+    Commit,
+    ConcurrencyError,
+    Document,
+    DocumentStore,
+    IndexValue,
+    JsonDict,
+    OutboxMessage,
+    PendingMessage,
+    StoreUnavailable,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    collection TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+    state BLOB NOT NULL, processed BLOB NOT NULL, PRIMARY KEY (collection, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS doc_index (
+    collection TEXT NOT NULL, field TEXT NOT NULL, id TEXT NOT NULL, value,
+    PRIMARY KEY (collection, field, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_index_by_value ON doc_index (collection, field, value, id);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, doc_id TEXT NOT NULL,
+    event_id TEXT NOT NULL, topic TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+    headers BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox (event_id);
+CREATE TABLE IF NOT EXISTS appended (
+    collection TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (collection, id)) WITHOUT ROWID;
+"""
+
+
+class SqliteStore(DocumentStore):
+    def __init__(self, path: str | Path, processed_ids_kept: int = 1000) -> None:
+        super().__init__(processed_ids_kept)
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, processed_ids_kept: int = 1000) -> SqliteStore:
+        return cls(url.removeprefix("sqlite:///"), processed_ids_kept)
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (SIGKILL); only an OS crash can lose the
+        # last transactions, which the embedded stack accepts (its Kafka is memory-only anyway).
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA busy_timeout=5000")
+        await self._db.executescript(_SCHEMA)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreUnavailable("store is not open")
+        return self._db
+
+    async def load(self, collection: str, doc_id: str) -> Document | None:
+        async with self.db.execute(
+            "SELECT version, state, processed FROM documents WHERE collection=? AND id=?",
+            (collection, doc_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return Document(collection, doc_id, row[0], orjson.loads(row[1]), tuple(orjson.loads(row[2])))
+
+    async def _commit(self, commit: Commit) -> int:
+        async with self._write_lock:
+            db = self.db
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(str(exc)) from exc
+            try:
+                version = await self._write(db, commit)
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+            return version
+
+    async def _write(self, db: aiosqlite.Connection, c: Commit) -> int:
+        async with db.execute(
+            "SELECT version, processed FROM documents WHERE collection=? AND id=?", (c.collection, c.id)
+        ) as cur:
+            row = await cur.fetchone()
+        found = row[0] if row else 0
+        if found != c.expected_version:
+            raise ConcurrencyError(f"{c.collection}/{c.id}: expected v{c.expected_version}, found v{found}")
+        processed: list[str] = orjson.loads(row[1]) if row else []
+        if c.processed_event_id is not None:
+            processed = [*processed, c.processed_event_id][-self.processed_ids_kept :]
+        await db.execute(
+            "INSERT OR REPLACE INTO documents (collection, id, version, state, processed) VALUES (?,?,?,?,?)",
+            (c.collection, c.id, found + 1, orjson.dumps(c.state), orjson.dumps(processed)),
+        )
+        for field, value in c.index.items():
+            if value is None:
+                await db.execute(
+                    "DELETE FROM doc_index WHERE collection=? AND field=? AND id=?", (c.collection, field, c.id)
+                )
+            else:
+                await db.execute(
+                    "INSERT OR REPLACE INTO doc_index (collection, field, id, value) VALUES (?,?,?,?)",
+                    (c.collection, field, c.id, value),
+                )
+        if c.outbox:
+            await db.executemany(
+                "INSERT INTO outbox (collection, doc_id, event_id, topic, key, value, headers) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (c.collection, c.id, m.event_id, m.topic, m.key, m.value, _dump_headers(m.headers))
+                    for m in c.outbox
+                ],
+            )
+        return int(found + 1)
+
+    async def query(
+        self,
+        collection: str,
+        field: str,
+        value: IndexValue,
+        *,
+        op: Literal["eq", "le"] = "eq",
+        after_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[str]:
+        comparison = "=" if op == "eq" else "<="
+        sql = f"SELECT id FROM doc_index WHERE collection=? AND field=? AND value {comparison} ?"
+        args: list[Any] = [collection, field, value]
+        if after_id is not None:
+            sql += " AND id > ?"
+            args.append(after_id)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        async with self.db.execute(sql, args) as cur:
+            return [r[0] for r in await cur.fetchall()]
+
+    async def scan(self, collection: str, *, after_id: str | None = None, limit: int = 1000) -> list[str]:
+        async with self.db.execute(
+            "SELECT id FROM documents WHERE collection=? AND id > ? ORDER BY id LIMIT ?",
+            (collection, after_id or "", limit),
+        ) as cur:
+            return [r[0] for r in await cur.fetchall()]
+
+    async def append(self, collection: str, doc_id: str, body: JsonDict) -> bool:
+        async with self._write_lock:
+            cur = await self.db.execute(
+                "INSERT OR IGNORE INTO appended (collection, id, body) VALUES (?,?,?)",
+                (collection, doc_id, orjson.dumps(body)),
+            )
+            return cur.rowcount == 1
+
+    async def get_appended(self, collection: str, doc_id: str) -> JsonDict | None:
+        async with self.db.execute(
+            "SELECT body FROM appended WHERE collection=? AND id=?", (collection, doc_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    async def pending_outbox(self, limit: int = 500) -> list[PendingMessage]:
+        async with self.db.execute(
+            "SELECT collection, doc_id, event_id, topic, key, value, headers FROM outbox ORDER BY seq LIMIT ?",
+            (limit,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            PendingMessage(r[0], r[1], OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6])))
+            for r in rows
+        ]
+
+    async def mark_published(self, published: Sequence[PendingMessage]) -> None:
+        if not published:
+            return
+        async with self._write_lock:
+            await self.db.executemany(
+                "DELETE FROM outbox WHERE event_id=? AND collection=? AND doc_id=?",
+                [(p.message.event_id, p.collection, p.doc_id) for p in published],
+            )
+
+
+def _dump_headers(headers: tuple[tuple[str, bytes], ...]) -> bytes:
+    return orjson.dumps([[k, v.decode("latin-1")] for k, v in headers])
+
+
+def _load_headers(raw: bytes) -> tuple[tuple[str, bytes], ...]:
+    return tuple((k, v.encode("latin-1")) for k, v in orjson.loads(raw))

@@ -1,0 +1,1 @@
+"""Test support: the embedded Kafka fixtures (a pytest plugin) and topic readers."""

@@ -1,0 +1,46 @@
+"""pytest plugin: `kafka` (one embedded Tansu per session), `fresh_kafka` (one per test),
+`kafka_settings` (runtime settings with a unique consumer group and a SQLite file per test)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rebal_runtime.embedded import EmbeddedKafka
+from rebal_runtime.settings import RuntimeSettings
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedKafka]:
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with EmbeddedKafka(log_path=log) as broker:
+        yield broker
+
+
+@pytest.fixture
+def fresh_kafka(tmp_path: Path) -> Iterator[EmbeddedKafka]:
+    """An empty broker of its own, for tests that must see only their own messages."""
+    with EmbeddedKafka(log_path=tmp_path / "tansu.log") as broker:
+        yield broker
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def settings_for(bootstrap: str, tmp_path: Path, service: str, **overrides: object) -> RuntimeSettings:
+    values: dict[str, object] = {
+        "service_name": unique(service),
+        "kafka_bootstrap_servers": bootstrap,
+        "store_url": f"sqlite:///{tmp_path / (service + '.sqlite')}",
+        "retry_backoff_seconds": 0.01,
+        "retry_backoff_max_seconds": 0.1,
+        "graceful_timeout_seconds": 5.0,
+        "outbox_poll_seconds": 0.05,
+        "log_format": "console",
+    }
+    values.update(overrides)
+    return RuntimeSettings(**values)  # type: ignore[arg-type]

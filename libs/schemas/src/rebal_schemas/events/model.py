@@ -1,0 +1,48 @@
+"""`model.updated`: a model portfolio created, changed or deactivated (key `model_id`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rebal_schemas.envelope import Event
+from rebal_schemas.model_portfolio import (
+    RebalanceCondition,
+    Weight,
+    check_conditions,
+    check_weights,
+)
+from rebal_schemas.types import EntityId, ModelStatus
+
+TOPIC = "model.updated"
+
+
+class ModelUpdated(Event):
+    """The whole model as it now is (Alpaca's portfolio object); `status: inactive` retires it.
+
+    Version 2 spells the conditions `rebalance_conditions`, as every Alpaca payload does; version 1
+    used `rebalancing_conditions` from Alpaca's model table and is upcast.
+    """
+
+    TOPIC = TOPIC
+    SCHEMA_VERSION = 2
+
+    event_type: Literal["model.updated"] = "model.updated"
+    schema_version: int = 2
+    model_id: EntityId
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=1024)
+    status: ModelStatus = ModelStatus.active
+    weights: tuple[Weight, ...]
+    cooldown_days: int = Field(default=0, ge=0, le=3660)
+    rebalance_conditions: tuple[RebalanceCondition, ...] = ()
+
+    @model_validator(mode="after")
+    def _alpaca_rules(self) -> ModelUpdated:
+        check_weights(self.weights)
+        check_conditions(self.rebalance_conditions)
+        return self
+
+
+ModelEvent = ModelUpdated

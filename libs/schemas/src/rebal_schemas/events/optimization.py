@@ -1,0 +1,139 @@
+"""Optimization topics: `optimization.submitted`, `.created`, `.decided`, `.ready` (key `portfolio_id`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from rebal_schemas.envelope import Event
+from rebal_schemas.events.orders import PlannedOrder, ProposedOrder, SkippedOrder
+from rebal_schemas.model_portfolio import Weight, check_weights
+from rebal_schemas.types import (
+    BrokerIntegration,
+    EntityId,
+    Mandate,
+    Money,
+    OptimizationStatus,
+    OptimizerMode,
+    OwnerChoice,
+    PositiveMoney,
+    RunInitiator,
+    RunType,
+    TriggerReason,
+)
+
+SUBMITTED = "optimization.submitted"
+CREATED = "optimization.created"
+DECIDED = "optimization.decided"
+READY = "optimization.ready"
+
+
+class ConditionEvaluation(BaseModel):
+    """One line of the decision record: what was checked, its value, and whether it was met."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    met: bool
+    value: str | None = None
+    threshold: str | None = None
+    detail: str = ""
+
+
+class Reason(BaseModel):
+    """Why an optimization is or is not recommended (InvestSuite `portfolio_update.reasons[]`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: str
+    detail: str = ""
+
+
+class OptimizationSubmitted(Event):
+    """An optimization computed outside rebal (InvestSuite's external optimizer)."""
+
+    TOPIC = SUBMITTED
+    event_type: Literal["optimization.submitted"] = "optimization.submitted"
+    portfolio_id: EntityId
+    external_optimization_id: EntityId
+    orders: tuple[ProposedOrder, ...]
+    is_recommended: bool = True
+    reasons: tuple[Reason, ...] = ()
+
+
+class OptimizationCreated(Event):
+    """Every computed optimization, recommended or not, with its decision record."""
+
+    TOPIC = CREATED
+    event_type: Literal["optimization.created"] = "optimization.created"
+    optimization_id: EntityId
+    portfolio_id: EntityId
+    account_id: EntityId
+    run_type: RunType
+    status: OptimizationStatus
+    is_recommended: bool
+    trigger: TriggerReason
+    initiated_from: RunInitiator = RunInitiator.system
+    source: OptimizerMode = OptimizerMode.PLATFORM
+    mandate: Mandate
+    broker_integration: BrokerIntegration
+    weights: tuple[Weight, ...] = ()
+    orders: tuple[PlannedOrder, ...] = ()
+    skipped_orders: tuple[SkippedOrder, ...] = ()
+    decision: tuple[ConditionEvaluation, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+    amount: PositiveMoney | None = None
+    shortfall: Money | None = None
+    expires_at: AwareDatetime | None = None
+
+
+class OptimizationStatusChanged(Event):
+    """A later lifecycle step of an optimization (InvestSuite `optimizations.status-update`)."""
+
+    TOPIC = CREATED
+    event_type: Literal["optimization.status_changed"] = "optimization.status_changed"
+    optimization_id: EntityId
+    portfolio_id: EntityId
+    status: OptimizationStatus
+    owner_choice: OwnerChoice | None = None
+    detail: str = ""
+
+
+class OptimizationDecided(Event):
+    """The owner's choice on an advisory optimization."""
+
+    TOPIC = DECIDED
+    event_type: Literal["optimization.decided"] = "optimization.decided"
+    optimization_id: EntityId
+    portfolio_id: EntityId
+    owner_choice: OwnerChoice
+
+
+class OptimizationReady(Event):
+    """Orders ready to execute; the portfolio is blocked until the run completes."""
+
+    TOPIC = READY
+    event_type: Literal["optimization.ready"] = "optimization.ready"
+    optimization_id: EntityId = Field(description="also the run id")
+    portfolio_id: EntityId
+    account_id: EntityId
+    run_type: RunType
+    broker_integration: BrokerIntegration
+    initiated_from: RunInitiator = RunInitiator.system
+    orders: tuple[PlannedOrder, ...]
+    skipped_orders: tuple[SkippedOrder, ...] = ()
+    weights: tuple[Weight, ...] = ()
+    amount: PositiveMoney | None = None
+
+    @model_validator(mode="after")
+    def _legs_unique(self) -> OptimizationReady:
+        legs = [o.leg for o in self.orders]
+        if len(set(legs)) != len(legs):
+            raise ValueError("order legs must be unique within a run")
+        if self.weights:
+            check_weights(self.weights)
+        return self
+
+
+OptimizationCreatedTopic = OptimizationCreated | OptimizationStatusChanged

@@ -1,0 +1,104 @@
+"""`portfolio.patched`: holdings, cash movements and settings of a portfolio (key `portfolio_id`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from rebal_schemas.envelope import Event
+from rebal_schemas.model_portfolio import Weight, check_weights
+from rebal_schemas.types import (
+    BrokerIntegration,
+    EntityId,
+    Mandate,
+    Money,
+    OptimizerMode,
+    Percent,
+    PositiveMoney,
+    Symbol,
+    WireDecimal,
+)
+
+TOPIC = "portfolio.patched"
+
+
+class PortfolioEvent(Event):
+    TOPIC = TOPIC
+    portfolio_id: EntityId
+
+
+class PortfolioSettingsChanged(PortfolioEvent):
+    """Creates the portfolio on first sight, then patches only the fields that are present.
+
+    A portfolio follows a model (`model_id`, Alpaca's subscription) or its own `target_weights`,
+    never both. `model_id: null` ends the subscription.
+    """
+
+    event_type: Literal["portfolio.settings_changed"] = "portfolio.settings_changed"
+    account_id: EntityId | None = Field(default=None, description="broker account (Alpaca account_id)")
+    mandate: Mandate | None = None
+    broker_integration: BrokerIntegration | None = None
+    optimizer: OptimizerMode | None = None
+    model_id: EntityId | None = None
+    target_weights: tuple[Weight, ...] | None = None
+    fractional_trading: bool | None = None
+    min_order_notional: PositiveMoney | None = None
+    cash_buffer_percent: Percent | None = None
+    invest_cash_threshold: Money | None = None
+    active: bool | None = None
+    base_currency: Literal["USD"] = "USD"
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PortfolioSettingsChanged:
+        if self.model_id is not None and self.target_weights is not None:
+            raise ValueError("a portfolio follows a model_id or its own target_weights, not both")
+        if self.target_weights is not None:
+            check_weights(self.target_weights)
+        return self
+
+
+class HoldingsReported(PortfolioEvent):
+    """Holdings and cash: a full `snapshot` (InvestSuite's PATCH replaces them) or signed `delta`s."""
+
+    event_type: Literal["portfolio.holdings_reported"] = "portfolio.holdings_reported"
+    mode: Literal["snapshot", "delta"] = "snapshot"
+    as_of: AwareDatetime
+    holdings: dict[Symbol, WireDecimal] = Field(default_factory=dict)
+    cash: WireDecimal | None = None
+
+    @model_validator(mode="after")
+    def _snapshot_not_negative(self) -> HoldingsReported:
+        if self.mode == "snapshot":
+            if any(qty < 0 for qty in self.holdings.values()):
+                raise ValueError("snapshot holdings must not be negative (short positions unsupported)")
+            if self.cash is not None and self.cash < 0:
+                raise ValueError("snapshot cash must not be negative")
+        return self
+
+
+class CashDeposited(PortfolioEvent):
+    """A funding (InvestSuite `POST /events/deposit/`); `deposit_id` is its idempotency key."""
+
+    event_type: Literal["portfolio.cash_deposited"] = "portfolio.cash_deposited"
+    amount: PositiveMoney
+    currency: Literal["USD"] = "USD"
+    deposit_id: EntityId | None = None
+
+
+class WithdrawalRequested(PortfolioEvent):
+    """InvestSuite's `divest_amount`: the total to raise, or everything with `full`."""
+
+    event_type: Literal["portfolio.withdrawal_requested"] = "portfolio.withdrawal_requested"
+    amount: PositiveMoney | None = None
+    full: bool = False
+    currency: Literal["USD"] = "USD"
+
+    @model_validator(mode="after")
+    def _amount_or_full(self) -> WithdrawalRequested:
+        if (self.amount is None) == (not self.full):
+            raise ValueError("give either an amount or full=true")
+        return self
+
+
+PortfolioPatched = PortfolioSettingsChanged | HoldingsReported | CashDeposited | WithdrawalRequested

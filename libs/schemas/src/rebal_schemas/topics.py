@@ -1,0 +1,129 @@
+"""Every topic of DESIGN §2: its name, its partition key, and the events it carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from rebal_schemas.envelope import Event
+from rebal_schemas.events.dead_letter import MessageDeadLettered
+from rebal_schemas.events.execution import OrderClosed, OrderFilled
+from rebal_schemas.events.market import PriceUpdated
+from rebal_schemas.events.model import ModelUpdated
+from rebal_schemas.events.optimization import (
+    OptimizationCreated,
+    OptimizationDecided,
+    OptimizationReady,
+    OptimizationStatusChanged,
+    OptimizationSubmitted,
+)
+from rebal_schemas.events.portfolio import (
+    CashDeposited,
+    HoldingsReported,
+    PortfolioSettingsChanged,
+    WithdrawalRequested,
+)
+from rebal_schemas.events.rebalance import RebalanceRequested
+from rebal_schemas.events.settlement import RunCompleted, TransactionSettled
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key_field: str
+    events: tuple[type[Event], ...]
+    description: str
+    partitions: int = 6
+    adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        payload: Any
+        if len(self.events) == 1:
+            payload = self.events[0]
+        else:
+            union: Any = self.events[0]
+            for event in self.events[1:]:
+                union = union | event
+            payload = Annotated[union, Field(discriminator="event_type")]
+        object.__setattr__(self, "adapter", TypeAdapter(payload))
+
+    @property
+    def payload_type(self) -> Any:
+        """The pydantic type (a discriminated union where a topic carries several events)."""
+        return self.adapter._type
+
+    def key_of(self, event: Event) -> bytes:
+        value = getattr(event, self.key_field, None)
+        if value is None and isinstance(event, RebalanceRequested):
+            value = event.model_id or "*"
+        return str(value if value is not None else "").encode()
+
+
+PORTFOLIO_PATCHED = Topic(
+    "portfolio.patched",
+    "portfolio_id",
+    (PortfolioSettingsChanged, HoldingsReported, CashDeposited, WithdrawalRequested),
+    "Holdings, cash movements and settings of a portfolio, published by clients.",
+)
+MODEL_UPDATED = Topic("model.updated", "model_id", (ModelUpdated,), "A model portfolio created, changed or deactivated.")
+MARKET_PRICES = Topic("market.prices", "symbol", (PriceUpdated,), "Last price per symbol with trading flags.")
+REBALANCE_REQUESTED = Topic(
+    "rebalance.requested", "portfolio_id", (RebalanceRequested,),
+    "Evaluate one portfolio, one model's subscribers, or all portfolios.",
+)
+OPTIMIZATION_SUBMITTED = Topic(
+    "optimization.submitted", "portfolio_id", (OptimizationSubmitted,),
+    "An optimization computed outside rebal (external optimizer).",
+)
+OPTIMIZATION_CREATED = Topic(
+    "optimization.created", "portfolio_id", (OptimizationCreated, OptimizationStatusChanged),
+    "Every computed optimization with its decision record, and its later lifecycle steps.",
+)
+OPTIMIZATION_DECIDED = Topic(
+    "optimization.decided", "portfolio_id", (OptimizationDecided,),
+    "The owner's choice on an advisory optimization.",
+)
+OPTIMIZATION_READY = Topic(
+    "optimization.ready", "portfolio_id", (OptimizationReady,),
+    "Orders ready to execute; the portfolio is now blocked.",
+)
+ORDER_FILLED = Topic("order.filled", "portfolio_id", (OrderFilled,), "An execution (cumulative).")
+ORDER_CLOSED = Topic("order.closed", "portfolio_id", (OrderClosed,), "An order ended without a (full) fill.")
+TRANSACTION_SETTLED = Topic(
+    "transaction.settled", "portfolio_id", (TransactionSettled,), "A transaction reached SETTLED."
+)
+RUN_COMPLETED = Topic(
+    "run.completed", "portfolio_id", (RunCompleted,),
+    "Every transaction of a ready optimization is final; outcome, cash and holdings deltas.",
+)
+DEAD_LETTER = Topic(
+    "dead.letter", "key", (MessageDeadLettered,),
+    "A message that can never be processed, with the original bytes and the error.",
+    partitions=1,
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    PORTFOLIO_PATCHED,
+    MODEL_UPDATED,
+    MARKET_PRICES,
+    REBALANCE_REQUESTED,
+    OPTIMIZATION_SUBMITTED,
+    OPTIMIZATION_CREATED,
+    OPTIMIZATION_DECIDED,
+    OPTIMIZATION_READY,
+    ORDER_FILLED,
+    ORDER_CLOSED,
+    TRANSACTION_SETTLED,
+    RUN_COMPLETED,
+    DEAD_LETTER,
+)
+TOPICS: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
+EVENT_TYPES: dict[str, type[Event]] = {
+    e.model_fields["event_type"].default: e for t in ALL_TOPICS for e in t.events
+}
+
+
+def topic_of(event: Event) -> Topic:
+    return TOPICS[event.TOPIC]
