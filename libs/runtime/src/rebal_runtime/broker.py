@@ -46,6 +46,8 @@ def subscriber_options(settings: RuntimeSettings) -> dict[str, Any]:
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.MANUAL,
         "decoder": decode_body,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": max(300, settings.kafka_session_timeout_ms // 4),
         # A slow handler must not get the consumer thrown out of the group mid-message.
         "max_poll_interval_ms": int(max(300.0, settings.graceful_timeout_seconds * 4) * 1000),
     }

@@ -29,6 +29,10 @@ class RuntimeSettings(BaseSettings):
     kafka_sasl_username: str | None = Field(None, description="SASL user.")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
     kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL / SASL_SSL.")
+    kafka_session_timeout_ms: int = Field(
+        10000, ge=1000, description="Consumer group session timeout. Tansu makes a joining member "
+        "wait about half of it, so the embedded stack and tests use 2000.",
+    )
     kafka_create_topics: bool = Field(True, description="Create missing topics with their partitions at start.")
 
     store_url: str = Field(

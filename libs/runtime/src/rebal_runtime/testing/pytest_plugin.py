@@ -41,6 +41,7 @@ def settings_for(bootstrap: str, tmp_path: Path, service: str, **overrides: obje
         "graceful_timeout_seconds": 5.0,
         "outbox_poll_seconds": 0.05,
         "log_format": "console",
+        "kafka_session_timeout_ms": 2000,
     }
     values.update(overrides)
     return RuntimeSettings(**values)  # type: ignore[arg-type]

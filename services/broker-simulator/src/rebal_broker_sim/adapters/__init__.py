@@ -1,0 +1,1 @@
+"""Adapters of the broker simulator: the SQLite store."""

@@ -1,0 +1,87 @@
+"""Pure domain of the order-router: orders as a transition table, runs (sells before buys),
+deterministic client_order_ids, the facts to publish, and the broker port."""
+
+from rebal_order_router.domain.broker import (
+    BrokerOrder,
+    TradeUpdate,
+    event_from_broker_order,
+    event_from_trade_update,
+)
+from rebal_order_router.domain.client_order_id import (
+    MAX_CLIENT_ORDER_ID_LENGTH,
+    client_order_id,
+    is_rebal_client_order_id,
+    is_valid_leg,
+    leg_id,
+)
+from rebal_order_router.domain.errors import (
+    BrokerAuthFailed,
+    BrokerError,
+    BrokerUnavailable,
+    DuplicateClientOrderId,
+    OrderRejected,
+    RateLimited,
+)
+from rebal_order_router.domain.events import OrderEvent, OrderEventKind
+from rebal_order_router.domain.facts import OrderClosed, OrderFact, OrderFilled
+from rebal_order_router.domain.order import TRANSITIONS, ApplyOutcome, Order, OrderTransition
+from rebal_order_router.domain.ports import BrokerPort
+from rebal_order_router.domain.retry import RetryPolicy, backoff_delay
+from rebal_order_router.domain.run_execution import (
+    RUN_CANCELED,
+    BrokerCancel,
+    OrderIntent,
+    RunCancellation,
+    RunExecution,
+    RunUpdate,
+    UnknownOrder,
+)
+from rebal_order_router.domain.values import (
+    NEW_YORK,
+    CloseReason,
+    OrderSide,
+    OrderStatus,
+    trade_date_of,
+)
+
+__all__ = [
+    "MAX_CLIENT_ORDER_ID_LENGTH",
+    "NEW_YORK",
+    "RUN_CANCELED",
+    "TRANSITIONS",
+    "ApplyOutcome",
+    "BrokerAuthFailed",
+    "BrokerCancel",
+    "BrokerError",
+    "BrokerOrder",
+    "BrokerPort",
+    "BrokerUnavailable",
+    "CloseReason",
+    "DuplicateClientOrderId",
+    "Order",
+    "OrderClosed",
+    "OrderEvent",
+    "OrderEventKind",
+    "OrderFact",
+    "OrderFilled",
+    "OrderIntent",
+    "OrderRejected",
+    "OrderSide",
+    "OrderStatus",
+    "OrderTransition",
+    "RateLimited",
+    "RetryPolicy",
+    "RunCancellation",
+    "RunExecution",
+    "RunUpdate",
+    "TradeUpdate",
+    "UnknownOrder",
+    "backoff_delay",
+    "client_order_id",
+    "event_from_broker_order",
+    "event_from_trade_update",
+    "is_rebal_client_order_id",
+    "is_valid_leg",
+    "leg_id",
+    "trade_date_of",
+]

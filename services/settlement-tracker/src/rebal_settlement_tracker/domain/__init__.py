@@ -1,0 +1,85 @@
+"""Pure domain of the settlement-tracker: transactions, settlement dates, runs."""
+
+from rebal_settlement_tracker.domain.completion import (
+    OrderOutcome,
+    RunCompletion,
+    RunStatus,
+    build_completion,
+    decide_status,
+    holdings_delta,
+    leg_cash_amount,
+)
+from rebal_settlement_tracker.domain.errors import (
+    DomainError,
+    DuplicateCancel,
+    DuplicateClose,
+    DuplicateEvent,
+    DuplicateFill,
+    DuplicatePlan,
+    IllegalTransition,
+    InvalidEvent,
+    RunAlreadyCompleted,
+    UnknownLeg,
+)
+from rebal_settlement_tracker.domain.facts import merge_close, merge_fill
+from rebal_settlement_tracker.domain.plan import PlannedOrder, SkippedOrder
+from rebal_settlement_tracker.domain.run import Run
+from rebal_settlement_tracker.domain.settlement import (
+    SettlementCycles,
+    TradingCalendar,
+    settlement_date,
+)
+from rebal_settlement_tracker.domain.transaction import (
+    CLOSED_STATUSES,
+    TRANSITIONS,
+    CloseReason,
+    OrderClosed,
+    OrderFilled,
+    Side,
+    Transaction,
+    TransactionEvent,
+    TransactionEventKind,
+    TransactionSettled,
+    TransactionStatus,
+    UnblockOn,
+)
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "TRANSITIONS",
+    "CloseReason",
+    "DomainError",
+    "DuplicateCancel",
+    "DuplicateClose",
+    "DuplicateEvent",
+    "DuplicateFill",
+    "DuplicatePlan",
+    "IllegalTransition",
+    "InvalidEvent",
+    "OrderClosed",
+    "OrderFilled",
+    "OrderOutcome",
+    "PlannedOrder",
+    "Run",
+    "RunAlreadyCompleted",
+    "RunCompletion",
+    "RunStatus",
+    "SettlementCycles",
+    "Side",
+    "SkippedOrder",
+    "TradingCalendar",
+    "Transaction",
+    "TransactionEvent",
+    "TransactionEventKind",
+    "TransactionSettled",
+    "TransactionStatus",
+    "UnblockOn",
+    "UnknownLeg",
+    "build_completion",
+    "decide_status",
+    "holdings_delta",
+    "leg_cash_amount",
+    "merge_close",
+    "merge_fill",
+    "settlement_date",
+]

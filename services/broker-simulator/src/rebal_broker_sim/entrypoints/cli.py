@@ -1,0 +1,120 @@
+"""Command line: `python -m rebal_broker_sim --host 127.0.0.1 --port 0 --db sim.sqlite`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from ..bootstrap import Credentials, Simulator, bootstrap
+from ..domain.behaviour import BehaviourConfig, FillMode
+from .http_app import create_app
+from .server import serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="python -m rebal_broker_sim",
+        description="Alpaca Broker API compatible trading simulator",
+    )
+    parser.add_argument("--host", default=env("BROKER_SIM_HOST", "127.0.0.1"))
+    parser.add_argument(
+        "--port", type=int, default=int(env("BROKER_SIM_PORT", "0")), help="0 picks a free port"
+    )
+    parser.add_argument("--port-file", type=Path, help="write the bound port here when ready")
+    parser.add_argument(
+        "--db",
+        default=env("BROKER_SIM_DB", "broker-sim.sqlite"),
+        help="SQLite file (':memory:' keeps nothing)",
+    )
+    parser.add_argument("--key", default=env("BROKER_SIM_KEY", "sim-key"))
+    parser.add_argument("--secret", default=env("BROKER_SIM_SECRET", "sim-secret"))
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--fill-mode", choices=[m.value for m in FillMode], default="immediate")
+    parser.add_argument("--partial-fill-ratio", type=Decimal, default=Decimal("0.5"))
+    parser.add_argument("--fill-delay-ms", type=int, default=0)
+    parser.add_argument(
+        "--reject-symbol",
+        action="append",
+        default=[],
+        dest="reject_symbols",
+        metavar="SYMBOL",
+        help="repeatable",
+    )
+    parser.add_argument(
+        "--accept-unknown-symbols",
+        action="store_true",
+        help="accept orders for symbols without a price; they fill once priced",
+    )
+    parser.add_argument("--fail-next-n-requests", type=int, default=0)
+    parser.add_argument("--drop-response-after-accept", action="store_true")
+    parser.add_argument(
+        "--cash",
+        action="append",
+        default=[],
+        metavar="ACCOUNT=AMOUNT",
+        help="cash limit of an account (repeatable); others are unlimited",
+    )
+    parser.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="SYMBOL=PRICE",
+        help="seed a last price (repeatable)",
+    )
+    parser.add_argument("--log-level", default="warning")
+    return parser
+
+
+def _pairs(values: Sequence[str], option: str) -> dict[str, Decimal]:
+    pairs: dict[str, Decimal] = {}
+    for value in values:
+        name, separator, amount = value.partition("=")
+        if not separator or not name:
+            raise SystemExit(f"{option} expects NAME=DECIMAL, got {value!r}")
+        pairs[name] = Decimal(amount)
+    return pairs
+
+
+def behaviour_from(args: argparse.Namespace) -> BehaviourConfig:
+    return BehaviourConfig(
+        latency_ms=args.latency_ms,
+        fill_mode=FillMode(args.fill_mode),
+        partial_fill_ratio=args.partial_fill_ratio,
+        fill_delay_ms=args.fill_delay_ms,
+        reject_symbols=frozenset(args.reject_symbols),
+        reject_unknown_symbols=not args.accept_unknown_symbols,
+        fail_next_n_requests=args.fail_next_n_requests,
+        drop_response_after_accept=args.drop_response_after_accept,
+    )
+
+
+async def _seed(simulator: Simulator, prices: dict[str, Decimal], cash: dict[str, Decimal]) -> None:
+    for symbol in sorted(prices):
+        await simulator.price_book.set_price(symbol, prices[symbol])
+    if cash:
+        await simulator.orders.set_cash(dict(cash))
+
+
+async def run(args: argparse.Namespace) -> None:
+    prices, cash = _pairs(args.price, "--price"), _pairs(args.cash, "--cash")
+    simulator = bootstrap(
+        args.db, behaviour_from(args), Credentials(key=args.key, secret=args.secret)
+    )
+    app = create_app(simulator, on_started=lambda: _seed(simulator, prices, cash))
+    await serve(
+        app, args.host, args.port, args.port_file, simulator.begin_shutdown, args.log_level.lower()
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        behaviour_from(args)
+    except ValueError as exc:
+        raise SystemExit(f"invalid behaviour: {exc}") from exc
+    asyncio.run(run(args))

@@ -1,0 +1,51 @@
+"""Refusals the simulator answers with, shaped like Alpaca's errors: {"code", "message"}."""
+
+from __future__ import annotations
+
+
+class BrokerError(Exception):
+    http_status = 500
+    code = 50010000
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MalformedRequest(BrokerError):
+    http_status = 400
+    code = 40010000
+
+
+class Unauthorized(BrokerError):
+    http_status = 401
+    code = 40110000
+
+
+class InsufficientBuyingPower(BrokerError):
+    http_status = 403
+    code = 40310000
+
+
+class OrderNotFound(BrokerError):
+    http_status = 404
+    code = 40410000
+
+
+class UnprocessableRequest(BrokerError):
+    http_status = 422
+    code = 42210000
+
+
+class DuplicateClientOrderId(UnprocessableRequest):
+    def __init__(self) -> None:
+        super().__init__("client_order_id must be unique")
+
+
+class OrderNotCancelable(UnprocessableRequest):
+    pass
+
+
+class ServiceUnavailable(BrokerError):
+    http_status = 503
+    code = 50310000

@@ -1,0 +1,45 @@
+"""Writes shared by every handler: store an order change and its trade update together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..domain.fill_engine import cash_delta, execute_due_fill, position_delta
+from ..domain.orders import TRADE_UPDATE_NAMES, Order, OrderEvent
+from ..domain.quotes import Quote
+from .ports import UnitOfWork
+from .views import order_view
+
+
+async def record_trade_update(uow: UnitOfWork, order: Order, event: OrderEvent) -> int:
+    """Append the Alpaca trade update for a non-fill event (new, canceled, expired, rejected)."""
+    return await uow.trade_events.append(
+        at=event.at,
+        account_id=order.account_id,
+        event=TRADE_UPDATE_NAMES[type(event)],
+        order=order_view(order),
+    )
+
+
+async def fill_if_possible(uow: UnitOfWork, order: Order, quote: Quote, now: datetime) -> Order:
+    """Execute the order's due fill at the quote: order, position, cash and trade update."""
+    filled, execution = execute_due_fill(order, quote, now)
+    if execution is None:
+        return order
+    position = await uow.accounts.add_to_position(
+        order.account_id, order.symbol, position_delta(order.side, execution.qty)
+    )
+    await uow.accounts.add_to_cash(
+        order.account_id, cash_delta(order.side, execution.qty, execution.price)
+    )
+    await uow.orders.save(filled)
+    await uow.trade_events.append(
+        at=execution.at,
+        account_id=filled.account_id,
+        event=TRADE_UPDATE_NAMES[type(execution)],
+        order=order_view(filled),
+        qty=execution.qty,
+        price=execution.price,
+        position_qty=position,
+    )
+    return filled

@@ -1,0 +1,165 @@
+"""One evaluation of one portfolio: decide the run, generate its orders, create the
+optimization and move the portfolio along (block it, or wait for the owner)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from .conditions import RunDecision, decide_run
+from .enums import Initiator, OptimizerMode, RunType, TriggerReason
+from .model_portfolio import ZERO, ModelPortfolio, Weight
+from .optimization import (
+    AwaitingOwner,
+    ExternalOrder,
+    Optimization,
+    OptimizationStatus,
+    external_orders,
+    validate_external,
+)
+from .orders import OrderPlan, generate_orders
+from .prices import Prices, valuation_problems
+from .trading_days import TradingDays, trading_day_of
+from .triggers import ConditionEvaluation, Trigger
+
+if TYPE_CHECKING:
+    from .portfolio import Portfolio
+
+# Gates that only postpone: a model change stopped by them must still waive cooldown later.
+_DEFERRING_GATES = frozenset({"blocked", "daily_limit", "awaiting_client_holdings"})
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    portfolio: Portfolio
+    optimization: Optimization | None
+    decision: tuple[ConditionEvaluation, ...]
+    refused_reason: str | None = None  # an explicit request that was refused (manual/external)
+    superseded_optimization_id: str | None = None  # apply REPLACED to it
+    model_needs_adjustment: tuple[str, ...] = ()  # non-tradable symbols of the followed model
+
+
+def evaluate(
+    portfolio: Portfolio,
+    trigger: Trigger,
+    model: ModelPortfolio | None,
+    prices: Prices,
+    *,
+    optimization_id: str,
+    now: datetime,
+    today: date,
+    trading_days: TradingDays,
+    max_price_age: timedelta,
+) -> Evaluation:
+    decision = decide_run(portfolio, model, trigger, prices, now=now, today=today,
+                          trading_days=trading_days, max_price_age=max_price_age)
+    if decision.run_type is None or decision.policy is None:
+        return Evaluation(_note_deferred_model_change(portfolio, trigger, decision), None,
+                          decision.record, decision.refused_reason)
+    run_type = decision.run_type
+    policy = decision.policy
+    reserved = ZERO if run_type is RunType.WITHDRAWAL else portfolio.pending_withdrawal
+    plan = generate_orders(run_type, portfolio.holdings, portfolio.cash, policy.targets, prices,
+                           portfolio.settings, now, max_price_age, decision.amount,
+                           reserved_cash=reserved)
+    optimization = _optimization(portfolio, optimization_id, run_type, trigger, plan,
+                                 decision.record, now, policy.weights, policy.model_id,
+                                 decision.amount)
+    updated = portfolio
+    if optimization.is_recommended and trigger.is_automatic:
+        day = trading_day_of(today, trading_days)
+        updated = replace(updated, last_automatic_optimization_day=day)
+    if optimization.is_recommended and decision.first_funding:
+        updated = replace(updated, funded=True)
+    updated, superseded = _take_place(updated, optimization)
+    needs_adjustment = plan.non_tradable_targets if policy.model_id is not None else ()
+    return Evaluation(updated, optimization, decision.record, None, superseded, needs_adjustment)
+
+
+def submit_external(
+    portfolio: Portfolio,
+    orders: Sequence[ExternalOrder],
+    prices: Prices,
+    *,
+    optimization_id: str,
+    now: datetime,
+    max_price_age: timedelta,
+    run_type: RunType = RunType.FULL_REBALANCE,
+) -> Evaluation:
+    """An optimization computed outside rebal, validated against holdings, cash and prices."""
+    gates = (
+        ("inactive", not portfolio.settings.active, "PORTFOLIO_INACTIVE"),
+        ("blocked", portfolio.blocked_by is not None, "PORTFOLIO_BLOCKED"),
+        ("awaiting_client_holdings", portfolio.awaiting_client_holdings_after is not None,
+         "AWAITING_CLIENT_HOLDINGS"),
+        ("platform_optimizer", portfolio.settings.optimizer is not OptimizerMode.EXTERNAL,
+         "OPTIMIZER_NOT_EXTERNAL"),
+    )
+    record: list[ConditionEvaluation] = []
+    for name, met, refusal in gates:
+        record.append(ConditionEvaluation(name, met))
+        if met:
+            return Evaluation(portfolio, None, tuple(record), refusal)
+    symbols = {order.symbol for order in orders}
+    reasons = tuple(valuation_problems(symbols & set(prices), prices, now, max_price_age))
+    reasons += validate_external(orders, portfolio.holdings, portfolio.cash, prices)
+    record.append(ConditionEvaluation("external_orders_valid", not reasons,
+                                      detail=", ".join(r.code for r in reasons)))
+    valid = not reasons and bool(orders)
+    plan = OrderPlan(external_orders(orders, prices) if valid else (), reasons=reasons)
+    trigger = Trigger(TriggerReason.EXTERNAL, Initiator.API)
+    optimization = _optimization(portfolio, optimization_id, run_type, trigger, plan,
+                                 tuple(record), now, (), None, None)
+    updated, superseded = _take_place(portfolio, optimization)
+    return Evaluation(updated, optimization, tuple(record), None, superseded)
+
+
+def _optimization(portfolio: Portfolio, optimization_id: str, run_type: RunType,
+                  trigger: Trigger, plan: OrderPlan, record: tuple[ConditionEvaluation, ...],
+                  now: datetime, weights: tuple[Weight, ...], model_id: str | None,
+                  amount: Decimal | None) -> Optimization:
+    created = Optimization(
+        optimization_id=optimization_id,
+        portfolio_id=portfolio.portfolio_id,
+        run_type=run_type,
+        trigger=trigger.reason,
+        initiated_from=trigger.initiated_from,
+        mandate=portfolio.settings.mandate,
+        is_recommended=plan.is_recommended,
+        orders=plan.orders,
+        skipped_orders=plan.skipped_orders,
+        reasons=plan.reasons,
+        decision=record,
+        weights=weights,
+        created_at=now,
+        model_id=model_id,
+        amount=amount,
+        shortfall=plan.shortfall,
+    )
+    return created.first_move(now)
+
+
+def _take_place(portfolio: Portfolio, optimization: Optimization
+                ) -> tuple[Portfolio, str | None]:
+    """A recommended optimization replaces one still waiting for its owner; READY blocks."""
+    if not optimization.is_recommended:
+        return portfolio, None
+    previous = portfolio.awaiting_owner
+    superseded = previous.optimization_id if previous is not None else None
+    if optimization.status is OptimizationStatus.AWAITING_OWNER:
+        waiting = AwaitingOwner(optimization.optimization_id, optimization.created_at)
+        return replace(portfolio, awaiting_owner=waiting), superseded
+    return replace(portfolio, awaiting_owner=None).block(optimization), superseded
+
+
+def _note_deferred_model_change(portfolio: Portfolio, trigger: Trigger,
+                                decision: RunDecision) -> Portfolio:
+    if trigger.reason is not TriggerReason.MODEL_CHANGED or not decision.record:
+        return portfolio
+    last = decision.record[-1]
+    if last.met and last.name in _DEFERRING_GATES:
+        return replace(portfolio, cooldown_waived=True)
+    return portfolio

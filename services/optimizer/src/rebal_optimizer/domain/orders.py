@@ -1,0 +1,244 @@
+"""Order generation: pure, deterministic, all Decimal (DESIGN.md §3 "Order generation").
+
+Rules: sells before buys (lower leg numbers); never sell more than held; never spend more than
+the cash left after the sells minus the cash target and buffer; orders under the minimum
+notional are skipped and reported in Alpaca's `skipped_orders[]` shape; whole shares where
+fractional trading is off or the asset is not fractionable; quantities to 9 decimals and
+notionals to cents, rounded down. Unusable prices give a failed plan with reasons, never an
+exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Context, Decimal, localcontext
+
+from .allocation import (
+    PRECISION,
+    ZERO,
+    allocate_buys,
+    floor_cents,
+    floor_qty,
+    sell_notional,
+    withdrawal_sells,
+)
+from .enums import RunType, Side
+from .model_portfolio import HUNDRED, TargetWeights
+from .prices import Prices, trading_problems, valuation_problems
+from .reasons import (
+    ASSET_NOT_TRADABLE,
+    NO_PORTFOLIO_VALUE,
+    NOTHING_TO_TRADE,
+    ORDER_LESS_THAN_MIN_NOTIONAL,
+    WITHDRAWAL_SHORTFALL,
+    Reason,
+)
+from .settings import PortfolioSettings
+
+_EXACT = Context(prec=PRECISION)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    leg: int  # 1-based; client_order_id = run id + leg, so it must be stable for equal input
+    symbol: str
+    side: Side
+    qty: Decimal
+    notional: Decimal
+    expected_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedOrder:
+    """Alpaca `skipped_orders[]` item."""
+
+    symbol: str
+    side: Side
+    notional: Decimal
+    reason: str = ORDER_LESS_THAN_MIN_NOTIONAL
+    reason_details: str = ""
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlan:
+    orders: tuple[Order, ...]
+    skipped_orders: tuple[SkippedOrder, ...] = ()
+    shortfall: Decimal = ZERO  # withdrawal only: what the holdings could not raise
+    reasons: tuple[Reason, ...] = ()
+    # Symbols of the target weights that cannot be traded: the model needs adjustment.
+    non_tradable_targets: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return any(reason.is_failure for reason in self.reasons)
+
+    @property
+    def is_recommended(self) -> bool:
+        return bool(self.orders) and not self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class _Book:
+    """Everything order generation needs, valued once."""
+
+    prices: dict[str, Decimal]
+    held: dict[str, Decimal]
+    values: dict[str, Decimal]
+    target_values: dict[str, Decimal]  # 0 for held symbols outside the targets
+    cash: Decimal
+    cash_target: Decimal  # cash weight + buffer, plus cash reserved (pending withdrawal)
+    total: Decimal
+    whole: frozenset[str]
+    min_notional: Decimal
+
+
+def generate_orders(
+    run_type: RunType,
+    holdings: Mapping[str, Decimal],
+    cash: Decimal,
+    targets: TargetWeights,
+    prices: Prices,
+    settings: PortfolioSettings,
+    now: datetime,
+    max_price_age: timedelta,
+    amount: Decimal | None = None,
+    *,
+    reserved_cash: Decimal = ZERO,
+) -> OrderPlan:
+    """Orders moving the portfolio toward `targets` for one run type.
+
+    `amount`: withdrawal = cash to raise (cash on hand counts); invest_cash = at most this much
+    (None = all uninvested cash); ignored by full_rebalance. `reserved_cash` is kept aside as
+    cash on top of the cash target (a pending withdrawal).
+    """
+    run_type = RunType(run_type)
+    held = {symbol: qty for symbol, qty in holdings.items() if qty > 0}
+    problems = _price_problems(run_type, held, targets, prices, now, max_price_age)
+    if problems:
+        non_tradable = tuple(
+            r.symbol for r in problems
+            if r.code == ASSET_NOT_TRADABLE and r.symbol is not None and r.symbol in targets.assets
+        )
+        return OrderPlan((), (), _unraised(run_type, amount, cash), tuple(problems), non_tradable)
+    with localcontext(_EXACT):
+        book = _build_book(held, cash, targets, prices, settings, reserved_cash)
+        if book.total <= 0 and run_type is not RunType.WITHDRAWAL:
+            return OrderPlan((), reasons=(Reason(NO_PORTFOLIO_VALUE),))
+        if run_type is RunType.FULL_REBALANCE:
+            return _full_rebalance(book)
+        if run_type is RunType.INVEST_CASH:
+            budget = book.cash - book.cash_target
+            if amount is not None:
+                budget = min(budget, amount)
+            return _plan(book, {}, _buys(book, budget))
+        return _withdrawal(book, amount if amount is not None else ZERO)
+
+
+def _price_problems(run_type: RunType, held: Mapping[str, Decimal], targets: TargetWeights,
+                    prices: Prices, now: datetime, max_price_age: timedelta) -> list[Reason]:
+    # Only what the run values or trades must be priced and tradable: a withdrawal never buys,
+    # invest_cash never sells.
+    valued = set(held) if run_type is RunType.WITHDRAWAL else set(held) | set(targets.assets)
+    traded = {
+        RunType.FULL_REBALANCE: set(held) | set(targets.assets),
+        RunType.INVEST_CASH: set(targets.assets),
+        RunType.WITHDRAWAL: set(held),
+    }[run_type]
+    return valuation_problems(valued, prices, now, max_price_age) + trading_problems(traded, prices)
+
+
+def _unraised(run_type: RunType, amount: Decimal | None, cash: Decimal) -> Decimal:
+    if run_type is not RunType.WITHDRAWAL or amount is None:
+        return ZERO
+    return max(ZERO, amount - cash)
+
+
+def _build_book(held: dict[str, Decimal], cash: Decimal, targets: TargetWeights, prices: Prices,
+                settings: PortfolioSettings, reserved_cash: Decimal) -> _Book:
+    effective = targets.with_cash_buffer(settings.cash_buffer_percent)
+    symbols = set(held) | set(effective.assets)
+    unit = {symbol: prices[symbol].price for symbol in symbols}
+    values = {symbol: qty * unit[symbol] for symbol, qty in held.items()}
+    total = cash + sum(values.values(), ZERO)
+    investable = max(ZERO, total - reserved_cash)
+    target_values = {s: investable * effective.assets.get(s, ZERO) / HUNDRED for s in symbols}
+    whole = frozenset(
+        s for s in symbols if not (settings.fractional_trading and prices[s].fractionable)
+    )
+    return _Book(
+        prices=unit,
+        held=held,
+        values=values,
+        target_values=target_values,
+        cash=cash,
+        cash_target=investable * effective.cash / HUNDRED + reserved_cash,
+        total=total,
+        whole=whole,
+        min_notional=settings.min_order_notional,
+    )
+
+
+def _deficits(book: _Book) -> dict[str, Decimal]:
+    return {
+        s: target - book.values.get(s, ZERO)
+        for s, target in book.target_values.items()
+        if target > book.values.get(s, ZERO)
+    }
+
+
+def _buys(book: _Book, budget: Decimal) -> dict[str, Decimal]:
+    return allocate_buys(_deficits(book), budget, book.prices, book.whole)
+
+
+def _full_rebalance(book: _Book) -> OrderPlan:
+    sells: dict[str, Decimal] = {}
+    for symbol, qty_held in book.held.items():
+        excess = book.values[symbol] - book.target_values[symbol]
+        if excess <= 0:
+            continue
+        if book.target_values[symbol] == 0:
+            sells[symbol] = qty_held  # no longer targeted: sell the whole position
+        else:
+            qty = min(floor_qty(excess, book.prices[symbol], symbol in book.whole), qty_held)
+            if qty > 0:
+                sells[symbol] = qty
+    proceeds = sum(
+        (n for n in (sell_notional(q, book.prices[s]) for s, q in sells.items())
+         if n >= book.min_notional),
+        ZERO,
+    )
+    return _plan(book, sells, _buys(book, book.cash + proceeds - book.cash_target))
+
+
+def _withdrawal(book: _Book, amount: Decimal) -> OrderPlan:
+    need = amount - book.cash
+    excess = {s: book.values[s] - book.target_values[s] for s in book.held}
+    sells = withdrawal_sells(excess, book.values, book.held, book.prices, book.whole,
+                             need, book.min_notional)
+    plan = _plan(book, sells, {})
+    raised = sum((o.notional for o in plan.orders), ZERO)
+    shortfall = max(ZERO, need - raised)
+    if shortfall == 0:
+        return plan
+    reason = Reason(WITHDRAWAL_SHORTFALL, None, f"holdings raise {raised}, short by {shortfall}")
+    return OrderPlan(plan.orders, plan.skipped_orders, shortfall, (*plan.reasons, reason))
+
+
+def _plan(book: _Book, sells: Mapping[str, Decimal], buys: Mapping[str, Decimal]) -> OrderPlan:
+    orders: list[Order] = []
+    skipped: list[SkippedOrder] = []
+    for side, quantities in ((Side.SELL, sells), (Side.BUY, buys)):
+        for symbol in sorted(quantities):
+            qty = quantities[symbol]
+            price = book.prices[symbol]
+            notional = floor_cents(qty * price)
+            if notional < book.min_notional or notional <= 0:
+                detail = f"notional {notional} is below the minimum {book.min_notional}"
+                skipped.append(SkippedOrder(symbol, side, notional, reason_details=detail))
+            else:
+                orders.append(Order(len(orders) + 1, symbol, side, qty, notional, price))
+    reasons = () if orders else (Reason(NOTHING_TO_TRADE),)
+    return OrderPlan(tuple(orders), tuple(skipped), ZERO, reasons)

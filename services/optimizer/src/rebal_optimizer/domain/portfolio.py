@@ -1,0 +1,227 @@
+"""The Portfolio aggregate: holdings, cash, settings and where it stands in the rebalancing
+process (blocked, awaiting its owner, awaiting the client's holdings).
+
+Every method returns a new Portfolio; nothing is mutated. Evaluation lives in evaluation.py and
+is reached through `Portfolio.evaluate` / `Portfolio.submit_external`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from . import evaluation
+from .enums import BrokerIntegration, Initiator, OwnerChoice, RunType, TriggerReason
+from .errors import IllegalTransition, InvalidPortfolioUpdate
+from .model_portfolio import ZERO, ModelPortfolio
+from .optimization import (
+    AwaitingOwner,
+    ExternalOrder,
+    Optimization,
+    OptimizationEvent,
+    OptimizationStatus,
+)
+from .prices import Prices
+from .settings import PortfolioSettings
+from .trading_days import TradingDays
+from .triggers import Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerDecision:
+    portfolio: Portfolio
+    optimization: Optimization
+    # Set on REOPTIMIZE: evaluate this trigger with a new optimization id.
+    reoptimize: Trigger | None = None
+
+
+def _normalized(holdings: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    for symbol, qty in holdings.items():
+        if not qty.is_finite() or qty < 0:
+            raise InvalidPortfolioUpdate(f"quantity of {symbol} would be {qty}")
+    return {symbol: holdings[symbol] for symbol in sorted(holdings) if holdings[symbol] != 0}
+
+
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    portfolio_id: str
+    holdings: Mapping[str, Decimal] = field(default_factory=dict)
+    cash: Decimal = ZERO
+    settings: PortfolioSettings = field(default_factory=PortfolioSettings)
+    blocked_by: str | None = None  # a READY optimization: nothing else until its run completes
+    blocked_run_type: RunType | None = None
+    awaiting_owner: AwaitingOwner | None = None  # advisory optimization waiting for a choice
+    last_rebalanced_at: date | None = None  # completion date of the last full rebalance
+    last_automatic_optimization_day: date | None = None  # trading day
+    funded: bool = False
+    pending_withdrawal: Decimal = ZERO  # total requested (InvestSuite divest_amount semantics)
+    awaiting_client_holdings_after: datetime | None = None
+    holdings_as_of: datetime | None = None
+    cooldown_waived: bool = False  # a model change could not be acted on yet
+    targets_changed: bool = False  # new subscription or own weights: rebalance next time
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "holdings", _normalized(self.holdings))
+
+    # -- facts arriving on portfolio.patched --------------------------------------------------
+
+    def apply_holdings_snapshot(
+        self, holdings: Mapping[str, Decimal], cash: Decimal, as_of: datetime
+    ) -> Portfolio:
+        """Replace holdings and cash (InvestSuite PATCH replaces the whole object). A snapshot
+        not newer than the one applied is ignored, so out-of-order patches cannot roll back."""
+        if self.holdings_as_of is not None and as_of <= self.holdings_as_of:
+            return self
+        waiting = self.awaiting_client_holdings_after
+        return replace(
+            self,
+            holdings=holdings,
+            cash=cash,
+            holdings_as_of=as_of,
+            funded=self.funded or any(qty > 0 for qty in holdings.values()),
+            awaiting_client_holdings_after=None if waiting and as_of > waiting else waiting,
+        )
+
+    def apply_holdings_delta(
+        self, deltas: Mapping[str, Decimal], cash_delta: Decimal = ZERO
+    ) -> Portfolio:
+        merged = dict(self.holdings)
+        for symbol, delta in deltas.items():
+            merged[symbol] = merged.get(symbol, ZERO) + delta
+        return replace(self, holdings=merged, cash=self.cash + cash_delta,
+                       funded=self.funded or any(q > 0 for q in merged.values()))
+
+    def deposit_cash(self, amount: Decimal) -> Portfolio:
+        if amount <= 0:
+            raise InvalidPortfolioUpdate(f"deposit must be positive, got {amount}")
+        return replace(self, cash=self.cash + amount)
+
+    def request_withdrawal(self, amount: Decimal) -> Portfolio:
+        """`amount` is the total requested, not an increment, so a repeated request is the
+        same request; 0 cancels it."""
+        if amount < 0:
+            raise InvalidPortfolioUpdate(f"withdrawal must not be negative, got {amount}")
+        return replace(self, pending_withdrawal=amount)
+
+    def withdraw_cash(self, amount: Decimal) -> Portfolio:
+        """The money left the account: it no longer counts as cash nor as pending."""
+        if amount <= 0:
+            raise InvalidPortfolioUpdate(f"withdrawal must be positive, got {amount}")
+        return replace(self, cash=self.cash - amount,
+                       pending_withdrawal=max(ZERO, self.pending_withdrawal - amount))
+
+    def change_settings(self, settings: PortfolioSettings) -> Portfolio:
+        has_targets = settings.follows_model or bool(settings.own_weights)
+        changed = settings.targets_differ(self.settings) and has_targets
+        return replace(self, settings=settings, targets_changed=self.targets_changed or changed)
+
+    # -- evaluation ------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        trigger: Trigger,
+        model: ModelPortfolio | None,
+        prices: Prices,
+        *,
+        optimization_id: str,
+        now: datetime,
+        today: date,
+        trading_days: TradingDays,
+        max_price_age: timedelta,
+    ) -> evaluation.Evaluation:
+        return evaluation.evaluate(
+            self, trigger, model, prices, optimization_id=optimization_id, now=now,
+            today=today, trading_days=trading_days, max_price_age=max_price_age,
+        )
+
+    def submit_external(
+        self,
+        orders: Sequence[ExternalOrder],
+        prices: Prices,
+        *,
+        optimization_id: str,
+        now: datetime,
+        max_price_age: timedelta,
+        run_type: RunType = RunType.FULL_REBALANCE,
+    ) -> evaluation.Evaluation:
+        return evaluation.submit_external(
+            self, orders, prices, optimization_id=optimization_id, now=now,
+            max_price_age=max_price_age, run_type=run_type,
+        )
+
+    # -- the owner's choice (advisory mandate) --------------------------------------------
+
+    def decide(self, optimization: Optimization, choice: OwnerChoice, now: datetime
+               ) -> OwnerDecision:
+        choice = OwnerChoice(choice)
+        current = self.awaiting_owner
+        if current is None or current.optimization_id != optimization.optimization_id:
+            raise IllegalTransition(
+                f"{optimization.optimization_id} is not awaiting its owner on this portfolio")
+        if choice is OwnerChoice.ACCEPT and self.blocked_by is not None:
+            raise IllegalTransition(f"portfolio is blocked by {self.blocked_by}")
+        decided = optimization.decide(choice, now)
+        cleared = replace(self, awaiting_owner=None)
+        if choice is OwnerChoice.ACCEPT:
+            return OwnerDecision(cleared.block(decided), decided)
+        if choice is OwnerChoice.REJECT:
+            return OwnerDecision(cleared, decided)
+        again = Trigger(TriggerReason.MANUAL, Initiator.API, run_type=optimization.run_type,
+                        amount=optimization.amount)
+        return OwnerDecision(cleared, decided, again)
+
+    def expire_if_due(self, optimization: Optimization, now: datetime, max_wait: timedelta
+                      ) -> OwnerDecision:
+        if not optimization.is_expired(now, max_wait):
+            return OwnerDecision(self, optimization)
+        expired = optimization.apply(OptimizationEvent.EXPIRED, now)
+        current = self.awaiting_owner
+        mine = current is not None and current.optimization_id == optimization.optimization_id
+        return OwnerDecision(replace(self, awaiting_owner=None) if mine else self, expired)
+
+    def block(self, optimization: Optimization) -> Portfolio:
+        """A READY optimization blocks the portfolio until its run completes."""
+        if optimization.status is not OptimizationStatus.READY:
+            raise IllegalTransition(f"only a READY optimization blocks, not {optimization.status}")
+        full = optimization.run_type is RunType.FULL_REBALANCE
+        return replace(
+            self,
+            blocked_by=optimization.optimization_id,
+            blocked_run_type=optimization.run_type,
+            cooldown_waived=self.cooldown_waived and not full,
+            targets_changed=self.targets_changed and not full,
+        )
+
+    # -- run.completed -----------------------------------------------------------------------
+
+    def complete_run(
+        self,
+        optimization_id: str,
+        *,
+        executed: Mapping[str, Decimal],
+        cash_delta: Decimal,
+        last_execution_at: datetime | None,
+        completed_on: date,
+    ) -> Portfolio:
+        """Unblock. PLATFORM integration applies the executed trades (signed qty) and the cash
+        delta now; CLIENT integration waits for the client's holdings snapshot newer than the
+        run's last execution. A completion for another optimization changes nothing."""
+        if self.blocked_by != optimization_id:
+            return self
+        unblocked = replace(
+            self,
+            blocked_by=None,
+            blocked_run_type=None,
+            last_rebalanced_at=(completed_on if self.blocked_run_type is RunType.FULL_REBALANCE
+                                else self.last_rebalanced_at),
+        )
+        if self.settings.broker_integration is BrokerIntegration.PLATFORM:
+            return unblocked.apply_holdings_delta(executed, cash_delta)
+        already_seen = (
+            last_execution_at is None
+            or (self.holdings_as_of is not None and self.holdings_as_of > last_execution_at)
+        )
+        return replace(unblocked,
+                       awaiting_client_holdings_after=None if already_seen else last_execution_at)

@@ -1,0 +1,71 @@
+"""Per-portfolio settings: the three InvestSuite switches plus Alpaca's trading knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .enums import BrokerIntegration, Mandate, OptimizerMode
+from .errors import InvalidModel, InvalidSettings
+from .model_portfolio import (
+    HUNDRED,
+    RebalanceCondition,
+    Weight,
+    validate_conditions,
+    validate_weights,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioSettings:
+    mandate: Mandate = Mandate.DISCRETIONARY
+    broker_integration: BrokerIntegration = BrokerIntegration.PLATFORM
+    optimizer: OptimizerMode = OptimizerMode.PLATFORM
+    # Either a model subscription (Alpaca) or the portfolio's own target weights, never both.
+    model_id: str | None = None
+    own_weights: tuple[Weight, ...] = ()
+    own_conditions: tuple[RebalanceCondition, ...] = ()
+    own_cooldown_days: int = 0
+    fractional_trading: bool = True
+    min_order_notional: Decimal = Decimal("1.00")
+    cash_buffer_percent: Decimal = Decimal(0)
+    invest_cash_threshold: Decimal = Decimal(10)
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mandate", Mandate(self.mandate))
+            object.__setattr__(
+                self, "broker_integration", BrokerIntegration(self.broker_integration)
+            )
+            object.__setattr__(self, "optimizer", OptimizerMode(self.optimizer))
+        except ValueError as exc:
+            raise InvalidSettings(str(exc)) from None
+        object.__setattr__(self, "own_weights", tuple(self.own_weights))
+        object.__setattr__(self, "own_conditions", tuple(self.own_conditions))
+        if self.model_id is not None and self.own_weights:
+            raise InvalidSettings("a portfolio follows a model or its own weights, not both")
+        if (self.own_conditions or self.own_cooldown_days) and not self.own_weights:
+            raise InvalidSettings("own conditions and cooldown need own weights")
+        try:
+            if self.own_weights:
+                validate_weights(self.own_weights)
+            validate_conditions(self.own_conditions)
+        except InvalidModel as exc:
+            raise InvalidSettings(f"own weights: {exc.reason}") from None
+        if self.own_cooldown_days < 0:
+            raise InvalidSettings("own_cooldown_days must be >= 0")
+        if self.min_order_notional < 0:
+            raise InvalidSettings("min_order_notional must be >= 0")
+        if not 0 <= self.cash_buffer_percent < HUNDRED:
+            raise InvalidSettings("cash_buffer_percent must be in [0, 100)")
+        if self.invest_cash_threshold < 0:
+            raise InvalidSettings("invest_cash_threshold must be >= 0")
+
+    @property
+    def follows_model(self) -> bool:
+        return self.model_id is not None
+
+    def targets_differ(self, other: PortfolioSettings) -> bool:
+        """A new subscription or new own weights: Alpaca starts a run on subscription."""
+        return self.model_id != other.model_id or self.own_weights != other.own_weights

@@ -1,0 +1,205 @@
+"""The order-router's one broker adapter: an Alpaca Broker API trading client over httpx.
+
+Endpoints (Alpaca Broker API; the embedded broker simulator speaks the same subset):
+  POST   /v1/trading/accounts/{account_id}/orders
+  GET    /v1/trading/accounts/{account_id}/orders:by_client_order_id?client_order_id=...
+  DELETE /v1/trading/accounts/{account_id}/orders/{order_id}
+  GET    /v2/events/trades  (SSE; resume with since_id / Last-Event-ID)
+Authentication is HTTP Basic with the API key and secret. They live only inside the httpx auth
+object: never in an attribute of this class, a log line, an error message or `repr`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from rebal_order_router.adapters.alpaca_payloads import (
+    MalformedPayload,
+    broker_error_from,
+    load_json,
+    order_request_body,
+    parse_broker_order,
+    parse_trade_update,
+)
+from rebal_order_router.adapters.sse import SseMessage, iter_sse
+from rebal_order_router.domain import (
+    BrokerOrder,
+    BrokerPort,
+    BrokerUnavailable,
+    OrderSide,
+    TradeUpdate,
+)
+
+log = logging.getLogger(__name__)
+
+TRADE_EVENTS_PATH = "/v2/events/trades"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _orders_path(account_id: str) -> str:
+    if not account_id:
+        raise ValueError("account_id must not be empty")
+    return f"/v1/trading/accounts/{quote(account_id, safe='')}/orders"
+
+
+class AlpacaBrokerClient:
+    """Implements `domain.ports.BrokerPort`. Use as an async context manager or call `aclose()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        secret: str,
+        account_id: str | None = None,
+        timeout: float = 10.0,
+        *,
+        stream_idle_timeout: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.default_account_id = account_id
+        self._timeout = timeout
+        # No heartbeat within this long means a dead connection: the stream raises and the caller
+        # reconnects from its last processed event id.
+        self._stream_idle_timeout = stream_idle_timeout
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=httpx.BasicAuth(key, secret),
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AlpacaBrokerClient(base_url={self.base_url!r}, "
+            f"account_id={self.default_account_id!r}, timeout={self._timeout!r})"
+        )
+
+    async def __aenter__(self) -> AlpacaBrokerClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def submit_order(
+        self,
+        account_id: str,
+        client_order_id: str,
+        symbol: str,
+        side: OrderSide,
+        *,
+        qty: Decimal | None = None,
+        notional: Decimal | None = None,
+    ) -> BrokerOrder:
+        body = order_request_body(client_order_id, symbol, side, qty, notional)
+        response = await self._request("POST", _orders_path(account_id), json=body)
+        return self._order_from(response)
+
+    async def get_order_by_client_order_id(
+        self, account_id: str, client_order_id: str
+    ) -> BrokerOrder | None:
+        path = f"{_orders_path(account_id)}:by_client_order_id"
+        params = {"client_order_id": client_order_id}
+        response = await self._request("GET", path, params=params, absent_ok=True)
+        if response.status_code == 404:
+            return None
+        return self._order_from(response)
+
+    async def cancel_order(self, account_id: str, order_id: str) -> None:
+        """Raises OrderRejected (404/422) when the order is unknown or no longer cancelable."""
+        await self._request("DELETE", f"{_orders_path(account_id)}/{quote(order_id, safe='')}")
+
+    async def stream_trade_updates(self, since_id: str | None = None) -> AsyncIterator[TradeUpdate]:
+        """One connection's worth of trade updates after `since_id`.
+
+        The id goes both as `since_id` (Alpaca's documented parameter) and as `Last-Event-ID`
+        (the SSE resume header); an event equal to `since_id` is skipped in case the server
+        treats the bound as inclusive. Unparseable events are logged and skipped: raising would
+        replay the same bad event forever on every reconnect.
+        """
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        params: dict[str, str] = {}
+        if since_id:
+            headers["Last-Event-ID"] = since_id
+            params["since_id"] = since_id
+        timeout = httpx.Timeout(self._timeout, read=self._stream_idle_timeout)
+        try:
+            async with self._http.stream(
+                "GET", TRADE_EVENTS_PATH, headers=headers, params=params, timeout=timeout
+            ) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise broker_error_from(response, self._clock())
+                async for message in iter_sse(response.aiter_text()):
+                    update = self._trade_update_from(message)
+                    if update is not None and update.event_id != since_id:
+                        yield update
+        except httpx.TimeoutException as exc:
+            raise BrokerUnavailable(f"GET {TRADE_EVENTS_PATH}: stream timed out") from exc
+        except httpx.TransportError as exc:
+            raise BrokerUnavailable(f"GET {TRADE_EVENTS_PATH}: {type(exc).__name__}") from exc
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        absent_ok: bool = False,
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as exc:
+            raise BrokerUnavailable(f"{method} {path}: timed out") from exc
+        except httpx.TransportError as exc:
+            raise BrokerUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+        log.debug("broker %s %s -> %s", method, path, response.status_code)
+        if response.is_success or (absent_ok and response.status_code == 404):
+            return response
+        error = broker_error_from(response, self._clock())
+        log.warning("broker %s %s failed: %s", method, path, error)
+        raise error
+
+    @staticmethod
+    def _order_from(response: httpx.Response) -> BrokerOrder:
+        try:
+            return parse_broker_order(load_json(response.text))
+        except MalformedPayload as exc:
+            # On a submit this stays ambiguous (the order may exist): transient, look it up.
+            raise BrokerUnavailable(f"malformed order payload: {exc}") from exc
+
+    @staticmethod
+    def _trade_update_from(message: SseMessage) -> TradeUpdate | None:
+        try:
+            data: Any = load_json(message.data)
+            return parse_trade_update(data, message.last_event_id)
+        except MalformedPayload as exc:
+            log.error("skipping malformed trade event id=%r: %s", message.last_event_id, exc)
+            return None
+
+
+if TYPE_CHECKING:  # mypy proves the client satisfies the port
+    _port_check: type[BrokerPort] = AlpacaBrokerClient

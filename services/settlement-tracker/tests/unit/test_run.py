@@ -1,0 +1,271 @@
+"""The Run aggregate: plan, fills, closes, settlement, completion, cancel."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from rebal_settlement_tracker.adapters.trading_calendar import WeekdayCalendar
+from rebal_settlement_tracker.domain import (
+    CloseReason,
+    DuplicateClose,
+    DuplicateFill,
+    DuplicatePlan,
+    IllegalTransition,
+    PlannedOrder,
+    Run,
+    RunAlreadyCompleted,
+    RunStatus,
+    SettlementCycles,
+    Side,
+    SkippedOrder,
+    TransactionStatus,
+    UnblockOn,
+    UnknownLeg,
+)
+
+FRIDAY = date(2026, 11, 20)
+MONDAY = date(2026, 11, 23)
+T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+CALENDAR = WeekdayCalendar()
+T1 = SettlementCycles({"us_equity": 1})
+SELL_AAPL = PlannedOrder(0, "AAPL", Side.SELL, qty=Decimal(10))
+BUY_MSFT = PlannedOrder(1, "MSFT", Side.BUY, qty=Decimal(5))
+SKIPPED = SkippedOrder("TSLA", Side.BUY, Decimal("0.40"))
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def planned_run(*orders: PlannedOrder, skipped: tuple[SkippedOrder, ...] = ()) -> Run:
+    return Run("O1", "pf-1").plan(
+        orders or (SELL_AAPL, BUY_MSFT),
+        skipped,
+        run_type="full_rebalance",
+        broker_integration="PLATFORM",
+    )
+
+
+def fill(run: Run, leg: int, cum: str, price: str, minutes: int = 0, **kw: bool) -> Run:
+    return run.record_fill(leg, Decimal(cum), Decimal(price), FRIDAY, at(minutes), **kw)
+
+
+def settle(run: Run, today: date = MONDAY) -> Run:
+    return run.settle_due(today, CALENDAR, T1)[0]
+
+
+def test_everything_executed_as_planned_is_success() -> None:
+    run = fill(fill(planned_run(), 0, "10", "190.00", 1), 1, "5", "410.10", 2)
+    assert run.status is RunStatus.IN_PROGRESS
+    assert run.completion() is None  # executed, not settled
+    run = settle(run)
+    completion = run.completion()
+    assert completion is not None
+    assert completion.status is RunStatus.COMPLETED_SUCCESS
+    assert completion.reason is None
+    assert completion.cash_delta == Decimal("1900.00") - Decimal("2050.50")
+    assert dict(completion.holdings_delta) == {"AAPL": Decimal(-10), "MSFT": Decimal(5)}
+    assert completion.last_execution_at == at(2)
+    assert [o.status for o in completion.orders] == [TransactionStatus.SETTLED] * 2
+    assert [o.settled_on for o in completion.orders] == [MONDAY, MONDAY]
+
+
+def test_partial_fill_then_expiry_is_completed_adjusted() -> None:
+    run = fill(planned_run(), 0, "10", "190.00", 1)
+    run = fill(run, 1, "2", "410.00", 2)
+    run = run.record_close(1, CloseReason.EXPIRED, Decimal(2), at(400))
+    assert run.completion() is None
+    run, settled = run.settle_due(MONDAY, CALENDAR, T1)
+    assert [(tx.leg, tx.status) for tx in settled] == [
+        (0, TransactionStatus.SETTLED),
+        (1, TransactionStatus.EXPIRED),
+    ]
+    completion = run.completion()
+    assert completion is not None
+    assert completion.status is RunStatus.COMPLETED_ADJUSTED
+    msft = completion.orders[1]
+    assert (msft.planned_qty, msft.filled_qty, msft.avg_price) == (
+        Decimal(5),
+        Decimal(2),
+        Decimal("410.00"),
+    )
+    assert (msft.status, msft.reason, msft.settled_on) == (
+        TransactionStatus.EXPIRED,
+        "expired",
+        MONDAY,
+    )
+    assert completion.cash_delta == Decimal("1080.00")
+    assert dict(completion.holdings_delta) == {"AAPL": Decimal(-10), "MSFT": Decimal(2)}
+
+
+def test_skipped_order_makes_an_otherwise_full_run_adjusted() -> None:
+    run = settle(fill(planned_run(SELL_AAPL, skipped=(SKIPPED,)), 0, "10", "190", 1))
+    completion = run.completion()
+    assert completion is not None
+    assert completion.status is RunStatus.COMPLETED_ADJUSTED
+    assert completion.skipped_orders == (SKIPPED,)
+
+
+def test_plan_with_only_skipped_orders_completes_at_once() -> None:
+    completion = Run("O1", "pf-1").plan([], [SKIPPED]).completion()
+    assert completion is not None
+    assert completion.status is RunStatus.COMPLETED_ADJUSTED
+    assert completion.cash_delta == Decimal("0.00")
+    assert not completion.holdings_delta
+
+
+def test_nothing_executed_is_error() -> None:
+    run = planned_run().record_close(0, CloseReason.REJECTED, Decimal(0), at(1))
+    assert run.completion() is None
+    run = run.record_close(1, CloseReason.EXPIRED, Decimal(0), at(2))
+    completion = run.completion()
+    assert completion is not None
+    assert completion.status is RunStatus.ERROR
+    assert [o.reason for o in completion.orders] == ["rejected", "expired"]
+    assert [o.status for o in completion.orders] == [
+        TransactionStatus.NOT_EXECUTED,
+        TransactionStatus.EXPIRED,
+    ]
+    assert completion.last_execution_at is None
+
+
+def test_completion_is_produced_exactly_once() -> None:
+    run = settle(fill(fill(planned_run(), 0, "10", "190", 1), 1, "5", "410", 2))
+    run, first = run.complete()
+    assert first is not None
+    assert run.completed
+    assert run.status is RunStatus.COMPLETED_SUCCESS
+    again, second = run.complete()
+    assert second is None
+    assert again is run
+    assert run.completion() is None
+
+
+def test_unblock_on_executed_completes_before_settlement() -> None:
+    run = fill(planned_run(), 0, "10", "190", 1)
+    run = fill(run, 1, "3", "410", 2).record_close(1, CloseReason.CANCELED, Decimal(3), at(5))
+    assert run.completion(UnblockOn.SETTLED) is None
+    run, completion = run.complete(UnblockOn.EXECUTED)
+    assert completion is not None
+    assert completion.unblock_on is UnblockOn.EXECUTED
+    assert [o.status for o in completion.orders] == [
+        TransactionStatus.EXECUTED,
+        TransactionStatus.CANCELLED,
+    ]
+    assert [o.settled_on for o in completion.orders] == [None, None]
+    # Settlement still happens afterwards (transaction.settled), without a second completion.
+    run, settled = run.settle_due(MONDAY, CALENDAR, T1)
+    assert [tx.leg for tx in settled] == [0, 1]
+    assert run.complete(UnblockOn.SETTLED)[1] is None
+
+
+def test_open_partial_fill_is_not_final_under_either_rule() -> None:
+    run = fill(fill(planned_run(), 0, "10", "190", 1), 1, "3", "410", 2)
+    assert run.completion(UnblockOn.EXECUTED) is None
+    assert run.settle_due(date(2026, 12, 31), CALENDAR, T1)[1][0].leg == 0
+    assert 1 not in run.settlement_dates(CALENDAR, T1)
+
+
+def test_settles_only_when_the_settlement_date_is_reached() -> None:
+    run = fill(planned_run(SELL_AAPL), 0, "10", "190", 1)
+    assert run.settlement_dates(CALENDAR, T1) == {0: MONDAY}
+    assert run.settle_due(FRIDAY, CALENDAR, T1) == (run, [])
+    assert run.settle_due(date(2026, 11, 22), CALENDAR, T1)[1] == []  # Sunday
+    assert run.settle_due(MONDAY, CALENDAR, T1)[1][0].settled_on == MONDAY
+
+
+def test_settlement_cycle_per_asset_class_and_t0() -> None:
+    fund = PlannedOrder(1, "MMF", Side.BUY, qty=Decimal(1), asset_class="mmf")
+    run = fill(planned_run(SELL_AAPL, fund), 1, "1", "100", 1)
+    run = fill(run, 0, "10", "190", 1)
+    cycles = SettlementCycles({"us_equity": 1, "mmf": 0})
+    run, settled = run.settle_due(FRIDAY, CALENDAR, cycles)
+    assert [(tx.symbol, tx.settled_on) for tx in settled] == [("MMF", FRIDAY)]
+    run, settled = run.settle_due(MONDAY, CALENDAR, cycles)
+    assert [(tx.symbol, tx.settled_on) for tx in settled] == [("AAPL", MONDAY)]
+
+
+def test_fills_before_the_plan_are_kept_and_applied() -> None:
+    early = Run("O1", "pf-1").record_fill(1, Decimal(5), Decimal(410), FRIDAY, at(1))
+    early = early.record_close(0, CloseReason.EXPIRED, Decimal(0), at(2))
+    assert early.transactions == {}
+    assert early.status is RunStatus.IN_PROGRESS
+    run = early.plan([SELL_AAPL, BUY_MSFT])
+    assert run.transactions[1].status is TransactionStatus.EXECUTED
+    assert run.transactions[0].status is TransactionStatus.EXPIRED
+    assert settle(run).completion() is not None
+
+
+def test_fill_for_leg_outside_the_plan() -> None:
+    early = Run("O1", "pf-1").record_fill(7, Decimal(1), Decimal(1), FRIDAY, at(1))
+    assert early.plan([SELL_AAPL]).unplanned_legs == (7,)
+    with pytest.raises(UnknownLeg):
+        planned_run().record_fill(7, Decimal(1), Decimal(1), FRIDAY, at(1))
+
+
+def test_duplicate_and_stale_events_are_no_ops() -> None:
+    run = fill(planned_run(), 0, "4", "190", 1)
+    with pytest.raises(DuplicateFill):
+        fill(run, 0, "4", "190", 1)
+    with pytest.raises(DuplicateFill):
+        fill(fill(run, 0, "6", "191", 2), 0, "4", "190", 1)
+    closed = run.record_close(0, CloseReason.EXPIRED, Decimal(4), at(9))
+    with pytest.raises(DuplicateClose):
+        closed.record_close(0, CloseReason.EXPIRED, Decimal(4), at(9))
+    with pytest.raises(DuplicatePlan):
+        run.plan([SELL_AAPL, BUY_MSFT], run_type="full_rebalance", broker_integration="PLATFORM")
+    with pytest.raises(IllegalTransition):
+        run.plan([SELL_AAPL])
+
+
+def test_close_before_its_fill_completes_when_the_fill_arrives() -> None:
+    run = planned_run(BUY_MSFT).record_close(1, CloseReason.CANCELED, Decimal(2), at(9))
+    assert settle(run).completion(UnblockOn.EXECUTED) is None
+    run = settle(fill(run, 1, "2", "410", 1))
+    completion = run.completion()
+    assert completion is not None
+    assert completion.orders[0].filled_qty == Decimal(2)
+
+
+def test_notional_leg_needs_the_fully_filled_flag() -> None:
+    notional = PlannedOrder(0, "AAPL", Side.BUY, notional=Decimal(1000))
+    run = fill(planned_run(notional), 0, "5.2", "190", 1)
+    assert run.completion(UnblockOn.EXECUTED) is None
+    run = fill(run, 0, "5.2", "190", 1, fully_filled=True)
+    completion = run.completion(UnblockOn.EXECUTED)
+    assert completion is not None
+    assert completion.status is RunStatus.COMPLETED_SUCCESS
+    assert completion.cash_delta == Decimal("-988.00")
+
+
+def test_cash_delta_rounds_each_leg_half_up_to_cents() -> None:
+    run = fill(planned_run(PlannedOrder(0, "X", Side.SELL, qty=Decimal(3))), 0, "3", "33.335")
+    completion = settle(run).completion()
+    assert completion is not None
+    assert completion.cash_delta == Decimal("100.01")
+    run = fill(planned_run(PlannedOrder(0, "X", Side.BUY, qty=Decimal(3))), 0, "3", "33.335")
+    completion = settle(run).completion()
+    assert completion is not None
+    assert completion.cash_delta == Decimal("-100.01")
+
+
+def test_late_fact_after_completion_is_refused_unless_stale() -> None:
+    run = fill(planned_run(BUY_MSFT), 1, "2", "410", 1)
+    run = run.record_close(1, CloseReason.EXPIRED, Decimal(2), at(9))
+    run, completion = run.complete(UnblockOn.EXECUTED)
+    assert completion is not None
+    with pytest.raises(DuplicateFill):
+        fill(run, 1, "1", "410", 0)
+    with pytest.raises(RunAlreadyCompleted):
+        fill(run, 1, "3", "410", 5)
+
+
+def test_fact_changing_a_settled_leg_is_illegal() -> None:
+    run = fill(planned_run(), 1, "2", "410", 1)
+    run = settle(run.record_close(1, CloseReason.EXPIRED, Decimal(2), at(9)))
+    assert run.transactions[1].settled_on == MONDAY
+    with pytest.raises(IllegalTransition):
+        fill(run, 1, "3", "410", 5)
