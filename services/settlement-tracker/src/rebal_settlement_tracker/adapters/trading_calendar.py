@@ -3,6 +3,7 @@
 ``ExchangeTradingCalendar`` reads an exchange_calendars calendar once (it takes about a second
 to build) and answers from a sorted tuple of session dates with bisection.
 ``WeekdayCalendar`` is Monday to Friday minus explicit holidays: no dependency, for tests.
+Both tell their time zone, so that callers can turn "now" into the exchange's date.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 DEFAULT_START = date(2015, 1, 1)
 DEFAULT_END = date(2035, 12, 31)
@@ -22,7 +24,8 @@ class CalendarOutOfRange(LookupError):
 
 
 @lru_cache(maxsize=8)
-def _load_sessions(exchange: str, start: date, end: date) -> tuple[date, ...]:
+def _load_calendar(exchange: str, start: date, end: date) -> tuple[tuple[date, ...], str]:
+    """Session dates and the IANA time zone name of an exchange."""
     import exchange_calendars
 
     with warnings.catch_warnings():
@@ -31,7 +34,7 @@ def _load_sessions(exchange: str, start: date, end: date) -> tuple[date, ...]:
         calendar = exchange_calendars.get_calendar(
             exchange, start=start.isoformat(), end=end.isoformat()
         )
-        return tuple(session.date() for session in calendar.sessions)
+        return tuple(session.date() for session in calendar.sessions), str(calendar.tz)
 
 
 class ExchangeTradingCalendar:
@@ -41,7 +44,8 @@ class ExchangeTradingCalendar:
         self, exchange: str = "XNYS", start: date = DEFAULT_START, end: date = DEFAULT_END
     ) -> None:
         self.exchange = exchange
-        self._sessions = _load_sessions(exchange, start, end)
+        self._sessions, timezone_name = _load_calendar(exchange, start, end)
+        self.timezone = ZoneInfo(timezone_name)
         self._session_set = frozenset(self._sessions)
         self._start, self._end = start, end
 
@@ -71,8 +75,11 @@ class ExchangeTradingCalendar:
 class WeekdayCalendar:
     """Monday to Friday, minus the given holidays."""
 
-    def __init__(self, holidays: Iterable[date] = ()) -> None:
+    def __init__(
+        self, holidays: Iterable[date] = (), timezone: ZoneInfo = ZoneInfo("America/New_York")
+    ) -> None:
         self.holidays = frozenset(holidays)
+        self.timezone = timezone
 
     def is_session(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self.holidays

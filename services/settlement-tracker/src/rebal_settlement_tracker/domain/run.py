@@ -52,6 +52,7 @@ class Run:
     portfolio_id: str
     run_type: str | None = None
     broker_integration: str | None = None
+    account_id: str | None = None  # from optimization.ready, reported in run.completed
     orders: tuple[PlannedOrder, ...] | None = None  # None until optimization.ready
     skipped_orders: tuple[SkippedOrder, ...] = ()
     fills: Mapping[int, OrderFilled] = field(default_factory=dict)
@@ -126,6 +127,7 @@ class Run:
         *,
         run_type: str | None = None,
         broker_integration: str | None = None,
+        account_id: str | None = None,
     ) -> Run:
         """Record the plan of optimization.ready; facts received earlier now apply."""
         ordered = tuple(sorted(orders, key=lambda order: order.leg))
@@ -137,6 +139,7 @@ class Run:
             skipped_orders=tuple(skipped),
             run_type=run_type,
             broker_integration=broker_integration,
+            account_id=account_id,
         )
         if self.orders is not None:
             if planned == self:

@@ -1,0 +1,57 @@
+# rebal — every target documents itself: `make help`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV := python3 -m uv
+PYTEST_ARGS ?=
+
+.PHONY: help install test test-fast lint format asyncapi dev demo bench compose-check clean
+
+help: ## Show the targets and what they do
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: .venv/.installed ## Install Python deps of every lib and service (uv workspace, locked)
+
+.venv/.installed: pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5' \
+		|| python3 -m pip install --quiet --break-system-packages 'uv>=0.5'
+	$(UV) sync --all-packages --locked
+	@touch $@
+
+test: install compose-check ## Run every test (unit, integration and e2e over the embedded Kafka)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install ## Unit and contract tests only (no broker)
+	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS) libs/schemas libs/runtime/tests/contract services/*/tests/unit
+
+lint: install ## ruff + mypy --strict on every package
+	$(PY) -m ruff check libs services scripts
+	$(PY) -m mypy -p rebal_schemas -p rebal_runtime -p rebal_optimizer -p rebal_order_router \
+		-p rebal_settlement_tracker -p rebal_scheduler -p rebal_broker_sim
+
+format: install ## Format the code (ruff)
+	$(PY) -m ruff format libs services scripts bench
+
+asyncapi: install ## Regenerate docs/asyncapi/*.json (from the services) and docs/schemas/*.json
+	$(PY) scripts/gen_asyncapi.py docs/asyncapi
+	$(PY) -m rebal_schemas.jsonschema docs/schemas
+
+dev: install ## Start the embedded broker, the simulator and every service; Ctrl-C stops all
+	$(PY) -m rebal_runtime.stack
+
+demo: install ## The main job: fund and rebalance N portfolios end to end on the embedded stack
+	@if $(PY) -c "import rebal_demo" 2>/dev/null; then $(PY) -m rebal_demo $(DEMO_ARGS); \
+	else echo "make demo: not built yet (issue 'End to end'); try 'make dev' and 'make test'"; fi
+
+bench: install ## Run the benchmarks in bench/ (figures and ratios, not pass/fail)
+	@for b in bench/*/run.py; do [ -f "$$b" ] && $(PY) "$$b"; done; true
+
+compose-check: ## Validate deploy/docker-compose.yml with docker-compose config -q (installs docker-compose)
+	@command -v docker-compose >/dev/null 2>&1 || { \
+		echo "installing docker-compose (Debian package) to validate deploy/docker-compose.yml"; \
+		{ apt-get update -qq && apt-get install -y -qq docker-compose; } >/dev/null 2>&1 \
+		|| { sudo apt-get update -qq && sudo apt-get install -y -qq docker-compose; } >/dev/null; }
+	docker-compose -f deploy/docker-compose.yml config -q && echo "deploy/docker-compose.yml is valid"
+
+clean: ## Remove the venv, caches and local state (var/)
+	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

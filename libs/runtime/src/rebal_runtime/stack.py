@@ -1,0 +1,159 @@
+"""The embedded stack as separate processes: Tansu + every service that exists + the simulator.
+
+`python -m rebal_runtime.stack` (what `make dev` runs) starts them, prefixes their output, and on
+Ctrl-C stops the services first (SIGTERM, graceful) and the broker last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rebal_runtime.embedded import EmbeddedKafka, free_port
+
+SERVICES: tuple[tuple[str, str], ...] = (
+    ("broker-simulator", "rebal_broker_sim"),
+    ("optimizer", "rebal_optimizer"),
+    ("order-router", "rebal_order_router"),
+    ("settlement-tracker", "rebal_settlement_tracker"),
+    ("scheduler", "rebal_scheduler"),
+)
+
+
+def runnable(module: str) -> bool:
+    """A service exists once its package has a `__main__` module."""
+    try:
+        return importlib.util.find_spec(f"{module}.__main__") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    module: str
+    env: dict[str, str]
+    args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, log_dir: Path | None = None, echo: bool = True) -> None:
+        stdout = subprocess.PIPE if echo else open(log_dir / f"{self.name}.log", "ab") if log_dir else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module, *self.args],
+            env={**os.environ, **self.env},
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        if echo and self.process.stdout is not None:
+            threading.Thread(target=_pump, args=(self.name, self.process.stdout), daemon=True).start()
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.signal(signal.SIGTERM)
+        if self.process is not None:
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.process.wait(5)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def _pump(name: str, stream: object) -> None:
+    for line in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        sys.stdout.write(f"{name:>18} | {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+@dataclass
+class Stack:
+    """Broker + services. `overrides` add env vars for every service (e.g. demo settings)."""
+
+    var_dir: Path
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    kafka: EmbeddedKafka = field(default_factory=EmbeddedKafka)
+    processes: list[ServiceProcess] = field(default_factory=list)
+    simulator_port: int = 0
+
+    def service_env(self, name: str) -> dict[str, str]:
+        return {
+            "REBAL_SERVICE_NAME": name,
+            "REBAL_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "REBAL_STORE_URL": f"sqlite:///{self.var_dir / (name + '.sqlite')}",
+            "REBAL_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "REBAL_BROKER_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
+            "PYTHONUNBUFFERED": "1",
+            **self.overrides,
+        }
+
+    def start(self, echo: bool = True, only: tuple[str, ...] | None = None) -> Stack:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.kafka.log_path = self.var_dir / "tansu.log"
+        self.kafka.start()
+        self.simulator_port = self.simulator_port or free_port()
+        for name, module in SERVICES:
+            if (only and name not in only) or not runnable(module):
+                continue
+            args = []
+            if name == "broker-simulator":
+                args = ["--host", "127.0.0.1", "--port", str(self.simulator_port),
+                        "--db", str(self.var_dir / "broker-simulator.sqlite")]
+            proc = ServiceProcess(name, module, self.service_env(name), args)
+            proc.start(self.var_dir, echo)
+            self.processes.append(proc)
+        return self
+
+    def process(self, name: str) -> ServiceProcess:
+        return next(p for p in self.processes if p.name == name)
+
+    def stop(self) -> None:
+        # Services first (they finish in-flight work and flush their outbox), the broker last.
+        for proc in reversed(self.processes):
+            proc.signal(signal.SIGTERM)
+        for proc in reversed(self.processes):
+            proc.stop()
+        self.kafka.stop()
+
+
+def main() -> None:
+    var_dir = Path(os.environ.get("REBAL_VAR_DIR", "var/dev"))
+    stack = Stack(var_dir)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stack.start()
+    names = ", ".join(p.name for p in stack.processes) or "no services yet"
+    print(f"rebal dev stack: Kafka on {stack.kafka.bootstrap_servers}; {names}. Ctrl-C stops all.", flush=True)
+    try:
+        while not stop.is_set():
+            for proc in stack.processes:
+                if not proc.alive and proc.process is not None:
+                    print(f"{proc.name} exited with {proc.process.returncode}", flush=True)
+                    proc.process = None
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping...", flush=True)
+        stack.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()
