@@ -16,8 +16,20 @@ SERVICE_PACKAGES = {
     "scheduler": "rebal_scheduler",
     "broker-simulator": "rebal_broker_sim",
 }
-FORBIDDEN_IN_DOMAIN = {"asyncio", "aiokafka", "faststream", "aiosqlite", "pymongo", "httpx", "sqlite3",
-                       "socket", "requests", "starlette", "uvicorn", "rebal_runtime"}
+FORBIDDEN_IN_DOMAIN = {
+    "asyncio",
+    "aiokafka",
+    "faststream",
+    "aiosqlite",
+    "pymongo",
+    "httpx",
+    "sqlite3",
+    "socket",
+    "requests",
+    "starlette",
+    "uvicorn",
+    "rebal_runtime",
+}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -32,7 +44,9 @@ def imports_of(path: Path) -> set[str]:
 
 
 def python_files(service: str, sub: str = "") -> list[Path]:
-    return sorted((ROOT / "services" / service / "src" / SERVICE_PACKAGES[service] / sub).rglob("*.py"))
+    return sorted(
+        (ROOT / "services" / service / "src" / SERVICE_PACKAGES[service] / sub).rglob("*.py")
+    )
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_PACKAGES))

@@ -6,11 +6,11 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
-from rebal_schemas import TOPICS, MessageDeadLettered, encode
 
 from rebal_runtime.consume import ReliableConsume, decode_body
 from rebal_runtime.kafka_security import faststream_security
 from rebal_runtime.settings import RuntimeSettings
+from rebal_schemas import TOPICS, MessageDeadLettered, encode
 
 
 def make_broker(settings: RuntimeSettings, consume: ReliableConsume) -> KafkaBroker:
@@ -57,4 +57,6 @@ def document_publishers(router: KafkaRouter, *topics: str) -> None:
     """Declare what a service publishes (through its outbox) so the AsyncAPI document shows it."""
     for name in topics:
         topic = TOPICS[name]
-        router.publisher(name, schema=topic.payload_type, title=f"{name}:publish", description=topic.description)
+        router.publisher(
+            name, schema=topic.payload_type, title=f"{name}:publish", description=topic.description
+        )

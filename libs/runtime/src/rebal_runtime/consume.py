@@ -23,20 +23,26 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError
 from faststream._internal.middlewares import BaseMiddleware
 from pydantic import ValidationError
-from rebal_schemas import MessageDeadLettered, PoisonMessage, encode, loads
-from rebal_schemas.codec import describe
-from rebal_schemas.types import utc_now
 
 from rebal_runtime.log import get_logger
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.store.port import ConcurrencyError, StoreUnavailable
+from rebal_schemas import MessageDeadLettered, PoisonMessage, encode, loads
+from rebal_schemas.codec import describe
+from rebal_schemas.types import utc_now
 
 log = get_logger(__name__)
 
+
+class Transient(Exception):
+    """Raise from a handler for a failure that will go away (a dependency is down)."""
+
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    Transient,
     ConcurrencyError,
     StoreUnavailable,
     KafkaError,
@@ -46,10 +52,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 DeadLetterPublisher = Callable[[MessageDeadLettered], Awaitable[None]]
-
-
-class Transient(Exception):
-    """Raise from a handler for a failure that will go away (a dependency is down)."""
 
 
 async def decode_body(msg: Any, original: Any = None) -> Any:
@@ -81,7 +83,9 @@ def dead_letter_for(msg: Any, group: str, error_type: str, reason: str) -> Messa
 class ReliableConsume:
     """Middleware factory: `KafkaBroker(middlewares=[ReliableConsume(settings)])`."""
 
-    def __init__(self, settings: RuntimeSettings, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self, settings: RuntimeSettings, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
         self.settings = settings
         self.sleep = sleep
         self.publish_dead_letter: DeadLetterPublisher | None = None
@@ -111,7 +115,7 @@ def _log_context(msg: Any) -> dict[str, Any]:
     return context
 
 
-class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg]
+class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unused-ignore]
     def __init__(self, msg: Any, /, *, context: Any, policy: ReliableConsume) -> None:
         super().__init__(msg, context=context)
         self.policy = policy
@@ -127,9 +131,11 @@ class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg]
                     return await self._dead_letter(msg, type(exc).__name__, exc.reason)
                 except ValidationError as exc:
                     return await self._dead_letter(msg, "SchemaViolation", describe(exc))
-                except (TRANSIENT_ERRORS + (Transient,)) as exc:
+                except TRANSIENT_ERRORS as exc:
                     if attempt >= policy.settings.consume_retries:
-                        log.warning("transient failure persists; message will be re-read", error=repr(exc))
+                        log.warning(
+                            "transient failure persists; message will be re-read", error=repr(exc)
+                        )
                         await policy.sleep(policy.settings.retry_backoff_max_seconds)
                         await msg.nack()
                         return None

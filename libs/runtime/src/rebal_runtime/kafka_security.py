@@ -27,7 +27,9 @@ def faststream_security(settings: RuntimeSettings) -> BaseSecurity | None:
     context = _ssl_context(settings) if use_ssl else None
     if protocol == "SSL":
         return BaseSecurity(ssl_context=context, use_ssl=True)
-    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    password = (
+        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    )
     user = settings.kafka_sasl_username or ""
     kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[
         settings.kafka_sasl_mechanism
@@ -46,6 +48,8 @@ def aiokafka_security(settings: RuntimeSettings) -> dict[str, Any]:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
         options["sasl_plain_password"] = (
-            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+            settings.kafka_sasl_password.get_secret_value()
+            if settings.kafka_sasl_password
+            else None
         )
     return options

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaProducer
 
 from rebal_runtime.kafka_security import aiokafka_security
 from rebal_runtime.log import get_logger

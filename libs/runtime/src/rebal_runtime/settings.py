@@ -13,8 +13,12 @@ class RuntimeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REBAL_", env_file=".env", extra="ignore")
 
-    service_name: str = Field("rebal", description="Consumer group id, `producer` of events, log field.")
-    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
+    service_name: str = Field(
+        "rebal", description="Consumer group id, `producer` of events, log field."
+    )
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Comma-separated host:port list."
+    )
     kafka_idempotent_producer: bool = Field(
         False,
         description="Kafka idempotent producer. On for real Kafka; must stay off on the embedded "
@@ -30,10 +34,14 @@ class RuntimeSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
     kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL / SASL_SSL.")
     kafka_session_timeout_ms: int = Field(
-        10000, ge=1000, description="Consumer group session timeout. Tansu makes a joining member "
+        10000,
+        ge=1000,
+        description="Consumer group session timeout. Tansu makes a joining member "
         "wait about half of it, so the embedded stack and tests use 2000.",
     )
-    kafka_create_topics: bool = Field(True, description="Create missing topics with their partitions at start.")
+    kafka_create_topics: bool = Field(
+        True, description="Create missing topics with their partitions at start."
+    )
 
     store_url: str = Field(
         "sqlite:///var/rebal.sqlite",
@@ -44,14 +52,24 @@ class RuntimeSettings(BaseSettings):
         1000, ge=10, description="Processed event ids remembered per aggregate (inbox window)."
     )
 
-    consume_retries: int = Field(5, ge=0, description="In-process retries of a failing handler before it is nacked (transient) or dead-lettered (other errors).")
-    retry_backoff_seconds: float = Field(0.2, gt=0, description="First retry delay; doubles each time.")
+    consume_retries: int = Field(
+        5,
+        ge=0,
+        description="In-process retries of a failing handler before it is nacked (transient) or dead-lettered (other errors).",
+    )
+    retry_backoff_seconds: float = Field(
+        0.2, gt=0, description="First retry delay; doubles each time."
+    )
     retry_backoff_max_seconds: float = Field(10.0, gt=0, description="Longest retry delay.")
     graceful_timeout_seconds: float = Field(
-        30.0, gt=0, description="On shutdown, wait this long for in-flight handlers; unfinished work is never committed."
+        30.0,
+        gt=0,
+        description="On shutdown, wait this long for in-flight handlers; unfinished work is never committed.",
     )
 
-    outbox_poll_seconds: float = Field(0.5, gt=0, description="Outbox relay poll interval (it is also woken on every commit).")
+    outbox_poll_seconds: float = Field(
+        0.5, gt=0, description="Outbox relay poll interval (it is also woken on every commit)."
+    )
     outbox_batch: int = Field(500, ge=1, description="Messages the relay publishes per round.")
 
     log_format: Literal["auto", "json", "console"] = Field(

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rebal_runtime.embedded import EmbeddedKafka, free_port
 
@@ -46,7 +47,9 @@ class ServiceProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, log_dir: Path | None = None, echo: bool = True) -> None:
-        stdout = subprocess.PIPE if echo else open(log_dir / f"{self.name}.log", "ab") if log_dir else subprocess.DEVNULL  # noqa: SIM115
+        stdout: Any = subprocess.PIPE if echo else subprocess.DEVNULL
+        if not echo and log_dir is not None:
+            stdout = (log_dir / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module, *self.args],
             env={**os.environ, **self.env},
@@ -55,7 +58,9 @@ class ServiceProcess:
             stdin=subprocess.DEVNULL,
         )
         if echo and self.process.stdout is not None:
-            threading.Thread(target=_pump, args=(self.name, self.process.stdout), daemon=True).start()
+            threading.Thread(
+                target=_pump, args=(self.name, self.process.stdout), daemon=True
+            ).start()
 
     def signal(self, sig: int) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -113,8 +118,14 @@ class Stack:
                 continue
             args = []
             if name == "broker-simulator":
-                args = ["--host", "127.0.0.1", "--port", str(self.simulator_port),
-                        "--db", str(self.var_dir / "broker-simulator.sqlite")]
+                args = [
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.simulator_port),
+                    "--db",
+                    str(self.var_dir / "broker-simulator.sqlite"),
+                ]
             proc = ServiceProcess(name, module, self.service_env(name), args)
             proc.start(self.var_dir, echo)
             self.processes.append(proc)
@@ -139,7 +150,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack.start()
     names = ", ".join(p.name for p in stack.processes) or "no services yet"
-    print(f"rebal dev stack: Kafka on {stack.kafka.bootstrap_servers}; {names}. Ctrl-C stops all.", flush=True)
+    print(
+        f"rebal dev stack: Kafka on {stack.kafka.bootstrap_servers}; {names}. Ctrl-C stops all.",
+        flush=True,
+    )
     try:
         while not stop.is_set():
             for proc in stack.processes:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from rebal_schemas import Event, encode, key_of
-
 from rebal_runtime.store.port import (
     Commit,
     ConcurrencyError,
@@ -22,6 +20,7 @@ from rebal_runtime.store.port import (
     JsonDict,
     OutboxMessage,
 )
+from rebal_schemas import Event, encode, key_of
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ Mutation = Callable[[Document | None], Awaitable[Change | None]]
 
 
 def to_outbox(event: Event) -> OutboxMessage:
-    headers = (
+    headers: tuple[tuple[str, bytes], ...] = (
         ("event_type", event.event_type.encode()),
         ("event_id", event.event_id.encode()),
         ("schema_version", str(event.schema_version).encode()),

@@ -12,7 +12,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from rebal_runtime.store import Commit, ConcurrencyError, DocumentStore, InMemoryStore, OutboxMessage
+
+from rebal_runtime.store import (
+    Commit,
+    ConcurrencyError,
+    DocumentStore,
+    InMemoryStore,
+    OutboxMessage,
+)
 from rebal_runtime.store.mongo import MongoStore
 from rebal_runtime.store.sqlite import SqliteStore
 
@@ -29,7 +36,12 @@ def _docker_available() -> str | None:
     return None
 
 
-ADAPTERS = ["memory", "sqlite", "mongomock", pytest.param("mongodb-testcontainers", marks=pytest.mark.docker)]
+ADAPTERS = [
+    "memory",
+    "sqlite",
+    "mongomock",
+    pytest.param("mongodb-testcontainers", marks=pytest.mark.docker),
+]
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -109,7 +121,12 @@ async def test_outbox_is_written_with_the_state_and_marked_published(store: Docu
     p1 = [p.message.event_id for p in pending if p.doc_id == "p1"]
     assert p1 == ["a", "b", "d"]  # commit order within a document
     first = pending[0].message
-    assert (first.topic, first.key, first.value, first.headers) == ("t", b"k", b'{"x":1}', (("event_type", b"x"),))
+    assert (first.topic, first.key, first.value, first.headers) == (
+        "t",
+        b"k",
+        b'{"x":1}',
+        (("event_type", b"x"),),
+    )
     await store.mark_published([p for p in pending if p.message.event_id in ("a", "c")])
     assert sorted(p.message.event_id for p in await store.pending_outbox()) == ["b", "d"]
     doc = await store.load("portfolios", "p1")
@@ -123,7 +140,11 @@ async def test_pending_outbox_respects_limit(store: DocumentStore) -> None:
 
 async def test_index_queries_eq_le_and_paging(store: DocumentStore) -> None:
     for i, model in enumerate(["m1", "m2", "m1", "m1"]):
-        await store.commit(Commit("portfolios", f"p{i}", 0, {}, index={"model_id": model, "due": f"2026-01-0{i + 1}"}))
+        await store.commit(
+            Commit(
+                "portfolios", f"p{i}", 0, {}, index={"model_id": model, "due": f"2026-01-0{i + 1}"}
+            )
+        )
     assert await store.query("portfolios", "model_id", "m1") == ["p0", "p2", "p3"]
     assert await store.query("portfolios", "model_id", "m1", limit=2) == ["p0", "p2"]
     assert await store.query("portfolios", "model_id", "m1", after_id="p2") == ["p3"]

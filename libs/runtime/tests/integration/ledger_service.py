@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from faststream.kafka import KafkaRouter
+
 from rebal_runtime.broker import subscriber_options
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.settings import RuntimeSettings
@@ -53,9 +54,13 @@ class Ledger:
                 detail=f"deposit {event.amount}",
                 **event.caused(producer="ledger"),
             )
-            return Change({"total": str(total), "count": (doc.state["count"] if doc else 0) + 1}, [ack])
+            return Change(
+                {"total": str(total), "count": (doc.state["count"] if doc else 0) + 1}, [ack]
+            )
 
-        applied = await apply_once(self.runtime.store, "ledgers", event.portfolio_id, event.event_id, mutate)
+        applied = await apply_once(
+            self.runtime.store, "ledgers", event.portfolio_id, event.event_id, mutate
+        )
         if applied:
             self.effects += 1
         await self.after_commit(event)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.outbox import AiokafkaSender, OutboxRelay
 from rebal_runtime.store.sqlite import SqliteStore
@@ -51,10 +52,18 @@ async def test_published_event_is_handled_once_and_its_output_published(
     ledger = Ledger(settings_for(kafka.bootstrap_servers, tmp_path, "ledger"))
     portfolio = unique("p")
     event = deposit(portfolio, "12.34")
-    async with ledger.runtime.running(), TopicReader(kafka.bootstrap_servers, "optimization.created") as out:
-        await produce(kafka.bootstrap_servers, "portfolio.patched", encode(event), key=portfolio.encode())
+    async with (
+        ledger.runtime.running(),
+        TopicReader(kafka.bootstrap_servers, "optimization.created") as out,
+    ):
+        await produce(
+            kafka.bootstrap_servers, "portfolio.patched", encode(event), key=portfolio.encode()
+        )
         acks = await out.wait_for(
-            lambda evs: any(isinstance(e, OptimizationStatusChanged) and e.causation_id == event.event_id for e in evs)
+            lambda evs: any(
+                isinstance(e, OptimizationStatusChanged) and e.causation_id == event.event_id
+                for e in evs
+            )
         )
         assert await ledger.total(portfolio) == (Decimal("12.34"), 1)
         await out.settle(0.5)
@@ -63,14 +72,24 @@ async def test_published_event_is_handled_once_and_its_output_published(
         assert acks  # the relay published the outbox entry
 
 
-async def test_duplicate_event_id_has_no_second_effect(kafka: EmbeddedKafka, tmp_path: Path) -> None:
+async def test_duplicate_event_id_has_no_second_effect(
+    kafka: EmbeddedKafka, tmp_path: Path
+) -> None:
     await ensure_topics(kafka.bootstrap_servers)
     ledger = Ledger(settings_for(kafka.bootstrap_servers, tmp_path, "ledger"))
     portfolio = unique("p")
     first, second = deposit(portfolio, "5"), deposit(portfolio, "7")
     async with ledger.runtime.running():
         raw = encode(first)
-        await produce(kafka.bootstrap_servers, "portfolio.patched", raw, raw, encode(second), raw, key=portfolio.encode())
+        await produce(
+            kafka.bootstrap_servers,
+            "portfolio.patched",
+            raw,
+            raw,
+            encode(second),
+            raw,
+            key=portfolio.encode(),
+        )
 
         async def both_seen() -> bool:
             return (await ledger.total(portfolio))[1] >= 2
@@ -97,7 +116,12 @@ async def test_handler_failing_before_commit_is_redelivered_and_applied_once(
 
     ledger.before_commit = flaky
     async with ledger.runtime.running():
-        await produce(kafka.bootstrap_servers, "portfolio.patched", encode(deposit(portfolio, "3")), key=portfolio.encode())
+        await produce(
+            kafka.bootstrap_servers,
+            "portfolio.patched",
+            encode(deposit(portfolio, "3")),
+            key=portfolio.encode(),
+        )
 
         async def applied() -> bool:
             return (await ledger.total(portfolio))[1] >= 1
@@ -114,7 +138,9 @@ async def test_crash_after_commit_before_ack_redelivers_without_second_effect(
     """The effect is committed, then the consumer dies before committing the offset: a new
     consumer in the same group re-reads the message and the inbox makes it a no-op."""
     await ensure_topics(fresh_kafka.bootstrap_servers)
-    settings = settings_for(fresh_kafka.bootstrap_servers, tmp_path, "ledger", graceful_timeout_seconds=1.0)
+    settings = settings_for(
+        fresh_kafka.bootstrap_servers, tmp_path, "ledger", graceful_timeout_seconds=1.0
+    )
     portfolio = unique("p")
     event = deposit(portfolio, "9")
     crashed = asyncio.Event()
@@ -127,7 +153,9 @@ async def test_crash_after_commit_before_ack_redelivers_without_second_effect(
 
     first.after_commit = die
     await first.runtime.start()
-    await produce(fresh_kafka.bootstrap_servers, "portfolio.patched", encode(event), key=portfolio.encode())
+    await produce(
+        fresh_kafka.bootstrap_servers, "portfolio.patched", encode(event), key=portfolio.encode()
+    )
     await asyncio.wait_for(crashed.wait(), 30)
     await first.runtime.stop()  # cancels the hanging handler: nothing committed to Kafka
     assert first.effects == 1
@@ -146,14 +174,26 @@ async def test_malformed_and_schema_invalid_go_to_dead_letter_and_the_rest_flows
     ledger = Ledger(settings_for(kafka.bootstrap_servers, tmp_path, "ledger"))
     portfolio = unique("p")
     bad_json = b"{not json"
-    negative = b'{"event_type":"portfolio.cash_deposited","portfolio_id":"%s","amount":"-5"}' % portfolio.encode()
-    float_amount = b'{"event_type":"portfolio.cash_deposited","portfolio_id":"%s","amount":5.5}' % portfolio.encode()
+    negative = (
+        b'{"event_type":"portfolio.cash_deposited","portfolio_id":"%s","amount":"-5"}'
+        % portfolio.encode()
+    )
+    float_amount = (
+        b'{"event_type":"portfolio.cash_deposited","portfolio_id":"%s","amount":5.5}'
+        % portfolio.encode()
+    )
     unknown_type = b'{"event_type":"portfolio.exploded","portfolio_id":"x"}'
     good = deposit(portfolio, "4")
     async with ledger.runtime.running(), TopicReader(kafka.bootstrap_servers, "dead.letter") as dlq:
         await produce(
-            kafka.bootstrap_servers, "portfolio.patched",
-            bad_json, negative, float_amount, unknown_type, encode(good), key=portfolio.encode(),
+            kafka.bootstrap_servers,
+            "portfolio.patched",
+            bad_json,
+            negative,
+            float_amount,
+            unknown_type,
+            encode(good),
+            key=portfolio.encode(),
         )
 
         async def good_applied() -> bool:
@@ -169,7 +209,10 @@ async def test_malformed_and_schema_invalid_go_to_dead_letter_and_the_rest_flows
 
     by_value = {base64.b64decode(e.original_value_b64): e for e in mine}
     assert set(by_value) == {bad_json, negative, float_amount, unknown_type}
-    assert by_value[bad_json].error_type == "MalformedMessage" and "not valid JSON" in by_value[bad_json].reason
+    assert (
+        by_value[bad_json].error_type == "MalformedMessage"
+        and "not valid JSON" in by_value[bad_json].reason
+    )
     assert "greater than 0" in by_value[negative].reason
     assert "must be JSON strings" in by_value[float_amount].reason
     assert "portfolio.exploded" in by_value[unknown_type].reason
@@ -184,7 +227,9 @@ async def test_outbox_relay_publishes_after_crash_between_commit_and_publish(
     settings = settings_for(kafka.bootstrap_servers, tmp_path, "relay")
     path = tmp_path / "relay.sqlite"
     portfolio = unique("p")
-    out = OptimizationStatusChanged(optimization_id=unique("o"), portfolio_id=portfolio, status="READY")  # type: ignore[arg-type]
+    out = OptimizationStatusChanged(
+        optimization_id=unique("o"), portfolio_id=portfolio, status="READY"
+    )  # type: ignore[arg-type]
 
     store = SqliteStore(path)
     await store.open()
@@ -205,7 +250,7 @@ async def test_outbox_relay_publishes_after_crash_between_commit_and_publish(
             events = await reader.wait_for(lambda evs: any(e.event_id == out.event_id for e in evs))
         finally:
             await relay.stop()
-    assert [e for e in events if e.event_id == out.event_id][0] == out
+    assert next(e for e in events if e.event_id == out.event_id) == out
     assert await restarted.pending_outbox() == []
     await restarted.close()
 

@@ -24,10 +24,16 @@ class Event(BaseModel):
     event_type: str
     schema_version: int = 1
     occurred_at: AwareDatetime = Field(default_factory=utc_now, description="source time")
-    recorded_at: AwareDatetime = Field(default_factory=utc_now, description="time rebal or the producer recorded it")
+    recorded_at: AwareDatetime = Field(
+        default_factory=utc_now, description="time rebal or the producer recorded it"
+    )
     producer: str = Field(default="client", max_length=128)
-    correlation_id: str | None = Field(default=None, description="optimization/run id once one exists")
-    causation_id: str | None = Field(default=None, description="event_id of the event that caused this one")
+    correlation_id: str | None = Field(
+        default=None, description="optimization/run id once one exists"
+    )
+    causation_id: str | None = Field(
+        default=None, description="event_id of the event that caused this one"
+    )
 
     @model_validator(mode="after")
     def _known_version(self) -> Event:
@@ -48,4 +54,3 @@ class Event(BaseModel):
         }
         fields.update(envelope)
         return fields
-

@@ -18,7 +18,9 @@ def export(directory: Path) -> list[Path]:
         schema["title"] = topic.name
         schema["description"] = f"{topic.description} Key: `{topic.key_field}`."
         path = directory / f"{topic.name}.schema.json"
-        path.write_bytes(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        path.write_bytes(
+            orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        )
         written.append(path)
     return written
 

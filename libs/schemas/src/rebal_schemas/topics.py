@@ -67,39 +67,62 @@ PORTFOLIO_PATCHED = Topic(
     (PortfolioSettingsChanged, HoldingsReported, CashDeposited, WithdrawalRequested),
     "Holdings, cash movements and settings of a portfolio, published by clients.",
 )
-MODEL_UPDATED = Topic("model.updated", "model_id", (ModelUpdated,), "A model portfolio created, changed or deactivated.")
-MARKET_PRICES = Topic("market.prices", "symbol", (PriceUpdated,), "Last price per symbol with trading flags.")
+MODEL_UPDATED = Topic(
+    "model.updated",
+    "model_id",
+    (ModelUpdated,),
+    "A model portfolio created, changed or deactivated.",
+)
+MARKET_PRICES = Topic(
+    "market.prices", "symbol", (PriceUpdated,), "Last price per symbol with trading flags."
+)
 REBALANCE_REQUESTED = Topic(
-    "rebalance.requested", "portfolio_id", (RebalanceRequested,),
+    "rebalance.requested",
+    "portfolio_id",
+    (RebalanceRequested,),
     "Evaluate one portfolio, one model's subscribers, or all portfolios.",
 )
 OPTIMIZATION_SUBMITTED = Topic(
-    "optimization.submitted", "portfolio_id", (OptimizationSubmitted,),
+    "optimization.submitted",
+    "portfolio_id",
+    (OptimizationSubmitted,),
     "An optimization computed outside rebal (external optimizer).",
 )
 OPTIMIZATION_CREATED = Topic(
-    "optimization.created", "portfolio_id", (OptimizationCreated, OptimizationStatusChanged),
+    "optimization.created",
+    "portfolio_id",
+    (OptimizationCreated, OptimizationStatusChanged),
     "Every computed optimization with its decision record, and its later lifecycle steps.",
 )
 OPTIMIZATION_DECIDED = Topic(
-    "optimization.decided", "portfolio_id", (OptimizationDecided,),
+    "optimization.decided",
+    "portfolio_id",
+    (OptimizationDecided,),
     "The owner's choice on an advisory optimization.",
 )
 OPTIMIZATION_READY = Topic(
-    "optimization.ready", "portfolio_id", (OptimizationReady,),
+    "optimization.ready",
+    "portfolio_id",
+    (OptimizationReady,),
     "Orders ready to execute; the portfolio is now blocked.",
 )
 ORDER_FILLED = Topic("order.filled", "portfolio_id", (OrderFilled,), "An execution (cumulative).")
-ORDER_CLOSED = Topic("order.closed", "portfolio_id", (OrderClosed,), "An order ended without a (full) fill.")
+ORDER_CLOSED = Topic(
+    "order.closed", "portfolio_id", (OrderClosed,), "An order ended without a (full) fill."
+)
 TRANSACTION_SETTLED = Topic(
     "transaction.settled", "portfolio_id", (TransactionSettled,), "A transaction reached SETTLED."
 )
 RUN_COMPLETED = Topic(
-    "run.completed", "portfolio_id", (RunCompleted,),
+    "run.completed",
+    "portfolio_id",
+    (RunCompleted,),
     "Every transaction of a ready optimization is final; outcome, cash and holdings deltas.",
 )
 DEAD_LETTER = Topic(
-    "dead.letter", "key", (MessageDeadLettered,),
+    "dead.letter",
+    "key",
+    (MessageDeadLettered,),
     "A message that can never be processed, with the original bytes and the error.",
     partitions=1,
 )

@@ -34,7 +34,7 @@ def _decimal_from_wire(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a decimal string, got a boolean")
     if isinstance(value, float):
-        raise ValueError("decimal values must be JSON strings (e.g. \"12.50\"), not numbers")
+        raise ValueError('decimal values must be JSON strings (e.g. "12.50"), not numbers')
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):

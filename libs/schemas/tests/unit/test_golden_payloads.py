@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from rebal_schemas import TOPICS, ModelUpdated, decode, encode
 
 GOLDEN = sorted((Path(__file__).parent.parent / "golden").rglob("*.json"))

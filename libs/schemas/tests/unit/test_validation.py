@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from rebal_schemas import (
     CashDeposited,
     MalformedMessage,
@@ -52,12 +53,30 @@ def test_valid_model_decodes() -> None:
     [
         ([{"type": "asset", "symbol": "SPY", "percent": "99.99"}], "sum to exactly 100"),
         ([{"type": "asset", "symbol": "SPY", "percent": "100.001"}], "two decimal places"),
-        ([{"type": "asset", "symbol": "SPY", "percent": "0"}, {"type": "cash", "percent": "100"}], "greater than 0"),
-        ([{"type": "asset", "symbol": "SPY", "percent": "-10"}, {"type": "cash", "percent": "110"}], "greater than 0"),
+        (
+            [
+                {"type": "asset", "symbol": "SPY", "percent": "0"},
+                {"type": "cash", "percent": "100"},
+            ],
+            "greater than 0",
+        ),
+        (
+            [
+                {"type": "asset", "symbol": "SPY", "percent": "-10"},
+                {"type": "cash", "percent": "110"},
+            ],
+            "greater than 0",
+        ),
         ([{"type": "asset", "percent": "100"}], "needs a symbol"),
         ([{"type": "cash", "symbol": "USD", "percent": "100"}], "no symbol"),
         ([{"type": "asset", "symbol": "spy", "percent": "100"}], "invalid symbol"),
-        ([{"type": "asset", "symbol": "SPY", "percent": "50"}, {"type": "asset", "symbol": "SPY", "percent": "50"}], "appears twice"),
+        (
+            [
+                {"type": "asset", "symbol": "SPY", "percent": "50"},
+                {"type": "asset", "symbol": "SPY", "percent": "50"},
+            ],
+            "appears twice",
+        ),
         ([], "must not be empty"),
         ([{"type": "bond", "symbol": "SPY", "percent": "100"}], "type"),
         ([{"type": "asset", "symbol": "SPY", "percent": 100.0}], "must be JSON strings"),
@@ -80,7 +99,13 @@ def test_weights_with_two_decimals_summing_to_100_are_accepted() -> None:
 @pytest.mark.parametrize(
     ("conditions", "expected"),
     [
-        ([{"type": "calendar", "sub_type": "weekly", "day": "Monday"}, {"type": "calendar", "sub_type": "monthly", "day": 1}], "at most one calendar"),
+        (
+            [
+                {"type": "calendar", "sub_type": "weekly", "day": "Monday"},
+                {"type": "calendar", "sub_type": "monthly", "day": 1},
+            ],
+            "at most one calendar",
+        ),
         ([{"type": "calendar", "sub_type": "weekly", "day": "Saturday"}], "weekly day"),
         ([{"type": "calendar", "sub_type": "monthly", "day": 32}], "1..31"),
         ([{"type": "calendar", "sub_type": "quarterly", "day": 0}], "1..31"),
@@ -99,7 +124,10 @@ def test_rebalance_condition_rules(conditions: list[dict[str, Any]], expected: s
 
 
 def test_feb_29_and_day_31_are_valid_calendar_days() -> None:
-    for cond in ({"type": "calendar", "sub_type": "annually", "day": "02-29"}, {"type": "calendar", "sub_type": "monthly", "day": 31}):
+    for cond in (
+        {"type": "calendar", "sub_type": "annually", "day": "02-29"},
+        {"type": "calendar", "sub_type": "monthly", "day": 31},
+    ):
         event = decode("model.updated", json.dumps(model(rebalance_conditions=[cond])).encode())
         assert isinstance(event, ModelUpdated)
 
@@ -107,18 +135,71 @@ def test_feb_29_and_day_31_are_valid_calendar_days() -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "-1"}, "greater than 0"),
-        ({"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "0"}, "greater than 0"),
-        ({"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "1e20"}, "absurdly large"),
-        ({"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "NaN"}, "finite"),
-        ({"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "ten"}, "not a decimal"),
+        (
+            {"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "-1"},
+            "greater than 0",
+        ),
+        (
+            {"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "0"},
+            "greater than 0",
+        ),
+        (
+            {"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "1e20"},
+            "absurdly large",
+        ),
+        (
+            {"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "NaN"},
+            "finite",
+        ),
+        (
+            {"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "ten"},
+            "not a decimal",
+        ),
         ({"event_type": "portfolio.cash_deposited", "portfolio_id": "p"}, "amount"),
         ({"event_type": "portfolio.withdrawal_requested", "portfolio_id": "p"}, "amount or full"),
-        ({"event_type": "portfolio.withdrawal_requested", "portfolio_id": "p", "amount": "5", "full": True}, "amount or full"),
-        ({"event_type": "portfolio.holdings_reported", "portfolio_id": "p", "as_of": "2026-01-01T00:00:00Z", "holdings": {"SPY": "-1"}}, "not be negative"),
-        ({"event_type": "portfolio.holdings_reported", "portfolio_id": "p", "as_of": "2026-01-01T00:00:00"}, "timezone"),
-        ({"event_type": "portfolio.settings_changed", "portfolio_id": "p", "mandate": "advisory"}, "mandate"),
-        ({"event_type": "portfolio.settings_changed", "portfolio_id": "p", "model_id": "m", "target_weights": [{"type": "cash", "percent": "100"}]}, "not both"),
+        (
+            {
+                "event_type": "portfolio.withdrawal_requested",
+                "portfolio_id": "p",
+                "amount": "5",
+                "full": True,
+            },
+            "amount or full",
+        ),
+        (
+            {
+                "event_type": "portfolio.holdings_reported",
+                "portfolio_id": "p",
+                "as_of": "2026-01-01T00:00:00Z",
+                "holdings": {"SPY": "-1"},
+            },
+            "not be negative",
+        ),
+        (
+            {
+                "event_type": "portfolio.holdings_reported",
+                "portfolio_id": "p",
+                "as_of": "2026-01-01T00:00:00",
+            },
+            "timezone",
+        ),
+        (
+            {
+                "event_type": "portfolio.settings_changed",
+                "portfolio_id": "p",
+                "mandate": "advisory",
+            },
+            "mandate",
+        ),
+        (
+            {
+                "event_type": "portfolio.settings_changed",
+                "portfolio_id": "p",
+                "model_id": "m",
+                "target_weights": [{"type": "cash", "percent": "100"}],
+            },
+            "not both",
+        ),
         ({"event_type": "portfolio.settings_changed", "portfolio_id": "bad id"}, "white space"),
         ({"event_type": "portfolio.teleported", "portfolio_id": "p"}, "portfolio.teleported"),
     ],
@@ -128,21 +209,40 @@ def test_portfolio_patched_rules(body: dict[str, Any], expected: str) -> None:
 
 
 def test_order_needs_exactly_one_of_qty_and_notional() -> None:
-    body = {"event_type": "optimization.ready", "optimization_id": "o", "portfolio_id": "p", "account_id": "a",
-            "run_type": "full_rebalance", "broker_integration": "PLATFORM",
-            "orders": [{"leg": 0, "symbol": "SPY", "side": "buy", "qty": "1", "notional": "5"}]}
+    body = {
+        "event_type": "optimization.ready",
+        "optimization_id": "o",
+        "portfolio_id": "p",
+        "account_id": "a",
+        "run_type": "full_rebalance",
+        "broker_integration": "PLATFORM",
+        "orders": [{"leg": 0, "symbol": "SPY", "side": "buy", "qty": "1", "notional": "5"}],
+    }
     assert "exactly one of qty and notional" in reason("optimization.ready", body)
-    body["orders"] = [{"leg": 0, "symbol": "SPY", "side": "buy", "qty": "1"}, {"leg": 0, "symbol": "TLT", "side": "buy", "qty": "1"}]
+    body["orders"] = [
+        {"leg": 0, "symbol": "SPY", "side": "buy", "qty": "1"},
+        {"leg": 0, "symbol": "TLT", "side": "buy", "qty": "1"},
+    ]
     assert "legs must be unique" in reason("optimization.ready", body)
 
 
 def test_owner_choice_enum_is_investsuites() -> None:
-    body = {"event_type": "optimization.decided", "optimization_id": "o", "portfolio_id": "p", "owner_choice": "IGNORE"}
+    body = {
+        "event_type": "optimization.decided",
+        "optimization_id": "o",
+        "portfolio_id": "p",
+        "owner_choice": "IGNORE",
+    }
     assert "owner_choice" in reason("optimization.decided", body)
 
 
 def test_newer_schema_version_is_refused_clearly() -> None:
-    body = {"event_type": "portfolio.cash_deposited", "schema_version": 7, "portfolio_id": "p", "amount": "5"}
+    body = {
+        "event_type": "portfolio.cash_deposited",
+        "schema_version": 7,
+        "portfolio_id": "p",
+        "amount": "5",
+    }
     assert "unsupported schema_version 7" in reason("portfolio.patched", body)
 
 
@@ -166,6 +266,11 @@ def test_events_are_frozen_and_keyed() -> None:
 
 
 def test_unknown_fields_are_ignored() -> None:
-    body = {"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "5", "from_the_future": [1]}
+    body = {
+        "event_type": "portfolio.cash_deposited",
+        "portfolio_id": "p",
+        "amount": "5",
+        "from_the_future": [1],
+    }
     event = decode("portfolio.patched", json.dumps(body).encode())
     assert isinstance(event, CashDeposited) and not hasattr(event, "from_the_future")

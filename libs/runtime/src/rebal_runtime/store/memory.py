@@ -36,12 +36,16 @@ class InMemoryStore(DocumentStore):
         current = self._docs.get(key)
         current_version = current.version if current else 0
         if current_version != commit.expected_version:
-            raise ConcurrencyError(f"{key}: expected v{commit.expected_version}, found v{current_version}")
+            raise ConcurrencyError(
+                f"{key}: expected v{commit.expected_version}, found v{current_version}"
+            )
         processed = current.processed if current else ()
         if commit.processed_event_id is not None:
             processed = (*processed, commit.processed_event_id)[-self.processed_ids_kept :]
         version = current_version + 1
-        self._docs[key] = Document(commit.collection, commit.id, version, copy.deepcopy(commit.state), processed)
+        self._docs[key] = Document(
+            commit.collection, commit.id, version, copy.deepcopy(commit.state), processed
+        )
         self._index[key] = {**self._index.get(key, {}), **commit.index}
         self._outbox.extend(PendingMessage(commit.collection, commit.id, m) for m in commit.outbox)
         self.commits += 1
@@ -69,7 +73,9 @@ class InMemoryStore(DocumentStore):
         )
         return [i for i in ids if after_id is None or i > after_id][:limit]
 
-    async def scan(self, collection: str, *, after_id: str | None = None, limit: int = 1000) -> list[str]:
+    async def scan(
+        self, collection: str, *, after_id: str | None = None, limit: int = 1000
+    ) -> list[str]:
         ids = sorted(doc_id for (coll, doc_id) in self._docs if coll == collection)
         return [i for i in ids if after_id is None or i > after_id][:limit]
 

@@ -59,7 +59,9 @@ class MongoStore(DocumentStore):
         raw = await self.db[collection].find_one({"_id": doc_id})
         if raw is None:
             return None
-        return Document(collection, doc_id, raw["version"], raw["state"], tuple(raw.get("processed", [])))
+        return Document(
+            collection, doc_id, raw["version"], raw["state"], tuple(raw.get("processed", []))
+        )
 
     async def _ensure_index(self, collection: str, field: str) -> None:
         if (collection, field) not in self._indexed:
@@ -75,11 +77,16 @@ class MongoStore(DocumentStore):
         coll = self.db[c.collection]
         try:
             if c.expected_version == 0:
-                await coll.insert_one({
-                    "_id": c.id, "version": 1, "state": c.state,
-                    "processed": processed[-self.processed_ids_kept :], "outbox": outbox,
-                    "ix": {k: v for k, v in c.index.items() if v is not None},
-                })
+                await coll.insert_one(
+                    {
+                        "_id": c.id,
+                        "version": 1,
+                        "state": c.state,
+                        "processed": processed[-self.processed_ids_kept :],
+                        "outbox": outbox,
+                        "ix": {k: v for k, v in c.index.items() if v is not None},
+                    }
+                )
                 return 1
             update: dict[str, Any] = {
                 "$set": {"state": c.state, "version": c.expected_version + 1}
@@ -98,7 +105,9 @@ class MongoStore(DocumentStore):
         except PyMongoError as exc:
             raise StoreUnavailable(str(exc)) from exc
         if result.matched_count != 1:
-            raise ConcurrencyError(f"{c.collection}/{c.id}: version {c.expected_version} is not current")
+            raise ConcurrencyError(
+                f"{c.collection}/{c.id}: version {c.expected_version} is not current"
+            )
         return c.expected_version + 1
 
     async def query(
@@ -118,7 +127,9 @@ class MongoStore(DocumentStore):
         cursor = self.db[collection].find(flt, {"_id": 1}).sort("_id", 1).limit(limit)
         return [d["_id"] async for d in cursor]
 
-    async def scan(self, collection: str, *, after_id: str | None = None, limit: int = 1000) -> list[str]:
+    async def scan(
+        self, collection: str, *, after_id: str | None = None, limit: int = 1000
+    ) -> list[str]:
         flt = {"_id": {"$gt": after_id}} if after_id is not None else {}
         cursor = self.db[collection].find(flt, {"_id": 1}).sort("_id", 1).limit(limit)
         return [d["_id"] async for d in cursor]
@@ -139,7 +150,9 @@ class MongoStore(DocumentStore):
         for name in sorted(self._collections):
             cursor = self.db[name].find({"outbox.0": {"$exists": True}}, {"outbox": 1}).limit(limit)
             async for doc in cursor:
-                pending.extend(PendingMessage(name, doc["_id"], _outbox_message(m)) for m in doc["outbox"])
+                pending.extend(
+                    PendingMessage(name, doc["_id"], _outbox_message(m)) for m in doc["outbox"]
+                )
                 if len(pending) >= limit:
                     return pending[:limit]
         return pending
@@ -156,13 +169,19 @@ class MongoStore(DocumentStore):
 
 def _outbox_doc(m: OutboxMessage) -> JsonDict:
     return {
-        "event_id": m.event_id, "topic": m.topic, "key": m.key, "value": m.value,
+        "event_id": m.event_id,
+        "topic": m.topic,
+        "key": m.key,
+        "value": m.value,
         "headers": [[k, v] for k, v in m.headers],
     }
 
 
 def _outbox_message(d: JsonDict) -> OutboxMessage:
     return OutboxMessage(
-        d["event_id"], d["topic"], bytes(d["key"]), bytes(d["value"]),
+        d["event_id"],
+        d["topic"],
+        bytes(d["key"]),
+        bytes(d["value"]),
         tuple((k, bytes(v)) for k, v in d.get("headers", [])),
     )

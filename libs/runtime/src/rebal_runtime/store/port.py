@@ -116,7 +116,9 @@ class DocumentStore(abc.ABC):
         """Ids whose index `field` equals (or is <=) `value`, ordered by id, paged by `after_id`."""
 
     @abc.abstractmethod
-    async def scan(self, collection: str, *, after_id: str | None = None, limit: int = 1000) -> list[str]:
+    async def scan(
+        self, collection: str, *, after_id: str | None = None, limit: int = 1000
+    ) -> list[str]:
         """All ids of a collection, ordered, paged."""
 
     @abc.abstractmethod

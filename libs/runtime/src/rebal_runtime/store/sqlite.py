@@ -82,7 +82,9 @@ class SqliteStore(DocumentStore):
             row = await cur.fetchone()
         if row is None:
             return None
-        return Document(collection, doc_id, row[0], orjson.loads(row[1]), tuple(orjson.loads(row[2])))
+        return Document(
+            collection, doc_id, row[0], orjson.loads(row[1]), tuple(orjson.loads(row[2]))
+        )
 
     async def _commit(self, commit: Commit) -> int:
         async with self._write_lock:
@@ -101,12 +103,15 @@ class SqliteStore(DocumentStore):
 
     async def _write(self, db: aiosqlite.Connection, c: Commit) -> int:
         async with db.execute(
-            "SELECT version, processed FROM documents WHERE collection=? AND id=?", (c.collection, c.id)
+            "SELECT version, processed FROM documents WHERE collection=? AND id=?",
+            (c.collection, c.id),
         ) as cur:
             row = await cur.fetchone()
         found = row[0] if row else 0
         if found != c.expected_version:
-            raise ConcurrencyError(f"{c.collection}/{c.id}: expected v{c.expected_version}, found v{found}")
+            raise ConcurrencyError(
+                f"{c.collection}/{c.id}: expected v{c.expected_version}, found v{found}"
+            )
         processed: list[str] = orjson.loads(row[1]) if row else []
         if c.processed_event_id is not None:
             processed = [*processed, c.processed_event_id][-self.processed_ids_kept :]
@@ -117,7 +122,8 @@ class SqliteStore(DocumentStore):
         for field, value in c.index.items():
             if value is None:
                 await db.execute(
-                    "DELETE FROM doc_index WHERE collection=? AND field=? AND id=?", (c.collection, field, c.id)
+                    "DELETE FROM doc_index WHERE collection=? AND field=? AND id=?",
+                    (c.collection, field, c.id),
                 )
             else:
                 await db.execute(
@@ -128,7 +134,15 @@ class SqliteStore(DocumentStore):
             await db.executemany(
                 "INSERT INTO outbox (collection, doc_id, event_id, topic, key, value, headers) VALUES (?,?,?,?,?,?,?)",
                 [
-                    (c.collection, c.id, m.event_id, m.topic, m.key, m.value, _dump_headers(m.headers))
+                    (
+                        c.collection,
+                        c.id,
+                        m.event_id,
+                        m.topic,
+                        m.key,
+                        m.value,
+                        _dump_headers(m.headers),
+                    )
                     for m in c.outbox
                 ],
             )
@@ -155,7 +169,9 @@ class SqliteStore(DocumentStore):
         async with self.db.execute(sql, args) as cur:
             return [r[0] for r in await cur.fetchall()]
 
-    async def scan(self, collection: str, *, after_id: str | None = None, limit: int = 1000) -> list[str]:
+    async def scan(
+        self, collection: str, *, after_id: str | None = None, limit: int = 1000
+    ) -> list[str]:
         async with self.db.execute(
             "SELECT id FROM documents WHERE collection=? AND id > ? ORDER BY id LIMIT ?",
             (collection, after_id or "", limit),
@@ -184,7 +200,9 @@ class SqliteStore(DocumentStore):
         ) as cur:
             rows = await cur.fetchall()
         return [
-            PendingMessage(r[0], r[1], OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6])))
+            PendingMessage(
+                r[0], r[1], OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6]))
+            )
             for r in rows
         ]
 

@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from rebal_schemas import Event, decode
 
 
@@ -27,7 +28,9 @@ class TopicReader:
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(self.topic)
         if not partitions:
-            await self._consumer.force_metadata_update() if hasattr(self._consumer, "force_metadata_update") else None
+            await self._consumer.force_metadata_update() if hasattr(
+                self._consumer, "force_metadata_update"
+            ) else None
             partitions = self._consumer.partitions_for_topic(self.topic) or {0}
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         self._consumer.assign(tps)
@@ -55,7 +58,9 @@ class TopicReader:
             if predicate(items):
                 return items
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.topic}: condition not met in {timeout}s; have {len(items)} records")
+                raise TimeoutError(
+                    f"{self.topic}: condition not met in {timeout}s; have {len(items)} records"
+                )
             await self.poll()
 
     async def settle(self, quiet: float = 1.0) -> None:

@@ -31,7 +31,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def settings_for(bootstrap: str, tmp_path: Path, service: str, **overrides: object) -> RuntimeSettings:
+def settings_for(
+    bootstrap: str, tmp_path: Path, service: str, **overrides: object
+) -> RuntimeSettings:
     values: dict[str, object] = {
         "service_name": unique(service),
         "kafka_bootstrap_servers": bootstrap,

@@ -36,7 +36,9 @@ class PortfolioSettingsChanged(PortfolioEvent):
     """
 
     event_type: Literal["portfolio.settings_changed"] = "portfolio.settings_changed"
-    account_id: EntityId | None = Field(default=None, description="broker account (Alpaca account_id)")
+    account_id: EntityId | None = Field(
+        default=None, description="broker account (Alpaca account_id)"
+    )
     mandate: Mandate | None = None
     broker_integration: BrokerIntegration | None = None
     optimizer: OptimizerMode | None = None
@@ -71,7 +73,9 @@ class HoldingsReported(PortfolioEvent):
     def _snapshot_not_negative(self) -> HoldingsReported:
         if self.mode == "snapshot":
             if any(qty < 0 for qty in self.holdings.values()):
-                raise ValueError("snapshot holdings must not be negative (short positions unsupported)")
+                raise ValueError(
+                    "snapshot holdings must not be negative (short positions unsupported)"
+                )
             if self.cash is not None and self.cash < 0:
                 raise ValueError("snapshot cash must not be negative")
         return self
