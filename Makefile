@@ -27,7 +27,7 @@ test-fast: install ## Unit and contract tests only (no broker)
 lint: install ## ruff + mypy --strict on every package
 	$(PY) -m ruff check libs services scripts
 	$(PY) -m mypy -p rebal_schemas -p rebal_runtime -p rebal_optimizer -p rebal_order_router \
-		-p rebal_settlement_tracker -p rebal_scheduler -p rebal_broker_sim
+		-p rebal_settlement_tracker -p rebal_scheduler -p rebal_broker_sim -p rebal_client
 
 format: install ## Format the code (ruff)
 	$(PY) -m ruff format libs services scripts bench
