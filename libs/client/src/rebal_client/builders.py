@@ -40,7 +40,7 @@ def drift_bands(items: list[str]) -> list[RebalanceCondition]:
         if not sep or sub_type not in ("absolute", "relative"):
             raise UsageError(f"drift band {item!r}: expected absolute=P or relative=P")
         result.append(
-            RebalanceCondition(type="drift_band", sub_type=sub_type, percent=decimal(percent, item))  # type: ignore[arg-type]
+            RebalanceCondition(type="drift_band", sub_type=sub_type, percent=decimal(percent, item))
         )
     return result
 
@@ -50,7 +50,7 @@ def calendar(item: str) -> RebalanceCondition:
     sub_type, sep, day = item.partition(":")
     if not sep:
         raise UsageError(f"calendar {item!r}: expected SUBTYPE:DAY, e.g. monthly:15")
-    return RebalanceCondition(type="calendar", sub_type=sub_type, day=day)  # type: ignore[arg-type]
+    return RebalanceCondition(type="calendar", sub_type=sub_type, day=day)
 
 
 def holdings(items: list[str]) -> dict[str, Decimal]:

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+
+from rebal_client import builders
+from rebal_client.kafka import Publisher, follow
+from rebal_client.render import render_event
 from rebal_schemas import (
     TOPICS,
     CashDeposited,
@@ -32,10 +36,6 @@ from rebal_schemas import (
     decode,
 )
 from rebal_schemas.codec import describe
-
-from rebal_client import builders
-from rebal_client.kafka import Publisher, follow
-from rebal_client.render import render_event
 
 DEFAULT_FOLLOW = ("run.completed", "optimization.created", "optimization.ready", "dead.letter")
 

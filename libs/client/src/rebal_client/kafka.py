@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from rebal_schemas import Event, PoisonMessage, decode, encode, key_of
 
 
