@@ -51,9 +51,17 @@ def start_simulator(workdir: Path, db: Path, *extra_args: str) -> RunningSimulat
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "rebal_broker_sim",
-                "--host", "127.0.0.1", "--port", "0",
-                "--db", str(db), "--port-file", str(port_file),
+                sys.executable,
+                "-m",
+                "rebal_broker_sim",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--db",
+                str(db),
+                "--port-file",
+                str(port_file),
                 *extra_args,
             ],
             stdout=log_file,
@@ -180,16 +188,19 @@ def order_body(
         body["notional"] = notional
     return body
 
+
 def read_sse(
     http: httpx.Client,
     enough: Callable[[list[dict[str, Any]]], bool],
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     while_open: Callable[[], None] | None = None,
+    max_events: int = 1000,
 ) -> list[dict[str, Any]]:
     """Read trade updates until `enough(events)`; each event gets its SSE `id` as `_sse_id`.
 
     `while_open` runs once the stream is connected (to cause events while listening).
+    A stream that keeps repeating events fails at `max_events` instead of hanging.
     """
     events: list[dict[str, Any]] = []
     with http.stream("GET", "/v2/events/trades", params=params, headers=headers) as response:
@@ -211,6 +222,7 @@ def read_sse(
                 events.append(event)
                 if enough(events):
                     return events
+                assert len(events) < max_events, "the stream keeps sending events"
             frame = {}
     return events
 

@@ -7,10 +7,27 @@ from decimal import Decimal
 import httpx
 import pytest
 
-ACCOUNT_ORDER_KEYS = {
-    "id", "client_order_id", "created_at", "updated_at", "submitted_at", "filled_at",
-    "expired_at", "canceled_at", "failed_at", "asset_class", "symbol", "notional", "qty",
-    "filled_qty", "filled_avg_price", "order_type", "type", "side", "time_in_force", "status",
+ORDER_KEYS = {
+    "id",
+    "client_order_id",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "filled_at",
+    "expired_at",
+    "canceled_at",
+    "failed_at",
+    "asset_class",
+    "symbol",
+    "notional",
+    "qty",
+    "filled_qty",
+    "filled_avg_price",
+    "order_type",
+    "type",
+    "side",
+    "time_in_force",
+    "status",
     "reject_reason",
 }
 
@@ -24,14 +41,16 @@ def test_a_qty_market_order_fills_at_the_last_price(api) -> None:
     response = api.submit(symbol="AAPL", qty="3", client_order_id="run-1:leg-AAPL")
     assert response.status_code == 200
     order = response.json()
-    assert ACCOUNT_ORDER_KEYS <= order.keys()
+    assert order.keys() >= ORDER_KEYS
     assert order["status"] == "filled"
     assert order["filled_qty"] == "3"
     assert order["filled_avg_price"] == "187.33"
     assert order["qty"] == "3"
     assert order["notional"] is None
     assert (order["asset_class"], order["type"], order["order_type"]) == (
-        "us_equity", "market", "market",
+        "us_equity",
+        "market",
+        "market",
     )
     assert order["time_in_force"] == "day"
     assert order["filled_at"] is not None
@@ -205,8 +224,14 @@ def test_malformed_and_invalid_requests(api) -> None:
         {"side": "short"},
     ]
     for overrides in cases:
-        body = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day",
-                "qty": "1", **overrides}
+        body = {
+            "symbol": "AAPL",
+            "side": "buy",
+            "type": "market",
+            "time_in_force": "day",
+            "qty": "1",
+            **overrides,
+        }
         if "notional" in overrides and "qty" not in overrides:
             body.pop("qty")
         response = api.http.post(api.orders_path, json=body)

@@ -116,7 +116,11 @@ async def test_trade_updates_are_numbered_in_commit_order(started: Simulator) ->
     ids = [u.event_id for u in updates]
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
-    assert [u.position_qty for u in updates if u.event == "fill"] == [Decimal(1), Decimal(2), Decimal(3)]
+    assert [u.position_qty for u in updates if u.event == "fill"] == [
+        Decimal(1),
+        Decimal(2),
+        Decimal(3),
+    ]
     assert await started.queries.trade_updates_after(ids[2], until_id=ids[4]) == updates[3:5]
 
 

@@ -45,8 +45,14 @@ def test_live_events_arrive_on_an_open_stream(api) -> None:
         with httpx.Client(base_url=str(api.http.base_url), auth=api.http.auth) as other:
             response = other.post(
                 api.orders_path,
-                json={"symbol": "AAPL", "side": "sell", "qty": "2", "type": "market",
-                      "time_in_force": "day", "client_order_id": "while-connected"},
+                json={
+                    "symbol": "AAPL",
+                    "side": "sell",
+                    "qty": "2",
+                    "type": "market",
+                    "time_in_force": "day",
+                    "client_order_id": "while-connected",
+                },
             )
             assert response.status_code == 200
 
@@ -64,8 +70,9 @@ def test_live_events_arrive_on_an_open_stream(api) -> None:
 
 def test_resume_across_new_events_has_no_gap_and_no_repeat(api) -> None:
     submit_three(api)
-    first = api.read_sse(lambda events: len(events) == 4, params={"since_id": "0",
-                                                                 "account_id": api.account_id})
+    first = api.read_sse(
+        lambda events: len(events) == 4, params={"since_id": "0", "account_id": api.account_id}
+    )
     last_seen = first[-1]["_sse_id"]
     api.submit(qty="1", client_order_id="after-disconnect")
     second = api.read_sse(
@@ -89,8 +96,7 @@ def test_until_id_ends_the_stream_and_poll_matches_it(api) -> None:
     assert [e["event_id"] for e in streamed] == [e["event_id"] for e in polled[:4]]
     page = api.http.get(
         "/v2/events/trades/poll",
-        params={"since_id": str(polled[1]["event_id"]), "limit": "2",
-                "account_id": api.account_id},
+        params={"since_id": str(polled[1]["event_id"]), "limit": "2", "account_id": api.account_id},
     ).json()
     assert [e["event_id"] for e in page["events"]] == [e["event_id"] for e in polled[2:4]]
     assert page["last_event_id"] == polled[3]["event_id"]

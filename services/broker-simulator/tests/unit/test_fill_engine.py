@@ -87,7 +87,9 @@ def test_a_notional_fill_never_spends_more_than_the_notional(
 
 
 def test_partial_mode_fills_the_configured_fraction_and_stays_open() -> None:
-    plan = plan_fill(BehaviourConfig(fill_mode=FillMode.PARTIAL, partial_fill_ratio=Decimal("0.4")), NOW)
+    plan = plan_fill(
+        BehaviourConfig(fill_mode=FillMode.PARTIAL, partial_fill_ratio=Decimal("0.4")), NOW
+    )
     order, _ = new_order(request(qty="10"), "o1", NOW, plan.ratio, plan.due_at)
     partial, execution = execute_due_fill(order, quote("20"), NOW)
     assert isinstance(execution, OrderPartiallyFilled)
@@ -131,7 +133,9 @@ def test_rejection_reasons() -> None:
     default = BehaviourConfig()
     assert rejection_reason(request(qty="1"), quote("10"), default) is None
     listed = BehaviourConfig(reject_symbols=frozenset({"AAPL"}))
-    assert "configured to be rejected" in (rejection_reason(request(qty="1"), quote("10"), listed) or "")
+    assert "configured to be rejected" in (
+        rejection_reason(request(qty="1"), quote("10"), listed) or ""
+    )
     assert "no price" in (rejection_reason(request(qty="1"), None, default) or "")
     lenient = BehaviourConfig(reject_unknown_symbols=False)
     assert rejection_reason(request(qty="1"), None, lenient) is None
@@ -139,7 +143,9 @@ def test_rejection_reasons() -> None:
     assert "not tradable" in (rejection_reason(request(qty="1"), untradable, default) or "")
     whole_only = quote("10", fractionable=False)
     assert "not fractionable" in (rejection_reason(request(qty="1.5"), whole_only, default) or "")
-    assert "not fractionable" in (rejection_reason(request(notional="50"), whole_only, default) or "")
+    assert "not fractionable" in (
+        rejection_reason(request(notional="50"), whole_only, default) or ""
+    )
     assert rejection_reason(request(qty="2"), whole_only, default) is None
 
 

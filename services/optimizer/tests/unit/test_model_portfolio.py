@@ -42,7 +42,7 @@ def test_trailing_zeros_are_not_extra_decimals() -> None:
 
 
 def test_weights_must_sum_to_exactly_100() -> None:
-    with pytest.raises(InvalidModel, match="sum to 99.99"):
+    with pytest.raises(InvalidModel, match=r"sum to 99\.99"):
         model(asset("AAPL", "50"), asset("SPY", "49.99"))
 
 

@@ -151,7 +151,8 @@ def test_interval_is_open_at_the_start_and_closed_at_the_end(xnys: ExchangeTradi
         {"calendar_time": time(9, 0)},
         {"calendar_time": time(16, 0)},
         {"trading_window_start": time(16, 0)},
-        {"drift_sweep_every": timedelta(seconds=90)},
+        {"drift_sweep_every": timedelta(milliseconds=1500)},
+        {"trading_window_start": time(9, 30, 0, 500)},
         {"drift_sweep_every": timedelta(0)},
         {"late_after": timedelta(minutes=-1)},
         {"quarter_months": frozenset()},
@@ -159,5 +160,17 @@ def test_interval_is_open_at_the_start_and_closed_at_the_end(xnys: ExchangeTradi
     ],
 )
 def test_invalid_configs_are_rejected(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
+    with pytest.raises(ValueError):
         SchedulerConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_sub_minute_sweeps_get_second_precise_distinct_ids(xnys: ExchangeTradingCalendar) -> None:
+    """The demo/test knob: sweeps every 20 s. Whole-minute sweeps keep the minute-only id."""
+    config = SchedulerConfig(drift_sweep_every=timedelta(seconds=20))
+    slots = drift_sweep_slots(ny(2026, 3, 2, 9, 29), ny(2026, 3, 2, 9, 31), xnys, config)
+    assert [s.slot_id for s in slots] == [
+        "drift_sweep:2026-03-02T14:30Z",
+        "drift_sweep:2026-03-02T14:30:20Z",
+        "drift_sweep:2026-03-02T14:30:40Z",
+        "drift_sweep:2026-03-02T14:31Z",
+    ]

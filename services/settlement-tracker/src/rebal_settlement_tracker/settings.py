@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
-from rebal_runtime.settings import RuntimeSettings
 
+from rebal_runtime.settings import RuntimeSettings
 from rebal_settlement_tracker.domain import SettlementCycles, UnblockOn
 
 CycleDays = Annotated[int, Field(ge=0)]

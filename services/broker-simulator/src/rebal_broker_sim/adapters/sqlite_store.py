@@ -8,13 +8,8 @@ from pathlib import Path
 import aiosqlite
 
 from ..service_layer.ports import UnitOfWork
-from .sqlite_repositories import (
-    SqliteAccountLedger,
-    SqliteOrderRepository,
-    SqlitePriceTable,
-    SqliteRequestLog,
-    SqliteTradeEventLog,
-)
+from .sqlite_ledger import SqliteAccountLedger, SqlitePriceTable
+from .sqlite_repositories import SqliteOrderRepository, SqliteRequestLog, SqliteTradeEventLog
 from .sqlite_schema import SCHEMA
 
 

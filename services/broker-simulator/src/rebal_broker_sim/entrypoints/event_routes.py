@@ -38,7 +38,7 @@ def _optional_int(raw: str | None, name: str) -> int | None:
 async def stream_trade_updates(request: Request) -> Response:
     await broker_gate(request)
     simulator = simulator_of(request)
-    since_id = _optional_int(request.headers.get("x-nothing"), "Last-Event-ID")
+    since_id = _optional_int(request.headers.get("last-event-id"), "Last-Event-ID")
     if since_id is None:
         since_id = _optional_int(request.query_params.get("since_id"), "since_id")
     if since_id is None:

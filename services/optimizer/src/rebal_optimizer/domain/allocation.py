@@ -85,8 +85,10 @@ def allocate_buys(
         return {symbol: qty for symbol, qty in quantities.items() if qty > 0}
     leftover = budget - sum((q * prices[s] for s, q in quantities.items()), ZERO)
     # Each symbol buys at most once here (afterwards its remaining deficit or the leftover is
-    # below one step of it), so the loop runs at most len(deficits) times.
-    while leftover > 0:
+    # below one step of it), so len(deficits) rounds suffice; the bound makes that explicit.
+    for _ in range(len(deficits)):
+        if leftover <= 0:
+            break
         bought = _buy_most_underweight(deficits, quantities, leftover, prices, whole)
         if bought is None:
             break
@@ -147,7 +149,7 @@ def withdrawal_sells(
     for symbol, value in sorted(wanted.items()):
         target = ceil_cents(value)
         if target >= min_notional and target > 0:  # a smaller order would be skipped anyway
-            quantities[symbol] = min(floor_qty(target, prices[symbol], symbol in whole),
+            quantities[symbol] = min(ceil_qty(target, prices[symbol], symbol in whole),
                                      held[symbol])
     _top_up(quantities, held, prices, whole, need, min_notional)
     return quantities
@@ -174,7 +176,10 @@ def _top_up(
     """Close what rounding and the minimum notional left short, from the largest unsold
     holdings. Each round either covers `need` or sells one holding in full."""
     exhausted: set[str] = set()
-    while (raised := _raised(quantities, prices, min_notional)) < need:
+    for _ in range(len(held)):  # each round covers `need` or exhausts one holding
+        raised = _raised(quantities, prices, min_notional)
+        if raised >= need:
+            return
         candidates = _unsold_by_value(held, quantities, prices, exhausted)
         if not candidates:
             return
@@ -182,7 +187,7 @@ def _top_up(
         counted = sell_notional(quantities.get(symbol, ZERO), prices[symbol])
         counted = counted if counted >= min_notional else ZERO
         target = max(ceil_cents(counted + need - raised), min_notional)
-        qty = min(floor_qty(target, prices[symbol], symbol in whole), held[symbol])
+        qty = min(ceil_qty(target, prices[symbol], symbol in whole), held[symbol])
         qty = max(qty, quantities.get(symbol, ZERO))
         quantities[symbol] = qty
         if qty >= held[symbol]:

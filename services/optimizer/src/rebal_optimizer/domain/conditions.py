@@ -181,6 +181,12 @@ def _automatic(record: _Record, portfolio: Portfolio, policy: Policy, trigger: T
     uninvested = None if unvalued else uninvested_cash(portfolio, policy, prices)
     invest_met = uninvested is not None and uninvested > threshold
 
+    # A withdrawal that could not be started when requested (blocked, awaiting holdings) is
+    # picked up by the next automatic evaluation instead of waiting for a new request.
+    pending = portfolio.pending_withdrawal
+    if check("withdrawal_pending", pending > 0 and pending > portfolio.cash, pending,
+             portfolio.cash):
+        return record.run(RunType.WITHDRAWAL, policy, pending)
     first_cash = trigger.reason in (TriggerReason.DEPOSIT, TriggerReason.HOLDINGS)
     if (first_cash and not portfolio.funded
             and check("first_funding", invest_met, uninvested, threshold, detail)):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .conditions import RunDecision, decide_run
 from .enums import Initiator, OptimizerMode, RunType, TriggerReason
@@ -21,7 +21,7 @@ from .optimization import (
     validate_external,
 )
 from .orders import OrderPlan, generate_orders
-from .prices import Prices, valuation_problems
+from .prices import Prices, require_aware, valuation_problems
 from .trading_days import TradingDays, trading_day_of
 from .triggers import ConditionEvaluation, Trigger
 
@@ -54,6 +54,7 @@ def evaluate(
     trading_days: TradingDays,
     max_price_age: timedelta,
 ) -> Evaluation:
+    require_aware(now)
     decision = decide_run(portfolio, model, trigger, prices, now=now, today=today,
                           trading_days=trading_days, max_price_age=max_price_age)
     if decision.run_type is None or decision.policy is None:
@@ -68,13 +69,16 @@ def evaluate(
     optimization = _optimization(portfolio, optimization_id, run_type, trigger, plan,
                                  decision.record, now, policy.weights, policy.model_id,
                                  decision.amount)
-    updated = portfolio
+    changes: dict[str, Any] = {}
+    if run_type is RunType.FULL_REBALANCE and not plan.failed:
+        # The change was honoured: proposed, executed, or already in place (nothing to trade).
+        changes.update(cooldown_waived=False, targets_changed=False)
     if optimization.is_recommended and trigger.is_automatic:
-        day = trading_day_of(today, trading_days)
-        updated = replace(updated, last_automatic_optimization_day=day)
+        changes["last_automatic_optimization_day"] = trading_day_of(today, trading_days)
     if optimization.is_recommended and decision.first_funding:
-        updated = replace(updated, funded=True)
-    updated, superseded = _take_place(updated, optimization)
+        changes["funded"] = True
+    superseded = _take_place(portfolio, optimization, changes)
+    updated = replace(portfolio, **changes) if changes else portfolio
     needs_adjustment = plan.non_tradable_targets if policy.model_id is not None else ()
     return Evaluation(updated, optimization, decision.record, None, superseded, needs_adjustment)
 
@@ -90,6 +94,7 @@ def submit_external(
     run_type: RunType = RunType.FULL_REBALANCE,
 ) -> Evaluation:
     """An optimization computed outside rebal, validated against holdings, cash and prices."""
+    require_aware(now)
     gates = (
         ("inactive", not portfolio.settings.active, "PORTFOLIO_INACTIVE"),
         ("blocked", portfolio.blocked_by is not None, "PORTFOLIO_BLOCKED"),
@@ -113,7 +118,9 @@ def submit_external(
     trigger = Trigger(TriggerReason.EXTERNAL, Initiator.API)
     optimization = _optimization(portfolio, optimization_id, run_type, trigger, plan,
                                  tuple(record), now, (), None, None)
-    updated, superseded = _take_place(portfolio, optimization)
+    changes: dict[str, Any] = {}
+    superseded = _take_place(portfolio, optimization, changes)
+    updated = replace(portfolio, **changes) if changes else portfolio
     return Evaluation(updated, optimization, tuple(record), None, superseded)
 
 
@@ -142,17 +149,21 @@ def _optimization(portfolio: Portfolio, optimization_id: str, run_type: RunType,
     return created.first_move(now)
 
 
-def _take_place(portfolio: Portfolio, optimization: Optimization
-                ) -> tuple[Portfolio, str | None]:
-    """A recommended optimization replaces one still waiting for its owner; READY blocks."""
+def _take_place(portfolio: Portfolio, optimization: Optimization,
+                changes: dict[str, Any]) -> str | None:
+    """A recommended optimization replaces one still waiting for its owner; READY blocks.
+    Adds the portfolio changes to `changes` (one replace() per evaluation: it is the hot path)
+    and returns the id of the superseded optimization, if any."""
     if not optimization.is_recommended:
-        return portfolio, None
+        return None
     previous = portfolio.awaiting_owner
-    superseded = previous.optimization_id if previous is not None else None
     if optimization.status is OptimizationStatus.AWAITING_OWNER:
-        waiting = AwaitingOwner(optimization.optimization_id, optimization.created_at)
-        return replace(portfolio, awaiting_owner=waiting), superseded
-    return replace(portfolio, awaiting_owner=None).block(optimization), superseded
+        changes["awaiting_owner"] = AwaitingOwner(optimization.optimization_id,
+                                                  optimization.created_at)
+    else:
+        changes.update(awaiting_owner=None, blocked_by=optimization.optimization_id,
+                       blocked_run_type=optimization.run_type)
+    return previous.optimization_id if previous is not None else None
 
 
 def _note_deferred_model_change(portfolio: Portfolio, trigger: Trigger,

@@ -26,7 +26,7 @@ from .allocation import (
 )
 from .enums import RunType, Side
 from .model_portfolio import HUNDRED, TargetWeights
-from .prices import Prices, trading_problems, valuation_problems
+from .prices import Prices, require_aware, trading_problems, valuation_problems
 from .reasons import (
     ASSET_NOT_TRADABLE,
     NO_PORTFOLIO_VALUE,
@@ -114,6 +114,7 @@ def generate_orders(
     (None = all uninvested cash); ignored by full_rebalance. `reserved_cash` is kept aside as
     cash on top of the cash target (a pending withdrawal).
     """
+    require_aware(now)
     run_type = RunType(run_type)
     held = {symbol: qty for symbol, qty in holdings.items() if qty > 0}
     problems = _price_problems(run_type, held, targets, prices, now, max_price_age)

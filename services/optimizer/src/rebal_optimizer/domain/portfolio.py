@@ -185,14 +185,8 @@ class Portfolio:
         """A READY optimization blocks the portfolio until its run completes."""
         if optimization.status is not OptimizationStatus.READY:
             raise IllegalTransition(f"only a READY optimization blocks, not {optimization.status}")
-        full = optimization.run_type is RunType.FULL_REBALANCE
-        return replace(
-            self,
-            blocked_by=optimization.optimization_id,
-            blocked_run_type=optimization.run_type,
-            cooldown_waived=self.cooldown_waived and not full,
-            targets_changed=self.targets_changed and not full,
-        )
+        return replace(self, blocked_by=optimization.optimization_id,
+                       blocked_run_type=optimization.run_type)
 
     # -- run.completed -----------------------------------------------------------------------
 

@@ -17,6 +17,16 @@ class Price:
     fractionable: bool
     as_of: datetime
 
+    def __post_init__(self) -> None:
+        if self.as_of.tzinfo is None:
+            raise ValueError("Price.as_of must be timezone-aware (UTC)")
+
+
+def require_aware(now: datetime) -> None:
+    """The domain compares instants from many sources; a naive one is a caller bug."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+
 
 Prices = Mapping[str, Price]
 

@@ -79,9 +79,12 @@ class SchedulerConfig:
             raise ValueError("trading_window_start must be before trading_window_end")
         if not self.trading_window_start <= self.calendar_time <= self.trading_window_end:
             raise ValueError("calendar_time must lie inside the trading window")
-        # Sweep slot ids are minute-precise, so sweeps must fall on whole minutes.
-        if self.drift_sweep_every <= timedelta(0) or self.drift_sweep_every % timedelta(minutes=1):
-            raise ValueError("drift_sweep_every must be a positive whole number of minutes")
+        # Sweep slot ids are second-precise, so sweeps must fall on whole seconds. Production
+        # uses whole minutes; sub-minute intervals exist for demos and real-time tests.
+        if self.drift_sweep_every <= timedelta(0) or self.drift_sweep_every % timedelta(seconds=1):
+            raise ValueError("drift_sweep_every must be a positive whole number of seconds")
+        if self.trading_window_start.microsecond:
+            raise ValueError("trading_window_start must be a whole second (it anchors sweep ids)")
         if self.close_margin < timedelta(0) or self.late_after < timedelta(0):
             raise ValueError("close_margin and late_after must not be negative")
         if self.first_start_backfill < timedelta(0):

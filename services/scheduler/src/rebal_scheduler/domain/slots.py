@@ -69,7 +69,10 @@ class Slot:
     @property
     def slot_id(self) -> str:
         if self.kind is SlotKind.DRIFT_SWEEP:
-            return f"drift_sweep:{self.scheduled_at.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+            at = self.scheduled_at.astimezone(UTC)
+            # Minute precision for the usual whole-minute sweeps (stable ids); seconds only
+            # appear for the sub-minute demo/test intervals.
+            return f"drift_sweep:{at:%Y-%m-%dT%H:%M}{f':{at:%S}' if at.second else ''}Z"
         return f"{self.series}:{self.trading_day.isoformat()}"
 
     def marked_late(self) -> Slot:

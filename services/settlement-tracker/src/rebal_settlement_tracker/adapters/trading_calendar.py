@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 DEFAULT_START = date(2015, 1, 1)
 DEFAULT_END = date(2035, 12, 31)
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 class CalendarOutOfRange(LookupError):
@@ -76,7 +77,7 @@ class WeekdayCalendar:
     """Monday to Friday, minus the given holidays."""
 
     def __init__(
-        self, holidays: Iterable[date] = (), timezone: ZoneInfo = ZoneInfo("America/New_York")
+        self, holidays: Iterable[date] = (), timezone: ZoneInfo = NEW_YORK
     ) -> None:
         self.holidays = frozenset(holidays)
         self.timezone = timezone

@@ -1,0 +1,20 @@
+"""`python -m rebal_scheduler`: run the scheduler until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rebal_runtime.log import configure_logging
+from rebal_runtime.service import run_forever
+from rebal_scheduler.bootstrap import bootstrap
+from rebal_scheduler.settings import SchedulerSettings
+
+
+def main() -> None:
+    settings = SchedulerSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(run_forever(bootstrap(settings).runtime))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Wiring, explicitly: settings -> store/runtime -> clock, calendar -> handlers -> router, sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from rebal_runtime.service import ServiceRuntime
+from rebal_runtime.store import DocumentStore
+from rebal_settlement_tracker.adapters.clock import Clock, SystemClock
+from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
+from rebal_settlement_tracker.domain import TradingCalendar
+from rebal_settlement_tracker.entrypoints.kafka import build_router
+from rebal_settlement_tracker.entrypoints.sweep import SettlementSweep
+from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
+from rebal_settlement_tracker.service_layer.progress import SettlementPolicy
+from rebal_settlement_tracker.settings import SettlementSettings
+
+
+@dataclass(frozen=True)
+class SettlementService:
+    settings: SettlementSettings
+    runtime: ServiceRuntime
+    handlers: SettlementHandlers
+    sweep: SettlementSweep
+    clock: Clock
+
+
+def bootstrap(
+    settings: SettlementSettings,
+    *,
+    clock: Clock | None = None,
+    store: DocumentStore | None = None,
+    calendar: TradingCalendar | None = None,
+    market_timezone: tzinfo | None = None,
+) -> SettlementService:
+    """Build the service; nothing connects until `runtime.start()`."""
+    runtime = ServiceRuntime(settings, store=store)
+    clock = clock or SystemClock()
+    if calendar is None:
+        exchange = ExchangeTradingCalendar(settings.trading_calendar)
+        calendar, market_timezone = exchange, market_timezone or exchange.timezone
+    if market_timezone is None:
+        raise ValueError("a custom calendar needs its market_timezone")
+    policy = SettlementPolicy(calendar, market_timezone, settings.cycles(), settings.unblock_on)
+    handlers = SettlementHandlers(runtime.store, clock, policy, producer=settings.service_name)
+    runtime.include_router(build_router(settings, handlers))
+    sweep = SettlementSweep(handlers, settings.settlement_sweep_seconds)
+    runtime.on_start(sweep.start)
+    runtime.on_stop(sweep.stop)
+    return SettlementService(settings, runtime, handlers, sweep, clock)

@@ -1,0 +1,46 @@
+"""Kafka entry points: thin subscribers that hand each typed event to its handler.
+
+Errors are not caught here: the runtime's consume policy turns PoisonMessage and schema errors
+into dead letters and retries transient failures (see `rebal_runtime.consume`).
+"""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaRouter
+
+from rebal_runtime.broker import document_publishers, subscriber_options
+from rebal_runtime.settings import RuntimeSettings
+from rebal_schemas import OptimizationReady, OrderClosed, OrderFilled
+from rebal_schemas.topics import OPTIMIZATION_READY, ORDER_CLOSED, ORDER_FILLED
+from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
+
+PUBLISHED_TOPICS = ("transaction.settled", "run.completed")
+
+# Each input topic carries exactly one event type, so its payload type IS that model: annotating
+# with the class keeps the handlers type-checked and gives the AsyncAPI document the same schema.
+assert OPTIMIZATION_READY.payload_type is OptimizationReady
+assert ORDER_FILLED.payload_type is OrderFilled
+assert ORDER_CLOSED.payload_type is OrderClosed
+
+
+def build_router(settings: RuntimeSettings, handlers: SettlementHandlers) -> KafkaRouter:
+    router = KafkaRouter()
+    options = subscriber_options(settings)
+
+    async def on_optimization_ready(event: OptimizationReady) -> None:
+        await handlers.optimization_ready(event)
+
+    async def on_order_filled(event: OrderFilled) -> None:
+        await handlers.order_filled(event)
+
+    async def on_order_closed(event: OrderClosed) -> None:
+        await handlers.order_closed(event)
+
+    # Registered by call rather than as decorators: FastStream's decorator is untyped for mypy,
+    # and a decorator would erase the handlers' signatures.
+    router.subscriber(OPTIMIZATION_READY.name, **options)(on_optimization_ready)
+    router.subscriber(ORDER_FILLED.name, **options)(on_order_filled)
+    router.subscriber(ORDER_CLOSED.name, **options)(on_order_closed)
+
+    document_publishers(router, *PUBLISHED_TOPICS)
+    return router

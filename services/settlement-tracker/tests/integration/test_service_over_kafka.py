@@ -1,0 +1,189 @@
+"""The settlement-tracker in-process (`ServiceRuntime`) over the REAL embedded Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from rebal_runtime.embedded import EmbeddedKafka
+from rebal_runtime.testing.kafka import TopicReader
+from rebal_runtime.testing.pytest_plugin import settings_for
+from rebal_runtime.topics_admin import ensure_topics
+from rebal_schemas import (
+    BrokerIntegration,
+    Event,
+    MessageDeadLettered,
+    RunCompleted,
+    RunStatus,
+    TransactionSettled,
+    encode,
+    key_of,
+)
+
+from rebal_settlement_tracker.adapters.clock import FakeClock
+from rebal_settlement_tracker.bootstrap import SettlementService, bootstrap
+from rebal_settlement_tracker.service_layer.handlers import RUNS
+from rebal_settlement_tracker.settings import SettlementSettings
+
+pytestmark = pytest.mark.kafka
+
+WEDNESDAY, THURSDAY = date(2026, 3, 4), date(2026, 3, 5)
+
+
+def market_time(day: date, hour: int = 15, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=UTC)
+
+
+def service(bootstrap_servers: str, tmp_path: Path, clock: FakeClock, **overrides: Any) -> SettlementService:
+    base = settings_for(bootstrap_servers, tmp_path, "settlement").model_dump()
+    settings = SettlementSettings(**{**base, "settlement_sweep_seconds": 0.05, **overrides})
+    return bootstrap(settings, clock=clock)
+
+
+async def publish(bootstrap_servers: str, *items: Event | tuple[str, bytes, bytes]) -> None:
+    """Events, or raw (topic, key, value) records for input that is not a valid event."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for item in items:
+            if isinstance(item, Event):
+                await producer.send_and_wait(item.TOPIC, value=encode(item), key=key_of(item))
+            else:
+                topic, key, value = item
+                await producer.send_and_wait(topic, value=value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.05)
+
+
+def of_run(run_id: str, kind: type[Event]) -> Callable[[list[Any]], list[Any]]:
+    return lambda events: [e for e in events if isinstance(e, kind) and e.run_id == run_id]
+
+
+async def test_t1_run_completes_once_when_the_clock_reaches_the_settlement_date(
+    kafka: EmbeddedKafka, tmp_path: Path, run_events
+) -> None:
+    await ensure_topics(kafka.bootstrap_servers)
+    clock = FakeClock(market_time(WEDNESDAY, 14))
+    svc = service(kafka.bootstrap_servers, tmp_path, clock)
+    events = run_events()
+    fills = [
+        events.filled(0, "10", "200.50", WEDNESDAY),
+        events.filled(1, "4", "400.125", WEDNESDAY),
+        events.filled(2, "3.3333", "300.01", WEDNESDAY),
+    ]
+    settled_of, completed_of = of_run(events.run_id, TransactionSettled), of_run(
+        events.run_id, RunCompleted
+    )
+    async with (
+        svc.runtime.running(),
+        TopicReader(kafka.bootstrap_servers, "transaction.settled") as settled,
+        TopicReader(kafka.bootstrap_servers, "run.completed") as completed,
+    ):
+        await publish(kafka.bootstrap_servers, events.ready(), *fills, fills[1])
+
+        async def all_fills_recorded() -> bool:
+            doc = await svc.runtime.store.load(RUNS, events.run_id)
+            return doc is not None and len(doc.state["fills"]) == 3 and bool(doc.state["orders"])
+
+        await wait_until(all_fills_recorded)
+        await settled.settle(0.3)
+        assert settled_of(settled.events()) == []  # T+1: nothing settles on the trade date
+
+        clock.set(market_time(THURSDAY, 14))
+        await completed.wait_for(lambda evs: bool(completed_of(evs)))
+        await settled.wait_for(lambda evs: len(settled_of(evs)) == 3)
+        await completed.settle(0.5)
+
+    [run_completed] = completed_of(completed.events())
+    assert run_completed.status is RunStatus.COMPLETED_SUCCESS
+    # +2005.00 - 1600.50 - 1000.02 (3.3333 x 300.01 rounded to cents)
+    assert run_completed.cash_delta == Decimal("-595.52")
+    assert run_completed.completed_at == market_time(THURSDAY, 14)
+    assert {s.settlement_date for s in settled_of(settled.events())} == {THURSDAY}
+
+
+async def test_client_fills_before_the_plan_complete_the_run_once_at_t0(
+    kafka: EmbeddedKafka, tmp_path: Path, run_events
+) -> None:
+    await ensure_topics(kafka.bootstrap_servers)
+    clock = FakeClock(market_time(WEDNESDAY, 20))
+    svc = service(kafka.bootstrap_servers, tmp_path, clock, settlement_cycle_days=0)
+    events = run_events(broker_integration=BrokerIntegration.CLIENT)
+    fills = [
+        events.filled(0, "10", "200.50", WEDNESDAY, producer="client-middleware"),
+        events.filled(1, "4", "400.125", WEDNESDAY, producer="client-middleware"),
+        events.filled(2, "3.3333", "300.01", WEDNESDAY, producer="client-middleware"),
+    ]
+    completed_of = of_run(events.run_id, RunCompleted)
+    async with (
+        svc.runtime.running(),
+        TopicReader(kafka.bootstrap_servers, "run.completed") as completed,
+    ):
+        # the client's middleware reports before the optimizer's event arrives, and repeats itself
+        await publish(kafka.bootstrap_servers, *fills, fills[0])
+        await publish(kafka.bootstrap_servers, events.ready(), fills[2])
+        await completed.wait_for(lambda evs: bool(completed_of(evs)))
+        await completed.settle(0.5)
+
+    [run_completed] = completed_of(completed.events())
+    assert run_completed.broker_integration is BrokerIntegration.CLIENT
+    assert run_completed.status is RunStatus.COMPLETED_SUCCESS
+    assert run_completed.holdings_delta == {
+        "AAPL": Decimal(-10), "MSFT": Decimal(4), "VTI": Decimal("3.3333")
+    }
+
+
+async def test_bad_fills_go_to_dead_letter_with_the_reason_and_the_next_one_is_processed(
+    fresh_kafka: EmbeddedKafka, tmp_path: Path, run_events
+) -> None:
+    bootstrap_servers = fresh_kafka.bootstrap_servers
+    await ensure_topics(bootstrap_servers)
+    clock = FakeClock(market_time(WEDNESDAY, 20))
+    svc = service(bootstrap_servers, tmp_path, clock, settlement_cycle_days=0)
+    events = run_events(orders=run_events().orders[:1])
+    valid = events.filled(0, "10", "200.50", WEDNESDAY)
+    float_qty = encode(valid).replace(b'"filled_qty":"10"', b'"filled_qty":10.0')
+    assert float_qty != encode(valid)
+    unknown_leg = events.filled(5, "1", "10", WEDNESDAY)
+    key = events.portfolio_id.encode()
+    async with (
+        svc.runtime.running(),
+        TopicReader(bootstrap_servers, "dead.letter") as dead,
+        TopicReader(bootstrap_servers, "run.completed") as completed,
+    ):
+        await publish(bootstrap_servers, events.ready())
+
+        async def planned() -> bool:  # the topics are consumed independently: plan first
+            doc = await svc.runtime.store.load(RUNS, events.run_id)
+            return doc is not None and doc.state["orders"] is not None
+
+        await wait_until(planned)
+        await publish(bootstrap_servers, ("order.filled", key, float_qty), unknown_leg, valid)
+        await completed.wait_for(lambda evs: len(evs) == 1)
+        letters = await dead.wait_for(lambda evs: len(evs) == 2)
+
+    by_value = {base64.b64decode(e.original_value_b64): e for e in letters}
+    assert isinstance(letters[0], MessageDeadLettered)
+    schema_error = by_value[float_qty]
+    assert schema_error.error_type == "SchemaViolation"
+    assert "filled_qty" in schema_error.reason and "strings" in schema_error.reason
+    domain_error = by_value[encode(unknown_leg)]
+    assert domain_error.error_type == "PoisonMessage"
+    assert "leg 5 is not in the plan" in domain_error.reason
+    assert {e.original_topic for e in letters} == {"order.filled"}
+    assert completed.events()[0].status is RunStatus.COMPLETED_SUCCESS

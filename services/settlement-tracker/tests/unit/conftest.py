@@ -1,0 +1,81 @@
+"""A handler harness: the hand-written InMemoryStore, a fake clock and the real XNYS calendar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from rebal_runtime.store import InMemoryStore
+from rebal_schemas import Event, RunCompleted, TransactionSettled, decode
+
+from rebal_settlement_tracker.adapters.clock import FakeClock
+from rebal_settlement_tracker.adapters.run_document import run_from_document
+from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
+from rebal_settlement_tracker.domain import Run, SettlementCycles, UnblockOn
+from rebal_settlement_tracker.service_layer.handlers import RUNS, SettlementHandlers
+from rebal_settlement_tracker.service_layer.progress import SettlementPolicy
+
+XNYS = ExchangeTradingCalendar("XNYS")
+
+
+@dataclass
+class Harness:
+    store: InMemoryStore
+    clock: FakeClock
+    handlers: SettlementHandlers
+
+    def published(self) -> list[Event]:
+        """Everything committed to the outbox so far, decoded as a consumer would see it."""
+        return [decode(m.topic, m.value) for m in self.store.outbox_messages()]
+
+    def settled(self, run_id: str | None = None) -> list[TransactionSettled]:
+        return [
+            e for e in self.published()
+            if isinstance(e, TransactionSettled) and run_id in (None, e.run_id)
+        ]
+
+    def completed(self, run_id: str | None = None) -> list[RunCompleted]:
+        return [
+            e for e in self.published()
+            if isinstance(e, RunCompleted) and run_id in (None, e.run_id)
+        ]
+
+    async def run(self, run_id: str) -> Run:
+        doc = await self.store.load(RUNS, run_id)
+        assert doc is not None
+        return run_from_document(doc.state)
+
+    async def handle(self, event: Event) -> bool:
+        handler: Callable[[Any], Any] = {
+            "optimization.ready": self.handlers.optimization_ready,
+            "order.filled": self.handlers.order_filled,
+            "order.closed": self.handlers.order_closed,
+        }[event.event_type]
+        result: bool = await handler(event)
+        return result
+
+
+HarnessFactory = Callable[..., Harness]
+
+
+@pytest.fixture
+def harness() -> HarnessFactory:
+    def make(
+        start: datetime,
+        *,
+        cycle_days: int = 1,
+        unblock_on: UnblockOn = UnblockOn.SETTLED,
+        sweep_page: int = 200,
+    ) -> Harness:
+        store = InMemoryStore()
+        clock = FakeClock(start)
+        policy = SettlementPolicy(XNYS, XNYS.timezone, SettlementCycles({}, cycle_days), unblock_on)
+        handlers = SettlementHandlers(
+            store, clock, policy, producer="settlement-tracker", sweep_page=sweep_page
+        )
+        return Harness(store, clock, handlers)
+
+    return make
