@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from rebal_schemas import (
     BrokerIntegration,
     CloseReason,

@@ -18,13 +18,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.store.sqlite import SqliteStore
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import unique
 from rebal_runtime.topics_admin import ensure_topics
-from rebal_schemas import CloseReason, Event, RunCompleted, RunStatus, TransactionSettled, encode, key_of
-
+from rebal_schemas import (
+    CloseReason,
+    Event,
+    RunCompleted,
+    RunStatus,
+    TransactionSettled,
+    encode,
+    key_of,
+)
 from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
 from rebal_settlement_tracker.service_layer.handlers import RUNS
 
@@ -108,9 +116,8 @@ async def test_sigkill_mid_run_then_restart_gives_one_complete_run(
     bootstrap_servers = fresh_kafka.bootstrap_servers
     await ensure_topics(bootstrap_servers)
     trade_date = last_session()
-    orders = run_events().orders + (
-        run_events().order(1).model_copy(update={"leg": 3, "symbol": "GOOG"}),
-    )
+    goog = run_events().order(1).model_copy(update={"leg": 3, "symbol": "GOOG"})
+    orders = (*run_events().orders, goog)
     events = run_events(orders=orders)
     sell_aapl = events.filled(0, "10", "200.50", trade_date, at=at(trade_date, 0))
     buy_msft = events.filled(1, "4", "400.125", trade_date, at=at(trade_date, 1))

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+
 from rebal_runtime.store import InMemoryStore
 from rebal_schemas import Event, RunCompleted, TransactionSettled, decode
-
 from rebal_settlement_tracker.adapters.clock import FakeClock
 from rebal_settlement_tracker.adapters.run_document import run_from_document
 from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar

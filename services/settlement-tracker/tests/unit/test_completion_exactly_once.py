@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rebal_schemas import CloseReason, Event, RunStatus, TransactionStatus
 
+from rebal_schemas import CloseReason, Event, RunStatus, TransactionStatus
 from rebal_settlement_tracker.domain import UnblockOn
 
 FRIDAY = date(2026, 3, 6)

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 import pytest
-from rebal_schemas import CloseReason, PoisonMessage
 
+from rebal_schemas import CloseReason, PoisonMessage
 from rebal_settlement_tracker.service_layer.handlers import RUNS
 
 WEDNESDAY = date(2026, 3, 4)

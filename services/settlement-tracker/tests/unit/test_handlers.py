@@ -13,8 +13,8 @@ from rebal_schemas import (
     SkippedOrder,
     TransactionStatus,
 )
-
 from rebal_settlement_tracker.domain import UnblockOn
+
 
 def market_time(day: date, hour: int = 15, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=UTC)

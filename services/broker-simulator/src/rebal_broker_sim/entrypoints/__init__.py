@@ -1,0 +1,1 @@
+"""HTTP (Starlette under uvicorn) and command-line entrypoints of the broker simulator."""

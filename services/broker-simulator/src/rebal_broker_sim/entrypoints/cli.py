@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from ..adapters.price_feed import MarketPriceFeed
 from ..bootstrap import Credentials, Simulator, bootstrap
 from ..domain.behaviour import BehaviourConfig, FillMode
 from .http_app import create_app
@@ -66,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SYMBOL=PRICE",
         help="seed a last price (repeatable)",
     )
+    parser.add_argument(
+        "--kafka-bootstrap",
+        default=env("REBAL_KAFKA_BOOTSTRAP_SERVERS"),
+        help="consume market.prices from this Kafka (env REBAL_KAFKA_BOOTSTRAP_SERVERS); off if unset",
+    )
     parser.add_argument("--log-level", default="warning")
     return parser
 
@@ -105,10 +111,30 @@ async def run(args: argparse.Namespace) -> None:
     simulator = bootstrap(
         args.db, behaviour_from(args), Credentials(key=args.key, secret=args.secret)
     )
-    app = create_app(simulator, on_started=lambda: _seed(simulator, prices, cash))
-    await serve(
-        app, args.host, args.port, args.port_file, simulator.begin_shutdown, args.log_level.lower()
+    feed = (
+        MarketPriceFeed(args.kafka_bootstrap, simulator.price_book)
+        if args.kafka_bootstrap
+        else None
     )
+
+    async def on_started() -> None:
+        await _seed(simulator, prices, cash)
+        if feed is not None:
+            feed.start()
+
+    app = create_app(simulator, on_started=on_started)
+    try:
+        await serve(
+            app,
+            args.host,
+            args.port,
+            args.port_file,
+            simulator.begin_shutdown,
+            args.log_level.lower(),
+        )
+    finally:
+        if feed is not None:
+            await feed.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

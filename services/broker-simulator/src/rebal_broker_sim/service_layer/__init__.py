@@ -1,0 +1,1 @@
+"""Use cases of the broker simulator over abstract ports (store, price book, clock)."""

@@ -1,0 +1,76 @@
+"""The simulator's `market.prices` consumer: every last price it reads goes into the price book.
+
+Prices are a last-value table, so at-least-once with auto-commit is enough here: a redelivered or
+older price is ignored by the price book (`as_of` ordering). Undecodable messages are skipped; the
+services, not the simulator, own dead-lettering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from rebal_schemas import PoisonMessage, PriceUpdated, decode
+
+from ..service_layer.ports import PriceBook
+
+log = logging.getLogger(__name__)
+
+
+class MarketPriceFeed:
+    def __init__(
+        self, bootstrap_servers: str, price_book: PriceBook, group_id: str = "broker-simulator"
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.price_book = price_book
+        self.group_id = group_id
+        self.applied = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="market-price-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            consumer: Any = AIOKafkaConsumer(
+                "market.prices",
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=self.group_id,
+                auto_offset_reset="earliest",
+                session_timeout_ms=6000,
+                heartbeat_interval_ms=1000,
+            )
+            try:
+                await consumer.start()
+                async for record in consumer:
+                    await self._apply(record.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka away: try again shortly, prices are not urgent
+                log.warning("market.prices consumer failed: %r; retrying", exc)
+                await asyncio.sleep(2)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+
+    async def _apply(self, raw: bytes) -> None:
+        try:
+            event = decode("market.prices", raw)
+        except PoisonMessage as exc:
+            log.warning("skipping undecodable market.prices message: %s", exc.reason)
+            return
+        if isinstance(event, PriceUpdated):
+            await self.price_book.set_price(
+                event.symbol, event.price, event.tradable, event.fractionable, event.as_of
+            )
+            self.applied += 1
