@@ -8,7 +8,7 @@ from datetime import tzinfo
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
 from rebal_settlement_tracker.adapters.clock import Clock, SystemClock
-from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
+from rebal_settlement_tracker.adapters.trading_calendar import calendar_for
 from rebal_settlement_tracker.domain import TradingCalendar
 from rebal_settlement_tracker.entrypoints.kafka import build_router
 from rebal_settlement_tracker.entrypoints.sweep import SettlementSweep
@@ -38,7 +38,7 @@ def bootstrap(
     runtime = ServiceRuntime(settings, store=store)
     clock = clock or SystemClock()
     if calendar is None:
-        exchange = ExchangeTradingCalendar(settings.trading_calendar)
+        exchange = calendar_for(settings.trading_calendar)
         calendar, market_timezone = exchange, market_timezone or exchange.timezone
     if market_timezone is None:
         raise ValueError("a custom calendar needs its market_timezone")

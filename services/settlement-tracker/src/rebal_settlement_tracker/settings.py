@@ -30,7 +30,8 @@ class SettlementSettings(RuntimeSettings):
     trading_calendar: str = Field(
         "XNYS",
         description="exchange_calendars code of the exchange whose sessions count as business "
-        "days for settlement; its time zone decides what \"today\" is.",
+        'days for settlement; its time zone decides what "today" is. `ALWAYS_OPEN` makes every '
+        "day a business day (demo only).",
     )
     unblock_on: UnblockOn = Field(
         UnblockOn.SETTLED,
@@ -47,4 +48,3 @@ class SettlementSettings(RuntimeSettings):
 
     def cycles(self) -> SettlementCycles:
         return SettlementCycles(dict(self.settlement_cycles), self.settlement_cycle_days)
-

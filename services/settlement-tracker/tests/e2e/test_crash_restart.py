@@ -57,8 +57,11 @@ class ServiceProcess:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "rebal_settlement_tracker"],
-                env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=self.log.parent,
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.log.parent,
             )
 
     def kill(self) -> None:
@@ -158,7 +161,9 @@ async def test_sigkill_mid_run_then_restart_gives_one_complete_run(
     # +10 x 200.50 - 4 x 400.125 - 3.3333 x 300.01 (-1000.023333 -> -1000.02), GOOG nothing
     assert run_completed.cash_delta == Decimal("-595.52")
     assert run_completed.holdings_delta == {
-        "AAPL": Decimal(-10), "MSFT": Decimal(4), "VTI": Decimal("3.3333")
+        "AAPL": Decimal(-10),
+        "MSFT": Decimal(4),
+        "VTI": Decimal("3.3333"),
     }
     assert [(o.leg, o.status.value, o.filled_qty) for o in run_completed.orders] == [
         (0, "SETTLED", Decimal(10)),
@@ -181,6 +186,8 @@ async def test_sigkill_mid_run_then_restart_gives_one_complete_run(
     assert doc is not None and doc.state["completed"] is True
     kept = [(t["leg"], t["status"], t["filled_qty"]) for t in doc.state["transactions"]]
     assert kept == [
-        (0, "SETTLED", "10"), (1, "SETTLED", "4"), (2, "SETTLED", "3.3333"),
+        (0, "SETTLED", "10"),
+        (1, "SETTLED", "4"),
+        (2, "SETTLED", "3.3333"),
         (3, "NOT_EXECUTED", "0"),
     ]

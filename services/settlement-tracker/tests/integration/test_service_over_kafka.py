@@ -41,7 +41,9 @@ def market_time(day: date, hour: int = 15, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=UTC)
 
 
-def service(bootstrap_servers: str, tmp_path: Path, clock: FakeClock, **overrides: Any) -> SettlementService:
+def service(
+    bootstrap_servers: str, tmp_path: Path, clock: FakeClock, **overrides: Any
+) -> SettlementService:
     base = settings_for(bootstrap_servers, tmp_path, "settlement").model_dump()
     settings = SettlementSettings(**{**base, "settlement_sweep_seconds": 0.05, **overrides})
     return bootstrap(settings, clock=clock)
@@ -86,8 +88,9 @@ async def test_t1_run_completes_once_when_the_clock_reaches_the_settlement_date(
         events.filled(1, "4", "400.125", WEDNESDAY),
         events.filled(2, "3.3333", "300.01", WEDNESDAY),
     ]
-    settled_of, completed_of = of_run(events.run_id, TransactionSettled), of_run(
-        events.run_id, RunCompleted
+    settled_of, completed_of = (
+        of_run(events.run_id, TransactionSettled),
+        of_run(events.run_id, RunCompleted),
     )
     async with (
         svc.runtime.running(),
@@ -144,7 +147,9 @@ async def test_client_fills_before_the_plan_complete_the_run_once_at_t0(
     assert run_completed.broker_integration is BrokerIntegration.CLIENT
     assert run_completed.status is RunStatus.COMPLETED_SUCCESS
     assert run_completed.holdings_delta == {
-        "AAPL": Decimal(-10), "MSFT": Decimal(4), "VTI": Decimal("3.3333")
+        "AAPL": Decimal(-10),
+        "MSFT": Decimal(4),
+        "VTI": Decimal("3.3333"),
     }
 
 

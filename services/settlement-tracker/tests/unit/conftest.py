@@ -33,13 +33,15 @@ class Harness:
 
     def settled(self, run_id: str | None = None) -> list[TransactionSettled]:
         return [
-            e for e in self.published()
+            e
+            for e in self.published()
             if isinstance(e, TransactionSettled) and run_id in (None, e.run_id)
         ]
 
     def completed(self, run_id: str | None = None) -> list[RunCompleted]:
         return [
-            e for e in self.published()
+            e
+            for e in self.published()
             if isinstance(e, RunCompleted) and run_id in (None, e.run_id)
         ]
 

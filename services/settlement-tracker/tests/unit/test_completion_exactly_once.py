@@ -27,8 +27,9 @@ def scenario_events(events) -> list[Event]:  # type: ignore[no-untyped-def]
     full = events.filled(0, "10", "200.60", FRIDAY, at=market_time(FRIDAY, 15, 5))
     msft = events.filled(1, "4", "400.125", FRIDAY, at=market_time(FRIDAY, 15, 7))
     vti = events.filled(2, "2.5", "300.00", FRIDAY, final=False, at=market_time(FRIDAY, 16))
-    expired = events.closed(2, CloseReason.expired, market_time(FRIDAY, 21), filled_qty="2.5",
-                            price="300.00")
+    expired = events.closed(
+        2, CloseReason.expired, market_time(FRIDAY, 21), filled_qty="2.5", price="300.00"
+    )
     ready = events.ready()
     return [ready, partial, full, msft, vti, expired, full, ready]
 
@@ -62,15 +63,23 @@ def canonical(completed, unblock_on: UnblockOn) -> tuple[object, ...]:  # type: 
         # far the clock had moved, not on the order of the events.
         orders = tuple(
             o.model_copy(update={"status": TransactionStatus.EXECUTED})
-            if o.status is TransactionStatus.SETTLED else o
+            if o.status is TransactionStatus.SETTLED
+            else o
             for o in orders
         )
-    return (completed.status, orders, completed.cash_delta, completed.holdings_delta,
-            completed.last_execution_at)
+    return (
+        completed.status,
+        orders,
+        completed.cash_delta,
+        completed.holdings_delta,
+        completed.last_execution_at,
+    )
 
 
 # The fixtures are factories: sharing them between examples is safe.
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     order=st.permutations(list(range(8))),
     sweep_after=st.sets(st.integers(0, 7), max_size=3),
@@ -89,5 +98,7 @@ def test_run_completed_once_with_the_same_content_in_any_order(
     # +10 x 200.60 - 4 x 400.125 - 2.5 x 300.00 = 2006.00 - 1600.50 - 750.00
     assert completed[0].cash_delta == Decimal("-344.50")
     assert sorted((s.leg, s.qty) for s in settled) == [
-        (0, Decimal(10)), (1, Decimal(4)), (2, Decimal("2.5"))
+        (0, Decimal(10)),
+        (1, Decimal(4)),
+        (2, Decimal("2.5")),
     ]

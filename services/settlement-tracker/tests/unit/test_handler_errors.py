@@ -72,8 +72,9 @@ async def test_fill_that_would_change_a_completed_run_is_poison(harness, run_eve
     await h.handle(events.filled(0, "10", "200.50", WEDNESDAY))
     await h.handle(events.filled(1, "4", "400", WEDNESDAY))
     await h.handle(events.filled(2, "2", "300", WEDNESDAY, final=False))
-    await h.handle(events.closed(2, CloseReason.expired, market_time(WEDNESDAY, 20),
-                                 filled_qty="2"))
+    await h.handle(
+        events.closed(2, CloseReason.expired, market_time(WEDNESDAY, 20), filled_qty="2")
+    )
     assert len(h.completed()) == 1
 
     with pytest.raises(PoisonMessage, match="already"):

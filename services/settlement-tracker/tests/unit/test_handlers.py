@@ -66,7 +66,9 @@ async def test_t1_run_settles_on_the_next_session_and_completes_once(harness, ru
     assert completed.broker_integration is BrokerIntegration.PLATFORM
     assert completed.cash_delta == EXPECTED_CASH
     assert completed.holdings_delta == {
-        "AAPL": Decimal("-10"), "MSFT": Decimal("4"), "VTI": Decimal("3.3333")
+        "AAPL": Decimal("-10"),
+        "MSFT": Decimal("4"),
+        "VTI": Decimal("3.3333"),
     }
     assert completed.last_execution_at == market_time(WEDNESDAY, 15, 2)
     assert completed.completed_at == h.clock.now()
@@ -121,20 +123,25 @@ async def test_partial_fill_then_expiry_completes_adjusted_and_settles_the_execu
     await h.handle(events.filled(1, "4", "400.125", WEDNESDAY))
     await h.handle(events.filled(2, "1.5", "300.00", WEDNESDAY, final=False))
     await h.handle(
-        events.closed(2, CloseReason.expired, market_time(WEDNESDAY, 20), filled_qty="1.5",
-                      price="300.00")
+        events.closed(
+            2, CloseReason.expired, market_time(WEDNESDAY, 20), filled_qty="1.5", price="300.00"
+        )
     )
     h.clock.set(market_time(THURSDAY))
     await h.handlers.settle_due()
 
     assert [(s.leg, s.qty) for s in h.settled()] == [
-        (0, Decimal(10)), (1, Decimal(4)), (2, Decimal("1.5"))
+        (0, Decimal(10)),
+        (1, Decimal(4)),
+        (2, Decimal("1.5")),
     ]
     [completed] = h.completed()
     assert completed.status is RunStatus.COMPLETED_ADJUSTED
     vti = completed.orders[2]
     assert (vti.status, vti.filled_qty, vti.reason) == (
-        TransactionStatus.EXPIRED, Decimal("1.5"), "expired"
+        TransactionStatus.EXPIRED,
+        Decimal("1.5"),
+        "expired",
     )
     # 2005.00 - 1600.50 - 1.5 x 300.00
     assert completed.cash_delta == Decimal("-45.50")
@@ -147,8 +154,11 @@ async def test_close_before_its_fill_waits_for_the_executed_part(harness, run_ev
     events = run_events(orders=(msft,))
     await h.handle(events.ready())
     # The close says 3 of 4 executed, but the fill carrying the price has not arrived yet.
-    await h.handle(events.closed(1, CloseReason.canceled, market_time(WEDNESDAY, 20),
-                                 filled_qty="3", price="400"))
+    await h.handle(
+        events.closed(
+            1, CloseReason.canceled, market_time(WEDNESDAY, 20), filled_qty="3", price="400"
+        )
+    )
     assert h.completed() == []
     assert (await h.run(events.run_id)).transactions[1].status == "CANCELLED"
 
@@ -227,9 +237,7 @@ async def test_unblock_on_executed_completes_at_execution_and_settles_later(
     assert len(h.settled()) == 3 and len(h.completed()) == 1
 
 
-async def test_client_integration_fills_are_handled_like_platform_ones(
-    harness, run_events
-) -> None:
+async def test_client_integration_fills_are_handled_like_platform_ones(harness, run_events) -> None:
     h = harness(market_time(WEDNESDAY, 16), cycle_days=0)
     events = run_events(broker_integration=BrokerIntegration.CLIENT)
     await h.handle(events.ready())
@@ -242,8 +250,12 @@ async def test_client_integration_fills_are_handled_like_platform_ones(
 
 
 async def test_skipped_orders_make_the_run_adjusted_and_are_reported(harness, run_events) -> None:
-    skipped = SkippedOrder(symbol="TSLA", side=OrderSide.buy, notional=Decimal("0.40"),
-                           reason="ORDER_LESS_THAN_MIN_NOTIONAL")
+    skipped = SkippedOrder(
+        symbol="TSLA",
+        side=OrderSide.buy,
+        notional=Decimal("0.40"),
+        reason="ORDER_LESS_THAN_MIN_NOTIONAL",
+    )
     h = harness(market_time(WEDNESDAY, 16), cycle_days=0)
     events = run_events(skipped=(skipped,))
     await h.handle(events.ready())
@@ -271,8 +283,12 @@ async def test_every_order_rejected_is_an_error_run_without_settlements(
 
 
 async def test_a_plan_with_no_orders_completes_at_once(harness, run_events) -> None:
-    skipped = SkippedOrder(symbol="TSLA", side=OrderSide.buy, notional=Decimal("0.40"),
-                           reason="ORDER_LESS_THAN_MIN_NOTIONAL")
+    skipped = SkippedOrder(
+        symbol="TSLA",
+        side=OrderSide.buy,
+        notional=Decimal("0.40"),
+        reason="ORDER_LESS_THAN_MIN_NOTIONAL",
+    )
     h = harness(market_time(WEDNESDAY, 16))
     events = run_events(orders=(), skipped=(skipped,))
     await h.handle(events.ready())

@@ -29,7 +29,9 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = SettlementSettings(_env_file=None)  # type: ignore[call-arg]
     cycles = settings.cycles()
     assert (cycles.days_for("us_equity"), cycles.days_for("crypto"), cycles.days_for("fx")) == (
-        2, 0, 0
+        2,
+        0,
+        0,
     )
     assert settings.unblock_on is UnblockOn.EXECUTED
     assert settings.settlement_sweep_seconds == 0.2

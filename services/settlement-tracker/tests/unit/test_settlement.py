@@ -112,3 +112,13 @@ def test_settlement_cycles_per_asset_class() -> None:
         SettlementCycles({"us_equity": -1})
     with pytest.raises(ValueError, match="days"):
         settlement_date(date(2026, 11, 24), -1, WeekdayCalendar())
+
+
+def test_always_open_calendar_settles_t0_on_a_saturday() -> None:
+    from rebal_settlement_tracker.adapters.trading_calendar import AlwaysOpenCalendar, calendar_for
+
+    calendar = calendar_for("ALWAYS_OPEN")
+    assert isinstance(calendar, AlwaysOpenCalendar)
+    saturday = date(2026, 11, 21)
+    assert calendar.is_session(saturday)
+    assert calendar.sessions_after(saturday, 1) == date(2026, 11, 22)

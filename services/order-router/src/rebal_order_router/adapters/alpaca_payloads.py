@@ -120,7 +120,12 @@ def parse_broker_order(data: object) -> BrokerOrder:
         canceled_at=_datetime(data.get("canceled_at"), "canceled_at"),
         expired_at=_datetime(data.get("expired_at"), "expired_at"),
         failed_at=_datetime(data.get("failed_at"), "failed_at"),
+        reject_reason=_optional_text(data.get("reject_reason")),
     )
+
+
+def _optional_text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 def parse_trade_update(data: object, sse_event_id: str = "") -> TradeUpdate:

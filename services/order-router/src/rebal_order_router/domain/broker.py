@@ -31,6 +31,9 @@ class BrokerOrder:
     canceled_at: datetime | None = None
     expired_at: datetime | None = None
     failed_at: datetime | None = None
+    # Not in Alpaca's documented order object, but the simulator (and some Alpaca responses)
+    # say why an order was rejected; the reason travels on order.closed when present.
+    reject_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,14 @@ def event_from_broker_order(order: BrokerOrder, observed_at: datetime) -> OrderE
         broker_order_id=order.id,
         filled_qty=order.filled_qty,
         filled_avg_price=order.filled_avg_price,
-        reason=f"broker status {status}" if kind is OrderEventKind.REJECTED else "",
+        reason=_rejection_reason(order, f"broker status {status}")
+        if kind is OrderEventKind.REJECTED
+        else "",
     )
+
+
+def _rejection_reason(order: BrokerOrder, fallback: str) -> str:
+    return f"{fallback}: {order.reject_reason}" if order.reject_reason else fallback
 
 
 def event_from_trade_update(update: TradeUpdate) -> OrderEvent | None:
@@ -139,5 +148,7 @@ def event_from_trade_update(update: TradeUpdate) -> OrderEvent | None:
         broker_order_id=update.order.id,
         filled_qty=update.order.filled_qty,
         filled_avg_price=update.order.filled_avg_price,
-        reason=f"broker event {update.event}" if kind is not OrderEventKind.ACCEPTED else "",
+        reason=_rejection_reason(update.order, f"broker event {update.event}")
+        if kind is OrderEventKind.REJECTED
+        else (f"broker event {update.event}" if kind is not OrderEventKind.ACCEPTED else ""),
     )

@@ -76,9 +76,7 @@ class ExchangeTradingCalendar:
 class WeekdayCalendar:
     """Monday to Friday, minus the given holidays."""
 
-    def __init__(
-        self, holidays: Iterable[date] = (), timezone: ZoneInfo = NEW_YORK
-    ) -> None:
+    def __init__(self, holidays: Iterable[date] = (), timezone: ZoneInfo = NEW_YORK) -> None:
         self.holidays = frozenset(holidays)
         self.timezone = timezone
 
@@ -97,3 +95,21 @@ class WeekdayCalendar:
         for _ in range(count):
             day = self.next_session(day)
         return day
+
+
+class AlwaysOpenCalendar(WeekdayCalendar):
+    """Every day is a business day (the demo's `ALWAYS_OPEN`: it settles on any day, at any hour).
+    Never for real money."""
+
+    def __init__(self, timezone: ZoneInfo = NEW_YORK) -> None:
+        super().__init__((), timezone)
+
+    def is_session(self, day: date) -> bool:
+        return True
+
+
+def calendar_for(code: str) -> ExchangeTradingCalendar | AlwaysOpenCalendar:
+    """`XNYS` (or any exchange_calendars code), or `ALWAYS_OPEN`."""
+    if code.upper() == "ALWAYS_OPEN":
+        return AlwaysOpenCalendar()
+    return ExchangeTradingCalendar(code)

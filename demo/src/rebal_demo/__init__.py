@@ -1,0 +1,1 @@
+"""`make demo`: the whole platform, end to end, on the embedded stack."""

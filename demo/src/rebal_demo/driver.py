@@ -1,0 +1,186 @@
+"""Drives one demo day against a running stack: publishes what clients publish, follows what rebal
+publishes, and waits, phase by phase, until every ready optimization has its run.completed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from rebal_client.kafka import Publisher
+from rebal_schemas import (
+    CashDeposited,
+    Event,
+    OptimizerMode,
+    PortfolioSettingsChanged,
+    PriceUpdated,
+    RebalanceRequested,
+    WithdrawalRequested,
+    decode,
+)
+
+from rebal_demo.book import Account, balanced_account
+from rebal_demo.client_side import ClientSide
+from rebal_demo.scenario import INITIAL_PRICES, MODELS, MODELS_BY_ID, MOVED_PRICES, PortfolioPlan
+
+FOLLOWED = ("optimization.created", "optimization.ready", "run.completed", "dead.letter")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class DemoOptions:
+    price_ticks: int = 8
+    quiet_seconds: float = 3.0
+    phase_timeout: float = 600.0
+
+
+class Driver:
+    def __init__(self, bootstrap: str, plans: list[PortfolioPlan], options: DemoOptions, progress: Progress) -> None:
+        self.bootstrap = bootstrap
+        self.plans = {p.portfolio_id: p for p in plans}
+        self.options = options
+        self.progress = progress
+        self.client = ClientSide(self.plans, {}, dict(INITIAL_PRICES))
+        self.publisher = Publisher(bootstrap)
+        self._last_event_at = time.monotonic()
+        self._follower: asyncio.Task[None] | None = None
+        self.phase_seconds: dict[str, float] = {}
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    async def __aenter__(self) -> Driver:
+        await self.publisher.__aenter__()
+        self._follower = asyncio.create_task(self._follow())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+        await self.publisher.__aexit__(*exc)
+
+    async def _follow(self) -> None:
+        consumer: Any = AIOKafkaConsumer(*FOLLOWED, bootstrap_servers=self.bootstrap,
+                                         auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+                for records in batches.values():
+                    for record in records:
+                        self.client.on_event(decode(record.topic, record.value))
+                        self._last_event_at = time.monotonic()
+                await self._flush()
+        finally:
+            await consumer.stop()
+
+    async def _flush(self) -> None:
+        if self.client.outbox:
+            events, self.client.outbox = self.client.outbox, []
+            await self.publisher.publish_many(events)
+
+    async def publish(self, events: Iterable[Event]) -> None:
+        await self.publisher.publish_many(events)
+
+    async def wait_until_settled(self, phase: str) -> None:
+        """Until every ready optimization completed and nothing new arrived for `quiet_seconds`."""
+        started = time.monotonic()
+        while True:
+            done, total = len(self.client.completed), len(self.client.readies)
+            self.progress(phase, done, total)
+            quiet = time.monotonic() - self._last_event_at > self.options.quiet_seconds
+            if done >= total and quiet and not self.client.outbox:
+                break
+            if time.monotonic() - started > self.options.phase_timeout:
+                break
+            await asyncio.sleep(0.25)
+        self.phase_seconds[phase] = time.monotonic() - started
+
+    # -- the day ------------------------------------------------------------------------------------
+    async def setup(self) -> None:
+        now = datetime.now(UTC)
+        await self.publish(PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed") for s, p in INITIAL_PRICES.items())
+        await self.publish(MODELS)
+        await self.publish(
+            PortfolioSettingsChanged(
+                portfolio_id=p.portfolio_id, account_id=f"acct-{p.portfolio_id}", mandate=p.mandate,
+                broker_integration=p.broker, optimizer=p.optimizer, model_id=p.model_id,
+                fractional_trading=p.fractional, active=True, producer="demo",
+            )
+            for p in self.plans.values()
+        )
+        invested = [p for p in self.plans.values() if p.cohort != "new"]
+        for p in self.plans.values():
+            self.client.books[p.portfolio_id] = (
+                balanced_account(MODELS_BY_ID[p.model_id], p.start_value, INITIAL_PRICES)
+                if p.cohort != "new" else Account()
+            )
+        await self.publish(self.client.snapshot(p.portfolio_id) for p in invested)
+        await self.wait_until_settled("accounts opened")
+
+    async def funding(self) -> None:
+        funded = [p for p in self.plans.values() if p.cohort in ("new", "investor")]
+        now = time.monotonic()
+        for p in funded:
+            self.client.books[p.portfolio_id].cash += p.deposit
+            self.client.timeline.triggered[p.portfolio_id] = now
+        await self.publish(
+            CashDeposited(portfolio_id=p.portfolio_id, amount=p.deposit, deposit_id=f"dep-{p.portfolio_id}", producer="demo")
+            for p in funded
+        )
+        await self._external_optimizations(funded)
+        await self.wait_until_settled("funding")
+
+    async def market_move(self) -> None:
+        ticks = self.options.price_ticks
+        for tick in range(1, ticks + 1):
+            prices = {s: (INITIAL_PRICES[s] + (MOVED_PRICES[s] - INITIAL_PRICES[s]) * tick / ticks).quantize(Decimal("0.01"))
+                      for s in INITIAL_PRICES}
+            self.client.prices.update(prices)
+            now = datetime.now(UTC)
+            await self.publish(PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed") for s, p in prices.items())
+            await asyncio.sleep(0.2)
+        drifters = [p for p in self.plans.values() if p.cohort == "drifter"]
+        for p in self.plans.values():
+            self.client.drift_before[p.portfolio_id] = self.client.books[p.portfolio_id].max_drift(
+                MODELS_BY_ID[p.model_id], self.client.prices)
+        now_m = time.monotonic()
+        for p in drifters:
+            self.client.timeline.triggered[p.portfolio_id] = now_m
+        # What the scheduler's drift sweep publishes inside the trading window.
+        await self.publish([RebalanceRequested(scope="all", reason="drift_sweep", slot_id="demo:drift_sweep:1", producer="demo-scheduler")])
+        await self._external_optimizations(drifters)
+        await self.wait_until_settled("market move")
+
+    async def withdrawals(self) -> None:
+        leaving = [p for p in self.plans.values() if p.withdraw is not None]
+        now = time.monotonic()
+        for p in leaving:
+            self.client.timeline.triggered[p.portfolio_id] = now
+        await self.publish(
+            WithdrawalRequested(portfolio_id=p.portfolio_id, amount=p.withdraw, producer="demo") for p in leaving
+        )
+        externals = [p for p in leaving if p.optimizer == OptimizerMode.EXTERNAL]
+        await asyncio.sleep(1.0)
+        await self.publish(
+            e for p in externals if (e := self.client.external_optimization(p, raise_cash=p.withdraw or Decimal(0)))
+        )
+        await self.wait_until_settled("withdrawals")
+        await self.publish(self.client.cash_withdrawn(p, p.withdraw) for p in leaving if p.withdraw is not None)
+        await self.wait_until_settled("cash paid out")
+
+    async def _external_optimizations(self, plans: list[PortfolioPlan]) -> None:
+        externals = [p for p in plans if p.optimizer == OptimizerMode.EXTERNAL]
+        if not externals:
+            return
+        await asyncio.sleep(1.0)  # let rebal apply the trigger first: submissions are checked against it
+        await self.publish(e for p in externals if (e := self.client.external_optimization(p)))
+
+    def models(self) -> dict[str, Any]:
+        return {m.model_id: m for m in MODELS}

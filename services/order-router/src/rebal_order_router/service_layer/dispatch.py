@@ -1,0 +1,208 @@
+"""The dispatcher: sends the sendable orders of stored runs, exactly once.
+
+Per run (under the run's lock): read the sendable intents (sells; buys once every sell is
+final), mark them `attempted` in one commit, send them concurrently with `submit_exactly_once`,
+then record every answer in one commit that also publishes the resulting facts. An intent that
+was already `attempted` (a crash, or a broker outage, interrupted it) is LOOKED UP by
+client_order_id first and only submitted when the broker proves it never got it; should a
+lost request still land afterwards, the broker refuses the resubmission as a duplicate and the
+order is adopted. Either way the order reaches the broker once.
+
+A run whose broker calls failed (broker down) stays PENDING_SUBMIT and is retried with a
+per-run backoff; the `needs_dispatch` index finds such runs again after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rebal_order_router.adapters.exactly_once import submit_exactly_once
+from rebal_order_router.adapters.run_documents import StoredRun
+from rebal_order_router.domain import (
+    BrokerError,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderRejected,
+    event_from_broker_order,
+)
+from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports
+from rebal_runtime.log import get_logger
+from rebal_schemas import Event
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    client_order_id: str
+    report: OrderEvent | None  # None: nothing learned (the broker could not be reached)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ctx: RouterContext,
+        *,
+        poll_seconds: float = 1.0,
+        concurrency: int = 8,
+        backoff_max_seconds: float = 30.0,
+        stop_timeout_seconds: float = 10.0,
+    ) -> None:
+        self.ctx = ctx
+        self.poll_seconds = poll_seconds
+        self.backoff_max_seconds = backoff_max_seconds
+        self.stop_timeout_seconds = stop_timeout_seconds
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._runs: dict[str, asyncio.Task[None]] = {}
+        self._failures: dict[str, int] = {}
+        self._not_before: dict[str, float] = {}
+        self._stopping = False
+        self.sent = 0  # orders answered by the broker (tests and benchmarks read it)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._run(), name="order-router-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop scheduling; give in-flight runs a moment, then cancel them. A cancelled send is
+        safe: its intent is `attempted`, so the next start looks it up before anything else."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        running = list(self._runs.values())
+        if running:
+            _, pending = await asyncio.wait(running, timeout=self.stop_timeout_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.dispatch_pending()
+            except Exception as exc:  # store down: try again at the next poll
+                log.warning("dispatcher round failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def dispatch_pending(self) -> None:
+        """Start a task for every run with work that is not already running or backing off."""
+        now = time.monotonic()
+        for run_id in await self.ctx.runs.runs_needing_dispatch():
+            if self._stopping:
+                return
+            if run_id in self._runs or self._not_before.get(run_id, 0.0) > now:
+                continue
+            self._runs[run_id] = asyncio.create_task(
+                self._dispatch_task(run_id), name=f"dispatch-{run_id}"
+            )
+
+    async def _dispatch_task(self, run_id: str) -> None:
+        try:
+            completed = await self.dispatch_run(run_id)
+        except Exception as exc:
+            log.warning("dispatching a run failed; will retry", run_id=run_id, error=repr(exc))
+            completed = False
+        finally:
+            self._runs.pop(run_id, None)
+        if completed:
+            self._failures.pop(run_id, None)
+            self._not_before.pop(run_id, None)
+            return
+        failures = self._failures.get(run_id, 0) + 1
+        self._failures[run_id] = failures
+        delay = min(self.backoff_max_seconds, self.poll_seconds * 2 ** min(failures - 1, 20))
+        self._not_before[run_id] = time.monotonic() + delay
+
+    async def dispatch_run(self, run_id: str) -> bool:
+        """Send what the run allows, phase after phase. False when a broker call failed and the
+        run must be retried later; True when nothing is left to send right now."""
+        async with self.ctx.locks.hold(run_id):
+            while True:
+                previously_attempted: frozenset[str] = frozenset()
+
+                def mark_attempted(stored: StoredRun) -> tuple[StoredRun, Sequence[Event]] | None:
+                    nonlocal previously_attempted
+                    previously_attempted = stored.meta.attempted
+                    sendable = [o.client_order_id for o in stored.run.sendable()]
+                    if all(coid in stored.meta.attempted for coid in sendable):
+                        return None
+                    return StoredRun(stored.run, stored.meta.with_attempted(sendable)), ()
+
+                stored = await self.ctx.runs.update(run_id, mark_attempted)
+                if stored is None:
+                    return True
+                sendable = stored.run.sendable()
+                if not sendable:
+                    return True
+                results = await asyncio.gather(
+                    *(
+                        self._send(stored, order, order.client_order_id in previously_attempted)
+                        for order in sendable
+                    )
+                )
+                reports: list[Report] = [
+                    (r.client_order_id, r.report) for r in results if r.report is not None
+                ]
+                await apply_reports(self.ctx, run_id, reports)
+                if len(reports) < len(results):
+                    return False
+
+    async def _send(self, stored: StoredRun, order: Order, look_up_first: bool) -> SendResult:
+        ctx, account = self.ctx, stored.run.account_id
+        coid = order.client_order_id
+        async with self._slots:
+            try:
+                if look_up_first:
+                    found = await ctx.broker.get_order_by_client_order_id(account, coid)
+                    if found is not None:
+                        log.info("resumed order found at the broker", client_order_id=coid)
+                        return SendResult(coid, event_from_broker_order(found, ctx.clock()))
+                    log.info("resumed order not at the broker; submitting", client_order_id=coid)
+                placed = await submit_exactly_once(
+                    ctx.broker,
+                    account,
+                    coid,
+                    order.symbol,
+                    order.side,
+                    qty=order.qty,
+                    notional=order.notional,
+                    policy=ctx.retry_policy,
+                )
+            except OrderRejected as exc:
+                if look_up_first and not _is_submit_rejection(exc):
+                    log.error("lookup refused by the broker", client_order_id=coid, error=str(exc))
+                    return SendResult(coid, None)
+                log.info("order rejected by the broker", client_order_id=coid, reason=exc.message)
+                self.sent += 1
+                reason = f"{exc.message} (HTTP {exc.status_code})"
+                return SendResult(coid, OrderEvent(OrderEventKind.REJECTED, ctx.clock(), reason=reason))
+            except BrokerError as exc:
+                log.warning("broker unreachable; order stays pending", client_order_id=coid, error=str(exc))
+                return SendResult(coid, None)
+        self.sent += 1
+        report = event_from_broker_order(placed, ctx.clock())
+        if report is None:
+            log.warning("unexpected broker status", client_order_id=coid, status=placed.status)
+        return SendResult(coid, report)
+
+
+def _is_submit_rejection(exc: OrderRejected) -> bool:
+    """A lookup is a GET: a 4xx there (other than 404, which means absent) says nothing about
+    the order, so only the submit's own refusal may reject it."""
+    return False

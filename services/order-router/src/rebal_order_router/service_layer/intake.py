@@ -1,0 +1,63 @@
+"""optimization.ready -> a stored `RunExecution`: every intent with its deterministic
+client_order_id is committed BEFORE anything is sent (DESIGN §4 "Broker orders")."""
+
+from __future__ import annotations
+
+from rebal_order_router.adapters.run_documents import RunMeta, StoredRun
+from rebal_order_router.domain import OrderIntent, OrderSide, RunExecution, leg_id
+from rebal_order_router.service_layer.context import RouterContext
+from rebal_runtime.log import get_logger
+from rebal_schemas import BrokerIntegration, OptimizationReady, PlannedOrder, PoisonMessage
+
+log = get_logger(__name__)
+
+
+def _intent(order: PlannedOrder) -> OrderIntent:
+    side = OrderSide(order.side.value)
+    return OrderIntent(
+        leg=leg_id(order.leg, side, order.symbol),
+        symbol=order.symbol,
+        side=side,
+        qty=order.qty,
+        notional=order.notional,
+    )
+
+
+def plan_run(event: OptimizationReady) -> StoredRun:
+    """The run to store for a PLATFORM optimization.ready; PoisonMessage if it cannot be run."""
+    try:
+        intents = [_intent(order) for order in event.orders]
+        run = RunExecution.plan(
+            event.optimization_id, event.portfolio_id, event.account_id, intents
+        )
+    except ValueError as exc:
+        raise PoisonMessage(f"optimization {event.optimization_id}: {exc}") from exc
+    # schema leg (int, kept for the published events) of each domain leg (a string id)
+    schema_leg = {intent.leg: order.leg for intent, order in zip(intents, event.orders, strict=True)}
+    meta = RunMeta(
+        ready_event_id=event.event_id,
+        correlation_id=event.correlation_id or event.optimization_id,
+        schema_legs={o.client_order_id: schema_leg[o.leg] for o in run.orders},
+    )
+    return StoredRun(run, meta)
+
+
+async def on_optimization_ready(ctx: RouterContext, event: OptimizationReady) -> bool:
+    """Store the run of a PLATFORM optimization and wake the dispatcher. Returns True when a
+    new run was stored; CLIENT runs (the client's middleware executes them), empty runs and
+    redeliveries change nothing."""
+    if event.broker_integration is not BrokerIntegration.PLATFORM:
+        log.info("client-integrated run; not routed", run_id=event.optimization_id)
+        return False
+    if not event.orders:
+        log.info("run without orders; nothing to route", run_id=event.optimization_id)
+        return False
+    stored = plan_run(event)
+    created = await ctx.runs.create(stored, event.event_id)
+    if created:
+        log.info("run stored", run_id=stored.run.run_id, orders=len(stored.run.orders))
+    else:
+        log.info("run already stored; redelivery ignored", run_id=stored.run.run_id)
+    # woken even for a redelivery: harmless, and it covers a run stored just before a crash
+    ctx.wake_dispatcher()
+    return created

@@ -1,0 +1,135 @@
+"""The order-router's settings: the runtime's (env prefix ``REBAL_``) plus the broker connection.
+
+Pointing the router at Alpaca's paper-trading sandbox instead of the embedded simulator::
+
+    REBAL_BROKER_BASE_URL=https://broker-api.sandbox.alpaca.markets
+    REBAL_BROKER_KEY=<API key from the Alpaca Broker dashboard (sandbox)>
+    REBAL_BROKER_SECRET=<its secret>
+
+The key and secret are the Broker API credentials shown once in the Alpaca *Broker* dashboard
+(sandbox environment, "API Keys"); they are sent as HTTP Basic authentication. The accounts the
+orders are placed for are the `account_id` of each optimization.ready, so they must be sandbox
+accounts of that broker. Sandbox orders trade paper money and fill only during market hours.
+The secret is a `SecretStr`: it never appears in a log line, an error or `repr(settings)`.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+
+from rebal_order_router.domain import RetryPolicy
+from rebal_runtime.settings import RuntimeSettings
+
+
+class RouterSettings(RuntimeSettings):
+    service_name: str = Field(
+        "order-router", description="Consumer group id, `producer` of events, log field."
+    )
+
+    broker_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Alpaca Broker API base URL: the broker simulator (default) or "
+        "https://broker-api.sandbox.alpaca.markets for Alpaca's paper-trading sandbox.",
+    )
+    broker_key: SecretStr = Field(
+        SecretStr("sim-key"),
+        description="Broker API key (HTTP Basic user). The default is the simulator's.",
+    )
+    broker_secret: SecretStr = Field(
+        SecretStr("sim-secret"),
+        description="Broker API secret (HTTP Basic password; never logged). The default is "
+        "the simulator's.",
+    )
+    broker_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Timeout of one broker HTTP request. A submit that times out is looked up "
+        "by client_order_id before it is ever sent again.",
+    )
+    broker_stream_idle_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="The trade-update stream is considered dead (and reconnected from the last "
+        "processed event id) after this long without a byte, heartbeats included.",
+    )
+
+    retry_max_attempts: int = Field(
+        6,
+        ge=1,
+        description="Broker calls (submits and lookups) in one exactly-once submission before "
+        "the dispatcher gives up for now and retries the run later.",
+    )
+    retry_base_delay_seconds: float = Field(
+        0.2, ge=0, description="Backoff before the second broker call; doubles per failure."
+    )
+    retry_max_delay_seconds: float = Field(10.0, gt=0, description="Cap of one backoff delay.")
+    retry_jitter: float = Field(
+        0.5, ge=0, le=1, description="A backoff delay is shortened by up to this fraction."
+    )
+    retry_max_retry_after_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A 429 Retry-After longer than this ends the attempt (the run is retried "
+        "later) instead of blocking a dispatcher slot.",
+    )
+
+    dispatch_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often the dispatcher looks for runs with orders to send, besides being "
+        "woken at once when a run is stored or its sells complete.",
+    )
+    dispatch_concurrency: int = Field(
+        8, ge=1, description="Orders in flight to the broker at once, over all runs."
+    )
+    dispatch_backoff_max_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait before a run whose broker calls failed is tried again "
+        "(the wait doubles per consecutive failure, from dispatch_poll_seconds).",
+    )
+    reconcile_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Period of the reconciliation poll: every open order is looked up by "
+        "client_order_id, so a fill or close the stream missed is still reported.",
+    )
+    stream_enabled: bool = Field(
+        True,
+        description="Follow the broker's trade-update stream (SSE). Off: fills are learned from "
+        "submit answers and the reconciliation poll only.",
+    )
+    stream_reconnect_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="First wait before reconnecting a broken stream; doubles up to 30 s.",
+    )
+    market_timezone: str = Field(
+        "America/New_York",
+        description="IANA zone of the market: the trade date of a fill is its date there.",
+    )
+
+    @field_validator("market_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @property
+    def market_tz(self) -> tzinfo:
+        return ZoneInfo(self.market_timezone)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.retry_max_attempts,
+            base_delay=self.retry_base_delay_seconds,
+            max_delay=max(self.retry_max_delay_seconds, self.retry_base_delay_seconds),
+            jitter=self.retry_jitter,
+            max_retry_after=self.retry_max_retry_after_seconds,
+        )
