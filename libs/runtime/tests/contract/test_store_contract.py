@@ -7,7 +7,6 @@ through testcontainers when a Docker engine is reachable (skipped with the reaso
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,19 +21,7 @@ from rebal_runtime.store import (
 )
 from rebal_runtime.store.mongo import MongoStore
 from rebal_runtime.store.sqlite import SqliteStore
-
-
-def _docker_available() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client installed"
-    try:
-        import docker  # type: ignore[import-untyped]
-
-        docker.from_env().ping()
-    except Exception as exc:
-        return f"no Docker engine reachable ({type(exc).__name__})"
-    return None
-
+from rebal_runtime.testing.pytest_plugin import docker_unavailable_reason
 
 ADAPTERS = [
     "memory",
@@ -58,7 +45,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
         s = MongoStore(AsyncMongoMockClient(), "contract", processed_ids_kept=3)
     else:
-        reason = _docker_available()
+        reason = docker_unavailable_reason()
         if reason:
             pytest.skip(f"real MongoDB needs testcontainers and Docker: {reason}")
         from testcontainers.mongodb import MongoDbContainer

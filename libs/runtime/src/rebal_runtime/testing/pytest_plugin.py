@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,35 @@ def settings_for(
     }
     values.update(overrides)
     return RuntimeSettings(**values)  # type: ignore[arg-type]
+
+
+def docker_unavailable_reason() -> str | None:
+    """None when a Docker engine answers, else why not (the skip reason)."""
+    import shutil
+
+    if shutil.which("docker") is None:
+        return "no docker client installed"
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception as exc:
+        return f"no Docker engine reachable ({type(exc).__name__})"
+    return None
+
+
+@dataclass
+class ExternalKafka:
+    bootstrap_servers: str
+
+
+@pytest.fixture(scope="session")
+def apache_kafka() -> Iterator[ExternalKafka]:
+    """A real Apache Kafka (KRaft) through testcontainers; skipped with the reason when no Docker."""
+    reason = docker_unavailable_reason()
+    if reason:
+        pytest.skip(f"real Apache Kafka needs testcontainers and Docker: {reason}")
+    from testcontainers.kafka import KafkaContainer
+
+    with KafkaContainer("confluentinc/cp-kafka:7.6.1").with_kraft() as container:
+        yield ExternalKafka(container.get_bootstrap_server())

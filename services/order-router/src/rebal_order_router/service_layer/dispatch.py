@@ -167,13 +167,20 @@ class Dispatcher:
         ctx, account = self.ctx, stored.run.account_id
         coid = order.client_order_id
         async with self._slots:
-            try:
-                if look_up_first:
+            if look_up_first:
+                try:
                     found = await ctx.broker.get_order_by_client_order_id(account, coid)
-                    if found is not None:
-                        log.info("resumed order found at the broker", client_order_id=coid)
-                        return SendResult(coid, event_from_broker_order(found, ctx.clock()))
-                    log.info("resumed order not at the broker; submitting", client_order_id=coid)
+                except BrokerError as exc:
+                    # any refusal of a lookup (even a 4xx) says nothing about the order itself
+                    log.warning(
+                        "lookup failed; order stays pending", client_order_id=coid, error=str(exc)
+                    )
+                    return SendResult(coid, None)
+                if found is not None:
+                    log.info("resumed order found at the broker", client_order_id=coid)
+                    return SendResult(coid, event_from_broker_order(found, ctx.clock()))
+                log.info("resumed order not at the broker; submitting", client_order_id=coid)
+            try:
                 placed = await submit_exactly_once(
                     ctx.broker,
                     account,
@@ -185,24 +192,18 @@ class Dispatcher:
                     policy=ctx.retry_policy,
                 )
             except OrderRejected as exc:
-                if look_up_first and not _is_submit_rejection(exc):
-                    log.error("lookup refused by the broker", client_order_id=coid, error=str(exc))
-                    return SendResult(coid, None)
                 log.info("order rejected by the broker", client_order_id=coid, reason=exc.message)
                 self.sent += 1
                 reason = f"{exc.message} (HTTP {exc.status_code})"
-                return SendResult(coid, OrderEvent(OrderEventKind.REJECTED, ctx.clock(), reason=reason))
+                rejected = OrderEvent(OrderEventKind.REJECTED, ctx.clock(), reason=reason)
+                return SendResult(coid, rejected)
             except BrokerError as exc:
-                log.warning("broker unreachable; order stays pending", client_order_id=coid, error=str(exc))
+                log.warning(
+                    "broker unreachable; order stays pending", client_order_id=coid, error=str(exc)
+                )
                 return SendResult(coid, None)
         self.sent += 1
         report = event_from_broker_order(placed, ctx.clock())
         if report is None:
             log.warning("unexpected broker status", client_order_id=coid, status=placed.status)
         return SendResult(coid, report)
-
-
-def _is_submit_rejection(exc: OrderRejected) -> bool:
-    """A lookup is a GET: a 4xx there (other than 404, which means absent) says nothing about
-    the order, so only the submit's own refusal may reject it."""
-    return False

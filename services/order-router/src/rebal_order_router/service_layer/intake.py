@@ -33,7 +33,9 @@ def plan_run(event: OptimizationReady) -> StoredRun:
     except ValueError as exc:
         raise PoisonMessage(f"optimization {event.optimization_id}: {exc}") from exc
     # schema leg (int, kept for the published events) of each domain leg (a string id)
-    schema_leg = {intent.leg: order.leg for intent, order in zip(intents, event.orders, strict=True)}
+    schema_leg = {
+        intent.leg: order.leg for intent, order in zip(intents, event.orders, strict=True)
+    }
     meta = RunMeta(
         ready_event_id=event.event_id,
         correlation_id=event.correlation_id or event.optimization_id,

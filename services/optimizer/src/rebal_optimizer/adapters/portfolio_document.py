@@ -1,0 +1,141 @@
+"""One store document per portfolio (collection `portfolios`): the domain Portfolio plus what the
+service keeps beside it — the account, the optimization waiting for its owner (in full, so a
+decision or the expiry sweep can move it), idempotency keys, and decision records waiting to be
+copied to the append-only history. One document, so every step is one atomic write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from rebal_optimizer.adapters.domain_json import (
+    dec,
+    iso,
+    optimization_json,
+    optimization_of,
+    settings_json,
+    settings_of,
+    to_date,
+    to_datetime,
+)
+from rebal_optimizer.domain import AwaitingOwner, Optimization, Portfolio, RunType
+
+Json = dict[str, Any]
+PORTFOLIOS = "portfolios"
+MODEL_INDEX = "model_id"
+EXPIRY_INDEX = "expires_at"
+RECENT_KEYS_KEPT = 50  # deposit ids, slot ids, external optimization ids remembered per portfolio
+
+
+def sortable_instant(moment: datetime) -> str:
+    """Fixed-width UTC text: string order is time order (the store compares index values as text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def remember(keys: tuple[str, ...], key: str) -> tuple[str, ...]:
+    return (*keys, key)[-RECENT_KEYS_KEPT:]
+
+
+@dataclass(frozen=True)
+class PortfolioRecord:
+    portfolio: Portfolio
+    account_id: str
+    awaiting: Optimization | None = None  # the AWAITING_OWNER optimization, in full
+    expires_at: datetime | None = None  # when `awaiting` expires
+    pending_history: tuple[Json, ...] = ()  # decision records not yet known to be appended
+    recent_deposits: tuple[str, ...] = ()  # deposit_id idempotency keys (InvestSuite's)
+    recent_slots: tuple[str, ...] = ()  # scheduler slots already evaluated
+    recent_external: tuple[str, ...] = ()  # external_optimization_ids already submitted
+    last_optimization_id: str | None = None
+
+    @property
+    def portfolio_id(self) -> str:
+        return self.portfolio.portfolio_id
+
+    def with_portfolio(self, portfolio: Portfolio) -> PortfolioRecord:
+        return replace(self, portfolio=portfolio)
+
+    def index(self) -> dict[str, str | int | None]:
+        return {
+            MODEL_INDEX: self.portfolio.settings.model_id,
+            EXPIRY_INDEX: sortable_instant(self.expires_at) if self.expires_at else None,
+        }
+
+
+def _portfolio_json(p: Portfolio) -> Json:
+    awaiting = p.awaiting_owner
+    return {
+        "portfolio_id": p.portfolio_id,
+        "holdings": {symbol: dec(qty) for symbol, qty in p.holdings.items()},
+        "cash": dec(p.cash),
+        "settings": settings_json(p.settings),
+        "blocked_by": p.blocked_by,
+        "blocked_run_type": str(p.blocked_run_type) if p.blocked_run_type else None,
+        "awaiting_owner": None if awaiting is None else {
+            "optimization_id": awaiting.optimization_id,
+            "created_at": awaiting.created_at.isoformat(),
+        },
+        "last_rebalanced_at": iso(p.last_rebalanced_at),
+        "last_automatic_optimization_day": iso(p.last_automatic_optimization_day),
+        "funded": p.funded,
+        "pending_withdrawal": dec(p.pending_withdrawal),
+        "awaiting_client_holdings_after": iso(p.awaiting_client_holdings_after),
+        "holdings_as_of": iso(p.holdings_as_of),
+        "cooldown_waived": p.cooldown_waived,
+        "targets_changed": p.targets_changed,
+    }
+
+
+def _portfolio_of(d: Json) -> Portfolio:
+    awaiting = d.get("awaiting_owner")
+    blocked_run_type = d.get("blocked_run_type")
+    return Portfolio(
+        portfolio_id=d["portfolio_id"],
+        holdings={symbol: Decimal(qty) for symbol, qty in d["holdings"].items()},
+        cash=Decimal(d["cash"]),
+        settings=settings_of(d["settings"]),
+        blocked_by=d.get("blocked_by"),
+        blocked_run_type=RunType(blocked_run_type) if blocked_run_type else None,
+        awaiting_owner=None if awaiting is None else AwaitingOwner(
+            awaiting["optimization_id"], datetime.fromisoformat(awaiting["created_at"])
+        ),
+        last_rebalanced_at=to_date(d.get("last_rebalanced_at")),
+        last_automatic_optimization_day=to_date(d.get("last_automatic_optimization_day")),
+        funded=d.get("funded", False),
+        pending_withdrawal=Decimal(d.get("pending_withdrawal", "0")),
+        awaiting_client_holdings_after=to_datetime(d.get("awaiting_client_holdings_after")),
+        holdings_as_of=to_datetime(d.get("holdings_as_of")),
+        cooldown_waived=d.get("cooldown_waived", False),
+        targets_changed=d.get("targets_changed", False),
+    )
+
+
+def record_to_document(r: PortfolioRecord) -> Json:
+    return {
+        "portfolio": _portfolio_json(r.portfolio),
+        "account_id": r.account_id,
+        "awaiting": optimization_json(r.awaiting) if r.awaiting else None,
+        "expires_at": iso(r.expires_at),
+        "pending_history": list(r.pending_history),
+        "recent_deposits": list(r.recent_deposits),
+        "recent_slots": list(r.recent_slots),
+        "recent_external": list(r.recent_external),
+        "last_optimization_id": r.last_optimization_id,
+    }
+
+
+def record_from_document(d: Json) -> PortfolioRecord:
+    awaiting = d.get("awaiting")
+    return PortfolioRecord(
+        portfolio=_portfolio_of(d["portfolio"]),
+        account_id=d["account_id"],
+        awaiting=optimization_of(awaiting) if awaiting else None,
+        expires_at=to_datetime(d.get("expires_at")),
+        pending_history=tuple(d.get("pending_history", ())),
+        recent_deposits=tuple(d.get("recent_deposits", ())),
+        recent_slots=tuple(d.get("recent_slots", ())),
+        recent_external=tuple(d.get("recent_external", ())),
+        last_optimization_id=d.get("last_optimization_id"),
+    )

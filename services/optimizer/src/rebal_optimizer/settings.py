@@ -1,0 +1,64 @@
+"""The optimizer's settings: the runtime's (env prefix ``REBAL_``) plus when and how to optimize."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from rebal_runtime.settings import RuntimeSettings
+
+
+class OptimizerSettings(RuntimeSettings):
+    service_name: str = Field(
+        "optimizer", description="Consumer group id, `producer` of events, log field."
+    )
+    trading_calendar: str = Field(
+        "XNYS",
+        description="Trading days for 'at most one automatic optimization per trading day' and "
+        "for rolling a weekend/holiday evaluation back to the previous trading day: an "
+        "exchange_calendars code (XNYS = New York Stock Exchange; the day is read in the "
+        "exchange's time zone), or `ALWAYS_OPEN`, where every day is a trading day (UTC) — a "
+        "demo/test knob so the demo works on any day. Never use ALWAYS_OPEN for real money.",
+    )
+    max_price_age_seconds: float = Field(
+        4 * 24 * 3600.0,
+        gt=0,
+        description="A price older than this (its `as_of` against the optimizer's clock) is "
+        "stale: an optimization that needs it fails with PRICE_STALE instead of trading on it. "
+        "The default (4 days) lets the nightly batch and a long weekend use the last close; "
+        "intraday-only deployments lower it.",
+    )
+    advisory_expiry_seconds: float = Field(
+        2 * 24 * 3600.0,
+        gt=0,
+        description="An advisory optimization left AWAITING_OWNER this long becomes EXPIRED "
+        "(optimization.status_changed); a later ACCEPT for it is refused (dead.letter).",
+    )
+    expiry_sweep_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often the background sweep looks for advisory optimizations to expire; "
+        "one expires at most this long after its deadline.",
+    )
+    fanout_batch: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Fan-out of a `rebalance.requested` with scope `model`/`all`: portfolio ids "
+        "read per store page and per-portfolio requests published per pipelined batch. The "
+        "progress is saved after each batch, so a redelivered fan-out resumes where it stopped.",
+    )
+    history_enabled: bool = Field(
+        True,
+        description="Keep every optimization and status change in the append-only "
+        "`optimizations` collection (the decision records). Off only for benchmarks.",
+    )
+
+    @property
+    def max_price_age(self) -> timedelta:
+        return timedelta(seconds=self.max_price_age_seconds)
+
+    @property
+    def advisory_expiry(self) -> timedelta:
+        return timedelta(seconds=self.advisory_expiry_seconds)

@@ -1,0 +1,89 @@
+"""Follow the broker's trade-update stream and apply each update to its run.
+
+The cursor (the last processed event id) is stored after the update's effect is committed,
+so a crash in between replays that update, which the domain recognises as a duplicate
+(cumulative quantities, transition table). On a broken stream the follower reconnects from the
+cursor with a backoff. Updates for orders that are not ours, or for runs this router does not
+know, are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from rebal_order_router.domain import (
+    TradeUpdate,
+    event_from_trade_update,
+    is_rebal_client_order_id,
+)
+from rebal_order_router.service_layer.context import RouterContext, apply_reports
+from rebal_runtime.log import get_logger
+
+log = get_logger(__name__)
+
+CURSOR = "trade_updates"
+MAX_RECONNECT_SECONDS = 30.0
+
+
+async def handle_trade_update(ctx: RouterContext, update: TradeUpdate) -> bool:
+    """Apply one update; True when it belonged to a run of this router."""
+    client_order_id = update.order.client_order_id
+    if not is_rebal_client_order_id(client_order_id):
+        return False
+    run_id = await ctx.runs.run_of(client_order_id)
+    if run_id is None:
+        log.info("trade update for an unknown run; skipped", client_order_id=client_order_id)
+        return False
+    report = event_from_trade_update(update)
+    if report is not None:
+        await apply_reports(ctx, run_id, [(client_order_id, report)])
+    return True
+
+
+class TradeUpdateFollower:
+    def __init__(self, ctx: RouterContext, reconnect_seconds: float = 1.0) -> None:
+        self.ctx = ctx
+        self.reconnect_seconds = reconnect_seconds
+        self.processed = 0
+        self.connections = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="order-router-trade-updates")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def follow_once(self) -> int:
+        """One connection: process updates after the stored cursor until the stream ends."""
+        cursor = await self.ctx.runs.load_cursor(CURSOR)
+        self.connections += 1
+        count = 0
+        async for update in self.ctx.broker.stream_trade_updates(cursor):
+            await handle_trade_update(self.ctx, update)
+            await self.ctx.runs.save_cursor(CURSOR, update.event_id)
+            count += 1
+            self.processed += 1
+        return count
+
+    async def _run(self) -> None:
+        delay = self.reconnect_seconds
+        while True:
+            before = self.processed
+            try:
+                processed = await self.follow_once()
+                log.info("trade-update stream ended; reconnecting", processed=processed)
+            except Exception as exc:  # broker or store down: reconnect from the cursor later
+                if self.processed > before:  # it was working: a fresh failure, a short wait
+                    delay = self.reconnect_seconds
+                log.warning("trade-update stream failed", error=repr(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RECONNECT_SECONDS)
+                continue
+            delay = self.reconnect_seconds
+            await asyncio.sleep(self.reconnect_seconds)
