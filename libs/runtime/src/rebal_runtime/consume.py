@@ -61,6 +61,7 @@ async def decode_body(msg: Any, original: Any = None) -> Any:
 
 def dead_letter_for(msg: Any, group: str, error_type: str, reason: str) -> MessageDeadLettered:
     record = msg.raw_message
+    value: bytes = record.value or b""
     key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else record.key
     # Deterministic id: dead-lettering the same record twice (crash before commit) is one event.
     digest = hashlib.sha256(f"{group}/{record.topic}/{record.partition}/{record.offset}".encode())
@@ -71,7 +72,9 @@ def dead_letter_for(msg: Any, group: str, error_type: str, reason: str) -> Messa
         partition=record.partition,
         offset=record.offset,
         key=key,
-        original_value_b64=base64.b64encode(record.value or b"").decode(),
+        original_value_b64=base64.b64encode(value[: MessageDeadLettered.MAX_KEPT_BYTES]).decode(),
+        original_size=len(value),
+        truncated=len(value) > MessageDeadLettered.MAX_KEPT_BYTES,
         original_headers={k: v.decode(errors="replace") for k, v in (record.headers or ())},
         consumer_group=group,
         error_type=error_type,

@@ -267,3 +267,29 @@ async def _total_after_reopen(tmp_path: Path, portfolio: str) -> tuple[Decimal, 
 
 async def _async_true(value: bool) -> bool:
     return value
+
+
+async def test_oversized_message_is_dead_lettered_truncated_and_the_rest_flows(
+    fresh_kafka: EmbeddedKafka, tmp_path: Path
+) -> None:
+    await ensure_topics(fresh_kafka.bootstrap_servers)
+    ledger = Ledger(settings_for(fresh_kafka.bootstrap_servers, tmp_path, "ledger"))
+    portfolio = unique("p")
+    huge = b'{"event_type":"portfolio.cash_deposited","pad":"' + b"x" * 1_200_000 + b'"}'
+    producer = AIOKafkaProducer(bootstrap_servers=fresh_kafka.bootstrap_servers, acks="all", max_request_size=4_000_000)
+    await producer.start()
+    try:
+        await producer.send_and_wait("portfolio.patched", huge, key=portfolio.encode())
+        await producer.send_and_wait("portfolio.patched", encode(deposit(portfolio, "2")), key=portfolio.encode())
+    finally:
+        await producer.stop()
+    async with ledger.runtime.running(), TopicReader(fresh_kafka.bootstrap_servers, "dead.letter") as dlq:
+        letters = await dlq.wait_for(lambda evs: len(evs) >= 1)
+
+        async def good_applied() -> bool:
+            return (await ledger.total(portfolio))[1] == 1
+
+        await wait_until(good_applied)
+    letter = letters[0]
+    assert letter.error_type == "MalformedMessage" and "exceeds" in letter.reason
+    assert letter.truncated and letter.original_size == len(huge)

@@ -28,6 +28,7 @@ from rebal_order_router.domain import (
     OrderEvent,
     OrderEventKind,
     OrderRejected,
+    OrderStatus,
     event_from_broker_order,
 )
 from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports
@@ -123,6 +124,9 @@ class Dispatcher:
         if completed:
             self._failures.pop(run_id, None)
             self._not_before.pop(run_id, None)
+            # a report may have made more orders sendable while this task was finishing (its
+            # wake-up found the run busy): look again now rather than at the next poll
+            self._wake.set()
             return
         failures = self._failures.get(run_id, 0) + 1
         self._failures[run_id] = failures
@@ -159,8 +163,13 @@ class Dispatcher:
                 reports: list[Report] = [
                     (r.client_order_id, r.report) for r in results if r.report is not None
                 ]
-                await apply_reports(self.ctx, run_id, reports)
-                if len(reports) < len(results):
+                updated = await apply_reports(self.ctx, run_id, reports)
+                if len(reports) < len(results) or updated is None:
+                    return False
+                if any(coid in _pending(updated) for coid, _ in reports):
+                    # the broker's answer did not move the order on (an odd snapshot): back
+                    # off instead of looking it up again and again
+                    log.warning("broker answers left orders pending", run_id=run_id)
                     return False
 
     async def _send(self, stored: StoredRun, order: Order, look_up_first: bool) -> SendResult:
@@ -207,3 +216,7 @@ class Dispatcher:
         if report is None:
             log.warning("unexpected broker status", client_order_id=coid, status=placed.status)
         return SendResult(coid, report)
+
+
+def _pending(stored: StoredRun) -> set[str]:
+    return {o.client_order_id for o in stored.run.orders if o.status is OrderStatus.PENDING_SUBMIT}

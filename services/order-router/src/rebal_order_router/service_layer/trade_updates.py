@@ -1,8 +1,8 @@
 """Follow the broker's trade-update stream and apply each update to its run.
 
-The cursor (the last processed event id) is stored after the update's effect is committed,
-so a crash in between replays that update, which the domain recognises as a duplicate
-(cumulative quantities, transition table). On a broken stream the follower reconnects from the
+The cursor (the last processed event id) is stored after the updates' effects are committed
+(in batches, see `follow_once`), so a crash in between replays those updates, which the domain
+recognises as duplicates (cumulative quantities, transition table). On a broken stream the follower reconnects from the
 cursor with a backoff. Updates for orders that are not ours, or for runs this router does not
 know, are skipped.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from rebal_order_router.domain import (
     TradeUpdate,
@@ -42,9 +43,18 @@ async def handle_trade_update(ctx: RouterContext, update: TradeUpdate) -> bool:
 
 
 class TradeUpdateFollower:
-    def __init__(self, ctx: RouterContext, reconnect_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        ctx: RouterContext,
+        reconnect_seconds: float = 1.0,
+        *,
+        cursor_every: int = 100,
+        cursor_seconds: float = 1.0,
+    ) -> None:
         self.ctx = ctx
         self.reconnect_seconds = reconnect_seconds
+        self.cursor_every = cursor_every
+        self.cursor_seconds = cursor_seconds
         self.processed = 0
         self.connections = 0
         self._task: asyncio.Task[None] | None = None
@@ -60,15 +70,29 @@ class TradeUpdateFollower:
             self._task = None
 
     async def follow_once(self) -> int:
-        """One connection: process updates after the stored cursor until the stream ends."""
+        """One connection: process updates after the stored cursor until the stream ends.
+
+        The cursor is saved every `cursor_every` updates or `cursor_seconds`, and when the
+        connection ends: a crash replays at most that many updates, each a no-op.
+        """
         cursor = await self.ctx.runs.load_cursor(CURSOR)
+        saved = cursor
+        saved_at = time.monotonic()
         self.connections += 1
         count = 0
-        async for update in self.ctx.broker.stream_trade_updates(cursor):
-            await handle_trade_update(self.ctx, update)
-            await self.ctx.runs.save_cursor(CURSOR, update.event_id)
-            count += 1
-            self.processed += 1
+        try:
+            async for update in self.ctx.broker.stream_trade_updates(cursor):
+                await handle_trade_update(self.ctx, update)
+                cursor = update.event_id
+                count += 1
+                self.processed += 1
+                batch_full = count % self.cursor_every == 0
+                if batch_full or time.monotonic() - saved_at >= self.cursor_seconds:
+                    await self.ctx.runs.save_cursor(CURSOR, cursor)
+                    saved, saved_at = cursor, time.monotonic()
+        finally:
+            if cursor is not None and cursor != saved:
+                await self.ctx.runs.save_cursor(CURSOR, cursor)
         return count
 
     async def _run(self) -> None:

@@ -135,9 +135,7 @@ class FakeBroker:
         order = self.orders[client_order_id]
         price = price if price is not None else self.prices[order.symbol]
         total = order.filled_qty + qty
-        average = (
-            (order.filled_qty * (order.filled_avg_price or Decimal(0)) + qty * price) / total
-        )
+        average = (order.filled_qty * (order.filled_avg_price or Decimal(0)) + qty * price) / total
         full = order.qty if order.qty is not None else (order.notional or Decimal(0)) / price
         done = total >= full
         self._set(
@@ -235,7 +233,11 @@ def broker(clock: FixedClock) -> FakeBroker:
 def ctx(store: InMemoryStore, broker: FakeBroker, clock: FixedClock) -> RouterContext:
     no_wait = RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0, jitter=0.0)
     return RouterContext(
-        runs=RunStore(store), broker=broker, producer="order-router", clock=clock, retry_policy=no_wait
+        runs=RunStore(store),
+        broker=broker,
+        producer="order-router",
+        clock=clock,
+        retry_policy=no_wait,
     )
 
 

@@ -4,8 +4,11 @@ outages, lost replies and crashes."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+
+import pytest
 
 from rebal_order_router.adapters.run_documents import StoredRun
 from rebal_order_router.domain import OrderStatus
@@ -146,10 +149,8 @@ async def test_restart_after_a_crash_mid_send_looks_up_and_never_sends_twice(
         raise Crash
 
     broker.submit_order = submit_then_crash
-    try:
+    with pytest.raises(Crash):
         await Dispatcher(ctx).dispatch_run("opt-1")
-    except Crash:
-        pass
     broker.submit_order = original_submit
     assert (await stored_run(ctx)).run.order(coid).status is OrderStatus.PENDING_SUBMIT
     assert outbox() == []
@@ -193,3 +194,23 @@ async def test_dispatcher_retries_a_failed_run_after_its_backoff(ctx, broker, ma
         await dispatcher.stop()
     assert (await stored_run(ctx)).run.is_complete
     assert len(broker.orders) == 1
+
+
+async def test_an_answer_that_does_not_move_the_order_on_backs_off_instead_of_spinning(
+    ctx, broker, make_ready
+) -> None:
+    await on_optimization_ready(ctx, make_ready(orders=((1, "AAPL", "sell", "5"),)))
+    original_submit = broker.submit_order
+
+    async def odd_snapshot(*args, **kwargs):  # type: ignore[no-untyped-def]
+        placed = await original_submit(*args, **kwargs)
+        # "partially_filled" without any quantity: says nothing new about the order
+        return replace(placed, status="partially_filled", filled_qty=Decimal(0))
+
+    broker.mode["AAPL"] = "accept"
+    broker.submit_order = odd_snapshot
+
+    assert await Dispatcher(ctx).dispatch_run("opt-1") is False  # returns, to retry later
+
+    assert len(broker.submits()) == 1
+    assert await ctx.runs.runs_needing_dispatch() == ["opt-1"]

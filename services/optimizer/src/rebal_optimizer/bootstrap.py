@@ -1,0 +1,71 @@
+"""Wire the optimizer: settings -> runtime (store, broker, outbox) -> handlers -> router -> expiry
+loop. Nothing connects until `runtime.start()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rebal_optimizer.adapters.clock import Clock, SystemClock
+from rebal_optimizer.adapters.fanout_publisher import BrokerFanoutSink
+from rebal_optimizer.adapters.trading_days import (
+    ExchangeTradingDays,
+    TradingCalendar,
+    trading_calendar,
+)
+from rebal_optimizer.entrypoints.expiry_loop import ExpiryLoop
+from rebal_optimizer.entrypoints.kafka import build_router
+from rebal_optimizer.service_layer.evaluation import OptimizerConfig
+from rebal_optimizer.service_layer.handlers import OptimizerHandlers
+from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.service import ServiceRuntime
+from rebal_runtime.store import DocumentStore
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    settings: OptimizerSettings
+    runtime: ServiceRuntime
+    handlers: OptimizerHandlers
+    expiry_loop: ExpiryLoop
+    clock: Clock
+
+
+def config_of(settings: OptimizerSettings) -> OptimizerConfig:
+    return OptimizerConfig(
+        producer=settings.service_name,
+        max_price_age=settings.max_price_age,
+        advisory_expiry=settings.advisory_expiry,
+        fanout_batch=settings.fanout_batch,
+        history_enabled=settings.history_enabled,
+    )
+
+
+def bootstrap(
+    settings: OptimizerSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    calendar: TradingCalendar | None = None,
+    store: DocumentStore | None = None,
+) -> Optimizer:
+    """Build one optimizer process. Tests pass a fake `clock` (and may pass a `calendar`)."""
+    settings = settings if settings is not None else OptimizerSettings()
+    clock = clock if clock is not None else SystemClock()
+    calendar = calendar if calendar is not None else trading_calendar(settings.trading_calendar)
+    runtime = ServiceRuntime(settings, store=store)
+    handlers = OptimizerHandlers(
+        runtime.store, clock, calendar, config_of(settings), BrokerFanoutSink(runtime.broker)
+    )
+    runtime.include_router(build_router(settings, handlers))
+    expiry_loop = ExpiryLoop(handlers.expire_due, clock, settings.expiry_sweep_seconds)
+    if isinstance(calendar, ExchangeTradingDays):
+        exchange = calendar
+
+        async def load_calendar() -> None:
+            exchange.load()  # an unknown calendar code fails the start, not the first message
+
+        runtime.on_start(load_calendar)
+    # on_start runs after the store and the outbox relay are up; on_stop before they go down,
+    # so the relay's final drain publishes what the last sweep committed.
+    runtime.on_start(expiry_loop.start)
+    runtime.on_stop(expiry_loop.stop)
+    return Optimizer(settings, runtime, handlers, expiry_loop, clock)

@@ -1,0 +1,147 @@
+"""Evaluate one portfolio under a trigger and turn the domain's answer into an `Outcome`:
+events to publish, the new portfolio record, decision records. Shared by every handler that
+evaluates (patches, rebalance requests, REOPTIMIZE, external submissions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from rebal_optimizer.adapters.portfolio_document import PortfolioRecord
+from rebal_optimizer.adapters.reference_data import load_model, load_prices
+from rebal_optimizer.adapters.trading_days import TradingCalendar
+from rebal_optimizer.domain import (
+    Evaluation,
+    ModelPortfolio,
+    Optimization,
+    OptimizationEvent,
+    OptimizationStatus,
+    Trigger,
+)
+from rebal_optimizer.service_layer import messages
+from rebal_optimizer.service_layer.unit_of_work import Outcome, history_entry
+from rebal_runtime.store import DocumentStore
+from rebal_schemas import Event, OptimizerMode, Reason, RunInitiator, RunType, TriggerReason
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    producer: str
+    max_price_age: timedelta
+    advisory_expiry: timedelta
+    fanout_batch: int = 1000
+    history_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How to publish an evaluation's result."""
+
+    cause: Event
+    initiated_from: RunInitiator
+    source: OptimizerMode = OptimizerMode.PLATFORM
+    explicit: bool = False  # a client asked: answer with NOT_RECOMMENDED rather than silence
+    run_type: RunType = RunType.full_rebalance  # of the NOT_RECOMMENDED answer
+    trigger: TriggerReason = TriggerReason.manual  # of the NOT_RECOMMENDED answer
+    extra_reasons: Sequence[Reason] = ()
+    optimization_id: str | None = None  # of the NOT_RECOMMENDED answer (default: derived)
+
+
+class Evaluator:
+    def __init__(self, store: DocumentStore, calendar: TradingCalendar,
+                 config: OptimizerConfig) -> None:
+        self.store = store
+        self.calendar = calendar
+        self.config = config
+
+    async def evaluate(self, record: PortfolioRecord, trigger: Trigger, answer: Answer,
+                       now: datetime) -> Outcome:
+        portfolio = record.portfolio
+        settings = portfolio.settings
+        model = await load_model(self.store, settings.model_id) if settings.model_id else None
+        symbols = set(portfolio.holdings) | _target_symbols(record, model, trigger)
+        prices = await load_prices(self.store, symbols)
+        evaluation = portfolio.evaluate(
+            trigger, model, prices,
+            optimization_id=messages.optimization_id_for(answer.cause.event_id,
+                                                         record.portfolio_id),
+            now=now, today=self.calendar.today(now), trading_days=self.calendar,
+            max_price_age=self.config.max_price_age,
+        )
+        return self.outcome(record, evaluation, answer, now)
+
+    def outcome(self, record: PortfolioRecord, evaluation: Evaluation, answer: Answer,
+                now: datetime) -> Outcome:
+        """Publish and record what an evaluation (own or external) decided."""
+        result = Outcome(record.with_portfolio(evaluation.portfolio))
+        if evaluation.superseded_optimization_id is not None:
+            result = result.extend(self._supersede(result.record, answer.cause, now))
+        opt = evaluation.optimization
+        if opt is not None:
+            result = result.extend(self._created(result.record, opt, answer, now))
+        elif answer.explicit or evaluation.refused_reason is not None:
+            result.publish.append(self._not_recommended(record, evaluation, answer))
+        needs = evaluation.model_needs_adjustment
+        if needs and record.portfolio.settings.model_id is not None:
+            result.needs_adjustment = (record.portfolio.settings.model_id, tuple(needs))
+        return result
+
+    def _created(self, record: PortfolioRecord, opt: Optimization, answer: Answer,
+                 now: datetime) -> Outcome:
+        settings = record.portfolio.settings
+        awaiting = opt.status is OptimizationStatus.AWAITING_OWNER
+        expires_at = now + self.config.advisory_expiry if awaiting else None
+        publish: list[Event] = [messages.optimization_created(
+            opt, account_id=record.account_id, broker_integration=str(settings.broker_integration),
+            source=answer.source, initiated_from=answer.initiated_from, cause=answer.cause,
+            producer=self.config.producer, expires_at=expires_at,
+            extra_reasons=answer.extra_reasons,
+        )]
+        if opt.status is OptimizationStatus.READY:
+            publish.append(messages.optimization_ready(
+                opt, account_id=record.account_id,
+                broker_integration=str(settings.broker_integration),
+                initiated_from=answer.initiated_from, cause=answer.cause,
+                producer=self.config.producer,
+            ))
+        new = replace(record, last_optimization_id=opt.optimization_id)
+        if awaiting:
+            new = replace(new, awaiting=opt, expires_at=expires_at)
+        entry = history_entry(record, opt, cause_id=answer.cause.event_id)
+        return Outcome(new, publish, [entry])
+
+    def _supersede(self, record: PortfolioRecord, cause: Event, now: datetime) -> Outcome:
+        """A newer recommendation took the place of the one waiting for its owner."""
+        previous = record.awaiting
+        new = replace(record, awaiting=None, expires_at=None)
+        if previous is None:
+            return Outcome(new)
+        replaced = previous.apply(OptimizationEvent.REPLACED, now)
+        event = messages.status_changed(replaced, cause=cause, producer=self.config.producer,
+                                        detail="replaced by a newer optimization")
+        entry = history_entry(record, replaced, cause_id=cause.event_id,
+                              suffix=str(replaced.status))
+        return Outcome(new, [event], [entry])
+
+    def _not_recommended(self, record: PortfolioRecord, evaluation: Evaluation,
+                         answer: Answer) -> Event:
+        settings = record.portfolio.settings
+        reason = messages.stop_reason(evaluation.decision, evaluation.refused_reason)
+        return messages.not_recommended(
+            optimization_id=answer.optimization_id or messages.optimization_id_for(
+                answer.cause.event_id, record.portfolio_id),
+            portfolio_id=record.portfolio_id, account_id=record.account_id,
+            mandate=str(settings.mandate), broker_integration=str(settings.broker_integration),
+            run_type=answer.run_type, trigger=answer.trigger,
+            initiated_from=answer.initiated_from, source=answer.source,
+            decision=evaluation.decision, reasons=(reason, *answer.extra_reasons),
+            cause=answer.cause, producer=self.config.producer,
+        )
+
+
+def _target_symbols(record: PortfolioRecord, model: ModelPortfolio | None,
+                    trigger: Trigger) -> set[str]:
+    weights = (*record.portfolio.settings.own_weights, *trigger.weights,
+               *(model.weights if model is not None else ()))
+    return {w.symbol for w in weights if w.symbol is not None}

@@ -1,0 +1,243 @@
+"""The optimizer's handlers: one per message type, over the store (`apply_once`).
+
+Aggregates: `portfolios` (one document per portfolio, with its optimization awaiting the owner and
+its block), `models`, `prices` (one document per symbol) and the append-only `optimizations`
+history. Fate of an input:
+- a fact about a portfolio that does not exist (holdings, deposit, withdrawal, decision, run,
+  external optimization), a decision on an optimization that is not waiting for one, a model or
+  settings the domain refuses -> `PoisonMessage` with the reason (dead.letter);
+- settings that subscribe to a model the optimizer has not seen yet -> ACCEPTED and kept pending:
+  model.updated and portfolio.patched are different topics with no order between them, so a client
+  that creates a model and subscribes to it at once must not depend on which one is read first.
+  The portfolio is not optimized ("no_target_weights" in its decision record) until the model
+  arrives; the model's arrival re-evaluates its subscribers;
+- a redelivery -> no-op (inbox); a repeated deposit_id, slot_id or external optimization id
+  -> no-op as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from rebal_optimizer.adapters.clock import Clock
+from rebal_optimizer.adapters.domain_json import price_json, price_of
+from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, remember
+from rebal_optimizer.adapters.reference_data import MODELS, PRICES, load_prices
+from rebal_optimizer.adapters.trading_days import TradingCalendar
+from rebal_optimizer.domain import DomainError, Portfolio, Trigger, portfolio_value
+from rebal_optimizer.domain import TriggerReason as Why
+from rebal_optimizer.service_layer import inputs
+from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
+from rebal_optimizer.service_layer.fanout import FanoutSink, fan_out
+from rebal_optimizer.service_layer.lifecycle import Lifecycle
+from rebal_optimizer.service_layer.models import ModelCatalog
+from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step
+from rebal_runtime.log import get_logger
+from rebal_runtime.store import Document, DocumentStore
+from rebal_runtime.uow import Change, apply_once
+from rebal_schemas import (
+    CashDeposited,
+    Event,
+    HoldingsReported,
+    ModelUpdated,
+    OptimizationDecided,
+    OptimizationSubmitted,
+    PoisonMessage,
+    PortfolioSettingsChanged,
+    PriceUpdated,
+    RebalanceRequested,
+    RunCompleted,
+    RunInitiator,
+    RunType,
+    TriggerReason,
+    WithdrawalRequested,
+)
+from rebal_schemas.events.portfolio import PortfolioEvent
+
+log = get_logger(__name__)
+
+
+def unknown_portfolio(event: Event, portfolio_id: str) -> PoisonMessage:
+    return PoisonMessage(f"unknown portfolio {portfolio_id!r} in {event.event_type} "
+                         f"{event.event_id}: publish portfolio.settings_changed first")
+
+
+class OptimizerHandlers:
+    def __init__(self, store: DocumentStore, clock: Clock, calendar: TradingCalendar,
+                 config: OptimizerConfig, fanout: FanoutSink) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.fanout = fanout
+        self.portfolios = PortfolioUnitOfWork(store, config.history_enabled)
+        self.evaluator = Evaluator(store, calendar, config)
+        self.models = ModelCatalog(store, config.producer)
+        self.lifecycle = Lifecycle(self.portfolios, self.evaluator, store, config)
+
+    # -- portfolio.patched --------------------------------------------------------------------
+
+    async def portfolio_patched(self, event: PortfolioEvent) -> Outcome | None:
+        if isinstance(event, PortfolioSettingsChanged):
+            step = self._settings_changed(event)
+        elif isinstance(event, HoldingsReported):
+            step = self._holdings_reported(event)
+        elif isinstance(event, CashDeposited):
+            step = self._cash_deposited(event)
+        elif isinstance(event, WithdrawalRequested):
+            step = self._withdrawal_requested(event)
+        else:
+            raise PoisonMessage(f"unsupported portfolio event {event.event_type}")
+        return await self._update(event, event.portfolio_id, step)
+
+    def _settings_changed(self, event: PortfolioSettingsChanged) -> Step:
+        async def step(record: PortfolioRecord | None) -> Outcome:
+            if record is None:
+                record = PortfolioRecord(Portfolio(event.portfolio_id),
+                                         event.account_id or event.portfolio_id)
+            settings = inputs.patched_settings(record.portfolio.settings, event)
+            changed = record.with_portfolio(record.portfolio.change_settings(settings))
+            if event.account_id is not None:
+                changed = replace(changed, account_id=event.account_id)
+            if not changed.portfolio.holdings and changed.portfolio.cash == 0:
+                # Nothing to trade yet: evaluating would only publish "no portfolio value" and
+                # use up the new subscription, which must wait for the first funding instead.
+                return Outcome(changed)
+            return await self._evaluate(changed, Trigger(Why.SETTINGS), event)
+
+        return step
+
+    def _holdings_reported(self, event: HoldingsReported) -> Step:
+        async def step(record: PortfolioRecord | None) -> Outcome | None:
+            if record is None:
+                raise unknown_portfolio(event, event.portfolio_id)
+            portfolio = record.portfolio
+            if event.mode == "snapshot":
+                cash = event.cash if event.cash is not None else portfolio.cash
+                updated = portfolio.apply_holdings_snapshot(event.holdings, cash, event.as_of)
+            else:
+                updated = portfolio.apply_holdings_delta(event.holdings, event.cash or Decimal(0))
+            if updated == portfolio:
+                log.info("holdings unchanged (older snapshot or empty delta)")
+                return None
+            return await self._evaluate(record.with_portfolio(updated),
+                                        Trigger(Why.HOLDINGS), event)
+
+        return step
+
+    def _cash_deposited(self, event: CashDeposited) -> Step:
+        async def step(record: PortfolioRecord | None) -> Outcome | None:
+            if record is None:
+                raise unknown_portfolio(event, event.portfolio_id)
+            if event.deposit_id is not None and event.deposit_id in record.recent_deposits:
+                log.info("deposit already applied", deposit_id=event.deposit_id)
+                return None
+            updated = record.with_portfolio(record.portfolio.deposit_cash(event.amount))
+            if event.deposit_id is not None:
+                updated = replace(updated, recent_deposits=remember(updated.recent_deposits,
+                                                                    event.deposit_id))
+            return await self._evaluate(updated, Trigger(Why.DEPOSIT), event)
+
+        return step
+
+    def _withdrawal_requested(self, event: WithdrawalRequested) -> Step:
+        async def step(record: PortfolioRecord | None) -> Outcome:
+            if record is None:
+                raise unknown_portfolio(event, event.portfolio_id)
+            portfolio = record.portfolio
+            amount = event.amount
+            if amount is None:  # `full`: everything the portfolio is worth at the last prices
+                prices = await load_prices(self.store, portfolio.holdings)
+                priced = {s: q for s, q in portfolio.holdings.items() if s in prices}
+                amount = portfolio_value(priced, portfolio.cash, prices)
+            updated = record.with_portfolio(portfolio.request_withdrawal(amount))
+            return await self._evaluate(updated, Trigger(Why.WITHDRAWAL), event,
+                                        explicit=True, run_type="withdrawal")
+
+        return step
+
+    # -- model.updated, market.prices ------------------------------------------------------
+
+    async def model_updated(self, event: ModelUpdated) -> bool:
+        return await self.models.model_updated(event)
+
+    async def price_updated(self, event: PriceUpdated) -> bool:
+        quote = inputs.price(event)
+
+        async def mutate(doc: Document | None) -> Change | None:
+            if doc is not None and price_of(doc.state).as_of >= quote.as_of:
+                return None  # an older or equal quote never replaces the last one
+            return Change({"symbol": event.symbol, **price_json(quote)})
+
+        return await apply_once(self.store, PRICES, event.symbol, event.event_id, mutate)
+
+    # -- rebalance.requested -------------------------------------------------------------------
+
+    async def rebalance_requested(self, event: RebalanceRequested) -> Outcome | int | None:
+        if event.scope == "portfolio":
+            assert event.portfolio_id is not None  # the schema requires it for scope portfolio
+            return await self._update(event, event.portfolio_id, self._requested(event))
+        if event.scope == "model":
+            assert event.model_id is not None
+            if await self.store.load(MODELS, event.model_id) is None:
+                raise PoisonMessage(f"unknown model {event.model_id!r} in rebalance.requested "
+                                    f"{event.event_id}")
+        return await fan_out(self.store, self.fanout, event, batch=self.config.fanout_batch,
+                             producer=self.config.producer)
+
+    def _requested(self, event: RebalanceRequested) -> Step:
+        async def step(record: PortfolioRecord | None) -> Outcome | None:
+            if record is None:
+                raise unknown_portfolio(event, event.portfolio_id or "")
+            if event.slot_id is not None:
+                if event.slot_id in record.recent_slots:
+                    log.info("slot already evaluated", slot_id=event.slot_id)
+                    return None
+                record = replace(record, recent_slots=remember(record.recent_slots, event.slot_id))
+            manual = event.reason.value == Why.MANUAL
+            return await self._evaluate(
+                record, inputs.trigger(event), event, explicit=manual,
+                run_type=event.run_type.value if event.run_type else "full_rebalance",
+                initiated_from=event.initiated_from,
+            )
+
+        return step
+
+    # -- optimization.submitted / .decided, run.completed, expiry -------------------------------
+
+    async def optimization_submitted(self, event: OptimizationSubmitted) -> Outcome | None:
+        return await self.lifecycle.submitted(event, self.clock.now())
+
+    async def optimization_decided(self, event: OptimizationDecided) -> Outcome | None:
+        return await self.lifecycle.decided(event, self.clock.now())
+
+    async def run_completed(self, event: RunCompleted) -> Outcome | None:
+        return await self.lifecycle.run_completed(event, self.clock.now())
+
+    async def expire_due(self, now: datetime | None = None) -> int:
+        return await self.lifecycle.expire_due(now if now is not None else self.clock.now())
+
+    # -- common -------------------------------------------------------------------------------
+
+    async def _evaluate(self, record: PortfolioRecord, trigger: Trigger, cause: Event, *,
+                        explicit: bool = False, run_type: str = "full_rebalance",
+                        initiated_from: RunInitiator = RunInitiator.system) -> Outcome:
+        answer = Answer(cause, initiated_from, explicit=explicit, run_type=RunType(run_type),
+                        trigger=TriggerReason(str(trigger.reason)))
+        return await self.evaluator.evaluate(record, trigger, answer, self.clock.now())
+
+    async def _update(self, event: Event, portfolio_id: str, step: Step) -> Outcome | None:
+        async def guarded(record: PortfolioRecord | None) -> Outcome | None:
+            try:
+                return await step(record)
+            except DomainError as error:
+                raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}"
+                                    ) from error
+
+        outcome = await self.portfolios.update(portfolio_id, event.event_id, guarded)
+        if outcome is not None and outcome.needs_adjustment is not None:
+            model_id, symbols = outcome.needs_adjustment
+            await self.models.mark_needs_adjustment(model_id, symbols, event.event_id)
+        return outcome
+

@@ -1,0 +1,273 @@
+"""The optimizer's handlers over the in-memory store: the process flows, the owner's choice,
+blocking and unblocking, withdrawals, decision records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from rebal_optimizer.service_layer.unit_of_work import HISTORY
+from rebal_schemas import (
+    MessageDeadLettered,
+    OptimizationCreated,
+    OptimizationReady,
+    OptimizationStatusChanged,
+    OptimizationSubmitted,
+    PoisonMessage,
+    ProposedOrder,
+    RunCompleted,
+    WithdrawalRequested,
+)
+
+
+def only(events: list, kind: type) -> list:
+    return [e for e in events if isinstance(e, kind)]
+
+
+def created(events: list) -> OptimizationCreated:
+    (event,) = only(events, OptimizationCreated)
+    return event
+
+
+def completed(opt: OptimizationCreated | OptimizationReady, *, integration: str = "PLATFORM",
+              **kw: object) -> RunCompleted:
+    fields: dict = {
+        "run_id": opt.optimization_id, "optimization_id": opt.optimization_id,
+        "portfolio_id": opt.portfolio_id, "account_id": opt.account_id,
+        "run_type": opt.run_type, "broker_integration": integration,
+        "status": "COMPLETED_SUCCESS", "orders": (), "cash_delta": D(0),
+        "completed_at": opt.recorded_at,
+    }
+    fields.update(kw)
+    return RunCompleted(**fields)
+
+
+async def test_first_funding_of_a_discretionary_portfolio_is_ready_and_blocks(env) -> None:
+    await env.funded("p1")
+    events = env.new()
+    opt = created(events)
+    (ready,) = only(events, OptimizationReady)
+    assert opt.status == "READY" and opt.is_recommended and opt.run_type == "full_rebalance"
+    assert opt.trigger == "holdings" and opt.account_id == "p1"  # account defaults to portfolio
+    assert opt.optimization_id.startswith("O") and len(opt.optimization_id) == 27
+    assert {(o.symbol, o.side, o.qty) for o in opt.orders} == {
+        ("SPY", "buy", D(60)), ("TLT", "buy", D(70))}
+    assert [w.symbol for w in opt.weights] == ["SPY", "TLT", None]
+    assert any(c.name == "first_funding" and c.met for c in opt.decision)
+    assert ready.optimization_id == opt.optimization_id == ready.correlation_id == opt.correlation_id
+    assert ready.orders == opt.orders and ready.broker_integration == "PLATFORM"
+    record = await env.record("p1")
+    assert record.portfolio.blocked_by == opt.optimization_id
+    history = await env.store.get_appended(HISTORY, opt.optimization_id)
+    assert history["status"] == "READY" and history["source"] == "PLATFORM"
+
+
+async def test_blocked_portfolio_is_not_optimized_until_its_run_completes(env) -> None:
+    await env.funded("p1")
+    first = created(env.new())
+    await env.deposit("p1", "1000")
+    assert env.new() == []  # blocked: no optimization at all
+    await env.handlers.run_completed(completed(
+        first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)}))
+    record = await env.record("p1")
+    assert record.portfolio.blocked_by is None
+    assert record.portfolio.holdings == {"SPY": D(60), "TLT": D(70)}
+    assert record.portfolio.cash == D(1500)  # 10000 - 9500 + the deposit made while blocked
+    await env.deposit("p1", "500")  # same trading day: the daily limit holds it back
+    assert env.new() == []
+    env.clock.advance(timedelta(days=1))
+    await env.price("SPY", "100")
+    await env.price("TLT", "50")
+    await env.deposit("p1", "500")
+    events = env.new()
+    opt = created(events)
+    assert opt.run_type == "invest_cash" and opt.status == "READY"
+    assert all(o.side == "buy" for o in opt.orders) and only(events, OptimizationReady)
+
+
+async def test_completion_of_another_optimization_changes_nothing(env) -> None:
+    await env.funded("p1")
+    first = created(env.new())
+    other = completed(first, optimization_id="O-other", run_id="O-other")
+    assert await env.handlers.run_completed(other) is None
+    assert (await env.record("p1")).portfolio.blocked_by == first.optimization_id
+
+
+async def test_client_integration_waits_for_a_newer_holdings_snapshot(env) -> None:
+    await env.funded("p1", broker_integration="CLIENT")
+    first = created(env.new())
+    executed_at = env.clock.now() + timedelta(minutes=5)
+    await env.handlers.run_completed(completed(
+        first, integration="CLIENT", cash_delta=D("-9500"),
+        holdings_delta={"SPY": D(60), "TLT": D(70)}, last_execution_at=executed_at))
+    record = await env.record("p1")
+    assert record.portfolio.blocked_by is None
+    assert record.portfolio.holdings == {}  # CLIENT: the client reports what happened
+    env.clock.advance(timedelta(days=1))
+    await env.price("SPY", "100")
+    await env.price("TLT", "50")
+    await env.deposit("p1", "1000")
+    assert env.new() == []  # still waiting for the client's snapshot
+    await env.holdings("p1", "1000", as_of=executed_at - timedelta(minutes=1), SPY="60", TLT="70")
+    assert env.new() == []  # older than the last execution: not the one we wait for
+    await env.holdings("p1", "1500", as_of=executed_at + timedelta(minutes=1), SPY="60", TLT="70")
+    opt = created(env.new())
+    assert opt.broker_integration == "CLIENT" and opt.run_type == "invest_cash"
+
+
+async def test_advisory_optimization_waits_for_its_owner_then_accept_makes_it_ready(env) -> None:
+    await env.funded("p1", mandate="ADVISORY")
+    opt = created(env.new())
+    assert opt.status == "AWAITING_OWNER" and opt.expires_at == env.clock.now() + timedelta(days=2)
+    assert (await env.record("p1")).portfolio.blocked_by is None
+    decided = await env.decide("p1", opt.optimization_id, "ACCEPT")
+    events = env.new()
+    (changed,) = only(events, OptimizationStatusChanged)
+    (ready,) = only(events, OptimizationReady)
+    assert changed.status == "READY" and changed.owner_choice == "ACCEPT"
+    assert changed.causation_id == decided.event_id
+    assert ready.optimization_id == opt.optimization_id and ready.orders == opt.orders
+    assert (await env.record("p1")).portfolio.blocked_by == opt.optimization_id
+    assert (await env.store.get_appended(HISTORY, f"{opt.optimization_id}:READY")) is not None
+
+
+async def test_reject_ends_the_advisory_optimization(env) -> None:
+    await env.funded("p1", mandate="ADVISORY")
+    opt = created(env.new())
+    await env.decide("p1", opt.optimization_id, "REJECT")
+    (changed,) = env.new()
+    assert isinstance(changed, OptimizationStatusChanged) and changed.status == "REJECTED"
+    record = await env.record("p1")
+    assert record.awaiting is None and record.portfolio.blocked_by is None
+    with pytest.raises(PoisonMessage, match="not awaiting its owner"):
+        await env.decide("p1", opt.optimization_id, "ACCEPT")
+
+
+async def test_reoptimize_supersedes_and_computes_a_new_optimization(env) -> None:
+    await env.funded("p1", mandate="ADVISORY")
+    first = created(env.new())
+    env.clock.advance(timedelta(seconds=1))
+    await env.price("SPY", "80")  # the market moved: the new one buys more SPY
+    await env.decide("p1", first.optimization_id, "REOPTIMIZE")
+    events = env.new()
+    (changed,) = only(events, OptimizationStatusChanged)
+    second = created(events)
+    assert changed.status == "SUPERSEDED" and changed.optimization_id == first.optimization_id
+    assert second.status == "AWAITING_OWNER" and second.optimization_id != first.optimization_id
+    assert second.initiated_from == "api"
+    spy = next(o for o in second.orders if o.symbol == "SPY")
+    assert spy.qty == D(75)
+    assert (await env.record("p1")).awaiting.optimization_id == second.optimization_id
+
+
+async def test_decisions_on_unknown_portfolios_or_optimizations_are_poison(env) -> None:
+    with pytest.raises(PoisonMessage, match="unknown portfolio"):
+        await env.decide("nope", "O1", "ACCEPT")
+    await env.funded("p1", mandate="ADVISORY")
+    with pytest.raises(PoisonMessage, match="'O-unknown' is not awaiting"):
+        await env.decide("p1", "O-unknown", "ACCEPT")
+
+
+@pytest.mark.parametrize("mandate", ["DISCRETIONARY", "ADVISORY"])
+async def test_external_optimizer_portfolio_waits_for_submitted_orders(env, mandate) -> None:
+    await env.funded("p1", optimizer="EXTERNAL", mandate=mandate)
+    assert only(env.new(), OptimizationCreated) == []  # rebal's own engine does not optimize it
+    submitted = OptimizationSubmitted(
+        portfolio_id="p1", external_optimization_id="ext-1",
+        orders=(ProposedOrder(symbol="SPY", side="buy", qty=D(50)),
+                ProposedOrder(symbol="TLT", side="buy", notional=D("2500"))))
+    await env.handlers.optimization_submitted(submitted)
+    events = env.new()
+    opt = created(events)
+    assert opt.optimization_id == "ext-1" and opt.source == "EXTERNAL" and opt.trigger == "external"
+    assert {(o.symbol, o.qty) for o in opt.orders} == {("SPY", D(50)), ("TLT", D(50))}
+    if mandate == "DISCRETIONARY":
+        assert opt.status == "READY" and only(events, OptimizationReady)
+    else:
+        assert opt.status == "AWAITING_OWNER" and not only(events, OptimizationReady)
+    await env.handlers.optimization_submitted(submitted.model_copy(update={"event_id": "again"}))
+    assert env.new() == []  # the same external optimization id is one optimization
+
+
+async def test_external_orders_are_validated_against_holdings_cash_and_blocking(env) -> None:
+    await env.funded("p1", optimizer="EXTERNAL")
+    too_much = OptimizationSubmitted(
+        portfolio_id="p1", external_optimization_id="ext-1",
+        orders=(ProposedOrder(symbol="SPY", side="sell", qty=D(1)),
+                ProposedOrder(symbol="TLT", side="buy", qty=D(1000))))
+    await env.handlers.optimization_submitted(too_much)
+    opt = created(env.new())
+    assert opt.status == "NOT_RECOMMENDED" and not opt.is_recommended
+    assert {r.code for r in opt.reasons} == {"EXTERNAL_SELL_EXCEEDS_HOLDING",
+                                             "EXTERNAL_BUY_EXCEEDS_CASH"}
+    fine = OptimizationSubmitted(portfolio_id="p1", external_optimization_id="ext-2",
+                                 orders=(ProposedOrder(symbol="SPY", side="buy", qty=D(10)),))
+    await env.handlers.optimization_submitted(fine)
+    assert created(env.new()).status == "READY"
+    blocked = fine.model_copy(update={"event_id": "e3", "external_optimization_id": "ext-3"})
+    await env.handlers.optimization_submitted(blocked)
+    refused = created(env.new())
+    assert refused.status == "NOT_RECOMMENDED" and refused.reasons[0].code == "PORTFOLIO_BLOCKED"
+    not_recommended = fine.model_copy(update={
+        "event_id": "e4", "external_optimization_id": "ext-4", "is_recommended": False})
+    await env.handlers.optimization_submitted(not_recommended)
+    info = created(env.new())
+    assert info.reasons[0].code == "NOT_RECOMMENDED_BY_EXTERNAL_OPTIMIZER" and info.orders
+
+
+async def test_withdrawal_sells_and_the_completed_run_pays_out(env) -> None:
+    await env.price("SPY", "100")
+    await env.price("TLT", "50")
+    await env.model("m1")
+    await env.settings("p1", model_id="m1")
+    await env.holdings("p1", "500", SPY="60", TLT="70")  # at target: nothing to do
+    at_target = created(env.new())
+    assert at_target.status == "NOT_RECOMMENDED"
+    assert [r.code for r in at_target.reasons] == ["NOTHING_TO_TRADE"]
+    request = WithdrawalRequested(portfolio_id="p1", amount=D("2000"))
+    await env.handlers.portfolio_patched(request)
+    events = env.new()
+    opt = created(events)
+    assert opt.run_type == "withdrawal" and opt.status == "READY" and opt.amount == D(2000)
+    assert all(o.side == "sell" for o in opt.orders)
+    raised = sum(o.qty * o.expected_price for o in opt.orders)
+    assert raised >= D(1500)  # 2000 minus the 500 cash on hand
+    sold = {o.symbol: -o.qty for o in opt.orders}
+    await env.handlers.run_completed(completed(opt, cash_delta=raised, holdings_delta=sold))
+    record = await env.record("p1")
+    assert record.portfolio.pending_withdrawal == 0
+    assert record.portfolio.cash == D(500) + raised - D(2000)  # the 2000 left the portfolio
+
+
+async def test_full_withdrawal_asks_for_everything_at_last_prices(env) -> None:
+    await env.price("SPY", "100")
+    await env.price("TLT", "50")
+    await env.model("m1")
+    await env.settings("p1", model_id="m1")
+    await env.holdings("p1", "500", SPY="60", TLT="70")
+    env.new()
+    await env.handlers.portfolio_patched(WithdrawalRequested(portfolio_id="p1", full=True))
+    opt = created(env.new())
+    assert opt.amount == D(10000)
+    assert {(o.symbol, o.qty) for o in opt.orders} == {("SPY", D(60)), ("TLT", D(70))}
+
+
+async def test_deposit_evaluation_respects_invest_cash_threshold(env) -> None:
+    await env.funded("p1")
+    first = created(env.new())
+    await env.handlers.run_completed(completed(
+        first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)}))
+    env.clock.advance(timedelta(days=1))
+    await env.price("SPY", "100")
+    await env.price("TLT", "50")
+    await env.deposit("p1", "5")  # 505 cash on 10,005: 5.25 uninvested, under the threshold 10
+    assert env.new() == []
+    record = await env.record("p1")
+    assert record.portfolio.cash == D(505)
+
+
+def test_dead_letter_type_is_importable() -> None:
+    # The handlers raise PoisonMessage; the runtime turns it into this event (see integration).
+    assert MessageDeadLettered.TOPIC == "dead.letter"
