@@ -15,6 +15,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("stack"), overrides=DEMO_ENVIRONMENT)
     running.start(echo=False)
     try:
+        running.wait_ready()
         yield running
     finally:
         running.stop()

@@ -42,8 +42,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace, bootstrap: str, console: Console) -> int:
     plans = plan_portfolios(args.portfolios, args.seed)
-    with Progress(TextColumn("[bold]{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("runs completed"), TimeElapsedColumn(), console=console, transient=False) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs completed"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
@@ -51,7 +58,9 @@ async def run(args: argparse.Namespace, bootstrap: str, console: Console) -> int
                 tasks[phase] = bar.add_task(phase, total=max(total, 1))
             bar.update(tasks[phase], completed=done, total=max(total, done, 1))
 
-        async with Driver(bootstrap, plans, DemoOptions(phase_timeout=args.phase_timeout), progress) as driver:
+        async with Driver(
+            bootstrap, plans, DemoOptions(phase_timeout=args.phase_timeout), progress
+        ) as driver:
             await driver.setup()
             await driver.funding()
             await driver.market_move()
@@ -63,15 +72,21 @@ async def run(args: argparse.Namespace, bootstrap: str, console: Console) -> int
     missing = sorted(set(client.readies) - set(client.completed))
     problems = []
     if missing:
-        problems.append(f"{len(missing)} ready optimizations without run.completed (e.g. {missing[:3]})")
+        problems.append(
+            f"{len(missing)} ready optimizations without run.completed (e.g. {missing[:3]})"
+        )
     if client.dead_letters:
-        problems.append(f"{len(client.dead_letters)} messages went to dead.letter: {client.dead_letters[0].reason[:200]}")
+        problems.append(
+            f"{len(client.dead_letters)} messages went to dead.letter: {client.dead_letters[0].reason[:200]}"
+        )
     if not client.completed:
         problems.append("no run completed at all")
     for problem in problems:
         console.print(f"[red]FAILED[/red]: {problem}")
     if not problems:
-        console.print(f"[green]OK[/green]: every one of {len(client.readies)} ready optimizations completed exactly once")
+        console.print(
+            f"[green]OK[/green]: every one of {len(client.readies)} ready optimizations completed exactly once"
+        )
     return 1 if problems else 0
 
 
@@ -81,12 +96,17 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse(argv)
     console = Console()
-    console.print(f"[bold]rebal demo[/bold]: {args.portfolios} portfolios over {len(FLOWS)} process flows; "
-                  "trading window open all day and T+0 settlement (demo configuration).")
+    console.print(
+        f"[bold]rebal demo[/bold]: {args.portfolios} portfolios over {len(FLOWS)} process flows; "
+        "trading window open all day and T+0 settlement (demo configuration)."
+    )
     stack = Stack(Path("var/demo") / time.strftime("%Y%m%d-%H%M%S"), overrides=DEMO_ENVIRONMENT)
     stack.start(echo=False)
-    console.print(f"stack: Kafka {stack.kafka.bootstrap_servers}, {', '.join(p.name for p in stack.processes)}; logs in {stack.var_dir}")
+    console.print(
+        f"stack: Kafka {stack.kafka.bootstrap_servers}, {', '.join(p.name for p in stack.processes)}; logs in {stack.var_dir}"
+    )
     try:
+        stack.wait_ready()
         asyncio.run(ensure_topics(stack.kafka.bootstrap_servers))
         return asyncio.run(run(args, stack.kafka.bootstrap_servers, console))
     finally:

@@ -35,7 +35,9 @@ class Account:
                 current = self.cash / total * 100
             else:
                 assert weight.symbol is not None
-                current = self.holdings.get(weight.symbol, ZERO) * prices[weight.symbol] / total * 100
+                current = (
+                    self.holdings.get(weight.symbol, ZERO) * prices[weight.symbol] / total * 100
+                )
             worst = max(worst, abs(current - weight.percent))
         return worst
 
@@ -47,8 +49,33 @@ def balanced_account(model: ModelUpdated, value: Decimal, prices: Mapping[str, D
     for weight in model.weights:
         if weight.type == "asset":
             assert weight.symbol is not None
-            qty = (value * weight.percent / 100 / prices[weight.symbol]).quantize(Decimal("0.000000001"))
+            qty = (value * weight.percent / 100 / prices[weight.symbol]).quantize(
+                Decimal("0.000000001")
+            )
             account.holdings[weight.symbol] = qty
             invested += qty * prices[weight.symbol]
     account.cash = (value - invested).quantize(Decimal("0.01"))
     return account
+
+
+def breaches_band(account: Account, model: ModelUpdated, prices: Mapping[str, Decimal]) -> bool:
+    """Whether any of the model's drift bands is breached (Alpaca: absolute pp, relative % of target)."""
+    total = account.value(prices)
+    if total <= 0:
+        return False
+    for weight in model.weights:
+        if weight.type == "cash":
+            current = account.cash / total * 100
+        else:
+            assert weight.symbol is not None
+            current = (
+                account.holdings.get(weight.symbol, ZERO) * prices[weight.symbol] / total * 100
+            )
+        drift = abs(current - weight.percent)
+        for band in model.rebalance_conditions:
+            if band.type != "drift_band" or band.percent is None:
+                continue
+            measured = drift if band.sub_type == "absolute" else drift / weight.percent * 100
+            if measured > band.percent:
+                return True
+    return False

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 
+from rebal_demo.book import Account
+from rebal_demo.scenario import MODELS_BY_ID, PortfolioPlan
 from rebal_schemas import (
     BrokerIntegration,
     Event,
@@ -29,9 +31,6 @@ from rebal_schemas import (
     ProposedOrder,
     RunCompleted,
 )
-
-from rebal_demo.book import Account
-from rebal_demo.scenario import MODELS_BY_ID, PortfolioPlan
 
 QTY = Decimal("0.000000001")
 CENT = Decimal("0.01")
@@ -62,6 +61,7 @@ class ClientSide:
     drift_before: dict[str, Decimal] = field(default_factory=dict)
     outbox: list[Event] = field(default_factory=list)  # what the demo must publish next
     withdrawn: set[str] = field(default_factory=set)
+    last_created: dict[str, float] = field(default_factory=dict)  # portfolio -> monotonic time
 
     # -- reactions -------------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -78,19 +78,25 @@ class ClientSide:
 
     def _on_created(self, event: OptimizationCreated) -> None:
         self.created.append(event)
+        self.last_created[event.portfolio_id] = time.monotonic()
         plan = self.plans.get(event.portfolio_id)
         if plan is None or event.status != OptimizationStatus.AWAITING_OWNER:
             return
         answered = self.choices_made[event.portfolio_id]
         choices = plan.owner_choices
         if plan.optimizer == OptimizerMode.EXTERNAL:
-            choices = tuple(c for c in choices if c != OwnerChoice.REOPTIMIZE) or (OwnerChoice.ACCEPT,)
+            choices = tuple(c for c in choices if c != OwnerChoice.REOPTIMIZE) or (
+                OwnerChoice.ACCEPT,
+            )
         choice = choices[answered] if answered < len(choices) else OwnerChoice.ACCEPT
         self.choices_made[event.portfolio_id] += 1
         self.outbox.append(
             OptimizationDecided(
-                optimization_id=event.optimization_id, portfolio_id=event.portfolio_id,
-                owner_choice=choice, producer="demo-owner", causation_id=event.event_id,
+                optimization_id=event.optimization_id,
+                portfolio_id=event.portfolio_id,
+                owner_choice=choice,
+                producer="demo-owner",
+                causation_id=event.event_id,
             )
         )
 
@@ -112,10 +118,18 @@ class ClientSide:
                 continue
             fills.append(
                 OrderFilled(
-                    run_id=ready.optimization_id, portfolio_id=ready.portfolio_id, leg=order.leg,
-                    client_order_id=f"mw-{ready.optimization_id}-{order.leg}", symbol=order.symbol,
-                    side=order.side, filled_qty=qty, filled_avg_price=price, trade_date=now.date(),
-                    filled_at=now, status="filled", producer="demo-middleware",
+                    run_id=ready.optimization_id,
+                    portfolio_id=ready.portfolio_id,
+                    leg=order.leg,
+                    client_order_id=f"mw-{ready.optimization_id}-{order.leg}",
+                    symbol=order.symbol,
+                    side=order.side,
+                    filled_qty=qty,
+                    filled_avg_price=price,
+                    trade_date=now.date(),
+                    filled_at=now,
+                    status="filled",
+                    producer="demo-middleware",
                     correlation_id=ready.optimization_id,
                 )
             )
@@ -127,7 +141,9 @@ class ClientSide:
         self.completed[event.run_id] = event
         now = time.monotonic()
         if event.run_id in self.timeline.ready:
-            self.timeline.latencies_ready_to_completed.append(now - self.timeline.ready[event.run_id])
+            self.timeline.latencies_ready_to_completed.append(
+                now - self.timeline.ready[event.run_id]
+            )
         started = self.timeline.triggered.pop(event.portfolio_id, None)
         if started is not None:
             self.timeline.latencies_trigger_to_completed.append(now - started)
@@ -143,8 +159,11 @@ class ClientSide:
     def snapshot(self, portfolio_id: str) -> HoldingsReported:
         book = self.books[portfolio_id]
         return HoldingsReported(
-            portfolio_id=portfolio_id, as_of=datetime.now(UTC), holdings=dict(book.holdings),
-            cash=book.cash, producer="demo-middleware",
+            portfolio_id=portfolio_id,
+            as_of=datetime.now(UTC),
+            holdings=dict(book.holdings),
+            cash=book.cash,
+            producer="demo-middleware",
         )
 
     def cash_withdrawn(self, plan: PortfolioPlan, amount: Decimal) -> HoldingsReported:
@@ -155,11 +174,17 @@ class ClientSide:
         if plan.broker == BrokerIntegration.CLIENT:
             return self.snapshot(plan.portfolio_id)
         return HoldingsReported(
-            portfolio_id=plan.portfolio_id, mode="delta", as_of=datetime.now(UTC), holdings={},
-            cash=-amount, producer="demo-middleware",
+            portfolio_id=plan.portfolio_id,
+            mode="delta",
+            as_of=datetime.now(UTC),
+            holdings={},
+            cash=-amount,
+            producer="demo-middleware",
         )
 
-    def external_optimization(self, plan: PortfolioPlan, raise_cash: Decimal = Decimal(0)) -> OptimizationSubmitted | None:
+    def external_optimization(
+        self, plan: PortfolioPlan, raise_cash: Decimal = Decimal(0)
+    ) -> OptimizationSubmitted | None:
         """The client's own optimizer: orders that bring the book back to the model's weights."""
         book = self.books[plan.portfolio_id]
         model = MODELS_BY_ID[plan.model_id]
@@ -175,25 +200,44 @@ class ClientSide:
             current = book.holdings.get(weight.symbol, Decimal(0)) * price
             diff = target - current
             if diff < -5:
-                qty = min(book.holdings.get(weight.symbol, Decimal(0)), (-diff / price)).quantize(QTY, rounding=ROUND_DOWN)
+                qty = min(book.holdings.get(weight.symbol, Decimal(0)), (-diff / price)).quantize(
+                    QTY, rounding=ROUND_DOWN
+                )
                 if qty > 0:
                     sells.append(ProposedOrder(symbol=weight.symbol, side=OrderSide.sell, qty=qty))
                     cash_after += qty * price
             elif diff > 5:
-                buys.append(ProposedOrder(symbol=weight.symbol, side=OrderSide.buy, notional=diff.quantize(CENT, rounding=ROUND_DOWN)))
+                buys.append(
+                    ProposedOrder(
+                        symbol=weight.symbol,
+                        side=OrderSide.buy,
+                        notional=diff.quantize(CENT, rounding=ROUND_DOWN),
+                    )
+                )
         spendable = cash_after - raise_cash - total * _cash_weight(plan) / 100
         budget = sum((b.notional or Decimal(0) for b in buys), Decimal(0))
         if budget > spendable > 0:
             scale = spendable / budget
-            buys = [ProposedOrder(symbol=b.symbol, side=b.side, notional=((b.notional or Decimal(0)) * scale).quantize(CENT, rounding=ROUND_DOWN)) for b in buys]
+            buys = [
+                ProposedOrder(
+                    symbol=b.symbol,
+                    side=b.side,
+                    notional=((b.notional or Decimal(0)) * scale).quantize(
+                        CENT, rounding=ROUND_DOWN
+                    ),
+                )
+                for b in buys
+            ]
         elif spendable <= 0:
             buys = []
         orders = tuple(sells + [b for b in buys if (b.notional or 0) >= 1])
         if not orders:
             return None
         return OptimizationSubmitted(
-            portfolio_id=plan.portfolio_id, external_optimization_id=f"ext-{plan.portfolio_id}-{len(self.created)}",
-            orders=orders, producer="demo-external-optimizer",
+            portfolio_id=plan.portfolio_id,
+            external_optimization_id=f"ext-{plan.portfolio_id}-{len(self.created)}",
+            orders=orders,
+            producer="demo-external-optimizer",
         )
 
 

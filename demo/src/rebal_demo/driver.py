@@ -13,7 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+
 from rebal_client.kafka import Publisher
+from rebal_demo.book import Account, balanced_account, breaches_band
+from rebal_demo.client_side import ClientSide
+from rebal_demo.scenario import INITIAL_PRICES, MODELS, MODELS_BY_ID, MOVED_PRICES, PortfolioPlan
 from rebal_schemas import (
     CashDeposited,
     Event,
@@ -24,10 +28,6 @@ from rebal_schemas import (
     WithdrawalRequested,
     decode,
 )
-
-from rebal_demo.book import Account, balanced_account
-from rebal_demo.client_side import ClientSide
-from rebal_demo.scenario import INITIAL_PRICES, MODELS, MODELS_BY_ID, MOVED_PRICES, PortfolioPlan
 
 FOLLOWED = ("optimization.created", "optimization.ready", "run.completed", "dead.letter")
 Progress = Callable[[str, int, int], None]
@@ -41,7 +41,9 @@ class DemoOptions:
 
 
 class Driver:
-    def __init__(self, bootstrap: str, plans: list[PortfolioPlan], options: DemoOptions, progress: Progress) -> None:
+    def __init__(
+        self, bootstrap: str, plans: list[PortfolioPlan], options: DemoOptions, progress: Progress
+    ) -> None:
         self.bootstrap = bootstrap
         self.plans = {p.portfolio_id: p for p in plans}
         self.options = options
@@ -66,8 +68,12 @@ class Driver:
         await self.publisher.__aexit__(*exc)
 
     async def _follow(self) -> None:
-        consumer: Any = AIOKafkaConsumer(*FOLLOWED, bootstrap_servers=self.bootstrap,
-                                         auto_offset_reset="earliest", enable_auto_commit=False)
+        consumer: Any = AIOKafkaConsumer(
+            *FOLLOWED,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         try:
             while True:
@@ -88,9 +94,17 @@ class Driver:
     async def publish(self, events: Iterable[Event]) -> None:
         await self.publisher.publish_many(events)
 
-    async def wait_until_settled(self, phase: str) -> None:
-        """Until every ready optimization completed and nothing new arrived for `quiet_seconds`."""
+    async def wait_until_settled(
+        self, phase: str, responders: Iterable[str] = (), since: float = 0.0
+    ) -> None:
+        """Until each of `responders` published an optimization after `since`, every ready
+        optimization completed, and nothing new arrived for `quiet_seconds`."""
         started = time.monotonic()
+        waiting = set(responders)
+        while waiting and time.monotonic() - started < self.options.phase_timeout:
+            waiting = {p for p in waiting if self.client.last_created.get(p, 0.0) < since}
+            self.progress(phase, len(self.client.completed), len(self.client.readies))
+            await asyncio.sleep(0.25)
         while True:
             done, total = len(self.client.completed), len(self.client.readies)
             self.progress(phase, done, total)
@@ -105,13 +119,22 @@ class Driver:
     # -- the day ------------------------------------------------------------------------------------
     async def setup(self) -> None:
         now = datetime.now(UTC)
-        await self.publish(PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed") for s, p in INITIAL_PRICES.items())
+        await self.publish(
+            PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed")
+            for s, p in INITIAL_PRICES.items()
+        )
         await self.publish(MODELS)
         await self.publish(
             PortfolioSettingsChanged(
-                portfolio_id=p.portfolio_id, account_id=f"acct-{p.portfolio_id}", mandate=p.mandate,
-                broker_integration=p.broker, optimizer=p.optimizer, model_id=p.model_id,
-                fractional_trading=p.fractional, active=True, producer="demo",
+                portfolio_id=p.portfolio_id,
+                account_id=f"acct-{p.portfolio_id}",
+                mandate=p.mandate,
+                broker_integration=p.broker,
+                optimizer=p.optimizer,
+                model_id=p.model_id,
+                fractional_trading=p.fractional,
+                active=True,
+                producer="demo",
             )
             for p in self.plans.values()
         )
@@ -119,7 +142,8 @@ class Driver:
         for p in self.plans.values():
             self.client.books[p.portfolio_id] = (
                 balanced_account(MODELS_BY_ID[p.model_id], p.start_value, INITIAL_PRICES)
-                if p.cohort != "new" else Account()
+                if p.cohort != "new"
+                else Account()
             )
         await self.publish(self.client.snapshot(p.portfolio_id) for p in invested)
         await self.wait_until_settled("accounts opened")
@@ -131,32 +155,63 @@ class Driver:
             self.client.books[p.portfolio_id].cash += p.deposit
             self.client.timeline.triggered[p.portfolio_id] = now
         await self.publish(
-            CashDeposited(portfolio_id=p.portfolio_id, amount=p.deposit, deposit_id=f"dep-{p.portfolio_id}", producer="demo")
+            CashDeposited(
+                portfolio_id=p.portfolio_id,
+                amount=p.deposit,
+                deposit_id=f"dep-{p.portfolio_id}",
+                producer="demo",
+            )
             for p in funded
         )
         await self._external_optimizations(funded)
-        await self.wait_until_settled("funding")
+        await self.wait_until_settled("funding", [p.portfolio_id for p in funded], since=now)
 
     async def market_move(self) -> None:
         ticks = self.options.price_ticks
         for tick in range(1, ticks + 1):
-            prices = {s: (INITIAL_PRICES[s] + (MOVED_PRICES[s] - INITIAL_PRICES[s]) * tick / ticks).quantize(Decimal("0.01"))
-                      for s in INITIAL_PRICES}
+            prices = {
+                s: (
+                    INITIAL_PRICES[s] + (MOVED_PRICES[s] - INITIAL_PRICES[s]) * tick / ticks
+                ).quantize(Decimal("0.01"))
+                for s in INITIAL_PRICES
+            }
             self.client.prices.update(prices)
             now = datetime.now(UTC)
-            await self.publish(PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed") for s, p in prices.items())
+            await self.publish(
+                PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed")
+                for s, p in prices.items()
+            )
             await asyncio.sleep(0.2)
         drifters = [p for p in self.plans.values() if p.cohort == "drifter"]
         for p in self.plans.values():
             self.client.drift_before[p.portfolio_id] = self.client.books[p.portfolio_id].max_drift(
-                MODELS_BY_ID[p.model_id], self.client.prices)
+                MODELS_BY_ID[p.model_id], self.client.prices
+            )
         now_m = time.monotonic()
-        for p in drifters:
+        breached = [
+            p
+            for p in drifters
+            if breaches_band(
+                self.client.books[p.portfolio_id], MODELS_BY_ID[p.model_id], self.client.prices
+            )
+        ]
+        for p in breached:
             self.client.timeline.triggered[p.portfolio_id] = now_m
         # What the scheduler's drift sweep publishes inside the trading window.
-        await self.publish([RebalanceRequested(scope="all", reason="drift_sweep", slot_id="demo:drift_sweep:1", producer="demo-scheduler")])
-        await self._external_optimizations(drifters)
-        await self.wait_until_settled("market move")
+        await self.publish(
+            [
+                RebalanceRequested(
+                    scope="all",
+                    reason="drift_sweep",
+                    slot_id="demo:drift_sweep:1",
+                    producer="demo-scheduler",
+                )
+            ]
+        )
+        await self._external_optimizations(breached)
+        await self.wait_until_settled(
+            "market move", [p.portfolio_id for p in breached], since=now_m
+        )
 
     async def withdrawals(self) -> None:
         leaving = [p for p in self.plans.values() if p.withdraw is not None]
@@ -164,22 +219,29 @@ class Driver:
         for p in leaving:
             self.client.timeline.triggered[p.portfolio_id] = now
         await self.publish(
-            WithdrawalRequested(portfolio_id=p.portfolio_id, amount=p.withdraw, producer="demo") for p in leaving
+            WithdrawalRequested(portfolio_id=p.portfolio_id, amount=p.withdraw, producer="demo")
+            for p in leaving
         )
         externals = [p for p in leaving if p.optimizer == OptimizerMode.EXTERNAL]
         await asyncio.sleep(1.0)
         await self.publish(
-            e for p in externals if (e := self.client.external_optimization(p, raise_cash=p.withdraw or Decimal(0)))
+            e
+            for p in externals
+            if (e := self.client.external_optimization(p, raise_cash=p.withdraw or Decimal(0)))
         )
-        await self.wait_until_settled("withdrawals")
-        await self.publish(self.client.cash_withdrawn(p, p.withdraw) for p in leaving if p.withdraw is not None)
+        await self.wait_until_settled("withdrawals", [p.portfolio_id for p in leaving], since=now)
+        await self.publish(
+            self.client.cash_withdrawn(p, p.withdraw) for p in leaving if p.withdraw is not None
+        )
         await self.wait_until_settled("cash paid out")
 
     async def _external_optimizations(self, plans: list[PortfolioPlan]) -> None:
         externals = [p for p in plans if p.optimizer == OptimizerMode.EXTERNAL]
         if not externals:
             return
-        await asyncio.sleep(1.0)  # let rebal apply the trigger first: submissions are checked against it
+        await asyncio.sleep(
+            1.0
+        )  # let rebal apply the trigger first: submissions are checked against it
         await self.publish(e for p in externals if (e := self.client.external_optimization(p)))
 
     def models(self) -> dict[str, Any]:

@@ -30,13 +30,21 @@ from rebal_schemas import (
 
 D = Decimal
 INITIAL_PRICES: dict[str, Decimal] = {
-    "SPY": D("500.00"), "TLT": D("90.00"), "VTI": D("250.00"), "QQQ": D("430.00"),
-    "BND": D("72.00"), "GLD": D("190.00"),
+    "SPY": D("500.00"),
+    "TLT": D("90.00"),
+    "VTI": D("250.00"),
+    "QQQ": D("430.00"),
+    "BND": D("72.00"),
+    "GLD": D("190.00"),
 }
 # Where prices end after the market move: enough to push drifters past their bands.
 MOVED_PRICES: dict[str, Decimal] = {
-    "SPY": D("585.00"), "TLT": D("76.50"), "VTI": D("292.50"), "QQQ": D("520.00"),
-    "BND": D("68.40"), "GLD": D("171.00"),
+    "SPY": D("585.00"),
+    "TLT": D("76.50"),
+    "VTI": D("292.50"),
+    "QQQ": D("625.00"),
+    "BND": D("68.40"),
+    "GLD": D("150.00"),
 }
 
 
@@ -52,19 +60,31 @@ def _band(sub_type: str, percent: str) -> RebalanceCondition:
 
 MODELS: tuple[ModelUpdated, ...] = (
     ModelUpdated(
-        model_id="balanced", name="Balanced", description="A balanced portfolio of stocks and bonds",
-        weights=(_w(None, "5"), _w("SPY", "60"), _w("TLT", "35")), cooldown_days=7,
-        rebalance_conditions=(_band("absolute", "5"), _band("relative", "20")), producer="demo",
+        model_id="balanced",
+        name="Balanced",
+        description="A balanced portfolio of stocks and bonds",
+        weights=(_w(None, "5"), _w("SPY", "60"), _w("TLT", "35")),
+        cooldown_days=7,
+        rebalance_conditions=(_band("absolute", "5"), _band("relative", "20")),
+        producer="demo",
     ),
     ModelUpdated(
-        model_id="growth", name="Growth", description="Equity heavy",
-        weights=(_w(None, "2"), _w("VTI", "58"), _w("QQQ", "30"), _w("GLD", "10")), cooldown_days=7,
-        rebalance_conditions=(_band("absolute", "4"),), producer="demo",
+        model_id="growth",
+        name="Growth",
+        description="Equity heavy",
+        weights=(_w(None, "2"), _w("VTI", "58"), _w("QQQ", "30"), _w("GLD", "10")),
+        cooldown_days=7,
+        rebalance_conditions=(_band("absolute", "4"),),
+        producer="demo",
     ),
     ModelUpdated(
-        model_id="income", name="Income", description="Bonds first",
-        weights=(_w(None, "5"), _w("BND", "55"), _w("TLT", "25"), _w("SPY", "15")), cooldown_days=31,
-        rebalance_conditions=(_band("relative", "20"),), producer="demo",
+        model_id="income",
+        name="Income",
+        description="Bonds first",
+        weights=(_w(None, "5"), _w("BND", "55"), _w("TLT", "25"), _w("SPY", "15")),
+        cooldown_days=31,
+        rebalance_conditions=(_band("relative", "20"),),
+        producer="demo",
     ),
 )
 MODELS_BY_ID = {m.model_id: m for m in MODELS}
@@ -121,16 +141,20 @@ def plan_portfolios(n: int, seed: int = 7) -> list[PortfolioPlan]:
         elif roll < 0.25:
             choices = (OwnerChoice.REOPTIMIZE, OwnerChoice.ACCEPT)
         withdraw = None
+        start_value = D(rng.randrange(20_000, 250_000))
+        deposit = D(rng.randrange(5_000, 50_000))
         if cohort != "drifter" and rng.random() < 0.25:
-            withdraw = D(rng.randrange(500, 3000)).quantize(D("0.01"))
+            # Large enough that the cash at hand does not cover it: assets must be sold.
+            funded = deposit if cohort == "new" else start_value + deposit
+            withdraw = (funded * D(rng.randrange(15, 40)) / 100).quantize(D("0.01"))
         plans.append(
             PortfolioPlan(
                 portfolio_id=f"pf-{i:05d}",
                 flow=flow,
                 model_id=MODELS[(i // (3 * len(FLOWS))) % len(MODELS)].model_id,
                 cohort=cohort,
-                start_value=D(rng.randrange(20_000, 250_000)),
-                deposit=D(rng.randrange(5_000, 50_000)),
+                start_value=start_value,
+                deposit=deposit,
                 withdraw=withdraw,
                 owner_choices=choices,
                 fractional=(i % 5) != 4,  # every fifth trades whole shares only

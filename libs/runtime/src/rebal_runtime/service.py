@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -48,6 +50,7 @@ class ServiceRuntime:
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []
         self.started = False
+        self._readiness: asyncio.Task[None] | None = None
 
     def include_router(self, router: KafkaRouter) -> None:
         self.broker.include_router(router)
@@ -82,12 +85,35 @@ class ServiceRuntime:
         await self._start_infrastructure()
         await self.broker.start()
         self.started = True
+        self._readiness = asyncio.create_task(self._announce_ready(), name="readiness")
         log.info("service started", service=self.settings.service_name)
+
+    def consumers_assigned(self) -> bool:
+        """True once every subscriber's consumer has partitions (it will receive messages)."""
+        consumers = [getattr(s, "consumer", None) for s in self.broker.subscribers]
+        return all(c is not None and c.assignment() for c in consumers)
+
+    async def wait_until_assigned(self, timeout: float = 60.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not self.consumers_assigned():
+                await asyncio.sleep(0.05)
+
+    async def _announce_ready(self) -> None:
+        await self.wait_until_assigned(timeout=3600)
+        if self.settings.ready_file:
+            path = Path(self.settings.ready_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{os.getpid()}\n")
+        log.info("service ready", service=self.settings.service_name)
 
     async def stop(self) -> None:
         if not self.started:
             return
         self.started = False
+        if self._readiness is not None:
+            self._readiness.cancel()
+        if self.settings.ready_file:
+            Path(self.settings.ready_file).unlink(missing_ok=True)
         await self.broker.stop()  # waits for in-flight handlers up to the graceful timeout
         await self._stop_infrastructure()
         log.info("service stopped", service=self.settings.service_name)

@@ -72,6 +72,12 @@ class RuntimeSettings(BaseSettings):
     )
     outbox_batch: int = Field(500, ge=1, description="Messages the relay publishes per round.")
 
+    ready_file: str | None = Field(
+        None,
+        description="Written once every consumer of the service has its partitions assigned (a "
+        "readiness probe for compose health checks and the embedded stack); removed on stop.",
+    )
+
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="`auto`: human-readable on a terminal, JSON otherwise."
     )

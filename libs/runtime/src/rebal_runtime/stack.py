@@ -105,6 +105,7 @@ class Stack:
             "REBAL_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "REBAL_BROKER_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
             "PYTHONUNBUFFERED": "1",
+            "REBAL_READY_FILE": str(self.var_dir / f"{name}.ready"),
             **self.overrides,
         }
 
@@ -131,6 +132,29 @@ class Stack:
             self.processes.append(proc)
         return self
 
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Until every service has its consumers assigned and the simulator answers /health."""
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        for proc in self.processes:
+            while True:
+                if proc.name == "broker-simulator":
+                    try:
+                        with urllib.request.urlopen(
+                            f"http://127.0.0.1:{self.simulator_port}/health", timeout=1
+                        ):
+                            break
+                    except OSError:
+                        pass
+                elif (self.var_dir / f"{proc.name}.ready").exists():
+                    break
+                if not proc.alive:
+                    raise RuntimeError(f"{proc.name} exited while starting")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{proc.name} not ready after {timeout}s")
+                time.sleep(0.1)
+
     def process(self, name: str) -> ServiceProcess:
         return next(p for p in self.processes if p.name == name)
 
@@ -149,6 +173,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack.start()
+    stack.wait_ready()
     names = ", ".join(p.name for p in stack.processes) or "no services yet"
     print(
         f"rebal dev stack: Kafka on {stack.kafka.bootstrap_servers}; {names}. Ctrl-C stops all.",

@@ -276,14 +276,21 @@ async def test_oversized_message_is_dead_lettered_truncated_and_the_rest_flows(
     ledger = Ledger(settings_for(fresh_kafka.bootstrap_servers, tmp_path, "ledger"))
     portfolio = unique("p")
     huge = b'{"event_type":"portfolio.cash_deposited","pad":"' + b"x" * 1_200_000 + b'"}'
-    producer = AIOKafkaProducer(bootstrap_servers=fresh_kafka.bootstrap_servers, acks="all", max_request_size=4_000_000)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=fresh_kafka.bootstrap_servers, acks="all", max_request_size=4_000_000
+    )
     await producer.start()
     try:
         await producer.send_and_wait("portfolio.patched", huge, key=portfolio.encode())
-        await producer.send_and_wait("portfolio.patched", encode(deposit(portfolio, "2")), key=portfolio.encode())
+        await producer.send_and_wait(
+            "portfolio.patched", encode(deposit(portfolio, "2")), key=portfolio.encode()
+        )
     finally:
         await producer.stop()
-    async with ledger.runtime.running(), TopicReader(fresh_kafka.bootstrap_servers, "dead.letter") as dlq:
+    async with (
+        ledger.runtime.running(),
+        TopicReader(fresh_kafka.bootstrap_servers, "dead.letter") as dlq,
+    ):
         letters = await dlq.wait_for(lambda evs: len(evs) >= 1)
 
         async def good_applied() -> bool:

@@ -81,13 +81,19 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
             await h.send(pending)
 
             # -- valid input behind it, on the same partitions ----------------------------------
-            await h.send(PriceUpdated(symbol="SPY", price=D(100), as_of=now),
-                         PriceUpdated(symbol="TLT", price=D(50), as_of=now), good_model,
-                         PortfolioSettingsChanged(portfolio_id="p1", model_id="m1"),
+            prices = [PriceUpdated(symbol="SPY", price=D(100), as_of=now),
+                      PriceUpdated(symbol="TLT", price=D(50), as_of=now)]
+            await h.send(*prices, good_model)
+            # topics have no order between them: p1 is funded once prices and model are known
+            for price in prices:
+                await h.processed("prices", price.symbol, price.event_id)
+            await h.processed("models", "m1", good_model.event_id)
+            await h.send(PortfolioSettingsChanged(portfolio_id="p1", model_id="m1"),
                          HoldingsReported(portfolio_id="p1", cash=D(10000), as_of=now))
             (opt,) = await h.output(created, lambda e: isinstance(e, OptimizationCreated)
                                     and e.portfolio_id == "p1")
             assert opt.status == "READY"
+            assert [(o.symbol, o.qty) for o in opt.orders] == [("SPY", D(60)), ("TLT", D(70))]
 
             letters = await dead.wait_for(lambda evs: len(evs) >= 6)
             await dead.settle(1.0)

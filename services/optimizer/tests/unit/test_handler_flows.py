@@ -10,6 +10,7 @@ import pytest
 
 from rebal_optimizer.service_layer.unit_of_work import HISTORY
 from rebal_schemas import (
+    HoldingsReported,
     MessageDeadLettered,
     OptimizationCreated,
     OptimizationReady,
@@ -217,28 +218,59 @@ async def test_external_orders_are_validated_against_holdings_cash_and_blocking(
     assert info.reasons[0].code == "NOT_RECOMMENDED_BY_EXTERNAL_OPTIMIZER" and info.orders
 
 
-async def test_withdrawal_sells_and_the_completed_run_pays_out(env) -> None:
+async def withdrawal_run(env, integration: str = "PLATFORM") -> OptimizationCreated:
     await env.price("SPY", "100")
     await env.price("TLT", "50")
     await env.model("m1")
-    await env.settings("p1", model_id="m1")
+    await env.settings("p1", model_id="m1", broker_integration=integration)
     await env.holdings("p1", "500", SPY="60", TLT="70")  # at target: nothing to do
     at_target = created(env.new())
     assert at_target.status == "NOT_RECOMMENDED"
     assert [r.code for r in at_target.reasons] == ["NOTHING_TO_TRADE"]
-    request = WithdrawalRequested(portfolio_id="p1", amount=D("2000"))
-    await env.handlers.portfolio_patched(request)
-    events = env.new()
-    opt = created(events)
+    await env.handlers.portfolio_patched(WithdrawalRequested(portfolio_id="p1", amount=D("2000")))
+    opt = created(env.new())
     assert opt.run_type == "withdrawal" and opt.status == "READY" and opt.amount == D(2000)
     assert all(o.side == "sell" for o in opt.orders)
+    return opt
+
+
+async def test_withdrawal_cash_stays_reserved_until_the_client_reports_it_gone(env) -> None:
+    opt = await withdrawal_run(env)
     raised = sum(o.qty * o.expected_price for o in opt.orders)
     assert raised >= D(1500)  # 2000 minus the 500 cash on hand
     sold = {o.symbol: -o.qty for o in opt.orders}
     await env.handlers.run_completed(completed(opt, cash_delta=raised, holdings_delta=sold))
     record = await env.record("p1")
+    assert record.portfolio.cash == D(500) + raised and record.portfolio.pending_withdrawal == 2000
+    env.clock.advance(timedelta(days=1))
+    await env.price("SPY", "100")
+    await env.price("TLT", "50")
+    await env.deposit("p1", "1")  # an evaluation: the reserved cash is not reinvested
+    assert env.new() == []
+    paid = HoldingsReported(portfolio_id="p1", mode="delta", as_of=env.clock.now(),
+                            cash=D(-2000))
+    await env.handlers.portfolio_patched(paid)
+    record = await env.record("p1")
     assert record.portfolio.pending_withdrawal == 0
-    assert record.portfolio.cash == D(500) + raised - D(2000)  # the 2000 left the portfolio
+    assert record.portfolio.cash == D(501) + raised - D(2000)
+
+
+async def test_client_withdrawal_is_paid_when_a_later_snapshot_shows_less_cash(env) -> None:
+    opt = await withdrawal_run(env, "CLIENT")
+    executed_at = env.clock.now() + timedelta(minutes=1)
+    await env.handlers.run_completed(completed(
+        opt, integration="CLIENT", cash_delta=D(1550), holdings_delta={"SPY": D(-10),
+                                                                        "TLT": D(-11)},
+        last_execution_at=executed_at))
+    after_run = executed_at + timedelta(minutes=1)
+    await env.holdings("p1", "2050", as_of=after_run, SPY="50", TLT="59")  # the run's trades
+    assert (await env.record("p1")).portfolio.pending_withdrawal == 2000
+    await env.holdings("p1", "50", as_of=after_run + timedelta(minutes=1), SPY="50", TLT="59")
+    record = await env.record("p1")
+    assert record.portfolio.pending_withdrawal == 0 and record.portfolio.cash == 50
+    reinvested = [e for e in only(env.published(), OptimizationCreated)
+                  if e.run_type == "invest_cash"]
+    assert reinvested == []  # the raised cash was never spent again
 
 
 async def test_full_withdrawal_asks_for_everything_at_last_prices(env) -> None:

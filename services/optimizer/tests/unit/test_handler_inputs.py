@@ -278,3 +278,28 @@ async def test_ready_event_orders_buy_fractional_quantities_by_notional(env) -> 
     await env.holdings("p2", "1000")
     ready = next(e for e in env.new() if isinstance(e, OptimizationReady))
     assert all(o.qty is not None and o.qty == o.qty.to_integral_value() for o in ready.orders)
+
+
+async def test_an_empty_subscriber_keeps_its_new_targets_for_the_first_funding(env) -> None:
+    await env.price("SPY", "100")
+    await env.price("TLT", "50")
+    await env.model("m1")
+    await env.settings("p1", model_id="m1")
+    env.new()
+    await env.model("m1", weights(SPY="50", TLT="45", cash="5"))
+    (request,) = env.new()
+    await env.handlers.rebalance_requested(request)
+    for child in env.sink.events:
+        await env.handlers.rebalance_requested(child)
+    assert env.new() == []  # empty: nothing evaluated, nothing published
+    await env.holdings("p1", "0", TLT="200")  # funded with assets, far from the model
+    (opt,) = created(env.new())
+    assert opt.status == "READY" and opt.run_type == "full_rebalance"
+    assert [(o.symbol, o.side) for o in opt.orders] == [("TLT", "sell"), ("SPY", "buy")]
+
+
+async def test_a_manual_run_on_an_empty_portfolio_is_answered(env) -> None:
+    await env.settings("p1", target_weights=weights(SPY="100"))
+    await env.request(scope="portfolio", portfolio_id="p1", reason="manual")
+    (opt,) = created(env.new())
+    assert opt.status == "NOT_RECOMMENDED" and opt.reasons[0].code == "NO_PORTFOLIO_VALUE"

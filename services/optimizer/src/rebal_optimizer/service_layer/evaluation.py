@@ -12,6 +12,7 @@ from rebal_optimizer.adapters.portfolio_document import PortfolioRecord
 from rebal_optimizer.adapters.reference_data import load_model, load_prices
 from rebal_optimizer.adapters.trading_days import TradingCalendar
 from rebal_optimizer.domain import (
+    ConditionEvaluation,
     Evaluation,
     ModelPortfolio,
     Optimization,
@@ -19,6 +20,7 @@ from rebal_optimizer.domain import (
     OptimizationStatus,
     Trigger,
 )
+from rebal_optimizer.domain.reasons import NO_PORTFOLIO_VALUE
 from rebal_optimizer.service_layer import messages
 from rebal_optimizer.service_layer.unit_of_work import Outcome, history_entry
 from rebal_runtime.store import DocumentStore
@@ -58,6 +60,13 @@ class Evaluator:
     async def evaluate(self, record: PortfolioRecord, trigger: Trigger, answer: Answer,
                        now: datetime) -> Outcome:
         portfolio = record.portfolio
+        if not portfolio.holdings and portfolio.cash == 0:
+            # Nothing to trade: evaluating would only publish "no portfolio value" and use up a
+            # new subscription or model change, which must wait for the first funding instead.
+            if not answer.explicit:
+                return Outcome(record)
+            empty = Reason(code=NO_PORTFOLIO_VALUE, detail="no holdings and no cash")
+            return Outcome(record, [self._answer(record, (), answer, empty)])
         settings = portfolio.settings
         model = await load_model(self.store, settings.model_id) if settings.model_id else None
         symbols = set(portfolio.holdings) | _target_symbols(record, model, trigger)
@@ -126,8 +135,12 @@ class Evaluator:
 
     def _not_recommended(self, record: PortfolioRecord, evaluation: Evaluation,
                          answer: Answer) -> Event:
-        settings = record.portfolio.settings
         reason = messages.stop_reason(evaluation.decision, evaluation.refused_reason)
+        return self._answer(record, evaluation.decision, answer, reason)
+
+    def _answer(self, record: PortfolioRecord, decision: Sequence[ConditionEvaluation],
+                answer: Answer, reason: Reason) -> Event:
+        settings = record.portfolio.settings
         return messages.not_recommended(
             optimization_id=answer.optimization_id or messages.optimization_id_for(
                 answer.cause.event_id, record.portfolio_id),
@@ -135,7 +148,7 @@ class Evaluator:
             mandate=str(settings.mandate), broker_integration=str(settings.broker_integration),
             run_type=answer.run_type, trigger=answer.trigger,
             initiated_from=answer.initiated_from, source=answer.source,
-            decision=evaluation.decision, reasons=(reason, *answer.extra_reasons),
+            decision=decision, reasons=(reason, *answer.extra_reasons),
             cause=answer.cause, producer=self.config.producer,
         )
 

@@ -13,6 +13,12 @@ history. Fate of an input:
   arrives; the model's arrival re-evaluates its subscribers;
 - a redelivery -> no-op (inbox); a repeated deposit_id, slot_id or external optimization id
   -> no-op as well.
+
+Cash semantics: `cash_deposited` adds to cash in both broker integrations; a holdings snapshot
+replaces holdings and cash (an older snapshot than the last one is ignored); a delta adds. An
+empty portfolio (no holdings, no cash) is stored but not evaluated: a new subscription waits for
+the first funding. `withdrawal_requested` sets the total to raise (`full`: the portfolio's value
+at the last prices) and is answered even when nothing can be done (NOT_RECOMMENDED + reason).
 """
 
 from __future__ import annotations
@@ -100,10 +106,6 @@ class OptimizerHandlers:
             changed = record.with_portfolio(record.portfolio.change_settings(settings))
             if event.account_id is not None:
                 changed = replace(changed, account_id=event.account_id)
-            if not changed.portfolio.holdings and changed.portfolio.cash == 0:
-                # Nothing to trade yet: evaluating would only publish "no portfolio value" and
-                # use up the new subscription, which must wait for the first funding instead.
-                return Outcome(changed)
             return await self._evaluate(changed, Trigger(Why.SETTINGS), event)
 
         return step
@@ -121,6 +123,7 @@ class OptimizerHandlers:
             if updated == portfolio:
                 log.info("holdings unchanged (older snapshot or empty delta)")
                 return None
+            updated = _withdrawal_paid_out(portfolio, updated, event)
             return await self._evaluate(record.with_portfolio(updated),
                                         Trigger(Why.HOLDINGS), event)
 
@@ -241,3 +244,24 @@ class OptimizerHandlers:
             await self.models.mark_needs_adjustment(model_id, symbols, event.event_id)
         return outcome
 
+
+def _withdrawal_paid_out(before: Portfolio, after: Portfolio, event: HoldingsReported
+                         ) -> Portfolio:
+    """Cash that leaves the portfolio outside a run pays the pending withdrawal (InvestSuite's
+    middleware moves the money, then resets `divest_amount`): a negative cash delta, or a
+    snapshot with less cash while no run is in flight and none is being reported (the snapshot
+    rebal waits for after a CLIENT run shows that run's trades, not a payout). Until then the
+    raised cash stays reserved, so no invest_cash spends it again."""
+    pending = before.pending_withdrawal
+    if pending <= 0:
+        return after
+    if event.mode == "delta":
+        left = -(event.cash or Decimal(0))
+    elif before.blocked_by is None and before.awaiting_client_holdings_after is None:
+        left = before.cash - after.cash
+    else:
+        left = Decimal(0)
+    if left <= 0:
+        return after
+    log.info("withdrawal paid out", amount=str(min(pending, left)), pending=str(pending))
+    return after.request_withdrawal(max(Decimal(0), pending - left))

@@ -170,8 +170,6 @@ class Lifecycle:
                 last_execution_at=event.last_execution_at,
                 completed_on=self.evaluator.calendar.today(event.completed_at),
             )
-            if event.run_type is RunType.withdrawal:
-                done = _withdrawal_paid(done)
             log.info("portfolio unblocked", optimization_id=event.optimization_id,
                      run_status=event.status.value)
             return Outcome(record.with_portfolio(done))
@@ -235,17 +233,3 @@ def _applicable(portfolio: Portfolio, deltas: dict[str, Decimal]) -> dict[str, D
                         delta=str(delta), held=str(-floor))
         applicable[symbol] = max(delta, floor)
     return applicable
-
-
-def _withdrawal_paid(portfolio: Portfolio) -> Portfolio:
-    """A completed withdrawal run fulfils the request. In PLATFORM integration rebal's broker
-    integration pays the raised cash out (it leaves the portfolio); in CLIENT integration the
-    client's next holdings snapshot — which the optimizer waits for anyway — shows it gone."""
-    pending = portfolio.pending_withdrawal
-    if pending <= 0:
-        return portfolio
-    if portfolio.settings.broker_integration is BrokerIntegration.PLATFORM:
-        paid = min(pending, portfolio.cash)
-        if paid > 0:
-            portfolio = portfolio.withdraw_cash(paid)
-    return portfolio.request_withdrawal(Decimal(0))

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import structlog
+
 from rebal_optimizer.adapters.domain_json import optimization_json
 from rebal_optimizer.adapters.portfolio_document import (
     PORTFOLIOS,
@@ -97,7 +99,9 @@ class PortfolioUnitOfWork:
             committed.append(outcome)
             return Change(record_to_document(new), publish=outcome.publish, index=new.index())
 
-        applied = await apply_once(self.store, PORTFOLIOS, portfolio_id, event_id, mutate)
+        # Every line logged while handling this portfolio carries its id.
+        with structlog.contextvars.bound_contextvars(portfolio_id=portfolio_id):
+            applied = await apply_once(self.store, PORTFOLIOS, portfolio_id, event_id, mutate)
         if not applied or not committed:
             return None
         await self._append(committed[0].record.pending_history)
