@@ -22,5 +22,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def logs(stack: Stack) -> str:
-    return "\n".join(f"--- {p.name}\n" + (Path(stack.var_dir) / f"{p.name}.log").read_text()[-3000:]
-                     for p in stack.processes if (Path(stack.var_dir) / f"{p.name}.log").exists())
+    return "\n".join(
+        f"--- {p.name}\n" + (Path(stack.var_dir) / f"{p.name}.log").read_text()[-3000:]
+        for p in stack.processes
+        if (Path(stack.var_dir) / f"{p.name}.log").exists()
+    )

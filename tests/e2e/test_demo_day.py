@@ -39,7 +39,11 @@ def test_one_demo_day_over_every_flow(stack: Stack) -> None:
     assert not missing, f"ready without run.completed: {sorted(missing)[:5]}\n{logs(stack)}"
     assert client.dead_letters == [], client.dead_letters[0].reason
     runs = list(client.completed.values())
-    assert {r.run_type for r in runs} >= {RunType.full_rebalance, RunType.invest_cash, RunType.withdrawal}
+    assert {r.run_type for r in runs} >= {
+        RunType.full_rebalance,
+        RunType.invest_cash,
+        RunType.withdrawal,
+    }
 
     flows_with_runs = {driver.plans[r.portfolio_id].flow for r in runs}
     assert flows_with_runs == set(FLOWS), "every one of the eight flows completed a run"
@@ -49,7 +53,9 @@ def test_one_demo_day_over_every_flow(stack: Stack) -> None:
     statuses = Counter(c.status for c in client.status_changes)
     assert statuses[OptimizationStatus.REJECTED] >= 1
     assert statuses[OptimizationStatus.SUPERSEDED] >= 1
-    rejected = {c.portfolio_id for c in client.status_changes if c.status == OptimizationStatus.REJECTED}
+    rejected = {
+        c.portfolio_id for c in client.status_changes if c.status == OptimizationStatus.REJECTED
+    }
     funded_runs = {r.portfolio_id for r in runs if r.run_type != RunType.withdrawal}
     for pid in rejected:
         plan = driver.plans[pid]
@@ -62,4 +68,6 @@ def test_one_demo_day_over_every_flow(stack: Stack) -> None:
         if plan.cohort == "drifter" and pid in rebalanced:
             drift = client.books[pid].max_drift(MODELS_BY_ID[plan.model_id], client.prices)
             assert drift < 5, f"{pid} still drifts {drift} pp after its rebalance"
-    assert any(driver.plans[pid].cohort == "drifter" for pid in rebalanced), "drift triggered rebalances"
+    assert any(driver.plans[pid].cohort == "drifter" for pid in rebalanced), (
+        "drift triggered rebalances"
+    )

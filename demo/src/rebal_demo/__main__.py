@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from rebal_runtime.topics_admin import ensure_topics
 
     args = parse(argv)
-    console = Console()
+    console = Console(width=132)
     console.print(
         f"[bold]rebal demo[/bold]: {args.portfolios} portfolios over {len(FLOWS)} process flows; "
         "trading window open all day and T+0 settlement (demo configuration)."

@@ -102,8 +102,13 @@ def render(
     facts.add_column("value", justify="right")
     facts.add_row("orders executed / skipped (min notional)", f"{len(filled)} / {skipped}")
     facts.add_row("turnover (USD)", f"{turnover:,.2f}")
-    facts.add_row(f"largest drift of the {len(drifters)} rebalanced drifters, before (pp)", f"{before_max:.2f}")
-    facts.add_row(f"largest drift of the {len(drifters)} rebalanced drifters, after (pp)", f"{after_max:.2f}")
+    facts.add_row(
+        f"largest drift of the {len(drifters)} rebalanced drifters, before (pp)",
+        f"{before_max:.2f}",
+    )
+    facts.add_row(
+        f"largest drift of the {len(drifters)} rebalanced drifters, after (pp)", f"{after_max:.2f}"
+    )
     facts.add_row(
         "trigger -> run.completed p50 / p90 / p99 (s)",
         " / ".join(f"{percentile(t.latencies_trigger_to_completed, p):.2f}" for p in (50, 90, 99)),

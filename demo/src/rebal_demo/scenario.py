@@ -143,6 +143,10 @@ def plan_portfolios(n: int, seed: int = 7) -> list[PortfolioPlan]:
         withdraw = None
         start_value = D(rng.randrange(20_000, 250_000))
         deposit = D(rng.randrange(5_000, 50_000))
+        if cohort == "investor":
+            # Small next to the holdings, so that no drift band breaks: Alpaca then runs
+            # invest_cash (buy only) rather than a full rebalance, which is checked first.
+            deposit = (start_value * D(rng.randrange(3, 8)) / 1000).quantize(D("0.01"))
         if cohort != "drifter" and rng.random() < 0.25:
             # Large enough that the cash at hand does not cover it: assets must be sold.
             funded = deposit if cohort == "new" else start_value + deposit
