@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
+
 from rebal_runtime.stack import Stack
 
 

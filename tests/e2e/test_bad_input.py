@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.topics_admin import ensure_topics

@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 from rebal_demo.driver import DemoOptions, Driver
 from rebal_demo.scenario import FLOWS, MODELS_BY_ID, plan_portfolios
+
 from rebal_runtime.stack import Stack
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import BrokerIntegration, OptimizationStatus, RunType

@@ -4,6 +4,7 @@ publishes and records what a client would measure."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from rebal_schemas import (
 )
 
 QTY = Decimal("0.000000001")
+_SUBMISSIONS = itertools.count(1)
 CENT = Decimal("0.01")
 
 
@@ -61,6 +63,8 @@ class ClientSide:
     drift_before: dict[str, Decimal] = field(default_factory=dict)
     outbox: list[Event] = field(default_factory=list)  # what the demo must publish next
     withdrawn: set[str] = field(default_factory=set)
+    paid_out: dict[str, Decimal] = field(default_factory=dict)
+    payout_event_ids: dict[str, str] = field(default_factory=dict)
     last_created: dict[str, float] = field(default_factory=dict)  # portfolio -> monotonic time
 
     # -- reactions -------------------------------------------------------------------------------
@@ -166,21 +170,30 @@ class ClientSide:
             producer="demo-middleware",
         )
 
-    def cash_withdrawn(self, plan: PortfolioPlan, amount: Decimal) -> HoldingsReported:
-        """After the withdrawal run the client moves the cash out and tells rebal."""
+    def cash_withdrawn(self, plan: PortfolioPlan, amount: Decimal) -> HoldingsReported | None:
+        """After the withdrawal run the client moves the cash out (what there is, at most the
+        amount asked) and tells rebal."""
         book = self.books[plan.portfolio_id]
+        amount = min(amount, book.cash).quantize(CENT, rounding=ROUND_DOWN)
+        if amount <= 0:
+            return None
         book.cash -= amount
         self.withdrawn.add(plan.portfolio_id)
-        if plan.broker == BrokerIntegration.CLIENT:
-            return self.snapshot(plan.portfolio_id)
-        return HoldingsReported(
-            portfolio_id=plan.portfolio_id,
-            mode="delta",
-            as_of=datetime.now(UTC),
-            holdings={},
-            cash=-amount,
-            producer="demo-middleware",
+        self.paid_out[plan.portfolio_id] = amount
+        event = (
+            self.snapshot(plan.portfolio_id)
+            if plan.broker == BrokerIntegration.CLIENT
+            else HoldingsReported(
+                portfolio_id=plan.portfolio_id,
+                mode="delta",
+                as_of=datetime.now(UTC),
+                holdings={},
+                cash=-amount,
+                producer="demo-middleware",
+            )
         )
+        self.payout_event_ids[plan.portfolio_id] = event.event_id
+        return event
 
     def external_optimization(
         self, plan: PortfolioPlan, raise_cash: Decimal = Decimal(0)
@@ -235,7 +248,7 @@ class ClientSide:
             return None
         return OptimizationSubmitted(
             portfolio_id=plan.portfolio_id,
-            external_optimization_id=f"ext-{plan.portfolio_id}-{len(self.created)}",
+            external_optimization_id=f"ext-{plan.portfolio_id}-{next(_SUBMISSIONS)}",
             orders=orders,
             producer="demo-external-optimizer",
         )

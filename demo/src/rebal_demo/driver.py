@@ -231,7 +231,9 @@ class Driver:
         )
         await self.wait_until_settled("withdrawals", [p.portfolio_id for p in leaving], since=now)
         await self.publish(
-            self.client.cash_withdrawn(p, p.withdraw) for p in leaving if p.withdraw is not None
+            e
+            for p in leaving
+            if p.withdraw is not None and (e := self.client.cash_withdrawn(p, p.withdraw))
         )
         await self.wait_until_settled("cash paid out")
 

@@ -132,7 +132,12 @@ def chart(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ids = sorted(pid for pid, p in plans.items() if p.cohort == "drifter")
+    rebalanced = {
+        r.portfolio_id for r in client.completed.values() if r.run_type.value == "full_rebalance"
+    }
+    all_drifters = sorted(pid for pid, p in plans.items() if p.cohort == "drifter")
+    ids = [pid for pid in all_drifters if pid in rebalanced]
+    others = [pid for pid in all_drifters if pid not in rebalanced]
     before_values = [float(client.drift_before.get(pid, 0)) for pid in ids]
     after_values = [float(after.get(pid, 0)) for pid in ids]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -143,9 +148,18 @@ def chart(
     left.hist(after_values, bins=bins, alpha=0.7, label="after the rebalance", color="#2ca02c")
     left.set_xlabel("largest drift from target (percentage points)")
     left.set_ylabel("portfolios")
-    left.set_title("Drifters: largest drift before and after")
+    left.set_title(f"{len(ids)} rebalanced drifters: largest drift before and after")
     left.legend()
-    right.scatter(before_values, after_values, s=10, alpha=0.6)
+    right.scatter(before_values, after_values, s=10, alpha=0.6, label="rebalanced")
+    right.scatter(
+        [float(client.drift_before.get(pid, 0)) for pid in others],
+        [float(after.get(pid, 0)) for pid in others],
+        s=10,
+        alpha=0.6,
+        marker="x",
+        label="not rebalanced (owner rejected, or no band breached)",
+    )
+    right.legend(fontsize=8)
     right.set_xlabel("drift before (pp)")
     right.set_ylabel("drift after (pp)")
     right.set_title("Per portfolio")

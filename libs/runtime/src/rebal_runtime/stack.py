@@ -155,6 +155,19 @@ class Stack:
                     raise TimeoutError(f"{proc.name} not ready after {timeout}s")
                 time.sleep(0.1)
 
+    def kill(self, name: str) -> None:
+        """SIGKILL: no graceful shutdown, no final outbox flush, no offset commit."""
+        proc = self.process(name)
+        proc.signal(signal.SIGKILL)
+        if proc.process is not None:
+            proc.process.wait(10)
+        (self.var_dir / f"{name}.ready").unlink(missing_ok=True)
+
+    def restart(self, name: str) -> None:
+        proc = self.process(name)
+        (self.var_dir / f"{name}.ready").unlink(missing_ok=True)
+        proc.start(self.var_dir, echo=False)
+
     def process(self, name: str) -> ServiceProcess:
         return next(p for p in self.processes if p.name == name)
 
