@@ -25,12 +25,12 @@ test-fast: install ## Unit and contract tests only (no broker)
 	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS) libs/schemas libs/runtime/tests/contract services/*/tests/unit
 
 lint: install ## ruff + mypy --strict on every package
-	$(PY) -m ruff check libs services scripts
+	$(PY) -m ruff check libs services demo tests bench scripts
 	$(PY) -m mypy -p rebal_schemas -p rebal_runtime -p rebal_optimizer -p rebal_order_router \
-		-p rebal_settlement_tracker -p rebal_scheduler -p rebal_broker_sim -p rebal_client
+		-p rebal_settlement_tracker -p rebal_scheduler -p rebal_broker_sim -p rebal_client -p rebal_demo
 
 format: install ## Format the code (ruff)
-	$(PY) -m ruff format libs services scripts bench
+	$(PY) -m ruff format libs services demo tests scripts bench
 
 asyncapi: install ## Regenerate docs/asyncapi/*.json (from the services) and docs/schemas/*.json
 	$(PY) scripts/gen_asyncapi.py docs/asyncapi

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.topics_admin import ensure_topics
 

@@ -182,7 +182,7 @@ def test_bad_input_is_dead_lettered_and_good_work_completes(stack: Stack) -> Non
             return dlq.events(), completed
 
     letters, completed = asyncio.run(scenario())
-    assert [e for e in completed if e.portfolio_id == "good-pf-1"][0].status.value.startswith(
+    assert next(e for e in completed if e.portfolio_id == "good-pf-1").status.value.startswith(
         "COMPLETED"
     ), logs(stack)
     by_value = {base64.b64decode(e.original_value_b64): e for e in letters}

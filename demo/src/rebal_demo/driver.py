@@ -231,9 +231,9 @@ class Driver:
         )
         await self.wait_until_settled("withdrawals", [p.portfolio_id for p in leaving], since=now)
         await self.publish(
-            e
+            paid
             for p in leaving
-            if p.withdraw is not None and (e := self.client.cash_withdrawn(p, p.withdraw))
+            if p.withdraw is not None and (paid := self.client.cash_withdrawn(p, p.withdraw))
         )
         await self.wait_until_settled("cash paid out")
 

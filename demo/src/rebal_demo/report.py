@@ -60,18 +60,19 @@ def render(
     per_flow: dict[str, Counter[str]] = {}
     for plan in plans.values():
         per_flow.setdefault(flow_name(plan.flow), Counter())["portfolios"] += 1
+
+    def tally(portfolio_id: str, what: str) -> None:
+        if (owner := plans.get(portfolio_id)) is not None:
+            per_flow[flow_name(owner.flow)][what] += 1
+
     for run in runs:
-        plan = plans.get(run.portfolio_id)
-        if plan:
-            per_flow[flow_name(plan.flow)][run.run_type.value] += 1
+        tally(run.portfolio_id, run.run_type.value)
     for change in client.status_changes:
-        plan = plans.get(change.portfolio_id)
-        if plan and change.status.value == "REJECTED":
-            per_flow[flow_name(plan.flow)]["rejected"] += 1
+        if change.status.value == "REJECTED":
+            tally(change.portfolio_id, "rejected")
     for created in client.created:
-        plan = plans.get(created.portfolio_id)
-        if plan and created.status.value == "NOT_RECOMMENDED":
-            per_flow[flow_name(plan.flow)]["not_ready"] += 1
+        if created.status.value == "NOT_RECOMMENDED":
+            tally(created.portfolio_id, "not_ready")
     for name in sorted(per_flow):
         c = per_flow[name]
         flows.add_row(

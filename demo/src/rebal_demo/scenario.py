@@ -55,7 +55,7 @@ def _w(symbol: str | None, percent: str) -> Weight:
 
 
 def _band(sub_type: str, percent: str) -> RebalanceCondition:
-    return RebalanceCondition(type="drift_band", sub_type=sub_type, percent=D(percent))  # type: ignore[arg-type]
+    return RebalanceCondition(type="drift_band", sub_type=sub_type, percent=D(percent))
 
 
 MODELS: tuple[ModelUpdated, ...] = (

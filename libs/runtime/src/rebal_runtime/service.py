@@ -94,16 +94,15 @@ class ServiceRuntime:
         return all(c is not None and c.assignment() for c in consumers)
 
     async def wait_until_assigned(self, timeout: float = 60.0) -> None:
+        # Polled: aiokafka offers no "assigned" event that covers every subscriber at once.
         async with asyncio.timeout(timeout):
-            while not self.consumers_assigned():
+            while not self.consumers_assigned():  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
 
     async def _announce_ready(self) -> None:
         await self.wait_until_assigned(timeout=3600)
         if self.settings.ready_file:
-            path = Path(self.settings.ready_file)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"{os.getpid()}\n")
+            await asyncio.to_thread(_write_ready_file, Path(self.settings.ready_file))
         log.info("service ready", service=self.settings.service_name)
 
     async def stop(self) -> None:
@@ -113,7 +112,7 @@ class ServiceRuntime:
         if self._readiness is not None:
             self._readiness.cancel()
         if self.settings.ready_file:
-            Path(self.settings.ready_file).unlink(missing_ok=True)
+            Path(self.settings.ready_file).unlink(missing_ok=True)  # noqa: ASYNC240 - tiny, once
         await self.broker.stop()  # waits for in-flight handlers up to the graceful timeout
         await self._stop_infrastructure()
         log.info("service stopped", service=self.settings.service_name)
@@ -143,6 +142,11 @@ class ServiceRuntime:
             specification=AsyncAPI(title=title, version=version, description=description),
             lifespan=lifespan,
         )
+
+
+def _write_ready_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()}\n")
 
 
 async def run_forever(runtime: ServiceRuntime) -> None:
