@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-import aiosqlite
 import orjson
 
 from rebal_runtime.store.port import (
@@ -22,6 +22,8 @@ from rebal_runtime.store.port import (
     PendingMessage,
     StoreUnavailable,
 )
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -43,70 +45,84 @@ CREATE TABLE IF NOT EXISTS appended (
 
 
 class SqliteStore(DocumentStore):
+    """Every operation runs as ONE call on a single worker thread that owns the connection: a
+    commit (read version, write document, index, outbox, COMMIT) costs one thread hop instead of
+    one per statement, and the thread serialises writers without an asyncio lock."""
+
     def __init__(self, path: str | Path, processed_ids_kept: int = 1000) -> None:
         super().__init__(processed_ids_kept)
         self.path = Path(path)
-        self._db: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_url(cls, url: str, processed_ids_kept: int = 1000) -> SqliteStore:
         return cls(url.removeprefix("sqlite:///"), processed_ids_kept)
 
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._executor is None or self._db is None:
+            raise StoreUnavailable("store is not open")
+        db = self._db
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, db)
+        except sqlite3.OperationalError as exc:  # locked, disk I/O: transient
+            raise StoreUnavailable(str(exc)) from exc
+
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a process crash (SIGKILL); only an OS crash can lose the
-        # last transactions, which the embedded stack accepts (its Kafka is memory-only anyway).
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.execute("PRAGMA busy_timeout=5000")
-        await self._db.executescript(_SCHEMA)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+
+        def connect() -> sqlite3.Connection:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash (SIGKILL); only an OS crash can lose the
+            # last transactions, which the embedded stack accepts (its Kafka is memory-only anyway).
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            return db
+
+        self._db = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise StoreUnavailable("store is not open")
-        return self._db
+        if self._db is not None and self._executor is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
+            self._executor.shutdown(wait=True)
+        self._db = None
+        self._executor = None
 
     async def load(self, collection: str, doc_id: str) -> Document | None:
-        async with self.db.execute(
-            "SELECT version, state, processed FROM documents WHERE collection=? AND id=?",
-            (collection, doc_id),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        return Document(
-            collection, doc_id, row[0], orjson.loads(row[1]), tuple(orjson.loads(row[2]))
-        )
+        def load(db: sqlite3.Connection) -> Document | None:
+            row = db.execute(
+                "SELECT version, state, processed FROM documents WHERE collection=? AND id=?",
+                (collection, doc_id),
+            ).fetchone()
+            if row is None:
+                return None
+            return Document(
+                collection, doc_id, row[0], orjson.loads(row[1]), tuple(orjson.loads(row[2]))
+            )
+
+        return await self._run(load)
 
     async def _commit(self, commit: Commit) -> int:
-        async with self._write_lock:
-            db = self.db
+        def write(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
             try:
-                await db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(str(exc)) from exc
-            try:
-                version = await self._write(db, commit)
+                version = self._write(db, commit)
             except BaseException:
-                await db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            await db.execute("COMMIT")
+            db.execute("COMMIT")
             return version
 
-    async def _write(self, db: aiosqlite.Connection, c: Commit) -> int:
-        async with db.execute(
+        return await self._run(write)
+
+    def _write(self, db: sqlite3.Connection, c: Commit) -> int:
+        row = db.execute(
             "SELECT version, processed FROM documents WHERE collection=? AND id=?",
             (c.collection, c.id),
-        ) as cur:
-            row = await cur.fetchone()
+        ).fetchone()
         found = row[0] if row else 0
         if found != c.expected_version:
             raise ConcurrencyError(
@@ -115,23 +131,23 @@ class SqliteStore(DocumentStore):
         processed: list[str] = orjson.loads(row[1]) if row else []
         if c.processed_event_id is not None:
             processed = [*processed, c.processed_event_id][-self.processed_ids_kept :]
-        await db.execute(
+        db.execute(
             "INSERT OR REPLACE INTO documents (collection, id, version, state, processed) VALUES (?,?,?,?,?)",
             (c.collection, c.id, found + 1, orjson.dumps(c.state), orjson.dumps(processed)),
         )
         for field, value in c.index.items():
             if value is None:
-                await db.execute(
+                db.execute(
                     "DELETE FROM doc_index WHERE collection=? AND field=? AND id=?",
                     (c.collection, field, c.id),
                 )
             else:
-                await db.execute(
+                db.execute(
                     "INSERT OR REPLACE INTO doc_index (collection, field, id, value) VALUES (?,?,?,?)",
                     (c.collection, field, c.id, value),
                 )
         if c.outbox:
-            await db.executemany(
+            db.executemany(
                 "INSERT INTO outbox (collection, doc_id, event_id, topic, key, value, headers) VALUES (?,?,?,?,?,?,?)",
                 [
                     (
@@ -166,54 +182,70 @@ class SqliteStore(DocumentStore):
             args.append(after_id)
         sql += " ORDER BY id LIMIT ?"
         args.append(limit)
-        async with self.db.execute(sql, args) as cur:
-            return [r[0] for r in await cur.fetchall()]
+        return await self._run(lambda db: [r[0] for r in db.execute(sql, args).fetchall()])
 
     async def scan(
         self, collection: str, *, after_id: str | None = None, limit: int = 1000
     ) -> list[str]:
-        async with self.db.execute(
-            "SELECT id FROM documents WHERE collection=? AND id > ? ORDER BY id LIMIT ?",
-            (collection, after_id or "", limit),
-        ) as cur:
-            return [r[0] for r in await cur.fetchall()]
+        return await self._run(
+            lambda db: [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM documents WHERE collection=? AND id > ? ORDER BY id LIMIT ?",
+                    (collection, after_id or "", limit),
+                ).fetchall()
+            ]
+        )
 
     async def append(self, collection: str, doc_id: str, body: JsonDict) -> bool:
-        async with self._write_lock:
-            cur = await self.db.execute(
+        def insert(db: sqlite3.Connection) -> bool:
+            cur = db.execute(
                 "INSERT OR IGNORE INTO appended (collection, id, body) VALUES (?,?,?)",
                 (collection, doc_id, orjson.dumps(body)),
             )
             return cur.rowcount == 1
 
+        return await self._run(insert)
+
     async def get_appended(self, collection: str, doc_id: str) -> JsonDict | None:
-        async with self.db.execute(
-            "SELECT body FROM appended WHERE collection=? AND id=?", (collection, doc_id)
-        ) as cur:
-            row = await cur.fetchone()
-        return orjson.loads(row[0]) if row else None
+        def get(db: sqlite3.Connection) -> JsonDict | None:
+            row = db.execute(
+                "SELECT body FROM appended WHERE collection=? AND id=?", (collection, doc_id)
+            ).fetchone()
+            return orjson.loads(row[0]) if row else None
+
+        return await self._run(get)
 
     async def pending_outbox(self, limit: int = 500) -> list[PendingMessage]:
-        async with self.db.execute(
-            "SELECT collection, doc_id, event_id, topic, key, value, headers FROM outbox ORDER BY seq LIMIT ?",
-            (limit,),
-        ) as cur:
-            rows = await cur.fetchall()
-        return [
-            PendingMessage(
-                r[0], r[1], OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6]))
-            )
-            for r in rows
-        ]
+        def pending(db: sqlite3.Connection) -> list[PendingMessage]:
+            rows = db.execute(
+                "SELECT collection, doc_id, event_id, topic, key, value, headers FROM outbox ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [
+                PendingMessage(
+                    r[0],
+                    r[1],
+                    OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6])),
+                )
+                for r in rows
+            ]
+
+        return await self._run(pending)
 
     async def mark_published(self, published: Sequence[PendingMessage]) -> None:
         if not published:
             return
-        async with self._write_lock:
-            await self.db.executemany(
-                "DELETE FROM outbox WHERE event_id=? AND collection=? AND doc_id=?",
-                [(p.message.event_id, p.collection, p.doc_id) for p in published],
+        rows = [(p.message.event_id, p.collection, p.doc_id) for p in published]
+
+        def delete(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "DELETE FROM outbox WHERE event_id=? AND collection=? AND doc_id=?", rows
             )
+            db.execute("COMMIT")
+
+        await self._run(delete)
 
 
 def _dump_headers(headers: tuple[tuple[str, bytes], ...]) -> bytes:

@@ -1,0 +1,140 @@
+"""Nightly batch over N subscribed portfolios (default 1,000,000) through the optimizer's fan-out on
+the embedded stack: evaluations per second and total time, with a progress display.
+
+The portfolios are seeded straight into the optimizer's SQLite store (set-up, not measured): funded,
+balanced, subscribed to `balanced`. Then the scheduler's nightly `rebalance.requested` (scope `all`,
+with the scheduler's deterministic slot event id) is published; the optimizer fans it out into one
+request per portfolio and evaluates each. Progress is the optimizer group's committed offsets on
+`rebalance.requested` against the topic's end offsets.
+
+    .venv/bin/python bench/scheduler/run.py [--portfolios 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from baseline import measure  # noqa: E402
+from rebal_client.kafka import Publisher  # noqa: E402
+from rebal_demo.book import balanced_account  # noqa: E402
+from rebal_demo.scenario import INITIAL_PRICES, MODELS_BY_ID  # noqa: E402
+from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, record_to_document  # noqa: E402
+from rebal_optimizer.domain import (  # noqa: E402
+    BrokerIntegration,
+    Mandate,
+    OptimizerMode,
+    Portfolio,
+    PortfolioSettings,
+)
+from rebal_runtime.store.sqlite import SqliteStore  # noqa: E402
+from rebal_schemas import PriceUpdated, RebalanceRequested  # noqa: E402
+from rebal_schemas.types import utc_now  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from steady_load import start_stack  # noqa: E402
+
+
+def seed(path: Path, count: int, console: Console) -> None:
+    asyncio.run(_create_schema(path))
+    model = MODELS_BY_ID["balanced"]
+    account = balanced_account(model, Decimal(100_000), INITIAL_PRICES)
+    settings = PortfolioSettings(
+        mandate=Mandate.DISCRETIONARY, broker_integration=BrokerIntegration.PLATFORM,
+        optimizer=OptimizerMode.PLATFORM, model_id="balanced",
+    )
+    template = record_to_document(PortfolioRecord(
+        Portfolio("TEMPLATE", dict(account.holdings), account.cash, settings, funded=True,
+                  holdings_as_of=datetime(2026, 1, 2, tzinfo=UTC)), "TEMPLATE"))
+    raw = orjson.dumps(template)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    started = time.perf_counter()
+    batch = 50_000
+    for first in range(0, count, batch):
+        ids = [f"nb-{i:07d}" for i in range(first, min(count, first + batch))]
+        db.executemany(
+            "INSERT INTO documents (collection, id, version, state, processed) VALUES ('portfolios', ?, 1, ?, '[]')",
+            [(pid, raw.replace(b"TEMPLATE", pid.encode())) for pid in ids],
+        )
+        db.executemany(
+            "INSERT INTO doc_index (collection, field, id, value) VALUES ('portfolios', 'model_id', ?, 'balanced')",
+            [(pid,) for pid in ids],
+        )
+        db.commit()
+    db.close()
+    console.print(f"seeded {count:,} portfolios in {time.perf_counter() - started:.1f}s (set-up, not measured)")
+
+
+async def _create_schema(path: Path) -> None:
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
+
+
+async def nightly(bootstrap: str, count: int, console: Console) -> tuple[float, int]:
+    async with Publisher(bootstrap) as publisher:
+        await publisher.publish_many(
+            PriceUpdated(symbol=s, price=p, as_of=utc_now(), producer="bench") for s, p in INITIAL_PRICES.items()
+        )
+        await publisher.publish_many([MODELS_BY_ID["balanced"]])
+        await asyncio.sleep(3)
+        slot = f"nightly:{utc_now().date().isoformat()}"
+        start = time.perf_counter()
+        await publisher.publish(RebalanceRequested(
+            event_id=f"slot:{slot}", scope="all", reason="nightly", slot_id=slot, producer="scheduler"))
+    probe: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="optimizer", enable_auto_commit=False)
+    await probe.start()
+    partitions = [TopicPartition("rebalance.requested", p) for p in range(6)]
+    total = count + 1
+    done = 0
+    with Progress(TextColumn("nightly batch"), BarColumn(), MofNCompleteColumn(), TextColumn("evaluations"),
+                  TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("nightly", total=total)
+        while done < total:
+            await asyncio.sleep(1.0)
+            committed = [await probe.committed(tp) or 0 for tp in partitions]
+            done = sum(committed)
+            bar.update(task, completed=done)
+    elapsed = time.perf_counter() - start
+    await probe.stop()
+    return elapsed, done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--portfolios", type=int, default=1_000_000)
+    args = parser.parse_args()
+    console = Console(width=120)
+    var = Path(tempfile.mkdtemp(prefix="bench-nightly-"))
+    seed(var / "optimizer.sqlite", args.portfolios, console)
+    stack = start_stack(var, only=("optimizer",))
+    try:
+        elapsed, evaluated = asyncio.run(nightly(stack.kafka.bootstrap_servers, args.portfolios, console))
+        base = asyncio.run(measure(stack.kafka.bootstrap_servers, 400, 20_000))
+    finally:
+        stack.stop()
+    rate = args.portfolios / elapsed
+    console.print(f"nightly batch: {args.portfolios:,} portfolios evaluated in {elapsed:,.1f}s "
+                  f"= {rate:,.0f} evaluations/s (2 cores shared by broker, optimizer and this driver)")
+    console.print(f"extrapolated to 1,000,000 portfolios: {1_000_000 / rate / 60:,.1f} minutes (target < 10)")
+    console.print(base.line())
+    console.print(f"ratio: evaluations/s / raw produce+consume msgs/s = {rate / base.produce_consume_per_s:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Shared by the stack benchmarks: an embedded stack, N funded-on-demand portfolios, deposits at a
+steady rate, and the latency from each deposit (portfolio.patched) to a chosen output event."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from rebal_client.kafka import Publisher
+from rebal_demo.__main__ import DEMO_ENVIRONMENT
+from rebal_demo.scenario import INITIAL_PRICES, MODELS
+from rebal_runtime.stack import Stack
+from rebal_runtime.topics_admin import ensure_topics
+from rebal_schemas import (
+    BrokerIntegration,
+    CashDeposited,
+    Mandate,
+    OptimizerMode,
+    PortfolioSettingsChanged,
+    PriceUpdated,
+    decode,
+)
+from rebal_schemas.types import utc_now
+from rich.console import Console
+from rich.progress import Progress
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+@dataclass
+class LoadResult:
+    sent: int
+    received: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.received / self.seconds if self.seconds else 0.0
+
+
+def start_stack(var: Path, only: tuple[str, ...] | None = None) -> Stack:
+    stack = Stack(var, overrides=DEMO_ENVIRONMENT)
+    stack.start(echo=False, only=only)
+    stack.wait_ready(180)
+    return stack
+
+
+async def steady_deposits(
+    bootstrap: str, count: int, rate: float, until_topic: str, console: Console, prefix: str = "bp"
+) -> LoadResult:
+    """Create `count` PLATFORM/DISCRETIONARY portfolios, then fund them at `rate`/s; each first
+    funding is a full rebalance. Measures deposit -> first `until_topic` event for the portfolio."""
+    await ensure_topics(bootstrap)
+    async with Publisher(bootstrap) as publisher:
+        await publisher.publish_many(
+            PriceUpdated(symbol=s, price=p, as_of=utc_now(), producer="bench") for s, p in INITIAL_PRICES.items()
+        )
+        await publisher.publish_many(MODELS)
+        await publisher.publish_many(
+            PortfolioSettingsChanged(
+                portfolio_id=f"{prefix}-{i:06d}", mandate=Mandate.DISCRETIONARY,
+                broker_integration=BrokerIntegration.PLATFORM, optimizer=OptimizerMode.PLATFORM,
+                model_id=MODELS[i % len(MODELS)].model_id, producer="bench",
+            )
+            for i in range(count)
+        )
+        await asyncio.sleep(3)  # settings applied before the clock starts
+        sent_at: dict[str, float] = {}
+        arrived: dict[str, float] = {}
+        consumer: Any = AIOKafkaConsumer(until_topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                                         enable_auto_commit=False)
+        await consumer.start()
+        await asyncio.sleep(1)
+
+        async def follow() -> None:
+            while len(arrived) < count:
+                batches = await consumer.getmany(timeout_ms=200)
+                now = time.perf_counter()
+                for records in batches.values():
+                    for record in records:
+                        pid = getattr(decode(until_topic, record.value), "portfolio_id", "")
+                        if pid in sent_at and pid not in arrived:
+                            arrived[pid] = now
+
+        follower = asyncio.create_task(follow())
+        start = time.perf_counter()
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"deposits at {rate:.0f}/s -> {until_topic}", total=count)
+            for i in range(count):
+                due = start + i / rate
+                if (delay := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(delay)
+                pid = f"{prefix}-{i:06d}"
+                sent_at[pid] = time.perf_counter()
+                await publisher.publish(CashDeposited(portfolio_id=pid, amount=Decimal("25000"), producer="bench"))
+                bar.update(task, completed=len(arrived))
+            deadline = time.perf_counter() + 120
+            while len(arrived) < count and time.perf_counter() < deadline:
+                bar.update(task, completed=len(arrived))
+                await asyncio.sleep(0.2)
+        follower.cancel()
+        await consumer.stop()
+        elapsed = max(arrived.values(), default=start) - start
+        return LoadResult(count, len(arrived), elapsed, [(arrived[p] - sent_at[p]) * 1000 for p in arrived])
