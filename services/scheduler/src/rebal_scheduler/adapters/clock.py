@@ -1,65 +1,6 @@
-"""The clock port: what time it is and how to wait for the next tick.
+"""The clock port of this service: the shared one from the runtime (system clock; a settable fake
+clock for tests, whose `sleep` wakes as soon as the time is moved)."""
 
-The domain never reads a clock; the service layer is handed ``now``; only the
-clock loop (entrypoints) asks a :class:`Clock`. Tests drive a :class:`FakeClock`.
-"""
+from rebal_runtime.clock import Clock, FakeClock, SystemClock
 
-from __future__ import annotations
-
-import asyncio
-import contextlib
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """An aware UTC datetime."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait until the next tick is due."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-class FakeClock:
-    """A settable clock. ``sleep`` returns as soon as the time is moved (or after
-    ``seconds`` of real time), so a loop on it reacts to every :meth:`advance`."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = _utc(start)
-        self._moved: asyncio.Event | None = None
-
-    def now(self) -> datetime:
-        return self._now
-
-    def set(self, moment: datetime) -> None:
-        """Move to ``moment``; backwards too (a skewed or corrected clock)."""
-        self._now = _utc(moment)
-        moved, self._moved = self._moved, None
-        if moved is not None:
-            moved.set()
-
-    def advance(self, delta: timedelta) -> datetime:
-        self.set(self._now + delta)
-        return self._now
-
-    async def sleep(self, seconds: float) -> None:
-        if self._moved is None:
-            self._moved = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._moved.wait(), seconds)
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.utcoffset() is None:
-        raise ValueError("the clock keeps aware datetimes")
-    return moment.astimezone(UTC)
+__all__ = ["Clock", "FakeClock", "SystemClock"]
