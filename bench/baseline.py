@@ -43,7 +43,9 @@ async def measure(bootstrap: str, message_bytes: int = 600, messages: int = 20_0
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
     await producer.start()
     start = time.perf_counter()
-    futures = [await producer.send(topic, payload, key=str(i % 997).encode()) for i in range(messages)]
+    futures = [
+        await producer.send(topic, payload, key=str(i % 997).encode()) for i in range(messages)
+    ]
     await asyncio.gather(*futures)
     produce_s = time.perf_counter() - start
     await producer.stop()

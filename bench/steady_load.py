@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from rebal_client.kafka import Publisher
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.scenario import INITIAL_PRICES, MODELS
+from rich.console import Console
+from rich.progress import Progress
+
+from rebal_client.kafka import Publisher
 from rebal_runtime.stack import Stack
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import (
@@ -26,13 +29,15 @@ from rebal_schemas import (
     decode,
 )
 from rebal_schemas.types import utc_now
-from rich.console import Console
-from rich.progress import Progress
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+    return (
+        ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+        if ordered
+        else float("nan")
+    )
 
 
 @dataclass
@@ -62,22 +67,30 @@ async def steady_deposits(
     await ensure_topics(bootstrap)
     async with Publisher(bootstrap) as publisher:
         await publisher.publish_many(
-            PriceUpdated(symbol=s, price=p, as_of=utc_now(), producer="bench") for s, p in INITIAL_PRICES.items()
+            PriceUpdated(symbol=s, price=p, as_of=utc_now(), producer="bench")
+            for s, p in INITIAL_PRICES.items()
         )
         await publisher.publish_many(MODELS)
         await publisher.publish_many(
             PortfolioSettingsChanged(
-                portfolio_id=f"{prefix}-{i:06d}", mandate=Mandate.DISCRETIONARY,
-                broker_integration=BrokerIntegration.PLATFORM, optimizer=OptimizerMode.PLATFORM,
-                model_id=MODELS[i % len(MODELS)].model_id, producer="bench",
+                portfolio_id=f"{prefix}-{i:06d}",
+                mandate=Mandate.DISCRETIONARY,
+                broker_integration=BrokerIntegration.PLATFORM,
+                optimizer=OptimizerMode.PLATFORM,
+                model_id=MODELS[i % len(MODELS)].model_id,
+                producer="bench",
             )
             for i in range(count)
         )
         await asyncio.sleep(3)  # settings applied before the clock starts
         sent_at: dict[str, float] = {}
         arrived: dict[str, float] = {}
-        consumer: Any = AIOKafkaConsumer(until_topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
-                                         enable_auto_commit=False)
+        consumer: Any = AIOKafkaConsumer(
+            until_topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         await asyncio.sleep(1)
 
@@ -101,7 +114,9 @@ async def steady_deposits(
                     await asyncio.sleep(delay)
                 pid = f"{prefix}-{i:06d}"
                 sent_at[pid] = time.perf_counter()
-                await publisher.publish(CashDeposited(portfolio_id=pid, amount=Decimal("25000"), producer="bench"))
+                await publisher.publish(
+                    CashDeposited(portfolio_id=pid, amount=Decimal("25000"), producer="bench")
+                )
                 bar.update(task, completed=len(arrived))
             deadline = time.perf_counter() + 120
             while len(arrived) < count and time.perf_counter() < deadline:
@@ -110,4 +125,6 @@ async def steady_deposits(
         follower.cancel()
         await consumer.stop()
         elapsed = max(arrived.values(), default=start) - start
-        return LoadResult(count, len(arrived), elapsed, [(arrived[p] - sent_at[p]) * 1000 for p in arrived])
+        return LoadResult(
+            count, len(arrived), elapsed, [(arrived[p] - sent_at[p]) * 1000 for p in arrived]
+        )

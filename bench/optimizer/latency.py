@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baseline import measure  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from steady_load import percentile, start_stack, steady_deposits  # noqa: E402
+from baseline import measure
+from rich.console import Console
+from rich.table import Table
+from steady_load import percentile, start_stack, steady_deposits
 
 
 def main() -> None:
@@ -28,8 +28,11 @@ def main() -> None:
     console = Console(width=120)
     stack = start_stack(Path(tempfile.mkdtemp(prefix="bench-opt-")), only=("optimizer",))
     try:
-        result = asyncio.run(steady_deposits(stack.kafka.bootstrap_servers, args.events, args.rate,
-                                             "optimization.ready", console))
+        result = asyncio.run(
+            steady_deposits(
+                stack.kafka.bootstrap_servers, args.events, args.rate, "optimization.ready", console
+            )
+        )
         base = asyncio.run(measure(stack.kafka.bootstrap_servers, 600, 20_000))
     finally:
         stack.stop()
@@ -37,11 +40,19 @@ def main() -> None:
     for col in ("events", "offered rate/s", "achieved/s", "p50 ms", "p99 ms", "max ms"):
         table.add_column(col, justify="right")
     lat = result.latencies_ms
-    table.add_row(str(result.received), f"{args.rate:.0f}", f"{result.rate:.0f}", f"{percentile(lat, 50):.1f}",
-                  f"{percentile(lat, 99):.1f}", f"{max(lat, default=float('nan')):.1f}")
+    table.add_row(
+        str(result.received),
+        f"{args.rate:.0f}",
+        f"{result.rate:.0f}",
+        f"{percentile(lat, 50):.1f}",
+        f"{percentile(lat, 99):.1f}",
+        f"{max(lat, default=float('nan')):.1f}",
+    )
     console.print(table)
     console.print(base.line())
-    console.print(f"ratio: optimizer throughput / raw produce+consume = {result.rate / base.produce_consume_per_s:.4f}")
+    console.print(
+        f"ratio: optimizer throughput / raw produce+consume = {result.rate / base.produce_consume_per_s:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,9 @@ def case(assets: int, seed: int = 7) -> tuple[ModelPortfolio, Portfolio, dict[st
     model = ModelPortfolio("m", "bench", tuple(weights))
     prices = {s: Price(Decimal(rng.randint(500, 50_000)) / 100, True, True, NOW) for s in symbols}
     holdings = {s: Decimal(rng.randint(1, 2_000)) / 10 for s in symbols}
-    portfolio = Portfolio("p", holdings, Decimal(5_000), PortfolioSettings(model_id="m"),
-                          funded=True)
+    portfolio = Portfolio(
+        "p", holdings, Decimal(5_000), PortfolioSettings(model_id="m"), funded=True
+    )
     return model, portfolio, prices
 
 
@@ -72,14 +73,23 @@ def per_second(work: Callable[[], object], seconds: float) -> float:
     return count / elapsed
 
 
-def evaluation(model: ModelPortfolio, portfolio: Portfolio, prices: dict[str, Price],
-               run_type: RunType) -> Callable[[], object]:
+def evaluation(
+    model: ModelPortfolio, portfolio: Portfolio, prices: dict[str, Price], run_type: RunType
+) -> Callable[[], object]:
     trigger = Trigger(TriggerReason.MANUAL, run_type=run_type)
     calendar = Weekdays()
 
     def work() -> object:
-        result = portfolio.evaluate(trigger, model, prices, optimization_id="O1", now=NOW,
-                                    today=TODAY, trading_days=calendar, max_price_age=MAX_AGE)
+        result = portfolio.evaluate(
+            trigger,
+            model,
+            prices,
+            optimization_id="O1",
+            now=NOW,
+            today=TODAY,
+            trading_days=calendar,
+            max_price_age=MAX_AGE,
+        )
         if result.optimization is None or not result.optimization.orders:
             raise AssertionError("the benchmark case must produce orders")
         return result
@@ -87,13 +97,22 @@ def evaluation(model: ModelPortfolio, portfolio: Portfolio, prices: dict[str, Pr
     return work
 
 
-def order_generation(model: ModelPortfolio, portfolio: Portfolio, prices: dict[str, Price],
-                     run_type: RunType) -> Callable[[], object]:
+def order_generation(
+    model: ModelPortfolio, portfolio: Portfolio, prices: dict[str, Price], run_type: RunType
+) -> Callable[[], object]:
     targets = TargetWeights.from_weights(model.weights)
 
     def work() -> object:
-        return generate_orders(run_type, portfolio.holdings, portfolio.cash, targets, prices,
-                               portfolio.settings, NOW, MAX_AGE)
+        return generate_orders(
+            run_type,
+            portfolio.holdings,
+            portfolio.cash,
+            targets,
+            prices,
+            portfolio.settings,
+            NOW,
+            MAX_AGE,
+        )
 
     return work
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baseline import measure  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from steady_load import percentile, start_stack, steady_deposits  # noqa: E402
+from baseline import measure
+from rich.console import Console
+from rich.table import Table
+from steady_load import percentile, start_stack, steady_deposits
 
 
 def main() -> None:
@@ -28,11 +28,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="first fundings per second")
     args = parser.parse_args()
     console = Console(width=120)
-    stack = start_stack(Path(tempfile.mkdtemp(prefix="bench-pipeline-")),
-                        only=("broker-simulator", "optimizer", "order-router", "settlement-tracker"))
+    stack = start_stack(
+        Path(tempfile.mkdtemp(prefix="bench-pipeline-")),
+        only=("broker-simulator", "optimizer", "order-router", "settlement-tracker"),
+    )
     try:
-        result = asyncio.run(steady_deposits(stack.kafka.bootstrap_servers, args.runs, args.rate,
-                                             "run.completed", console))
+        result = asyncio.run(
+            steady_deposits(
+                stack.kafka.bootstrap_servers, args.runs, args.rate, "run.completed", console
+            )
+        )
         base = asyncio.run(measure(stack.kafka.bootstrap_servers, 600, 20_000))
     finally:
         stack.stop()
@@ -40,13 +45,21 @@ def main() -> None:
     for col in ("runs", "offered/s", "runs/s", "p50 ms", "p99 ms", "max ms"):
         table.add_column(col, justify="right")
     lat = result.latencies_ms
-    table.add_row(str(result.received), f"{args.rate:.0f}", f"{result.rate:.1f}", f"{percentile(lat, 50):.0f}",
-                  f"{percentile(lat, 99):.0f}", f"{max(lat, default=float('nan')):.0f}")
+    table.add_row(
+        str(result.received),
+        f"{args.rate:.0f}",
+        f"{result.rate:.1f}",
+        f"{percentile(lat, 50):.0f}",
+        f"{percentile(lat, 99):.0f}",
+        f"{max(lat, default=float('nan')):.0f}",
+    )
     console.print(table)
     console.print(base.line())
     # A run is ~10 messages (patched, created, ready, 2-4 orders filled, settled, completed).
-    console.print(f"ratio: runs/s / raw produce+consume msgs/s = {result.rate / base.produce_consume_per_s:.5f}"
-                  f" (x10 messages per run: {10 * result.rate / base.produce_consume_per_s:.4f})")
+    console.print(
+        f"ratio: runs/s / raw produce+consume msgs/s = {result.rate / base.produce_consume_per_s:.5f}"
+        f" (x10 messages per run: {10 * result.rate / base.produce_consume_per_s:.4f})"
+    )
 
 
 if __name__ == "__main__":

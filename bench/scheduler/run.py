@@ -28,24 +28,25 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baseline import measure  # noqa: E402
-from rebal_client.kafka import Publisher  # noqa: E402
-from rebal_demo.book import balanced_account  # noqa: E402
-from rebal_demo.scenario import INITIAL_PRICES, MODELS_BY_ID  # noqa: E402
-from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, record_to_document  # noqa: E402
-from rebal_optimizer.domain import (  # noqa: E402
+from baseline import measure
+from rebal_demo.book import balanced_account
+from rebal_demo.scenario import INITIAL_PRICES, MODELS_BY_ID
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from steady_load import start_stack
+
+from rebal_client.kafka import Publisher
+from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, record_to_document
+from rebal_optimizer.domain import (
     BrokerIntegration,
     Mandate,
     OptimizerMode,
     Portfolio,
     PortfolioSettings,
 )
-from rebal_runtime.store.sqlite import SqliteStore  # noqa: E402
-from rebal_schemas import PriceUpdated, RebalanceRequested  # noqa: E402
-from rebal_schemas.types import utc_now  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
-from steady_load import start_stack  # noqa: E402
+from rebal_runtime.store.sqlite import SqliteStore
+from rebal_schemas import PriceUpdated, RebalanceRequested
+from rebal_schemas.types import utc_now
 
 
 def seed(path: Path, count: int, console: Console) -> None:
@@ -53,12 +54,24 @@ def seed(path: Path, count: int, console: Console) -> None:
     model = MODELS_BY_ID["balanced"]
     account = balanced_account(model, Decimal(100_000), INITIAL_PRICES)
     settings = PortfolioSettings(
-        mandate=Mandate.DISCRETIONARY, broker_integration=BrokerIntegration.PLATFORM,
-        optimizer=OptimizerMode.PLATFORM, model_id="balanced",
+        mandate=Mandate.DISCRETIONARY,
+        broker_integration=BrokerIntegration.PLATFORM,
+        optimizer=OptimizerMode.PLATFORM,
+        model_id="balanced",
     )
-    template = record_to_document(PortfolioRecord(
-        Portfolio("TEMPLATE", dict(account.holdings), account.cash, settings, funded=True,
-                  holdings_as_of=datetime(2026, 1, 2, tzinfo=UTC)), "TEMPLATE"))
+    template = record_to_document(
+        PortfolioRecord(
+            Portfolio(
+                "TEMPLATE",
+                dict(account.holdings),
+                account.cash,
+                settings,
+                funded=True,
+                holdings_as_of=datetime(2026, 1, 2, tzinfo=UTC),
+            ),
+            "TEMPLATE",
+        )
+    )
     raw = orjson.dumps(template)
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
@@ -77,7 +90,9 @@ def seed(path: Path, count: int, console: Console) -> None:
         )
         db.commit()
     db.close()
-    console.print(f"seeded {count:,} portfolios in {time.perf_counter() - started:.1f}s (set-up, not measured)")
+    console.print(
+        f"seeded {count:,} portfolios in {time.perf_counter() - started:.1f}s (set-up, not measured)"
+    )
 
 
 async def _create_schema(path: Path) -> None:
@@ -89,21 +104,37 @@ async def _create_schema(path: Path) -> None:
 async def nightly(bootstrap: str, count: int, console: Console) -> tuple[float, int]:
     async with Publisher(bootstrap) as publisher:
         await publisher.publish_many(
-            PriceUpdated(symbol=s, price=p, as_of=utc_now(), producer="bench") for s, p in INITIAL_PRICES.items()
+            PriceUpdated(symbol=s, price=p, as_of=utc_now(), producer="bench")
+            for s, p in INITIAL_PRICES.items()
         )
         await publisher.publish_many([MODELS_BY_ID["balanced"]])
         await asyncio.sleep(3)
         slot = f"nightly:{utc_now().date().isoformat()}"
         start = time.perf_counter()
-        await publisher.publish(RebalanceRequested(
-            event_id=f"slot:{slot}", scope="all", reason="nightly", slot_id=slot, producer="scheduler"))
-    probe: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="optimizer", enable_auto_commit=False)
+        await publisher.publish(
+            RebalanceRequested(
+                event_id=f"slot:{slot}",
+                scope="all",
+                reason="nightly",
+                slot_id=slot,
+                producer="scheduler",
+            )
+        )
+    probe: Any = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id="optimizer", enable_auto_commit=False
+    )
     await probe.start()
     partitions = [TopicPartition("rebalance.requested", p) for p in range(6)]
     total = count + 1
     done = 0
-    with Progress(TextColumn("nightly batch"), BarColumn(), MofNCompleteColumn(), TextColumn("evaluations"),
-                  TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("nightly batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("evaluations"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("nightly", total=total)
         while done < total:
             await asyncio.sleep(1.0)
@@ -124,16 +155,22 @@ def main() -> None:
     seed(var / "optimizer.sqlite", args.portfolios, console)
     stack = start_stack(var, only=("optimizer",))
     try:
-        elapsed, evaluated = asyncio.run(nightly(stack.kafka.bootstrap_servers, args.portfolios, console))
+        elapsed, _ = asyncio.run(nightly(stack.kafka.bootstrap_servers, args.portfolios, console))
         base = asyncio.run(measure(stack.kafka.bootstrap_servers, 400, 20_000))
     finally:
         stack.stop()
     rate = args.portfolios / elapsed
-    console.print(f"nightly batch: {args.portfolios:,} portfolios evaluated in {elapsed:,.1f}s "
-                  f"= {rate:,.0f} evaluations/s (2 cores shared by broker, optimizer and this driver)")
-    console.print(f"extrapolated to 1,000,000 portfolios: {1_000_000 / rate / 60:,.1f} minutes (target < 10)")
+    console.print(
+        f"nightly batch: {args.portfolios:,} portfolios evaluated in {elapsed:,.1f}s "
+        f"= {rate:,.0f} evaluations/s (2 cores shared by broker, optimizer and this driver)"
+    )
+    console.print(
+        f"extrapolated to 1,000,000 portfolios: {1_000_000 / rate / 60:,.1f} minutes (target < 10)"
+    )
     console.print(base.line())
-    console.print(f"ratio: evaluations/s / raw produce+consume msgs/s = {rate / base.produce_consume_per_s:.4f}")
+    console.print(
+        f"ratio: evaluations/s / raw produce+consume msgs/s = {rate / base.produce_consume_per_s:.4f}"
+    )
 
 
 if __name__ == "__main__":
