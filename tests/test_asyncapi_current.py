@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_committed_asyncapi_documents_are_current(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("gen_asyncapi", ROOT / "scripts" / "gen_asyncapi.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_asyncapi", ROOT / "scripts" / "gen_asyncapi.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["gen_asyncapi"] = module
@@ -18,7 +20,12 @@ def test_committed_asyncapi_documents_are_current(tmp_path: Path) -> None:
     module.main(tmp_path)
     fresh = sorted(p.name for p in tmp_path.iterdir())
     assert fresh == sorted(p.name for p in (ROOT / "docs" / "asyncapi").iterdir())
-    assert {"optimizer.json", "order-router.json", "settlement-tracker.json", "scheduler.json"} <= set(fresh)
+    assert {
+        "optimizer.json",
+        "order-router.json",
+        "settlement-tracker.json",
+        "scheduler.json",
+    } <= set(fresh)
     for name in fresh:
         assert (tmp_path / name).read_text() == (ROOT / "docs" / "asyncapi" / name).read_text(), (
             f"docs/asyncapi/{name} is stale: run `make asyncapi`"

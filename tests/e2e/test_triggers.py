@@ -41,8 +41,9 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def fires_at() -> datetime:
-    """When the calendar slot comes due, on the real clock (decided when the stack starts)."""
-    return datetime.now(UTC) + timedelta(seconds=75)
+    """When the calendar slot comes due, on the real clock (decided when the stack starts; the
+    calendar test runs first so that its model is known well before then)."""
+    return datetime.now(UTC) + timedelta(seconds=90)
 
 
 @pytest.fixture(scope="module")
@@ -112,51 +113,6 @@ def subscribers(model: ModelUpdated, ids: list[str]) -> list[Event]:
     return events
 
 
-def test_model_change_re_evaluates_its_subscribers(stack: Stack) -> None:
-    bootstrap = stack.kafka.bootstrap_servers
-    v1 = ModelUpdated(
-        model_id="switch",
-        name="Switch",
-        weights=weights(cash="5", SPY="60", TLT="35"),
-        rebalance_conditions=(BAND,),
-    )
-    v2 = ModelUpdated(
-        model_id="switch",
-        name="Switch",
-        weights=weights(cash="5", SPY="40", TLT="55"),
-        rebalance_conditions=(BAND,),
-    )
-    ids = [f"switch-{i}" for i in range(4)]
-
-    async def scenario() -> list[RunCompleted]:
-        await ensure_topics(bootstrap)
-        now = datetime.now(UTC)
-        await publish(
-            bootstrap,
-            *(PriceUpdated(symbol=s, price=p, as_of=now) for s, p in INITIAL_PRICES.items()),
-            v1,
-        )
-        await asyncio.sleep(1)
-        await publish(bootstrap, *subscribers(v1, ids))
-        await asyncio.sleep(3)
-        await publish(bootstrap, v2)
-        async with TopicReader(bootstrap, "run.completed") as done:
-            events = await done.wait_for(
-                lambda evs: (
-                    {e.portfolio_id for e in evs if isinstance(e, RunCompleted)} >= set(ids)
-                ),
-                timeout=90,
-            )
-        return [e for e in events if isinstance(e, RunCompleted) and e.portfolio_id in ids]
-
-    runs = asyncio.run(scenario())
-    assert len(runs) == len(ids), logs(stack)
-    for run in runs:
-        assert run.status.value == "COMPLETED_SUCCESS"
-        # 20 points moved from SPY to TLT: the run sold SPY and bought TLT
-        assert run.holdings_delta["SPY"] < 0 < run.holdings_delta["TLT"]
-
-
 def test_calendar_condition_fires_from_the_scheduler_to_every_subscriber(
     stack: Stack, fires_at: datetime
 ) -> None:
@@ -201,3 +157,48 @@ def test_calendar_condition_fires_from_the_scheduler_to_every_subscriber(
     children = [r for r in requests if r.scope == "portfolio" and r.portfolio_id in ids]
     assert sorted(r.portfolio_id for r in children) == ids  # one evaluation per subscriber
     assert all(r.slot_id == slot for r in children)
+
+
+def test_model_change_re_evaluates_its_subscribers(stack: Stack) -> None:
+    bootstrap = stack.kafka.bootstrap_servers
+    v1 = ModelUpdated(
+        model_id="switch",
+        name="Switch",
+        weights=weights(cash="5", SPY="60", TLT="35"),
+        rebalance_conditions=(BAND,),
+    )
+    v2 = ModelUpdated(
+        model_id="switch",
+        name="Switch",
+        weights=weights(cash="5", SPY="40", TLT="55"),
+        rebalance_conditions=(BAND,),
+    )
+    ids = [f"switch-{i}" for i in range(4)]
+
+    async def scenario() -> list[RunCompleted]:
+        await ensure_topics(bootstrap)
+        now = datetime.now(UTC)
+        await publish(
+            bootstrap,
+            *(PriceUpdated(symbol=s, price=p, as_of=now) for s, p in INITIAL_PRICES.items()),
+            v1,
+        )
+        await asyncio.sleep(1)
+        await publish(bootstrap, *subscribers(v1, ids))
+        await asyncio.sleep(3)
+        await publish(bootstrap, v2)
+        async with TopicReader(bootstrap, "run.completed") as done:
+            events = await done.wait_for(
+                lambda evs: (
+                    {e.portfolio_id for e in evs if isinstance(e, RunCompleted)} >= set(ids)
+                ),
+                timeout=90,
+            )
+        return [e for e in events if isinstance(e, RunCompleted) and e.portfolio_id in ids]
+
+    runs = asyncio.run(scenario())
+    assert len(runs) == len(ids), logs(stack)
+    for run in runs:
+        assert run.status.value == "COMPLETED_SUCCESS"
+        # 20 points moved from SPY to TLT: the run sold SPY and bought TLT
+        assert run.holdings_delta["SPY"] < 0 < run.holdings_delta["TLT"]
