@@ -90,6 +90,7 @@ async def steady_deposits(
             bootstrap_servers=bootstrap,
             auto_offset_reset="latest",
             enable_auto_commit=False,
+            fetch_max_wait_ms=5,  # Tansu holds an empty fetch for the whole wait
         )
         await consumer.start()
         await asyncio.sleep(1)

@@ -51,6 +51,7 @@ def subscriber_options(settings: RuntimeSettings) -> dict[str, Any]:
         "ack_policy": AckPolicy.MANUAL,
         "decoder": decode_body,
         "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         "heartbeat_interval_ms": max(300, settings.kafka_session_timeout_ms // 4),
         # A slow handler must not get the consumer thrown out of the group mid-message.
         "max_poll_interval_ms": int(max(300.0, settings.graceful_timeout_seconds * 4) * 1000),

@@ -39,6 +39,13 @@ class RuntimeSettings(BaseSettings):
         description="Consumer group session timeout. Tansu makes a joining member "
         "wait about half of it, so the embedded stack and tests use 2000.",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        500,
+        ge=0,
+        description="Longest time a fetch waits at the broker for data (Kafka's default 500). "
+        "Tansu answers an empty fetch only after this wait, which adds up to it to every hop, "
+        "so the embedded stack uses a few milliseconds.",
+    )
     kafka_create_topics: bool = Field(
         True, description="Create missing topics with their partitions at start."
     )

@@ -103,6 +103,7 @@ class Stack:
             "REBAL_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "REBAL_STORE_URL": f"sqlite:///{self.var_dir / (name + '.sqlite')}",
             "REBAL_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "REBAL_KAFKA_FETCH_MAX_WAIT_MS": "50",
             "REBAL_BROKER_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
             "PYTHONUNBUFFERED": "1",
             "REBAL_READY_FILE": str(self.var_dir / f"{name}.ready"),

@@ -45,6 +45,7 @@ def settings_for(
         "outbox_poll_seconds": 0.05,
         "log_format": "console",
         "kafka_session_timeout_ms": 2000,
+        "kafka_fetch_max_wait_ms": 50,
     }
     values.update(overrides)
     return RuntimeSettings(**values)  # type: ignore[arg-type]
