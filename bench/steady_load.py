@@ -4,6 +4,7 @@ steady rate, and the latency from each deposit (portfolio.patched) to a chosen o
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,6 +16,7 @@ from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.scenario import INITIAL_PRICES, MODELS
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 
 from rebal_client.kafka import Publisher
 from rebal_runtime.stack import Stack
@@ -129,3 +131,35 @@ async def steady_deposits(
         return LoadResult(
             count, len(arrived), elapsed, [(arrived[p] - sent_at[p]) * 1000 for p in arrived]
         )
+
+
+def run_under_load(
+    prefix: str, only: tuple[str, ...], count: int, rate: float, until_topic: str, console: Console
+) -> tuple[LoadResult, Any]:
+    """Start the stack subset, run the steady load, then measure the raw broker in the same run."""
+    from baseline import measure
+
+    stack = start_stack(Path(tempfile.mkdtemp(prefix=prefix)), only=only)
+    try:
+        result = asyncio.run(
+            steady_deposits(stack.kafka.bootstrap_servers, count, rate, until_topic, console)
+        )
+        return result, asyncio.run(measure(stack.kafka.bootstrap_servers, 600, 20_000))
+    finally:
+        stack.stop()
+
+
+def latency_table(title: str, what: str, result: LoadResult, offered: float) -> Table:
+    table = Table(title=title)
+    for col in (what, "offered/s", "achieved/s", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="right")
+    lat = result.latencies_ms
+    table.add_row(
+        str(result.received),
+        f"{offered:.0f}",
+        f"{result.rate:.1f}",
+        f"{percentile(lat, 50):.1f}",
+        f"{percentile(lat, 99):.1f}",
+        f"{max(lat, default=float('nan')):.1f}",
+    )
+    return table

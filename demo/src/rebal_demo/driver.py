@@ -245,6 +245,3 @@ class Driver:
             1.0
         )  # let rebal apply the trigger first: submissions are checked against it
         await self.publish(e for p in externals if (e := self.client.external_optimization(p)))
-
-    def models(self) -> dict[str, Any]:
-        return {m.model_id: m for m in MODELS}

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from rebal_runtime.log import get_logger
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.store.port import ConcurrencyError, StoreUnavailable
-from rebal_schemas import MessageDeadLettered, PoisonMessage, encode, loads
+from rebal_schemas import MessageDeadLettered, PoisonMessage, loads
 from rebal_schemas.codec import describe
 from rebal_schemas.types import utc_now
 
@@ -173,7 +173,3 @@ class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unuse
         await policy.publish_dead_letter(event)  # raises if Kafka is down: nothing is committed
         await self._ack(msg)
         policy.dead_lettered += 1
-
-
-def encoded_dead_letter(event: MessageDeadLettered) -> bytes:
-    return encode(event)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
-from rebal_settlement_tracker.adapters.trading_calendar import WeekdayCalendar
 from rebal_settlement_tracker.domain import (
     CloseReason,
     DuplicateCancel,
@@ -16,40 +15,17 @@ from rebal_settlement_tracker.domain import (
     Run,
     RunAlreadyCompleted,
     RunStatus,
-    SettlementCycles,
     Side,
-    SkippedOrder,
     TransactionStatus,
 )
 
-FRIDAY = date(2026, 11, 20)
-MONDAY = date(2026, 11, 23)
-T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-CALENDAR = WeekdayCalendar()
-T1 = SettlementCycles({"us_equity": 1})
-SELL_AAPL = PlannedOrder(0, "AAPL", Side.SELL, qty=Decimal(10))
-BUY_MSFT = PlannedOrder(1, "MSFT", Side.BUY, qty=Decimal(5))
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def planned_run(*orders: PlannedOrder, skipped: tuple[SkippedOrder, ...] = ()) -> Run:
-    return Run("O1", "pf-1").plan(
-        orders or (SELL_AAPL, BUY_MSFT),
-        skipped,
-        run_type="full_rebalance",
-        broker_integration="PLATFORM",
-    )
-
-
-def fill(run: Run, leg: int, cum: str, price: str, minutes: int = 0, **kw: bool) -> Run:
-    return run.record_fill(leg, Decimal(cum), Decimal(price), FRIDAY, at(minutes), **kw)
-
-
-def settle(run: Run, today: date = MONDAY) -> Run:
-    return run.settle_due(today, CALENDAR, T1)[0]
+from .run_builders import (
+    SELL_AAPL,
+    at,
+    fill,
+    planned_run,
+    settle,
+)
 
 
 def test_cancel_before_any_execution_is_canceled_at_once() -> None:

@@ -26,12 +26,12 @@ class TopicReader:
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
         )
         await self._consumer.start()
+        await (
+            self._consumer.topics()
+        )  # fetches metadata for every topic, so all partitions are read
         partitions = self._consumer.partitions_for_topic(self.topic)
         if not partitions:
-            await self._consumer.force_metadata_update() if hasattr(
-                self._consumer, "force_metadata_update"
-            ) else None
-            partitions = self._consumer.partitions_for_topic(self.topic) or {0}
+            raise LookupError(f"topic {self.topic!r} does not exist")
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
