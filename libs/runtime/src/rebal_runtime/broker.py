@@ -58,6 +58,17 @@ def subscriber_options(settings: RuntimeSettings) -> dict[str, Any]:
     }
 
 
+def batch_subscriber_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """`subscriber_options` for a batch subscriber: the handler takes a `list` of events, is
+    committed once per batch, and ReliableConsume isolates a bad message inside a batch."""
+    return {
+        **subscriber_options(settings),
+        "batch": True,
+        "max_records": settings.consume_batch_max,
+        "batch_timeout_ms": settings.consume_batch_wait_ms,
+    }
+
+
 def document_publishers(router: KafkaRouter, *topics: str) -> None:
     """Declare what a service publishes (through its outbox) so the AsyncAPI document shows it."""
     for name in topics:

@@ -12,12 +12,20 @@ subscribers run with AckPolicy.MANUAL and this middleware decides:
 - any other exception (a bug)  -> retried the same way, then dead-lettered with the traceback's
                                   summary: the message is kept, the partition keeps flowing;
 - cancellation (shutdown)      -> nothing is committed; the next owner of the partition redoes it.
+
+Batch subscribers (`batch=True`, the hot topics) get the same policy per message: the batch is
+handled in one call and committed once; a transient failure retries the whole batch, then seeks
+back; anything else (one bad message poisons a list) re-runs the batch one message at a time, so
+exactly the bad ones are dead-lettered and the rest is handled (the inbox makes any message the
+failed batch call had already applied a no-op), then the batch is committed once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import copy
+import enum
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -55,12 +63,31 @@ DeadLetterPublisher = Callable[[MessageDeadLettered], Awaitable[None]]
 
 
 async def decode_body(msg: Any, original: Any = None) -> Any:
-    """FastStream decoder: orjson + the upcaster chain, before pydantic validates the handler param."""
+    """FastStream decoder: orjson + the upcaster chain, before pydantic validates the handler param.
+    A batch message's body is the list of its records' values."""
+    if isinstance(msg.body, list):
+        return [loads(body) for body in msg.body]
     return loads(msg.body)
 
 
+def records_of(msg: Any) -> tuple[Any, ...]:
+    """The Kafka records behind a FastStream message: one, or a batch's tuple."""
+    raw = msg.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
+
+
+def one_of(batch: Any, index: int) -> Any:
+    """The `index`-th record of a batch message as a batch of one (same decoder, own cache)."""
+    single = copy.copy(batch)  # StreamMessage.__copy__ gives the copy its own decode cache
+    single.raw_message = (batch.raw_message[index],)
+    single.body = [batch.body[index]]
+    single.batch_headers = batch.batch_headers[index : index + 1]
+    single.headers = single.batch_headers[0] if single.batch_headers else {}
+    return single
+
+
 def dead_letter_for(msg: Any, group: str, error_type: str, reason: str) -> MessageDeadLettered:
-    record = msg.raw_message
+    record = records_of(msg)[0]
     value: bytes = record.value or b""
     key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else record.key
     # Deterministic id: dead-lettering the same record twice (crash before commit) is one event.
@@ -106,8 +133,19 @@ class ReliableConsume:
         return min(delay, self.settings.retry_backoff_max_seconds)
 
 
+class _Fate(enum.Enum):
+    HANDLED = "handled"
+    DEAD_LETTERED = "dead-lettered"  # published to dead.letter: commit it
+    RETRY_LATER = "retry later"  # seek back, never commit
+    SPLIT = "split"  # a batch failed for a non-transient reason: handle one by one
+
+
 def _log_context(msg: Any) -> dict[str, Any]:
-    record = msg.raw_message
+    records = records_of(msg)
+    if len(records) > 1:
+        first = records[0]
+        return {"topic": first.topic, "batch": len(records), "offset": first.offset}
+    record = records[0]
     headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
     context = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
     for name in ("event_id", "event_type", "correlation_id"):
@@ -124,37 +162,55 @@ class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unuse
         self.policy = policy
 
     async def consume_scope(self, call_next: Any, msg: Any) -> Any:
-        policy = self.policy
+        records = records_of(msg)
         with structlog.contextvars.bound_contextvars(**_log_context(msg)):
-            attempt = 0
-            while True:
-                try:
-                    result = await call_next(msg)
-                except PoisonMessage as exc:
-                    return await self._dead_letter(msg, type(exc).__name__, exc.reason)
-                except ValidationError as exc:
-                    return await self._dead_letter(msg, "SchemaViolation", describe(exc))
-                except TRANSIENT_ERRORS as exc:
-                    if attempt >= policy.settings.consume_retries:
-                        log.warning(
-                            "transient failure persists; message will be re-read", error=repr(exc)
-                        )
-                        await policy.sleep(policy.settings.retry_backoff_max_seconds)
-                        await msg.nack()
-                        return None
-                except Exception as exc:
-                    if attempt >= policy.settings.consume_retries:
-                        log.error("handler keeps failing; dead-lettering", error=repr(exc))
-                        return await self._dead_letter(
-                            msg, type(exc).__name__, f"handler failed {attempt + 1} times: {exc!r}"
-                        )
-                    log.warning("handler failed; retrying", error=repr(exc), attempt=attempt)
-                else:
-                    await self._ack(msg)
-                    policy.handled += 1
-                    return result
-                await policy.sleep(policy.backoff(attempt))
-                attempt += 1
+            fate, result = await self._attempt(call_next, msg, split=len(records) > 1)
+            if fate is _Fate.SPLIT:
+                log.warning("batch failed; handling its messages one by one", error=repr(result))
+                for index in range(len(records)):
+                    single = one_of(msg, index)
+                    with structlog.contextvars.bound_contextvars(**_log_context(single)):
+                        fate, _ = await self._attempt(call_next, single, split=False)
+                    if fate is _Fate.RETRY_LATER:
+                        break
+                result = None
+            if fate is _Fate.RETRY_LATER:
+                await msg.nack()  # a batch seeks back every partition it spans
+                return None
+            await self._ack(msg)
+            self.policy.handled += len(records)
+            return result
+
+    async def _attempt(self, call_next: Any, msg: Any, *, split: bool) -> tuple[_Fate, Any]:
+        """Run the handler, retrying what may pass; say what became of the message."""
+        policy = self.policy
+        attempt = 0
+        while True:
+            try:
+                return _Fate.HANDLED, await call_next(msg)
+            except TRANSIENT_ERRORS as exc:
+                if attempt >= policy.settings.consume_retries:
+                    log.warning(
+                        "transient failure persists; message will be re-read", error=repr(exc)
+                    )
+                    await policy.sleep(policy.settings.retry_backoff_max_seconds)
+                    return _Fate.RETRY_LATER, None
+            except (PoisonMessage, ValidationError) as exc:
+                if split:
+                    return _Fate.SPLIT, exc
+                if isinstance(exc, PoisonMessage):
+                    return await self._dead_letter(msg, type(exc).__name__, exc.reason), None
+                return await self._dead_letter(msg, "SchemaViolation", describe(exc)), None
+            except Exception as exc:
+                if split:
+                    return _Fate.SPLIT, exc
+                if attempt >= policy.settings.consume_retries:
+                    log.error("handler keeps failing; dead-lettering", error=repr(exc))
+                    reason = f"handler failed {attempt + 1} times: {exc!r}"
+                    return await self._dead_letter(msg, type(exc).__name__, reason), None
+                log.warning("handler failed; retrying", error=repr(exc), attempt=attempt)
+            await policy.sleep(policy.backoff(attempt))
+            attempt += 1
 
     async def _ack(self, msg: Any) -> None:
         try:
@@ -164,12 +220,12 @@ class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unuse
             # makes the second handling a no-op. Losing nothing matters more than the log noise.
             log.warning("offset commit failed; message will be redelivered", error=repr(exc))
 
-    async def _dead_letter(self, msg: Any, error_type: str, reason: str) -> None:
+    async def _dead_letter(self, msg: Any, error_type: str, reason: str) -> _Fate:
         policy = self.policy
         if policy.publish_dead_letter is None:
             raise RuntimeError("ReliableConsume is not bound to a dead-letter publisher")
         event = dead_letter_for(msg, policy.settings.service_name, error_type, reason)
         log.warning("dead-lettered", error_type=error_type, reason=reason[:500])
         await policy.publish_dead_letter(event)  # raises if Kafka is down: nothing is committed
-        await self._ack(msg)
         policy.dead_lettered += 1
+        return _Fate.DEAD_LETTERED

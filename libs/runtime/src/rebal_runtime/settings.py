@@ -64,6 +64,19 @@ class RuntimeSettings(BaseSettings):
         ge=0,
         description="In-process retries of a failing handler before it is nacked (transient) or dead-lettered (other errors).",
     )
+    consume_batch_max: int = Field(
+        500,
+        ge=1,
+        description="Most messages a batch subscriber (the optimizer's hot topics) handles and "
+        "commits together. Under load this turns one store write and one offset commit per "
+        "message into one per batch; idle, a batch is whatever one poll returned.",
+    )
+    consume_batch_wait_ms: int = Field(
+        10,
+        ge=1,
+        description="How long a batch subscriber's poll waits for data; an empty poll then sleeps "
+        "as long again (FastStream), so this bounds the delay it adds to a message.",
+    )
     retry_backoff_seconds: float = Field(
         0.2, gt=0, description="First retry delay; doubles each time."
     )

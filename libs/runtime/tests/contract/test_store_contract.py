@@ -173,3 +173,64 @@ async def test_commit_notifies_listeners_only_when_outbox_grew(store: DocumentSt
     await store.commit(Commit("portfolios", "p", 0, {}))
     await store.commit(Commit("portfolios", "p", 1, {}, outbox=[msg("x")]))
     assert calls == [1]
+
+
+async def test_load_many_returns_the_existing_documents_by_id(store: DocumentStore) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {"n": 1}, "e1"))
+    await store.commit(Commit("portfolios", "p2", 0, {"n": 2}))
+    await store.commit(Commit("models", "p3", 0, {"n": 3}))
+    found = await store.load_many("portfolios", ["p2", "missing", "p1", "p2", "p3"])
+    assert sorted(found) == ["p1", "p2"]
+    assert (found["p1"].version, found["p1"].state, found["p1"].processed) == (1, {"n": 1}, ("e1",))
+    assert found["p2"].state == {"n": 2}
+    assert await store.load_many("portfolios", []) == {}
+
+
+async def test_load_many_pages_past_the_parameter_limit(store: DocumentStore) -> None:
+    ids = [f"p{i:04d}" for i in range(1200)]
+    conflicts = await store.commit_many([Commit("portfolios", i, 0, {"i": i}) for i in ids])
+    assert conflicts == []
+    found = await store.load_many("portfolios", ids)
+    assert len(found) == 1200 and found["p1199"].state == {"i": "p1199"}
+
+
+async def test_commit_many_writes_each_and_reports_only_the_conflicts(store: DocumentStore) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {"n": 1}))
+    await store.commit(Commit("portfolios", "p2", 0, {"n": 1}))
+    conflicts = await store.commit_many([
+        Commit("portfolios", "p1", 1, {"n": 2}, "e1", outbox=[msg("m1")], index={"model": "a"}),
+        Commit("portfolios", "p2", 7, {"n": 99}, "e2", outbox=[msg("m2")]),  # stale version
+        Commit("portfolios", "p3", 0, {"n": 1}, "e3", outbox=[msg("m3")]),
+    ])
+    assert conflicts == ["p2"]
+    p1, p2 = await store.load("portfolios", "p1"), await store.load("portfolios", "p2")
+    assert p1 is not None and (p1.version, p1.state, p1.processed) == (2, {"n": 2}, ("e1",))
+    assert p2 is not None and (p2.version, p2.state, p2.processed) == (1, {"n": 1}, ())
+    assert await store.query("portfolios", "model", "a") == ["p1"]
+    pending = [p.message.event_id for p in await store.pending_outbox()]
+    assert sorted(pending) == ["m1", "m3"]  # nothing of the refused commit
+
+
+async def test_commit_many_refuses_two_commits_of_one_document(store: DocumentStore) -> None:
+    with pytest.raises(ValueError, match="one commit per document"):
+        await store.commit_many([Commit("portfolios", "p", 0, {}), Commit("portfolios", "p", 1, {})])
+    assert await store.load("portfolios", "p") is None
+
+
+async def test_commit_many_notifies_once_when_an_outbox_grew(store: DocumentStore) -> None:
+    calls: list[int] = []
+    store.on_commit(lambda: calls.append(1))
+    await store.commit_many([Commit("portfolios", "a", 0, {}), Commit("portfolios", "b", 0, {})])
+    assert calls == []
+    await store.commit_many([Commit("portfolios", "c", 0, {}, outbox=[msg("x")]),
+                             Commit("portfolios", "d", 0, {}, outbox=[msg("y")])])
+    assert calls == [1]
+
+
+async def test_append_many_is_idempotent_by_id(store: DocumentStore) -> None:
+    assert await store.append("optimizations", "o1", {"v": 1}) is True
+    added = await store.append_many("optimizations", [("o1", {"v": 9}), ("o2", {"v": 2})])
+    assert added == 1
+    assert await store.get_appended("optimizations", "o1") == {"v": 1}
+    assert await store.get_appended("optimizations", "o2") == {"v": 2}
+    assert await store.append_many("optimizations", []) == 0

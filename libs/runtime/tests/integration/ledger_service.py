@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from faststream.kafka import KafkaRouter
 
-from rebal_runtime.broker import subscriber_options
+from rebal_runtime.broker import batch_subscriber_options, subscriber_options
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.store import Document
@@ -28,17 +28,28 @@ async def _noop(event: CashDeposited) -> None:
 
 
 class Ledger:
-    def __init__(self, settings: RuntimeSettings) -> None:
+    def __init__(self, settings: RuntimeSettings, *, batch: bool = False) -> None:
         self.runtime = ServiceRuntime(settings)
         self.before_commit: Hook = _noop
         self.after_commit: Hook = _noop
         self.effects = 0
+        self.batch_sizes: list[int] = []
         router = KafkaRouter()
 
-        @router.subscriber(PORTFOLIO_PATCHED.name, **subscriber_options(settings))
-        async def on_portfolio_patched(event: PORTFOLIO_PATCHED.payload_type) -> None:  # type: ignore[name-defined]
-            if isinstance(event, CashDeposited):
-                await self.deposit(event)
+        if batch:
+            @router.subscriber(PORTFOLIO_PATCHED.name, **batch_subscriber_options(settings))
+            async def on_portfolio_patched_batch(
+                events: list[PORTFOLIO_PATCHED.payload_type],  # type: ignore[name-defined]
+            ) -> None:
+                self.batch_sizes.append(len(events))
+                for event in events:
+                    if isinstance(event, CashDeposited):
+                        await self.deposit(event)
+        else:
+            @router.subscriber(PORTFOLIO_PATCHED.name, **subscriber_options(settings))
+            async def on_portfolio_patched(event: PORTFOLIO_PATCHED.payload_type) -> None:  # type: ignore[name-defined]
+                if isinstance(event, CashDeposited):
+                    await self.deposit(event)
 
         self.runtime.include_router(router)
 

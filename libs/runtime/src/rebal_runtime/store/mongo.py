@@ -63,6 +63,20 @@ class MongoStore(DocumentStore):
             collection, doc_id, raw["version"], raw["state"], tuple(raw.get("processed", []))
         )
 
+    async def load_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
+        wanted = list(dict.fromkeys(ids))
+        try:
+            raws = await self.db[collection].find({"_id": {"$in": wanted}}).to_list(None)
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return {
+            raw["_id"]: Document(
+                collection, raw["_id"], raw["version"], raw["state"],
+                tuple(raw.get("processed", [])),
+            )
+            for raw in raws
+        }
+
     async def _ensure_index(self, collection: str, field: str) -> None:
         if (collection, field) not in self._indexed:
             await self.db[collection].create_index([(f"ix.{field}", 1), ("_id", 1)])

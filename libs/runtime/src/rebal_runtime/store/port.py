@@ -102,6 +102,47 @@ class DocumentStore(abc.ABC):
     @abc.abstractmethod
     async def _commit(self, commit: Commit) -> int: ...
 
+    # -- batch operations: one round trip where the adapter can (a batch consumer's hot path) ----
+
+    async def load_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
+        """The documents that exist among `ids`, by id."""
+        found: dict[str, Document] = {}
+        for doc_id in dict.fromkeys(ids):
+            doc = await self.load(collection, doc_id)
+            if doc is not None:
+                found[doc_id] = doc
+        return found
+
+    async def commit_many(self, commits: Sequence[Commit]) -> list[str]:
+        """Each commit is atomic on its own, exactly as `commit`; the ids must be distinct.
+
+        Returns the ids refused on a version conflict (nothing of theirs was written); the
+        others are written. Why not all-or-nothing: every commit carries its own inbox entry and
+        outbox, so each one is consistent alone, and MongoDB needs no transaction for that."""
+        ids = [(c.collection, c.id) for c in commits]
+        if len(set(ids)) != len(ids):
+            raise ValueError("commit_many: one commit per document")
+        conflicts = await self._commit_many(commits)
+        if any(c.outbox and c.id not in conflicts for c in commits):
+            self._notify()
+        return conflicts
+
+    async def _commit_many(self, commits: Sequence[Commit]) -> list[str]:
+        conflicts: list[str] = []
+        for commit in commits:
+            try:
+                await self._commit(commit)
+            except ConcurrencyError:
+                conflicts.append(commit.id)
+        return conflicts
+
+    async def append_many(self, collection: str, entries: Sequence[tuple[str, JsonDict]]) -> int:
+        """`append` for each (id, body); returns how many were new."""
+        added = 0
+        for doc_id, body in entries:
+            added += await self.append(collection, doc_id, body)
+        return added
+
     @abc.abstractmethod
     async def query(
         self,

@@ -24,6 +24,7 @@ from rebal_runtime.store.port import (
 )
 
 T = TypeVar("T")
+_IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -117,6 +118,60 @@ class SqliteStore(DocumentStore):
             return version
 
         return await self._run(write)
+
+    async def load_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
+        wanted = list(dict.fromkeys(ids))
+
+        def load(db: sqlite3.Connection) -> dict[str, Document]:
+            found: dict[str, Document] = {}
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    "SELECT id, version, state, processed FROM documents "
+                    f"WHERE collection=? AND id IN ({marks})",
+                    (collection, *chunk),
+                ).fetchall()
+                for doc_id, version, state, processed in rows:
+                    found[doc_id] = Document(
+                        collection, doc_id, version, orjson.loads(state),
+                        tuple(orjson.loads(processed)),
+                    )
+            return found
+
+        return await self._run(load)
+
+    async def _commit_many(self, commits: Sequence[Commit]) -> list[str]:
+        def write(db: sqlite3.Connection) -> list[str]:
+            conflicts: list[str] = []
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for commit in commits:
+                    try:
+                        self._write(db, commit)  # checks the version before it writes anything
+                    except ConcurrencyError:
+                        conflicts.append(commit.id)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return conflicts
+
+        return await self._run(write)
+
+    async def append_many(self, collection: str, entries: Sequence[tuple[str, JsonDict]]) -> int:
+        rows = [(collection, doc_id, orjson.dumps(body)) for doc_id, body in entries]
+
+        def insert(db: sqlite3.Connection) -> int:
+            before = db.total_changes
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT OR IGNORE INTO appended (collection, id, body) VALUES (?,?,?)", rows
+            )
+            db.execute("COMMIT")
+            return db.total_changes - before
+
+        return await self._run(insert) if rows else 0
 
     def _write(self, db: sqlite3.Connection, c: Commit) -> int:
         row = db.execute(

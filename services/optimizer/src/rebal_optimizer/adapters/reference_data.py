@@ -1,10 +1,18 @@
 """Models (collection `models`, one document per model) and last prices (collection `prices`, one
-document per symbol) as the evaluation reads them."""
+document per symbol) as the evaluation reads them.
+
+`one_snapshot()` scopes a batch: inside it (this task and what it awaits, by context variable)
+each model and price is read from the store once and then served from memory, so a batch of
+500 evaluations of one model costs two store reads, not a thousand. Outside it every read goes to
+the store, as a single message's evaluation always did.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from rebal_optimizer.adapters.domain_json import model_json, model_of, price_of
@@ -13,7 +21,24 @@ from rebal_runtime.store import DocumentStore
 
 MODELS = "models"
 PRICES = "prices"
-PRICE_LOAD_CONCURRENCY = 64
+
+
+@dataclass
+class _Snapshot:
+    models: dict[str, ModelPortfolio | None] = field(default_factory=dict)
+    prices: dict[str, Price | None] = field(default_factory=dict)  # None: no price known
+
+
+_snapshot: ContextVar[_Snapshot | None] = ContextVar("reference_snapshot", default=None)
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    token = _snapshot.set(_Snapshot())
+    try:
+        yield
+    finally:
+        _snapshot.reset(token)
 
 
 def model_document(model: ModelPortfolio, non_tradable: Iterable[str] = ()) -> dict[str, Any]:
@@ -22,18 +47,27 @@ def model_document(model: ModelPortfolio, non_tradable: Iterable[str] = ()) -> d
 
 
 async def load_model(store: DocumentStore, model_id: str) -> ModelPortfolio | None:
+    snapshot = _snapshot.get()
+    if snapshot is not None and model_id in snapshot.models:
+        return snapshot.models[model_id]
     doc = await store.load(MODELS, model_id)
-    return model_of(doc.state) if doc is not None else None
+    model = model_of(doc.state) if doc is not None else None
+    if snapshot is not None:
+        snapshot.models[model_id] = model
+    return model
 
 
 async def load_prices(store: DocumentStore, symbols: Iterable[str]) -> dict[str, Price]:
     """Last known price per symbol; symbols without one are simply absent (PRICE_MISSING)."""
-    wanted = sorted(set(symbols))
-    prices: dict[str, Price] = {}
-    for start in range(0, len(wanted), PRICE_LOAD_CONCURRENCY):
-        chunk = wanted[start : start + PRICE_LOAD_CONCURRENCY]
-        docs = await asyncio.gather(*(store.load(PRICES, symbol) for symbol in chunk))
-        for symbol, doc in zip(chunk, docs, strict=True):
-            if doc is not None:
-                prices[symbol] = price_of(doc.state)
-    return prices
+    wanted = set(symbols)
+    snapshot = _snapshot.get()
+    known = snapshot.prices if snapshot is not None else {}
+    missing = sorted(wanted - known.keys())
+    if missing:
+        docs = await store.load_many(PRICES, missing)
+        read = {s: price_of(docs[s].state) if s in docs else None for s in missing}
+        if snapshot is None:
+            known = read
+        else:
+            known.update(read)
+    return {s: price for s in wanted if (price := known.get(s)) is not None}

@@ -10,7 +10,11 @@ from __future__ import annotations
 from faststream.kafka import KafkaRouter
 
 from rebal_optimizer.service_layer.handlers import OptimizerHandlers
-from rebal_runtime.broker import document_publishers, subscriber_options
+from rebal_runtime.broker import (
+    batch_subscriber_options,
+    document_publishers,
+    subscriber_options,
+)
 from rebal_runtime.settings import RuntimeSettings
 from rebal_schemas.topics import (
     MARKET_PRICES,
@@ -28,15 +32,19 @@ from rebal_schemas.topics import (
 def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> KafkaRouter:
     router = KafkaRouter()
     options = subscriber_options(settings)
+    # The two topics a nightly batch or a burst of fundings floods: handled and committed in
+    # batches (one store write and one offset commit per batch; see rebal_runtime.consume).
+    batch_options = batch_subscriber_options(settings)
 
     # FastStream's decorator is untyped; the handlers below are fully typed.
     @router.subscriber(  # type: ignore[untyped-decorator]
         PORTFOLIO_PATCHED.name, title="portfolio.patched:optimizer",
         description="Settings create/patch a portfolio; holdings, deposits and withdrawal "
-        "requests update it; each is evaluated with its trigger.", **options,
+        "requests update it; each is evaluated with its trigger. Consumed in batches.",
+        **batch_options,
     )
-    async def on_portfolio_patched(event: PORTFOLIO_PATCHED.payload_type) -> None:  # type: ignore[name-defined]
-        await handlers.portfolio_patched(event)
+    async def on_portfolio_patched(events: list[PORTFOLIO_PATCHED.payload_type]) -> None:  # type: ignore[name-defined]
+        await handlers.portfolio_patched_batch(events)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
         MODEL_UPDATED.name, title="model.updated:optimizer",
@@ -56,10 +64,10 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
     @router.subscriber(  # type: ignore[untyped-decorator]
         REBALANCE_REQUESTED.name, title="rebalance.requested:optimizer",
         description="Scope portfolio: evaluate it. Scope model/all: fan out one scope-portfolio "
-        "request per portfolio.", **options,
+        "request per portfolio. Consumed in batches.", **batch_options,
     )
-    async def on_rebalance_requested(event: REBALANCE_REQUESTED.payload_type) -> None:  # type: ignore[name-defined]
-        await handlers.rebalance_requested(event)
+    async def on_rebalance_requested(events: list[REBALANCE_REQUESTED.payload_type]) -> None:  # type: ignore[name-defined]
+        await handlers.rebalance_requested_batch(events)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
         OPTIMIZATION_SUBMITTED.name, title="optimization.submitted:optimizer",

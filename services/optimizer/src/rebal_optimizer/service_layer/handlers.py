@@ -23,6 +23,7 @@ at the last prices) and is answered even when nothing can be done (NOT_RECOMMEND
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -30,7 +31,7 @@ from decimal import Decimal
 from rebal_optimizer.adapters.clock import Clock
 from rebal_optimizer.adapters.domain_json import price_json, price_of
 from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, remember
-from rebal_optimizer.adapters.reference_data import MODELS, PRICES, load_prices
+from rebal_optimizer.adapters.reference_data import MODELS, PRICES, load_prices, one_snapshot
 from rebal_optimizer.adapters.trading_days import TradingCalendar
 from rebal_optimizer.domain import DomainError, Portfolio, Trigger, portfolio_value
 from rebal_optimizer.domain import TriggerReason as Why
@@ -39,7 +40,7 @@ from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, Optimize
 from rebal_optimizer.service_layer.fanout import FanoutSink, fan_out
 from rebal_optimizer.service_layer.lifecycle import Lifecycle
 from rebal_optimizer.service_layer.models import ModelCatalog
-from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step
+from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step, Work
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import Document, DocumentStore
 from rebal_runtime.uow import Change, apply_once
@@ -85,17 +86,23 @@ class OptimizerHandlers:
     # -- portfolio.patched --------------------------------------------------------------------
 
     async def portfolio_patched(self, event: PortfolioEvent) -> Outcome | None:
+        return (await self.portfolio_patched_batch([event]))[0]
+
+    async def portfolio_patched_batch(self, events: Sequence[PortfolioEvent]
+                                      ) -> list[Outcome | None]:
+        """A batch subscriber's list, in order: one store read and one write for all of it."""
+        return await self._update_many([(e, e.portfolio_id, self._patch_step(e)) for e in events])
+
+    def _patch_step(self, event: PortfolioEvent) -> Step:
         if isinstance(event, PortfolioSettingsChanged):
-            step = self._settings_changed(event)
-        elif isinstance(event, HoldingsReported):
-            step = self._holdings_reported(event)
-        elif isinstance(event, CashDeposited):
-            step = self._cash_deposited(event)
-        elif isinstance(event, WithdrawalRequested):
-            step = self._withdrawal_requested(event)
-        else:
-            raise PoisonMessage(f"unsupported portfolio event {event.event_type}")
-        return await self._update(event, event.portfolio_id, step)
+            return self._settings_changed(event)
+        if isinstance(event, HoldingsReported):
+            return self._holdings_reported(event)
+        if isinstance(event, CashDeposited):
+            return self._cash_deposited(event)
+        if isinstance(event, WithdrawalRequested):
+            return self._withdrawal_requested(event)
+        raise PoisonMessage(f"unsupported portfolio event {event.event_type}")
 
     def _settings_changed(self, event: PortfolioSettingsChanged) -> Step:
         async def step(record: PortfolioRecord | None) -> Outcome:
@@ -178,9 +185,26 @@ class OptimizerHandlers:
     # -- rebalance.requested -------------------------------------------------------------------
 
     async def rebalance_requested(self, event: RebalanceRequested) -> Outcome | int | None:
-        if event.scope == "portfolio":
-            assert event.portfolio_id is not None  # the schema requires it for scope portfolio
-            return await self._update(event, event.portfolio_id, self._requested(event))
+        return (await self.rebalance_requested_batch([event]))[0]
+
+    async def rebalance_requested_batch(self, events: Sequence[RebalanceRequested]
+                                        ) -> list[Outcome | int | None]:
+        """Scope portfolio (a nightly batch's fan-out children, mostly): evaluated together.
+        Scope model/all: each fanned out; returns how many children it published."""
+        results: list[Outcome | int | None] = [None] * len(events)
+        mine = [i for i, e in enumerate(events) if e.scope == "portfolio"]
+        # the schema requires portfolio_id for scope portfolio
+        outcomes = await self._update_many(
+            [(events[i], events[i].portfolio_id or "", self._requested(events[i])) for i in mine]
+        )
+        for index, outcome in zip(mine, outcomes, strict=True):
+            results[index] = outcome
+        for index, event in enumerate(events):
+            if event.scope != "portfolio":
+                results[index] = await self._fan_out(event)
+        return results
+
+    async def _fan_out(self, event: RebalanceRequested) -> int:
         if event.scope == "model":
             assert event.model_id is not None
             if await self.store.load(MODELS, event.model_id) is None:
@@ -230,19 +254,29 @@ class OptimizerHandlers:
                         trigger=TriggerReason(str(trigger.reason)))
         return await self.evaluator.evaluate(record, trigger, answer, self.clock.now())
 
-    async def _update(self, event: Event, portfolio_id: str, step: Step) -> Outcome | None:
-        async def guarded(record: PortfolioRecord | None) -> Outcome | None:
-            try:
-                return await step(record)
-            except DomainError as error:
-                raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}"
-                                    ) from error
+    async def _update_many(self, items: Sequence[tuple[Event, str, Step]]
+                           ) -> list[Outcome | None]:
+        works = [Work(portfolio_id, event.event_id, _refusing(event, step))
+                 for event, portfolio_id, step in items]
+        with one_snapshot():  # the batch reads each model and price once
+            outcomes = await self.portfolios.update_many(works)
+        for (event, _, _), outcome in zip(items, outcomes, strict=True):
+            if outcome is not None and outcome.needs_adjustment is not None:
+                model_id, symbols = outcome.needs_adjustment
+                await self.models.mark_needs_adjustment(model_id, symbols, event.event_id)
+        return outcomes
 
-        outcome = await self.portfolios.update(portfolio_id, event.event_id, guarded)
-        if outcome is not None and outcome.needs_adjustment is not None:
-            model_id, symbols = outcome.needs_adjustment
-            await self.models.mark_needs_adjustment(model_id, symbols, event.event_id)
-        return outcome
+
+def _refusing(event: Event, step: Step) -> Step:
+    """The step, with the domain's refusal turned into a dead letter naming the event."""
+    async def guarded(record: PortfolioRecord | None) -> Outcome | None:
+        try:
+            return await step(record)
+        except DomainError as error:
+            raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}"
+                                ) from error
+
+    return guarded
 
 
 def _withdrawal_paid_out(before: Portfolio, after: Portfolio, event: HoldingsReported

@@ -8,11 +8,17 @@ Why history goes through the document: the append cannot share the atomic write,
 are first committed *inside* the portfolio document (`pending_history`), appended right after the
 commit, and appended again (idempotently, by id) at the start of the next step on that portfolio.
 A crash between commit and append therefore delays a record; it never loses one.
+
+`update_many` is the batch path (a batch subscriber's list of events): the same steps, with one
+store read for all the portfolios and one write for all the commits. It gives exactly what
+calling `update` for each item in order gives: items on a portfolio already touched in the batch
+start a new round, so every step sees the previous one committed; a commit refused on a version
+conflict (another handler wrote that portfolio meanwhile) is redone alone through `update`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,8 +32,8 @@ from rebal_optimizer.adapters.portfolio_document import (
     record_to_document,
 )
 from rebal_optimizer.domain import Optimization, TriggerReason
-from rebal_runtime.store import Document, DocumentStore
-from rebal_runtime.uow import Change, apply_once
+from rebal_runtime.store import Commit, Document, DocumentStore
+from rebal_runtime.uow import Change, apply_once, to_outbox
 from rebal_schemas import Event
 
 Json = dict[str, Any]
@@ -53,6 +59,15 @@ class Outcome:
 
 
 Step = Callable[[PortfolioRecord | None], Awaitable[Outcome | None]]
+
+
+@dataclass(frozen=True)
+class Work:
+    """One item of a batch: run `step` on portfolio `portfolio_id` because of event `event_id`."""
+
+    portfolio_id: str
+    event_id: str | None
+    step: Step
 
 
 def history_entry(record: PortfolioRecord, opt: Optimization, *, cause_id: str | None,
@@ -107,6 +122,64 @@ class PortfolioUnitOfWork:
         await self._append(committed[0].record.pending_history)
         return committed[0]
 
+    async def update_many(self, works: Sequence[Work]) -> list[Outcome | None]:
+        """`update` for each item, in order, batched; the result of each item, by position."""
+        results: list[Outcome | None] = [None] * len(works)
+        start = 0
+        while start < len(works):
+            touched: set[str] = set()
+            end = start
+            while end < len(works) and works[end].portfolio_id not in touched:
+                touched.add(works[end].portfolio_id)
+                end += 1
+            await self._round(works, start, end, results)
+            start = end
+        return results
+
+    async def _round(self, works: Sequence[Work], start: int, end: int,
+                     results: list[Outcome | None]) -> None:
+        """Items start..end-1, on distinct portfolios: one load, the steps, one commit."""
+        docs = await self.store.load_many(PORTFOLIOS, [w.portfolio_id for w in works[start:end]])
+        leftovers: list[Json] = []
+        commits: list[Commit] = []
+        staged: dict[int, Outcome] = {}
+        for index in range(start, end):
+            work = works[index]
+            doc = docs.get(work.portfolio_id)
+            if doc is not None and work.event_id is not None and doc.has_processed(work.event_id):
+                continue  # a redelivery: the inbox drops it
+            record = None
+            if doc is not None:
+                record = record_from_document(doc.state)
+                leftovers.extend(record.pending_history)
+                record = replace(record, pending_history=())
+            with structlog.contextvars.bound_contextvars(portfolio_id=work.portfolio_id):
+                outcome = await work.step(record)
+            version = doc.version if doc is not None else 0
+            if outcome is None:
+                if doc is not None and work.event_id is not None:  # remember it was seen
+                    commits.append(Commit(PORTFOLIOS, work.portfolio_id, version, doc.state,
+                                          work.event_id))
+                continue
+            if self.history_enabled and outcome.history:
+                outcome.record = replace(outcome.record,
+                                         pending_history=tuple(outcome.history))
+            new = outcome.record
+            commits.append(Commit(
+                PORTFOLIOS, work.portfolio_id, version, record_to_document(new), work.event_id,
+                outbox=[to_outbox(e) for e in outcome.publish], index=new.index(),
+            ))
+            staged[index] = outcome
+        await self._append(leftovers)
+        conflicts = set(await self.store.commit_many(commits))
+        done = [(i, o) for i, o in staged.items() if works[i].portfolio_id not in conflicts]
+        await self._append(entry for _, o in done for entry in o.record.pending_history)
+        for index, outcome in done:
+            results[index] = outcome
+        for index in range(start, end):
+            if works[index].portfolio_id in conflicts:
+                work = works[index]
+                results[index] = await self.update(work.portfolio_id, work.event_id, work.step)
+
     async def _append(self, entries: Iterable[Json]) -> None:
-        for entry in entries:
-            await self.store.append(HISTORY, entry["id"], entry["body"])
+        await self.store.append_many(HISTORY, [(entry["id"], entry["body"]) for entry in entries])
