@@ -4,6 +4,7 @@ steady rate, and the latency from each deposit (portfolio.patched) to a chosen o
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,6 @@ from rebal_schemas import (
     OptimizerMode,
     PortfolioSettingsChanged,
     PriceUpdated,
-    decode,
 )
 from rebal_schemas.types import utc_now
 
@@ -48,6 +48,9 @@ class LoadResult:
     received: int
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
+    # the same latency split at the output record's Kafka timestamp (when the service produced it)
+    stages_ms: dict[str, list[float]] = field(default_factory=dict)
+    cpu_percent: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -62,7 +65,13 @@ def start_stack(var: Path, only: tuple[str, ...] | None = None) -> Stack:
 
 
 async def steady_deposits(
-    bootstrap: str, count: int, rate: float, until_topic: str, console: Console, prefix: str = "bp"
+    bootstrap: str,
+    count: int,
+    rate: float,
+    until_topic: str,
+    console: Console,
+    prefix: str = "bp",
+    watch: dict[str, int] | None = None,
 ) -> LoadResult:
     """Create `count` PLATFORM/DISCRETIONARY portfolios, then fund them at `rate`/s; each first
     funding is a full rebalance. Measures deposit -> first `until_topic` event for the portfolio."""
@@ -86,7 +95,10 @@ async def steady_deposits(
         )
         await asyncio.sleep(3)  # settings applied before the clock starts
         sent_at: dict[str, float] = {}
+        sent_wall: dict[str, float] = {}
         arrived: dict[str, float] = {}
+        arrived_wall: dict[str, float] = {}
+        produced_wall: dict[str, float] = {}
         consumer: Any = AIOKafkaConsumer(
             until_topic,
             bootstrap_servers=bootstrap,
@@ -100,14 +112,18 @@ async def steady_deposits(
         async def follow() -> None:
             while len(arrived) < count:
                 batches = await consumer.getmany(timeout_ms=200)
-                now = time.perf_counter()
+                now, wall = time.perf_counter(), time.time()
                 for records in batches.values():
                     for record in records:
-                        pid = getattr(decode(until_topic, record.value), "portfolio_id", "")
+                        # Keyed by portfolio_id (both output topics): no decoding on the clock.
+                        pid = record.key.decode() if record.key else ""
                         if pid in sent_at and pid not in arrived:
-                            arrived[pid] = now
+                            arrived[pid], arrived_wall[pid] = now, wall
+                            produced_wall[pid] = record.timestamp / 1000
 
         follower = asyncio.create_task(follow())
+        watched = watch or {}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
         start = time.perf_counter()
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"deposits at {rate:.0f}/s -> {until_topic}", total=count)
@@ -116,7 +132,7 @@ async def steady_deposits(
                 if (delay := due - time.perf_counter()) > 0:
                     await asyncio.sleep(delay)
                 pid = f"{prefix}-{i:06d}"
-                sent_at[pid] = time.perf_counter()
+                sent_at[pid], sent_wall[pid] = time.perf_counter(), time.time()
                 await publisher.publish(
                     CashDeposited(portfolio_id=pid, amount=Decimal("25000"), producer="bench")
                 )
@@ -126,10 +142,28 @@ async def steady_deposits(
                 bar.update(task, completed=len(arrived))
                 await asyncio.sleep(0.2)
         follower.cancel()
+        load_seconds = time.perf_counter() - start
+        cpu = {
+            name: 100 * (cpu_seconds(pid) - cpu_before[name]) / load_seconds
+            for name, pid in watched.items()
+        }
         await consumer.stop()
         elapsed = max(arrived.values(), default=start) - start
+        stages = {
+            f"deposit sent -> {until_topic} produced": [
+                (produced_wall[p] - sent_wall[p]) * 1000 for p in arrived
+            ],
+            f"{until_topic} produced -> read by the client": [
+                (arrived_wall[p] - produced_wall[p]) * 1000 for p in arrived
+            ],
+        }
         return LoadResult(
-            count, len(arrived), elapsed, [(arrived[p] - sent_at[p]) * 1000 for p in arrived]
+            count,
+            len(arrived),
+            elapsed,
+            [(arrived[p] - sent_at[p]) * 1000 for p in arrived],
+            stages,
+            cpu,
         )
 
 
@@ -140,13 +174,29 @@ def run_under_load(
     from baseline import measure
 
     stack = start_stack(Path(tempfile.mkdtemp(prefix=prefix)), only=only)
+    pids = {"broker (Tansu)": stack.kafka.process.pid if stack.kafka.process else 0}
+    pids |= {p.name: p.process.pid for p in stack.processes if p.process is not None}
+    pids["this driver"] = os.getpid()
     try:
         result = asyncio.run(
-            steady_deposits(stack.kafka.bootstrap_servers, count, rate, until_topic, console)
+            steady_deposits(
+                stack.kafka.bootstrap_servers, count, rate, until_topic, console, watch=pids
+            )
         )
         return result, asyncio.run(measure(stack.kafka.bootstrap_servers, 600, 20_000))
     finally:
         stack.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_line(result: LoadResult) -> str:
+    used = ", ".join(f"{name} {pct:.0f}%" for name, pct in result.cpu_percent.items())
+    return f"CPU during the load (100% = one of the 2 cores): {used}"
 
 
 def latency_table(title: str, what: str, result: LoadResult, offered: float) -> Table:
@@ -162,4 +212,19 @@ def latency_table(title: str, what: str, result: LoadResult, offered: float) -> 
         f"{percentile(lat, 99):.1f}",
         f"{max(lat, default=float('nan')):.1f}",
     )
+    return table
+
+
+def stages_table(result: LoadResult) -> Table:
+    """Where the time goes (Kafka record timestamps have millisecond resolution)."""
+    table = Table(title="where the time goes")
+    for col in ("stage", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="right")
+    for stage, values in result.stages_ms.items():
+        table.add_row(
+            stage,
+            f"{percentile(values, 50):.1f}",
+            f"{percentile(values, 99):.1f}",
+            f"{max(values, default=float('nan')):.1f}",
+        )
     return table

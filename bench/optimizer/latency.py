@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console
-from steady_load import latency_table, run_under_load
+from steady_load import cpu_line, latency_table, run_under_load, stages_table
 
 
 def main() -> None:
@@ -27,6 +27,8 @@ def main() -> None:
     )
     title = "optimizer: portfolio.patched -> optimization.ready (embedded stack)"
     console.print(latency_table(title, "events", result, args.rate))
+    console.print(stages_table(result))
+    console.print(cpu_line(result))
     console.print(base.line())
     console.print(
         f"ratio: optimizer throughput / raw produce+consume = {result.rate / base.produce_consume_per_s:.4f}"

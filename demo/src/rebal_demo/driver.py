@@ -14,7 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from rebal_client.kafka import Publisher
+from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_demo.book import Account, balanced_account, breaches_band
 from rebal_demo.client_side import ClientSide
 from rebal_demo.scenario import INITIAL_PRICES, MODELS, MODELS_BY_ID, MOVED_PRICES, PortfolioPlan
@@ -29,6 +29,9 @@ from rebal_schemas import (
     decode,
 )
 
+# The consumer group of the optimizer service (its service name): the demo waits until it has
+# read the reference data before opening accounts.
+OPTIMIZER_GROUP = "optimizer"
 FOLLOWED = ("optimization.created", "optimization.ready", "run.completed", "dead.letter")
 Progress = Callable[[str, int, int], None]
 
@@ -119,11 +122,16 @@ class Driver:
     # -- the day ------------------------------------------------------------------------------------
     async def setup(self) -> None:
         now = datetime.now(UTC)
-        await self.publish(
-            PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed")
-            for s, p in INITIAL_PRICES.items()
-        )
-        await self.publish(MODELS)
+        reference = await self.publisher.publish_tracked([
+            *(PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed")
+              for s, p in INITIAL_PRICES.items()),
+            *MODELS,
+        ])
+        # The price feed and the model catalogue run before accounts open, as in production:
+        # a portfolio evaluated before its prices arrive is answered PRICE_MISSING, and its first
+        # priced evaluation (the deposit) would be a first-funding full rebalance, not invest_cash.
+        await wait_until_consumed(self.bootstrap, OPTIMIZER_GROUP, reference,
+                                  self.options.phase_timeout)
         await self.publish(
             PortfolioSettingsChanged(
                 portfolio_id=p.portfolio_id,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from rebal_schemas import Event, PoisonMessage, decode, encode, key_of
 
@@ -28,12 +29,39 @@ class Publisher:
 
     async def publish_many(self, events: Iterable[Event]) -> int:
         """Pipelined: send all, then wait for every acknowledgement (acks=all)."""
+        return len(await self._send_all(events))
+
+    async def publish_tracked(self, events: Iterable[Event]) -> dict[str, dict[int, int]]:
+        """`publish_many`, returning where the events landed: topic -> partition -> the offset
+        after the last one, so a caller can wait until a consumer group has read them."""
+        ends: dict[str, dict[int, int]] = {}
+        for meta in await self._send_all(events):
+            partitions = ends.setdefault(meta.topic, {})
+            partitions[meta.partition] = max(partitions.get(meta.partition, 0), meta.offset + 1)
+        return ends
+
+    async def _send_all(self, events: Iterable[Event]) -> list[Any]:
         futures = [
             await self._producer.send(e.TOPIC, value=encode(e), key=key_of(e)) for e in events
         ]
-        for future in futures:
-            await future
-        return len(futures)
+        return [await future for future in futures]
+
+
+async def wait_until_consumed(bootstrap_servers: str, group: str,
+                              ends: dict[str, dict[int, int]], timeout: float = 60.0) -> None:
+    """Until `group` has committed at least `ends` (from `publish_tracked`) on every partition."""
+    probe: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group,
+                                  enable_auto_commit=False)
+    await probe.start()
+    try:
+        waiting = {TopicPartition(t, p): end for t, parts in ends.items() for p, end in parts.items()}
+        async with asyncio.timeout(timeout):
+            while waiting:  # committed offsets are polled: Kafka has no "tell me when" for them
+                waiting = {tp: end for tp, end in waiting.items()
+                           if (await probe.committed(tp) or 0) < end}
+                await asyncio.sleep(0.05 if waiting else 0)
+    finally:
+        await probe.stop()
 
 
 async def follow(

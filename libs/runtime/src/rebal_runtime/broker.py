@@ -66,6 +66,11 @@ def batch_subscriber_options(settings: RuntimeSettings) -> dict[str, Any]:
         "batch": True,
         "max_records": settings.consume_batch_max,
         "batch_timeout_ms": settings.consume_batch_wait_ms,
+        "fetch_max_wait_ms": (
+            settings.kafka_entry_fetch_max_wait_ms
+            if settings.kafka_entry_fetch_max_wait_ms is not None
+            else settings.kafka_fetch_max_wait_ms
+        ),
     }
 
 

@@ -46,6 +46,14 @@ class RuntimeSettings(BaseSettings):
         "Tansu answers an empty fetch only after this wait, which adds up to it to every hop, "
         "so the embedded stack uses a few milliseconds.",
     )
+    kafka_entry_fetch_max_wait_ms: int | None = Field(
+        None,
+        ge=0,
+        description="Fetch wait of the batch subscribers, which read the topics clients publish "
+        "to in volume (the optimizer's portfolio.patched and rebalance.requested): the first hop "
+        "of every request. Default: `kafka_fetch_max_wait_ms`. On Tansu a short wait here buys "
+        "latency where it counts without making every idle consumer poll fast.",
+    )
     kafka_create_topics: bool = Field(
         True, description="Create missing topics with their partitions at start."
     )
@@ -53,6 +61,12 @@ class RuntimeSettings(BaseSettings):
     store_url: str = Field(
         "sqlite:///var/rebal.sqlite",
         description="`sqlite:///path/file.sqlite` (embedded default) or `mongodb://host:27017`.",
+    )
+    store_sqlite_inline: bool = Field(
+        True,
+        description="Run SQLite calls on the event loop (fast local file; a worker-thread hop "
+        "costs more than the statement). Turn off when another process may hold the store file "
+        "locked for long.",
     )
     store_database: str = Field("rebal", description="MongoDB database name (one per service).")
     processed_ids_kept: int = Field(
@@ -72,7 +86,7 @@ class RuntimeSettings(BaseSettings):
         "message into one per batch; idle, a batch is whatever one poll returned.",
     )
     consume_batch_wait_ms: int = Field(
-        10,
+        5,
         ge=1,
         description="How long a batch subscriber's poll waits for data; an empty poll then sleeps "
         "as long again (FastStream), so this bounds the delay it adds to a message.",

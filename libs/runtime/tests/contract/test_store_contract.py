@@ -26,6 +26,7 @@ from rebal_runtime.testing.pytest_plugin import docker_unavailable_reason
 ADAPTERS = [
     "memory",
     "sqlite",
+    "sqlite-thread",
     "mongomock",
     pytest.param("mongodb-testcontainers", marks=pytest.mark.docker),
 ]
@@ -40,6 +41,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         s = InMemoryStore(processed_ids_kept=3)
     elif kind == "sqlite":
         s = SqliteStore(tmp_path / "store.sqlite", processed_ids_kept=3)
+    elif kind == "sqlite-thread":
+        s = SqliteStore(tmp_path / "store.sqlite", processed_ids_kept=3, inline=False)
     elif kind == "mongomock":
         from mongomock_motor import AsyncMongoMockClient
 
