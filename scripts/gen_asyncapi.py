@@ -6,8 +6,24 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from rebal_runtime.stack import SERVICES
+
+
+def one_event_per_message(spec: dict[str, Any]) -> dict[str, Any]:
+    """A batch subscriber's handler takes a list, so FastStream documents its payload as an
+    array; on the wire every Kafka message still carries ONE event. Document that."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        if name.endswith(":Message:Payload") and schema.get("type") == "array":
+            schemas[name] = {
+                **schema["items"],
+                "title": schema.get("title", name),
+                "description": "One event per Kafka message; the subscriber consumes them in "
+                "batches.",
+            }
+    return spec
 
 
 def main(out: Path) -> None:
@@ -19,7 +35,7 @@ def main(out: Path) -> None:
             print(f"{name}: no entrypoints.app yet, skipped")
             continue
         app = app_module.asyncapi_app()
-        spec = app.schema.to_specification().to_jsonable()
+        spec = one_event_per_message(app.schema.to_specification().to_jsonable())
         path = out / f"{name}.json"
         path.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
         print(f"{name}: {path}")
