@@ -84,7 +84,11 @@ def test_portfolio_record_with_a_waiting_optimization_round_trips(trading_days) 
     assert all(isinstance(o.side, Side) for o in again.awaiting.orders)
     assert again == record
     assert again.portfolio.awaiting_owner == AwaitingOwner("O1", NOW)
-    assert record.index() == {"model_id": "m1", "expires_at": "2026-03-06T15:00:00.000000Z"}
+    assert record.index() == {
+        "model_id": "m1",
+        "expires_at": "2026-03-06T15:00:00.000000Z",
+        "waiting_for": None,
+    }
 
 
 def test_optimization_json_keeps_decimals_exact() -> None:

@@ -22,7 +22,9 @@ from rebal_optimizer.domain import (
     RunType,
     Side,
     SkippedOrder,
+    Trigger,
     TriggerReason,
+    Waiting,
     Weight,
 )
 
@@ -132,6 +134,31 @@ def settings_of(d: Json) -> PortfolioSettings:
         invest_cash_threshold=Decimal(d["invest_cash_threshold"]),
         active=d["active"],
     )
+
+
+def waiting_json(w: Waiting | None) -> Json | None:
+    if w is None:
+        return None
+    t = w.trigger
+    return {"kind": w.kind, "key": w.key, "trigger": {
+        "reason": str(t.reason), "initiated_from": str(t.initiated_from),
+        "run_type": str(t.run_type) if t.run_type else None,
+        "weights": [weight_json(x) for x in t.weights], "amount": opt_dec(t.amount),
+        "model_id": t.model_id,
+    }}
+
+
+def waiting_of(d: Json | None) -> Waiting | None:
+    if d is None:
+        return None
+    t = d["trigger"]
+    trigger = Trigger(
+        TriggerReason(t["reason"]), Initiator(t["initiated_from"]),
+        run_type=RunType(t["run_type"]) if t.get("run_type") else None,
+        weights=tuple(weight_of(x) for x in t.get("weights", ())),
+        amount=to_dec(t.get("amount")), model_id=t.get("model_id"),
+    )
+    return Waiting(d["kind"], d["key"], trigger)
 
 
 def price_json(p: Price) -> Json:

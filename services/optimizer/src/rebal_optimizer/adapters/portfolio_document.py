@@ -19,6 +19,8 @@ from rebal_optimizer.adapters.domain_json import (
     settings_of,
     to_date,
     to_datetime,
+    waiting_json,
+    waiting_of,
 )
 from rebal_optimizer.domain import AwaitingOwner, Optimization, Portfolio, RunType
 
@@ -26,6 +28,7 @@ Json = dict[str, Any]
 PORTFOLIOS = "portfolios"
 MODEL_INDEX = "model_id"
 EXPIRY_INDEX = "expires_at"
+WAITING_INDEX = "waiting_for"  # `price:SPY` / `model:m` while an evaluation waits for it
 RECENT_KEYS_KEPT = 50  # deposit ids, slot ids, external optimization ids remembered per portfolio
 
 
@@ -61,6 +64,7 @@ class PortfolioRecord:
         return {
             MODEL_INDEX: self.portfolio.settings.model_id,
             EXPIRY_INDEX: sortable_instant(self.expires_at) if self.expires_at else None,
+            WAITING_INDEX: waiting.token if (waiting := self.portfolio.waiting_for) else None,
         }
 
 
@@ -85,6 +89,7 @@ def _portfolio_json(p: Portfolio) -> Json:
         "holdings_as_of": iso(p.holdings_as_of),
         "cooldown_waived": p.cooldown_waived,
         "targets_changed": p.targets_changed,
+        "waiting_for": waiting_json(p.waiting_for),
     }
 
 
@@ -109,6 +114,7 @@ def _portfolio_of(d: Json) -> Portfolio:
         holdings_as_of=to_datetime(d.get("holdings_as_of")),
         cooldown_waived=d.get("cooldown_waived", False),
         targets_changed=d.get("targets_changed", False),
+        waiting_for=waiting_of(d.get("waiting_for")),
     )
 
 

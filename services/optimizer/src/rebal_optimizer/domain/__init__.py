@@ -68,6 +68,7 @@ from .reasons import FAILURE_CODES, Reason
 from .settings import PortfolioSettings
 from .trading_days import TradingDays, trading_day_of
 from .triggers import AUTOMATIC_REASONS, ConditionEvaluation, Trigger
+from .waiting import Waiting, waiting_token
 
 __all__ = [
     "AUTOMATIC_REASONS",
@@ -117,6 +118,7 @@ __all__ = [
     "TradingDays",
     "Trigger",
     "TriggerReason",
+    "Waiting",
     "Weight",
     "WeightType",
     "compute_drifts",
@@ -135,4 +137,5 @@ __all__ = [
     "validate_conditions",
     "validate_external",
     "validate_weights",
+    "waiting_token",
 ]

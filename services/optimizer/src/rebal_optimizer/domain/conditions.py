@@ -28,9 +28,11 @@ from .model_portfolio import (
     Weight,
 )
 from .prices import Prices, valuation_problems
+from .reasons import Reason
 from .settings import PortfolioSettings
 from .trading_days import TradingDays, trading_day_of
 from .triggers import ConditionEvaluation, Trigger
+from .waiting import WaitKind, first_missing_price
 
 if TYPE_CHECKING:
     from .portfolio import Portfolio
@@ -81,6 +83,7 @@ class RunDecision:
     amount: Decimal | None = None
     refused_reason: str | None = None
     first_funding: bool = False
+    missing: tuple[WaitKind, str] | None = None  # the price or model it could not do without
 
 
 def uninvested_cash(
@@ -105,8 +108,9 @@ class _Record:
         self.lines.append(ConditionEvaluation(name, met, value, threshold, detail))
         return met
 
-    def stop(self, refused: str | None = None) -> RunDecision:
-        return RunDecision(None, tuple(self.lines), refused_reason=refused)
+    def stop(self, refused: str | None = None,
+             missing: tuple[WaitKind, str] | None = None) -> RunDecision:
+        return RunDecision(None, tuple(self.lines), refused_reason=refused, missing=missing)
 
     def run(self, run_type: RunType, policy: Policy, amount: Decimal | None = None,
             first_funding: bool = False) -> RunDecision:
@@ -130,6 +134,8 @@ def decide_run(
     record = _Record()
     check = record.check
     settings = portfolio.settings
+    if trigger.waited_for is not None:
+        check("waited_for", True, trigger.waited_for, detail=f"resumed {trigger.reason} trigger")
     if check("inactive", not settings.active):
         return record.stop()
     if check("blocked", portfolio.blocked_by is not None, portfolio.blocked_by):
@@ -147,7 +153,8 @@ def decide_run(
     policy = resolve_policy(settings, model, trigger)
     if policy is None:
         check("no_target_weights", True, settings.model_id, detail="model unknown or no weights")
-        return record.stop()
+        unknown = settings.model_id if model is None else None
+        return record.stop(missing=("model", unknown) if unknown is not None else None)
     if check("model_not_active", policy.model_status is not ModelStatus.ACTIVE,
              policy.model_status, ModelStatus.ACTIVE):
         return record.stop()
@@ -167,15 +174,16 @@ def decide_run(
     if check("daily_limit", portfolio.last_automatic_optimization_day == day, day.isoformat()):
         return record.stop()
     problems = valuation_problems(portfolio.holdings, prices, now, max_price_age)
-    unvalued = ", ".join(f"{p.code}:{p.symbol}" for p in problems)
-    return _automatic(record, portfolio, policy, trigger, prices, today, unvalued)
+    return _automatic(record, portfolio, policy, trigger, prices, today, problems)
 
 
 def _automatic(record: _Record, portfolio: Portfolio, policy: Policy, trigger: Trigger,
-               prices: Prices, today: date, unvalued: str) -> RunDecision:
+               prices: Prices, today: date, problems: list[Reason]) -> RunDecision:
     """Alpaca's daily evaluation: first funding, cooldown, calendar, drift bands (any met →
-    full_rebalance), otherwise invest_cash when uninvested cash exceeds the threshold."""
+    full_rebalance), otherwise invest_cash when uninvested cash exceeds the threshold.
+    Holdings that cannot be valued stop it; a missing or stale price is waited for."""
     check = record.check
+    unvalued = ", ".join(f"{p.code}:{p.symbol}" for p in problems)
     detail = f"holdings cannot be valued: {unvalued}" if unvalued else ""
     threshold = portfolio.settings.invest_cash_threshold
     uninvested = None if unvalued else uninvested_cash(portfolio, policy, prices)
@@ -217,7 +225,8 @@ def _automatic(record: _Record, portfolio: Portfolio, policy: Policy, trigger: T
             return record.run(RunType.FULL_REBALANCE, policy)
     if check("invest_cash", invest_met, uninvested, threshold, detail):
         return record.run(RunType.INVEST_CASH, policy)
-    return record.stop()
+    symbol = first_missing_price(problems)
+    return record.stop(missing=("price", symbol) if symbol is not None else None)
 
 
 def _drift_bands(record: _Record, portfolio: Portfolio, policy: Policy, prices: Prices,

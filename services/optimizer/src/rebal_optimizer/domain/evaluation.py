@@ -22,14 +22,20 @@ from .optimization import (
 )
 from .orders import OrderPlan, generate_orders
 from .prices import Prices, require_aware, valuation_problems
+from .reasons import Reason
 from .trading_days import TradingDays, trading_day_of
 from .triggers import ConditionEvaluation, Trigger
+from .waiting import NOT_RESUMED, Waiting, first_missing_price, waiting_for
 
 if TYPE_CHECKING:
     from .portfolio import Portfolio
 
 # Gates that only postpone: a model change stopped by them must still waive cooldown later.
 _DEFERRING_GATES = frozenset({"blocked", "daily_limit", "awaiting_client_holdings"})
+# Gates that stop an evaluation before it looks at prices or the model: what the portfolio was
+# waiting for still stands (the blocked portfolio's run, or tomorrow, will come back to it).
+_GATES = frozenset({"inactive", "blocked", "awaiting_client_holdings", "external_optimizer",
+                    "manual_weights_while_subscribed", "model_not_active", "daily_limit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +64,11 @@ def evaluate(
     decision = decide_run(portfolio, model, trigger, prices, now=now, today=today,
                           trading_days=trading_days, max_price_age=max_price_age)
     if decision.run_type is None or decision.policy is None:
-        return Evaluation(_note_deferred_model_change(portfolio, trigger, decision), None,
-                          decision.record, decision.refused_reason)
+        stopped = _note_deferred_model_change(portfolio, trigger, decision)
+        wait = _waiting(portfolio, trigger, decision, ())
+        if wait != stopped.waiting_for:
+            stopped = replace(stopped, waiting_for=wait)
+        return Evaluation(stopped, None, decision.record, decision.refused_reason)
     run_type = decision.run_type
     policy = decision.policy
     reserved = ZERO if run_type is RunType.WITHDRAWAL else portfolio.pending_withdrawal
@@ -70,6 +79,9 @@ def evaluate(
                                  decision.record, now, policy.weights, policy.model_id,
                                  decision.amount)
     changes: dict[str, Any] = {}
+    wait = _waiting(portfolio, trigger, decision, plan.reasons)
+    if wait != portfolio.waiting_for:
+        changes["waiting_for"] = wait
     if run_type is RunType.FULL_REBALANCE and not plan.failed:
         # The change was honoured: proposed, executed, or already in place (nothing to trade).
         changes.update(cooldown_waived=False, targets_changed=False)
@@ -164,6 +176,24 @@ def _take_place(portfolio: Portfolio, optimization: Optimization,
         changes.update(awaiting_owner=None, blocked_by=optimization.optimization_id,
                        blocked_run_type=optimization.run_type)
     return previous.optimization_id if previous is not None else None
+
+
+def _waiting(portfolio: Portfolio, trigger: Trigger, decision: RunDecision,
+             plan_reasons: Sequence[Reason]) -> Waiting | None:
+    """What the portfolio waits for after this evaluation: the price or model it missed now,
+    the same as before when a gate stopped it first, nothing once it could be evaluated."""
+    if trigger.reason in NOT_RESUMED:
+        return portfolio.waiting_for
+    missing = decision.missing
+    symbol = first_missing_price(plan_reasons)
+    if missing is None and symbol is not None:
+        missing = ("price", symbol)
+    if missing is not None:
+        return waiting_for(trigger, *missing)
+    last = decision.record[-1] if decision.record else None
+    if decision.run_type is None and last is not None and last.met and last.name in _GATES:
+        return portfolio.waiting_for
+    return None
 
 
 def _note_deferred_model_change(portfolio: Portfolio, trigger: Trigger,

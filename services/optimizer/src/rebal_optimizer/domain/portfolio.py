@@ -27,6 +27,7 @@ from .prices import Prices
 from .settings import PortfolioSettings
 from .trading_days import TradingDays
 from .triggers import Trigger
+from .waiting import Waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Portfolio:
     holdings_as_of: datetime | None = None
     cooldown_waived: bool = False  # a model change could not be acted on yet
     targets_changed: bool = False  # new subscription or own weights: rebalance next time
+    waiting_for: Waiting | None = None  # a price or model an evaluation missed, and its trigger
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holdings", _normalized(self.holdings))
@@ -118,6 +120,14 @@ class Portfolio:
         return replace(self, settings=settings, targets_changed=self.targets_changed or changed)
 
     # -- evaluation ------------------------------------------------------------------------------
+
+    def resumed_trigger(self, token: str) -> Trigger | None:
+        """The trigger to evaluate again now that `token` (`price:SPY`, `model:m`) arrived;
+        None when the portfolio is not waiting for it."""
+        waiting = self.waiting_for
+        if waiting is None or waiting.token != token:
+            return None
+        return waiting.resumed_trigger()
 
     def evaluate(
         self,

@@ -36,6 +36,7 @@ class Trigger:
     weights: tuple[Weight, ...] = ()
     amount: Decimal | None = None
     model_id: str | None = None
+    waited_for: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reason", TriggerReason(self.reason))

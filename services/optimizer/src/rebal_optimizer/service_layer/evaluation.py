@@ -47,7 +47,7 @@ class Answer:
     run_type: RunType = RunType.full_rebalance  # of the NOT_RECOMMENDED answer
     trigger: TriggerReason = TriggerReason.manual  # of the NOT_RECOMMENDED answer
     extra_reasons: Sequence[Reason] = ()
-    optimization_id: str | None = None  # of the NOT_RECOMMENDED answer (default: derived)
+    optimization_id: str | None = None  # default: derived from the cause and the portfolio
 
 
 class Evaluator:
@@ -73,8 +73,8 @@ class Evaluator:
         prices = await load_prices(self.store, symbols)
         evaluation = portfolio.evaluate(
             trigger, model, prices,
-            optimization_id=messages.optimization_id_for(answer.cause.event_id,
-                                                         record.portfolio_id),
+            optimization_id=answer.optimization_id or messages.optimization_id_for(
+                answer.cause.event_id, record.portfolio_id),
             now=now, today=self.calendar.today(now), trading_days=self.calendar,
             max_price_age=self.config.max_price_age,
         )

@@ -13,6 +13,9 @@ history. Fate of an input:
   arrives; the model's arrival re-evaluates its subscribers;
 - a redelivery -> no-op (inbox); a repeated deposit_id, slot_id or external optimization id
   -> no-op as well.
+- an evaluation that missed a price or the model -> the portfolio remembers what it waits for
+  (index `waiting_for`) and the trigger; the arrival of that price (or model) evaluates it again
+  under that trigger, and the new decision record starts with `waited_for`.
 
 Cash semantics: `cash_deposited` adds to cash in both broker integrations; a holdings snapshot
 replaces holdings and cash (an older snapshot than the last one is ignored); a delta adds. An
@@ -33,13 +36,20 @@ from rebal_optimizer.adapters.domain_json import price_json, price_of
 from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, remember
 from rebal_optimizer.adapters.reference_data import MODELS, PRICES, load_prices, one_snapshot
 from rebal_optimizer.adapters.trading_days import TradingCalendar
-from rebal_optimizer.domain import DomainError, Portfolio, Trigger, portfolio_value
+from rebal_optimizer.domain import (
+    DomainError,
+    Portfolio,
+    Trigger,
+    portfolio_value,
+    waiting_token,
+)
 from rebal_optimizer.domain import TriggerReason as Why
 from rebal_optimizer.service_layer import inputs
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
 from rebal_optimizer.service_layer.fanout import FanoutSink, fan_out
 from rebal_optimizer.service_layer.lifecycle import Lifecycle
 from rebal_optimizer.service_layer.models import ModelCatalog
+from rebal_optimizer.service_layer.resumption import Resumption
 from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step, Work
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import Document, DocumentStore
@@ -82,6 +92,7 @@ class OptimizerHandlers:
         self.evaluator = Evaluator(store, calendar, config)
         self.models = ModelCatalog(store, config.producer)
         self.lifecycle = Lifecycle(self.portfolios, self.evaluator, store, config)
+        self.resumption = Resumption(store, self.portfolios, clock, config, self._evaluate)
 
     # -- portfolio.patched --------------------------------------------------------------------
 
@@ -180,7 +191,12 @@ class OptimizerHandlers:
                 return None  # an older or equal quote never replaces the last one
             return Change({"symbol": event.symbol, **price_json(quote)})
 
-        return await apply_once(self.store, PRICES, event.symbol, event.event_id, mutate)
+        applied = await apply_once(self.store, PRICES, event.symbol, event.event_id, mutate)
+        # Also on a redelivery: a crash may have come between the price and the resumptions;
+        # each portfolio's inbox drops the ones already done.
+        await self.resumption.resume_waiting(waiting_token("price", event.symbol), event,
+                                             self._update_many)
+        return applied
 
     # -- rebalance.requested -------------------------------------------------------------------
 
@@ -223,8 +239,13 @@ class OptimizerHandlers:
                     return None
                 record = replace(record, recent_slots=remember(record.recent_slots, event.slot_id))
             manual = event.reason.value == Why.MANUAL
+            trigger = inputs.trigger(event)
+            if trigger.reason is Why.MODEL_CHANGED and trigger.model_id is not None:
+                token = waiting_token("model", trigger.model_id)
+                if record.portfolio.resumed_trigger(token) is not None:
+                    trigger = replace(trigger, waited_for=token)
             return await self._evaluate(
-                record, inputs.trigger(event), event, explicit=manual,
+                record, trigger, event, explicit=manual,
                 run_type=event.run_type.value if event.run_type else "full_rebalance",
                 initiated_from=event.initiated_from,
             )
@@ -249,9 +270,11 @@ class OptimizerHandlers:
 
     async def _evaluate(self, record: PortfolioRecord, trigger: Trigger, cause: Event, *,
                         explicit: bool = False, run_type: str = "full_rebalance",
-                        initiated_from: RunInitiator = RunInitiator.system) -> Outcome:
+                        initiated_from: RunInitiator = RunInitiator.system,
+                        optimization_id: str | None = None) -> Outcome:
         answer = Answer(cause, initiated_from, explicit=explicit, run_type=RunType(run_type),
-                        trigger=TriggerReason(str(trigger.reason)))
+                        trigger=TriggerReason(str(trigger.reason)),
+                        optimization_id=optimization_id)
         return await self.evaluator.evaluate(record, trigger, answer, self.clock.now())
 
     async def _update_many(self, items: Sequence[tuple[Event, str, Step]]
@@ -264,6 +287,7 @@ class OptimizerHandlers:
             if outcome is not None and outcome.needs_adjustment is not None:
                 model_id, symbols = outcome.needs_adjustment
                 await self.models.mark_needs_adjustment(model_id, symbols, event.event_id)
+        await self.resumption.arrived_meanwhile(items, outcomes)
         return outcomes
 
 
