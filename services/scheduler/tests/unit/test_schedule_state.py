@@ -215,3 +215,22 @@ def test_state_document_round_trips_through_json(xnys: ExchangeTradingCalendar) 
 def test_naive_now_is_rejected(xnys: ExchangeTradingCalendar) -> None:
     with pytest.raises(ValueError, match="aware"):
         due_slots(ScheduleState(), datetime(2026, 3, 2, 12, 0), xnys, RUN_LATE)
+
+
+def test_a_model_read_a_little_late_still_gets_the_slot_that_passed_meanwhile(
+    xnys: ExchangeTradingCalendar,
+) -> None:
+    """Created at 09:30, read by the scheduler at 09:37 (consumer lag) after it had ticked past
+    the 09:35 slot: within the grace the slot is still owed; beyond it, it is not."""
+    ticked = started(ny(2026, 3, 3, 8, 0), xnys)
+    _, ticked = due_slots(ticked, ny(2026, 3, 3, 9, 37), xnys, RUN_LATE)
+    late = apply_model_updated(
+        ticked, "m", TUESDAY, active=True, at=ny(2026, 3, 3, 9, 30), grace=timedelta(minutes=5)
+    )
+    slots, _ = due_slots(late, ny(2026, 3, 3, 9, 38), xnys, RUN_LATE)
+    assert [s.slot_id for s in slots if s.kind is SlotKind.CALENDAR] == ["calendar:m:2026-03-03"]
+    too_late = apply_model_updated(
+        ticked, "m", TUESDAY, active=True, at=ny(2026, 3, 3, 9, 30), grace=timedelta(minutes=1)
+    )
+    slots, _ = due_slots(too_late, ny(2026, 3, 3, 9, 38), xnys, RUN_LATE)
+    assert [s for s in slots if s.kind is SlotKind.CALENDAR] == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rebal_scheduler.domain.calendar_rules import CalendarCondition
@@ -96,14 +96,17 @@ def apply_model_updated(
     *,
     active: bool,
     at: datetime,
+    grace: timedelta = timedelta(0),
 ) -> ScheduleState:
     """A model was created, changed or deactivated (model.updated).
 
     Only an active model with a calendar condition is scheduled; anything else
     removes it. A changed model keeps its watermark (a date already triggered is
     not triggered again). A new model starts at ``at`` (its update time) but
-    never before ``processed_through``: the scheduler does not emit slots that
-    passed before it learnt about the model (e.g. when replaying old events).
+    never before ``processed_through - grace``: the scheduler does not emit slots
+    that passed long before it learnt about the model (e.g. when replaying old
+    events), while a model it read a little late (a consumer lag under
+    ``grace``) still gets the slot that passed meanwhile.
     """
     at = _require_aware(at, "at")
     series = calendar_series(model_id)
@@ -115,7 +118,7 @@ def apply_model_updated(
     else:
         models[model_id] = condition
         if series not in watermarks and state.processed_through is not None:
-            watermarks[series] = max(at, state.processed_through)
+            watermarks[series] = max(at, state.processed_through - grace)
     return ScheduleState(models, watermarks, state.processed_through)
 
 

@@ -58,18 +58,27 @@ class SchedulerHandlers:
     async def on_model_updated(self, event: ModelUpdated) -> bool:
         """Schedule, reschedule or unschedule the model's calendar condition.
 
-        The model is scheduled from the time this scheduler learns about it
-        (its clock, not the producer's ``occurred_at``), so replaying old
-        model.updated events never emits slots from the past. Returns False for
-        a redelivered event (inbox).
+        The model is scheduled from when it was created, as its producer says,
+        but from no earlier than ``late_after`` before this scheduler learns
+        about it: a model read a little late (consumer lag, a restart) still gets
+        the slot that passed meanwhile, and replaying old model.updated events
+        never emits slots from the past. Returns False for a redelivered event
+        (inbox).
         """
         condition = scheduled_condition(event)
         learnt_at = self.clock.now()
+        grace = self.config.late_after
+        created_at = max(min(event.occurred_at, learnt_at), learnt_at - grace)
 
         async def mutate(doc: Document | None) -> Change | None:
             state = state_from_document(doc)
             updated = apply_model_updated(
-                state, event.model_id, condition, active=condition is not None, at=learnt_at
+                state,
+                event.model_id,
+                condition,
+                active=condition is not None,
+                at=created_at,
+                grace=grace,
             )
             return None if updated == state else Change(state_to_document(updated))
 
