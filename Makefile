@@ -18,11 +18,17 @@ install: .venv/.installed ## Install Python deps of every lib and service (uv wo
 	$(UV) sync --all-packages --locked
 	@touch $@
 
-test: install compose-check ## Run every test (unit, integration and e2e over the embedded Kafka)
+test: install compose-check kafka-jars ferretdb ## Run every test (unit, integration and e2e over the embedded Kafka)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install ## Unit and contract tests only (no broker)
 	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS) libs/schemas libs/runtime/tests/contract services/*/tests/unit
+
+kafka-jars: ## Fetch the Apache Kafka broker jars from Maven Central into var/kafka/ (cached; Java 17 + Maven)
+	bash scripts/fetch-kafka.sh
+
+ferretdb: ## Build FerretDB (Mongo wire protocol, SQLite backend) into var/bin/rebal-ferretdb (cached; Go >= 1.24)
+	scripts/build-ferretdb.sh
 
 lint: install ## ruff + mypy --strict on every package
 	$(PY) -m ruff check libs services demo tests bench scripts

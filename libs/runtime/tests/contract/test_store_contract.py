@@ -1,12 +1,16 @@
 """ONE contract suite, run against every DocumentStore adapter.
 
-In-memory fake, SQLite, MongoDB through mongomock-motor (no server here), and a real MongoDB
+In-memory fake, SQLite, MongoDB through mongomock-motor (no server here), MongoDB over the real
+wire protocol on FerretDB (built by `make ferretdb`, marker `mongo_wire`), and a real MongoDB
 through testcontainers when a Docker engine is reachable (skipped with the reason otherwise).
+FerretDB's conditional updates are not atomic (FerretDB#3040), so the `contention` cases are
+skipped there with that reason and run on every other store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from rebal_runtime.store import (
 )
 from rebal_runtime.store.mongo import MongoStore
 from rebal_runtime.store.sqlite import SqliteStore
+from rebal_runtime.testing.ferretdb import NOT_ATOMIC_REASON, FerretDB
 from rebal_runtime.testing.pytest_plugin import docker_unavailable_reason
 
 ADAPTERS = [
@@ -28,6 +33,7 @@ ADAPTERS = [
     "sqlite",
     "sqlite-thread",
     "mongomock",
+    pytest.param("ferretdb", marks=pytest.mark.mongo_wire),
     pytest.param("mongodb-testcontainers", marks=pytest.mark.docker),
 ]
 
@@ -37,6 +43,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     kind = request.param
     s: DocumentStore
     container = None
+    drop_database: str | None = None
     if kind == "memory":
         s = InMemoryStore(processed_ids_kept=3)
     elif kind == "sqlite":
@@ -47,6 +54,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         from mongomock_motor import AsyncMongoMockClient
 
         s = MongoStore(AsyncMongoMockClient(), "contract", processed_ids_kept=3)
+    elif kind == "ferretdb":
+        if request.node.get_closest_marker("contention"):
+            pytest.skip(NOT_ATOMIC_REASON)
+        server: FerretDB = request.getfixturevalue("ferretdb")
+        drop_database = f"contract_{uuid.uuid4().hex[:12]}"  # one empty database per test
+        s = MongoStore.from_url(server.url, drop_database, processed_ids_kept=3)
     else:
         reason = docker_unavailable_reason()
         if reason:
@@ -58,6 +71,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         s = MongoStore.from_url(container.get_connection_url(), "contract", processed_ids_kept=3)
     await s.open()
     yield s
+    if drop_database is not None:
+        assert isinstance(s, MongoStore)
+        await s.client.drop_database(drop_database)
     await s.close()
     if container is not None:
         container.stop()
@@ -160,6 +176,7 @@ async def test_append_only_is_idempotent_by_id(store: DocumentStore) -> None:
     assert await store.get_appended("optimizations", "missing") is None
 
 
+@pytest.mark.contention
 async def test_concurrent_commits_on_one_version_let_exactly_one_win(store: DocumentStore) -> None:
     await store.commit(Commit("portfolios", "p", 0, {"n": 0}))
     results = await asyncio.gather(
@@ -200,11 +217,13 @@ async def test_load_many_pages_past_the_parameter_limit(store: DocumentStore) ->
 async def test_commit_many_writes_each_and_reports_only_the_conflicts(store: DocumentStore) -> None:
     await store.commit(Commit("portfolios", "p1", 0, {"n": 1}))
     await store.commit(Commit("portfolios", "p2", 0, {"n": 1}))
-    conflicts = await store.commit_many([
-        Commit("portfolios", "p1", 1, {"n": 2}, "e1", outbox=[msg("m1")], index={"model": "a"}),
-        Commit("portfolios", "p2", 7, {"n": 99}, "e2", outbox=[msg("m2")]),  # stale version
-        Commit("portfolios", "p3", 0, {"n": 1}, "e3", outbox=[msg("m3")]),
-    ])
+    conflicts = await store.commit_many(
+        [
+            Commit("portfolios", "p1", 1, {"n": 2}, "e1", outbox=[msg("m1")], index={"model": "a"}),
+            Commit("portfolios", "p2", 7, {"n": 99}, "e2", outbox=[msg("m2")]),  # stale version
+            Commit("portfolios", "p3", 0, {"n": 1}, "e3", outbox=[msg("m3")]),
+        ]
+    )
     assert conflicts == ["p2"]
     p1, p2 = await store.load("portfolios", "p1"), await store.load("portfolios", "p2")
     assert p1 is not None and (p1.version, p1.state, p1.processed) == (2, {"n": 2}, ("e1",))
@@ -216,7 +235,9 @@ async def test_commit_many_writes_each_and_reports_only_the_conflicts(store: Doc
 
 async def test_commit_many_refuses_two_commits_of_one_document(store: DocumentStore) -> None:
     with pytest.raises(ValueError, match="one commit per document"):
-        await store.commit_many([Commit("portfolios", "p", 0, {}), Commit("portfolios", "p", 1, {})])
+        await store.commit_many(
+            [Commit("portfolios", "p", 0, {}), Commit("portfolios", "p", 1, {})]
+        )
     assert await store.load("portfolios", "p") is None
 
 
@@ -225,8 +246,12 @@ async def test_commit_many_notifies_once_when_an_outbox_grew(store: DocumentStor
     store.on_commit(lambda: calls.append(1))
     await store.commit_many([Commit("portfolios", "a", 0, {}), Commit("portfolios", "b", 0, {})])
     assert calls == []
-    await store.commit_many([Commit("portfolios", "c", 0, {}, outbox=[msg("x")]),
-                             Commit("portfolios", "d", 0, {}, outbox=[msg("y")])])
+    await store.commit_many(
+        [
+            Commit("portfolios", "c", 0, {}, outbox=[msg("x")]),
+            Commit("portfolios", "d", 0, {}, outbox=[msg("y")]),
+        ]
+    )
     assert calls == [1]
 
 

@@ -1,6 +1,17 @@
 """MongoDB DocumentStore on PyMongo's async API (`AsyncMongoClient`), one Mongo collection per
 aggregate collection. Every write is a single-document update, so no replica set is needed for
 correctness (DESIGN §4); the client is injected so tests can pass `mongomock-motor`'s client.
+
+It also runs on FerretDB v1 (the project's Mongo-wire test server), whose gaps it works around:
+- nested arrays are refused: outbox headers are stored as `{"name", "value"}` documents (the former
+  `[name, value]` pairs are still read);
+- `$push`'s `$slice` is silently ignored: there the processed-id window is read under the expected
+  version and written with `$set` (the write stays conditional on that version);
+- `$pull` with a condition silently removes nothing (only equal elements): there published
+  messages are removed with `$pullAll` of the exact stored entries.
+Its updates are not atomic under contention (FerretDB#3040: the matching document is read, then
+written back whole), which no adapter can fix: two concurrent writers of one document may both
+succeed or lose each other's change.
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ class MongoStore(DocumentStore):
         self.db = client[database]
         self._collections: set[str] = set()
         self._indexed: set[tuple[str, str]] = set()
+        # FerretDB (found by open()): work around its $push $slice and $pull gaps
+        self._ferretdb = False
 
     @classmethod
     def from_url(cls, url: str, database: str, processed_ids_kept: int = 1000) -> MongoStore:
@@ -47,6 +60,11 @@ class MongoStore(DocumentStore):
         except PyMongoError as exc:
             raise StoreUnavailable(str(exc)) from exc
         self._collections.update(n for n in names if not n.startswith(_APPEND_PREFIX))
+        try:
+            info = await self.db.command("buildInfo")
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        self._ferretdb = "ferretdbVersion" in info
 
     async def close(self) -> None:
         closer = getattr(self.client, "close", None)
@@ -71,7 +89,10 @@ class MongoStore(DocumentStore):
             raise StoreUnavailable(str(exc)) from exc
         return {
             raw["_id"]: Document(
-                collection, raw["_id"], raw["version"], raw["state"],
+                collection,
+                raw["_id"],
+                raw["version"],
+                raw["state"],
                 tuple(raw.get("processed", [])),
             )
             for raw in raws
@@ -102,18 +123,31 @@ class MongoStore(DocumentStore):
                     }
                 )
                 return 1
+            current = {"_id": c.id, "version": c.expected_version}
             update: dict[str, Any] = {
                 "$set": {"state": c.state, "version": c.expected_version + 1}
                 | {f"ix.{k}": v for k, v in c.index.items() if v is not None},
-                "$push": {
-                    "processed": {"$each": processed, "$slice": -self.processed_ids_kept},
-                    "outbox": {"$each": outbox},
-                },
+                "$push": {"outbox": {"$each": outbox}},
             }
+            if not self._ferretdb:
+                update["$push"]["processed"] = {
+                    "$each": processed,
+                    "$slice": -self.processed_ids_kept,
+                }
+            elif processed:
+                # Read-then-write is safe here: only a commit changes `processed`, and every
+                # commit moves the version the update below is conditional on.
+                raw = await coll.find_one(current, {"processed": 1})
+                if raw is None:
+                    raise ConcurrencyError(
+                        f"{c.collection}/{c.id}: version {c.expected_version} is not current"
+                    )
+                window = [*raw.get("processed", []), *processed][-self.processed_ids_kept :]
+                update["$set"]["processed"] = window
             unset = {f"ix.{k}": "" for k, v in c.index.items() if v is None}
             if unset:
                 update["$unset"] = unset
-            result = await coll.update_one({"_id": c.id, "version": c.expected_version}, update)
+            result = await coll.update_one(current, update)
         except DuplicateKeyError as exc:
             raise ConcurrencyError(f"{c.collection}/{c.id} already exists") from exc
         except PyMongoError as exc:
@@ -172,13 +206,18 @@ class MongoStore(DocumentStore):
         return pending
 
     async def mark_published(self, published: Sequence[PendingMessage]) -> None:
-        by_doc: dict[tuple[str, str], list[str]] = {}
+        by_doc: dict[tuple[str, str], list[OutboxMessage]] = {}
         for p in published:
-            by_doc.setdefault((p.collection, p.doc_id), []).append(p.message.event_id)
-        for (collection, doc_id), ids in by_doc.items():
-            await self.db[collection].update_one(
-                {"_id": doc_id}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
-            )
+            by_doc.setdefault((p.collection, p.doc_id), []).append(p.message)
+        for (collection, doc_id), messages in by_doc.items():
+            update: dict[str, Any]
+            if self._ferretdb:
+                # entries written by this adapter's _outbox_doc, so equal field by field
+                update = {"$pullAll": {"outbox": [_outbox_doc(m) for m in messages]}}
+            else:
+                ids = [m.event_id for m in messages]
+                update = {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
+            await self.db[collection].update_one({"_id": doc_id}, update)
 
 
 def _outbox_doc(m: OutboxMessage) -> JsonDict:
@@ -187,7 +226,8 @@ def _outbox_doc(m: OutboxMessage) -> JsonDict:
         "topic": m.topic,
         "key": m.key,
         "value": m.value,
-        "headers": [[k, v] for k, v in m.headers],
+        # documents, not [name, value] pairs: FerretDB v1 refuses nested arrays
+        "headers": [{"name": k, "value": v} for k, v in m.headers],
     }
 
 
@@ -197,5 +237,12 @@ def _outbox_message(d: JsonDict) -> OutboxMessage:
         d["topic"],
         bytes(d["key"]),
         bytes(d["value"]),
-        tuple((k, bytes(v)) for k, v in d.get("headers", [])),
+        tuple(_header(h) for h in d.get("headers", [])),
     )
+
+
+def _header(h: Any) -> tuple[str, bytes]:
+    if isinstance(h, dict):
+        return h["name"], bytes(h["value"])
+    name, value = h  # the [name, value] pairs written before the FerretDB support
+    return name, bytes(value)
