@@ -1,5 +1,11 @@
 """Triggers across the whole stack: the real scheduler's calendar slot fans out to a model's
-subscribers, and a model change re-evaluates its subscribers into completed runs."""
+subscribers, a model change re-evaluates its subscribers into completed runs, and a deposit read
+before its price or its model is invested when that arrives.
+
+Every wait is for a fact: reference data is confirmed read by the optimizer's group before what
+depends on it is published, and the scheduler starts (with its slot a little ahead) only once the
+model and its subscribers are known; a slot that passes while it is still reading the model is
+still owed (its grace is `late_after`), so no clock race decides the outcome."""
 
 from __future__ import annotations
 
@@ -8,21 +14,25 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.book import balanced_account
 from rebal_demo.scenario import INITIAL_PRICES
 
-from rebal_runtime.stack import Stack
+from rebal_client.kafka import Publisher, wait_until_consumed
+from rebal_runtime.stack import ServiceProcess, Stack
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import (
     BrokerIntegration,
+    CashDeposited,
     Event,
     HoldingsReported,
     Mandate,
     ModelUpdated,
+    OptimizationCreated,
     OptimizerMode,
     PortfolioSettingsChanged,
     PriceUpdated,
@@ -39,31 +49,48 @@ from .conftest import logs
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def fires_at() -> datetime:
-    """When the calendar slot comes due, on the real clock (decided when the stack starts; the
-    calendar test runs first so that its model is known well before then)."""
-    return datetime.now(UTC) + timedelta(seconds=90)
+SCHEDULER_ENVIRONMENT = {
+    # ALWAYS_OPEN reads times of day in UTC; the whole day is the trading window.
+    "REBAL_TRADING_WINDOW_START": "00:00",
+    "REBAL_TRADING_WINDOW_END": "23:59:59",
+    "REBAL_CLOSE_MARGIN_MINUTES": "0",
+    "REBAL_TICK_SECONDS": "1",
+    # The slot may pass while the new scheduler is still starting: a first start owes it.
+    "REBAL_FIRST_START_BACKFILL_MINUTES": "5",
+}
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, fires_at: datetime) -> Iterator[Stack]:
-    overrides = {
-        **DEMO_ENVIRONMENT,
-        # ALWAYS_OPEN reads times of day in UTC; the whole day is the trading window.
-        "REBAL_CALENDAR_TIME": fires_at.strftime("%H:%M:%S"),
-        "REBAL_TRADING_WINDOW_START": "00:00",
-        "REBAL_TRADING_WINDOW_END": "23:59:59",
-        "REBAL_CLOSE_MARGIN_MINUTES": "0",
-        "REBAL_TICK_SECONDS": "1",
-    }
-    running = Stack(tmp_path_factory.mktemp("stack"), overrides=overrides)
-    running.start(echo=False)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Everything but the scheduler, which the calendar test starts when its facts are in."""
+    running = Stack(tmp_path_factory.mktemp("stack"), overrides=DEMO_ENVIRONMENT)
+    running.start(
+        echo=False, only=("broker-simulator", "optimizer", "order-router", "settlement-tracker")
+    )
     try:
         running.wait_ready()
         yield running
     finally:
         running.stop()
+
+
+def start_scheduler(stack: Stack, fires_at: datetime) -> None:
+    env = {
+        **stack.service_env("scheduler"),
+        **SCHEDULER_ENVIRONMENT,
+        "REBAL_CALENDAR_TIME": fires_at.strftime("%H:%M:%S"),
+    }
+    process = ServiceProcess("scheduler", "rebal_scheduler", env)
+    process.start(stack.var_dir, echo=False)
+    stack.processes.append(process)
+    stack.wait_ready(120)
+
+
+async def publish_consumed(bootstrap: str, *events: Event) -> None:
+    """Publish, then wait until the optimizer's group has read all of it."""
+    async with Publisher(bootstrap) as publisher:
+        ends = await publisher.publish_tracked(events)
+    await wait_until_consumed(bootstrap, "optimizer", ends, timeout=120)
 
 
 def weights(**percent: str) -> tuple[Weight, ...]:
@@ -113,11 +140,10 @@ def subscribers(model: ModelUpdated, ids: list[str]) -> list[Event]:
     return events
 
 
-def test_calendar_condition_fires_from_the_scheduler_to_every_subscriber(
-    stack: Stack, fires_at: datetime
-) -> None:
+def test_calendar_condition_fires_from_the_scheduler_to_every_subscriber(stack: Stack) -> None:
     bootstrap = stack.kafka.bootstrap_servers
-    day = fires_at.date()
+    # The slot's day is decided now; its time once the subscribers are known (below).
+    day = (datetime.now(UTC) + timedelta(seconds=60)).date()
     model = ModelUpdated(
         model_id="monthly",
         name="Monthly",
@@ -130,9 +156,15 @@ def test_calendar_condition_fires_from_the_scheduler_to_every_subscriber(
 
     async def scenario() -> list[RebalanceRequested]:
         await ensure_topics(bootstrap)
-        await publish(bootstrap, model)
-        await asyncio.sleep(1)
-        await publish(bootstrap, *subscribers(model, ids))
+        await publish_consumed(bootstrap, model)
+        await publish_consumed(bootstrap, *subscribers(model, ids))
+        start_scheduler(
+            stack,
+            max(
+                datetime.now(UTC) + timedelta(seconds=5),
+                datetime.combine(day, datetime.min.time(), UTC),
+            ),
+        )
         async with TopicReader(bootstrap, "rebalance.requested") as requests:
             events = await requests.wait_for(
                 lambda evs: (
@@ -178,14 +210,13 @@ def test_model_change_re_evaluates_its_subscribers(stack: Stack) -> None:
     async def scenario() -> list[RunCompleted]:
         await ensure_topics(bootstrap)
         now = datetime.now(UTC)
-        await publish(
+        await publish_consumed(
             bootstrap,
             *(PriceUpdated(symbol=s, price=p, as_of=now) for s, p in INITIAL_PRICES.items()),
             v1,
         )
-        await asyncio.sleep(1)
-        await publish(bootstrap, *subscribers(v1, ids))
-        await asyncio.sleep(3)
+        # The subscribers are known (and invested at v1) before the model changes.
+        await publish_consumed(bootstrap, *subscribers(v1, ids))
         await publish(bootstrap, v2)
         async with TopicReader(bootstrap, "run.completed") as done:
             events = await done.wait_for(
@@ -202,3 +233,94 @@ def test_model_change_re_evaluates_its_subscribers(stack: Stack) -> None:
         assert run.status.value == "COMPLETED_SUCCESS"
         # 20 points moved from SPY to TLT: the run sold SPY and bought TLT
         assert run.holdings_delta["SPY"] < 0 < run.holdings_delta["TLT"]
+
+
+def test_a_deposit_read_before_its_price_or_its_model_is_invested_when_it_arrives(
+    stack: Stack,
+) -> None:
+    bootstrap = stack.kafka.bootstrap_servers
+    now = datetime.now(UTC)
+    priced = ModelUpdated(
+        model_id="bonds-and-gold",
+        name="Bonds and gold",
+        weights=weights(cash="5", TLT="45", IAU="50"),
+    )  # IAU: no price yet
+    before_price, before_model = "early-deposit-price", "early-deposit-model"
+
+    def opened(pid: str, model_id: str) -> list[Event]:
+        return [
+            PortfolioSettingsChanged(
+                portfolio_id=pid,
+                mandate=Mandate.DISCRETIONARY,
+                broker_integration=BrokerIntegration.PLATFORM,
+                optimizer=OptimizerMode.PLATFORM,
+                model_id=model_id,
+            ),
+            CashDeposited(portfolio_id=pid, amount=Decimal("20000")),
+        ]
+
+    async def scenario() -> tuple[list[RunCompleted], list[OptimizationCreated]]:
+        await ensure_topics(bootstrap)
+        await publish_consumed(
+            bootstrap, PriceUpdated(symbol="TLT", price=Decimal("90"), as_of=now), priced
+        )
+        # Read by the optimizer before what they need: the deposits cannot be invested yet.
+        await publish_consumed(
+            bootstrap,
+            *opened(before_price, priced.model_id),
+            *opened(before_model, "arrives-later"),
+        )
+        # The broker knows IAU already (it quotes every symbol); rebal reads it now.
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(
+                f"http://127.0.0.1:{stack.simulator_port}/admin/prices",
+                json={"prices": [{"symbol": "IAU", "price": "40"}]},
+            )
+            answer.raise_for_status()
+        await publish(
+            bootstrap,
+            PriceUpdated(symbol="IAU", price=Decimal("40"), as_of=now),
+            ModelUpdated(
+                model_id="arrives-later", name="Arrives later", weights=weights(cash="5", TLT="95")
+            ),
+        )
+        ids = {before_price, before_model}
+        async with (
+            TopicReader(bootstrap, "run.completed") as done,
+            TopicReader(bootstrap, "optimization.created") as created,
+        ):
+            runs = await done.wait_for(
+                lambda evs: {e.portfolio_id for e in evs if isinstance(e, RunCompleted)} >= ids,
+                timeout=240,
+            )
+            await created.wait_for(
+                lambda evs: (
+                    {
+                        e.portfolio_id
+                        for e in evs
+                        if isinstance(e, OptimizationCreated) and e.is_recommended
+                    }
+                    >= ids
+                ),
+                timeout=60,
+            )
+        mine = [e for e in runs if isinstance(e, RunCompleted) and e.portfolio_id in ids]
+        return mine, [
+            e
+            for e in created.events()
+            if isinstance(e, OptimizationCreated) and e.portfolio_id in ids
+        ]
+
+    runs, created = asyncio.run(scenario())
+    assert {r.portfolio_id: r.status.value for r in runs} == {
+        before_price: "COMPLETED_SUCCESS",
+        before_model: "COMPLETED_SUCCESS",
+    }, logs(stack)
+    invested = {o.portfolio_id: o for o in created if o.is_recommended}
+    waited = {
+        pid: next(c.value for c in o.decision if c.name == "waited_for")
+        for pid, o in invested.items()
+    }
+    assert waited == {before_price: "price:IAU", before_model: "model:arrives-later"}
+    bought = {r.portfolio_id: set(r.holdings_delta) for r in runs}
+    assert bought == {before_price: {"TLT", "IAU"}, before_model: {"TLT"}}

@@ -66,6 +66,19 @@ class ClientSide:
     paid_out: dict[str, Decimal] = field(default_factory=dict)
     payout_event_ids: dict[str, str] = field(default_factory=dict)
     last_created: dict[str, float] = field(default_factory=dict)  # portfolio -> monotonic time
+    decisions: dict[str, OwnerChoice] = field(default_factory=dict)  # optimization id -> choice
+
+    def unanswered_decisions(self) -> list[str]:
+        """Owner choices rebal has not acted on yet: ACCEPT -> optimization.ready, REJECT ->
+        REJECTED, REOPTIMIZE -> SUPERSEDED (and a new optimization)."""
+        answered = {(c.optimization_id, c.status) for c in self.status_changes}
+        expected = {OwnerChoice.REJECT: OptimizationStatus.REJECTED,
+                    OwnerChoice.REOPTIMIZE: OptimizationStatus.SUPERSEDED}
+        return [
+            oid for oid, choice in self.decisions.items()
+            if (oid not in self.readies if choice == OwnerChoice.ACCEPT
+                else (oid, expected[choice]) not in answered)
+        ]
 
     # -- reactions -------------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -94,6 +107,7 @@ class ClientSide:
             )
         choice = choices[answered] if answered < len(choices) else OwnerChoice.ACCEPT
         self.choices_made[event.portfolio_id] += 1
+        self.decisions[event.optimization_id] = choice
         self.outbox.append(
             OptimizationDecided(
                 optimization_id=event.optimization_id,

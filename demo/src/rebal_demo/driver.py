@@ -97,6 +97,13 @@ class Driver:
     async def publish(self, events: Iterable[Event]) -> None:
         await self.publisher.publish_many(events)
 
+    async def publish_consumed(self, events: Iterable[Event]) -> None:
+        """Publish, then wait until the optimizer has read (and committed) all of it: what comes
+        next depends on it and travels on another topic, with no order between the two."""
+        ends = await self.publisher.publish_tracked(events)
+        await wait_until_consumed(self.bootstrap, OPTIMIZER_GROUP, ends,
+                                  self.options.phase_timeout)
+
     async def wait_until_settled(
         self, phase: str, responders: Iterable[str] = (), since: float = 0.0
     ) -> None:
@@ -112,7 +119,8 @@ class Driver:
             done, total = len(self.client.completed), len(self.client.readies)
             self.progress(phase, done, total)
             quiet = time.monotonic() - self._last_event_at > self.options.quiet_seconds
-            if done >= total and quiet and not self.client.outbox:
+            settled = done >= total and not self.client.outbox
+            if settled and quiet and not self.client.unanswered_decisions():
                 break
             if time.monotonic() - started > self.options.phase_timeout:
                 break
@@ -162,7 +170,7 @@ class Driver:
         for p in funded:
             self.client.books[p.portfolio_id].cash += p.deposit
             self.client.timeline.triggered[p.portfolio_id] = now
-        await self.publish(
+        await self.publish_consumed(  # external optimizations are checked against the cash
             CashDeposited(
                 portfolio_id=p.portfolio_id,
                 amount=p.deposit,
@@ -176,6 +184,7 @@ class Driver:
 
     async def market_move(self) -> None:
         ticks = self.options.price_ticks
+        landed: dict[str, dict[int, int]] = {}
         for tick in range(1, ticks + 1):
             prices = {
                 s: (
@@ -185,11 +194,18 @@ class Driver:
             }
             self.client.prices.update(prices)
             now = datetime.now(UTC)
-            await self.publish(
+            ends = await self.publisher.publish_tracked(
                 PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed")
                 for s, p in prices.items()
             )
-            await asyncio.sleep(0.2)
+            for topic, parts in ends.items():
+                seen = landed.setdefault(topic, {})
+                for part, end in parts.items():
+                    seen[part] = max(seen.get(part, 0), end)
+            await asyncio.sleep(0.2)  # a feed ticks over time
+        # The sweep must find the moved prices: they travel on another topic.
+        await wait_until_consumed(self.bootstrap, OPTIMIZER_GROUP, landed,
+                                  self.options.phase_timeout)
         drifters = [p for p in self.plans.values() if p.cohort == "drifter"]
         for p in self.plans.values():
             self.client.drift_before[p.portfolio_id] = self.client.books[p.portfolio_id].max_drift(
@@ -226,12 +242,11 @@ class Driver:
         now = time.monotonic()
         for p in leaving:
             self.client.timeline.triggered[p.portfolio_id] = now
-        await self.publish(
+        await self.publish_consumed(  # the external sells are checked against the request
             WithdrawalRequested(portfolio_id=p.portfolio_id, amount=p.withdraw, producer="demo")
             for p in leaving
         )
         externals = [p for p in leaving if p.optimizer == OptimizerMode.EXTERNAL]
-        await asyncio.sleep(1.0)
         await self.publish(
             e
             for p in externals
@@ -249,7 +264,4 @@ class Driver:
         externals = [p for p in plans if p.optimizer == OptimizerMode.EXTERNAL]
         if not externals:
             return
-        await asyncio.sleep(
-            1.0
-        )  # let rebal apply the trigger first: submissions are checked against it
         await self.publish(e for p in externals if (e := self.client.external_optimization(p)))
