@@ -5,7 +5,10 @@ PY := .venv/bin/python
 UV := python3 -m uv
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-fast lint format asyncapi dev demo bench compose-check clean
+REPEAT ?= 5
+
+.PHONY: help install test test-fast test-repeat lint format asyncapi dev demo bench compose-check \
+	kafka-jars ferretdb clean
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,7 +24,10 @@ install: .venv/.installed ## Install Python deps of every lib and service (uv wo
 test: install compose-check kafka-jars ferretdb ## Run every test (unit, integration and e2e over the embedded Kafka)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: install ## Unit and contract tests only (no broker)
+test-repeat: install kafka-jars ferretdb ## Run the whole-stack suites REPEAT times (default 5); list every test that failed once
+	$(PY) scripts/test_repeat.py --repeat $(REPEAT) $(PYTEST_ARGS)
+
+test-fast: install ferretdb ## Unit and contract tests only (no Kafka broker; the contract suite runs over FerretDB too)
 	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS) libs/schemas libs/runtime/tests/contract services/*/tests/unit
 
 kafka-jars: ## Fetch the Apache Kafka broker jars from Maven Central into var/kafka/ (cached; Java 17 + Maven)
