@@ -128,7 +128,9 @@ async def test_sigkill_mid_run_then_restart_sends_each_order_once(
     simulator.set_prices(PRICES)
     env = router_env(bootstrap, tmp_path, simulator, f"order-router-e2e-{where}")
     if where == "request_in_flight":
-        simulator.configure(latency_ms=1500)  # every request lingers: the kill lands mid-send
+        # Every request lingers far longer than it takes to see the sends start and kill the
+        # router, even on a loaded machine: the kill lands mid-send.
+        simulator.configure(latency_ms=6000)
     else:
         simulator.configure(drop_response_after_accept=True)
     db = tmp_path / "order-router.sqlite"
@@ -172,7 +174,8 @@ async def test_sigkill_mid_run_then_restart_sends_each_order_once(
             fills = final_fills(topic.events(), "run-kill")  # re-checks: no leg filled twice
     finally:
         first.stop()
-        assert second.stop() == 0, (tmp_path / "router-2.log").read_text()[-3000:]
+        stopped = second.stop()  # (asserted below: a failure above must not be masked)
+    assert stopped == 0, (tmp_path / "router-2.log").read_text()[-3000:]
     assert {leg: f.filled_qty for leg, f in fills.items()} == {
         leg: Decimal(qty) for leg, _, _, qty in SELLS + BUYS
     }
@@ -213,5 +216,6 @@ async def test_broker_down_for_a_while_the_router_retries_and_completes(
             await topic.settle(0.5)
             final_fills(topic.events(), "run-down")  # no leg filled twice
     finally:
-        assert router.stop() == 0, (tmp_path / "router.log").read_text()[-3000:]
+        stopped = router.stop()  # (asserted below: a failure above must not be masked)
+    assert stopped == 0, (tmp_path / "router.log").read_text()[-3000:]
     assert_each_order_once_at_the_broker(simulator, "run-down")
