@@ -1,32 +1,89 @@
-"""The outbox relay: publishes committed events (acks=all), then marks them sent.
+"""The outbox relay: claims committed events, publishes them (acks=all), then settles them.
 
-A crash between publish and mark re-sends on restart; consumers dedupe on `event_id`, so a re-send
-is harmless. A commit wakes the relay at once (low latency); a poll catches anything else, such as
-messages left by a previous process.
+Several relays may share one store (two instances of a service on one MongoDB or one SQLite
+file). Each claims a lease on the documents whose outbox it publishes
+(`DocumentStore.claim_pending`, owner id per relay), so two relays never publish the same row while
+its lease lives; a crashed relay's rows stay in the outbox and another relay publishes them once
+the lease expired. A row leaves the outbox only once the broker acknowledged it (`settle`): a crash
+between publish and settle re-sends, never loses, and consumers dedupe on `event_id`, so a re-send
+is harmless.
+
+A message that can never be published (larger than the broker accepts, an invalid topic) is
+quarantined once it failed on its own: moved out of the outbox with the reason, kept readable
+(`DocumentStore.quarantined_outbox`) and logged, so nothing behind it waits (DESIGN §4). Other
+failures (broker down, timeouts) keep the rows, and this relay's lease on them, and are retried
+with backoff.
+
+A commit wakes the relay at once (low latency); a poll catches anything else, such as messages
+left by a previous process or by a crashed instance.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
+import socket
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from rebal_runtime.kafka_security import aiokafka_security
 from rebal_runtime.log import get_logger
 from rebal_runtime.settings import RuntimeSettings
-from rebal_runtime.store.port import DocumentStore, OutboxMessage
+from rebal_runtime.store.port import DocumentStore, OutboxMessage, PendingMessage
 
 log = get_logger(__name__)
+
+DEFAULT_LEASE_SECONDS: float = RuntimeSettings.model_fields["outbox_lease_seconds"].default
+
+#: Errors that say this message will never be accepted, however often it is sent.
+PERMANENT_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+)
+
+SendResults = Sequence[BaseException | None]
+
+
+class Unpublishable(Exception):
+    """A sender's verdict that a message can never be published: the relay quarantines it."""
+
+
+class PublishIncomplete(Exception):
+    """Some claimed messages were not acknowledged (transiently): they stay pending."""
+
+
+def permanent_failure(exc: BaseException) -> str | None:
+    """The quarantine reason when `exc` means the message can never be published, else None."""
+    if isinstance(exc, (Unpublishable, *PERMANENT_PUBLISH_ERRORS)):
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def relay_owner_id() -> str:
+    """Unique per relay instance: host, process, and a random part (pids are reused)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 class MessageSender(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
-    async def send_batch(self, messages: Sequence[OutboxMessage]) -> None:
-        """Publish all, in order per key; raise if any was not acknowledged."""
+    async def send_batch(self, messages: Sequence[OutboxMessage]) -> SendResults | None:
+        """Publish all, in order per key. Returns one entry per message, None when acknowledged,
+        else its error (None for the whole result: all acknowledged). Raising means nothing is
+        known of the batch: the relay then treats every message as failed with that error."""
 
 
 class AiokafkaSender:
@@ -53,12 +110,35 @@ class AiokafkaSender:
                 await asyncio.wait_for(self._producer.stop(), self.send_timeout)
             self._producer = None
 
-    async def send_batch(self, messages: Sequence[OutboxMessage]) -> None:
-        futures = [
-            await self._producer.send(m.topic, value=m.value, key=m.key, headers=list(m.headers))
-            for m in messages
-        ]
-        await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout)
+    async def send_batch(self, messages: Sequence[OutboxMessage]) -> SendResults:
+        results: list[BaseException | None] = [None] * len(messages)
+        sent: dict[int, asyncio.Future[Any]] = {}
+        for i, m in enumerate(messages):
+            try:
+                sent[i] = await self._producer.send(
+                    m.topic, value=m.value, key=m.key, headers=list(m.headers)
+                )
+            except PERMANENT_PUBLISH_ERRORS as exc:  # refused before it left: this one only
+                results[i] = exc
+            except Exception as exc:  # the producer cannot send now: neither this nor the rest
+                results[i:] = [exc] * (len(messages) - i)
+                break
+        if sent:
+            done, _ = await asyncio.wait(sent.values(), timeout=self.send_timeout)
+            for i, future in sent.items():
+                if future not in done:
+                    future.add_done_callback(_retrieve)  # late outcome: nobody waits for it
+                    results[i] = TimeoutError(f"not acknowledged within {self.send_timeout}s")
+                elif future.cancelled():
+                    results[i] = asyncio.CancelledError()
+                else:
+                    results[i] = future.exception()
+        return results
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class OutboxRelay:
@@ -68,26 +148,92 @@ class OutboxRelay:
         sender: MessageSender,
         poll_seconds: float = 0.5,
         batch: int = 500,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        owner: str | None = None,
     ) -> None:
         self.store = store
         self.sender = sender
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self.lease_seconds = lease_seconds
+        self.owner = owner if owner is not None else relay_owner_id()
         self.published = 0
+        self.quarantined = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         store.on_commit(self._wake.set)
 
     async def publish_pending(self) -> int:
-        """One round: publish up to `batch` pending messages; returns how many."""
-        pending = await self.store.pending_outbox(self.batch)
-        if not pending:
+        """One round: claim up to `batch` messages, publish, settle; returns how many it claimed.
+
+        Raises PublishIncomplete when some were not acknowledged: those stay in the outbox, the
+        others are settled. Settling releases the lease of every document it touched; a document
+        of which nothing was settled stays leased to this relay, which retries it first."""
+        claimed = await self.store.claim_pending(self.owner, self.lease_seconds, self.batch)
+        if not claimed:
             return 0
-        await self.sender.send_batch([p.message for p in pending])
-        await self.store.mark_published(pending)
-        self.published += len(pending)
-        return len(pending)
+        started = time.monotonic()
+        published: list[PendingMessage] = []
+        poison: list[tuple[PendingMessage, BaseException]] = []
+        failed: list[tuple[PendingMessage, BaseException]] = []
+        for p, error in zip(claimed, await self._send(claimed), strict=True):
+            if error is None:
+                published.append(p)
+            elif permanent_failure(error) is not None:
+                poison.append((p, error))
+            else:
+                failed.append((p, error))
+        quarantine: list[tuple[PendingMessage, str]] = []
+        for p, error in poison:
+            # A broker refuses a whole record batch for one bad record: only a message that also
+            # fails on its own is quarantined.
+            alone = error if len(claimed) == 1 else (await self._send([p]))[0]
+            reason = permanent_failure(alone) if alone is not None else None
+            if alone is None:
+                published.append(p)
+            elif reason is not None:
+                quarantine.append((p, reason))
+            else:
+                failed.append((p, alone))
+        elapsed = time.monotonic() - started
+        if elapsed >= self.lease_seconds:
+            log.warning(
+                "outbox publish outlasted its lease: another relay may have sent these too "
+                "(harmless, consumers dedupe on event_id); raise outbox_lease_seconds",
+                seconds=round(elapsed, 3),
+                lease_seconds=self.lease_seconds,
+            )
+        await self.store.settle(published, quarantine, owner=self.owner)
+        for p, reason in quarantine:
+            log.error(
+                "outbox message quarantined: it can never be published",
+                event_id=p.message.event_id,
+                topic=p.message.topic,
+                collection=p.collection,
+                doc_id=p.doc_id,
+                value_bytes=len(p.message.value),
+                reason=reason,
+            )
+        self.published += len(published)
+        self.quarantined += len(quarantine)
+        if failed:
+            raise PublishIncomplete(
+                f"{len(failed)} of {len(claimed)} outbox messages not acknowledged"
+            ) from failed[0][1]
+        return len(claimed)
+
+    async def _send(self, pending: Sequence[PendingMessage]) -> list[BaseException | None]:
+        try:
+            results = await self.sender.send_batch([p.message for p in pending])
+        except Exception as exc:
+            return [exc] * len(pending)
+        if results is None:
+            return [None] * len(pending)
+        if len(results) != len(pending):
+            raise RuntimeError(f"sender answered {len(results)} results for {len(pending)}")
+        return list(results)
 
     async def drain(self) -> None:
         while await self.publish_pending() == self.batch:

@@ -20,7 +20,7 @@ from faststream.specification import AsyncAPI
 from rebal_runtime.broker import make_broker
 from rebal_runtime.consume import ReliableConsume
 from rebal_runtime.log import get_logger
-from rebal_runtime.outbox import AiokafkaSender, MessageSender, OutboxRelay
+from rebal_runtime.outbox import AiokafkaSender, MessageSender, OutboxRelay, relay_owner_id
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.store import DocumentStore, store_from_settings
 from rebal_runtime.topics_admin import ensure_topics
@@ -46,6 +46,8 @@ class ServiceRuntime:
             sender if sender is not None else AiokafkaSender(settings),
             poll_seconds=settings.outbox_poll_seconds,
             batch=settings.outbox_batch,
+            lease_seconds=settings.outbox_lease_seconds,
+            owner=f"{settings.service_name}-{relay_owner_id()}",
         )
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []

@@ -105,6 +105,15 @@ class RuntimeSettings(BaseSettings):
         0.5, gt=0, description="Outbox relay poll interval (it is also woken on every commit)."
     )
     outbox_batch: int = Field(500, ge=1, description="Messages the relay publishes per round.")
+    outbox_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a relay's claim on outbox rows keeps other relays sharing the store "
+        "(the other instances of the service) off them. Must be longer than a publish round "
+        "(the relay's send timeout is 30 s): a lease that expires mid-publish lets another relay "
+        "send the rows again (harmless, consumers dedupe on event_id). A crashed relay's rows "
+        "are published by another after at most this long.",
+    )
 
     ready_file: str | None = Field(
         None,

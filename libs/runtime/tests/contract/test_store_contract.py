@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from rebal_runtime.store import (
     DocumentStore,
     InMemoryStore,
     OutboxMessage,
+    PendingMessage,
 )
 from rebal_runtime.store.mongo import MongoStore
 from rebal_runtime.store.sqlite import SqliteStore
@@ -38,28 +40,37 @@ ADAPTERS = [
 ]
 
 
+# store -> how to open a second instance on the same data (another process sharing the store)
+_TWIN_OF: dict[int, Callable[[], DocumentStore]] = {}
+
+
 @pytest.fixture(params=ADAPTERS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DocumentStore]:
     kind = request.param
-    s: DocumentStore
+    make: Callable[[], DocumentStore]
     container = None
     drop_database: str | None = None
     if kind == "memory":
-        s = InMemoryStore(processed_ids_kept=3)
+        memory = InMemoryStore(processed_ids_kept=3)
+        make = lambda: memory  # noqa: E731 - one process: the twin is the same store
     elif kind == "sqlite":
-        s = SqliteStore(tmp_path / "store.sqlite", processed_ids_kept=3)
+        make = lambda: SqliteStore(tmp_path / "store.sqlite", processed_ids_kept=3)  # noqa: E731
     elif kind == "sqlite-thread":
-        s = SqliteStore(tmp_path / "store.sqlite", processed_ids_kept=3, inline=False)
+        make = lambda: SqliteStore(  # noqa: E731
+            tmp_path / "store.sqlite", processed_ids_kept=3, inline=False
+        )
     elif kind == "mongomock":
         from mongomock_motor import AsyncMongoMockClient
 
-        s = MongoStore(AsyncMongoMockClient(), "contract", processed_ids_kept=3)
+        client: Any = AsyncMongoMockClient()
+        make = lambda: MongoStore(client, "contract", processed_ids_kept=3)  # noqa: E731
     elif kind == "ferretdb":
         if request.node.get_closest_marker("contention"):
             pytest.skip(NOT_ATOMIC_REASON)
         server: FerretDB = request.getfixturevalue("ferretdb")
         drop_database = f"contract_{uuid.uuid4().hex[:12]}"  # one empty database per test
-        s = MongoStore.from_url(server.url, drop_database, processed_ids_kept=3)
+        database = drop_database
+        make = lambda: MongoStore.from_url(server.url, database, processed_ids_kept=3)  # noqa: E731
     else:
         reason = docker_unavailable_reason()
         if reason:
@@ -68,15 +79,34 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
         container = MongoDbContainer("mongo:7")
         container.start()
-        s = MongoStore.from_url(container.get_connection_url(), "contract", processed_ids_kept=3)
+        url = container.get_connection_url()
+        make = lambda: MongoStore.from_url(url, "contract", processed_ids_kept=3)  # noqa: E731
+    s = make()
     await s.open()
+    _TWIN_OF[id(s)] = make
     yield s
+    del _TWIN_OF[id(s)]
     if drop_database is not None:
         assert isinstance(s, MongoStore)
         await s.client.drop_database(drop_database)
     await s.close()
     if container is not None:
         container.stop()
+
+
+@pytest.fixture
+async def twin(store: DocumentStore) -> AsyncIterator[DocumentStore]:
+    """A second instance of the adapter on the same data: another process sharing the store
+    (a connection of its own; the in-memory store is its own twin)."""
+    other = _TWIN_OF[id(store)]()
+    if other is store:
+        yield store
+        return
+    if isinstance(other, MongoStore):
+        other.relist_collections_seconds = 0  # sees collections created after it opened at once
+    await other.open()
+    yield other
+    await other.close()
 
 
 def msg(event_id: str, topic: str = "t") -> OutboxMessage:
@@ -262,3 +292,177 @@ async def test_append_many_is_idempotent_by_id(store: DocumentStore) -> None:
     assert await store.get_appended("optimizations", "o1") == {"v": 1}
     assert await store.get_appended("optimizations", "o2") == {"v": 2}
     assert await store.append_many("optimizations", []) == 0
+
+
+# -- outbox claims: several relays on one store (two instances of a service) ------------------
+
+T0 = 1_000_000.0  # claims take an explicit `now` (Unix time): leases expire without sleeping
+
+
+def ids(pending: Iterable[PendingMessage]) -> list[str]:
+    return [p.message.event_id for p in pending]
+
+
+async def test_a_live_lease_keeps_other_owners_off_until_it_expires(store: DocumentStore) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {}, outbox=[msg("a"), msg("b")]))
+    await store.commit(Commit("portfolios", "p2", 0, {}, outbox=[msg("c")]))
+    claimed = await store.claim_pending("A", 30, now=T0)
+    assert sorted(ids(claimed)) == ["a", "b", "c"]
+    assert ids(p for p in claimed if p.doc_id == "p1") == ["a", "b"]  # commit order per document
+    assert (claimed[0].message.topic, claimed[0].message.headers) == ("t", (("event_type", b"x"),))
+    assert await store.claim_pending("B", 30, now=T0 + 29.9) == []
+    # the owner itself may claim again (a retry after a failed publish), which renews the lease
+    assert sorted(ids(await store.claim_pending("A", 30, now=T0 + 20))) == ["a", "b", "c"]
+    assert await store.claim_pending("B", 30, now=T0 + 49.9) == []
+    # a claim is a read-only view for everyone else: pending_outbox still lists everything
+    assert sorted(ids(await store.pending_outbox())) == ["a", "b", "c"]
+
+
+async def test_an_expired_lease_is_claimable_by_anyone(store: DocumentStore) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {}, outbox=[msg("a"), msg("b")]))
+    assert ids(await store.claim_pending("A", 30, now=T0)) == ["a", "b"]  # then A "crashes"
+    assert ids(await store.claim_pending("B", 30, now=T0 + 30)) == ["a", "b"]
+    assert await store.claim_pending("A", 30, now=T0 + 31) == []  # B holds it now
+    assert await store.claim_pending("C", 30, now=T0 + 59) == []
+    assert ids(await store.claim_pending("C", 30, now=T0 + 60)) == ["a", "b"]
+
+
+async def test_settled_messages_are_never_claimed_again(store: DocumentStore) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {}, outbox=[msg("a"), msg("b")]))
+    await store.commit(Commit("portfolios", "p2", 0, {}, outbox=[msg("c")]))
+    claimed = await store.claim_pending("A", 30, now=T0)
+    await store.settle([p for p in claimed if p.message.event_id != "b"], owner="A", now=T0 + 1)
+    assert ids(await store.pending_outbox()) == ["b"]
+    assert ids(await store.claim_pending("A", 30, now=T0 + 2)) == ["b"]
+    await store.settle([p for p in claimed if p.message.event_id == "b"], owner="A", now=T0 + 3)
+    for owner, at in (("A", T0 + 4), ("B", T0 + 4), ("B", T0 + 1000)):
+        assert await store.claim_pending(owner, 30, now=at) == []
+    assert await store.pending_outbox() == []
+
+
+async def test_settling_releases_the_lease_so_new_commits_need_not_wait(
+    store: DocumentStore,
+) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {}, outbox=[msg("a")]))
+    claimed = await store.claim_pending("A", 30, now=T0)
+    await store.commit(Commit("portfolios", "p1", 1, {}, outbox=[msg("b")]))  # while A publishes
+    assert await store.claim_pending("B", 30, now=T0 + 1) == []  # p1 is A's until it settles
+    await store.settle(claimed, owner="A", now=T0 + 2)
+    assert ids(await store.claim_pending("B", 30, now=T0 + 3)) == ["b"]
+
+
+async def test_a_late_settle_removes_its_rows_but_never_releases_another_owners_lease(
+    store: DocumentStore,
+) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {}, outbox=[msg("a"), msg("b")]))
+    late = await store.claim_pending("A", 30, now=T0)
+    assert ids(await store.claim_pending("B", 30, now=T0 + 31)) == ["a", "b"]  # A was too slow
+    # A's publish of "a" was acknowledged after all: removing it is right, whoever holds the lease
+    await store.settle(late[:1], owner="A", now=T0 + 32)
+    assert ids(await store.pending_outbox()) == ["b"]
+    assert await store.claim_pending("C", 30, now=T0 + 33) == []  # still B's lease
+    await store.mark_published(late[:1], owner="A")  # idempotent
+    assert ids(await store.pending_outbox()) == ["b"]
+
+
+async def test_a_claim_respects_its_limit_and_leaves_the_rest_to_others(
+    store: DocumentStore,
+) -> None:
+    await store.commit(Commit("runs", "r1", 0, {}, outbox=[msg(f"m{i}") for i in range(7)]))
+    await store.commit(Commit("runs", "r2", 0, {}, outbox=[msg("n0")]))
+    first = await store.claim_pending("A", 30, limit=5, now=T0)
+    assert ids(first) == ["m0", "m1", "m2", "m3", "m4"]
+    assert ids(await store.claim_pending("B", 30, limit=5, now=T0 + 1)) == ["n0"]  # r1 is A's
+    await store.settle(first, owner="A", now=T0 + 2)
+    assert ids(await store.claim_pending("A", 30, limit=5, now=T0 + 3)) == ["m5", "m6"]
+
+
+async def test_a_claim_never_touches_the_aggregate_nor_a_concurrent_commit(
+    store: DocumentStore,
+) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {"n": 1}, "e1", outbox=[msg("a")]))
+    claimed = await store.claim_pending("A", 30, now=T0)
+    doc = await store.load("portfolios", "p1")
+    assert doc is not None and (doc.version, doc.state, doc.processed) == (1, {"n": 1}, ("e1",))
+    # a handler commits at the version it read before the claim: no spurious conflict
+    assert await store.commit(Commit("portfolios", "p1", 1, {"n": 2}, "e2", outbox=[msg("b")])) == 2
+    await store.settle(claimed, owner="A", now=T0 + 1)
+    doc = await store.load("portfolios", "p1")
+    assert doc is not None and (doc.version, doc.state, doc.processed) == (
+        2,
+        {"n": 2},
+        ("e1", "e2"),
+    )
+    assert ids(await store.pending_outbox()) == ["b"]  # the commit's row survived the settle
+
+
+async def test_quarantine_moves_a_message_out_of_the_pending_set_and_keeps_it(
+    store: DocumentStore,
+) -> None:
+    huge = OutboxMessage("big", "t", b"k", b"x" * 2000, (("event_type", b"x"),))
+    await store.commit(Commit("portfolios", "p1", 0, {}, outbox=[msg("a"), huge, msg("c")]))
+    claimed = await store.claim_pending("A", 30, now=T0)
+    assert ids(claimed) == ["a", "big", "c"]
+    published = [p for p in claimed if p.message.event_id != "big"]
+    poison = [(p, "MessageSizeTooLargeError: too big") for p in claimed if p.message == huge]
+    assert await store.quarantined_outbox() == []
+    await store.settle(published, poison, owner="A", now=T0 + 1)
+    assert await store.pending_outbox() == []
+    for owner in ("A", "B"):
+        assert await store.claim_pending(owner, 30, now=T0 + 2) == []
+    [q] = await store.quarantined_outbox()
+    assert (q.collection, q.doc_id, q.message, q.reason, q.quarantined_at) == (
+        "portfolios",
+        "p1",
+        huge,
+        "MessageSizeTooLargeError: too big",
+        T0 + 1,
+    )
+    await store.settle((), poison, owner="A", now=T0 + 5)  # again (a retry): no second entry
+    assert len(await store.quarantined_outbox()) == 1
+    doc = await store.load("portfolios", "p1")
+    assert doc is not None and doc.version == 1
+
+
+@pytest.mark.contention
+async def test_concurrent_claimers_get_disjoint_messages(
+    store: DocumentStore, twin: DocumentStore
+) -> None:
+    commits = [
+        Commit("runs", f"r{i:03d}", 0, {}, outbox=[msg(f"r{i}a"), msg(f"r{i}b")]) for i in range(60)
+    ]
+    assert await store.commit_many(commits) == []
+    everything = {f"r{i}{s}" for i in range(60) for s in "ab"}
+    rounds = await asyncio.gather(
+        *((store, twin)[n % 2].claim_pending(f"owner{n}", 30, limit=9, now=T0) for n in range(12))
+    )
+    seen = [e for claimed in rounds for e in ids(claimed)]
+    assert len(seen) == len(set(seen)) and set(seen) <= everything
+    assert seen  # (a claimer that lost every race may come back empty: it polls again)
+    by_doc: dict[str, int] = {}
+    for n, claimed in enumerate(rounds):
+        for p in claimed:
+            assert by_doc.setdefault(p.doc_id, n) == n  # one owner per document
+    # each publishes and settles; the rest is there for the next claimer and nothing was lost
+    await asyncio.gather(
+        *(
+            (store, twin)[n % 2].settle(c, owner=f"owner{n}", now=T0 + 1)
+            for n, c in enumerate(rounds)
+        )
+    )
+    rest = await store.claim_pending("late", 30, limit=1000, now=T0 + 2)
+    assert sorted(ids(rest)) == sorted(everything - set(seen))
+
+
+async def test_another_instance_claims_what_a_crashed_one_left(
+    store: DocumentStore, twin: DocumentStore
+) -> None:
+    # `store` opened first; then it creates a collection, commits, claims and "crashes"
+    await store.commit(Commit("brand_new", "d1", 0, {}, outbox=[msg("a"), msg("b")]))
+    assert ids(await store.claim_pending("A", 30, now=T0)) == ["a", "b"]
+    assert await twin.claim_pending("B", 30, now=T0 + 10) == []
+    claimed = await twin.claim_pending("B", 30, now=T0 + 30)
+    assert ids(claimed) == ["a", "b"]
+    await twin.settle(claimed, owner="B", now=T0 + 31)
+    assert await store.pending_outbox() == [] and await twin.pending_outbox() == []
+    assert await store.claim_pending("A", 30, now=T0 + 100) == []

@@ -20,8 +20,9 @@ def store_from_settings(settings: RuntimeSettings) -> DocumentStore:
     if url.startswith("sqlite:///"):
         from rebal_runtime.store.sqlite import SqliteStore
 
-        return SqliteStore.from_url(url, settings.processed_ids_kept,
-                                    inline=settings.store_sqlite_inline)
+        return SqliteStore.from_url(
+            url, settings.processed_ids_kept, inline=settings.store_sqlite_inline
+        )
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from rebal_runtime.store.mongo import MongoStore
 

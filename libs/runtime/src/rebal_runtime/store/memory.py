@@ -15,7 +15,11 @@ from rebal_runtime.store.port import (
     JsonDict,
     OutboxMessage,
     PendingMessage,
+    QuarantinedMessage,
+    now_or_clock,
 )
+
+_DocKey = tuple[str, str]
 
 
 class InMemoryStore(DocumentStore):
@@ -25,6 +29,8 @@ class InMemoryStore(DocumentStore):
         self._index: dict[tuple[str, str], dict[str, IndexValue]] = {}
         self._appended: dict[tuple[str, str], JsonDict] = {}
         self._outbox: list[PendingMessage] = []
+        self._leases: dict[_DocKey, tuple[str, float]] = {}  # document -> (owner, until)
+        self._quarantine: list[QuarantinedMessage] = []
         self.commits = 0
 
     async def load(self, collection: str, doc_id: str) -> Document | None:
@@ -92,11 +98,49 @@ class InMemoryStore(DocumentStore):
     async def pending_outbox(self, limit: int = 500) -> list[PendingMessage]:
         return self._outbox[:limit]
 
-    async def mark_published(self, published: Sequence[PendingMessage]) -> None:
-        sent = {(p.collection, p.doc_id, p.message.event_id) for p in published}
-        self._outbox = [
-            p for p in self._outbox if (p.collection, p.doc_id, p.message.event_id) not in sent
-        ]
+    async def claim_pending(
+        self, owner: str, lease_seconds: float, limit: int = 500, *, now: float | None = None
+    ) -> list[PendingMessage]:
+        at = now_or_clock(now)
+        claimed: list[PendingMessage] = []
+        for p in self._outbox:
+            if len(claimed) >= limit:
+                break
+            lease = self._leases.get((p.collection, p.doc_id))
+            if lease is None or lease[1] <= at or lease[0] == owner:
+                claimed.append(p)
+        for p in claimed:
+            self._leases[(p.collection, p.doc_id)] = (owner, at + lease_seconds)
+        return claimed
+
+    async def settle(
+        self,
+        published: Sequence[PendingMessage] = (),
+        quarantined: Sequence[tuple[PendingMessage, str]] = (),
+        *,
+        owner: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        at = now_or_clock(now)
+        reasons = {(p.collection, p.doc_id, p.message.event_id): r for p, r in quarantined}
+        done = {(p.collection, p.doc_id, p.message.event_id) for p in published} | set(reasons)
+        kept: list[PendingMessage] = []
+        for p in self._outbox:
+            key = (p.collection, p.doc_id, p.message.event_id)
+            if key in reasons:
+                self._quarantine.append(
+                    QuarantinedMessage(p.collection, p.doc_id, p.message, reasons[key], at)
+                )
+            elif key not in done:
+                kept.append(p)
+        self._outbox = kept
+        if owner is not None:
+            for collection, doc_id, _ in done:
+                if self._leases.get((collection, doc_id), ("", 0.0))[0] == owner:
+                    del self._leases[(collection, doc_id)]
+
+    async def quarantined_outbox(self, limit: int = 500) -> list[QuarantinedMessage]:
+        return self._quarantine[:limit]
 
     def outbox_messages(self) -> list[OutboxMessage]:
         return [p.message for p in self._outbox]

@@ -12,14 +12,25 @@ It also runs on FerretDB v1 (the project's Mongo-wire test server), whose gaps i
 Its updates are not atomic under contention (FerretDB#3040: the matching document is read, then
 written back whole), which no adapter can fix: two concurrent writers of one document may both
 succeed or lose each other's change.
+
+Outbox claims are leases in a collection of their own (`outbox_leases`, one per claimed aggregate
+document, `_id` unique), never fields of the aggregate: a claim writes no aggregate document, so
+it can neither move a version a handler's commit is conditional on nor, on FerretDB, write back a
+stale copy over a commit. A lease is taken by inserting it (the unique `_id` lets exactly one
+claimer in) or by renewing one's own; an expired lease is deleted first. On FerretDB two claimers
+racing for one expired lease may both get it: a duplicate publish, never a lost row. Quarantined
+messages go to `outbox_quarantine` (inserted before they leave the outbox: a crash in between
+leaves the row pending, never lost).
 """
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from rebal_runtime.store.port import (
     Commit,
@@ -30,10 +41,19 @@ from rebal_runtime.store.port import (
     JsonDict,
     OutboxMessage,
     PendingMessage,
+    QuarantinedMessage,
     StoreUnavailable,
+    now_or_clock,
 )
 
 _APPEND_PREFIX = "log_"
+_LEASES = "outbox_leases"
+_QUARANTINE = "outbox_quarantine"
+_DUPLICATE_KEY = 11000
+
+
+def _is_aggregate(name: str) -> bool:
+    return not name.startswith(_APPEND_PREFIX) and name not in (_LEASES, _QUARANTINE)
 
 
 class MongoStore(DocumentStore):
@@ -45,6 +65,10 @@ class MongoStore(DocumentStore):
         self._indexed: set[tuple[str, str]] = set()
         # FerretDB (found by open()): work around its $push $slice and $pull gaps
         self._ferretdb = False
+        # Collections another process created since open() hold outbox rows too (a crashed
+        # instance's): claims list the collections again when the last list is this old.
+        self.relist_collections_seconds = 5.0
+        self._listed_at = float("-inf")
 
     @classmethod
     def from_url(cls, url: str, database: str, processed_ids_kept: int = 1000) -> MongoStore:
@@ -55,16 +79,20 @@ class MongoStore(DocumentStore):
         return cls(client, database, processed_ids_kept)
 
     async def open(self) -> None:
-        try:
-            names = await self.db.list_collection_names()
-        except PyMongoError as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        self._collections.update(n for n in names if not n.startswith(_APPEND_PREFIX))
+        await self._list_collections()
         try:
             info = await self.db.command("buildInfo")
         except PyMongoError as exc:
             raise StoreUnavailable(str(exc)) from exc
         self._ferretdb = "ferretdbVersion" in info
+
+    async def _list_collections(self) -> None:
+        try:
+            names = await self.db.list_collection_names()
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        self._collections.update(n for n in names if _is_aggregate(n))
+        self._listed_at = time.monotonic()
 
     async def close(self) -> None:
         closer = getattr(self.client, "close", None)
@@ -205,19 +233,143 @@ class MongoStore(DocumentStore):
                     return pending[:limit]
         return pending
 
-    async def mark_published(self, published: Sequence[PendingMessage]) -> None:
+    async def claim_pending(
+        self, owner: str, lease_seconds: float, limit: int = 500, *, now: float | None = None
+    ) -> list[PendingMessage]:
+        at = now_or_clock(now)
+        if time.monotonic() - self._listed_at >= self.relist_collections_seconds:
+            await self._list_collections()
+        claimed: list[PendingMessage] = []
+        try:
+            for name in sorted(self._collections):
+                if len(claimed) >= limit:
+                    break
+                claimed += await self._claim_in(
+                    name, owner, at, at + lease_seconds, limit - len(claimed)
+                )
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return claimed
+
+    async def _claim_in(
+        self, name: str, owner: str, at: float, until: float, room: int
+    ) -> list[PendingMessage]:
+        leases = self.db[_LEASES]
+        held = leases.find({"c": name, "until": {"$gt": at}, "owner": {"$ne": owner}}, {"d": 1})
+        taken = [d["d"] async for d in held]  # live leases of others: skip, do not wait on them
+        flt: dict[str, Any] = {"outbox.0": {"$exists": True}}
+        if taken:
+            flt["_id"] = {"$nin": taken}
+        cursor = self.db[name].find(flt, {"_id": 1}).sort("_id", 1).limit(room)
+        ids = [d["_id"] async for d in cursor]
+        if not ids:
+            return []
+        keys = {_lease_id(name, i): i for i in ids}
+        token = secrets.token_hex(8)  # tells the leases of this claim from any other
+        await leases.delete_many({"_id": {"$in": list(keys)}, "until": {"$lte": at}})
+        await leases.update_many(
+            {"_id": {"$in": list(keys)}, "owner": owner},
+            {"$set": {"until": until, "token": token}},
+        )
+        try:
+            await leases.insert_many(
+                [
+                    {"_id": k, "c": name, "d": i, "owner": owner, "until": until, "token": token}
+                    for k, i in keys.items()
+                ],
+                ordered=False,
+            )
+        except BulkWriteError as exc:  # a live lease exists (ours, just renewed, or another's)
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+        won = [d["d"] async for d in leases.find({"_id": {"$in": list(keys)}, "token": token})]
+        if not won:
+            return []
+        # The outbox is read only now, under the lease: what another relay settled before we
+        # took it is gone, not re-sent.
+        docs = self.db[name].find({"_id": {"$in": won}}, {"outbox": 1}).sort("_id", 1)
+        claimed: list[PendingMessage] = []
+        used: set[str] = set()
+        async for doc in docs:
+            take = doc.get("outbox", [])[: room - len(claimed)]
+            claimed += [PendingMessage(name, doc["_id"], _outbox_message(m)) for m in take]
+            if take:
+                used.add(doc["_id"])
+        unused = [_lease_id(name, i) for i in won if i not in used]
+        if unused:
+            await leases.delete_many({"_id": {"$in": unused}, "token": token})
+        return claimed
+
+    async def settle(
+        self,
+        published: Sequence[PendingMessage] = (),
+        quarantined: Sequence[tuple[PendingMessage, str]] = (),
+        *,
+        owner: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        if not published and not quarantined:
+            return
+        at = now_or_clock(now)
         by_doc: dict[tuple[str, str], list[OutboxMessage]] = {}
-        for p in published:
+        for p in [*published, *(q for q, _ in quarantined)]:
             by_doc.setdefault((p.collection, p.doc_id), []).append(p.message)
-        for (collection, doc_id), messages in by_doc.items():
-            update: dict[str, Any]
-            if self._ferretdb:
-                # entries written by this adapter's _outbox_doc, so equal field by field
-                update = {"$pullAll": {"outbox": [_outbox_doc(m) for m in messages]}}
-            else:
-                ids = [m.event_id for m in messages]
-                update = {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
-            await self.db[collection].update_one({"_id": doc_id}, update)
+        try:
+            if quarantined:  # first into the quarantine, then out of the outbox: never lost
+                await self._quarantine(quarantined, at)
+            for (collection, doc_id), messages in by_doc.items():
+                update: dict[str, Any]
+                if self._ferretdb:
+                    # entries written by this adapter's _outbox_doc, so equal field by field
+                    update = {"$pullAll": {"outbox": [_outbox_doc(m) for m in messages]}}
+                else:
+                    ids = [m.event_id for m in messages]
+                    update = {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
+                await self.db[collection].update_one({"_id": doc_id}, update)
+            if owner is not None:  # after the rows left: nobody can claim them again
+                keys = [_lease_id(c, d) for c, d in by_doc]
+                await self.db[_LEASES].delete_many({"_id": {"$in": keys}, "owner": owner})
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def _quarantine(
+        self, quarantined: Sequence[tuple[PendingMessage, str]], at: float
+    ) -> None:
+        entries = {
+            f"{_lease_id(p.collection, p.doc_id)}:{p.message.event_id}": {
+                "c": p.collection,
+                "d": p.doc_id,
+                "message": _outbox_doc(p.message),
+                "reason": reason,
+                "at": at,
+            }
+            for p, reason in quarantined
+        }
+        try:
+            await self.db[_QUARANTINE].insert_many(
+                [{"_id": k, **v} for k, v in entries.items()], ordered=False
+            )
+        except BulkWriteError as exc:  # quarantined before (a retry after a crash): keep that
+            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+
+    async def quarantined_outbox(self, limit: int = 500) -> list[QuarantinedMessage]:
+        cursor = self.db[_QUARANTINE].find({}).sort([("at", 1), ("_id", 1)]).limit(limit)
+        try:
+            return [
+                QuarantinedMessage(
+                    raw["c"], raw["d"], _outbox_message(raw["message"]), raw["reason"], raw["at"]
+                )
+                async for raw in cursor
+            ]
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+
+def _lease_id(collection: str, doc_id: str) -> str:
+    """One key per document; the length prefix keeps it unambiguous whatever the names hold."""
+    return f"{len(collection)}:{collection}:{doc_id}"
 
 
 def _outbox_doc(m: OutboxMessage) -> JsonDict:

@@ -4,11 +4,19 @@ Why single documents: the state change, the inbox entry (processed event id) and
 entries of one handled event are ONE atomic write, without multi-document transactions. That works
 on a single MongoDB node, in SQLite and in an in-memory fake alike (DESIGN §4).
 History that only grows goes to append-only collections, written idempotently by id.
+
+Outbox claims (several relays on one store: two instances of a service share it): a relay takes a
+time-limited lease on a document's outbox, publishes what it got, then settles (removes what was
+acknowledged, quarantines what can never be published, releases its lease). Leases live beside the
+aggregates, never in them: a claim writes no aggregate document and never moves a version, so it
+cannot conflict with a handler's commit. A row leaves the outbox only by an acknowledged publish or
+a quarantine; a lease only decides who tries first, and a crashed relay's lease simply expires.
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -53,6 +61,18 @@ class PendingMessage:
     collection: str
     doc_id: str
     message: OutboxMessage
+
+
+@dataclass(frozen=True)
+class QuarantinedMessage:
+    """An outbox message that can never be published (e.g. larger than the broker accepts), moved
+    out of the pending outbox so nothing behind it waits; kept with the reason for an operator."""
+
+    collection: str
+    doc_id: str
+    message: OutboxMessage
+    reason: str
+    quarantined_at: float  # Unix time
 
 
 @dataclass(frozen=True)
@@ -171,8 +191,53 @@ class DocumentStore(abc.ABC):
 
     @abc.abstractmethod
     async def pending_outbox(self, limit: int = 500) -> list[PendingMessage]:
-        """Unpublished messages, in commit order per document."""
+        """Unpublished (and not quarantined) messages, in commit order per document, claimed or
+        not: a read-only view."""
 
     @abc.abstractmethod
-    async def mark_published(self, published: Sequence[PendingMessage]) -> None:
+    async def claim_pending(
+        self, owner: str, lease_seconds: float, limit: int = 500, *, now: float | None = None
+    ) -> list[PendingMessage]:
+        """Claim up to `limit` pending messages for `owner` until `now + lease_seconds`.
+
+        The unit of a claim is a document's outbox: a document is claimable when nobody holds a
+        lease on it, its lease has expired (`until <= now`: a crashed relay's rows are picked up
+        after the lease), or `owner` holds it (renewal, e.g. a retry after a failed publish).
+        Claiming marks every document it returns messages of as leased by `owner`, atomically
+        against other claimers: two owners never hold a live lease on one document, so they get
+        disjoint messages. Messages come in commit order per document, so one relay at a time
+        publishes a document's events, in order. A claim leaves the document (state, version,
+        outbox) alone. `now` is Unix time (default: this host's clock); hosts sharing a store
+        must agree on time to well within a lease."""
+
+    @abc.abstractmethod
+    async def settle(
+        self,
+        published: Sequence[PendingMessage] = (),
+        quarantined: Sequence[tuple[PendingMessage, str]] = (),
+        *,
+        owner: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Finish (part of) a claim. `published` (acknowledged by the broker) leave the outbox;
+        `quarantined` (message, reason) move from the outbox to the quarantine, readable through
+        `quarantined_outbox`; then `owner`'s leases on the documents of both are released, so
+        what was committed there since the claim is claimable at once. Idempotent and allowed to
+        anyone: removing a message that was acknowledged is right whoever saw the ack (a second
+        publish after a lease expiry is harmless, consumers dedupe on `event_id`); only the
+        owner's own lease is released, never another's. Document versions are left alone."""
+
+    async def mark_published(
+        self, published: Sequence[PendingMessage], *, owner: str | None = None
+    ) -> None:
         """Remove published messages from the outbox; leaves document versions alone."""
+        await self.settle(published, owner=owner)
+
+    @abc.abstractmethod
+    async def quarantined_outbox(self, limit: int = 500) -> list[QuarantinedMessage]:
+        """Quarantined messages, oldest first."""
+
+
+def now_or_clock(now: float | None) -> float:
+    """`now`, else this host's Unix time (lease timestamps are shared between processes)."""
+    return time.time() if now is None else now

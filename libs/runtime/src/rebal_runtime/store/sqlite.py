@@ -20,7 +20,9 @@ from rebal_runtime.store.port import (
     JsonDict,
     OutboxMessage,
     PendingMessage,
+    QuarantinedMessage,
     StoreUnavailable,
+    now_or_clock,
 )
 
 T = TypeVar("T")
@@ -39,6 +41,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     event_id TEXT NOT NULL, topic TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
     headers BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox (event_id);
+CREATE TABLE IF NOT EXISTS outbox_lease (
+    collection TEXT NOT NULL, doc_id TEXT NOT NULL, owner TEXT NOT NULL, until REAL NOT NULL,
+    PRIMARY KEY (collection, doc_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox_quarantine (
+    seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, doc_id TEXT NOT NULL,
+    event_id TEXT NOT NULL, topic TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+    headers BLOB NOT NULL, reason TEXT NOT NULL, quarantined_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS appended (
     collection TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL,
     PRIMARY KEY (collection, id)) WITHOUT ROWID;
@@ -46,7 +55,13 @@ CREATE TABLE IF NOT EXISTS appended (
 
 
 class SqliteStore(DocumentStore):
-    """Every operation is ONE synchronous call on the connection: a commit (read version, write
+    """The outbox is a table beside the documents, written in the commit's transaction; leases
+    (`outbox_lease`, one row per claimed document) and the quarantine are tables too, so a claim
+    never writes the `documents` table. Claims and settles are `BEGIN IMMEDIATE` transactions:
+    SQLite's single writer lock makes them atomic against each other and against commits, across
+    connections and processes sharing the file.
+
+    Every operation is ONE synchronous call on the connection: a commit (read version, write
     document, index, outbox, COMMIT) runs as a whole, so operations never interleave and need no
     asyncio lock.
 
@@ -58,8 +73,9 @@ class SqliteStore(DocumentStore):
     for a store file another process may hold locked for long (the loop must not wait on the
     5 s busy timeout)."""
 
-    def __init__(self, path: str | Path, processed_ids_kept: int = 1000, *,
-                 inline: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, processed_ids_kept: int = 1000, *, inline: bool = True
+    ) -> None:
         super().__init__(processed_ids_kept)
         self.path = Path(path)
         self.inline = inline
@@ -67,8 +83,9 @@ class SqliteStore(DocumentStore):
         self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
-    def from_url(cls, url: str, processed_ids_kept: int = 1000, *,
-                 inline: bool = True) -> SqliteStore:
+    def from_url(
+        cls, url: str, processed_ids_kept: int = 1000, *, inline: bool = True
+    ) -> SqliteStore:
         return cls(url.removeprefix("sqlite:///"), processed_ids_kept, inline=inline)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -147,7 +164,10 @@ class SqliteStore(DocumentStore):
                 ).fetchall()
                 for doc_id, version, state, processed in rows:
                     found[doc_id] = Document(
-                        collection, doc_id, version, orjson.loads(state),
+                        collection,
+                        doc_id,
+                        version,
+                        orjson.loads(state),
                         tuple(orjson.loads(processed)),
                     )
             return found
@@ -290,30 +310,106 @@ class SqliteStore(DocumentStore):
                 "SELECT collection, doc_id, event_id, topic, key, value, headers FROM outbox ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
-            return [
-                PendingMessage(
-                    r[0],
-                    r[1],
-                    OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6])),
-                )
-                for r in rows
-            ]
+            return [_pending(r) for r in rows]
 
         return await self._run(pending)
 
-    async def mark_published(self, published: Sequence[PendingMessage]) -> None:
-        if not published:
-            return
-        rows = [(p.message.event_id, p.collection, p.doc_id) for p in published]
+    async def claim_pending(
+        self, owner: str, lease_seconds: float, limit: int = 500, *, now: float | None = None
+    ) -> list[PendingMessage]:
+        at = now_or_clock(now)
 
-        def delete(db: sqlite3.Connection) -> None:
+        def claim(db: sqlite3.Connection) -> list[PendingMessage]:
+            db.execute("BEGIN IMMEDIATE")  # the write lock: no other claim or commit in between
+            try:
+                rows = db.execute(
+                    "SELECT o.collection, o.doc_id, o.event_id, o.topic, o.key, o.value, o.headers"
+                    " FROM outbox o LEFT JOIN outbox_lease l"
+                    " ON l.collection = o.collection AND l.doc_id = o.doc_id"
+                    " WHERE l.owner IS NULL OR l.until <= ? OR l.owner = ?"
+                    " ORDER BY o.seq LIMIT ?",
+                    (at, owner, limit),
+                ).fetchall()
+                docs = dict.fromkeys((r[0], r[1]) for r in rows)
+                db.executemany(
+                    "INSERT OR REPLACE INTO outbox_lease (collection, doc_id, owner, until)"
+                    " VALUES (?,?,?,?)",
+                    [(c, d, owner, at + lease_seconds) for c, d in docs],
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return [_pending(r) for r in rows]
+
+        return await self._run(claim)
+
+    async def settle(
+        self,
+        published: Sequence[PendingMessage] = (),
+        quarantined: Sequence[tuple[PendingMessage, str]] = (),
+        *,
+        owner: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        if not published and not quarantined:
+            return
+        at = now_or_clock(now)
+        done = [*published, *(p for p, _ in quarantined)]
+        rows = [_row_key(p) for p in done]
+        moved = [(reason, at, *_row_key(p)) for p, reason in quarantined]
+        docs = list(dict.fromkeys((p.collection, p.doc_id) for p in done))
+
+        def settle(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "DELETE FROM outbox WHERE event_id=? AND collection=? AND doc_id=?", rows
-            )
+            try:
+                db.executemany(
+                    "INSERT OR IGNORE INTO outbox_quarantine (seq, collection, doc_id, event_id,"
+                    " topic, key, value, headers, reason, quarantined_at)"
+                    " SELECT seq, collection, doc_id, event_id, topic, key, value, headers, ?, ?"
+                    " FROM outbox WHERE event_id=? AND collection=? AND doc_id=?",
+                    moved,
+                )
+                db.executemany(
+                    "DELETE FROM outbox WHERE event_id=? AND collection=? AND doc_id=?", rows
+                )
+                if owner is not None:
+                    db.executemany(
+                        "DELETE FROM outbox_lease WHERE collection=? AND doc_id=? AND owner=?",
+                        [(c, d, owner) for c, d in docs],
+                    )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
             db.execute("COMMIT")
 
-        await self._run(delete)
+        await self._run(settle)
+
+    async def quarantined_outbox(self, limit: int = 500) -> list[QuarantinedMessage]:
+        def read(db: sqlite3.Connection) -> list[QuarantinedMessage]:
+            rows = db.execute(
+                "SELECT collection, doc_id, event_id, topic, key, value, headers, reason,"
+                " quarantined_at FROM outbox_quarantine ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            found: list[QuarantinedMessage] = []
+            for r in rows:
+                p = _pending(r)
+                found.append(QuarantinedMessage(p.collection, p.doc_id, p.message, r[7], r[8]))
+            return found
+
+        return await self._run(read)
+
+
+def _row_key(p: PendingMessage) -> tuple[str, str, str]:
+    return p.message.event_id, p.collection, p.doc_id
+
+
+def _pending(r: Sequence[Any]) -> PendingMessage:
+    """A PendingMessage from (collection, doc_id, event_id, topic, key, value, headers, ...)."""
+    return PendingMessage(
+        r[0], r[1], OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6]))
+    )
 
 
 def _dump_headers(headers: tuple[tuple[str, bytes], ...]) -> bytes:
