@@ -9,11 +9,19 @@ import pytest
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
 
 from rebal_runtime.stack import Stack
+from rebal_runtime.testing.pytest_plugin import stack_kafka
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("stack"), overrides=DEMO_ENVIRONMENT)
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    """On the session's broker (`--kafka-broker`: Apache Kafka or Tansu)."""
+    running = Stack(
+        tmp_path_factory.mktemp("stack"),
+        overrides=DEMO_ENVIRONMENT,
+        kafka=stack_kafka(request.config),
+    )
     running.start(echo=False)
     try:
         running.wait_ready()

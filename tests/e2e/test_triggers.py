@@ -24,6 +24,7 @@ from rebal_demo.scenario import INITIAL_PRICES
 from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_runtime.stack import ServiceProcess, Stack
 from rebal_runtime.testing.kafka import TopicReader
+from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import (
     BrokerIntegration,
@@ -61,9 +62,15 @@ SCHEDULER_ENVIRONMENT = {
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
     """Everything but the scheduler, which the calendar test starts when its facts are in."""
-    running = Stack(tmp_path_factory.mktemp("stack"), overrides=DEMO_ENVIRONMENT)
+    running = Stack(
+        tmp_path_factory.mktemp("stack"),
+        overrides=DEMO_ENVIRONMENT,
+        kafka=stack_kafka(request.config),
+    )
     running.start(
         echo=False, only=("broker-simulator", "optimizer", "order-router", "settlement-tracker")
     )

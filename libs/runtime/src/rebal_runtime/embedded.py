@@ -35,7 +35,7 @@ def tansu_binary() -> str:
 
 @dataclass
 class EmbeddedKafka:
-    """A running Tansu process. Use `start()`/`stop()` or `with EmbeddedKafka.running() as k`."""
+    """A running Tansu process. Use `start()`/`stop()` or `with EmbeddedKafka() as k`."""
 
     port: int = 0
     log_path: Path | None = None
@@ -73,38 +73,62 @@ class EmbeddedKafka:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"tansu exited with {self.process.returncode} on start")
-            try:
-                asyncio.run(_answers_metadata(self.bootstrap_servers))
-                return
-            except Exception as exc:  # not listening yet
-                last_error = exc
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"tansu did not answer on {self.bootstrap_servers}: {last_error}")
+        try:
+            wait_answering(self.process, self.bootstrap_servers, timeout, "tansu")
+        except Exception:
+            self.stop()
+            raise
 
     def stop(self, timeout: float = 5.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout)
+        stop_process_group(proc, timeout)
 
     def __enter__(self) -> EmbeddedKafka:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_answering(
+    process: subprocess.Popen[bytes] | None, bootstrap: str, timeout: float, name: str
+) -> None:
+    """Until the broker at `bootstrap` answers a metadata request (a listening socket is not
+    enough: Kafka opens its port before it can serve). Raises if `process` exits first."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode} on start")
+        try:
+            # A plain connect first: a client connecting to a closed port logs an error each try.
+            _connects(bootstrap)
+            asyncio.run(_answers_metadata(bootstrap))
+            return
+        except Exception as exc:  # not listening yet
+            last_error = exc
+            time.sleep(0.1)
+    raise TimeoutError(f"{name} did not answer on {bootstrap} in {timeout}s: {last_error}")
+
+
+def stop_process_group(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """SIGTERM to the broker's process group (its clean shutdown), SIGKILL after `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout)
+
+
+def _connects(bootstrap: str) -> None:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=1.0):
+        pass
 
 
 async def _answers_metadata(bootstrap: str) -> None:
@@ -121,6 +145,9 @@ def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
     kafka = EmbeddedKafka(port=port).start()
     print(f"embedded Kafka (tansu) on {kafka.bootstrap_servers}", flush=True)
+    # SIGTERM too (a supervisor, `kill`): the broker runs in a session of its own, so without
+    # this it would outlive us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while kafka.process is not None and kafka.process.poll() is None:
             time.sleep(0.5)

@@ -1,7 +1,8 @@
-"""The embedded stack as separate processes: Tansu + every service that exists + the simulator.
+"""The embedded stack as separate processes: a broker + every service that exists + the simulator.
 
 `python -m rebal_runtime.stack` (what `make dev` runs) starts them, prefixes their output, and on
-Ctrl-C stops the services first (SIGTERM, graceful) and the broker last.
+Ctrl-C stops the services first (SIGTERM, graceful) and the broker last. The broker is Tansu unless
+`REBAL_STACK_KAFKA=apache` asks for Apache Kafka (`make kafka-jars` first).
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rebal_runtime.embedded import EmbeddedKafka, free_port
+from rebal_runtime.embedded import free_port
+from rebal_runtime.kafka_launchers import (
+    KafkaLauncher,
+    client_env,
+    kind_from_env,
+    launcher,
+    log_name,
+)
+
+STACK_KAFKA_ENV = "REBAL_STACK_KAFKA"
 
 SERVICES: tuple[tuple[str, str], ...] = (
     ("broker-simulator", "rebal_broker_sim"),
@@ -89,11 +99,12 @@ def _pump(name: str, stream: object) -> None:
 
 @dataclass
 class Stack:
-    """Broker + services. `overrides` add env vars for every service (e.g. demo settings)."""
+    """Broker + services. `overrides` add env vars for every service (e.g. demo settings);
+    `kafka` is any `KafkaLauncher` (e.g. `kafka_launchers.launcher("apache")`)."""
 
     var_dir: Path
     overrides: Mapping[str, str] = field(default_factory=dict)
-    kafka: EmbeddedKafka = field(default_factory=EmbeddedKafka)
+    kafka: KafkaLauncher = field(default_factory=lambda: default_kafka())
     processes: list[ServiceProcess] = field(default_factory=list)
     simulator_port: int = 0
 
@@ -103,10 +114,7 @@ class Stack:
             "REBAL_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "REBAL_STORE_URL": f"sqlite:///{self.var_dir / (name + '.sqlite')}",
             "REBAL_KAFKA_SESSION_TIMEOUT_MS": "2000",
-            "REBAL_KAFKA_FETCH_MAX_WAIT_MS": "50",
-            # The optimizer's entry topics (its batch subscribers) poll faster: the first hop of
-            # every request, without every idle consumer of the stack polling that fast.
-            "REBAL_KAFKA_ENTRY_FETCH_MAX_WAIT_MS": "10",
+            **client_env(self.kafka),  # fetch waits on Tansu, idempotent producer on Kafka
             "REBAL_BROKER_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
             "PYTHONUNBUFFERED": "1",
             "REBAL_READY_FILE": str(self.var_dir / f"{name}.ready"),
@@ -115,7 +123,7 @@ class Stack:
 
     def start(self, echo: bool = True, only: tuple[str, ...] | None = None) -> Stack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        self.kafka.log_path = self.var_dir / "tansu.log"
+        self.kafka.log_path = self.var_dir / log_name(self.kafka)
         self.kafka.start()
         self.simulator_port = self.simulator_port or free_port()
         for name, module in SERVICES:
@@ -182,6 +190,11 @@ class Stack:
         for proc in reversed(self.processes):
             proc.stop()
         self.kafka.stop()
+
+
+def default_kafka() -> KafkaLauncher:
+    """Tansu, or what `REBAL_STACK_KAFKA` (tansu | apache) names."""
+    return launcher(kind_from_env(STACK_KAFKA_ENV))
 
 
 def main() -> None:

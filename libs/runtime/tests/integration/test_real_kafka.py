@@ -1,7 +1,5 @@
-"""The same delivery guarantees on a real Apache Kafka (testcontainers, idempotent producer on).
-
-Skipped, with the reason, where no Docker engine is reachable (as on the machines this is built on).
-"""
+"""The same delivery guarantees on a real Apache Kafka (KRaft, started by the project from the Maven
+Central jars: `make kafka-jars`), with the idempotent producer on as in production."""
 
 from __future__ import annotations
 
@@ -11,19 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from rebal_runtime.apache_kafka import ApacheKafka
 from rebal_runtime.testing.kafka import TopicReader
-from rebal_runtime.testing.pytest_plugin import ExternalKafka, settings_for, unique
+from rebal_runtime.testing.pytest_plugin import settings_for, unique
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import CashDeposited, MessageDeadLettered, encode
 
 from .ledger_service import Ledger
 from .test_delivery_guarantees import produce
 
-pytestmark = [pytest.mark.docker]
+pytestmark = [pytest.mark.kafka, pytest.mark.apache_kafka]
 
 
 async def test_handled_once_duplicates_dropped_poison_dead_lettered_on_apache_kafka(
-    apache_kafka: ExternalKafka, tmp_path: Path
+    apache_kafka: ApacheKafka, tmp_path: Path
 ) -> None:
     bootstrap = apache_kafka.bootstrap_servers
     await ensure_topics(bootstrap)

@@ -26,10 +26,10 @@ class TopicReader:
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
         )
         await self._consumer.start()
-        await (
-            self._consumer.topics()
-        )  # fetches metadata for every topic, so all partitions are read
-        partitions = self._consumer.partitions_for_topic(self.topic)
+        # The consumer's own metadata holds only the topics it tracks: on Apache Kafka none before
+        # an assignment (Tansu answers with every topic). Ask the cluster for every topic's.
+        cluster = await self._consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(self.topic)
         if not partitions:
             raise LookupError(f"topic {self.topic!r} does not exist")
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
