@@ -6,6 +6,11 @@ UV := python3 -m uv
 PYTEST_ARGS ?=
 
 REPEAT ?= 5
+# The broker of the Kafka suites (integration, e2e, fault); `make demo` / `make dev` keep Tansu.
+KAFKA ?= apache
+# The zero-Java default stays proven too: the delivery guarantees and one demo day on Tansu.
+TANSU_SMOKE := libs/runtime/tests/integration/test_delivery_guarantees.py \
+	libs/runtime/tests/integration/test_batch_consume.py tests/e2e/test_demo_day.py
 
 .PHONY: help install test test-fast test-repeat lint format asyncapi dev demo bench compose-check \
 	kafka-jars ferretdb clean
@@ -21,11 +26,12 @@ install: .venv/.installed ## Install Python deps of every lib and service (uv wo
 	$(UV) sync --all-packages --locked
 	@touch $@
 
-test: install compose-check kafka-jars ferretdb ## Run every test (unit, integration and e2e over the embedded Kafka)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install compose-check kafka-jars ferretdb ## Run every test on Apache Kafka, then the Tansu smoke suite
+	$(PY) -m pytest --kafka-broker=$(KAFKA) $(PYTEST_ARGS)
+	$(PY) -m pytest --kafka-broker=tansu -p no:cacheprovider $(TANSU_SMOKE)
 
 test-repeat: install kafka-jars ferretdb ## Run the whole-stack suites REPEAT times (default 5); list every test that failed once
-	$(PY) scripts/test_repeat.py --repeat $(REPEAT) $(PYTEST_ARGS)
+	$(PY) scripts/test_repeat.py --repeat $(REPEAT) --kafka-broker=$(KAFKA) $(PYTEST_ARGS)
 
 test-fast: install ferretdb ## Unit and contract tests only (no Kafka broker; the contract suite runs over FerretDB too)
 	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS) libs/schemas libs/runtime/tests/contract services/*/tests/unit

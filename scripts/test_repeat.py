@@ -47,8 +47,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("var/test-repeat"))
-    parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    args, pytest_args = parser.parse_known_args()  # the rest goes to pytest as it is
     args.out.mkdir(parents=True, exist_ok=True)
     failed: Counter[str] = Counter()
     seen: Counter[str] = Counter()
@@ -59,7 +58,7 @@ def main() -> int:
         print(f"== run {run}/{args.repeat}", flush=True)
         subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             f"--junitxml={report}", *SUITES, *args.pytest_args],
+             f"--junitxml={report}", *SUITES, *pytest_args],
             check=False,
         )
         durations.append(time.monotonic() - started)
