@@ -202,7 +202,7 @@ class ApacheKafka:
                 data_dir=data,
                 num_partitions=self.num_partitions,
                 message_max_bytes=self.message_max_bytes,
-                extra=self.config,
+                extra={**self._extra_properties(), **self.config},
             ),
         )
         classpath = ["-cp", f"{jars}/*", *_logging_configs(folder, self.log_level)]
@@ -229,11 +229,25 @@ class ApacheKafka:
             if not isinstance(log, int):
                 log.close()  # the children have their own copies
         try:
-            wait_answering(self.process, self.bootstrap_servers, timeout, "apache kafka")
+            self._wait_ready(timeout)
         except Exception as exc:
             self.stop()
             raise type(exc)(f"{exc}{self._log_hint()}") from exc
         return self
+
+    # Hooks of the secured mode (rebal_runtime.apache_kafka_security); plain Kafka adds nothing.
+
+    def _extra_properties(self) -> dict[str, str]:
+        """server.properties entries over the launcher's own (`config` still wins)."""
+        return {}
+
+    def _format_options(self) -> list[str]:
+        """More `kafka-storage format` options (e.g. `--add-scram`)."""
+        return []
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Returns once the broker serves clients."""
+        wait_answering(self.process, self.bootstrap_servers, timeout, "apache kafka")
 
     def _folder(self) -> Path:
         if self.work_dir is not None:
@@ -262,6 +276,7 @@ class ApacheKafka:
                 "--config",
                 str(props_file),
                 "--ignore-formatted",
+                *self._format_options(),
             ],
             stdout=log,
             stderr=log,

@@ -1,4 +1,11 @@
-"""SASL / TLS options for FastStream and aiokafka from the settings (PLAINTEXT by default)."""
+"""SASL / TLS options for FastStream and aiokafka from the settings (PLAINTEXT by default).
+
+On a secured broker each service authenticates as its own principal (DESIGN §4, "Who may write
+what"; the ACLs: `rebal_runtime.topic_acl`): `REBAL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT` (or
+`SASL_SSL`), `REBAL_KAFKA_SASL_MECHANISM=SCRAM-SHA-512`, `REBAL_KAFKA_SASL_USERNAME` and
+`REBAL_KAFKA_SASL_PASSWORD`. A SASL protocol without a user or password fails here, at start,
+rather than as an authentication error later.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,39 @@ def _ssl_context(settings: RuntimeSettings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
 
 
+class KafkaCredentialsMissing(ValueError):
+    """A SASL protocol is configured without the user or the password to authenticate with."""
+
+
+def _sasl_credentials(settings: RuntimeSettings) -> tuple[str, str]:
+    user = settings.kafka_sasl_username
+    password = (
+        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    )
+    if not user or not password:
+        raise KafkaCredentialsMissing(
+            f"REBAL_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+            "REBAL_KAFKA_SASL_USERNAME and REBAL_KAFKA_SASL_PASSWORD (the service's principal)"
+        )
+    return user, password
+
+
+def sasl_env(
+    username: str,
+    password: str,
+    *,
+    mechanism: str = "SCRAM-SHA-512",
+    protocol: str = "SASL_PLAINTEXT",
+) -> dict[str, str]:
+    """The environment a rebal process needs to authenticate as `username` (a child's env)."""
+    return {
+        "REBAL_KAFKA_SECURITY_PROTOCOL": protocol,
+        "REBAL_KAFKA_SASL_MECHANISM": mechanism,
+        "REBAL_KAFKA_SASL_USERNAME": username,
+        "REBAL_KAFKA_SASL_PASSWORD": password,
+    }
+
+
 def faststream_security(settings: RuntimeSettings) -> BaseSecurity | None:
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
@@ -27,10 +67,7 @@ def faststream_security(settings: RuntimeSettings) -> BaseSecurity | None:
     context = _ssl_context(settings) if use_ssl else None
     if protocol == "SSL":
         return BaseSecurity(ssl_context=context, use_ssl=True)
-    password = (
-        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
-    )
-    user = settings.kafka_sasl_username or ""
+    user, password = _sasl_credentials(settings)
     kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[
         settings.kafka_sasl_mechanism
     ]
@@ -45,11 +82,8 @@ def aiokafka_security(settings: RuntimeSettings) -> dict[str, Any]:
     if protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = _ssl_context(settings)
     if protocol.startswith("SASL"):
+        user, password = _sasl_credentials(settings)
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = (
-            settings.kafka_sasl_password.get_secret_value()
-            if settings.kafka_sasl_password
-            else None
-        )
+        options["sasl_plain_username"] = user
+        options["sasl_plain_password"] = password
     return options
