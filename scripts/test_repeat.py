@@ -57,8 +57,17 @@ def main() -> int:
         started = time.monotonic()
         print(f"== run {run}/{args.repeat}", flush=True)
         subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             f"--junitxml={report}", *SUITES, *pytest_args],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={report}",
+                *SUITES,
+                *pytest_args,
+            ],
             check=False,
         )
         durations.append(time.monotonic() - started)
@@ -69,8 +78,10 @@ def main() -> int:
             seen[test_id] += 1
             if outcome == "failed":
                 failed[test_id] += 1
-        print(f"== run {run}: {durations[-1]:.0f} s, failures so far: {sum(failed.values())}",
-              flush=True)
+        print(
+            f"== run {run}: {durations[-1]:.0f} s, failures so far: {sum(failed.values())}",
+            flush=True,
+        )
     print(f"\n{len(seen)} tests x {args.repeat} runs, {sum(durations) / 60:.1f} min in all")
     if not failed:
         print(f"no test failed in {args.repeat} of {args.repeat} runs")

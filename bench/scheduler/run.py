@@ -170,8 +170,10 @@ async def nightly(bootstrap: str, count: int, console: Console) -> tuple[float, 
     elapsed = time.perf_counter() - start
     await probe.stop()
     messages, distinct = await _count_requests(bootstrap, partitions)
-    console.print(f"rebalance.requested holds {messages:,} messages, {distinct:,} distinct ids "
-                  f"(the request and one child per portfolio: {count + 1:,})")
+    console.print(
+        f"rebalance.requested holds {messages:,} messages, {distinct:,} distinct ids "
+        f"(the request and one child per portfolio: {count + 1:,})"
+    )
     return elapsed, done
 
 
@@ -212,12 +214,16 @@ def main() -> None:
         f"= {rate:,.0f} evaluations/s (2 cores shared by broker, optimizer and this driver)"
     )
     if args.portfolios != 1_000_000:
-        console.print(f"extrapolated to 1,000,000 portfolios: {1_000_000 / rate / 60:,.1f} "
-                      "minutes (target < 10)")
+        console.print(
+            f"extrapolated to 1,000,000 portfolios: {1_000_000 / rate / 60:,.1f} "
+            "minutes (target < 10)"
+        )
     else:
         console.print(f"total: {elapsed / 60:,.1f} minutes (target < 10)")
-    console.print(f"portfolios whose record holds the nightly slot: "
-                  f"{_evaluated(var / 'optimizer.sqlite', slot_of_today()):,}")
+    console.print(
+        f"portfolios whose record holds the nightly slot: "
+        f"{_evaluated(var / 'optimizer.sqlite', slot_of_today()):,}"
+    )
     console.print(base.line())
     console.print(
         f"ratio: evaluations/s / raw produce+consume msgs/s = {rate / base.produce_consume_per_s:.4f}"

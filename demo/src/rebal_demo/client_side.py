@@ -72,12 +72,18 @@ class ClientSide:
         """Owner choices rebal has not acted on yet: ACCEPT -> optimization.ready, REJECT ->
         REJECTED, REOPTIMIZE -> SUPERSEDED (and a new optimization)."""
         answered = {(c.optimization_id, c.status) for c in self.status_changes}
-        expected = {OwnerChoice.REJECT: OptimizationStatus.REJECTED,
-                    OwnerChoice.REOPTIMIZE: OptimizationStatus.SUPERSEDED}
+        expected = {
+            OwnerChoice.REJECT: OptimizationStatus.REJECTED,
+            OwnerChoice.REOPTIMIZE: OptimizationStatus.SUPERSEDED,
+        }
         return [
-            oid for oid, choice in self.decisions.items()
-            if (oid not in self.readies if choice == OwnerChoice.ACCEPT
-                else (oid, expected[choice]) not in answered)
+            oid
+            for oid, choice in self.decisions.items()
+            if (
+                oid not in self.readies
+                if choice == OwnerChoice.ACCEPT
+                else (oid, expected[choice]) not in answered
+            )
         ]
 
     # -- reactions -------------------------------------------------------------------------------

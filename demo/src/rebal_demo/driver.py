@@ -101,8 +101,7 @@ class Driver:
         """Publish, then wait until the optimizer has read (and committed) all of it: what comes
         next depends on it and travels on another topic, with no order between the two."""
         ends = await self.publisher.publish_tracked(events)
-        await wait_until_consumed(self.bootstrap, OPTIMIZER_GROUP, ends,
-                                  self.options.phase_timeout)
+        await wait_until_consumed(self.bootstrap, OPTIMIZER_GROUP, ends, self.options.phase_timeout)
 
     async def wait_until_settled(
         self, phase: str, responders: Iterable[str] = (), since: float = 0.0
@@ -130,16 +129,21 @@ class Driver:
     # -- the day ------------------------------------------------------------------------------------
     async def setup(self) -> None:
         now = datetime.now(UTC)
-        reference = await self.publisher.publish_tracked([
-            *(PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed")
-              for s, p in INITIAL_PRICES.items()),
-            *MODELS,
-        ])
+        reference = await self.publisher.publish_tracked(
+            [
+                *(
+                    PriceUpdated(symbol=s, price=p, as_of=now, producer="demo-feed")
+                    for s, p in INITIAL_PRICES.items()
+                ),
+                *MODELS,
+            ]
+        )
         # The price feed and the model catalogue run before accounts open, as in production:
         # a portfolio evaluated before its prices arrive is answered PRICE_MISSING, and its first
         # priced evaluation (the deposit) would be a first-funding full rebalance, not invest_cash.
-        await wait_until_consumed(self.bootstrap, OPTIMIZER_GROUP, reference,
-                                  self.options.phase_timeout)
+        await wait_until_consumed(
+            self.bootstrap, OPTIMIZER_GROUP, reference, self.options.phase_timeout
+        )
         await self.publish(
             PortfolioSettingsChanged(
                 portfolio_id=p.portfolio_id,
@@ -204,8 +208,9 @@ class Driver:
                     seen[part] = max(seen.get(part, 0), end)
             await asyncio.sleep(0.2)  # a feed ticks over time
         # The sweep must find the moved prices: they travel on another topic.
-        await wait_until_consumed(self.bootstrap, OPTIMIZER_GROUP, landed,
-                                  self.options.phase_timeout)
+        await wait_until_consumed(
+            self.bootstrap, OPTIMIZER_GROUP, landed, self.options.phase_timeout
+        )
         drifters = [p for p in self.plans.values() if p.cohort == "drifter"]
         for p in self.plans.values():
             self.client.drift_before[p.portfolio_id] = self.client.books[p.portfolio_id].max_drift(

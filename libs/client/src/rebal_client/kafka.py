@@ -47,18 +47,23 @@ class Publisher:
         return [await future for future in futures]
 
 
-async def wait_until_consumed(bootstrap_servers: str, group: str,
-                              ends: dict[str, dict[int, int]], timeout: float = 60.0) -> None:
+async def wait_until_consumed(
+    bootstrap_servers: str, group: str, ends: dict[str, dict[int, int]], timeout: float = 60.0
+) -> None:
     """Until `group` has committed at least `ends` (from `publish_tracked`) on every partition."""
-    probe: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group,
-                                  enable_auto_commit=False)
+    probe: Any = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
     await probe.start()
     try:
-        waiting = {TopicPartition(t, p): end for t, parts in ends.items() for p, end in parts.items()}
+        waiting = {
+            TopicPartition(t, p): end for t, parts in ends.items() for p, end in parts.items()
+        }
         async with asyncio.timeout(timeout):
             while waiting:  # committed offsets are polled: Kafka has no "tell me when" for them
-                waiting = {tp: end for tp, end in waiting.items()
-                           if (await probe.committed(tp) or 0) < end}
+                waiting = {
+                    tp: end for tp, end in waiting.items() if (await probe.committed(tp) or 0) < end
+                }
                 await asyncio.sleep(0.05 if waiting else 0)
     finally:
         await probe.stop()

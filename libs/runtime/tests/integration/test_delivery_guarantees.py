@@ -201,10 +201,16 @@ async def test_malformed_and_schema_invalid_go_to_dead_letter_and_the_rest_flows
 
         await wait_until(good_applied)
         group = ledger.runtime.settings.service_name
+
         # A new group re-reads what other tests left on the shared broker: keep this test's own.
         def mine_of(evs: list[object]) -> list[MessageDeadLettered]:
-            return [e for e in evs if isinstance(e, MessageDeadLettered)
-                    and e.consumer_group == group and e.key == portfolio]
+            return [
+                e
+                for e in evs
+                if isinstance(e, MessageDeadLettered)
+                and e.consumer_group == group
+                and e.key == portfolio
+            ]
 
         letters = await dlq.wait_for(lambda evs: len(mine_of(evs)) >= 4)
     mine = mine_of(letters)

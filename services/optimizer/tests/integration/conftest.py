@@ -28,8 +28,9 @@ from rebal_schemas import Event, Weight, encode, key_of
 ADVISORY_EXPIRY_SECONDS = 2 * 24 * 3600
 
 
-def optimizer_settings(bootstrap_servers: str, tmp_path: Path, **overrides: Any
-                       ) -> OptimizerSettings:
+def optimizer_settings(
+    bootstrap_servers: str, tmp_path: Path, **overrides: Any
+) -> OptimizerSettings:
     base = settings_for(bootstrap_servers, tmp_path, "optimizer")
     values: dict[str, Any] = {
         **base.model_dump(),
@@ -46,8 +47,14 @@ def optimizer_settings(bootstrap_servers: str, tmp_path: Path, **overrides: Any
 class Harness:
     """Drives a running optimizer: publish input, wait for its effects, read its output."""
 
-    def __init__(self, optimizer: Optimizer, producer: Any, created: TopicReader,
-                 ready: TopicReader, requested: TopicReader) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        producer: Any,
+        created: TopicReader,
+        ready: TopicReader,
+        requested: TopicReader,
+    ) -> None:
         self.optimizer = optimizer
         self.producer = producer
         self.created = created
@@ -89,10 +96,16 @@ class Harness:
         doc = await self.optimizer.runtime.store.load(PORTFOLIOS, portfolio_id)
         return record_from_document(doc.state) if doc is not None else None
 
-    async def output(self, reader: TopicReader, predicate: Callable[[Any], bool],
-                     count: int = 1, timeout: float = 30.0) -> list[Any]:
+    async def output(
+        self,
+        reader: TopicReader,
+        predicate: Callable[[Any], bool],
+        count: int = 1,
+        timeout: float = 30.0,
+    ) -> list[Any]:
         events = await reader.wait_for(
-            lambda evs: sum(1 for e in evs if predicate(e)) >= count, timeout=timeout)
+            lambda evs: sum(1 for e in evs if predicate(e)) >= count, timeout=timeout
+        )
         return [e for e in events if predicate(e)]
 
 
@@ -102,15 +115,17 @@ def unique() -> str:
 
 def weights(**percents: str) -> tuple[Weight, ...]:
     return tuple(
-        Weight(type="cash", percent=Decimal(p)) if s == "cash"
+        Weight(type="cash", percent=Decimal(p))
+        if s == "cash"
         else Weight(type="asset", symbol=s, percent=Decimal(p))
         for s, p in percents.items()
     )
 
 
 @pytest.fixture(scope="module")
-async def harness(kafka: EmbeddedKafka, tmp_path_factory: pytest.TempPathFactory
-                  ) -> AsyncIterator[Harness]:
+async def harness(
+    kafka: EmbeddedKafka, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Harness]:
     bootstrap_servers = kafka.bootstrap_servers
     await ensure_topics(bootstrap_servers)
     settings = optimizer_settings(bootstrap_servers, tmp_path_factory.mktemp("optimizer"))

@@ -45,8 +45,13 @@ def trading_days() -> WeekdayCalendar:
 def quote():
     """quote('AAPL', '100') → a fresh tradable, fractionable Price."""
 
-    def make(price: str, *, tradable: bool = True, fractionable: bool = True,
-             age: timedelta = timedelta(0)) -> Price:
+    def make(
+        price: str,
+        *,
+        tradable: bool = True,
+        fractionable: bool = True,
+        age: timedelta = timedelta(0),
+    ) -> Price:
         return Price(Decimal(price), tradable, fractionable, NOW - age)
 
     return make
@@ -82,7 +87,8 @@ from rebal_schemas import (  # noqa: E402
 def weights(**percents: str) -> tuple[Weight, ...]:
     """weights(SPY="60", cash="5")"""
     return tuple(
-        Weight(type="cash", percent=Decimal(p)) if s == "cash"
+        Weight(type="cash", percent=Decimal(p))
+        if s == "cash"
         else Weight(type="asset", symbol=s, percent=Decimal(p))
         for s, p in percents.items()
     )
@@ -91,14 +97,20 @@ def weights(**percents: str) -> tuple[Weight, ...]:
 class Env:
     """The optimizer's handlers with everything they touch in reach of a test."""
 
-    def __init__(self, *, max_price_age: timedelta = timedelta(hours=1),
-                 advisory_expiry: timedelta = timedelta(days=2), fanout_batch: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        max_price_age: timedelta = timedelta(hours=1),
+        advisory_expiry: timedelta = timedelta(days=2),
+        fanout_batch: int = 2,
+    ) -> None:
         self.store = InMemoryStore()
         self.clock = FakeClock(NOW)
         self.sink = ListFanoutSink()
         self.config = OptimizerConfig("optimizer", max_price_age, advisory_expiry, fanout_batch)
-        self.handlers = OptimizerHandlers(self.store, self.clock, AlwaysOpenTradingDays(),
-                                          self.config, self.sink)
+        self.handlers = OptimizerHandlers(
+            self.store, self.clock, AlwaysOpenTradingDays(), self.config, self.sink
+        )
         self._read = 0
 
     def published(self) -> list[Event]:
@@ -107,24 +119,46 @@ class Env:
     def new(self) -> list[Event]:
         """Events published since the previous call."""
         events = self.published()
-        fresh, self._read = events[self._read:], len(events)
+        fresh, self._read = events[self._read :], len(events)
         return fresh
 
     async def record(self, portfolio_id: str) -> Any:
         doc = await self.store.load(PORTFOLIOS, portfolio_id)
         return record_from_document(doc.state) if doc else None
 
-    async def price(self, symbol: str, price: str, *, tradable: bool = True,
-                    fractionable: bool = True, as_of: datetime | None = None) -> None:
-        await self.handlers.price_updated(PriceUpdated(
-            symbol=symbol, price=Decimal(price), as_of=as_of or self.clock.now(),
-            tradable=tradable, fractionable=fractionable))
+    async def price(
+        self,
+        symbol: str,
+        price: str,
+        *,
+        tradable: bool = True,
+        fractionable: bool = True,
+        as_of: datetime | None = None,
+    ) -> None:
+        await self.handlers.price_updated(
+            PriceUpdated(
+                symbol=symbol,
+                price=Decimal(price),
+                as_of=as_of or self.clock.now(),
+                tradable=tradable,
+                fractionable=fractionable,
+            )
+        )
 
-    async def model(self, model_id: str, w: tuple[Weight, ...] | None = None,
-                    conditions: tuple[RebalanceCondition, ...] = (), **kw: Any) -> ModelUpdated:
-        event = ModelUpdated(model_id=model_id, name=model_id,
-                             weights=w or weights(SPY="60", TLT="35", cash="5"),
-                             rebalance_conditions=conditions, **kw)
+    async def model(
+        self,
+        model_id: str,
+        w: tuple[Weight, ...] | None = None,
+        conditions: tuple[RebalanceCondition, ...] = (),
+        **kw: Any,
+    ) -> ModelUpdated:
+        event = ModelUpdated(
+            model_id=model_id,
+            name=model_id,
+            weights=w or weights(SPY="60", TLT="35", cash="5"),
+            rebalance_conditions=conditions,
+            **kw,
+        )
         await self.handlers.model_updated(event)
         return event
 
@@ -133,11 +167,15 @@ class Env:
         await self.handlers.portfolio_patched(event)
         return event
 
-    async def holdings(self, portfolio_id: str, cash: str, as_of: datetime | None = None,
-                       **holdings: str) -> HoldingsReported:
-        event = HoldingsReported(portfolio_id=portfolio_id, cash=Decimal(cash),
-                                 as_of=as_of or self.clock.now(),
-                                 holdings={s: Decimal(q) for s, q in holdings.items()})
+    async def holdings(
+        self, portfolio_id: str, cash: str, as_of: datetime | None = None, **holdings: str
+    ) -> HoldingsReported:
+        event = HoldingsReported(
+            portfolio_id=portfolio_id,
+            cash=Decimal(cash),
+            as_of=as_of or self.clock.now(),
+            holdings={s: Decimal(q) for s, q in holdings.items()},
+        )
         await self.handlers.portfolio_patched(event)
         return event
 
@@ -146,10 +184,12 @@ class Env:
         await self.handlers.portfolio_patched(event)
         return event
 
-    async def decide(self, portfolio_id: str, optimization_id: str, choice: str
-                     ) -> OptimizationDecided:
-        event = OptimizationDecided(portfolio_id=portfolio_id, optimization_id=optimization_id,
-                                    owner_choice=choice)  # type: ignore[arg-type]
+    async def decide(
+        self, portfolio_id: str, optimization_id: str, choice: str
+    ) -> OptimizationDecided:
+        event = OptimizationDecided(
+            portfolio_id=portfolio_id, optimization_id=optimization_id, owner_choice=choice
+        )  # type: ignore[arg-type]
         await self.handlers.optimization_decided(event)
         return event
 

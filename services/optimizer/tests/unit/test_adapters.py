@@ -50,10 +50,14 @@ from rebal_optimizer.settings import OptimizerSettings
 
 NOW = datetime(2026, 3, 4, 15, tzinfo=UTC)
 MODEL = ModelPortfolio(
-    "m1", "Balanced", (Weight("asset", "A", D("49.5")), Weight("cash", None, D("50.5"))),
+    "m1",
+    "Balanced",
+    (Weight("asset", "A", D("49.5")), Weight("cash", None, D("50.5"))),
     cooldown_days=7,
-    rebalance_conditions=(RebalanceCondition("drift_band", "relative", percent=D("12.5")),
-                          RebalanceCondition("calendar", "annually", day="03-31")),
+    rebalance_conditions=(
+        RebalanceCondition("drift_band", "relative", percent=D("12.5")),
+        RebalanceCondition("calendar", "annually", day="03-31"),
+    ),
 )
 
 
@@ -62,20 +66,44 @@ def test_model_round_trips() -> None:
 
 
 def test_portfolio_record_with_a_waiting_optimization_round_trips(trading_days) -> None:
-    settings = PortfolioSettings(mandate="ADVISORY", broker_integration="CLIENT",
-                                 model_id="m1", fractional_trading=False,
-                                 min_order_notional=D("2.50"), cash_buffer_percent=D("1.5"))
-    portfolio = Portfolio("p1", {"A": D("10.123456789")}, D("1000.01"), settings, funded=True,
-                          holdings_as_of=NOW, pending_withdrawal=D(3))
+    settings = PortfolioSettings(
+        mandate="ADVISORY",
+        broker_integration="CLIENT",
+        model_id="m1",
+        fractional_trading=False,
+        min_order_notional=D("2.50"),
+        cash_buffer_percent=D("1.5"),
+    )
+    portfolio = Portfolio(
+        "p1",
+        {"A": D("10.123456789")},
+        D("1000.01"),
+        settings,
+        funded=True,
+        holdings_as_of=NOW,
+        pending_withdrawal=D(3),
+    )
     prices = {"A": Price(D("12.34"), True, True, NOW)}
-    evaluation = portfolio.evaluate(Trigger("manual"), MODEL, prices, optimization_id="O1",
-                                    now=NOW, today=NOW.date(), trading_days=trading_days,
-                                    max_price_age=timedelta(minutes=5))
+    evaluation = portfolio.evaluate(
+        Trigger("manual"),
+        MODEL,
+        prices,
+        optimization_id="O1",
+        now=NOW,
+        today=NOW.date(),
+        trading_days=trading_days,
+        max_price_age=timedelta(minutes=5),
+    )
     opt = evaluation.optimization
     assert opt is not None and opt.orders and opt.decision
-    record = PortfolioRecord(evaluation.portfolio, "acct", awaiting=opt,
-                             expires_at=NOW + timedelta(days=2), recent_slots=("s1",),
-                             pending_history=({"id": "O1", "body": {"x": 1}},))
+    record = PortfolioRecord(
+        evaluation.portfolio,
+        "acct",
+        awaiting=opt,
+        expires_at=NOW + timedelta(days=2),
+        recent_slots=("s1",),
+        pending_history=({"id": "O1", "body": {"x": 1}},),
+    )
     again = record_from_document(record_to_document(record))
     assert again.portfolio == record.portfolio
     assert again.awaiting is not None
@@ -93,8 +121,21 @@ def test_portfolio_record_with_a_waiting_optimization_round_trips(trading_days) 
 
 def test_optimization_json_keeps_decimals_exact() -> None:
     order = Order(1, "A", Side.BUY, D("0.000000001"), D("0.01"), D("12345678.123456"))
-    opt = Optimization("O1", "p1", RunType.INVEST_CASH, "deposit", "system", "DISCRETIONARY",
-                       True, (order,), (), (), (), (), NOW)  # type: ignore[arg-type]
+    opt = Optimization(
+        "O1",
+        "p1",
+        RunType.INVEST_CASH,
+        "deposit",
+        "system",
+        "DISCRETIONARY",
+        True,
+        (order,),
+        (),
+        (),
+        (),
+        (),
+        NOW,
+    )  # type: ignore[arg-type]
     assert optimization_of(optimization_json(opt)).orders == (order,)
 
 
@@ -157,9 +198,14 @@ def test_optimization_ids_have_investsuites_shape_and_depend_on_the_cause() -> N
     assert first != optimization_id_for("event-2", "p1") != optimization_id_for("event-1", "p2")
 
 
-@pytest.mark.parametrize(("side", "qty", "by"), [
-    (Side.SELL, D("1.5"), "qty"), (Side.BUY, D("1.5"), "notional"), (Side.BUY, D(2), "qty"),
-])
+@pytest.mark.parametrize(
+    ("side", "qty", "by"),
+    [
+        (Side.SELL, D("1.5"), "qty"),
+        (Side.BUY, D("1.5"), "notional"),
+        (Side.BUY, D(2), "qty"),
+    ],
+)
 def test_wire_orders_sell_by_qty_and_buy_fractions_by_notional(side, qty, by) -> None:
     order = planned_order(Order(1, "A", side, qty, D("15.00"), D(10)))
     assert (order.qty is not None, order.notional is not None) == (by == "qty", by == "notional")
@@ -170,7 +216,8 @@ def test_stop_reason_names_the_gate_that_stopped_the_evaluation() -> None:
     record = (ConditionEvaluation("inactive", False), ConditionEvaluation("blocked", True, "O1"))
     assert stop_reason(record, None).code == "BLOCKED"
     assert stop_reason(record, "MANUAL_WEIGHTS_WHILE_SUBSCRIBED").code == (
-        "MANUAL_WEIGHTS_WHILE_SUBSCRIBED")
+        "MANUAL_WEIGHTS_WHILE_SUBSCRIBED"
+    )
     assert stop_reason((ConditionEvaluation("calendar", False),), None).code == "NO_CONDITION_MET"
 
 

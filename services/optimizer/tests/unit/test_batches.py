@@ -40,8 +40,7 @@ def a_morning() -> list[Any]:
         PortfolioSettingsChanged(portfolio_id="p1", model_id="m1"),
         PortfolioSettingsChanged(portfolio_id="p2", model_id="m1"),
         funding,
-        HoldingsReported(portfolio_id="p2", cash=D("5000"), as_of=NOW,
-                         holdings={"SPY": D("10")}),
+        HoldingsReported(portfolio_id="p2", cash=D("5000"), as_of=NOW, holdings={"SPY": D("10")}),
         funding,  # redelivered inside the same batch
         CashDeposited(portfolio_id="p1", amount=D("250")),
         PortfolioSettingsChanged(portfolio_id="p3", model_id="m1"),
@@ -84,8 +83,10 @@ async def test_a_commit_lost_to_a_concurrent_writer_is_redone_alone() -> None:
         return await original(commits)
 
     env.store.commit_many = racing  # type: ignore[method-assign]
-    batch = [CashDeposited(portfolio_id="p1", amount=D("7")),
-             CashDeposited(portfolio_id="p2", amount=D("3"))]
+    batch = [
+        CashDeposited(portfolio_id="p1", amount=D("7")),
+        CashDeposited(portfolio_id="p2", amount=D("3")),
+    ]
     results = await env.handlers.portfolio_patched_batch(batch)
     assert raced and all(r is not None for r in results)
     assert (await env.record("p1")).portfolio.cash == D("10357")  # 10250 + 100 + 7

@@ -31,21 +31,40 @@ NOW = datetime(2026, 3, 4, 15, tzinfo=UTC)  # Wednesday
 TODAY = date(2026, 3, 4)
 BAND = RebalanceCondition("drift_band", "absolute", percent=D(5))
 MONTHLY = RebalanceCondition("calendar", "monthly", day="1")
-MODEL = ModelPortfolio("m1", "Balanced", (Weight("asset", "A", D(50)), Weight("asset", "B", D(50))),
-                       cooldown_days=31, rebalance_conditions=(BAND, MONTHLY))
+MODEL = ModelPortfolio(
+    "m1",
+    "Balanced",
+    (Weight("asset", "A", D(50)), Weight("asset", "B", D(50))),
+    cooldown_days=31,
+    rebalance_conditions=(BAND, MONTHLY),
+)
 PRICES = {"A": Price(D(10), True, True, NOW), "B": Price(D(10), True, True, NOW)}
 SUBSCRIBED = PortfolioSettings(model_id="m1")
 BALANCED = Portfolio("P1", {"A": D(50), "B": D(50)}, D(0), SUBSCRIBED, funded=True)
 DRIFTED = replace(BALANCED, holdings={"A": D(60), "B": D(40)})  # A at 60% vs 50 ± 5
 
 
-def run(portfolio: Portfolio, reason: str | Trigger, trading_days, *,
-        model: ModelPortfolio | None = MODEL, prices: dict[str, Price] = PRICES,
-        today: date = TODAY, optimization_id: str = "O1") -> Evaluation:
+def run(
+    portfolio: Portfolio,
+    reason: str | Trigger,
+    trading_days,
+    *,
+    model: ModelPortfolio | None = MODEL,
+    prices: dict[str, Price] = PRICES,
+    today: date = TODAY,
+    optimization_id: str = "O1",
+) -> Evaluation:
     trigger = reason if isinstance(reason, Trigger) else Trigger(TriggerReason(reason))
-    return portfolio.evaluate(trigger, model, prices, optimization_id=optimization_id, now=NOW,
-                              today=today, trading_days=trading_days,
-                              max_price_age=timedelta(minutes=15))
+    return portfolio.evaluate(
+        trigger,
+        model,
+        prices,
+        optimization_id=optimization_id,
+        now=NOW,
+        today=today,
+        trading_days=trading_days,
+        max_price_age=timedelta(minutes=15),
+    )
 
 
 def line(evaluation: Evaluation, name: str):
@@ -62,12 +81,15 @@ def run_type(evaluation: Evaluation) -> RunType | None:
         ({"settings": PortfolioSettings(model_id="m1", active=False)}, "inactive"),
         ({"blocked_by": "O0", "blocked_run_type": RunType.FULL_REBALANCE}, "blocked"),
         ({"awaiting_client_holdings_after": NOW}, "awaiting_client_holdings"),
-        ({"settings": PortfolioSettings(model_id="m1", optimizer=OptimizerMode.EXTERNAL)},
-         "external_optimizer"),
+        (
+            {"settings": PortfolioSettings(model_id="m1", optimizer=OptimizerMode.EXTERNAL)},
+            "external_optimizer",
+        ),
     ],
 )
-def test_gates_stop_before_any_condition(trading_days, change: dict[str, object],
-                                         stopper: str) -> None:
+def test_gates_stop_before_any_condition(
+    trading_days, change: dict[str, object], stopper: str
+) -> None:
     evaluation = run(replace(DRIFTED, **change), "calendar", trading_days)  # type: ignore[arg-type]
     assert evaluation.optimization is None
     assert evaluation.decision[-1].name == stopper and evaluation.decision[-1].met
@@ -85,13 +107,17 @@ def test_no_breach_no_optimization_but_a_record(trading_days) -> None:
     evaluation = run(BALANCED, "nightly", trading_days)
     assert evaluation.optimization is None
     assert [(c.name, c.met) for c in evaluation.decision][-4:] == [
-        ("targets_changed", False), ("calendar", False), ("drift_band.absolute", False),
-        ("invest_cash", False)]
+        ("targets_changed", False),
+        ("calendar", False),
+        ("drift_band.absolute", False),
+        ("invest_cash", False),
+    ]
 
 
 def test_relative_band_is_percent_of_target(trading_days) -> None:
-    relative = replace(MODEL, rebalance_conditions=(
-        RebalanceCondition("drift_band", "relative", percent=D(10)),))
+    relative = replace(
+        MODEL, rebalance_conditions=(RebalanceCondition("drift_band", "relative", percent=D(10)),)
+    )
     slightly = replace(BALANCED, holdings={"A": D("55.1"), "B": D("44.9")})  # 55.1% vs 50
     evaluation = run(slightly, "drift_sweep", trading_days, model=relative)
     assert line(evaluation, "drift_band.relative").value == D("10.2")
@@ -123,11 +149,16 @@ def test_calendar_trigger_for_the_model_rebalances(trading_days) -> None:
 
 
 def test_calendar_of_another_model_or_without_calendar_condition(trading_days) -> None:
-    other = run(DRIFTED, Trigger(TriggerReason.CALENDAR, model_id="m2"), trading_days,
-                model=replace(MODEL, rebalance_conditions=()))
+    other = run(
+        DRIFTED,
+        Trigger(TriggerReason.CALENDAR, model_id="m2"),
+        trading_days,
+        model=replace(MODEL, rebalance_conditions=()),
+    )
     assert not line(other, "calendar").met
-    no_calendar = run(BALANCED, "calendar", trading_days,
-                      model=replace(MODEL, rebalance_conditions=(BAND,)))
+    no_calendar = run(
+        BALANCED, "calendar", trading_days, model=replace(MODEL, rebalance_conditions=(BAND,))
+    )
     assert not line(no_calendar, "calendar").met and no_calendar.optimization is None
 
 
@@ -168,27 +199,33 @@ def test_first_funding_gives_full_rebalance(trading_days) -> None:
 
 def test_first_funding_below_threshold_waits(trading_days) -> None:
     no_bands = replace(MODEL, rebalance_conditions=())  # a band would see 100% cash drift
-    evaluation = run(Portfolio("P1", {}, D(10), SUBSCRIBED), "deposit", trading_days,
-                     model=no_bands)
+    evaluation = run(
+        Portfolio("P1", {}, D(10), SUBSCRIBED), "deposit", trading_days, model=no_bands
+    )
     assert evaluation.optimization is None and not evaluation.portfolio.funded
     assert not line(evaluation, "first_funding").met
 
 
 @pytest.mark.parametrize(("cash", "expected"), [(D("10.01"), RunType.INVEST_CASH), (D(10), None)])
-def test_deposit_invests_cash_above_threshold(trading_days, cash: D,
-                                              expected: RunType | None) -> None:
+def test_deposit_invests_cash_above_threshold(
+    trading_days, cash: D, expected: RunType | None
+) -> None:
     evaluation = run(replace(BALANCED, cash=cash), "deposit", trading_days)
     assert run_type(evaluation) is expected
     assert line(evaluation, "invest_cash").threshold == D(10)
 
 
 def test_withdrawal_request_starts_withdrawal_run(trading_days) -> None:
-    evaluation = run(replace(DRIFTED, pending_withdrawal=D(100),
-                             last_rebalanced_at=TODAY - timedelta(days=1)), "withdrawal",
-                     trading_days)
+    evaluation = run(
+        replace(DRIFTED, pending_withdrawal=D(100), last_rebalanced_at=TODAY - timedelta(days=1)),
+        "withdrawal",
+        trading_days,
+    )
     assert evaluation.optimization is not None
     assert (evaluation.optimization.run_type, evaluation.optimization.amount) == (
-        RunType.WITHDRAWAL, D(100))
+        RunType.WITHDRAWAL,
+        D(100),
+    )
     assert [o.symbol for o in evaluation.optimization.orders] == ["A"]  # overweight first
     assert run(BALANCED, "withdrawal", trading_days).optimization is None
 
@@ -201,16 +238,23 @@ def test_manual_own_weights_refused_while_following_a_model(trading_days) -> Non
 
 
 def test_manual_one_off_weights_without_model(trading_days) -> None:
-    own = Portfolio("P1", {"A": D(50), "B": D(50)}, D(0),
-                    PortfolioSettings(own_weights=(Weight("asset", "A", D(50)),
-                                                   Weight("asset", "B", D(50)))), funded=True)
+    own = Portfolio(
+        "P1",
+        {"A": D(50), "B": D(50)},
+        D(0),
+        PortfolioSettings(own_weights=(Weight("asset", "A", D(50)), Weight("asset", "B", D(50)))),
+        funded=True,
+    )
     weights = (Weight("asset", "B", D(100)),)
-    evaluation = run(own, Trigger(TriggerReason.MANUAL, Initiator.API, weights=weights),
-                     trading_days, model=None)
+    evaluation = run(
+        own, Trigger(TriggerReason.MANUAL, Initiator.API, weights=weights), trading_days, model=None
+    )
     assert evaluation.optimization is not None
     assert evaluation.optimization.weights == weights
     assert [(o.side, o.symbol) for o in evaluation.optimization.orders] == [
-        ("sell", "A"), ("buy", "B")]
+        ("sell", "A"),
+        ("buy", "B"),
+    ]
 
 
 def test_model_change_re_evaluates_inside_cooldown(trading_days) -> None:
@@ -222,8 +266,12 @@ def test_model_change_re_evaluates_inside_cooldown(trading_days) -> None:
 
 
 def test_model_change_while_blocked_is_remembered(trading_days) -> None:
-    blocked = replace(DRIFTED, blocked_by="O0", blocked_run_type=RunType.INVEST_CASH,
-                      last_rebalanced_at=TODAY - timedelta(days=2))
+    blocked = replace(
+        DRIFTED,
+        blocked_by="O0",
+        blocked_run_type=RunType.INVEST_CASH,
+        last_rebalanced_at=TODAY - timedelta(days=2),
+    )
     deferred = run(blocked, Trigger(TriggerReason.MODEL_CHANGED, model_id="m1"), trading_days)
     assert deferred.optimization is None and deferred.portfolio.cooldown_waived
     unblocked = replace(deferred.portfolio, blocked_by=None, blocked_run_type=None)
@@ -233,13 +281,19 @@ def test_model_change_while_blocked_is_remembered(trading_days) -> None:
 
 
 def test_new_subscription_rebalances_at_next_evaluation(trading_days) -> None:
-    own = Portfolio("P1", {"A": D(100)}, D(0), PortfolioSettings(
-        own_weights=(Weight("asset", "A", D(100)),)), funded=True,
-        last_rebalanced_at=TODAY - timedelta(days=1))
+    own = Portfolio(
+        "P1",
+        {"A": D(100)},
+        D(0),
+        PortfolioSettings(own_weights=(Weight("asset", "A", D(100)),)),
+        funded=True,
+        last_rebalanced_at=TODAY - timedelta(days=1),
+    )
     subscribed = own.change_settings(SUBSCRIBED)
     assert subscribed.targets_changed
-    evaluation = run(subscribed, "settings", trading_days,
-                     model=replace(MODEL, rebalance_conditions=()))
+    evaluation = run(
+        subscribed, "settings", trading_days, model=replace(MODEL, rebalance_conditions=())
+    )
     assert line(evaluation, "targets_changed").met
     assert evaluation.optimization is not None and evaluation.portfolio.blocked_by == "O1"
     assert not evaluation.portfolio.targets_changed
@@ -300,9 +354,16 @@ def test_negative_cash_without_withdrawal_is_not_a_withdrawal(trading_days) -> N
 
 def test_naive_now_is_a_caller_bug(trading_days) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        DRIFTED.evaluate(Trigger(TriggerReason.NIGHTLY), MODEL, PRICES, optimization_id="O1",
-                         now=NOW.replace(tzinfo=None), today=TODAY, trading_days=trading_days,
-                         max_price_age=timedelta(minutes=15))
+        DRIFTED.evaluate(
+            Trigger(TriggerReason.NIGHTLY),
+            MODEL,
+            PRICES,
+            optimization_id="O1",
+            now=NOW.replace(tzinfo=None),
+            today=TODAY,
+            trading_days=trading_days,
+            max_price_age=timedelta(minutes=15),
+        )
 
 
 def _walk(value: object):

@@ -56,7 +56,9 @@ def test_held_symbol_outside_targets_drifts_by_its_weight(quote) -> None:
 def test_target_not_held_is_fully_underweight(quote) -> None:
     drifts = compute_drifts({}, D(100), {}, TargetWeights({"A": D(100)}))
     assert [(d.symbol, d.absolute, d.relative) for d in drifts] == [
-        ("A", D(100), D(100)), (None, D(100), D(100))]
+        ("A", D(100), D(100)),
+        (None, D(100), D(100)),
+    ]
 
 
 def test_empty_portfolio_has_no_drift(quote) -> None:

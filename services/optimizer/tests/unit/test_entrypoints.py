@@ -19,8 +19,15 @@ from .conftest import NOW
 def test_asyncapi_document_lists_every_topic_in_and_out() -> None:
     spec = asyncapi_app(OptimizerSettings(store_url="memory://")).schema.to_specification()
     channels = set(spec.to_jsonable()["channels"])
-    consumed = {"portfolio.patched", "model.updated", "market.prices", "rebalance.requested",
-                "optimization.submitted", "optimization.decided", "run.completed"}
+    consumed = {
+        "portfolio.patched",
+        "model.updated",
+        "market.prices",
+        "rebalance.requested",
+        "optimization.submitted",
+        "optimization.decided",
+        "run.completed",
+    }
     published = {"optimization.created", "optimization.ready", "rebalance.requested"}
     assert {f"{t}:optimizer" for t in consumed} <= channels
     assert {f"{t}:publish" for t in published} <= channels

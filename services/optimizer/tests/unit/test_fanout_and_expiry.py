@@ -30,8 +30,9 @@ async def test_scope_all_publishes_one_request_per_portfolio_in_batches(env) -> 
     children = env.sink.events
     assert [c.portfolio_id for c in children] == ids
     assert all(c.scope == "portfolio" and c.reason == "nightly" for c in children)
-    assert all(c.slot_id == "nightly:2026-03-04" and c.causation_id == parent.event_id
-               for c in children)
+    assert all(
+        c.slot_id == "nightly:2026-03-04" and c.causation_id == parent.event_id for c in children
+    )
     assert [c.event_id for c in children] == [f"{parent.event_id}/{pid}" for pid in ids]
     progress = (await env.store.load(FANOUTS, parent.event_id)).state
     assert progress["done"] and progress["sent"] == 5

@@ -32,13 +32,19 @@ def created(events: list) -> OptimizationCreated:
     return event
 
 
-def completed(opt: OptimizationCreated | OptimizationReady, *, integration: str = "PLATFORM",
-              **kw: object) -> RunCompleted:
+def completed(
+    opt: OptimizationCreated | OptimizationReady, *, integration: str = "PLATFORM", **kw: object
+) -> RunCompleted:
     fields: dict = {
-        "run_id": opt.optimization_id, "optimization_id": opt.optimization_id,
-        "portfolio_id": opt.portfolio_id, "account_id": opt.account_id,
-        "run_type": opt.run_type, "broker_integration": integration,
-        "status": "COMPLETED_SUCCESS", "orders": (), "cash_delta": D(0),
+        "run_id": opt.optimization_id,
+        "optimization_id": opt.optimization_id,
+        "portfolio_id": opt.portfolio_id,
+        "account_id": opt.account_id,
+        "run_type": opt.run_type,
+        "broker_integration": integration,
+        "status": "COMPLETED_SUCCESS",
+        "orders": (),
+        "cash_delta": D(0),
         "completed_at": opt.recorded_at,
     }
     fields.update(kw)
@@ -54,10 +60,14 @@ async def test_first_funding_of_a_discretionary_portfolio_is_ready_and_blocks(en
     assert opt.trigger == "holdings" and opt.account_id == "p1"  # account defaults to portfolio
     assert opt.optimization_id.startswith("O") and len(opt.optimization_id) == 27
     assert {(o.symbol, o.side, o.qty) for o in opt.orders} == {
-        ("SPY", "buy", D(60)), ("TLT", "buy", D(70))}
+        ("SPY", "buy", D(60)),
+        ("TLT", "buy", D(70)),
+    }
     assert [w.symbol for w in opt.weights] == ["SPY", "TLT", None]
     assert any(c.name == "first_funding" and c.met for c in opt.decision)
-    assert ready.optimization_id == opt.optimization_id == ready.correlation_id == opt.correlation_id
+    assert (
+        ready.optimization_id == opt.optimization_id == ready.correlation_id == opt.correlation_id
+    )
     assert ready.orders == opt.orders and ready.broker_integration == "PLATFORM"
     record = await env.record("p1")
     assert record.portfolio.blocked_by == opt.optimization_id
@@ -70,8 +80,9 @@ async def test_blocked_portfolio_is_not_optimized_until_its_run_completes(env) -
     first = created(env.new())
     await env.deposit("p1", "1000")
     assert env.new() == []  # blocked: no optimization at all
-    await env.handlers.run_completed(completed(
-        first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)}))
+    await env.handlers.run_completed(
+        completed(first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)})
+    )
     record = await env.record("p1")
     assert record.portfolio.blocked_by is None
     assert record.portfolio.holdings == {"SPY": D(60), "TLT": D(70)}
@@ -100,9 +111,15 @@ async def test_client_integration_waits_for_a_newer_holdings_snapshot(env) -> No
     await env.funded("p1", broker_integration="CLIENT")
     first = created(env.new())
     executed_at = env.clock.now() + timedelta(minutes=5)
-    await env.handlers.run_completed(completed(
-        first, integration="CLIENT", cash_delta=D("-9500"),
-        holdings_delta={"SPY": D(60), "TLT": D(70)}, last_execution_at=executed_at))
+    await env.handlers.run_completed(
+        completed(
+            first,
+            integration="CLIENT",
+            cash_delta=D("-9500"),
+            holdings_delta={"SPY": D(60), "TLT": D(70)},
+            last_execution_at=executed_at,
+        )
+    )
     record = await env.record("p1")
     assert record.portfolio.blocked_by is None
     assert record.portfolio.holdings == {}  # CLIENT: the client reports what happened
@@ -176,9 +193,13 @@ async def test_external_optimizer_portfolio_waits_for_submitted_orders(env, mand
     await env.funded("p1", optimizer="EXTERNAL", mandate=mandate)
     assert only(env.new(), OptimizationCreated) == []  # rebal's own engine does not optimize it
     submitted = OptimizationSubmitted(
-        portfolio_id="p1", external_optimization_id="ext-1",
-        orders=(ProposedOrder(symbol="SPY", side="buy", qty=D(50)),
-                ProposedOrder(symbol="TLT", side="buy", notional=D("2500"))))
+        portfolio_id="p1",
+        external_optimization_id="ext-1",
+        orders=(
+            ProposedOrder(symbol="SPY", side="buy", qty=D(50)),
+            ProposedOrder(symbol="TLT", side="buy", notional=D("2500")),
+        ),
+    )
     await env.handlers.optimization_submitted(submitted)
     events = env.new()
     opt = created(events)
@@ -195,24 +216,34 @@ async def test_external_optimizer_portfolio_waits_for_submitted_orders(env, mand
 async def test_external_orders_are_validated_against_holdings_cash_and_blocking(env) -> None:
     await env.funded("p1", optimizer="EXTERNAL")
     too_much = OptimizationSubmitted(
-        portfolio_id="p1", external_optimization_id="ext-1",
-        orders=(ProposedOrder(symbol="SPY", side="sell", qty=D(1)),
-                ProposedOrder(symbol="TLT", side="buy", qty=D(1000))))
+        portfolio_id="p1",
+        external_optimization_id="ext-1",
+        orders=(
+            ProposedOrder(symbol="SPY", side="sell", qty=D(1)),
+            ProposedOrder(symbol="TLT", side="buy", qty=D(1000)),
+        ),
+    )
     await env.handlers.optimization_submitted(too_much)
     opt = created(env.new())
     assert opt.status == "NOT_RECOMMENDED" and not opt.is_recommended
-    assert {r.code for r in opt.reasons} == {"EXTERNAL_SELL_EXCEEDS_HOLDING",
-                                             "EXTERNAL_BUY_EXCEEDS_CASH"}
-    fine = OptimizationSubmitted(portfolio_id="p1", external_optimization_id="ext-2",
-                                 orders=(ProposedOrder(symbol="SPY", side="buy", qty=D(10)),))
+    assert {r.code for r in opt.reasons} == {
+        "EXTERNAL_SELL_EXCEEDS_HOLDING",
+        "EXTERNAL_BUY_EXCEEDS_CASH",
+    }
+    fine = OptimizationSubmitted(
+        portfolio_id="p1",
+        external_optimization_id="ext-2",
+        orders=(ProposedOrder(symbol="SPY", side="buy", qty=D(10)),),
+    )
     await env.handlers.optimization_submitted(fine)
     assert created(env.new()).status == "READY"
     blocked = fine.model_copy(update={"event_id": "e3", "external_optimization_id": "ext-3"})
     await env.handlers.optimization_submitted(blocked)
     refused = created(env.new())
     assert refused.status == "NOT_RECOMMENDED" and refused.reasons[0].code == "PORTFOLIO_BLOCKED"
-    not_recommended = fine.model_copy(update={
-        "event_id": "e4", "external_optimization_id": "ext-4", "is_recommended": False})
+    not_recommended = fine.model_copy(
+        update={"event_id": "e4", "external_optimization_id": "ext-4", "is_recommended": False}
+    )
     await env.handlers.optimization_submitted(not_recommended)
     info = created(env.new())
     assert info.reasons[0].code == "NOT_RECOMMENDED_BY_EXTERNAL_OPTIMIZER" and info.orders
@@ -247,8 +278,7 @@ async def test_withdrawal_cash_stays_reserved_until_the_client_reports_it_gone(e
     await env.price("TLT", "50")
     await env.deposit("p1", "1")  # an evaluation: the reserved cash is not reinvested
     assert env.new() == []
-    paid = HoldingsReported(portfolio_id="p1", mode="delta", as_of=env.clock.now(),
-                            cash=D(-2000))
+    paid = HoldingsReported(portfolio_id="p1", mode="delta", as_of=env.clock.now(), cash=D(-2000))
     await env.handlers.portfolio_patched(paid)
     record = await env.record("p1")
     assert record.portfolio.pending_withdrawal == 0
@@ -258,18 +288,24 @@ async def test_withdrawal_cash_stays_reserved_until_the_client_reports_it_gone(e
 async def test_client_withdrawal_is_paid_when_a_later_snapshot_shows_less_cash(env) -> None:
     opt = await withdrawal_run(env, "CLIENT")
     executed_at = env.clock.now() + timedelta(minutes=1)
-    await env.handlers.run_completed(completed(
-        opt, integration="CLIENT", cash_delta=D(1550), holdings_delta={"SPY": D(-10),
-                                                                        "TLT": D(-11)},
-        last_execution_at=executed_at))
+    await env.handlers.run_completed(
+        completed(
+            opt,
+            integration="CLIENT",
+            cash_delta=D(1550),
+            holdings_delta={"SPY": D(-10), "TLT": D(-11)},
+            last_execution_at=executed_at,
+        )
+    )
     after_run = executed_at + timedelta(minutes=1)
     await env.holdings("p1", "2050", as_of=after_run, SPY="50", TLT="59")  # the run's trades
     assert (await env.record("p1")).portfolio.pending_withdrawal == 2000
     await env.holdings("p1", "50", as_of=after_run + timedelta(minutes=1), SPY="50", TLT="59")
     record = await env.record("p1")
     assert record.portfolio.pending_withdrawal == 0 and record.portfolio.cash == 50
-    reinvested = [e for e in only(env.published(), OptimizationCreated)
-                  if e.run_type == "invest_cash"]
+    reinvested = [
+        e for e in only(env.published(), OptimizationCreated) if e.run_type == "invest_cash"
+    ]
     assert reinvested == []  # the raised cash was never spent again
 
 
@@ -289,8 +325,9 @@ async def test_full_withdrawal_asks_for_everything_at_last_prices(env) -> None:
 async def test_deposit_evaluation_respects_invest_cash_threshold(env) -> None:
     await env.funded("p1")
     first = created(env.new())
-    await env.handlers.run_completed(completed(
-        first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)}))
+    await env.handlers.run_completed(
+        completed(first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)})
+    )
     env.clock.advance(timedelta(days=1))
     await env.price("SPY", "100")
     await env.price("TLT", "50")

@@ -24,7 +24,8 @@ from rebal_schemas import (
 
 def weights(**percents: str) -> tuple[Weight, ...]:
     return tuple(
-        Weight(type="cash", percent=D(p)) if s == "cash"
+        Weight(type="cash", percent=D(p))
+        if s == "cash"
         else Weight(type="asset", symbol=s, percent=D(p))
         for s, p in percents.items()
     )
@@ -34,11 +35,14 @@ def created(events: list) -> list[OptimizationCreated]:
     return [e for e in events if isinstance(e, OptimizationCreated)]
 
 
-@pytest.mark.parametrize("event", [
-    HoldingsReported(portfolio_id="ghost", as_of="2026-03-04T15:00:00Z", cash=D(1)),
-    CashDeposited(portfolio_id="ghost", amount=D(10)),
-    WithdrawalRequested(portfolio_id="ghost", amount=D(10)),
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        HoldingsReported(portfolio_id="ghost", as_of="2026-03-04T15:00:00Z", cash=D(1)),
+        CashDeposited(portfolio_id="ghost", amount=D(10)),
+        WithdrawalRequested(portfolio_id="ghost", amount=D(10)),
+    ],
+)
 async def test_facts_about_an_unknown_portfolio_are_poison(env, event) -> None:
     with pytest.raises(PoisonMessage, match="unknown portfolio 'ghost'"):
         await env.handlers.portfolio_patched(event)
@@ -55,8 +59,9 @@ async def test_rebalance_of_unknown_portfolio_or_model_is_poison(env) -> None:
 
 async def test_a_delta_that_would_go_negative_is_poison(env) -> None:
     await env.funded("p1")
-    delta = HoldingsReported(portfolio_id="p1", mode="delta", as_of=env.clock.now(),
-                             holdings={"SPY": D(-5)})
+    delta = HoldingsReported(
+        portfolio_id="p1", mode="delta", as_of=env.clock.now(), holdings={"SPY": D(-5)}
+    )
     with pytest.raises(PoisonMessage, match="quantity of SPY"):
         await env.handlers.portfolio_patched(delta)
 
@@ -71,8 +76,9 @@ async def test_redelivered_event_and_repeated_deposit_id_have_no_second_effect(e
 
 
 async def test_settings_patch_only_what_is_present(env) -> None:
-    await env.settings("p1", mandate="ADVISORY", account_id="acct-9", model_id="m1",
-                       min_order_notional=D("5"))
+    await env.settings(
+        "p1", mandate="ADVISORY", account_id="acct-9", model_id="m1", min_order_notional=D("5")
+    )
     await env.settings("p1", fractional_trading=False)
     record = await env.record("p1")
     settings = record.portfolio.settings
@@ -110,8 +116,9 @@ async def test_model_change_reevaluates_only_on_weights_or_conditions(env) -> No
     env.new()
     await env.model("m1", description="renamed only")
     assert env.new() == []
-    await env.model("m1", conditions=(RebalanceCondition(type="drift_band", sub_type="absolute",
-                                                         percent=D(5)),))
+    await env.model(
+        "m1", conditions=(RebalanceCondition(type="drift_band", sub_type="absolute", percent=D(5)),)
+    )
     (request,) = env.new()
     assert request.scope == "model" and request.reason == "model_changed"
     await env.model("m1", status="inactive")
@@ -128,8 +135,7 @@ async def test_model_change_rebalances_a_subscriber_inside_cooldown(env) -> None
     await env.settings("p1", model_id="m1")
     await env.holdings("p1", "500", SPY="60", TLT="70")  # at target
     env.new()
-    await env.model("m1", weights(SPY="50", TLT="45", cash="5"), conditions=band,
-                    cooldown_days=30)
+    await env.model("m1", weights(SPY="50", TLT="45", cash="5"), conditions=band, cooldown_days=30)
     (request,) = env.new()
     await env.handlers.rebalance_requested(request)
     for child in env.sink.events:
@@ -137,7 +143,9 @@ async def test_model_change_rebalances_a_subscriber_inside_cooldown(env) -> None
     (opt,) = created(env.new())
     assert opt.status == "READY" and opt.trigger == "model_changed"
     assert {(o.symbol, o.side, o.qty) for o in opt.orders} == {
-        ("SPY", "sell", D(10)), ("TLT", "buy", D(20))}
+        ("SPY", "sell", D(10)),
+        ("TLT", "buy", D(20)),
+    }
     assert opt.orders[0].side == "sell"  # sells before buys
 
 
@@ -181,8 +189,13 @@ async def test_manual_run_with_own_weights_is_refused_while_following_a_model(en
     await env.funded("p1", mandate="ADVISORY")
     first = created(env.new())[0]
     await env.decide("p1", first.optimization_id, "REJECT")
-    request = await env.request(scope="portfolio", portfolio_id="p1", reason="manual",
-                                weights=weights(SPY="100"), initiated_from="dashboard")
+    request = await env.request(
+        scope="portfolio",
+        portfolio_id="p1",
+        reason="manual",
+        weights=weights(SPY="100"),
+        initiated_from="dashboard",
+    )
     (opt,) = created(env.new())
     assert opt.status == "NOT_RECOMMENDED" and not opt.is_recommended
     assert opt.reasons[0].code == "MANUAL_WEIGHTS_WHILE_SUBSCRIBED"
@@ -196,8 +209,9 @@ async def test_manual_run_with_own_weights_for_a_portfolio_without_model(env) ->
     first = created(env.new())[0]
     await env.decide("p1", first.optimization_id, "REJECT")
     env.new()
-    await env.request(scope="portfolio", portfolio_id="p1", reason="manual",
-                      weights=weights(SPY="100"))
+    await env.request(
+        scope="portfolio", portfolio_id="p1", reason="manual", weights=weights(SPY="100")
+    )
     (opt,) = created(env.new())
     assert opt.status == "AWAITING_OWNER" and opt.orders[0].qty == D(10)
 
@@ -213,8 +227,9 @@ async def test_manual_run_on_a_blocked_portfolio_is_answered_not_ignored(env) ->
 async def test_a_slot_is_evaluated_once_per_portfolio(env) -> None:
     await env.price("SPY", "100")
     await env.price("TLT", "50")
-    await env.model("m1", conditions=(RebalanceCondition(type="calendar", sub_type="monthly",
-                                                         day="4"),))
+    await env.model(
+        "m1", conditions=(RebalanceCondition(type="calendar", sub_type="monthly", day="4"),)
+    )
     await env.settings("p1", model_id="m1", mandate="ADVISORY")
     await env.holdings("p1", "500", SPY="70", TLT="50")
     first = created(env.new())[0]  # the new subscription was proposed at once
@@ -223,8 +238,14 @@ async def test_a_slot_is_evaluated_once_per_portfolio(env) -> None:
     await env.price("SPY", "100")
     await env.price("TLT", "50")
     for event_id in ("slot-a", "slot-b"):  # the same slot published twice
-        await env.request(event_id=event_id, scope="portfolio", portfolio_id="p1",
-                          reason="calendar", model_id="m1", slot_id="calendar:m1:2026-03-04")
+        await env.request(
+            event_id=event_id,
+            scope="portfolio",
+            portfolio_id="p1",
+            reason="calendar",
+            model_id="m1",
+            slot_id="calendar:m1:2026-03-04",
+        )
     assert len(created(env.new())) == 1
 
 

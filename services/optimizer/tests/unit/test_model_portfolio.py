@@ -118,8 +118,10 @@ def test_relevant_change_detects_weights_and_conditions_only() -> None:
     base = model(asset("AAPL", "100"))
     renamed = ModelPortfolio("m1", "Renamed", base.weights)
     reweighted = model(asset("AAPL", "50"), asset("SPY", "50"))
-    banded = model(asset("AAPL", "100"),
-                   conditions=(RebalanceCondition("drift_band", "absolute", percent=D(5)),))
+    banded = model(
+        asset("AAPL", "100"),
+        conditions=(RebalanceCondition("drift_band", "absolute", percent=D(5)),),
+    )
     assert not renamed.rebalance_relevant_change(base)
     assert reweighted.rebalance_relevant_change(base)
     assert banded.rebalance_relevant_change(base)

@@ -28,26 +28,42 @@ S = OptimizationStatus
 E = OptimizationEvent
 
 
-def optimization(status: OptimizationStatus = S.CREATED, *, recommended: bool = True,
-                 mandate: Mandate = Mandate.DISCRETIONARY) -> Optimization:
+def optimization(
+    status: OptimizationStatus = S.CREATED,
+    *,
+    recommended: bool = True,
+    mandate: Mandate = Mandate.DISCRETIONARY,
+) -> Optimization:
     return Optimization(
-        optimization_id="O1", portfolio_id="P1", run_type=RunType.FULL_REBALANCE,
-        trigger=TriggerReason.NIGHTLY, initiated_from=Initiator.SYSTEM, mandate=mandate,
-        is_recommended=recommended, orders=(), skipped_orders=(), reasons=(), decision=(),
-        weights=(), created_at=T0, status=status,
+        optimization_id="O1",
+        portfolio_id="P1",
+        run_type=RunType.FULL_REBALANCE,
+        trigger=TriggerReason.NIGHTLY,
+        initiated_from=Initiator.SYSTEM,
+        mandate=mandate,
+        is_recommended=recommended,
+        orders=(),
+        skipped_orders=(),
+        reasons=(),
+        decision=(),
+        weights=(),
+        created_at=T0,
+        status=status,
     )
 
 
-@pytest.mark.parametrize(("start", "event", "end"),
-                         [(s, e, t) for (s, e), t in TRANSITIONS.items()])
+@pytest.mark.parametrize(
+    ("start", "event", "end"), [(s, e, t) for (s, e), t in TRANSITIONS.items()]
+)
 def test_every_legal_transition(start: S, event: E, end: S) -> None:
     moved = optimization(start).apply(event, T0 + timedelta(seconds=1))
     assert moved.status is end
     assert moved.status_changed_at == T0 + timedelta(seconds=1)
 
 
-@pytest.mark.parametrize(("start", "event"),
-                         [(s, e) for s in S for e in E if (s, e) not in TRANSITIONS])
+@pytest.mark.parametrize(
+    ("start", "event"), [(s, e) for s in S for e in E if (s, e) not in TRANSITIONS]
+)
 def test_every_other_move_is_illegal(start: S, event: E) -> None:
     with pytest.raises(IllegalTransition):
         optimization(start).apply(event, T0)
@@ -69,13 +85,16 @@ def test_expected_shape_of_the_lifecycle() -> None:
         (True, Mandate.ADVISORY, S.AWAITING_OWNER),
     ],
 )
-def test_first_move_depends_on_recommendation_and_mandate(recommended: bool, mandate: Mandate,
-                                                          status: S) -> None:
+def test_first_move_depends_on_recommendation_and_mandate(
+    recommended: bool, mandate: Mandate, status: S
+) -> None:
     assert optimization(recommended=recommended, mandate=mandate).first_move(T0).status is status
 
 
-@pytest.mark.parametrize(("choice", "status"), [("ACCEPT", S.READY), ("REJECT", S.REJECTED),
-                                                ("REOPTIMIZE", S.SUPERSEDED)])
+@pytest.mark.parametrize(
+    ("choice", "status"),
+    [("ACCEPT", S.READY), ("REJECT", S.REJECTED), ("REOPTIMIZE", S.SUPERSEDED)],
+)
 def test_owner_choices(choice: str, status: S) -> None:
     assert optimization(S.AWAITING_OWNER).decide(OwnerChoice(choice), T0).status is status
 
@@ -92,8 +111,11 @@ def test_expiry_only_for_waiting_optimizations_after_max_wait() -> None:
     assert not optimization(S.READY).is_expired(T0 + timedelta(days=9), timedelta(days=1))
 
 
-PRICES = {"A": Price(D(10), True, True, T0), "B": Price(D(20), True, True, T0),
-          "H": Price(D(5), False, True, T0)}
+PRICES = {
+    "A": Price(D(10), True, True, T0),
+    "B": Price(D(20), True, True, T0),
+    "H": Price(D(5), False, True, T0),
+}
 
 
 def test_external_orders_within_holdings_and_cash_are_valid() -> None:
@@ -102,12 +124,18 @@ def test_external_orders_within_holdings_and_cash_are_valid() -> None:
     assert validate_external(orders, {"A": D(10)}, D(0), PRICES) == ()
     numbered = external_orders(orders, PRICES)
     assert [(o.leg, o.side, o.symbol, o.notional) for o in numbered] == [
-        (1, Side.SELL, "A", D(100)), (2, Side.BUY, "B", D(100))]
+        (1, Side.SELL, "A", D(100)),
+        (2, Side.BUY, "B", D(100)),
+    ]
 
 
 def test_external_sell_beyond_holding_is_refused() -> None:
-    reasons = validate_external([ExternalOrder("A", Side.SELL, D(6)),
-                                 ExternalOrder("A", Side.SELL, D(5))], {"A": D(10)}, D(0), PRICES)
+    reasons = validate_external(
+        [ExternalOrder("A", Side.SELL, D(6)), ExternalOrder("A", Side.SELL, D(5))],
+        {"A": D(10)},
+        D(0),
+        PRICES,
+    )
     assert [(r.code, r.symbol) for r in reasons] == [("EXTERNAL_SELL_EXCEEDS_HOLDING", "A")]
 
 

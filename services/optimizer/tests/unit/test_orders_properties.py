@@ -38,8 +38,9 @@ def targets_st(draw: st.DrawFn) -> TargetWeights:
     chosen = draw(st.permutations(SYMBOLS))[:count]
     with_cash = draw(st.booleans())
     parts = count + (1 if with_cash else 0)
-    cuts = sorted(draw(st.lists(st.integers(1, 9999), min_size=parts - 1, max_size=parts - 1,
-                                unique=True)))
+    cuts = sorted(
+        draw(st.lists(st.integers(1, 9999), min_size=parts - 1, max_size=parts - 1, unique=True))
+    )
     bounds = [0, *cuts, 10000]
     bps = [bounds[i + 1] - bounds[i] for i in range(parts)]
     assets = {s: D(b) / 100 for s, b in zip(chosen, bps, strict=False)}
@@ -54,17 +55,23 @@ def book_st(draw: st.DrawFn) -> tuple[dict[str, D], D, TargetWeights, dict[str, 
     cash = draw(cash_st)
     fractionable = draw(st.booleans())
     prices = {
-        s: Price(draw(prices_st), True, fractionable or draw(st.booleans()), NOW)
-        for s in SYMBOLS
+        s: Price(draw(prices_st), True, fractionable or draw(st.booleans()), NOW) for s in SYMBOLS
     }
     return holdings, cash, targets, prices, draw(st.booleans())
 
 
-def run(run_type: RunType, book: tuple[dict[str, D], D, TargetWeights, dict[str, Price], bool],
-        *, min_notional: D = D("1.00"), amount: D | None = None, buffer: D = ZERO) -> OrderPlan:
+def run(
+    run_type: RunType,
+    book: tuple[dict[str, D], D, TargetWeights, dict[str, Price], bool],
+    *,
+    min_notional: D = D("1.00"),
+    amount: D | None = None,
+    buffer: D = ZERO,
+) -> OrderPlan:
     holdings, cash, targets, prices, fractional = book
-    cfg = PortfolioSettings(fractional_trading=fractional, min_order_notional=min_notional,
-                            cash_buffer_percent=buffer)
+    cfg = PortfolioSettings(
+        fractional_trading=fractional, min_order_notional=min_notional, cash_buffer_percent=buffer
+    )
     return generate_orders(run_type, holdings, cash, targets, prices, cfg, NOW, MAX_AGE, amount)
 
 
@@ -92,7 +99,8 @@ def assert_exact_types(plan: OrderPlan) -> None:
 @settings(max_examples=150, deadline=None)
 @given(book_st(), st.sampled_from(list(RunType)), st.decimals(0, 60000, places=2))
 def test_never_sells_more_than_held_nor_spends_more_than_available(
-    book: tuple[dict[str, D], D, TargetWeights, dict[str, Price], bool], run_type: RunType,
+    book: tuple[dict[str, D], D, TargetWeights, dict[str, Price], bool],
+    run_type: RunType,
     amount: D,
 ) -> None:
     holdings, cash = book[0], book[1]
@@ -141,10 +149,14 @@ def test_fractional_full_rebalance_lands_within_min_notional_rounding_of_target(
 
 
 @settings(max_examples=150, deadline=None)
-@given(book_st(), st.one_of(st.none(), st.decimals(0, 20000, places=2)),
-       st.sampled_from([ZERO, D("0.25")]))
+@given(
+    book_st(),
+    st.one_of(st.none(), st.decimals(0, 20000, places=2)),
+    st.sampled_from([ZERO, D("0.25")]),
+)
 def test_invest_cash_never_sells_and_never_increases_the_largest_drift(
-    book: tuple[dict[str, D], D, TargetWeights, dict[str, Price], bool], amount: D | None,
+    book: tuple[dict[str, D], D, TargetWeights, dict[str, Price], bool],
+    amount: D | None,
     buffer: D,
 ) -> None:
     holdings, cash, targets, prices, _ = book
@@ -189,9 +201,13 @@ def test_same_input_gives_same_orders(
     book: tuple[dict[str, D], D, TargetWeights, dict[str, Price], bool], run_type: RunType
 ) -> None:
     holdings, cash, targets, prices, fractional = book
-    shuffled = (dict(reversed(list(holdings.items()))), cash,
-                TargetWeights(dict(reversed(list(targets.assets.items()))), targets.cash),
-                dict(reversed(list(prices.items()))), fractional)
+    shuffled = (
+        dict(reversed(list(holdings.items()))),
+        cash,
+        TargetWeights(dict(reversed(list(targets.assets.items()))), targets.cash),
+        dict(reversed(list(prices.items()))),
+        fractional,
+    )
     first = run(run_type, book, amount=D(1000))
     second = run(run_type, shuffled, amount=D(1000))
     assert first == second

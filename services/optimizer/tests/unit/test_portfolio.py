@@ -35,20 +35,38 @@ from rebal_optimizer.domain import (
 
 NOW = datetime(2026, 3, 4, 15, tzinfo=UTC)
 TODAY = date(2026, 3, 4)
-MODEL = ModelPortfolio("m1", "Balanced", (Weight("asset", "A", D(50)), Weight("asset", "B", D(50))),
-                       cooldown_days=31,
-                       rebalance_conditions=(RebalanceCondition("drift_band", "absolute",
-                                                                percent=D(5)),))
+MODEL = ModelPortfolio(
+    "m1",
+    "Balanced",
+    (Weight("asset", "A", D(50)), Weight("asset", "B", D(50))),
+    cooldown_days=31,
+    rebalance_conditions=(RebalanceCondition("drift_band", "absolute", percent=D(5)),),
+)
 PRICES = {"A": Price(D(10), True, True, NOW), "B": Price(D(10), True, True, NOW)}
-DRIFTED = Portfolio("P1", {"A": D(60), "B": D(40)}, D(0), PortfolioSettings(model_id="m1"),
-                    funded=True)
+DRIFTED = Portfolio(
+    "P1", {"A": D(60), "B": D(40)}, D(0), PortfolioSettings(model_id="m1"), funded=True
+)
 
 
-def evaluate(portfolio: Portfolio, trading_days, reason: str = "nightly", *,
-             optimization_id: str = "O1", today: date = TODAY, now: datetime = NOW) -> Evaluation:
-    return portfolio.evaluate(Trigger(TriggerReason(reason)), MODEL, PRICES,
-                              optimization_id=optimization_id, now=now, today=today,
-                              trading_days=trading_days, max_price_age=timedelta(minutes=15))
+def evaluate(
+    portfolio: Portfolio,
+    trading_days,
+    reason: str = "nightly",
+    *,
+    optimization_id: str = "O1",
+    today: date = TODAY,
+    now: datetime = NOW,
+) -> Evaluation:
+    return portfolio.evaluate(
+        Trigger(TriggerReason(reason)),
+        MODEL,
+        PRICES,
+        optimization_id=optimization_id,
+        now=now,
+        today=today,
+        trading_days=trading_days,
+        max_price_age=timedelta(minutes=15),
+    )
 
 
 def with_settings(portfolio: Portfolio, **changes: object) -> Portfolio:
@@ -56,6 +74,7 @@ def with_settings(portfolio: Portfolio, **changes: object) -> Portfolio:
 
 
 # -- facts ------------------------------------------------------------------------------------
+
 
 def test_snapshot_replaces_holdings_and_ignores_older_ones() -> None:
     p = Portfolio("P1").apply_holdings_snapshot({"A": D(5), "B": D(0)}, D(7), NOW)
@@ -75,8 +94,12 @@ def test_snapshot_newer_than_last_execution_ends_the_client_wait() -> None:
     assert waiting.apply_holdings_snapshot({}, D(1), NOW).awaiting_client_holdings_after == NOW
     stale = waiting.apply_holdings_snapshot({}, D(1), NOW - timedelta(minutes=1))
     assert stale.awaiting_client_holdings_after == NOW
-    assert waiting.apply_holdings_snapshot({}, D(1), NOW + timedelta(seconds=1)) \
-        .awaiting_client_holdings_after is None
+    assert (
+        waiting.apply_holdings_snapshot(
+            {}, D(1), NOW + timedelta(seconds=1)
+        ).awaiting_client_holdings_after
+        is None
+    )
 
 
 def test_holdings_delta_cannot_go_negative_and_drops_zeros() -> None:
@@ -115,12 +138,15 @@ def test_settings_change_without_new_targets_is_not_a_subscription() -> None:
 
 # -- discretionary and advisory ------------------------------------------------------------------
 
+
 def test_discretionary_recommended_optimization_is_ready_and_blocks(trading_days) -> None:
     evaluation = evaluate(DRIFTED, trading_days)
     assert evaluation.optimization is not None
     assert evaluation.optimization.status is OptimizationStatus.READY
     assert (evaluation.portfolio.blocked_by, evaluation.portfolio.blocked_run_type) == (
-        "O1", RunType.FULL_REBALANCE)
+        "O1",
+        RunType.FULL_REBALANCE,
+    )
 
 
 def test_advisory_waits_for_owner_then_accept_blocks(trading_days) -> None:
@@ -144,9 +170,16 @@ def test_reject_and_reoptimize(trading_days) -> None:
     again = evaluation.portfolio.decide(evaluation.optimization, OwnerChoice.REOPTIMIZE, NOW)
     assert again.optimization.status is OptimizationStatus.SUPERSEDED
     assert again.reoptimize is not None and again.reoptimize.reason is TriggerReason.MANUAL
-    new = again.portfolio.evaluate(again.reoptimize, MODEL, PRICES, optimization_id="O2",
-                                   now=NOW, today=TODAY, trading_days=trading_days,
-                                   max_price_age=timedelta(minutes=15))
+    new = again.portfolio.evaluate(
+        again.reoptimize,
+        MODEL,
+        PRICES,
+        optimization_id="O2",
+        now=NOW,
+        today=TODAY,
+        trading_days=trading_days,
+        max_price_age=timedelta(minutes=15),
+    )
     assert new.optimization is not None
     assert new.optimization.status is OptimizationStatus.AWAITING_OWNER  # same day: manual
 
@@ -160,8 +193,9 @@ def test_deciding_an_optimization_that_is_not_waiting_is_illegal(trading_days) -
 
 def test_newer_recommendation_supersedes_the_waiting_one(trading_days) -> None:
     first = evaluate(with_settings(DRIFTED, mandate=Mandate.ADVISORY), trading_days)
-    second = evaluate(first.portfolio, trading_days, optimization_id="O2",
-                      today=TODAY + timedelta(days=1))
+    second = evaluate(
+        first.portfolio, trading_days, optimization_id="O2", today=TODAY + timedelta(days=1)
+    )
     assert second.superseded_optimization_id == "O1"
     assert second.portfolio.awaiting_owner is not None
     assert second.portfolio.awaiting_owner.optimization_id == "O2"
@@ -170,61 +204,82 @@ def test_newer_recommendation_supersedes_the_waiting_one(trading_days) -> None:
 def test_waiting_optimization_expires(trading_days) -> None:
     first = evaluate(with_settings(DRIFTED, mandate=Mandate.ADVISORY), trading_days)
     assert first.optimization is not None
-    early = first.portfolio.expire_if_due(first.optimization, NOW + timedelta(hours=1),
-                                          timedelta(days=1))
+    early = first.portfolio.expire_if_due(
+        first.optimization, NOW + timedelta(hours=1), timedelta(days=1)
+    )
     assert early.optimization.status is OptimizationStatus.AWAITING_OWNER
-    due = first.portfolio.expire_if_due(first.optimization, NOW + timedelta(days=1),
-                                        timedelta(days=1))
+    due = first.portfolio.expire_if_due(
+        first.optimization, NOW + timedelta(days=1), timedelta(days=1)
+    )
     assert due.optimization.status is OptimizationStatus.EXPIRED
     assert due.portfolio.awaiting_owner is None
 
 
 # -- run completion ------------------------------------------------------------------------------
 
+
 def test_platform_completion_applies_trades_and_starts_cooldown(trading_days) -> None:
     blocked = evaluate(DRIFTED, trading_days).portfolio
-    done = blocked.complete_run("O1", executed={"A": D(-10), "B": D(10)}, cash_delta=D("-0.02"),
-                                last_execution_at=NOW, completed_on=TODAY)
+    done = blocked.complete_run(
+        "O1",
+        executed={"A": D(-10), "B": D(10)},
+        cash_delta=D("-0.02"),
+        last_execution_at=NOW,
+        completed_on=TODAY,
+    )
     assert done.blocked_by is None and done.holdings == {"A": D(50), "B": D(50)}
     assert done.cash == D("-0.02") and done.last_rebalanced_at == TODAY
-    assert blocked.complete_run("O9", executed={}, cash_delta=D(0), last_execution_at=None,
-                                completed_on=TODAY) is blocked  # not the blocking run
+    assert (
+        blocked.complete_run(
+            "O9", executed={}, cash_delta=D(0), last_execution_at=None, completed_on=TODAY
+        )
+        is blocked
+    )  # not the blocking run
 
 
 def test_invest_cash_completion_does_not_start_cooldown() -> None:
     blocked = replace(DRIFTED, blocked_by="O1", blocked_run_type=RunType.INVEST_CASH)
-    done = blocked.complete_run("O1", executed={"B": D(1)}, cash_delta=D(-10),
-                                last_execution_at=NOW, completed_on=TODAY)
+    done = blocked.complete_run(
+        "O1", executed={"B": D(1)}, cash_delta=D(-10), last_execution_at=NOW, completed_on=TODAY
+    )
     assert done.last_rebalanced_at is None and done.holdings["B"] == D(41)
 
 
 def test_client_completion_waits_for_newer_holdings(trading_days) -> None:
     client = with_settings(DRIFTED, broker_integration=BrokerIntegration.CLIENT)
     blocked = evaluate(client, trading_days).portfolio
-    done = blocked.complete_run("O1", executed={"A": D(-10)}, cash_delta=D(100),
-                                last_execution_at=NOW, completed_on=TODAY)
+    done = blocked.complete_run(
+        "O1", executed={"A": D(-10)}, cash_delta=D(100), last_execution_at=NOW, completed_on=TODAY
+    )
     assert done.blocked_by is None and done.holdings == client.holdings  # not applied
     assert done.awaiting_client_holdings_after == NOW
     tomorrow = TODAY + timedelta(days=1)
     assert evaluate(done, trading_days, today=tomorrow).optimization is None
-    patched = done.apply_holdings_snapshot({"A": D(60), "B": D(40)}, D(0),
-                                           NOW + timedelta(minutes=5))
+    patched = done.apply_holdings_snapshot(
+        {"A": D(60), "B": D(40)}, D(0), NOW + timedelta(minutes=5)
+    )
     assert patched.awaiting_client_holdings_after is None
 
 
 # -- external optimizer ----------------------------------------------------------------------
 
+
 def test_external_optimization_is_validated(trading_days) -> None:
     external = with_settings(DRIFTED, optimizer=OptimizerMode.EXTERNAL)
     assert evaluate(external, trading_days).optimization is None  # rebal does not optimize
     good = [ExternalOrder("A", Side.SELL, D(10)), ExternalOrder("B", Side.BUY, D(10))]
-    ok = external.submit_external(good, PRICES, optimization_id="X1", now=NOW,
-                                  max_price_age=timedelta(minutes=15))
+    ok = external.submit_external(
+        good, PRICES, optimization_id="X1", now=NOW, max_price_age=timedelta(minutes=15)
+    )
     assert ok.optimization is not None and ok.optimization.status is OptimizationStatus.READY
     assert ok.optimization.trigger is TriggerReason.EXTERNAL and ok.portfolio.blocked_by == "X1"
-    bad = external.submit_external([ExternalOrder("A", Side.SELL, D(61))], PRICES,
-                                   optimization_id="X2", now=NOW,
-                                   max_price_age=timedelta(minutes=15))
+    bad = external.submit_external(
+        [ExternalOrder("A", Side.SELL, D(61))],
+        PRICES,
+        optimization_id="X2",
+        now=NOW,
+        max_price_age=timedelta(minutes=15),
+    )
     assert bad.optimization is not None
     assert bad.optimization.status is OptimizationStatus.NOT_RECOMMENDED
     assert [r.code for r in bad.optimization.reasons] == ["EXTERNAL_SELL_EXCEEDS_HOLDING"]
@@ -232,27 +287,35 @@ def test_external_optimization_is_validated(trading_days) -> None:
 
 
 def test_external_optimization_refused_for_platform_optimizer() -> None:
-    refused = DRIFTED.submit_external([ExternalOrder("A", Side.SELL, D(1))], PRICES,
-                                      optimization_id="X1", now=NOW,
-                                      max_price_age=timedelta(minutes=15))
+    refused = DRIFTED.submit_external(
+        [ExternalOrder("A", Side.SELL, D(1))],
+        PRICES,
+        optimization_id="X1",
+        now=NOW,
+        max_price_age=timedelta(minutes=15),
+    )
     assert refused.optimization is None and refused.refused_reason == "OPTIMIZER_NOT_EXTERNAL"
 
 
 # -- the eight InvestSuite process flows ---------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("integration", "mandate", "optimizer"),
     list(itertools.product(BrokerIntegration, Mandate, OptimizerMode)),
 )
-def test_eight_process_flows_complete_a_cycle(trading_days, integration: BrokerIntegration,
-                                              mandate: Mandate, optimizer: OptimizerMode) -> None:
-    portfolio = with_settings(DRIFTED, broker_integration=integration, mandate=mandate,
-                              optimizer=optimizer)
+def test_eight_process_flows_complete_a_cycle(
+    trading_days, integration: BrokerIntegration, mandate: Mandate, optimizer: OptimizerMode
+) -> None:
+    portfolio = with_settings(
+        DRIFTED, broker_integration=integration, mandate=mandate, optimizer=optimizer
+    )
     # 1. triggered: by rebal's evaluation, or by the external optimizer submitting orders
     if optimizer is OptimizerMode.EXTERNAL:
         orders = [ExternalOrder("A", Side.SELL, D(10)), ExternalOrder("B", Side.BUY, D(10))]
-        evaluation = portfolio.submit_external(orders, PRICES, optimization_id="O1", now=NOW,
-                                               max_price_age=timedelta(minutes=15))
+        evaluation = portfolio.submit_external(
+            orders, PRICES, optimization_id="O1", now=NOW, max_price_age=timedelta(minutes=15)
+        )
     else:
         evaluation = evaluate(portfolio, trading_days)
     opt, portfolio = evaluation.optimization, evaluation.portfolio
@@ -265,11 +328,17 @@ def test_eight_process_flows_complete_a_cycle(trading_days, integration: BrokerI
     assert opt.status is OptimizationStatus.READY and portfolio.blocked_by == "O1"
     assert evaluate(portfolio, trading_days, "manual", optimization_id="O2").optimization is None
     # 3-4. executed and settled: run.completed unblocks
-    done = portfolio.complete_run("O1", executed={"A": D(-10), "B": D(10)}, cash_delta=D(0),
-                                  last_execution_at=NOW, completed_on=TODAY)
+    done = portfolio.complete_run(
+        "O1",
+        executed={"A": D(-10), "B": D(10)},
+        cash_delta=D(0),
+        last_execution_at=NOW,
+        completed_on=TODAY,
+    )
     if integration is BrokerIntegration.CLIENT:
         assert done.awaiting_client_holdings_after == NOW
-        done = done.apply_holdings_snapshot({"A": D(50), "B": D(50)}, D(0),
-                                            NOW + timedelta(minutes=1))
+        done = done.apply_holdings_snapshot(
+            {"A": D(50), "B": D(50)}, D(0), NOW + timedelta(minutes=1)
+        )
     assert done.blocked_by is None and done.awaiting_client_holdings_after is None
     assert done.holdings == {"A": D(50), "B": D(50)}

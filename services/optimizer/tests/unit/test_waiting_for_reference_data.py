@@ -23,10 +23,17 @@ def line(opt: OptimizationCreated, name: str):  # the decision record's line of 
 
 def completed(opt: OptimizationReady, executed: dict, cash_delta: D) -> RunCompleted:
     return RunCompleted(
-        run_id=opt.optimization_id, optimization_id=opt.optimization_id,
-        portfolio_id=opt.portfolio_id, account_id=opt.account_id, run_type=opt.run_type,
-        broker_integration="PLATFORM", status="COMPLETED_SUCCESS", orders=(),
-        cash_delta=cash_delta, holdings_delta=executed, completed_at=opt.recorded_at,
+        run_id=opt.optimization_id,
+        optimization_id=opt.optimization_id,
+        portfolio_id=opt.portfolio_id,
+        account_id=opt.account_id,
+        run_type=opt.run_type,
+        broker_integration="PLATFORM",
+        status="COMPLETED_SUCCESS",
+        orders=(),
+        cash_delta=cash_delta,
+        holdings_delta=executed,
+        completed_at=opt.recorded_at,
     )
 
 
@@ -47,7 +54,9 @@ async def test_a_deposit_before_its_prices_is_invested_when_the_prices_arrive(en
 
     await env.price("SPY", "100")  # TLT still missing: now it waits for TLT
     (still,) = only(env.new(), OptimizationCreated)
-    assert not still.is_recommended and [r.detail for r in still.reasons] == ["TLT: no price received"]
+    assert not still.is_recommended and [r.detail for r in still.reasons] == [
+        "TLT: no price received"
+    ]
     assert line(still, "waited_for").value == "price:SPY"
     assert await waiting_ids(env, "price:SPY") == []
     assert await waiting_ids(env, "price:TLT") == ["p1"]
@@ -61,7 +70,9 @@ async def test_a_deposit_before_its_prices_is_invested_when_the_prices_arrive(en
     waited = line(invested, "waited_for")
     assert waited.met and waited.value == "price:TLT" and "deposit" in waited.detail
     assert {(o.symbol, o.side, o.qty) for o in invested.orders} == {
-        ("SPY", "buy", D(60)), ("TLT", "buy", D(70))}
+        ("SPY", "buy", D(60)),
+        ("TLT", "buy", D(70)),
+    }
     record = await env.record("p1")
     assert record.portfolio.waiting_for is None and record.portfolio.blocked_by is not None
     assert await waiting_ids(env, "price:TLT") == []
@@ -162,4 +173,3 @@ async def test_a_price_committed_while_the_evaluation_ran_is_not_missed(env) -> 
     assert [o.is_recommended for o in only(events, OptimizationCreated)] == [False, True]
     assert len(only(events, OptimizationReady)) == 1
     assert (await env.record("p1")).portfolio.waiting_for is None
-

@@ -18,11 +18,19 @@ async def test_negative_cash_delta_pays_the_pending_withdrawal(env: Env, optimiz
     env.clock.advance(timedelta(minutes=1)) if hasattr(env.clock, "advance") else None
     from rebal_schemas import WithdrawalRequested
 
-    await env.handlers.portfolio_patched(WithdrawalRequested(portfolio_id="p1", amount=Decimal("3000")))
+    await env.handlers.portfolio_patched(
+        WithdrawalRequested(portfolio_id="p1", amount=Decimal("3000"))
+    )
     before = (await env.record("p1")).portfolio
     assert before.pending_withdrawal == Decimal("3000")
     await env.handlers.portfolio_patched(
-        HoldingsReported(portfolio_id="p1", mode="delta", as_of=env.clock.now(), holdings={}, cash=Decimal("-3000"))
+        HoldingsReported(
+            portfolio_id="p1",
+            mode="delta",
+            as_of=env.clock.now(),
+            holdings={},
+            cash=Decimal("-3000"),
+        )
     )
     after = (await env.record("p1")).portfolio
     assert after.cash == before.cash - Decimal("3000")

@@ -36,8 +36,10 @@ def bootstrap(
     """
     settings = settings if settings is not None else SchedulerSettings()
     clock = clock if clock is not None else SystemClock()
-    calendar = calendar if calendar is not None else trading_calendar(
-        settings.calendar_code, settings.timezone
+    calendar = (
+        calendar
+        if calendar is not None
+        else trading_calendar(settings.calendar_code, settings.timezone)
     )
     runtime = ServiceRuntime(settings, store=store)
     handlers = SchedulerHandlers(

@@ -56,13 +56,19 @@ def scheduler_env(bootstrap: str, tmp_path: Path, group: str) -> dict[str, str]:
 def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "rebal_scheduler"], env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "rebal_scheduler"],
+            env=env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
         )
 
 
 def sweeps_after(moment: datetime, count: int) -> Any:
     def seen(events: list[Any]) -> bool:
-        return sum(1 for e in events if e.reason == "drift_sweep" and e.occurred_at > moment) >= count
+        return (
+            sum(1 for e in events if e.reason == "drift_sweep" and e.occurred_at > moment) >= count
+        )
 
     return seen
 
@@ -110,7 +116,9 @@ async def test_sigkill_and_restart_emit_no_slot_twice_and_catch_up_missed_ones(
     assert all(len({r.value for r in rs}) == 1 for rs in repeats.values()), repeats
     assert len(repeats) <= 1  # at most the one in flight when the process was killed
 
-    events: list[RebalanceRequested] = [decode("rebalance.requested", rs[0].value) for rs in by_slot.values()]  # type: ignore[misc]
+    events: list[RebalanceRequested] = [
+        decode("rebalance.requested", rs[0].value) for rs in by_slot.values()
+    ]  # type: ignore[misc]
     sweeps = sorted((e for e in events if e.reason == "drift_sweep"), key=lambda e: e.occurred_at)
     assert {e.reason for e in events} == {"drift_sweep"}
     assert all(e.event_id == f"slot:{e.slot_id}" and e.scope == "all" for e in sweeps)

@@ -48,7 +48,9 @@ def xnys() -> ExchangeTradingCalendar:
     return ExchangeTradingCalendar("XNYS", start=date(2025, 1, 1), end=date(2028, 12, 31))
 
 
-def scheduler_settings(bootstrap_servers: str, tmp_path: Path, **overrides: object) -> SchedulerSettings:
+def scheduler_settings(
+    bootstrap_servers: str, tmp_path: Path, **overrides: object
+) -> SchedulerSettings:
     base = settings_for(bootstrap_servers, tmp_path, "scheduler")
     return SchedulerSettings(**{**base.model_dump(), **overrides})
 
@@ -78,7 +80,9 @@ def weekly_friday_model(model_id: str) -> ModelUpdated:
             Weight(type="asset", symbol="SPY", percent=Decimal("70")),
             Weight(type="cash", percent=Decimal("30")),
         ),
-        rebalance_conditions=(RebalanceCondition(type="calendar", sub_type="weekly", day="Friday"),),
+        rebalance_conditions=(
+            RebalanceCondition(type="calendar", sub_type="weekly", day="Friday"),
+        ),
     )
 
 
@@ -90,7 +94,10 @@ async def has_model(scheduler: Scheduler, model_id: str) -> bool:
 def session_sweep_ids(day: date) -> list[str]:
     """09:30 .. 15:30 New York time, every 30 minutes."""
     start = datetime(day.year, day.month, day.day, 9, 30, tzinfo=NY)
-    return [f"drift_sweep:{(start + timedelta(minutes=30 * k)).astimezone(UTC):%Y-%m-%dT%H:%MZ}" for k in range(13)]
+    return [
+        f"drift_sweep:{(start + timedelta(minutes=30 * k)).astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+        for k in range(13)
+    ]
 
 
 async def test_two_schedulers_on_one_store_put_each_slot_on_the_topic_once(
@@ -158,15 +165,20 @@ async def test_a_model_with_weights_not_summing_to_100_is_dead_lettered(
     bootstrap_servers = fresh_kafka.bootstrap_servers
     settings = scheduler_settings(bootstrap_servers, tmp_path, tick_seconds=60)
     scheduler = bootstrap(settings, clock=FakeClock(ny(2026, 3, 31, 23)), calendar=xnys)
-    bad = orjson.dumps({
-        "event_type": "model.updated",
-        "schema_version": 2,
-        "event_id": "bad-weights-1",
-        "model_id": "m-bad",
-        "name": "ninety percent",
-        "weights": [{"type": "asset", "symbol": "AAPL", "percent": "50"}, {"type": "cash", "percent": "40"}],
-        "rebalance_conditions": [{"type": "calendar", "sub_type": "monthly", "day": "1"}],
-    })
+    bad = orjson.dumps(
+        {
+            "event_type": "model.updated",
+            "schema_version": 2,
+            "event_id": "bad-weights-1",
+            "model_id": "m-bad",
+            "name": "ninety percent",
+            "weights": [
+                {"type": "asset", "symbol": "AAPL", "percent": "50"},
+                {"type": "cash", "percent": "40"},
+            ],
+            "rebalance_conditions": [{"type": "calendar", "sub_type": "monthly", "day": "1"}],
+        }
+    )
     good = weekly_friday_model("m-bad")  # same key, same partition: it must flow past the bad one
 
     async with scheduler.runtime.running(), TopicReader(bootstrap_servers, "dead.letter") as dead:

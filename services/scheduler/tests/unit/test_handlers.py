@@ -44,7 +44,9 @@ def model_updated(
 ) -> ModelUpdated:
     conditions = [RebalanceCondition(type="drift_band", sub_type="absolute", percent=Decimal("5"))]
     if calendar is not None:
-        conditions.append(RebalanceCondition(type="calendar", sub_type=calendar[0], day=calendar[1]))  # type: ignore[arg-type]
+        conditions.append(
+            RebalanceCondition(type="calendar", sub_type=calendar[0], day=calendar[1])
+        )  # type: ignore[arg-type]
     return ModelUpdated(
         model_id=model_id,
         name=f"model {model_id}",
@@ -58,7 +60,10 @@ def model_updated(
 
 
 def handlers_on(
-    store: InMemoryStore, clock: FakeClock, calendar: ExchangeTradingCalendar, config: SchedulerConfig = CONFIG
+    store: InMemoryStore,
+    clock: FakeClock,
+    calendar: ExchangeTradingCalendar,
+    config: SchedulerConfig = CONFIG,
 ) -> SchedulerHandlers:
     return SchedulerHandlers(store, calendar, config, clock, producer="scheduler")
 
@@ -69,7 +74,9 @@ def published(store: InMemoryStore) -> list[RebalanceRequested]:
     return events  # type: ignore[return-value]
 
 
-async def run_clock(handlers: SchedulerHandlers, clock: FakeClock, until: datetime, step: timedelta) -> None:
+async def run_clock(
+    handlers: SchedulerHandlers, clock: FakeClock, until: datetime, step: timedelta
+) -> None:
     while clock.now() < until:
         await handlers.tick(clock.advance(min(step, until - clock.now())))
 
@@ -81,7 +88,9 @@ async def schedule_models(store: InMemoryStore) -> set[str]:
 # --- model.updated -------------------------------------------------------------------------------
 
 
-async def test_created_model_fires_on_the_rolled_back_trading_day(xnys: ExchangeTradingCalendar) -> None:
+async def test_created_model_fires_on_the_rolled_back_trading_day(
+    xnys: ExchangeTradingCalendar,
+) -> None:
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 30))
     handlers = handlers_on(store, clock, xnys)
     await handlers.tick(clock.now())
@@ -90,9 +99,16 @@ async def test_created_model_fires_on_the_rolled_back_trading_day(xnys: Exchange
 
     calendar = [e for e in published(store) if e.reason == "calendar"]
     # Friday 2026-04-03 is Good Friday (closed): the rebalance rolls back to Thursday.
-    assert [e.slot_id for e in calendar] == ["calendar:m-fri:2026-04-02", "calendar:m-fri:2026-04-10"]
+    assert [e.slot_id for e in calendar] == [
+        "calendar:m-fri:2026-04-02",
+        "calendar:m-fri:2026-04-10",
+    ]
     first = calendar[0]
-    assert (first.scope, first.model_id, first.event_id) == ("model", "m-fri", "slot:calendar:m-fri:2026-04-02")
+    assert (first.scope, first.model_id, first.event_id) == (
+        "model",
+        "m-fri",
+        "slot:calendar:m-fri:2026-04-02",
+    )
     assert first.occurred_at == ny(2026, 4, 2, 9, 35)
     assert first.producer == "scheduler" and not first.late
 
@@ -134,15 +150,21 @@ async def test_model_that_should_not_run_on_a_calendar_is_unscheduled(
     assert [e for e in published(store) if e.reason == "nightly"]  # the clock did run
 
 
-async def test_reactivated_model_is_scheduled_from_its_reactivation(xnys: ExchangeTradingCalendar) -> None:
+async def test_reactivated_model_is_scheduled_from_its_reactivation(
+    xnys: ExchangeTradingCalendar,
+) -> None:
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 2))
     handlers = handlers_on(store, clock, xnys)
     await handlers.tick(clock.now())
-    await handlers.on_model_updated(model_updated("m", ("weekly", "Tuesday"), ModelStatus.needs_adjustment))
+    await handlers.on_model_updated(
+        model_updated("m", ("weekly", "Tuesday"), ModelStatus.needs_adjustment)
+    )
     await run_clock(handlers, clock, ny(2026, 3, 4), timedelta(hours=1))  # Tuesday 03-03 passes
     await handlers.on_model_updated(model_updated("m", ("weekly", "Tuesday")))
     await run_clock(handlers, clock, ny(2026, 3, 12), timedelta(hours=1))
-    assert [e.slot_id for e in published(store) if e.reason == "calendar"] == ["calendar:m:2026-03-10"]
+    assert [e.slot_id for e in published(store) if e.reason == "calendar"] == [
+        "calendar:m:2026-03-10"
+    ]
 
 
 async def test_redelivered_model_update_is_recognised(xnys: ExchangeTradingCalendar) -> None:
@@ -181,7 +203,9 @@ async def test_a_year_of_ticks_emits_every_slot_once(xnys: ExchangeTradingCalend
     steps = random.Random(2026)
     month = clock.now().astimezone(NY).month
     while clock.now() < end:
-        now = clock.advance(min(timedelta(minutes=steps.choice([1, 7, 30, 61, 180, 720])), end - clock.now()))
+        now = clock.advance(
+            min(timedelta(minutes=steps.choice([1, 7, 30, 61, 180, 720])), end - clock.now())
+        )
         if now.astimezone(NY).month != month:  # a restart every month: new objects, same store
             month, handlers = now.astimezone(NY).month, handlers_on(store, clock, xnys)
         await handlers.tick(now)
@@ -201,7 +225,9 @@ async def test_a_year_of_ticks_emits_every_slot_once(xnys: ExchangeTradingCalend
     assert len(sweeps) == (len(sessions) - 2) * 13 + 2 * 7  # two early closes: 7 sweeps each
     assert all(e.scope == "all" for e in sweeps)
     for model_id, (sub_type, day) in YEAR_MODELS.items():
-        expected = rebalance_dates(CalendarCondition.parse(sub_type, day), date(2026, 1, 1), date(2026, 12, 31), xnys)
+        expected = rebalance_dates(
+            CalendarCondition.parse(sub_type, day), date(2026, 1, 1), date(2026, 12, 31), xnys
+        )
         mine = [e for e in events if e.model_id == model_id]
         assert [e.slot_id for e in mine] == [f"calendar:{model_id}:{d}" for d in expected]
         assert all(e.scope == "model" and e.reason == "calendar" for e in mine)
@@ -225,13 +251,18 @@ async def test_a_restart_at_the_same_or_an_earlier_time_emits_nothing_again(
     await run_clock(restarted, clock, ny(2026, 3, 3, 13), timedelta(minutes=10))
     after = [e.event_id for e in published(store)]
     assert after[: len(before)] == before
-    assert after[len(before) :] == ["slot:drift_sweep:2026-03-03T17:30Z", "slot:drift_sweep:2026-03-03T18:00Z"]
+    assert after[len(before) :] == [
+        "slot:drift_sweep:2026-03-03T17:30Z",
+        "slot:drift_sweep:2026-03-03T18:00Z",
+    ]
 
 
 # --- missed slots while down ----------------------------------------------------------------------
 
 
-async def down_from_monday_to_wednesday(xnys: ExchangeTradingCalendar, policy: MissedSlotPolicy) -> list[RebalanceRequested]:
+async def down_from_monday_to_wednesday(
+    xnys: ExchangeTradingCalendar, policy: MissedSlotPolicy
+) -> list[RebalanceRequested]:
     """Runs Monday 2026-03-02 until 10:00, is down until Wednesday 12:00, restarts."""
     config = SchedulerConfig(missed_slot_policy=policy)
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 2))
@@ -252,7 +283,10 @@ async def test_run_late_catches_every_missed_slot_up_once(xnys: ExchangeTradingC
     caught_up = await down_from_monday_to_wednesday(xnys, MissedSlotPolicy.RUN_LATE)
     sweeps = [e for e in caught_up if e.reason == "drift_sweep"]
     assert len(sweeps) == 11 + 13 + 6  # Monday 10:30-15:30, all of Tuesday, Wednesday 09:30-12:00
-    assert [e.slot_id for e in caught_up if e.reason == "nightly"] == ["nightly:2026-03-03", "nightly:2026-03-04"]
+    assert [e.slot_id for e in caught_up if e.reason == "nightly"] == [
+        "nightly:2026-03-03",
+        "nightly:2026-03-04",
+    ]
     assert [e.slot_id for e in caught_up if e.reason == "calendar"] == ["calendar:m:2026-03-03"]
     assert len(caught_up) == 33
     on_time = [e.slot_id for e in caught_up if not e.late]
@@ -260,7 +294,9 @@ async def test_run_late_catches_every_missed_slot_up_once(xnys: ExchangeTradingC
     assert [e.occurred_at for e in caught_up] == sorted(e.occurred_at for e in caught_up)
 
 
-async def test_skip_emits_only_the_latest_missed_slot_of_each_series(xnys: ExchangeTradingCalendar) -> None:
+async def test_skip_emits_only_the_latest_missed_slot_of_each_series(
+    xnys: ExchangeTradingCalendar,
+) -> None:
     caught_up = await down_from_monday_to_wednesday(xnys, MissedSlotPolicy.SKIP)
     assert [(e.slot_id, e.late) for e in caught_up] == [
         ("calendar:m:2026-03-03", True),
@@ -293,7 +329,9 @@ class InterleavingStore(InMemoryStore):
             raise
 
 
-async def test_two_schedulers_racing_on_one_store_emit_each_slot_once(xnys: ExchangeTradingCalendar) -> None:
+async def test_two_schedulers_racing_on_one_store_emit_each_slot_once(
+    xnys: ExchangeTradingCalendar,
+) -> None:
     store, clock = InterleavingStore(), FakeClock(ny(2026, 3, 30))
     a, b = handlers_on(store, clock, xnys), handlers_on(store, clock, xnys)
     await asyncio.gather(a.tick(clock.now()), b.tick(clock.now()))
@@ -321,5 +359,7 @@ async def test_two_schedulers_racing_on_one_store_emit_each_slot_once(xnys: Exch
         "calendar:m:2026-04-10",
     }
     sessions = xnys.sessions_in_range(date(2026, 3, 30), date(2026, 4, 10))
-    assert [e.slot_id for e in events if e.reason == "nightly"] == [f"nightly:{d}" for d in sessions]
+    assert [e.slot_id for e in events if e.reason == "nightly"] == [
+        f"nightly:{d}" for d in sessions
+    ]
     assert len([e for e in events if e.reason == "drift_sweep"]) == 13 * len(sessions)

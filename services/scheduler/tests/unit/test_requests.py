@@ -32,7 +32,10 @@ def test_calendar_slot_requests_one_model() -> None:
     slot = Slot(SlotKind.CALENDAR, model_scope("m-1"), AT, DAY)
     event = rebalance_request(slot, AT + timedelta(seconds=3), "scheduler")
     assert (event.scope, event.model_id, event.reason, event.slot_id) == (
-        "model", "m-1", "calendar", "calendar:m-1:2026-04-02"
+        "model",
+        "m-1",
+        "calendar",
+        "calendar:m-1:2026-04-02",
     )
     assert event.event_id == "slot:calendar:m-1:2026-04-02"
     assert event.occurred_at == AT and event.recorded_at == AT + timedelta(seconds=3)
@@ -40,9 +43,13 @@ def test_calendar_slot_requests_one_model() -> None:
     assert decode("rebalance.requested", encode(event)) == event
 
 
-@pytest.mark.parametrize(("kind", "reason"), [(SlotKind.NIGHTLY, "nightly"), (SlotKind.DRIFT_SWEEP, "drift_sweep")])
+@pytest.mark.parametrize(
+    ("kind", "reason"), [(SlotKind.NIGHTLY, "nightly"), (SlotKind.DRIFT_SWEEP, "drift_sweep")]
+)
 def test_nightly_and_sweeps_request_everyone(kind: SlotKind, reason: str) -> None:
-    event = rebalance_request(Slot(kind, ALL_SCOPE, AT, DAY).marked_late(), AT + timedelta(hours=1), "s")
+    event = rebalance_request(
+        Slot(kind, ALL_SCOPE, AT, DAY).marked_late(), AT + timedelta(hours=1), "s"
+    )
     assert (event.scope, event.model_id, event.reason, event.late) == ("all", None, reason, True)
     assert key_of(event) == b"*"
 
@@ -60,14 +67,18 @@ def test_an_id_too_long_for_the_envelope_is_hashed_deterministically() -> None:
     event = rebalance_request(slot, AT, "scheduler")
     assert len(event.event_id) <= 128 and event.event_id.startswith("slot:sha256:")
     assert event.event_id == slot_event_id(slot.slot_id)
-    other = Slot(SlotKind.CALENDAR, model_scope(model_id), AT + timedelta(days=1), DAY + timedelta(days=1))
+    other = Slot(
+        SlotKind.CALENDAR, model_scope(model_id), AT + timedelta(days=1), DAY + timedelta(days=1)
+    )
     assert slot_event_id(other.slot_id) != event.event_id
     assert isinstance(event, RebalanceRequested) and event.slot_id == slot.slot_id
 
 
 def model(status: ModelStatus, *conditions: RebalanceCondition) -> ModelUpdated:
     weights = (Weight(type="asset", symbol="SPY", percent=Decimal("100")),)
-    return ModelUpdated(model_id="m", name="m", status=status, weights=weights, rebalance_conditions=conditions)
+    return ModelUpdated(
+        model_id="m", name="m", status=status, weights=weights, rebalance_conditions=conditions
+    )
 
 
 DRIFT = RebalanceCondition(type="drift_band", sub_type="relative", percent=Decimal("10"))

@@ -67,8 +67,12 @@ def weight_of(d: Json) -> Weight:
 
 
 def condition_json(c: RebalanceCondition) -> Json:
-    return {"type": str(c.type), "sub_type": str(c.sub_type), "percent": opt_dec(c.percent),
-            "day": c.day}
+    return {
+        "type": str(c.type),
+        "sub_type": str(c.sub_type),
+        "percent": opt_dec(c.percent),
+        "day": c.day,
+    }
 
 
 def condition_of(d: Json) -> RebalanceCondition:
@@ -140,12 +144,18 @@ def waiting_json(w: Waiting | None) -> Json | None:
     if w is None:
         return None
     t = w.trigger
-    return {"kind": w.kind, "key": w.key, "trigger": {
-        "reason": str(t.reason), "initiated_from": str(t.initiated_from),
-        "run_type": str(t.run_type) if t.run_type else None,
-        "weights": [weight_json(x) for x in t.weights], "amount": opt_dec(t.amount),
-        "model_id": t.model_id,
-    }}
+    return {
+        "kind": w.kind,
+        "key": w.key,
+        "trigger": {
+            "reason": str(t.reason),
+            "initiated_from": str(t.initiated_from),
+            "run_type": str(t.run_type) if t.run_type else None,
+            "weights": [weight_json(x) for x in t.weights],
+            "amount": opt_dec(t.amount),
+            "model_id": t.model_id,
+        },
+    }
 
 
 def waiting_of(d: Json | None) -> Waiting | None:
@@ -153,22 +163,29 @@ def waiting_of(d: Json | None) -> Waiting | None:
         return None
     t = d["trigger"]
     trigger = Trigger(
-        TriggerReason(t["reason"]), Initiator(t["initiated_from"]),
+        TriggerReason(t["reason"]),
+        Initiator(t["initiated_from"]),
         run_type=RunType(t["run_type"]) if t.get("run_type") else None,
         weights=tuple(weight_of(x) for x in t.get("weights", ())),
-        amount=to_dec(t.get("amount")), model_id=t.get("model_id"),
+        amount=to_dec(t.get("amount")),
+        model_id=t.get("model_id"),
     )
     return Waiting(d["kind"], d["key"], trigger)
 
 
 def price_json(p: Price) -> Json:
-    return {"price": dec(p.price), "tradable": p.tradable, "fractionable": p.fractionable,
-            "as_of": p.as_of.isoformat()}
+    return {
+        "price": dec(p.price),
+        "tradable": p.tradable,
+        "fractionable": p.fractionable,
+        "as_of": p.as_of.isoformat(),
+    }
 
 
 def price_of(d: Json) -> Price:
-    return Price(Decimal(d["price"]), d["tradable"], d["fractionable"],
-                 datetime.fromisoformat(d["as_of"]))
+    return Price(
+        Decimal(d["price"]), d["tradable"], d["fractionable"], datetime.fromisoformat(d["as_of"])
+    )
 
 
 # -- optimizations --------------------------------------------------------------------------------
@@ -181,13 +198,19 @@ def _text(value: str | Decimal | None) -> str | None:
 
 
 def condition_evaluation_json(c: ConditionEvaluation) -> Json:
-    return {"name": c.name, "met": c.met, "value": _text(c.value),
-            "threshold": _text(c.threshold), "detail": c.detail}
+    return {
+        "name": c.name,
+        "met": c.met,
+        "value": _text(c.value),
+        "threshold": _text(c.threshold),
+        "detail": c.detail,
+    }
 
 
 def condition_evaluation_of(d: Json) -> ConditionEvaluation:
-    return ConditionEvaluation(d["name"], d["met"], d.get("value"), d.get("threshold"),
-                               d.get("detail", ""))
+    return ConditionEvaluation(
+        d["name"], d["met"], d.get("value"), d.get("threshold"), d.get("detail", "")
+    )
 
 
 def optimization_json(o: Optimization) -> Json:
@@ -200,13 +223,25 @@ def optimization_json(o: Optimization) -> Json:
         "mandate": str(o.mandate),
         "is_recommended": o.is_recommended,
         "orders": [
-            {"leg": x.leg, "symbol": x.symbol, "side": str(x.side), "qty": dec(x.qty),
-             "notional": dec(x.notional), "expected_price": dec(x.expected_price)}
+            {
+                "leg": x.leg,
+                "symbol": x.symbol,
+                "side": str(x.side),
+                "qty": dec(x.qty),
+                "notional": dec(x.notional),
+                "expected_price": dec(x.expected_price),
+            }
             for x in o.orders
         ],
         "skipped_orders": [
-            {"symbol": s.symbol, "side": str(s.side), "notional": dec(s.notional),
-             "reason": s.reason, "reason_details": s.reason_details, "currency": s.currency}
+            {
+                "symbol": s.symbol,
+                "side": str(s.side),
+                "notional": dec(s.notional),
+                "reason": s.reason,
+                "reason_details": s.reason_details,
+                "currency": s.currency,
+            }
             for s in o.skipped_orders
         ],
         "reasons": [{"code": r.code, "symbol": r.symbol, "detail": r.detail} for r in o.reasons],
@@ -231,17 +266,30 @@ def optimization_of(d: Json) -> Optimization:
         mandate=Mandate(d["mandate"]),
         is_recommended=d["is_recommended"],
         orders=tuple(
-            Order(x["leg"], x["symbol"], Side(x["side"]), Decimal(x["qty"]), Decimal(x["notional"]),
-                  Decimal(x["expected_price"]))
+            Order(
+                x["leg"],
+                x["symbol"],
+                Side(x["side"]),
+                Decimal(x["qty"]),
+                Decimal(x["notional"]),
+                Decimal(x["expected_price"]),
+            )
             for x in d["orders"]
         ),
         skipped_orders=tuple(
-            SkippedOrder(s["symbol"], Side(s["side"]), Decimal(s["notional"]), s["reason"],
-                         s.get("reason_details", ""), s.get("currency", "USD"))
+            SkippedOrder(
+                s["symbol"],
+                Side(s["side"]),
+                Decimal(s["notional"]),
+                s["reason"],
+                s.get("reason_details", ""),
+                s.get("currency", "USD"),
+            )
             for s in d["skipped_orders"]
         ),
-        reasons=tuple(Reason(r["code"], r.get("symbol"), r.get("detail", ""))
-                      for r in d["reasons"]),
+        reasons=tuple(
+            Reason(r["code"], r.get("symbol"), r.get("detail", "")) for r in d["reasons"]
+        ),
         decision=tuple(condition_evaluation_of(c) for c in d["decision"]),
         weights=tuple(weight_of(w) for w in d["weights"]),
         created_at=datetime.fromisoformat(d["created_at"]),

@@ -25,12 +25,21 @@ class BrokerFanoutSink:
     async def publish(self, events: Sequence[RebalanceRequested]) -> None:
         futures: list[Any] = []
         for event in events:
-            headers = {"event_type": event.event_type, "event_id": event.event_id,
-                       "schema_version": str(event.schema_version)}
-            futures.append(await self.broker.publish(
-                encode(event), topic=event.TOPIC, key=key_of(event), headers=headers,
-                correlation_id=event.correlation_id or event.event_id, no_confirm=True,
-            ))
+            headers = {
+                "event_type": event.event_type,
+                "event_id": event.event_id,
+                "schema_version": str(event.schema_version),
+            }
+            futures.append(
+                await self.broker.publish(
+                    encode(event),
+                    topic=event.TOPIC,
+                    key=key_of(event),
+                    headers=headers,
+                    correlation_id=event.correlation_id or event.event_id,
+                    no_confirm=True,
+                )
+            )
         await asyncio.wait_for(asyncio.gather(*futures), self.timeout_seconds)
         self.published += len(events)
 

@@ -77,7 +77,9 @@ def _portfolio_json(p: Portfolio) -> Json:
         "settings": settings_json(p.settings),
         "blocked_by": p.blocked_by,
         "blocked_run_type": str(p.blocked_run_type) if p.blocked_run_type else None,
-        "awaiting_owner": None if awaiting is None else {
+        "awaiting_owner": None
+        if awaiting is None
+        else {
             "optimization_id": awaiting.optimization_id,
             "created_at": awaiting.created_at.isoformat(),
         },
@@ -103,7 +105,9 @@ def _portfolio_of(d: Json) -> Portfolio:
         settings=settings_of(d["settings"]),
         blocked_by=d.get("blocked_by"),
         blocked_run_type=RunType(blocked_run_type) if blocked_run_type else None,
-        awaiting_owner=None if awaiting is None else AwaitingOwner(
+        awaiting_owner=None
+        if awaiting is None
+        else AwaitingOwner(
             awaiting["optimization_id"], datetime.fromisoformat(awaiting["created_at"])
         ),
         last_rebalanced_at=to_date(d.get("last_rebalanced_at")),

@@ -45,8 +45,10 @@ def water_fill(gaps: Mapping[str, Decimal], amount: Decimal, *, cover: bool) -> 
     to at most `amount` (buys: never overspend); with `cover=True` to at least `amount` when
     the gaps allow (withdrawal sells: raise enough).
     """
-    ranked = sorted(((gap, symbol) for symbol, gap in gaps.items() if gap > 0),
-                    key=lambda item: (-item[0], item[1]))
+    ranked = sorted(
+        ((gap, symbol) for symbol, gap in gaps.items() if gap > 0),
+        key=lambda item: (-item[0], item[1]),
+    )
     if amount <= 0 or not ranked:
         return {}
     if sum((gap for gap, _ in ranked), ZERO) <= amount:
@@ -149,8 +151,9 @@ def withdrawal_sells(
     for symbol, value in sorted(wanted.items()):
         target = ceil_cents(value)
         if target >= min_notional and target > 0:  # a smaller order would be skipped anyway
-            quantities[symbol] = min(ceil_qty(target, prices[symbol], symbol in whole),
-                                     held[symbol])
+            quantities[symbol] = min(
+                ceil_qty(target, prices[symbol], symbol in whole), held[symbol]
+            )
     _top_up(quantities, held, prices, whole, need, min_notional)
     return quantities
 
@@ -159,8 +162,9 @@ def sell_notional(qty: Decimal, price: Decimal) -> Decimal:
     return floor_cents(qty * price)
 
 
-def _raised(quantities: Mapping[str, Decimal], prices: Mapping[str, Decimal],
-            min_notional: Decimal) -> Decimal:
+def _raised(
+    quantities: Mapping[str, Decimal], prices: Mapping[str, Decimal], min_notional: Decimal
+) -> Decimal:
     notionals = (sell_notional(q, prices[s]) for s, q in quantities.items())
     return sum((n for n in notionals if n >= min_notional and n > 0), ZERO)
 
@@ -194,8 +198,12 @@ def _top_up(
             exhausted.add(symbol)
 
 
-def _unsold_by_value(held: Mapping[str, Decimal], quantities: Mapping[str, Decimal],
-                     prices: Mapping[str, Decimal], exhausted: Iterable[str]) -> list[str]:
+def _unsold_by_value(
+    held: Mapping[str, Decimal],
+    quantities: Mapping[str, Decimal],
+    prices: Mapping[str, Decimal],
+    exhausted: Iterable[str],
+) -> list[str]:
     skip = set(exhausted)
     unsold = [
         ((held[s] - quantities.get(s, ZERO)) * prices[s], s)

@@ -68,8 +68,13 @@ def resolve_policy(
     if settings.model_id is not None:
         if model is None or model.model_id != settings.model_id:
             return None
-        return Policy(model.weights, model.rebalance_conditions, model.cooldown_days,
-                      model.model_id, model.status)
+        return Policy(
+            model.weights,
+            model.rebalance_conditions,
+            model.cooldown_days,
+            model.model_id,
+            model.status,
+        )
     if settings.own_weights:
         return Policy(settings.own_weights, settings.own_conditions, settings.own_cooldown_days)
     return None
@@ -86,9 +91,7 @@ class RunDecision:
     missing: tuple[WaitKind, str] | None = None  # the price or model it could not do without
 
 
-def uninvested_cash(
-    portfolio: Portfolio, policy: Policy, prices: Prices
-) -> Decimal:
+def uninvested_cash(portfolio: Portfolio, policy: Policy, prices: Prices) -> Decimal:
     """Cash above the cash target + buffer + pending withdrawal (same formula as the orders)."""
     total = portfolio_value(portfolio.holdings, portfolio.cash, prices)
     effective = policy.targets.with_cash_buffer(portfolio.settings.cash_buffer_percent)
@@ -103,17 +106,29 @@ class _Record:
     def __init__(self) -> None:
         self.lines: list[ConditionEvaluation] = []
 
-    def check(self, name: str, met: bool, value: str | Decimal | None = None,
-              threshold: str | Decimal | None = None, detail: str = "") -> bool:
+    def check(
+        self,
+        name: str,
+        met: bool,
+        value: str | Decimal | None = None,
+        threshold: str | Decimal | None = None,
+        detail: str = "",
+    ) -> bool:
         self.lines.append(ConditionEvaluation(name, met, value, threshold, detail))
         return met
 
-    def stop(self, refused: str | None = None,
-             missing: tuple[WaitKind, str] | None = None) -> RunDecision:
+    def stop(
+        self, refused: str | None = None, missing: tuple[WaitKind, str] | None = None
+    ) -> RunDecision:
         return RunDecision(None, tuple(self.lines), refused_reason=refused, missing=missing)
 
-    def run(self, run_type: RunType, policy: Policy, amount: Decimal | None = None,
-            first_funding: bool = False) -> RunDecision:
+    def run(
+        self,
+        run_type: RunType,
+        policy: Policy,
+        amount: Decimal | None = None,
+        first_funding: bool = False,
+    ) -> RunDecision:
         return RunDecision(run_type, tuple(self.lines), policy, amount, None, first_funding)
 
 
@@ -141,22 +156,30 @@ def decide_run(
     if check("blocked", portfolio.blocked_by is not None, portfolio.blocked_by):
         return record.stop()
     waiting = portfolio.awaiting_client_holdings_after
-    if check("awaiting_client_holdings", waiting is not None,
-             waiting.isoformat() if waiting else None):
+    if check(
+        "awaiting_client_holdings", waiting is not None, waiting.isoformat() if waiting else None
+    ):
         return record.stop()
     if check("external_optimizer", settings.optimizer is OptimizerMode.EXTERNAL):
         return record.stop()
     manual = trigger.reason is TriggerReason.MANUAL
-    if check("manual_weights_while_subscribed",
-             manual and bool(trigger.weights) and settings.follows_model, settings.model_id):
+    if check(
+        "manual_weights_while_subscribed",
+        manual and bool(trigger.weights) and settings.follows_model,
+        settings.model_id,
+    ):
         return record.stop(MANUAL_WEIGHTS_WHILE_SUBSCRIBED)
     policy = resolve_policy(settings, model, trigger)
     if policy is None:
         check("no_target_weights", True, settings.model_id, detail="model unknown or no weights")
         unknown = settings.model_id if model is None else None
         return record.stop(missing=("model", unknown) if unknown is not None else None)
-    if check("model_not_active", policy.model_status is not ModelStatus.ACTIVE,
-             policy.model_status, ModelStatus.ACTIVE):
+    if check(
+        "model_not_active",
+        policy.model_status is not ModelStatus.ACTIVE,
+        policy.model_status,
+        ModelStatus.ACTIVE,
+    ):
         return record.stop()
     if trigger.reason is TriggerReason.WITHDRAWAL:
         pending = portfolio.pending_withdrawal
@@ -177,8 +200,15 @@ def decide_run(
     return _automatic(record, portfolio, policy, trigger, prices, today, problems)
 
 
-def _automatic(record: _Record, portfolio: Portfolio, policy: Policy, trigger: Trigger,
-               prices: Prices, today: date, problems: list[Reason]) -> RunDecision:
+def _automatic(
+    record: _Record,
+    portfolio: Portfolio,
+    policy: Policy,
+    trigger: Trigger,
+    prices: Prices,
+    today: date,
+    problems: list[Reason],
+) -> RunDecision:
     """Alpaca's daily evaluation: first funding, cooldown, calendar, drift bands (any met →
     full_rebalance), otherwise invest_cash when uninvested cash exceeds the threshold.
     Holdings that cannot be valued stop it; a missing or stale price is waited for."""
@@ -192,23 +222,32 @@ def _automatic(record: _Record, portfolio: Portfolio, policy: Policy, trigger: T
     # A withdrawal that could not be started when requested (blocked, awaiting holdings) is
     # picked up by the next automatic evaluation instead of waiting for a new request.
     pending = portfolio.pending_withdrawal
-    if check("withdrawal_pending", pending > 0 and pending > portfolio.cash, pending,
-             portfolio.cash):
+    if check(
+        "withdrawal_pending", pending > 0 and pending > portfolio.cash, pending, portfolio.cash
+    ):
         return record.run(RunType.WITHDRAWAL, policy, pending)
     first_cash = trigger.reason in (TriggerReason.DEPOSIT, TriggerReason.HOLDINGS)
-    if (first_cash and not portfolio.funded
-            and check("first_funding", invest_met, uninvested, threshold, detail)):
+    if (
+        first_cash
+        and not portfolio.funded
+        and check("first_funding", invest_met, uninvested, threshold, detail)
+    ):
         return record.run(RunType.FULL_REBALANCE, policy, first_funding=True)
 
     # Alpaca re-evaluates subscribers of a changed model even inside cooldown.
-    waived = (trigger.reason is TriggerReason.MODEL_CHANGED or portfolio.cooldown_waived
-              or portfolio.targets_changed)
+    waived = (
+        trigger.reason is TriggerReason.MODEL_CHANGED
+        or portfolio.cooldown_waived
+        or portfolio.targets_changed
+    )
     last = portfolio.last_rebalanced_at
     days_since = (today - last).days if last is not None else None
     cooling = days_since is not None and days_since < policy.cooldown_days
     in_cooldown = check(
-        "in_cooldown", cooling and not waived,
-        None if days_since is None else Decimal(days_since), Decimal(policy.cooldown_days),
+        "in_cooldown",
+        cooling and not waived,
+        None if days_since is None else Decimal(days_since),
+        Decimal(policy.cooldown_days),
         "waived: model or subscription changed" if cooling and waived else "",
     )
     if not in_cooldown:
@@ -229,13 +268,13 @@ def _automatic(record: _Record, portfolio: Portfolio, policy: Policy, trigger: T
     return record.stop(missing=("price", symbol) if symbol is not None else None)
 
 
-def _drift_bands(record: _Record, portfolio: Portfolio, policy: Policy, prices: Prices,
-                 unvalued_detail: str) -> bool:
+def _drift_bands(
+    record: _Record, portfolio: Portfolio, policy: Policy, prices: Prices, unvalued_detail: str
+) -> bool:
     bands = [c for c in policy.conditions if c.type is ConditionType.DRIFT_BAND]
     if unvalued_detail:
         for band in bands:
-            record.check(f"drift_band.{band.sub_type}", False, None, band.percent,
-                         unvalued_detail)
+            record.check(f"drift_band.{band.sub_type}", False, None, band.percent, unvalued_detail)
         return False
     targets = policy.targets.with_cash_buffer(portfolio.settings.cash_buffer_percent)
     drifts = compute_drifts(portfolio.holdings, portfolio.cash, prices, targets) if bands else ()
@@ -245,7 +284,12 @@ def _drift_bands(record: _Record, portfolio: Portfolio, policy: Policy, prices: 
         worst = largest_drift(drifts, band.sub_type)
         value = worst.measure(band.sub_type) if worst is not None else ZERO
         where = "" if worst is None else (worst.symbol or "cash")
-        met = record.check(f"drift_band.{band.sub_type}", value > band.percent,
-                           value.quantize(_DISPLAY), band.percent, where)
+        met = record.check(
+            f"drift_band.{band.sub_type}",
+            value > band.percent,
+            value.quantize(_DISPLAY),
+            band.percent,
+            where,
+        )
         breached = breached or met
     return breached

@@ -34,8 +34,17 @@ if TYPE_CHECKING:
 _DEFERRING_GATES = frozenset({"blocked", "daily_limit", "awaiting_client_holdings"})
 # Gates that stop an evaluation before it looks at prices or the model: what the portfolio was
 # waiting for still stands (the blocked portfolio's run, or tomorrow, will come back to it).
-_GATES = frozenset({"inactive", "blocked", "awaiting_client_holdings", "external_optimizer",
-                    "manual_weights_while_subscribed", "model_not_active", "daily_limit"})
+_GATES = frozenset(
+    {
+        "inactive",
+        "blocked",
+        "awaiting_client_holdings",
+        "external_optimizer",
+        "manual_weights_while_subscribed",
+        "model_not_active",
+        "daily_limit",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +70,16 @@ def evaluate(
     max_price_age: timedelta,
 ) -> Evaluation:
     require_aware(now)
-    decision = decide_run(portfolio, model, trigger, prices, now=now, today=today,
-                          trading_days=trading_days, max_price_age=max_price_age)
+    decision = decide_run(
+        portfolio,
+        model,
+        trigger,
+        prices,
+        now=now,
+        today=today,
+        trading_days=trading_days,
+        max_price_age=max_price_age,
+    )
     if decision.run_type is None or decision.policy is None:
         stopped = _note_deferred_model_change(portfolio, trigger, decision)
         wait = _waiting(portfolio, trigger, decision, ())
@@ -72,12 +89,30 @@ def evaluate(
     run_type = decision.run_type
     policy = decision.policy
     reserved = ZERO if run_type is RunType.WITHDRAWAL else portfolio.pending_withdrawal
-    plan = generate_orders(run_type, portfolio.holdings, portfolio.cash, policy.targets, prices,
-                           portfolio.settings, now, max_price_age, decision.amount,
-                           reserved_cash=reserved)
-    optimization = _optimization(portfolio, optimization_id, run_type, trigger, plan,
-                                 decision.record, now, policy.weights, policy.model_id,
-                                 decision.amount)
+    plan = generate_orders(
+        run_type,
+        portfolio.holdings,
+        portfolio.cash,
+        policy.targets,
+        prices,
+        portfolio.settings,
+        now,
+        max_price_age,
+        decision.amount,
+        reserved_cash=reserved,
+    )
+    optimization = _optimization(
+        portfolio,
+        optimization_id,
+        run_type,
+        trigger,
+        plan,
+        decision.record,
+        now,
+        policy.weights,
+        policy.model_id,
+        decision.amount,
+    )
     changes: dict[str, Any] = {}
     wait = _waiting(portfolio, trigger, decision, plan.reasons)
     if wait != portfolio.waiting_for:
@@ -110,10 +145,16 @@ def submit_external(
     gates = (
         ("inactive", not portfolio.settings.active, "PORTFOLIO_INACTIVE"),
         ("blocked", portfolio.blocked_by is not None, "PORTFOLIO_BLOCKED"),
-        ("awaiting_client_holdings", portfolio.awaiting_client_holdings_after is not None,
-         "AWAITING_CLIENT_HOLDINGS"),
-        ("platform_optimizer", portfolio.settings.optimizer is not OptimizerMode.EXTERNAL,
-         "OPTIMIZER_NOT_EXTERNAL"),
+        (
+            "awaiting_client_holdings",
+            portfolio.awaiting_client_holdings_after is not None,
+            "AWAITING_CLIENT_HOLDINGS",
+        ),
+        (
+            "platform_optimizer",
+            portfolio.settings.optimizer is not OptimizerMode.EXTERNAL,
+            "OPTIMIZER_NOT_EXTERNAL",
+        ),
     )
     record: list[ConditionEvaluation] = []
     for name, met, refusal in gates:
@@ -123,23 +164,35 @@ def submit_external(
     symbols = {order.symbol for order in orders}
     reasons = tuple(valuation_problems(symbols & set(prices), prices, now, max_price_age))
     reasons += validate_external(orders, portfolio.holdings, portfolio.cash, prices)
-    record.append(ConditionEvaluation("external_orders_valid", not reasons,
-                                      detail=", ".join(r.code for r in reasons)))
+    record.append(
+        ConditionEvaluation(
+            "external_orders_valid", not reasons, detail=", ".join(r.code for r in reasons)
+        )
+    )
     valid = not reasons and bool(orders)
     plan = OrderPlan(external_orders(orders, prices) if valid else (), reasons=reasons)
     trigger = Trigger(TriggerReason.EXTERNAL, Initiator.API)
-    optimization = _optimization(portfolio, optimization_id, run_type, trigger, plan,
-                                 tuple(record), now, (), None, None)
+    optimization = _optimization(
+        portfolio, optimization_id, run_type, trigger, plan, tuple(record), now, (), None, None
+    )
     changes: dict[str, Any] = {}
     superseded = _take_place(portfolio, optimization, changes)
     updated = replace(portfolio, **changes) if changes else portfolio
     return Evaluation(updated, optimization, tuple(record), None, superseded)
 
 
-def _optimization(portfolio: Portfolio, optimization_id: str, run_type: RunType,
-                  trigger: Trigger, plan: OrderPlan, record: tuple[ConditionEvaluation, ...],
-                  now: datetime, weights: tuple[Weight, ...], model_id: str | None,
-                  amount: Decimal | None) -> Optimization:
+def _optimization(
+    portfolio: Portfolio,
+    optimization_id: str,
+    run_type: RunType,
+    trigger: Trigger,
+    plan: OrderPlan,
+    record: tuple[ConditionEvaluation, ...],
+    now: datetime,
+    weights: tuple[Weight, ...],
+    model_id: str | None,
+    amount: Decimal | None,
+) -> Optimization:
     created = Optimization(
         optimization_id=optimization_id,
         portfolio_id=portfolio.portfolio_id,
@@ -161,8 +214,9 @@ def _optimization(portfolio: Portfolio, optimization_id: str, run_type: RunType,
     return created.first_move(now)
 
 
-def _take_place(portfolio: Portfolio, optimization: Optimization,
-                changes: dict[str, Any]) -> str | None:
+def _take_place(
+    portfolio: Portfolio, optimization: Optimization, changes: dict[str, Any]
+) -> str | None:
     """A recommended optimization replaces one still waiting for its owner; READY blocks.
     Adds the portfolio changes to `changes` (one replace() per evaluation: it is the hot path)
     and returns the id of the superseded optimization, if any."""
@@ -170,16 +224,21 @@ def _take_place(portfolio: Portfolio, optimization: Optimization,
         return None
     previous = portfolio.awaiting_owner
     if optimization.status is OptimizationStatus.AWAITING_OWNER:
-        changes["awaiting_owner"] = AwaitingOwner(optimization.optimization_id,
-                                                  optimization.created_at)
+        changes["awaiting_owner"] = AwaitingOwner(
+            optimization.optimization_id, optimization.created_at
+        )
     else:
-        changes.update(awaiting_owner=None, blocked_by=optimization.optimization_id,
-                       blocked_run_type=optimization.run_type)
+        changes.update(
+            awaiting_owner=None,
+            blocked_by=optimization.optimization_id,
+            blocked_run_type=optimization.run_type,
+        )
     return previous.optimization_id if previous is not None else None
 
 
-def _waiting(portfolio: Portfolio, trigger: Trigger, decision: RunDecision,
-             plan_reasons: Sequence[Reason]) -> Waiting | None:
+def _waiting(
+    portfolio: Portfolio, trigger: Trigger, decision: RunDecision, plan_reasons: Sequence[Reason]
+) -> Waiting | None:
     """What the portfolio waits for after this evaluation: the price or model it missed now,
     the same as before when a gate stopped it first, nothing once it could be evaluated."""
     if trigger.reason in NOT_RESUMED:
@@ -196,8 +255,9 @@ def _waiting(portfolio: Portfolio, trigger: Trigger, decision: RunDecision,
     return None
 
 
-def _note_deferred_model_change(portfolio: Portfolio, trigger: Trigger,
-                                decision: RunDecision) -> Portfolio:
+def _note_deferred_model_change(
+    portfolio: Portfolio, trigger: Trigger, decision: RunDecision
+) -> Portfolio:
     if trigger.reason is not TriggerReason.MODEL_CHANGED or not decision.record:
         return portfolio
     last = decision.record[-1]

@@ -38,8 +38,11 @@ def _is_two_decimal_positive(value: object) -> bool:
     )
 
 
-def _coerce(obj: object, name: str, enum: type[WeightType] | type[ConditionType]
-            | type[ConditionSubType] | type[ModelStatus]) -> None:
+def _coerce(
+    obj: object,
+    name: str,
+    enum: type[WeightType] | type[ConditionType] | type[ConditionSubType] | type[ModelStatus],
+) -> None:
     """Turn a wire string into its enum member, or reject it as an invalid model."""
     raw = getattr(obj, name)
     try:
@@ -175,8 +178,10 @@ class ModelPortfolio:
         if not self.model_id:
             raise InvalidModel("model_id must not be empty")
         _coerce(self, "status", ModelStatus)
-        if isinstance(self.cooldown_days, bool) or not isinstance(self.cooldown_days, int) or (
-            self.cooldown_days < 0
+        if (
+            isinstance(self.cooldown_days, bool)
+            or not isinstance(self.cooldown_days, int)
+            or (self.cooldown_days < 0)
         ):
             raise InvalidModel("cooldown_days must be a non-negative integer")
         object.__setattr__(self, "weights", tuple(self.weights))
@@ -203,4 +208,3 @@ class ModelPortfolio:
             self.weights != previous.weights
             or self.rebalance_conditions != previous.rebalance_conditions
         )
-

@@ -190,7 +190,13 @@ def external_orders(orders: Sequence[ExternalOrder], prices: Prices) -> tuple[Or
     """Number validated external orders the same way as our own: sells first, by symbol."""
     ranked = sorted(orders, key=lambda o: (Side(o.side) is not Side.SELL, o.symbol))
     return tuple(
-        Order(leg, o.symbol, Side(o.side), o.qty, floor_cents(o.qty * prices[o.symbol].price),
-              prices[o.symbol].price)
+        Order(
+            leg,
+            o.symbol,
+            Side(o.side),
+            o.qty,
+            floor_cents(o.qty * prices[o.symbol].price),
+            prices[o.symbol].price,
+        )
         for leg, o in enumerate(ranked, start=1)
     )

@@ -120,7 +120,8 @@ def generate_orders(
     problems = _price_problems(run_type, held, targets, prices, now, max_price_age)
     if problems:
         non_tradable = tuple(
-            r.symbol for r in problems
+            r.symbol
+            for r in problems
             if r.code == ASSET_NOT_TRADABLE and r.symbol is not None and r.symbol in targets.assets
         )
         return OrderPlan((), (), _unraised(run_type, amount, cash), tuple(problems), non_tradable)
@@ -138,8 +139,14 @@ def generate_orders(
         return _withdrawal(book, amount if amount is not None else ZERO)
 
 
-def _price_problems(run_type: RunType, held: Mapping[str, Decimal], targets: TargetWeights,
-                    prices: Prices, now: datetime, max_price_age: timedelta) -> list[Reason]:
+def _price_problems(
+    run_type: RunType,
+    held: Mapping[str, Decimal],
+    targets: TargetWeights,
+    prices: Prices,
+    now: datetime,
+    max_price_age: timedelta,
+) -> list[Reason]:
     # Only what the run values or trades must be priced and tradable: a withdrawal never buys,
     # invest_cash never sells.
     valued = set(held) if run_type is RunType.WITHDRAWAL else set(held) | set(targets.assets)
@@ -157,8 +164,14 @@ def _unraised(run_type: RunType, amount: Decimal | None, cash: Decimal) -> Decim
     return max(ZERO, amount - cash)
 
 
-def _build_book(held: dict[str, Decimal], cash: Decimal, targets: TargetWeights, prices: Prices,
-                settings: PortfolioSettings, reserved_cash: Decimal) -> _Book:
+def _build_book(
+    held: dict[str, Decimal],
+    cash: Decimal,
+    targets: TargetWeights,
+    prices: Prices,
+    settings: PortfolioSettings,
+    reserved_cash: Decimal,
+) -> _Book:
     effective = targets.with_cash_buffer(settings.cash_buffer_percent)
     symbols = set(held) | set(effective.assets)
     unit = {symbol: prices[symbol].price for symbol in symbols}
@@ -207,8 +220,11 @@ def _full_rebalance(book: _Book) -> OrderPlan:
             if qty > 0:
                 sells[symbol] = qty
     proceeds = sum(
-        (n for n in (sell_notional(q, book.prices[s]) for s, q in sells.items())
-         if n >= book.min_notional),
+        (
+            n
+            for n in (sell_notional(q, book.prices[s]) for s, q in sells.items())
+            if n >= book.min_notional
+        ),
         ZERO,
     )
     return _plan(book, sells, _buys(book, book.cash + proceeds - book.cash_target))
@@ -217,8 +233,9 @@ def _full_rebalance(book: _Book) -> OrderPlan:
 def _withdrawal(book: _Book, amount: Decimal) -> OrderPlan:
     need = amount - book.cash
     excess = {s: book.values[s] - book.target_values[s] for s in book.held}
-    sells = withdrawal_sells(excess, book.values, book.held, book.prices, book.whole,
-                             need, book.min_notional)
+    sells = withdrawal_sells(
+        excess, book.values, book.held, book.prices, book.whole, need, book.min_notional
+    )
     plan = _plan(book, sells, {})
     raised = sum((o.notional for o in plan.orders), ZERO)
     shortfall = max(ZERO, need - raised)

@@ -92,8 +92,12 @@ class Portfolio:
         merged = dict(self.holdings)
         for symbol, delta in deltas.items():
             merged[symbol] = merged.get(symbol, ZERO) + delta
-        return replace(self, holdings=merged, cash=self.cash + cash_delta,
-                       funded=self.funded or any(q > 0 for q in merged.values()))
+        return replace(
+            self,
+            holdings=merged,
+            cash=self.cash + cash_delta,
+            funded=self.funded or any(q > 0 for q in merged.values()),
+        )
 
     def deposit_cash(self, amount: Decimal) -> Portfolio:
         if amount <= 0:
@@ -111,8 +115,11 @@ class Portfolio:
         """The money left the account: it no longer counts as cash nor as pending."""
         if amount <= 0:
             raise InvalidPortfolioUpdate(f"withdrawal must be positive, got {amount}")
-        return replace(self, cash=self.cash - amount,
-                       pending_withdrawal=max(ZERO, self.pending_withdrawal - amount))
+        return replace(
+            self,
+            cash=self.cash - amount,
+            pending_withdrawal=max(ZERO, self.pending_withdrawal - amount),
+        )
 
     def change_settings(self, settings: PortfolioSettings) -> Portfolio:
         has_targets = settings.follows_model or bool(settings.own_weights)
@@ -142,8 +149,15 @@ class Portfolio:
         max_price_age: timedelta,
     ) -> evaluation.Evaluation:
         return evaluation.evaluate(
-            self, trigger, model, prices, optimization_id=optimization_id, now=now,
-            today=today, trading_days=trading_days, max_price_age=max_price_age,
+            self,
+            trigger,
+            model,
+            prices,
+            optimization_id=optimization_id,
+            now=now,
+            today=today,
+            trading_days=trading_days,
+            max_price_age=max_price_age,
         )
 
     def submit_external(
@@ -157,19 +171,26 @@ class Portfolio:
         run_type: RunType = RunType.FULL_REBALANCE,
     ) -> evaluation.Evaluation:
         return evaluation.submit_external(
-            self, orders, prices, optimization_id=optimization_id, now=now,
-            max_price_age=max_price_age, run_type=run_type,
+            self,
+            orders,
+            prices,
+            optimization_id=optimization_id,
+            now=now,
+            max_price_age=max_price_age,
+            run_type=run_type,
         )
 
     # -- the owner's choice (advisory mandate) --------------------------------------------
 
-    def decide(self, optimization: Optimization, choice: OwnerChoice, now: datetime
-               ) -> OwnerDecision:
+    def decide(
+        self, optimization: Optimization, choice: OwnerChoice, now: datetime
+    ) -> OwnerDecision:
         choice = OwnerChoice(choice)
         current = self.awaiting_owner
         if current is None or current.optimization_id != optimization.optimization_id:
             raise IllegalTransition(
-                f"{optimization.optimization_id} is not awaiting its owner on this portfolio")
+                f"{optimization.optimization_id} is not awaiting its owner on this portfolio"
+            )
         if choice is OwnerChoice.ACCEPT and self.blocked_by is not None:
             raise IllegalTransition(f"portfolio is blocked by {self.blocked_by}")
         decided = optimization.decide(choice, now)
@@ -178,12 +199,17 @@ class Portfolio:
             return OwnerDecision(cleared.block(decided), decided)
         if choice is OwnerChoice.REJECT:
             return OwnerDecision(cleared, decided)
-        again = Trigger(TriggerReason.MANUAL, Initiator.API, run_type=optimization.run_type,
-                        amount=optimization.amount)
+        again = Trigger(
+            TriggerReason.MANUAL,
+            Initiator.API,
+            run_type=optimization.run_type,
+            amount=optimization.amount,
+        )
         return OwnerDecision(cleared, decided, again)
 
-    def expire_if_due(self, optimization: Optimization, now: datetime, max_wait: timedelta
-                      ) -> OwnerDecision:
+    def expire_if_due(
+        self, optimization: Optimization, now: datetime, max_wait: timedelta
+    ) -> OwnerDecision:
         if not optimization.is_expired(now, max_wait):
             return OwnerDecision(self, optimization)
         expired = optimization.apply(OptimizationEvent.EXPIRED, now)
@@ -195,8 +221,9 @@ class Portfolio:
         """A READY optimization blocks the portfolio until its run completes."""
         if optimization.status is not OptimizationStatus.READY:
             raise IllegalTransition(f"only a READY optimization blocks, not {optimization.status}")
-        return replace(self, blocked_by=optimization.optimization_id,
-                       blocked_run_type=optimization.run_type)
+        return replace(
+            self, blocked_by=optimization.optimization_id, blocked_run_type=optimization.run_type
+        )
 
     # -- run.completed -----------------------------------------------------------------------
 
@@ -218,14 +245,17 @@ class Portfolio:
             self,
             blocked_by=None,
             blocked_run_type=None,
-            last_rebalanced_at=(completed_on if self.blocked_run_type is RunType.FULL_REBALANCE
-                                else self.last_rebalanced_at),
+            last_rebalanced_at=(
+                completed_on
+                if self.blocked_run_type is RunType.FULL_REBALANCE
+                else self.last_rebalanced_at
+            ),
         )
         if self.settings.broker_integration is BrokerIntegration.PLATFORM:
             return unblocked.apply_holdings_delta(executed, cash_delta)
-        already_seen = (
-            last_execution_at is None
-            or (self.holdings_as_of is not None and self.holdings_as_of > last_execution_at)
+        already_seen = last_execution_at is None or (
+            self.holdings_as_of is not None and self.holdings_as_of > last_execution_at
         )
-        return replace(unblocked,
-                       awaiting_client_holdings_after=None if already_seen else last_execution_at)
+        return replace(
+            unblocked, awaiting_client_holdings_after=None if already_seen else last_execution_at
+        )

@@ -49,8 +49,9 @@ def waiting_token(kind: WaitKind, key: str) -> str:
 
 
 def first_missing_price(reasons: Iterable[Reason]) -> str | None:
-    symbols = sorted(r.symbol for r in reasons
-                     if r.code in AWAITABLE_PRICE_CODES and r.symbol is not None)
+    symbols = sorted(
+        r.symbol for r in reasons if r.code in AWAITABLE_PRICE_CODES and r.symbol is not None
+    )
     return symbols[0] if symbols else None
 
 

@@ -38,7 +38,8 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
 
     # FastStream's decorator is untyped; the handlers below are fully typed.
     @router.subscriber(  # type: ignore[untyped-decorator]
-        PORTFOLIO_PATCHED.name, title="portfolio.patched:optimizer",
+        PORTFOLIO_PATCHED.name,
+        title="portfolio.patched:optimizer",
         description="Settings create/patch a portfolio; holdings, deposits and withdrawal "
         "requests update it; each is evaluated with its trigger. Consumed in batches.",
         **batch_options,
@@ -47,38 +48,46 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         await handlers.portfolio_patched_batch(events)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
-        MODEL_UPDATED.name, title="model.updated:optimizer",
+        MODEL_UPDATED.name,
+        title="model.updated:optimizer",
         description="Stores the model; a change of weights or conditions re-evaluates its "
-        "subscribers.", **options,
+        "subscribers.",
+        **options,
     )
     async def on_model_updated(event: MODEL_UPDATED.payload_type) -> None:  # type: ignore[name-defined]
         await handlers.model_updated(event)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
-        MARKET_PRICES.name, title="market.prices:optimizer",
-        description="Keeps the last price of each symbol (by as_of).", **options,
+        MARKET_PRICES.name,
+        title="market.prices:optimizer",
+        description="Keeps the last price of each symbol (by as_of).",
+        **options,
     )
     async def on_price(event: MARKET_PRICES.payload_type) -> None:  # type: ignore[name-defined]
         await handlers.price_updated(event)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
-        REBALANCE_REQUESTED.name, title="rebalance.requested:optimizer",
+        REBALANCE_REQUESTED.name,
+        title="rebalance.requested:optimizer",
         description="Scope portfolio: evaluate it. Scope model/all: fan out one scope-portfolio "
-        "request per portfolio. Consumed in batches.", **batch_options,
+        "request per portfolio. Consumed in batches.",
+        **batch_options,
     )
     async def on_rebalance_requested(events: list[REBALANCE_REQUESTED.payload_type]) -> None:  # type: ignore[name-defined]
         await handlers.rebalance_requested_batch(events)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
-        OPTIMIZATION_SUBMITTED.name, title="optimization.submitted:optimizer",
-        description="An external optimizer's orders, validated against holdings, cash and "
-        "prices.", **options,
+        OPTIMIZATION_SUBMITTED.name,
+        title="optimization.submitted:optimizer",
+        description="An external optimizer's orders, validated against holdings, cash and prices.",
+        **options,
     )
     async def on_submitted(event: OPTIMIZATION_SUBMITTED.payload_type) -> None:  # type: ignore[name-defined]
         await handlers.optimization_submitted(event)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
-        OPTIMIZATION_DECIDED.name, title="optimization.decided:optimizer",
+        OPTIMIZATION_DECIDED.name,
+        title="optimization.decided:optimizer",
         description="The owner's ACCEPT, REJECT or REOPTIMIZE of an advisory optimization.",
         **options,
     )
@@ -86,7 +95,8 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         await handlers.optimization_decided(event)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
-        RUN_COMPLETED.name, title="run.completed:optimizer",
+        RUN_COMPLETED.name,
+        title="run.completed:optimizer",
         description="Unblocks the portfolio; PLATFORM integration applies the executed trades.",
         **options,
     )

@@ -51,14 +51,16 @@ class Answer:
 
 
 class Evaluator:
-    def __init__(self, store: DocumentStore, calendar: TradingCalendar,
-                 config: OptimizerConfig) -> None:
+    def __init__(
+        self, store: DocumentStore, calendar: TradingCalendar, config: OptimizerConfig
+    ) -> None:
         self.store = store
         self.calendar = calendar
         self.config = config
 
-    async def evaluate(self, record: PortfolioRecord, trigger: Trigger, answer: Answer,
-                       now: datetime) -> Outcome:
+    async def evaluate(
+        self, record: PortfolioRecord, trigger: Trigger, answer: Answer, now: datetime
+    ) -> Outcome:
         portfolio = record.portfolio
         if not portfolio.holdings and portfolio.cash == 0:
             # Nothing to trade: evaluating would only publish "no portfolio value" and use up a
@@ -72,16 +74,21 @@ class Evaluator:
         symbols = set(portfolio.holdings) | _target_symbols(record, model, trigger)
         prices = await load_prices(self.store, symbols)
         evaluation = portfolio.evaluate(
-            trigger, model, prices,
-            optimization_id=answer.optimization_id or messages.optimization_id_for(
-                answer.cause.event_id, record.portfolio_id),
-            now=now, today=self.calendar.today(now), trading_days=self.calendar,
+            trigger,
+            model,
+            prices,
+            optimization_id=answer.optimization_id
+            or messages.optimization_id_for(answer.cause.event_id, record.portfolio_id),
+            now=now,
+            today=self.calendar.today(now),
+            trading_days=self.calendar,
             max_price_age=self.config.max_price_age,
         )
         return self.outcome(record, evaluation, answer, now)
 
-    def outcome(self, record: PortfolioRecord, evaluation: Evaluation, answer: Answer,
-                now: datetime) -> Outcome:
+    def outcome(
+        self, record: PortfolioRecord, evaluation: Evaluation, answer: Answer, now: datetime
+    ) -> Outcome:
         """Publish and record what an evaluation (own or external) decided."""
         result = Outcome(record.with_portfolio(evaluation.portfolio))
         if evaluation.superseded_optimization_id is not None:
@@ -96,24 +103,36 @@ class Evaluator:
             result.needs_adjustment = (record.portfolio.settings.model_id, tuple(needs))
         return result
 
-    def _created(self, record: PortfolioRecord, opt: Optimization, answer: Answer,
-                 now: datetime) -> Outcome:
+    def _created(
+        self, record: PortfolioRecord, opt: Optimization, answer: Answer, now: datetime
+    ) -> Outcome:
         settings = record.portfolio.settings
         awaiting = opt.status is OptimizationStatus.AWAITING_OWNER
         expires_at = now + self.config.advisory_expiry if awaiting else None
-        publish: list[Event] = [messages.optimization_created(
-            opt, account_id=record.account_id, broker_integration=str(settings.broker_integration),
-            source=answer.source, initiated_from=answer.initiated_from, cause=answer.cause,
-            producer=self.config.producer, expires_at=expires_at,
-            extra_reasons=answer.extra_reasons,
-        )]
-        if opt.status is OptimizationStatus.READY:
-            publish.append(messages.optimization_ready(
-                opt, account_id=record.account_id,
+        publish: list[Event] = [
+            messages.optimization_created(
+                opt,
+                account_id=record.account_id,
                 broker_integration=str(settings.broker_integration),
-                initiated_from=answer.initiated_from, cause=answer.cause,
+                source=answer.source,
+                initiated_from=answer.initiated_from,
+                cause=answer.cause,
                 producer=self.config.producer,
-            ))
+                expires_at=expires_at,
+                extra_reasons=answer.extra_reasons,
+            )
+        ]
+        if opt.status is OptimizationStatus.READY:
+            publish.append(
+                messages.optimization_ready(
+                    opt,
+                    account_id=record.account_id,
+                    broker_integration=str(settings.broker_integration),
+                    initiated_from=answer.initiated_from,
+                    cause=answer.cause,
+                    producer=self.config.producer,
+                )
+            )
         new = replace(record, last_optimization_id=opt.optimization_id)
         if awaiting:
             new = replace(new, awaiting=opt, expires_at=expires_at)
@@ -127,34 +146,55 @@ class Evaluator:
         if previous is None:
             return Outcome(new)
         replaced = previous.apply(OptimizationEvent.REPLACED, now)
-        event = messages.status_changed(replaced, cause=cause, producer=self.config.producer,
-                                        detail="replaced by a newer optimization")
-        entry = history_entry(record, replaced, cause_id=cause.event_id,
-                              suffix=str(replaced.status))
+        event = messages.status_changed(
+            replaced,
+            cause=cause,
+            producer=self.config.producer,
+            detail="replaced by a newer optimization",
+        )
+        entry = history_entry(
+            record, replaced, cause_id=cause.event_id, suffix=str(replaced.status)
+        )
         return Outcome(new, [event], [entry])
 
-    def _not_recommended(self, record: PortfolioRecord, evaluation: Evaluation,
-                         answer: Answer) -> Event:
+    def _not_recommended(
+        self, record: PortfolioRecord, evaluation: Evaluation, answer: Answer
+    ) -> Event:
         reason = messages.stop_reason(evaluation.decision, evaluation.refused_reason)
         return self._answer(record, evaluation.decision, answer, reason)
 
-    def _answer(self, record: PortfolioRecord, decision: Sequence[ConditionEvaluation],
-                answer: Answer, reason: Reason) -> Event:
+    def _answer(
+        self,
+        record: PortfolioRecord,
+        decision: Sequence[ConditionEvaluation],
+        answer: Answer,
+        reason: Reason,
+    ) -> Event:
         settings = record.portfolio.settings
         return messages.not_recommended(
-            optimization_id=answer.optimization_id or messages.optimization_id_for(
-                answer.cause.event_id, record.portfolio_id),
-            portfolio_id=record.portfolio_id, account_id=record.account_id,
-            mandate=str(settings.mandate), broker_integration=str(settings.broker_integration),
-            run_type=answer.run_type, trigger=answer.trigger,
-            initiated_from=answer.initiated_from, source=answer.source,
-            decision=decision, reasons=(reason, *answer.extra_reasons),
-            cause=answer.cause, producer=self.config.producer,
+            optimization_id=answer.optimization_id
+            or messages.optimization_id_for(answer.cause.event_id, record.portfolio_id),
+            portfolio_id=record.portfolio_id,
+            account_id=record.account_id,
+            mandate=str(settings.mandate),
+            broker_integration=str(settings.broker_integration),
+            run_type=answer.run_type,
+            trigger=answer.trigger,
+            initiated_from=answer.initiated_from,
+            source=answer.source,
+            decision=decision,
+            reasons=(reason, *answer.extra_reasons),
+            cause=answer.cause,
+            producer=self.config.producer,
         )
 
 
-def _target_symbols(record: PortfolioRecord, model: ModelPortfolio | None,
-                    trigger: Trigger) -> set[str]:
-    weights = (*record.portfolio.settings.own_weights, *trigger.weights,
-               *(model.weights if model is not None else ()))
+def _target_symbols(
+    record: PortfolioRecord, model: ModelPortfolio | None, trigger: Trigger
+) -> set[str]:
+    weights = (
+        *record.portfolio.settings.own_weights,
+        *trigger.weights,
+        *(model.weights if model is not None else ()),
+    )
     return {w.symbol for w in weights if w.symbol is not None}

@@ -30,8 +30,9 @@ class FanoutSink(Protocol):
         """Publish all; return only when Kafka acknowledged every one of them."""
 
 
-def child_request(parent: RebalanceRequested, portfolio_id: str, producer: str
-                  ) -> RebalanceRequested:
+def child_request(
+    parent: RebalanceRequested, portfolio_id: str, producer: str
+) -> RebalanceRequested:
     return RebalanceRequested(
         event_id=derived_id(parent.event_id, portfolio_id),
         scope="portfolio",
@@ -48,8 +49,9 @@ def child_request(parent: RebalanceRequested, portfolio_id: str, producer: str
     )
 
 
-async def fan_out(store: DocumentStore, sink: FanoutSink, parent: RebalanceRequested, *,
-                  batch: int, producer: str) -> int:
+async def fan_out(
+    store: DocumentStore, sink: FanoutSink, parent: RebalanceRequested, *, batch: int, producer: str
+) -> int:
     """Publish the children not yet published; returns how many this call published."""
     progress = await store.load(FANOUTS, parent.event_id)
     if progress is not None and progress.state.get("done"):
@@ -60,8 +62,9 @@ async def fan_out(store: DocumentStore, sink: FanoutSink, parent: RebalanceReque
     while True:
         if parent.scope == "model":
             assert parent.model_id is not None  # the schema requires it for scope model
-            ids = await store.query(PORTFOLIOS, MODEL_INDEX, parent.model_id, after_id=after,
-                                    limit=batch)
+            ids = await store.query(
+                PORTFOLIOS, MODEL_INDEX, parent.model_id, after_id=after, limit=batch
+            )
         else:
             ids = await store.scan(PORTFOLIOS, after_id=after, limit=batch)
         if ids:
@@ -70,15 +73,26 @@ async def fan_out(store: DocumentStore, sink: FanoutSink, parent: RebalanceReque
         done = len(ids) < batch
         await _save_progress(store, parent, after, total, done)
         if done:
-            log.info("fan-out done", scope=parent.scope, model_id=parent.model_id,
-                     portfolios=total, published_now=published)
+            log.info(
+                "fan-out done",
+                scope=parent.scope,
+                model_id=parent.model_id,
+                portfolios=total,
+                published_now=published,
+            )
             return published
 
 
-async def _save_progress(store: DocumentStore, parent: RebalanceRequested, after: str | None,
-                         sent: int, done: bool) -> None:
-    state = {"scope": parent.scope, "model_id": parent.model_id, "after_id": after,
-             "sent": sent, "done": done}
+async def _save_progress(
+    store: DocumentStore, parent: RebalanceRequested, after: str | None, sent: int, done: bool
+) -> None:
+    state = {
+        "scope": parent.scope,
+        "model_id": parent.model_id,
+        "after_id": after,
+        "sent": sent,
+        "done": done,
+    }
 
     async def mutate(doc: Document | None) -> Change:
         return Change(state)

@@ -77,13 +77,21 @@ log = get_logger(__name__)
 
 
 def unknown_portfolio(event: Event, portfolio_id: str) -> PoisonMessage:
-    return PoisonMessage(f"unknown portfolio {portfolio_id!r} in {event.event_type} "
-                         f"{event.event_id}: publish portfolio.settings_changed first")
+    return PoisonMessage(
+        f"unknown portfolio {portfolio_id!r} in {event.event_type} "
+        f"{event.event_id}: publish portfolio.settings_changed first"
+    )
 
 
 class OptimizerHandlers:
-    def __init__(self, store: DocumentStore, clock: Clock, calendar: TradingCalendar,
-                 config: OptimizerConfig, fanout: FanoutSink) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        clock: Clock,
+        calendar: TradingCalendar,
+        config: OptimizerConfig,
+        fanout: FanoutSink,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.config = config
@@ -99,8 +107,9 @@ class OptimizerHandlers:
     async def portfolio_patched(self, event: PortfolioEvent) -> Outcome | None:
         return (await self.portfolio_patched_batch([event]))[0]
 
-    async def portfolio_patched_batch(self, events: Sequence[PortfolioEvent]
-                                      ) -> list[Outcome | None]:
+    async def portfolio_patched_batch(
+        self, events: Sequence[PortfolioEvent]
+    ) -> list[Outcome | None]:
         """A batch subscriber's list, in order: one store read and one write for all of it."""
         return await self._update_many([(e, e.portfolio_id, self._patch_step(e)) for e in events])
 
@@ -118,8 +127,9 @@ class OptimizerHandlers:
     def _settings_changed(self, event: PortfolioSettingsChanged) -> Step:
         async def step(record: PortfolioRecord | None) -> Outcome:
             if record is None:
-                record = PortfolioRecord(Portfolio(event.portfolio_id),
-                                         event.account_id or event.portfolio_id)
+                record = PortfolioRecord(
+                    Portfolio(event.portfolio_id), event.account_id or event.portfolio_id
+                )
             settings = inputs.patched_settings(record.portfolio.settings, event)
             changed = record.with_portfolio(record.portfolio.change_settings(settings))
             if event.account_id is not None:
@@ -142,8 +152,9 @@ class OptimizerHandlers:
                 log.info("holdings unchanged (older snapshot or empty delta)")
                 return None
             updated = _withdrawal_paid_out(portfolio, updated, event)
-            return await self._evaluate(record.with_portfolio(updated),
-                                        Trigger(Why.HOLDINGS), event)
+            return await self._evaluate(
+                record.with_portfolio(updated), Trigger(Why.HOLDINGS), event
+            )
 
         return step
 
@@ -156,8 +167,9 @@ class OptimizerHandlers:
                 return None
             updated = record.with_portfolio(record.portfolio.deposit_cash(event.amount))
             if event.deposit_id is not None:
-                updated = replace(updated, recent_deposits=remember(updated.recent_deposits,
-                                                                    event.deposit_id))
+                updated = replace(
+                    updated, recent_deposits=remember(updated.recent_deposits, event.deposit_id)
+                )
             return await self._evaluate(updated, Trigger(Why.DEPOSIT), event)
 
         return step
@@ -173,8 +185,9 @@ class OptimizerHandlers:
                 priced = {s: q for s, q in portfolio.holdings.items() if s in prices}
                 amount = portfolio_value(priced, portfolio.cash, prices)
             updated = record.with_portfolio(portfolio.request_withdrawal(amount))
-            return await self._evaluate(updated, Trigger(Why.WITHDRAWAL), event,
-                                        explicit=True, run_type="withdrawal")
+            return await self._evaluate(
+                updated, Trigger(Why.WITHDRAWAL), event, explicit=True, run_type="withdrawal"
+            )
 
         return step
 
@@ -194,8 +207,9 @@ class OptimizerHandlers:
         applied = await apply_once(self.store, PRICES, event.symbol, event.event_id, mutate)
         # Also on a redelivery: a crash may have come between the price and the resumptions;
         # each portfolio's inbox drops the ones already done.
-        await self.resumption.resume_waiting(waiting_token("price", event.symbol), event,
-                                             self._update_many)
+        await self.resumption.resume_waiting(
+            waiting_token("price", event.symbol), event, self._update_many
+        )
         return applied
 
     # -- rebalance.requested -------------------------------------------------------------------
@@ -203,8 +217,9 @@ class OptimizerHandlers:
     async def rebalance_requested(self, event: RebalanceRequested) -> Outcome | int | None:
         return (await self.rebalance_requested_batch([event]))[0]
 
-    async def rebalance_requested_batch(self, events: Sequence[RebalanceRequested]
-                                        ) -> list[Outcome | int | None]:
+    async def rebalance_requested_batch(
+        self, events: Sequence[RebalanceRequested]
+    ) -> list[Outcome | int | None]:
         """Scope portfolio (a nightly batch's fan-out children, mostly): evaluated together.
         Scope model/all: each fanned out; returns how many children it published."""
         results: list[Outcome | int | None] = [None] * len(events)
@@ -224,10 +239,16 @@ class OptimizerHandlers:
         if event.scope == "model":
             assert event.model_id is not None
             if await self.store.load(MODELS, event.model_id) is None:
-                raise PoisonMessage(f"unknown model {event.model_id!r} in rebalance.requested "
-                                    f"{event.event_id}")
-        return await fan_out(self.store, self.fanout, event, batch=self.config.fanout_batch,
-                             producer=self.config.producer)
+                raise PoisonMessage(
+                    f"unknown model {event.model_id!r} in rebalance.requested {event.event_id}"
+                )
+        return await fan_out(
+            self.store,
+            self.fanout,
+            event,
+            batch=self.config.fanout_batch,
+            producer=self.config.producer,
+        )
 
     def _requested(self, event: RebalanceRequested) -> Step:
         async def step(record: PortfolioRecord | None) -> Outcome | None:
@@ -245,7 +266,10 @@ class OptimizerHandlers:
                 if record.portfolio.resumed_trigger(token) is not None:
                     trigger = replace(trigger, waited_for=token)
             return await self._evaluate(
-                record, trigger, event, explicit=manual,
+                record,
+                trigger,
+                event,
+                explicit=manual,
                 run_type=event.run_type.value if event.run_type else "full_rebalance",
                 initiated_from=event.initiated_from,
             )
@@ -268,19 +292,32 @@ class OptimizerHandlers:
 
     # -- common -------------------------------------------------------------------------------
 
-    async def _evaluate(self, record: PortfolioRecord, trigger: Trigger, cause: Event, *,
-                        explicit: bool = False, run_type: str = "full_rebalance",
-                        initiated_from: RunInitiator = RunInitiator.system,
-                        optimization_id: str | None = None) -> Outcome:
-        answer = Answer(cause, initiated_from, explicit=explicit, run_type=RunType(run_type),
-                        trigger=TriggerReason(str(trigger.reason)),
-                        optimization_id=optimization_id)
+    async def _evaluate(
+        self,
+        record: PortfolioRecord,
+        trigger: Trigger,
+        cause: Event,
+        *,
+        explicit: bool = False,
+        run_type: str = "full_rebalance",
+        initiated_from: RunInitiator = RunInitiator.system,
+        optimization_id: str | None = None,
+    ) -> Outcome:
+        answer = Answer(
+            cause,
+            initiated_from,
+            explicit=explicit,
+            run_type=RunType(run_type),
+            trigger=TriggerReason(str(trigger.reason)),
+            optimization_id=optimization_id,
+        )
         return await self.evaluator.evaluate(record, trigger, answer, self.clock.now())
 
-    async def _update_many(self, items: Sequence[tuple[Event, str, Step]]
-                           ) -> list[Outcome | None]:
-        works = [Work(portfolio_id, event.event_id, _refusing(event, step))
-                 for event, portfolio_id, step in items]
+    async def _update_many(self, items: Sequence[tuple[Event, str, Step]]) -> list[Outcome | None]:
+        works = [
+            Work(portfolio_id, event.event_id, _refusing(event, step))
+            for event, portfolio_id, step in items
+        ]
         with one_snapshot():  # the batch reads each model and price once
             outcomes = await self.portfolios.update_many(works)
         for (event, _, _), outcome in zip(items, outcomes, strict=True):
@@ -293,18 +330,17 @@ class OptimizerHandlers:
 
 def _refusing(event: Event, step: Step) -> Step:
     """The step, with the domain's refusal turned into a dead letter naming the event."""
+
     async def guarded(record: PortfolioRecord | None) -> Outcome | None:
         try:
             return await step(record)
         except DomainError as error:
-            raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}"
-                                ) from error
+            raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}") from error
 
     return guarded
 
 
-def _withdrawal_paid_out(before: Portfolio, after: Portfolio, event: HoldingsReported
-                         ) -> Portfolio:
+def _withdrawal_paid_out(before: Portfolio, after: Portfolio, event: HoldingsReported) -> Portfolio:
     """Cash that leaves the portfolio outside a run pays the pending withdrawal (InvestSuite's
     middleware moves the money, then resets `divest_amount`): a negative cash delta, or a
     snapshot with less cash while no run is in flight and none is being reported (the snapshot

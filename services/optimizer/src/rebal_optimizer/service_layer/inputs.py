@@ -75,8 +75,9 @@ def trigger(event: RebalanceRequested) -> Trigger:
     )
 
 
-def patched_settings(current: PortfolioSettings, event: PortfolioSettingsChanged
-                     ) -> PortfolioSettings:
+def patched_settings(
+    current: PortfolioSettings, event: PortfolioSettingsChanged
+) -> PortfolioSettings:
     """Only the fields present in the event change; `model_id: null` ends a subscription.
     Following a model and following own weights exclude each other: setting one clears the
     other."""
@@ -116,6 +117,10 @@ def external_orders(event: OptimizationSubmitted, prices: Prices) -> tuple[Exter
             assert order.notional is not None  # the schema requires one of qty and notional
             quote = prices.get(order.symbol)
             usable = quote is not None and quote.price > 0
-            qty = floor_qty(order.notional, quote.price, False) if usable and quote else order.notional
+            qty = (
+                floor_qty(order.notional, quote.price, False)
+                if usable and quote
+                else order.notional
+            )
         orders.append(ExternalOrder(order.symbol, Side(order.side.value), qty))
     return tuple(orders)

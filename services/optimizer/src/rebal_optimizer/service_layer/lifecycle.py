@@ -51,8 +51,13 @@ EXPIRY_PAGE = 500
 
 
 class Lifecycle:
-    def __init__(self, portfolios: PortfolioUnitOfWork, evaluator: Evaluator,
-                 store: DocumentStore, config: OptimizerConfig) -> None:
+    def __init__(
+        self,
+        portfolios: PortfolioUnitOfWork,
+        evaluator: Evaluator,
+        store: DocumentStore,
+        config: OptimizerConfig,
+    ) -> None:
         self.portfolios = portfolios
         self.evaluator = evaluator
         self.store = store
@@ -61,13 +66,15 @@ class Lifecycle:
     async def _update(self, event: Event, portfolio_id: str, step: Step) -> Outcome | None:
         async def guarded(record: PortfolioRecord | None) -> Outcome | None:
             if record is None:
-                raise PoisonMessage(f"unknown portfolio {portfolio_id!r} in {event.event_type} "
-                                    f"{event.event_id}")
+                raise PoisonMessage(
+                    f"unknown portfolio {portfolio_id!r} in {event.event_type} {event.event_id}"
+                )
             try:
                 return await step(record)
             except DomainError as error:
-                raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}"
-                                    ) from error
+                raise PoisonMessage(
+                    f"{event.event_type} {event.event_id}: {error.reason}"
+                ) from error
 
         return await self.portfolios.update(portfolio_id, event.event_id, guarded)
 
@@ -81,37 +88,55 @@ class Lifecycle:
             if external_id in record.recent_external:
                 log.info("external optimization already submitted", external_id=external_id)
                 return None
-            record = replace(record, recent_external=remember(record.recent_external,
-                                                               external_id))
-            answer = Answer(event, RunInitiator.api, OptimizerMode.EXTERNAL, explicit=True,
-                            trigger=TriggerReason.external, extra_reasons=event.reasons,
-                            optimization_id=external_id)
+            record = replace(record, recent_external=remember(record.recent_external, external_id))
+            answer = Answer(
+                event,
+                RunInitiator.api,
+                OptimizerMode.EXTERNAL,
+                explicit=True,
+                trigger=TriggerReason.external,
+                extra_reasons=event.reasons,
+                optimization_id=external_id,
+            )
             if not event.is_recommended:
                 return Outcome(record, [self._not_recommended_external(record, event)])
             prices = await load_prices(self.store, {o.symbol for o in event.orders})
             evaluation = record.portfolio.submit_external(
-                inputs.external_orders(event, prices), prices, optimization_id=external_id,
-                now=now, max_price_age=self.config.max_price_age,
+                inputs.external_orders(event, prices),
+                prices,
+                optimization_id=external_id,
+                now=now,
+                max_price_age=self.config.max_price_age,
             )
             return self.evaluator.outcome(record, evaluation, answer, now)
 
         return await self._update(event, event.portfolio_id, step)
 
-    def _not_recommended_external(self, record: PortfolioRecord,
-                                  event: OptimizationSubmitted) -> Event:
+    def _not_recommended_external(
+        self, record: PortfolioRecord, event: OptimizationSubmitted
+    ) -> Event:
         """The external optimizer itself does not recommend it: recorded, never executed."""
         ranked = sorted(event.orders, key=lambda o: (o.side.value != "sell", o.symbol))
-        orders = [PlannedOrder(leg=leg, symbol=o.symbol, side=o.side, qty=o.qty,
-                               notional=o.notional) for leg, o in enumerate(ranked, start=1)]
+        orders = [
+            PlannedOrder(leg=leg, symbol=o.symbol, side=o.side, qty=o.qty, notional=o.notional)
+            for leg, o in enumerate(ranked, start=1)
+        ]
         settings = record.portfolio.settings
         return messages.not_recommended(
-            optimization_id=event.external_optimization_id, portfolio_id=record.portfolio_id,
-            account_id=record.account_id, mandate=str(settings.mandate),
-            broker_integration=str(settings.broker_integration), run_type=RunType.full_rebalance,
-            trigger=TriggerReason.external, initiated_from=RunInitiator.api,
-            source=OptimizerMode.EXTERNAL, decision=(),
+            optimization_id=event.external_optimization_id,
+            portfolio_id=record.portfolio_id,
+            account_id=record.account_id,
+            mandate=str(settings.mandate),
+            broker_integration=str(settings.broker_integration),
+            run_type=RunType.full_rebalance,
+            trigger=TriggerReason.external,
+            initiated_from=RunInitiator.api,
+            source=OptimizerMode.EXTERNAL,
+            decision=(),
             reasons=(Reason(code="NOT_RECOMMENDED_BY_EXTERNAL_OPTIMIZER"), *event.reasons),
-            cause=event, producer=self.config.producer, orders=orders,
+            cause=event,
+            producer=self.config.producer,
+            orders=orders,
         )
 
     # -- optimization.decided (advisory mandate) ------------------------------------------------
@@ -125,28 +150,40 @@ class Lifecycle:
                 raise PoisonMessage(
                     f"optimization {event.optimization_id!r} is not awaiting its owner on "
                     f"portfolio {event.portfolio_id!r} ({current}); {event.owner_choice.value} "
-                    f"in {event.event_id} cannot be applied")
+                    f"in {event.event_id} cannot be applied"
+                )
             if awaiting.is_expired(now, self.config.advisory_expiry):
-                return self._expire(record, awaiting, event, now,
-                                    "the owner's choice arrived after the deadline")
+                return self._expire(
+                    record, awaiting, event, now, "the owner's choice arrived after the deadline"
+                )
             decision = record.portfolio.decide(awaiting, event.owner_choice.value, now)  # type: ignore[arg-type]
             opt = decision.optimization
-            decided = replace(record.with_portfolio(decision.portfolio), awaiting=None,
-                              expires_at=None)
+            decided = replace(
+                record.with_portfolio(decision.portfolio), awaiting=None, expires_at=None
+            )
             producer = self.config.producer
-            publish: list[Event] = [messages.status_changed(
-                opt, cause=event, producer=producer, owner_choice=event.owner_choice)]
+            publish: list[Event] = [
+                messages.status_changed(
+                    opt, cause=event, producer=producer, owner_choice=event.owner_choice
+                )
+            ]
             if opt.status is OptimizationStatus.READY:
-                publish.append(messages.optimization_ready(
-                    opt, account_id=record.account_id,
-                    broker_integration=str(record.portfolio.settings.broker_integration),
-                    initiated_from=RunInitiator(str(opt.initiated_from)), cause=event,
-                    producer=producer))
+                publish.append(
+                    messages.optimization_ready(
+                        opt,
+                        account_id=record.account_id,
+                        broker_integration=str(record.portfolio.settings.broker_integration),
+                        initiated_from=RunInitiator(str(opt.initiated_from)),
+                        cause=event,
+                        producer=producer,
+                    )
+                )
             entry = history_entry(record, opt, cause_id=event.event_id, suffix=str(opt.status))
             outcome = Outcome(decided, publish, [entry])
             if decision.reoptimize is not None:
-                answer = Answer(event, RunInitiator.api, explicit=True,
-                                run_type=RunType(str(opt.run_type)))
+                answer = Answer(
+                    event, RunInitiator.api, explicit=True, run_type=RunType(str(opt.run_type))
+                )
                 again = await self.evaluator.evaluate(decided, decision.reoptimize, answer, now)
                 outcome = outcome.extend(again)
             return outcome
@@ -160,8 +197,11 @@ class Lifecycle:
             assert record is not None
             portfolio = record.portfolio
             if portfolio.blocked_by != event.optimization_id:
-                log.info("run.completed for an optimization that does not block this portfolio",
-                         optimization_id=event.optimization_id, blocked_by=portfolio.blocked_by)
+                log.info(
+                    "run.completed for an optimization that does not block this portfolio",
+                    optimization_id=event.optimization_id,
+                    blocked_by=portfolio.blocked_by,
+                )
                 return None
             done = portfolio.complete_run(
                 event.optimization_id,
@@ -170,8 +210,11 @@ class Lifecycle:
                 last_execution_at=event.last_execution_at,
                 completed_on=self.evaluator.calendar.today(event.completed_at),
             )
-            log.info("portfolio unblocked", optimization_id=event.optimization_id,
-                     run_status=event.status.value)
+            log.info(
+                "portfolio unblocked",
+                optimization_id=event.optimization_id,
+                run_status=event.status.value,
+            )
             return Outcome(record.with_portfolio(done))
 
         return await self._update(event, event.portfolio_id, step)
@@ -183,8 +226,14 @@ class Lifecycle:
         expired = 0
         after: str | None = None
         while True:
-            ids = await self.store.query(PORTFOLIOS, EXPIRY_INDEX, sortable_instant(now),
-                                         op="le", after_id=after, limit=EXPIRY_PAGE)
+            ids = await self.store.query(
+                PORTFOLIOS,
+                EXPIRY_INDEX,
+                sortable_instant(now),
+                op="le",
+                after_id=after,
+                limit=EXPIRY_PAGE,
+            )
             for portfolio_id in ids:
                 if await self._expire_one(portfolio_id, now):
                     expired += 1
@@ -205,16 +254,23 @@ class Lifecycle:
 
         return await self.portfolios.update(portfolio_id, None, step) is not None
 
-    def _expire(self, record: PortfolioRecord, awaiting: Optimization, cause: Event | None,
-                now: datetime, detail: str) -> Outcome:
+    def _expire(
+        self,
+        record: PortfolioRecord,
+        awaiting: Optimization,
+        cause: Event | None,
+        now: datetime,
+        detail: str,
+    ) -> Outcome:
         decision = record.portfolio.expire_if_due(awaiting, now, self.config.advisory_expiry)
         opt = decision.optimization
-        event = messages.status_changed(opt, cause=cause, producer=self.config.producer,
-                                        detail=detail)
-        entry = history_entry(record, opt, cause_id=cause.event_id if cause else None,
-                              suffix=str(opt.status))
-        expired = replace(record.with_portfolio(decision.portfolio), awaiting=None,
-                          expires_at=None)
+        event = messages.status_changed(
+            opt, cause=cause, producer=self.config.producer, detail=detail
+        )
+        entry = history_entry(
+            record, opt, cause_id=cause.event_id if cause else None, suffix=str(opt.status)
+        )
+        expired = replace(record.with_portfolio(decision.portfolio), awaiting=None, expires_at=None)
         log.info("advisory optimization expired", optimization_id=opt.optimization_id)
         return Outcome(expired, [event], [entry])
 
@@ -229,7 +285,11 @@ def _applicable(portfolio: Portfolio, deltas: dict[str, Decimal]) -> dict[str, D
     for symbol, delta in deltas.items():
         floor = -portfolio.holdings.get(symbol, Decimal(0))
         if delta < floor:
-            log.warning("executed sale exceeds the holding; clamped", symbol=symbol,
-                        delta=str(delta), held=str(-floor))
+            log.warning(
+                "executed sale exceeds the holding; clamped",
+                symbol=symbol,
+                delta=str(delta),
+                held=str(-floor),
+            )
         applicable[symbol] = max(delta, floor)
     return applicable

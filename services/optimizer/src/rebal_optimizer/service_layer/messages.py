@@ -65,8 +65,7 @@ def optimization_id_for(cause_event_id: str, portfolio_id: str) -> str:
 
 
 def wire_weights(weights: Iterable[DomainWeight]) -> tuple[Weight, ...]:
-    return tuple(Weight(type=str(w.type), symbol=w.symbol, percent=w.percent)
-                 for w in weights)
+    return tuple(Weight(type=str(w.type), symbol=w.symbol, percent=w.percent) for w in weights)
 
 
 def wire_reason(r: DomainReason) -> Reason:
@@ -81,18 +80,24 @@ def wire_decision(record: Iterable[DomainCondition]) -> tuple[ConditionEvaluatio
         return format(value, "f") if isinstance(value, Decimal) else str(value)
 
     return tuple(
-        ConditionEvaluation(name=c.name, met=c.met, value=text(c.value),
-                            threshold=text(c.threshold), detail=c.detail)
+        ConditionEvaluation(
+            name=c.name,
+            met=c.met,
+            value=text(c.value),
+            threshold=text(c.threshold),
+            detail=c.detail,
+        )
         for c in record
     )
 
 
 def planned_order(o: Order) -> PlannedOrder:
     side = OrderSide(str(o.side))
-    by_notional = (Side(o.side) is Side.BUY and o.qty != o.qty.to_integral_value()
-                   and o.notional > 0)
+    by_notional = Side(o.side) is Side.BUY and o.qty != o.qty.to_integral_value() and o.notional > 0
     return PlannedOrder(
-        leg=o.leg, symbol=o.symbol, side=side,
+        leg=o.leg,
+        symbol=o.symbol,
+        side=side,
         qty=None if by_notional else o.qty,
         notional=o.notional if by_notional else None,
         expected_price=o.expected_price,
@@ -101,8 +106,13 @@ def planned_order(o: Order) -> PlannedOrder:
 
 def wire_skipped(skipped: Iterable[DomainSkipped]) -> tuple[SkippedOrder, ...]:
     return tuple(
-        SkippedOrder(symbol=s.symbol, side=OrderSide(str(s.side)), notional=max(s.notional, Decimal(0)),
-                     reason=s.reason, reason_details=s.reason_details)
+        SkippedOrder(
+            symbol=s.symbol,
+            side=OrderSide(str(s.side)),
+            notional=max(s.notional, Decimal(0)),
+            reason=s.reason,
+            reason_details=s.reason_details,
+        )
         for s in skipped
     )
 

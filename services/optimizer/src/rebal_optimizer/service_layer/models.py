@@ -51,19 +51,22 @@ class ModelCatalog:
             previous = model_of(doc.state) if doc is not None else None
             publish = []
             if needs_reevaluation(model, previous):
-                publish.append(RebalanceRequested(
-                    event_id=derived_id(event.event_id, "model_changed"),
-                    scope="model",
-                    model_id=model.model_id,
-                    reason=TriggerReason.model_changed,
-                    **event.caused(producer=self.producer),
-                ))
+                publish.append(
+                    RebalanceRequested(
+                        event_id=derived_id(event.event_id, "model_changed"),
+                        scope="model",
+                        model_id=model.model_id,
+                        reason=TriggerReason.model_changed,
+                        **event.caused(producer=self.producer),
+                    )
+                )
             return Change(model_document(model), publish=publish)
 
         return await apply_once(self.store, MODELS, event.model_id, event.event_id, mutate)
 
-    async def mark_needs_adjustment(self, model_id: str, symbols: Iterable[str],
-                                    cause_id: str) -> None:
+    async def mark_needs_adjustment(
+        self, model_id: str, symbols: Iterable[str], cause_id: str
+    ) -> None:
         found = set(symbols)
 
         async def mutate(doc: Document | None) -> Change | None:
@@ -74,8 +77,12 @@ class ModelCatalog:
             non_tradable = sorted(found & targeted)
             if model.status is not ModelStatus.ACTIVE or not non_tradable:
                 return None
-            log.warning("model needs adjustment: non-tradable symbols", model_id=model_id,
-                        symbols=non_tradable, cause=cause_id)
+            log.warning(
+                "model needs adjustment: non-tradable symbols",
+                model_id=model_id,
+                symbols=non_tradable,
+                cause=cause_id,
+            )
             adjusted = model.with_status(ModelStatus.NEEDS_ADJUSTMENT)
             return Change(model_document(adjusted, non_tradable))
 

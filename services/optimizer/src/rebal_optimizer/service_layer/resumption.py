@@ -33,8 +33,14 @@ UpdateMany = Callable[[Items], Awaitable[list[Outcome | None]]]
 
 
 class Resumption:
-    def __init__(self, store: DocumentStore, portfolios: PortfolioUnitOfWork, clock: Clock,
-                 config: OptimizerConfig, evaluate: Evaluate) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        portfolios: PortfolioUnitOfWork,
+        clock: Clock,
+        config: OptimizerConfig,
+        evaluate: Evaluate,
+    ) -> None:
         self.store = store
         self.portfolios = portfolios
         self.clock = clock
@@ -43,12 +49,16 @@ class Resumption:
 
     def step(self, token: str, cause: Event, optimization_id: str | None = None) -> Step:
         """Evaluate the portfolio under its remembered trigger, if it still waits for `token`."""
+
         async def resume(record: PortfolioRecord | None) -> Outcome | None:
             trigger = record.portfolio.resumed_trigger(token) if record is not None else None
             if record is None or trigger is None:
                 return None  # no longer waiting for it (evaluated meanwhile)
-            run_type = "withdrawal" if trigger.reason is TriggerReason.WITHDRAWAL else (
-                str(trigger.run_type) if trigger.run_type else "full_rebalance")
+            run_type = (
+                "withdrawal"
+                if trigger.reason is TriggerReason.WITHDRAWAL
+                else (str(trigger.run_type) if trigger.run_type else "full_rebalance")
+            )
             options: dict[str, Any] = {"run_type": run_type, "optimization_id": optimization_id}
             return await self.evaluate(record, trigger, cause, **options)
 
@@ -61,8 +71,9 @@ class Resumption:
         resumed = 0
         limit = self.config.fanout_batch
         while True:
-            ids = await self.store.query(PORTFOLIOS, WAITING_INDEX, token, after_id=after,
-                                         limit=limit)
+            ids = await self.store.query(
+                PORTFOLIOS, WAITING_INDEX, token, after_id=after, limit=limit
+            )
             if ids:
                 outcomes = await update_many([(cause, pid, self.step(token, cause)) for pid in ids])
                 resumed += sum(1 for outcome in outcomes if outcome is not None)
@@ -74,17 +85,22 @@ class Resumption:
 
     async def arrived_meanwhile(self, items: Items, outcomes: Sequence[Outcome | None]) -> None:
         """After a batch committed portfolios as waiting for a price: is that price here now?"""
-        waits = [(event, outcome.record.portfolio_id, waiting)
-                 for (event, _, _), outcome in zip(items, outcomes, strict=True)
-                 if outcome is not None
-                 and (waiting := outcome.record.portfolio.waiting_for) is not None
-                 and waiting.kind == "price"]
+        waits = [
+            (event, outcome.record.portfolio_id, waiting)
+            for (event, _, _), outcome in zip(items, outcomes, strict=True)
+            if outcome is not None
+            and (waiting := outcome.record.portfolio.waiting_for) is not None
+            and waiting.kind == "price"
+        ]
         if not waits:
             return
         prices = await load_prices(self.store, {waiting.key for _, _, waiting in waits})
         now = self.clock.now()
-        usable = {symbol for symbol in prices
-                  if not valuation_problems([symbol], prices, now, self.config.max_price_age)}
+        usable = {
+            symbol
+            for symbol in prices
+            if not valuation_problems([symbol], prices, now, self.config.max_price_age)
+        }
         works = []
         for event, pid, waiting in waits:
             if waiting.key in usable:

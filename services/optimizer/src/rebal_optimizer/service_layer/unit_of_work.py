@@ -70,8 +70,9 @@ class Work:
     step: Step
 
 
-def history_entry(record: PortfolioRecord, opt: Optimization, *, cause_id: str | None,
-                  suffix: str | None = None) -> Json:
+def history_entry(
+    record: PortfolioRecord, opt: Optimization, *, cause_id: str | None, suffix: str | None = None
+) -> Json:
     """A decision record: the optimization as created (or at a later status, with `suffix`)."""
     body = {
         **optimization_json(opt),
@@ -136,8 +137,9 @@ class PortfolioUnitOfWork:
             start = end
         return results
 
-    async def _round(self, works: Sequence[Work], start: int, end: int,
-                     results: list[Outcome | None]) -> None:
+    async def _round(
+        self, works: Sequence[Work], start: int, end: int, results: list[Outcome | None]
+    ) -> None:
         """Items start..end-1, on distinct portfolios: one load, the steps, one commit."""
         docs = await self.store.load_many(PORTFOLIOS, [w.portfolio_id for w in works[start:end]])
         leftovers: list[Json] = []
@@ -158,17 +160,24 @@ class PortfolioUnitOfWork:
             version = doc.version if doc is not None else 0
             if outcome is None:
                 if doc is not None and work.event_id is not None:  # remember it was seen
-                    commits.append(Commit(PORTFOLIOS, work.portfolio_id, version, doc.state,
-                                          work.event_id))
+                    commits.append(
+                        Commit(PORTFOLIOS, work.portfolio_id, version, doc.state, work.event_id)
+                    )
                 continue
             if self.history_enabled and outcome.history:
-                outcome.record = replace(outcome.record,
-                                         pending_history=tuple(outcome.history))
+                outcome.record = replace(outcome.record, pending_history=tuple(outcome.history))
             new = outcome.record
-            commits.append(Commit(
-                PORTFOLIOS, work.portfolio_id, version, record_to_document(new), work.event_id,
-                outbox=[to_outbox(e) for e in outcome.publish], index=new.index(),
-            ))
+            commits.append(
+                Commit(
+                    PORTFOLIOS,
+                    work.portfolio_id,
+                    version,
+                    record_to_document(new),
+                    work.event_id,
+                    outbox=[to_outbox(e) for e in outcome.publish],
+                    index=new.index(),
+                )
+            )
             staged[index] = outcome
         await self._append(leftovers)
         conflicts = set(await self.store.commit_many(commits))

@@ -26,7 +26,9 @@ def state_from_document(doc: Document | None) -> ScheduleState:
         return ScheduleState()
     fmt = doc.state.get("format", DOCUMENT_FORMAT)
     if fmt != DOCUMENT_FORMAT:
-        raise ValueError(f"schedule document format {fmt} is not supported (expected {DOCUMENT_FORMAT})")
+        raise ValueError(
+            f"schedule document format {fmt} is not supported (expected {DOCUMENT_FORMAT})"
+        )
     return ScheduleState.from_document(doc.state)
 
 

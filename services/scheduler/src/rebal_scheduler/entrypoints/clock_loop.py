@@ -65,6 +65,8 @@ class ClockLoop:
             await self.tick(now)
         except Exception as exc:
             self.failures += 1
-            log.warning("tick failed; retrying at the next tick", error=repr(exc), now=now.isoformat())
+            log.warning(
+                "tick failed; retrying at the next tick", error=repr(exc), now=now.isoformat()
+            )
         else:
             self.last_ticked = now

@@ -90,7 +90,9 @@ class SchedulerHandlers:
                 "model schedule updated",
                 model_id=event.model_id,
                 status=event.status.value,
-                calendar=None if condition is None else f"{condition.sub_type.value} {condition.day}",
+                calendar=None
+                if condition is None
+                else f"{condition.sub_type.value} {condition.day}",
             )
         return applied
 
