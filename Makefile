@@ -12,8 +12,8 @@ KAFKA ?= apache
 TANSU_SMOKE := libs/runtime/tests/integration/test_delivery_guarantees.py \
 	libs/runtime/tests/integration/test_batch_consume.py tests/e2e/test_demo_day.py
 
-.PHONY: help install test test-fast test-repeat lint format asyncapi dev demo bench compose-check \
-	kafka-jars ferretdb clean
+.PHONY: help install test test-fast test-repeat lint format asyncapi dev prod-like demo bench \
+	compose-check kafka-jars ferretdb clean
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ asyncapi: install ## Regenerate docs/asyncapi/*.json (from the services) and doc
 
 dev: install ## Start the embedded broker, the simulator and every service; Ctrl-C stops all
 	$(PY) -m rebal_runtime.stack
+
+prod-like: install kafka-jars ferretdb ## The compose topology as processes: Apache Kafka, 2 instances per scalable service, scheduler on FerretDB; Ctrl-C stops all
+	$(PY) -m rebal_runtime.prodlike
 
 demo: install ## The main job: fund and rebalance N portfolios end to end on the embedded stack
 	@if $(PY) -c "import rebal_demo" 2>/dev/null; then $(PY) -m rebal_demo $(DEMO_ARGS); \

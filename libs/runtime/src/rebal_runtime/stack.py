@@ -3,10 +3,18 @@
 `python -m rebal_runtime.stack` (what `make dev` runs) starts them, prefixes their output, and on
 Ctrl-C stops the services first (SIGTERM, graceful) and the broker last. The broker is Tansu unless
 `REBAL_STACK_KAFKA=apache` asks for Apache Kafka (`make kafka-jars` first).
+
+By default every service runs once (process named after the service) on its own SQLite file. A
+`Stack` can also run several instances of a service (`replicas`): processes `optimizer-1`,
+`optimizer-2`, ... in one consumer group (same `REBAL_SERVICE_NAME`) sharing the service's store,
+each with its own ready file and log; give per-service environment (`service_overrides`, e.g. a
+Mongo-wire store URL) and the topics to create before any service starts (`topics`).
+`rebal_runtime.prodlike` assembles the compose topology that way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import os
@@ -15,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +36,7 @@ from rebal_runtime.kafka_launchers import (
     launcher,
     log_name,
 )
+from rebal_runtime.topics_admin import ensure_topics
 
 STACK_KAFKA_ENV = "REBAL_STACK_KAFKA"
 
@@ -100,15 +109,41 @@ def _pump(name: str, stream: object) -> None:
 @dataclass
 class Stack:
     """Broker + services. `overrides` add env vars for every service (e.g. demo settings);
-    `kafka` is any `KafkaLauncher` (e.g. `kafka_launchers.launcher("apache")`)."""
+    `kafka` is any `KafkaLauncher` (e.g. `kafka_launchers.launcher("apache")`).
+
+    `replicas` runs a service as several processes (`{service}-1`, `{service}-2`, ...; one
+    process named after the service when 1, the default) sharing its consumer group and store;
+    `service_overrides` adds env vars for every instance of one service, after `overrides`;
+    `topics` (name, partitions) are created before the first service starts (then pass
+    `REBAL_KAFKA_CREATE_TOPICS=false` so that no service creates any itself)."""
 
     var_dir: Path
     overrides: Mapping[str, str] = field(default_factory=dict)
     kafka: KafkaLauncher = field(default_factory=lambda: default_kafka())
     processes: list[ServiceProcess] = field(default_factory=list)
     simulator_port: int = 0
+    replicas: Mapping[str, int] = field(default_factory=dict)
+    service_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    topics: Sequence[tuple[str, int]] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds: `kafka` (broker answering), `topics` (created), `ready` (services started ->
+    every one ready, measured by the first `wait_ready`)."""
+    _services_started_at: float | None = field(default=None, init=False, repr=False)
 
-    def service_env(self, name: str) -> dict[str, str]:
+    def instances(self, service: str) -> list[str]:
+        """The process names of `service`: itself alone, or `{service}-1` ... `{service}-N`."""
+        count = self.replicas.get(service, 1)
+        if count < 1:
+            raise ValueError(f"replicas[{service!r}] = {count}: at least 1")
+        return [service] if count == 1 else [f"{service}-{i}" for i in range(1, count + 1)]
+
+    def store_url(self, service: str) -> str:
+        """What every instance of `service` uses: one SQLite file per service unless overridden."""
+        return self.service_env(service)["REBAL_STORE_URL"]
+
+    def service_env(self, name: str, instance: str | None = None) -> dict[str, str]:
+        """The environment of one process of service `name`: `instance` (default `name`) names
+        its ready file; the consumer group and the store are the service's, shared by all."""
         return {
             "REBAL_SERVICE_NAME": name,
             "REBAL_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
@@ -117,14 +152,22 @@ class Stack:
             **client_env(self.kafka),  # fetch waits on Tansu, idempotent producer on Kafka
             "REBAL_BROKER_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
             "PYTHONUNBUFFERED": "1",
-            "REBAL_READY_FILE": str(self.var_dir / f"{name}.ready"),
+            "REBAL_READY_FILE": str(self.var_dir / f"{instance or name}.ready"),
             **self.overrides,
+            **self.service_overrides.get(name, {}),
         }
 
     def start(self, echo: bool = True, only: tuple[str, ...] | None = None) -> Stack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.kafka.log_path = self.var_dir / log_name(self.kafka)
+        began = time.monotonic()
         self.kafka.start()
+        self.timings["kafka"] = time.monotonic() - began
+        if self.topics is not None:
+            began = time.monotonic()
+            asyncio.run(ensure_topics(self.kafka.bootstrap_servers, self.topics))
+            self.timings["topics"] = time.monotonic() - began
+        self._services_started_at = time.monotonic()
         self.simulator_port = self.simulator_port or free_port()
         for name, module in SERVICES:
             if (only and name not in only) or not runnable(module):
@@ -139,10 +182,15 @@ class Stack:
                     "--db",
                     str(self.var_dir / "broker-simulator.sqlite"),
                 ]
-            proc = ServiceProcess(name, module, self.service_env(name), args)
-            proc.start(self.var_dir, echo)
-            self.processes.append(proc)
+            for instance in self.instances(name):
+                proc = ServiceProcess(instance, module, self.service_env(name, instance), args)
+                self.ready_file(proc).unlink(missing_ok=True)  # a killed run's stale file
+                proc.start(self.var_dir, echo)
+                self.processes.append(proc)
         return self
+
+    def ready_file(self, proc: ServiceProcess) -> Path:
+        return Path(proc.env.get("REBAL_READY_FILE") or self.var_dir / f"{proc.name}.ready")
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Until every service has its consumers assigned and the simulator answers /health."""
@@ -151,7 +199,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         for proc in self.processes:
             while True:
-                if proc.name == "broker-simulator":
+                if proc.module == "rebal_broker_sim":
                     try:
                         with urllib.request.urlopen(
                             f"http://127.0.0.1:{self.simulator_port}/health", timeout=1
@@ -159,29 +207,39 @@ class Stack:
                             break
                     except OSError:
                         pass
-                elif (self.var_dir / f"{proc.name}.ready").exists():
+                elif self.ready_file(proc).exists():
                     break
                 if not proc.alive:
                     raise RuntimeError(f"{proc.name} exited while starting")
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{proc.name} not ready after {timeout}s")
                 time.sleep(0.1)
+        if self._services_started_at is not None and "ready" not in self.timings:
+            self.timings["ready"] = time.monotonic() - self._services_started_at
 
     def kill(self, name: str) -> None:
-        """SIGKILL: no graceful shutdown, no final outbox flush, no offset commit."""
+        """SIGKILL one process (`optimizer`, or `optimizer-2` of a replicated service): no
+        graceful shutdown, no final outbox flush, no offset commit."""
         proc = self.process(name)
         proc.signal(signal.SIGKILL)
         if proc.process is not None:
             proc.process.wait(10)
-        (self.var_dir / f"{name}.ready").unlink(missing_ok=True)
+        self.ready_file(proc).unlink(missing_ok=True)
 
     def restart(self, name: str) -> None:
         proc = self.process(name)
-        (self.var_dir / f"{name}.ready").unlink(missing_ok=True)
+        self.ready_file(proc).unlink(missing_ok=True)
         proc.start(self.var_dir, echo=False)
 
     def process(self, name: str) -> ServiceProcess:
-        return next(p for p in self.processes if p.name == name)
+        found = next((p for p in self.processes if p.name == name), None)
+        if found is None:
+            raise KeyError(f"no process {name!r}; have {[p.name for p in self.processes]}")
+        return found
+
+    def describe(self) -> list[str]:
+        """Extra lines `run_in_foreground` prints once the stack is ready."""
+        return []
 
     def stop(self) -> None:
         # Services first (they finish in-flight work and flush their outbox), the broker last.
@@ -197,19 +255,20 @@ def default_kafka() -> KafkaLauncher:
     return launcher(kind_from_env(STACK_KAFKA_ENV))
 
 
-def main() -> None:
-    var_dir = Path(os.environ.get("REBAL_VAR_DIR", "var/dev"))
-    stack = Stack(var_dir)
+def run_in_foreground(stack: Stack, title: str) -> None:
+    """Start `stack`, say where Kafka is, and run until Ctrl-C or SIGTERM; then stop it all."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stack.start()
-    stack.wait_ready()
-    names = ", ".join(p.name for p in stack.processes) or "no services yet"
-    print(
-        f"rebal dev stack: Kafka on {stack.kafka.bootstrap_servers}; {names}. Ctrl-C stops all.",
-        flush=True,
-    )
     try:
+        stack.start()
+        stack.wait_ready()
+        names = ", ".join(p.name for p in stack.processes) or "no services yet"
+        print(
+            f"{title}: Kafka on {stack.kafka.bootstrap_servers}; {names}. Ctrl-C stops all.",
+            flush=True,
+        )
+        for line in stack.describe():
+            print(f"  {line}", flush=True)
         while not stop.is_set():
             for proc in stack.processes:
                 if not proc.alive and proc.process is not None:
@@ -222,6 +281,11 @@ def main() -> None:
         print("stopping...", flush=True)
         stack.stop()
         print("stopped.", flush=True)
+
+
+def main() -> None:
+    var_dir = Path(os.environ.get("REBAL_VAR_DIR", "var/dev"))
+    run_in_foreground(Stack(var_dir), "rebal dev stack")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,113 @@
+"""One demo day over every flow on the compose topology as processes (tests/e2e/test_demo_day.py's
+day and assertions), plus what two instances sharing a store must not do: publish one outbox row
+twice. With no fault injected, every event id is on `optimization.ready` and `run.completed` once
+(the relays claim rows with a lease; a re-publish is only allowed after a crash)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+from rebal_demo.driver import DemoOptions, Driver
+from rebal_demo.scenario import FLOWS, MODELS_BY_ID, plan_portfolios
+
+from rebal_runtime.prodlike import ProdLikeStack
+from rebal_schemas import BrokerIntegration, Event, OptimizationStatus, RunType
+
+from .conftest import logs, read_to_end, repeated_ids
+
+pytestmark = [
+    pytest.mark.prodlike,
+    pytest.mark.kafka,
+    pytest.mark.apache_kafka,
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+]
+
+# What the services publish through their outboxes (order.filled / order.closed also come from the
+# CLIENT middleware the driver plays, so they are counted by the order-router's own records only).
+OUTBOX_TOPICS = (
+    "optimization.created",
+    "optimization.ready",
+    "order.filled",
+    "order.closed",
+    "transaction.settled",
+    "run.completed",
+)
+
+
+def test_one_demo_day_over_every_flow(prodlike: ProdLikeStack) -> None:
+    plans = plan_portfolios(48, seed=11)
+    bootstrap = prodlike.kafka.bootstrap_servers
+
+    async def day() -> tuple[Driver, dict[str, list[Event]]]:
+        options = DemoOptions(price_ticks=3, quiet_seconds=2.5, phase_timeout=240)
+        async with Driver(bootstrap, plans, options, lambda *_: None) as driver:
+            await driver.setup()
+            await driver.funding()
+            await driver.market_move()
+            await driver.withdrawals()
+        published = {topic: await read_to_end(bootstrap, topic) for topic in OUTBOX_TOPICS}
+        return driver, published
+
+    driver, published = asyncio.run(day())
+    client = driver.client
+    missing = set(client.readies) - set(client.completed)
+    assert not missing, f"ready without run.completed: {sorted(missing)[:5]}\n{logs(prodlike)}"
+    assert client.dead_letters == [], client.dead_letters[0].reason
+    runs = list(client.completed.values())
+    assert {r.run_type for r in runs} >= {
+        RunType.full_rebalance,
+        RunType.invest_cash,
+        RunType.withdrawal,
+    }
+
+    flows_with_runs = {driver.plans[r.portfolio_id].flow for r in runs}
+    assert flows_with_runs == set(FLOWS), "every one of the eight flows completed a run"
+    client_runs = [r for r in runs if r.broker_integration == BrokerIntegration.CLIENT]
+    assert client_runs and all(o.filled_qty > 0 for r in client_runs for o in r.orders)
+
+    statuses = Counter(c.status for c in client.status_changes)
+    assert statuses[OptimizationStatus.REJECTED] >= 1
+    assert statuses[OptimizationStatus.SUPERSEDED] >= 1
+    rejected = {
+        c.portfolio_id for c in client.status_changes if c.status == OptimizationStatus.REJECTED
+    }
+    funded_runs = {r.portfolio_id for r in runs if r.run_type != RunType.withdrawal}
+    for pid in rejected:
+        plan = driver.plans[pid]
+        if plan.cohort == "new":
+            assert pid not in funded_runs, "a rejected advisory optimization is never executed"
+
+    # Drifters that were rebalanced are back inside their bands.
+    rebalanced = {r.portfolio_id for r in runs if r.run_type == RunType.full_rebalance}
+    for pid, plan in driver.plans.items():
+        if plan.cohort == "drifter" and pid in rebalanced:
+            drift = client.books[pid].max_drift(MODELS_BY_ID[plan.model_id], client.prices)
+            assert drift < 5, f"{pid} still drifts {drift} pp after its rebalance"
+    assert any(driver.plans[pid].cohort == "drifter" for pid in rebalanced), (
+        "drift triggered rebalances"
+    )
+
+    # Two relays per store, no fault: no outbox row published twice.
+    ours = {
+        topic: [e for e in events if not e.producer.startswith("demo")]
+        for topic, events in published.items()
+    }
+    figures = {
+        topic: (len(events), len({e.event_id for e in events})) for topic, events in ours.items()
+    }
+    admin = httpx.get(f"http://127.0.0.1:{prodlike.simulator_port}/admin/orders", timeout=30).json()
+    print(
+        f"\nprod-like demo day: {len(runs)} runs completed ({len(client.readies)} ready), "
+        f"{len(admin['orders'])} broker orders, {admin['duplicate_requests']} order requests "
+        "refused as duplicates (see test_prodlike_faults, 5.); records/distinct event ids: "
+        + ", ".join(f"{t} {n}/{d}" for t, (n, d) in figures.items())
+    )
+    assert repeated_ids(ours["optimization.ready"]) == {}, figures
+    assert repeated_ids(ours["run.completed"]) == {}, figures
+    assert {t: repeated_ids(events) for t, events in ours.items() if repeated_ids(events)} == {}, (
+        figures
+    )
