@@ -17,6 +17,7 @@ from pathlib import Path
 
 SUITES = (
     "tests/e2e",
+    "tests/prodlike",
     "services/optimizer/tests/integration",
     "services/order-router/tests/integration",
     "services/order-router/tests/e2e",
