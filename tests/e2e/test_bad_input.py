@@ -8,6 +8,7 @@ import base64
 import json
 from decimal import Decimal
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -74,7 +75,7 @@ BAD: list[tuple[str, str, bytes, str]] = [
         json.dumps(
             {"event_type": "portfolio.cash_deposited", "portfolio_id": "bad-abs", "amount": "1e40"}
         ).encode(),
-        "absurdly large",
+        "exponent notation is not accepted",
     ),
     (
         "float money",
@@ -119,6 +120,14 @@ BAD: list[tuple[str, str, bytes, str]] = [
         "unknown portfolio",
     ),
     (
+        "key is not the portfolio",
+        "portfolio.patched",
+        json.dumps(
+            {"event_type": "portfolio.cash_deposited", "portfolio_id": "bad-key", "amount": "5"}
+        ).encode(),
+        "does not match portfolio_id 'bad-key'",
+    ),
+    (
         "fill without a run plan field",
         "order.filled",
         json.dumps(
@@ -128,6 +137,28 @@ BAD: list[tuple[str, str, bytes, str]] = [
     ),
     ("oversized", "portfolio.patched", b'{"pad":"' + b"x" * 1_100_000 + b'"}', "exceeds"),
 ]
+
+
+# The Kafka key a client gives each message: the event's own key where it has one (so the rule
+# under test is reached), another one where the test is about the key itself.
+WRONG_KEYS = {"key is not the portfolio": b"someone-else"}
+KEY_FIELDS = {"model.updated": "model_id", "market.prices": "symbol"}
+
+
+def client_key(name: str, topic: str, value: bytes, index: int) -> bytes:
+    if name in WRONG_KEYS:
+        return WRONG_KEYS[name]
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        key = data.get(KEY_FIELDS.get(topic, "portfolio_id"))
+        if key is None and topic == "rebalance.requested":
+            key = data.get("model_id")
+        if isinstance(key, str):
+            return key.encode()
+    return f"bad-{index}".encode()
 
 
 def kept(value: bytes) -> bytes:
@@ -157,13 +188,22 @@ def test_bad_input_is_dead_lettered_and_good_work_completes(stack: Stack) -> Non
                 [PriceUpdated(symbol="SPY", price=Decimal("500"), as_of=utc_now()), model]
             )
         await wait_until_consumed(bootstrap, "optimizer", reference, timeout=120)
+        # The broker quotes SPY too before the good portfolio's order reaches it (the simulator
+        # reads market.prices on its own; a symbol it has no price for is rejected).
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(
+                f"http://127.0.0.1:{stack.simulator_port}/admin/prices",
+                json={"prices": [{"symbol": "SPY", "price": "500"}]},
+            )
+            answer.raise_for_status()
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, acks="all", max_request_size=4_000_000
         )
         await producer.start()
         try:
-            for index, (_, topic, value, _) in enumerate(BAD):
-                await producer.send_and_wait(topic, value, key=b"bad-" + str(index).encode())
+            for index, (name, topic, value, _) in enumerate(BAD):
+                key = client_key(name, topic, value, index)
+                await producer.send_and_wait(topic, value, key=key)
                 if index == 4:  # good work in the middle of the bad
                     settings = PortfolioSettingsChanged(
                         portfolio_id=good,

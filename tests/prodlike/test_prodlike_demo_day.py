@@ -1,7 +1,9 @@
 """One demo day over every flow on the compose topology as processes (tests/e2e/test_demo_day.py's
 day and assertions), plus what two instances sharing a store must not do: publish one outbox row
-twice. With no fault injected, every event id is on `optimization.ready` and `run.completed` once
-(the relays claim rows with a lease; a re-publish is only allowed after a crash)."""
+twice, or send one order to the broker twice. With no fault injected, every event id is on
+`optimization.ready` and `run.completed` once (the relays claim rows with a lease; a re-publish is
+only allowed after a crash), and the broker gets each client_order_id once (the order-routers
+dispatch a run under its store lease, one instance at a time)."""
 
 from __future__ import annotations
 
@@ -102,10 +104,14 @@ def test_one_demo_day_over_every_flow(prodlike: ProdLikeStack) -> None:
     admin = httpx.get(f"http://127.0.0.1:{prodlike.simulator_port}/admin/orders", timeout=30).json()
     print(
         f"\nprod-like demo day: {len(runs)} runs completed ({len(client.readies)} ready), "
-        f"{len(admin['orders'])} broker orders, {admin['duplicate_requests']} order requests "
-        "refused as duplicates (see test_prodlike_faults, 5.); records/distinct event ids: "
+        f"{len(admin['orders'])} broker orders, {len(admin['requests'])} order requests, "
+        f"{admin['duplicate_requests']} refused as duplicates; records/distinct event ids: "
         + ", ".join(f"{t} {n}/{d}" for t, (n, d) in figures.items())
     )
+    # Two order-routers, one store: each order reaches the broker once (one request per id).
+    requested = Counter(r["client_order_id"] for r in admin["requests"] if r["client_order_id"])
+    assert admin["duplicate_requests"] == 0, admin["outcomes"]
+    assert [coid for coid, n in requested.items() if n > 1] == []
     assert repeated_ids(ours["optimization.ready"]) == {}, figures
     assert repeated_ids(ours["run.completed"]) == {}, figures
     assert {t: repeated_ids(events) for t, events in ours.items() if repeated_ids(events)} == {}, (

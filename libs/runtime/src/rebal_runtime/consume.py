@@ -18,6 +18,16 @@ handled in one call and committed once; a transient failure retries the whole ba
 back; anything else (one bad message poisons a list) re-runs the batch one message at a time, so
 exactly the bad ones are dead-lettered and the rest is handled (the inbox makes any message the
 failed batch call had already applied a no-op), then the batch is committed once.
+
+The decoder (`decode_body`) applies two rules to every record, so that no service has to:
+
+- **an event without `event_id` gets one from the record's coordinates** (`coordinates_id`), the
+  same at every decode of that record: the batch call, the one-at-a-time re-run of a failed
+  batch, an in-process retry, and a redelivery after a crash or a seek back all see one id, and
+  the inbox applies the event once;
+- **the Kafka key must be the event's key** (`rebal_schemas.check_key`: `portfolio_id`,
+  `model_id` for model.updated, `symbol` for market.prices): a record with another key, or none,
+  is dead-lettered with the reason (its events would not be ordered with the portfolio's others).
 """
 
 from __future__ import annotations
@@ -38,9 +48,9 @@ from pydantic import ValidationError
 from rebal_runtime.log import get_logger
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.store.port import ConcurrencyError, StoreUnavailable
-from rebal_schemas import MessageDeadLettered, PoisonMessage, loads
+from rebal_schemas import MessageDeadLettered, PoisonMessage, check_key, loads
 from rebal_schemas.codec import describe
-from rebal_schemas.types import utc_now
+from rebal_schemas.types import MAX_ID_LENGTH, utc_now
 
 log = get_logger(__name__)
 
@@ -63,11 +73,41 @@ DeadLetterPublisher = Callable[[MessageDeadLettered], Awaitable[None]]
 
 
 async def decode_body(msg: Any, original: Any = None) -> Any:
-    """FastStream decoder: orjson + the upcaster chain, before pydantic validates the handler param.
-    A batch message's body is the list of its records' values."""
+    """FastStream decoder: orjson + the upcaster chain, before pydantic validates the handler param,
+    with the record's key checked and a missing `event_id` derived from its coordinates. A batch
+    message's body is the list of its records' values."""
     if isinstance(msg.body, list):
-        return [loads(body) for body in msg.body]
-    return loads(msg.body)
+        return [
+            decode_record(body, record)
+            for body, record in zip(msg.body, records_of(msg), strict=True)
+        ]
+    return decode_record(msg.body, records_of(msg)[0])
+
+
+def decode_record(body: bytes, record: Any) -> dict[str, Any]:
+    """One record's value as a payload dict; `PoisonMessage` if it can never be an event."""
+    data = loads(body if body is not None else b"", event_id=coordinates_id(record))
+    check_key(record.topic, record.key, data)
+    return data
+
+
+def coordinates_id(record: Any) -> str:
+    """The event id of a record whose producer sent none: topic, partition, offset, timestamp.
+
+    Why coordinates and not a hash of the content: the id must name *this record*, and only the
+    coordinates do. Two identical deposits sent on purpose (the same amount twice, no id) are two
+    records and must both count; a content hash would merge them into one. The coordinates stay
+    the same for every read of the record, whichever consumer, batch or retry reads it, so a
+    redelivery is recognised. The record's timestamp (stored with it; set by the producer or the
+    broker) keeps the id from colliding with an older record at the same offset of a topic that
+    was deleted and created again. What coordinates cannot recognise is a producer sending the
+    same event twice (two records): a producer that may retry sends an `event_id` (and a deposit
+    its `deposit_id`).
+    """
+    ident = f"kafka:{record.topic}:{record.partition}:{record.offset}:{record.timestamp}"
+    if len(ident) <= MAX_ID_LENGTH:
+        return ident
+    return "kafka:sha256:" + hashlib.sha256(ident.encode()).hexdigest()
 
 
 def records_of(msg: Any) -> tuple[Any, ...]:
@@ -86,10 +126,21 @@ def one_of(batch: Any, index: int) -> Any:
     return single
 
 
+MAX_KEPT_KEY = 1024  # characters of the original key a dead letter keeps
+MAX_KEPT_HEADER = 1024  # characters of each original header value a dead letter keeps
+MAX_KEPT_HEADERS = 64
+
+
 def dead_letter_for(msg: Any, group: str, error_type: str, reason: str) -> MessageDeadLettered:
     record = records_of(msg)[0]
     value: bytes = record.value or b""
     key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else record.key
+    # A key or headers of any size must not make the letter itself too large to publish.
+    key = key[:MAX_KEPT_KEY] if key is not None else None
+    headers = {
+        k[:MAX_KEPT_KEY]: (v or b"").decode(errors="replace")[:MAX_KEPT_HEADER]
+        for k, v in list(record.headers or ())[:MAX_KEPT_HEADERS]
+    }
     # Deterministic id: dead-lettering the same record twice (crash before commit) is one event.
     digest = hashlib.sha256(f"{group}/{record.topic}/{record.partition}/{record.offset}".encode())
     return MessageDeadLettered(
@@ -102,7 +153,7 @@ def dead_letter_for(msg: Any, group: str, error_type: str, reason: str) -> Messa
         original_value_b64=base64.b64encode(value[: MessageDeadLettered.MAX_KEPT_BYTES]).decode(),
         original_size=len(value),
         truncated=len(value) > MessageDeadLettered.MAX_KEPT_BYTES,
-        original_headers={k: v.decode(errors="replace") for k, v in (record.headers or ())},
+        original_headers=headers,
         consumer_group=group,
         error_type=error_type,
         reason=reason[:4000],
@@ -146,13 +197,13 @@ def _log_context(msg: Any) -> dict[str, Any]:
         first = records[0]
         return {"topic": first.topic, "batch": len(records), "offset": first.offset}
     record = records[0]
-    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+    headers = dict(record.headers or ())
     context = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
     for name in ("event_id", "event_type", "correlation_id"):
-        if name in headers:
-            context[name] = headers[name]
+        if headers.get(name) is not None:
+            context[name] = headers[name][:MAX_ID_LENGTH].decode(errors="replace")
     if record.key:
-        context["key"] = record.key.decode(errors="replace")
+        context["key"] = record.key[:MAX_ID_LENGTH].decode(errors="replace")
     return context
 
 

@@ -466,3 +466,91 @@ async def test_another_instance_claims_what_a_crashed_one_left(
     await twin.settle(claimed, owner="B", now=T0 + 31)
     assert await store.pending_outbox() == [] and await twin.pending_outbox() == []
     assert await store.claim_pending("A", 30, now=T0 + 100) == []
+
+
+# -- named leases: one owner at a time for a piece of work (two instances of a service) -------
+
+
+async def test_a_free_lease_is_acquired_and_names_are_independent(store: DocumentStore) -> None:
+    assert await store.acquire_lease("run:r1", "A", 30, now=T0) is True
+    assert await store.acquire_lease("run:r2", "B", 30, now=T0) is True  # another name
+    # the outbox's leases are not these: a claim of document r1 is not blocked by run:r1
+    await store.commit(Commit("runs", "r1", 0, {}, outbox=[msg("a")]))
+    assert ids(await store.claim_pending("B", 30, now=T0)) == ["a"]
+    assert await store.acquire_lease("run:r1", "B", 30, now=T0 + 1) is False
+    doc = await store.load("runs", "r1")
+    assert doc is not None and doc.version == 1  # a lease never touches an aggregate
+
+
+async def test_a_held_lease_is_refused_to_another_owner_until_released(
+    store: DocumentStore, twin: DocumentStore
+) -> None:
+    assert await store.acquire_lease("run:r1", "A", 30, now=T0) is True
+    assert await store.acquire_lease("run:r1", "B", 30, now=T0 + 29.9) is False
+    assert await twin.acquire_lease("run:r1", "B", 30, now=T0 + 1) is False  # another process
+    assert await store.release_lease("run:r1", "A") is True
+    assert await twin.acquire_lease("run:r1", "B", 30, now=T0 + 2) is True  # at once
+    assert await store.acquire_lease("run:r1", "A", 30, now=T0 + 3) is False
+    assert await store.release_lease("run:r1", "A") is False  # not A's any more
+
+
+async def test_an_expired_lease_is_taken_over(store: DocumentStore, twin: DocumentStore) -> None:
+    assert await store.acquire_lease("run:r1", "A", 30, now=T0) is True  # then A "crashes"
+    assert await twin.acquire_lease("run:r1", "B", 30, now=T0 + 29.9) is False
+    assert await twin.acquire_lease("run:r1", "B", 30, now=T0 + 30) is True
+    # the former owner is an owner like any other now: refused while B's lease lives
+    assert await store.acquire_lease("run:r1", "A", 30, now=T0 + 31) is False
+    assert await store.release_lease("run:r1", "A") is False  # and cannot end B's
+    assert await store.acquire_lease("run:r1", "C", 30, now=T0 + 59.9) is False
+    assert await store.acquire_lease("run:r1", "C", 30, now=T0 + 60) is True
+
+
+async def test_the_owner_renews_its_lease(store: DocumentStore) -> None:
+    assert await store.acquire_lease("run:r1", "A", 30, now=T0) is True
+    assert await store.acquire_lease("run:r1", "A", 30, now=T0 + 20) is True  # until T0 + 50
+    assert await store.acquire_lease("run:r1", "B", 30, now=T0 + 49.9) is False
+    assert await store.acquire_lease("run:r1", "A", 5, now=T0 + 45) is True  # until T0 + 50 too
+    assert await store.acquire_lease("run:r1", "B", 30, now=T0 + 50) is True
+    # an owner may also take back its own expired lease if nobody else did
+    assert await store.acquire_lease("run:r2", "A", 1, now=T0) is True
+    assert await store.acquire_lease("run:r2", "A", 1, now=T0 + 10) is True
+    assert await store.acquire_lease("run:r2", "B", 1, now=T0 + 10.5) is False
+
+
+async def test_release_by_a_non_owner_does_nothing(store: DocumentStore) -> None:
+    assert await store.release_lease("run:r1", "A") is False  # nobody holds it
+    assert await store.acquire_lease("run:r1", "A", 30, now=T0) is True
+    assert await store.release_lease("run:r1", "B") is False
+    assert await store.acquire_lease("run:r1", "B", 30, now=T0 + 1) is False  # still A's
+    assert await store.release_lease("run:r1", "A") is True
+    assert await store.release_lease("run:r1", "A") is False  # idempotent
+    assert await store.acquire_lease("run:r1", "B", 30, now=T0 + 2) is True
+
+
+async def test_a_lease_needs_a_name_an_owner_and_a_positive_length(store: DocumentStore) -> None:
+    for name, owner, seconds in (("", "A", 30.0), ("run:r1", "", 30.0), ("run:r1", "A", 0.0)):
+        with pytest.raises(ValueError):
+            await store.acquire_lease(name, owner, seconds, now=T0)
+    assert await store.acquire_lease("run:r1", "B", 30, now=T0) is True  # nothing was taken
+
+
+@pytest.mark.contention
+async def test_concurrent_acquirers_exactly_one_wins(
+    store: DocumentStore, twin: DocumentStore
+) -> None:
+    async def race(name: str, at: float) -> list[str]:
+        won = await asyncio.gather(
+            *((store, twin)[n % 2].acquire_lease(name, f"owner{n}", 30, now=at) for n in range(12))
+        )
+        return [f"owner{n}" for n, ok in enumerate(won) if ok]
+
+    # a free lease (no row yet) ...
+    [winner] = await race("run:free", T0)
+    for n in range(12):
+        expected = f"owner{n}" == winner
+        assert await store.acquire_lease("run:free", f"owner{n}", 30, now=T0 + 1) is expected
+    # ... and an expired one (a crashed holder's row is there)
+    assert await store.acquire_lease("run:expired", "crashed", 30, now=T0) is True
+    [winner] = await race("run:expired", T0 + 30)
+    assert await twin.acquire_lease("run:expired", "crashed", 30, now=T0 + 31) is False
+    assert await twin.release_lease("run:expired", winner) is True

@@ -34,6 +34,7 @@ class Ledger:
         self.after_commit: Hook = _noop
         self.effects = 0
         self.batch_sizes: list[int] = []
+        self.seen: list[CashDeposited] = []  # every deposit handled, redeliveries included
         router = KafkaRouter()
 
         if batch:
@@ -54,6 +55,8 @@ class Ledger:
         self.runtime.include_router(router)
 
     async def deposit(self, event: CashDeposited) -> None:
+        self.seen.append(event)
+
         async def mutate(doc: Document | None) -> Change:
             await self.before_commit(event)
             total = Decimal(doc.state["total"]) if doc else Decimal(0)

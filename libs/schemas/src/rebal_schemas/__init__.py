@@ -4,9 +4,11 @@ Import events and helpers from here; the submodules are an implementation detail
 """
 
 from rebal_schemas.codec import (
+    KeyMismatch,
     MalformedMessage,
     PoisonMessage,
     SchemaViolation,
+    check_key,
     decode,
     encode,
     key_of,
@@ -65,6 +67,7 @@ __all__ = [
     "ConditionEvaluation",
     "Event",
     "HoldingsReported",
+    "KeyMismatch",
     "MalformedMessage",
     "Mandate",
     "MessageDeadLettered",
@@ -102,6 +105,7 @@ __all__ = [
     "TriggerReason",
     "Weight",
     "WithdrawalRequested",
+    "check_key",
     "decode",
     "encode",
     "key_of",

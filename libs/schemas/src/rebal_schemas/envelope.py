@@ -6,13 +6,16 @@ from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from rebal_schemas.types import new_id, utc_now
+from rebal_schemas.types import EntityId, new_id, utc_now
 
 
 class Event(BaseModel):
     """Base of every event: frozen, tolerant of unknown fields, with id, version and times.
 
-    `event_id` is the idempotency key: consumers record it and ignore a second delivery.
+    `event_id` is the idempotency key: consumers record it and ignore a second delivery. A
+    payload without one gets a new random id here (`new_id`); a consumer reading Kafka derives a
+    stable one from the record's coordinates first (`rebal_runtime.consume.coordinates_id`), so a
+    redelivery of that record is recognised.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
@@ -20,18 +23,18 @@ class Event(BaseModel):
     TOPIC: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    event_id: str = Field(default_factory=new_id, min_length=1, max_length=128)
+    event_id: EntityId = Field(default_factory=new_id)
     event_type: str
     schema_version: int = 1
     occurred_at: AwareDatetime = Field(default_factory=utc_now, description="source time")
     recorded_at: AwareDatetime = Field(
         default_factory=utc_now, description="time rebal or the producer recorded it"
     )
-    producer: str = Field(default="client", max_length=128)
-    correlation_id: str | None = Field(
+    producer: EntityId = "client"
+    correlation_id: EntityId | None = Field(
         default=None, description="optimization/run id once one exists"
     )
-    causation_id: str | None = Field(
+    causation_id: EntityId | None = Field(
         default=None, description="event_id of the event that caused this one"
     )
 

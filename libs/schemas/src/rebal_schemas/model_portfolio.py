@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rebal_schemas.types import Percent, Symbol
+from rebal_schemas.types import MAX_WEIGHTS, Percent, Symbol
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02-29 allowed: rolls back
@@ -81,6 +81,10 @@ def _check_day(sub_type: str, day: str | None) -> None:
         m, d = int(month), int(dom)
         if not 1 <= m <= 12 or not 1 <= d <= _DAYS_IN_MONTH[m - 1]:
             raise ValueError(f"annually day {day!r} is not a date")
+
+
+Weights = Annotated[tuple[Weight, ...], Field(max_length=MAX_WEIGHTS)]
+"""A weight set: at most `MAX_WEIGHTS` (refused before the weights themselves are validated)."""
 
 
 def check_weights(weights: tuple[Weight, ...]) -> None:

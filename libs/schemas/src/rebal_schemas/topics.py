@@ -28,6 +28,8 @@ from rebal_schemas.events.portfolio import (
 from rebal_schemas.events.rebalance import RebalanceRequested
 from rebal_schemas.events.settlement import RunCompleted, TransactionSettled
 
+REBALANCE_REQUESTED_NAME = "rebalance.requested"
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -55,10 +57,19 @@ class Topic:
         return self.adapter._type
 
     def key_of(self, event: Event) -> bytes:
+        """The Kafka key a producer gives `event` on this topic."""
         value = getattr(event, self.key_field, None)
-        if value is None and isinstance(event, RebalanceRequested):
-            value = event.model_id or "*"
+        if value is None and self.name == REBALANCE_REQUESTED_NAME:
+            value = getattr(event, "model_id", None) or "*"
         return str(value if value is not None else "").encode()
+
+    def key_of_payload(self, data: dict[str, Any]) -> str | None:
+        """The key `key_of` would give the event this decoded payload validates to, read before
+        validation; None when the key field is absent or not a string (validation says why)."""
+        value = data.get(self.key_field)
+        if value is None and self.name == REBALANCE_REQUESTED_NAME:
+            value = data.get("model_id") or "*"
+        return value if isinstance(value, str) else None
 
 
 PORTFOLIO_PATCHED = Topic(

@@ -30,7 +30,7 @@ def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaste
 def upcast(payload: Payload) -> Payload:
     event_type = payload.get("event_type")
     version = payload.get("schema_version", 1)
-    if not isinstance(event_type, str) or not isinstance(version, int):
+    if not isinstance(event_type, str) or not isinstance(version, int) or isinstance(version, bool):
         return payload
     while (step := _UPCASTERS.get((event_type, version))) is not None:
         payload = step(dict(payload))

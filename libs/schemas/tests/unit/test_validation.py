@@ -52,7 +52,7 @@ def test_valid_model_decodes() -> None:
     ("weights", "expected"),
     [
         ([{"type": "asset", "symbol": "SPY", "percent": "99.99"}], "sum to exactly 100"),
-        ([{"type": "asset", "symbol": "SPY", "percent": "100.001"}], "two decimal places"),
+        ([{"type": "asset", "symbol": "SPY", "percent": "100.001"}], "at most 2 decimal places"),
         (
             [
                 {"type": "asset", "symbol": "SPY", "percent": "0"},
@@ -145,6 +145,14 @@ def test_feb_29_and_day_31_are_valid_calendar_days() -> None:
         ),
         (
             {"event_type": "portfolio.cash_deposited", "portfolio_id": "p", "amount": "1e20"},
+            "exponent notation is not accepted",
+        ),
+        (
+            {
+                "event_type": "portfolio.cash_deposited",
+                "portfolio_id": "p",
+                "amount": "1000000000000000",
+            },
             "absurdly large",
         ),
         (

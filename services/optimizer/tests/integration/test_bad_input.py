@@ -47,8 +47,11 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
 ) -> None:
     servers = fresh_kafka.bootstrap_servers
     await ensure_topics(servers)
-    optimizer = bootstrap(optimizer_settings(servers, tmp_path), calendar=AlwaysOpenTradingDays(),
-                          clock=FakeClock(datetime.now(UTC)))
+    optimizer = bootstrap(
+        optimizer_settings(servers, tmp_path),
+        calendar=AlwaysOpenTradingDays(),
+        clock=FakeClock(datetime.now(UTC)),
+    )
     producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
     await producer.start()
     try:
@@ -59,39 +62,54 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
         ):
             h = Harness(optimizer, producer, created, created, created)
             now = h.clock.now()
-            good_model = ModelUpdated(model_id="m1", name="m1",
-                                      weights=weights(SPY="60", TLT="35", cash="5"))
+            good_model = ModelUpdated(
+                model_id="m1", name="m1", weights=weights(SPY="60", TLT="35", cash="5")
+            )
             bad_weights = weights(SPY="60", TLT="30")
             known = PortfolioSettingsChanged(portfolio_id="p-known", model_id="m1")
             await h.send(known)
             await h.processed("portfolios", "p-known", known.event_id)
 
             # -- bad input, one of each kind ---------------------------------------------------
-            await h.send_raw("model.updated", tampered(good_model, weights=[
-                w.model_dump(mode="json") for w in bad_weights]), b"m1")
-            await h.send_raw("portfolio.patched", tampered(
-                CashDeposited(portfolio_id="p1", amount=D(5)), amount="-5"), b"p1")
+            await h.send_raw(
+                "model.updated",
+                tampered(good_model, weights=[w.model_dump(mode="json") for w in bad_weights]),
+                b"m1",
+            )
+            await h.send_raw(
+                "portfolio.patched",
+                tampered(CashDeposited(portfolio_id="p1", amount=D(5)), amount="-5"),
+                b"p1",
+            )
             await h.send_raw("portfolio.patched", b'{"event_type": "portfolio.cash_dep', b"p1")
             await h.send(HoldingsReported(portfolio_id="p-ghost", cash=D(1), as_of=now))
             await h.send(RebalanceRequested(scope="model", model_id="m-ghost", reason="manual"))
-            await h.send(OptimizationDecided(portfolio_id="p-known", optimization_id="O-ghost",
-                                             owner_choice="ACCEPT"))
+            await h.send(
+                OptimizationDecided(
+                    portfolio_id="p-known", optimization_id="O-ghost", owner_choice="ACCEPT"
+                )
+            )
             # accepted, not dead-lettered: the model may simply not have been read yet
             pending = PortfolioSettingsChanged(portfolio_id="p-pending", model_id="m-later")
             await h.send(pending)
 
             # -- valid input behind it, on the same partitions ----------------------------------
-            prices = [PriceUpdated(symbol="SPY", price=D(100), as_of=now),
-                      PriceUpdated(symbol="TLT", price=D(50), as_of=now)]
+            prices = [
+                PriceUpdated(symbol="SPY", price=D(100), as_of=now),
+                PriceUpdated(symbol="TLT", price=D(50), as_of=now),
+            ]
             await h.send(*prices, good_model)
             # topics have no order between them: p1 is funded once prices and model are known
             for price in prices:
                 await h.processed("prices", price.symbol, price.event_id)
             await h.processed("models", "m1", good_model.event_id)
-            await h.send(PortfolioSettingsChanged(portfolio_id="p1", model_id="m1"),
-                         HoldingsReported(portfolio_id="p1", cash=D(10000), as_of=now))
-            (opt,) = await h.output(created, lambda e: isinstance(e, OptimizationCreated)
-                                    and e.portfolio_id == "p1")
+            await h.send(
+                PortfolioSettingsChanged(portfolio_id="p1", model_id="m1"),
+                HoldingsReported(portfolio_id="p1", cash=D(10000), as_of=now),
+            )
+            (opt,) = await h.output(
+                created, lambda e: isinstance(e, OptimizationCreated) and e.portfolio_id == "p1"
+            )
             assert opt.status == "READY"
             assert [(o.symbol, o.qty) for o in opt.orders] == [("SPY", D(60)), ("TLT", D(70))]
 
@@ -101,15 +119,19 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
             assert len(letters) == 6
             assert all(isinstance(e, MessageDeadLettered) for e in letters)
             by_reason = {(e.original_topic, e.error_type): e.reason for e in letters}  # type: ignore[union-attr]
-            assert "weights must sum to exactly 100" in by_reason[("model.updated", "SchemaViolation")]
+            assert (
+                "weights must sum to exactly 100" in by_reason[("model.updated", "SchemaViolation")]
+            )
             patched = [e for e in letters if e.original_topic == "portfolio.patched"]  # type: ignore[union-attr]
             reasons = " | ".join(e.reason for e in patched)  # type: ignore[union-attr]
             assert "must be greater than 0" in reasons
             assert "not valid JSON" in reasons
             assert "unknown portfolio 'p-ghost'" in reasons
             assert "unknown model 'm-ghost'" in by_reason[("rebalance.requested", "PoisonMessage")]
-            assert "'O-ghost' is not awaiting its owner" in by_reason[
-                ("optimization.decided", "PoisonMessage")]
+            assert (
+                "'O-ghost' is not awaiting its owner"
+                in by_reason[("optimization.decided", "PoisonMessage")]
+            )
             malformed = next(e for e in patched if "not valid JSON" in e.reason)  # type: ignore[union-attr]
             assert base64.b64decode(malformed.original_value_b64).startswith(b'{"event_type"')  # type: ignore[union-attr]
             assert await h.record("p-pending") is not None

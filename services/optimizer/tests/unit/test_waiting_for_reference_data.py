@@ -173,3 +173,18 @@ async def test_a_price_committed_while_the_evaluation_ran_is_not_missed(env) -> 
     assert [o.is_recommended for o in only(events, OptimizationCreated)] == [False, True]
     assert len(only(events, OptimizationReady)) == 1
     assert (await env.record("p1")).portfolio.waiting_for is None
+
+
+async def test_an_order_beyond_what_the_wire_carries_fails_the_optimization_not_the_handler(
+    env,
+) -> None:
+    """Valid inputs at their bounds (a tiny price, a huge deposit) must not make an order the
+    next consumer would refuse: the optimization fails with the reason instead."""
+    await env.model("m1")
+    await env.price("SPY", "0.000000001")
+    await env.price("TLT", "50")
+    await env.settings("p1", model_id="m1")
+    await env.deposit("p1", "100000000000000")
+    (opt,) = only(env.new(), OptimizationCreated)
+    assert not opt.is_recommended and opt.orders == ()
+    assert [r.code for r in opt.reasons] == ["ORDER_OUT_OF_BOUNDS"]

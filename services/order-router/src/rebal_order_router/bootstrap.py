@@ -13,7 +13,7 @@ from rebal_order_router.adapters.run_store import RunStore
 from rebal_order_router.domain import BrokerPort
 from rebal_order_router.entrypoints.kafka import build_router
 from rebal_order_router.entrypoints.loops import PeriodicLoop
-from rebal_order_router.service_layer.context import RouterContext, utc_now
+from rebal_order_router.service_layer.context import RouterContext, instance_id, utc_now
 from rebal_order_router.service_layer.dispatch import Dispatcher
 from rebal_order_router.service_layer.reconcile import reconcile_all
 from rebal_order_router.service_layer.trade_updates import TradeUpdateFollower
@@ -67,6 +67,8 @@ def bootstrap(
         clock=clock,
         market_tz=settings.market_tz,
         retry_policy=settings.retry_policy(),
+        owner=f"{settings.service_name}-{instance_id()}",
+        run_lease_seconds=settings.run_lease_seconds,
     )
     dispatcher = Dispatcher(
         ctx,

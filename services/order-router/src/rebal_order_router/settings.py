@@ -91,6 +91,16 @@ class RouterSettings(RuntimeSettings):
         description="Longest wait before a run whose broker calls failed is tried again "
         "(the wait doubles per consecutive failure, from dispatch_poll_seconds).",
     )
+    run_lease_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Length of the store lease an instance holds on a run while it sends, "
+        "cancels or reconciles it (instances sharing one store work on a run one at a time). "
+        "Renewed every third of it while the work lasts, released at the end; a killed "
+        "holder's lease expires after it, then the other instance takes the run over. Longer "
+        "than the store's worst write wait (SQLite's 5 s busy timeout) plus a renewal period, "
+        "short enough that a crash delays the run's orders by seconds.",
+    )
     reconcile_seconds: float = Field(
         30.0,
         gt=0,

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,16 @@ def stored_run(db: Path, run_id: str) -> dict[str, Any] | None:
         except sqlite3.OperationalError:  # tables not created yet
             return None
     return orjson.loads(row[0]) if row else None
+
+
+def lease_owner(db: Path, name: str) -> str | None:
+    """The owner of a live-or-expired store lease, read straight from the SQLite file."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        try:
+            row = conn.execute("SELECT owner FROM leases WHERE name=?", (name,)).fetchone()
+        except sqlite3.OperationalError:  # tables not created yet
+            return None
+    return str(row[0]) if row else None
 
 
 def final_fills(events: list[object], run_id: str) -> dict[int, OrderFilled]:
@@ -219,3 +230,57 @@ async def test_broker_down_for_a_while_the_router_retries_and_completes(
         stopped = router.stop()  # (asserted below: a failure above must not be masked)
     assert stopped == 0, (tmp_path / "router.log").read_text()[-3000:]
     assert_each_order_once_at_the_broker(simulator, "run-down")
+
+
+async def test_two_instances_sigkill_the_holder_and_the_twin_takes_the_run_over(
+    fresh_kafka: EmbeddedKafka, tmp_path: Path, simulator: SimulatorProcess
+) -> None:
+    """Two router processes on one SQLite file (one consumer group). The one holding the run's
+    lease is SIGKILLed with its sells in flight; its lease (2 s here) is no longer renewed, so
+    the twin takes the run over seconds later, looks the sells up (the broker dropped them with
+    the connection), sends them and the buys: each order reaches the broker once."""
+    bootstrap = fresh_kafka.bootstrap_servers
+    await ensure_topics(bootstrap)
+    simulator.set_prices(PRICES)
+    simulator.configure(latency_ms=6000)  # the requests are still in flight at the kill
+    env = router_env(bootstrap, tmp_path, simulator, "order-router-e2e-twins")
+    env["REBAL_RUN_LEASE_SECONDS"] = "2"
+    db = tmp_path / "order-router.sqlite"
+    routers = [RouterProcess(env, tmp_path / f"router-{n}.log").start() for n in (1, 2)]
+    try:
+        async with TopicReader(bootstrap, "order.filled") as topic:
+            await publish(bootstrap, ready("run-twins", SELLS + BUYS))
+
+            def sells_in_flight() -> bool:
+                doc = stored_run(db, "run-twins")
+                return doc is not None and len(doc["attempted"]) == len(SELLS)
+
+            await wait_until(sells_in_flight, 60, "the sells are being sent")
+            owner = lease_owner(db, "run:run-twins")
+            assert owner is not None
+            pid = int(owner.rsplit("-", 2)[1])  # <service>-<host>-<pid>-<random>
+            [holder] = [r for r in routers if r.process is not None and r.process.pid == pid]
+            [twin] = [r for r in routers if r is not holder]
+            holder.kill()
+            killed_at = time.monotonic()
+            simulator.reset()
+            await topic.wait_for(
+                lambda events: len(final_fills(events, "run-twins")) == len(SELLS) + len(BUYS),
+                timeout=60,
+            )
+            taken_over_in = time.monotonic() - killed_at
+            await topic.settle(1.0)
+            final_fills(topic.events(), "run-twins")  # no leg filled twice
+    finally:
+        stopped = [r.stop() for r in routers]
+    assert stopped[routers.index(twin)] == 0, twin.log.read_text()[-3000:]
+    assert taken_over_in < 20  # seconds, not minutes: the lease expired, nobody waited longer
+    assert_each_order_once_at_the_broker(simulator, "run-twins")
+    requests = [
+        r["client_order_id"]
+        for r in simulator.admin_orders()["requests"]
+        if r["client_order_id"].startswith("rebal-run-twins-")
+    ]
+    assert len(requests) == len(set(requests)) == len(SELLS) + len(BUYS)  # each requested once
+    log = twin.log.read_text()
+    assert log.count("resumed order not at the broker") == len(SELLS)  # looked up first

@@ -31,6 +31,7 @@ class InMemoryStore(DocumentStore):
         self._outbox: list[PendingMessage] = []
         self._leases: dict[_DocKey, tuple[str, float]] = {}  # document -> (owner, until)
         self._quarantine: list[QuarantinedMessage] = []
+        self._named_leases: dict[str, tuple[str, float]] = {}  # name -> (owner, until)
         self.commits = 0
 
     async def load(self, collection: str, doc_id: str) -> Document | None:
@@ -141,6 +142,20 @@ class InMemoryStore(DocumentStore):
 
     async def quarantined_outbox(self, limit: int = 500) -> list[QuarantinedMessage]:
         return self._quarantine[:limit]
+
+    async def _acquire_lease(self, name: str, owner: str, at: float, until: float) -> bool:
+        held = self._named_leases.get(name)
+        if held is not None and held[0] != owner and held[1] > at:
+            return False
+        self._named_leases[name] = (owner, until)
+        return True
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        held = self._named_leases.get(name)
+        if held is None or held[0] != owner:
+            return False
+        del self._named_leases[name]
+        return True
 
     def outbox_messages(self) -> list[OutboxMessage]:
         return [p.message for p in self._outbox]

@@ -21,6 +21,11 @@ claimer in) or by renewing one's own; an expired lease is deleted first. On Ferr
 racing for one expired lease may both get it: a duplicate publish, never a lost row. Quarantined
 messages go to `outbox_quarantine` (inserted before they leave the outbox: a crash in between
 leaves the row pending, never lost).
+
+Named leases (`acquire_lease`) are documents of `store_leases` (`_id` = the name): renewed or
+taken over by one conditional update (owner is us, or the lease has expired), else created by an
+insert that the unique `_id` lets only one acquirer through. On MongoDB both are atomic per
+document; on FerretDB two acquirers racing for one expired lease may both get it (FerretDB#3040).
 """
 
 from __future__ import annotations
@@ -49,11 +54,16 @@ from rebal_runtime.store.port import (
 _APPEND_PREFIX = "log_"
 _LEASES = "outbox_leases"
 _QUARANTINE = "outbox_quarantine"
+_NAMED_LEASES = "store_leases"
 _DUPLICATE_KEY = 11000
 
 
 def _is_aggregate(name: str) -> bool:
-    return not name.startswith(_APPEND_PREFIX) and name not in (_LEASES, _QUARANTINE)
+    return not name.startswith(_APPEND_PREFIX) and name not in (
+        _LEASES,
+        _QUARANTINE,
+        _NAMED_LEASES,
+    )
 
 
 class MongoStore(DocumentStore):
@@ -365,6 +375,30 @@ class MongoStore(DocumentStore):
             ]
         except PyMongoError as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    async def _acquire_lease(self, name: str, owner: str, at: float, until: float) -> bool:
+        leases = self.db[_NAMED_LEASES]
+        try:
+            renewed = await leases.update_one(
+                {"_id": name, "$or": [{"owner": owner}, {"until": {"$lte": at}}]},
+                {"$set": {"owner": owner, "until": until}},
+            )
+            if renewed.matched_count == 1:  # ours (renewed) or expired (taken over)
+                return True
+            try:
+                await leases.insert_one({"_id": name, "owner": owner, "until": until})
+            except DuplicateKeyError:  # another owner's live lease (or a racer's, just now)
+                return False
+            return True
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        try:
+            result = await self.db[_NAMED_LEASES].delete_one({"_id": name, "owner": owner})
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return bool(result.deleted_count == 1)
 
 
 def _lease_id(collection: str, doc_id: str) -> str:

@@ -11,6 +11,12 @@ acknowledged, quarantines what can never be published, releases its lease). Leas
 aggregates, never in them: a claim writes no aggregate document and never moves a version, so it
 cannot conflict with a handler's commit. A row leaves the outbox only by an acknowledged publish or
 a quarantine; a lease only decides who tries first, and a crashed relay's lease simply expires.
+
+Named leases (`acquire_lease` / `release_lease`): the same mechanism for any one-at-a-time work
+of instances sharing a store (the order-router's per-run dispatch): a time-limited, renewable
+lease on a name, in its own table or collection beside the aggregates and the outbox leases. At
+most one owner holds a live lease on a name, atomically across processes; a crashed holder's
+lease expires. A lease is advisory: it excludes only the work that asks for it.
 """
 
 from __future__ import annotations
@@ -236,6 +242,38 @@ class DocumentStore(abc.ABC):
     @abc.abstractmethod
     async def quarantined_outbox(self, limit: int = 500) -> list[QuarantinedMessage]:
         """Quarantined messages, oldest first."""
+
+    # -- named leases: one owner at a time for a piece of work, across processes --------------
+
+    async def acquire_lease(
+        self, name: str, owner: str, seconds: float, *, now: float | None = None
+    ) -> bool:
+        """Take or renew the lease `name` for `owner` until `now + seconds`.
+
+        True when the lease was free, expired (`until <= now`: a crashed holder's), or already
+        `owner`'s (a renewal: its end moves to `now + seconds`); False, changing nothing, while
+        another owner's lease is live. Atomic against other acquirers on the same store, across
+        connections and processes: two owners never both hold a live lease on one name (except
+        on FerretDB, whose conditional updates are not atomic, FerretDB#3040). Independent of
+        the outbox leases of `claim_pending`. `now` is Unix time (default: this host's clock);
+        hosts sharing a store must agree on time to well within a lease."""
+        if not name or not owner:
+            raise ValueError("a lease needs a name and an owner")
+        if not seconds > 0:
+            raise ValueError(f"lease seconds must be > 0, not {seconds!r}")
+        at = now_or_clock(now)
+        return await self._acquire_lease(name, owner, at, at + seconds)
+
+    @abc.abstractmethod
+    async def _acquire_lease(self, name: str, owner: str, at: float, until: float) -> bool:
+        """`acquire_lease` with the times computed: take `name` until `until` if it is free,
+        expired at `at`, or `owner`'s."""
+
+    @abc.abstractmethod
+    async def release_lease(self, name: str, owner: str) -> bool:
+        """End `owner`'s lease `name` at once (expired or not), so another owner may take it
+        without waiting. Owner-only: True when it was `owner`'s and is gone; False, changing
+        nothing, when another owner holds it (e.g. took it over after it expired) or nobody."""
 
 
 def now_or_clock(now: float | None) -> float:

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS outbox_quarantine (
     seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, doc_id TEXT NOT NULL,
     event_id TEXT NOT NULL, topic TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
     headers BLOB NOT NULL, reason TEXT NOT NULL, quarantined_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT NOT NULL PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS appended (
     collection TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL,
     PRIMARY KEY (collection, id)) WITHOUT ROWID;
@@ -59,7 +61,8 @@ class SqliteStore(DocumentStore):
     (`outbox_lease`, one row per claimed document) and the quarantine are tables too, so a claim
     never writes the `documents` table. Claims and settles are `BEGIN IMMEDIATE` transactions:
     SQLite's single writer lock makes them atomic against each other and against commits, across
-    connections and processes sharing the file.
+    connections and processes sharing the file. Named leases (`leases`, one row per held name)
+    are taken the same way: read, decide and write in one `BEGIN IMMEDIATE` transaction.
 
     Every operation is ONE synchronous call on the connection: a commit (read version, write
     document, index, outbox, COMMIT) runs as a whole, so operations never interleave and need no
@@ -384,6 +387,40 @@ class SqliteStore(DocumentStore):
             db.execute("COMMIT")
 
         await self._run(settle)
+
+    async def _acquire_lease(self, name: str, owner: str, at: float, until: float) -> bool:
+        def held_by_another(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT owner, until FROM leases WHERE name=?", (name,)).fetchone()
+            return row is not None and row[0] != owner and row[1] > at
+
+        def acquire(db: sqlite3.Connection) -> bool:
+            # A live lease of another owner is refused on a plain read, without the write lock
+            # (the common case of a twin polling for work its sibling holds); a stale read can
+            # only refuse, never grant: granting re-reads under the lock.
+            if held_by_another(db):
+                return False
+            db.execute("BEGIN IMMEDIATE")  # the write lock: no other acquirer in between
+            try:
+                won = not held_by_another(db)
+                if won:
+                    db.execute(
+                        "INSERT OR REPLACE INTO leases (name, owner, until) VALUES (?,?,?)",
+                        (name, owner, until),
+                    )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return won
+
+        return await self._run(acquire)
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        def release(db: sqlite3.Connection) -> bool:
+            cur = db.execute("DELETE FROM leases WHERE name=? AND owner=?", (name, owner))
+            return cur.rowcount == 1
+
+        return await self._run(release)
 
     async def quarantined_outbox(self, limit: int = 500) -> list[QuarantinedMessage]:
         def read(db: sqlite3.Connection) -> list[QuarantinedMessage]:

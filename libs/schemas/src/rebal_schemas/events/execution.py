@@ -13,8 +13,8 @@ from rebal_schemas.types import (
     CloseReason,
     EntityId,
     OrderSide,
-    PositiveMoney,
     PositiveQuantity,
+    Price,
     Quantity,
     Symbol,
 )
@@ -27,8 +27,8 @@ class OrderEvent(Event):
     run_id: EntityId = Field(description="the optimization id of the run")
     portfolio_id: EntityId
     leg: int = Field(ge=0)
-    client_order_id: str = Field(min_length=1, max_length=128)
-    broker_order_id: str | None = None
+    client_order_id: EntityId
+    broker_order_id: EntityId | None = None
     symbol: Symbol
     side: OrderSide
 
@@ -39,7 +39,7 @@ class OrderFilled(OrderEvent):
     TOPIC = FILLED
     event_type: Literal["order.filled"] = "order.filled"
     filled_qty: PositiveQuantity
-    filled_avg_price: PositiveMoney
+    filled_avg_price: Price
     trade_date: date
     filled_at: AwareDatetime
     status: Literal["partially_filled", "filled"] = "filled"
@@ -52,6 +52,6 @@ class OrderClosed(OrderEvent):
     event_type: Literal["order.closed"] = "order.closed"
     status: CloseReason
     filled_qty: Quantity = Decimal(0)
-    filled_avg_price: PositiveMoney | None = None
+    filled_avg_price: Price | None = None
     reason: str = ""
     closed_at: AwareDatetime

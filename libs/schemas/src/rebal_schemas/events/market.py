@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime
 
 from rebal_schemas.envelope import Event
-from rebal_schemas.types import PositiveMoney, Symbol
+from rebal_schemas.types import Price, Symbol
 
 TOPIC = "market.prices"
 
@@ -16,7 +16,7 @@ class PriceUpdated(Event):
     TOPIC = TOPIC
     event_type: Literal["market.price_updated"] = "market.price_updated"
     symbol: Symbol
-    price: PositiveMoney
+    price: Price
     as_of: AwareDatetime
     tradable: bool = True
     fractionable: bool = True

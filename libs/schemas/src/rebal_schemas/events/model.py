@@ -9,11 +9,11 @@ from pydantic import Field, model_validator
 from rebal_schemas.envelope import Event
 from rebal_schemas.model_portfolio import (
     RebalanceCondition,
-    Weight,
+    Weights,
     check_conditions,
     check_weights,
 )
-from rebal_schemas.types import EntityId, ModelStatus
+from rebal_schemas.types import MAX_CONDITIONS, EntityId, ModelStatus
 
 TOPIC = "model.updated"
 
@@ -34,9 +34,11 @@ class ModelUpdated(Event):
     name: str = Field(min_length=1, max_length=128)
     description: str = Field(default="", max_length=1024)
     status: ModelStatus = ModelStatus.active
-    weights: tuple[Weight, ...]
+    weights: Weights
     cooldown_days: int = Field(default=0, ge=0, le=3660)
-    rebalance_conditions: tuple[RebalanceCondition, ...] = ()
+    rebalance_conditions: tuple[RebalanceCondition, ...] = Field(
+        default=(), max_length=MAX_CONDITIONS
+    )
 
     @model_validator(mode="after")
     def _alpaca_rules(self) -> ModelUpdated:

@@ -8,8 +8,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from rebal_schemas.envelope import Event
 from rebal_schemas.events.orders import PlannedOrder, ProposedOrder, SkippedOrder
-from rebal_schemas.model_portfolio import Weight, check_weights
+from rebal_schemas.model_portfolio import Weights, check_weights
 from rebal_schemas.types import (
+    MAX_ID_LENGTH,
+    MAX_POSITIONS,
     BrokerIntegration,
     EntityId,
     Mandate,
@@ -27,6 +29,9 @@ SUBMITTED = "optimization.submitted"
 CREATED = "optimization.created"
 DECIDED = "optimization.decided"
 READY = "optimization.ready"
+
+MAX_EXTERNAL_REASONS = 50
+MAX_REASON_DETAIL = 1024
 
 
 class ConditionEvaluation(BaseModel):
@@ -57,9 +62,20 @@ class OptimizationSubmitted(Event):
     event_type: Literal["optimization.submitted"] = "optimization.submitted"
     portfolio_id: EntityId
     external_optimization_id: EntityId
-    orders: tuple[ProposedOrder, ...]
+    orders: tuple[ProposedOrder, ...] = Field(max_length=MAX_POSITIONS)
     is_recommended: bool = True
-    reasons: tuple[Reason, ...] = ()
+    reasons: tuple[Reason, ...] = Field(default=(), max_length=MAX_EXTERNAL_REASONS)
+
+    @model_validator(mode="after")
+    def _bounded_reasons(self) -> OptimizationSubmitted:
+        # They are copied into optimization.created: an unbounded text would make it unpublishable.
+        for reason in self.reasons:
+            if len(reason.code) > MAX_ID_LENGTH or len(reason.detail) > MAX_REASON_DETAIL:
+                raise ValueError(
+                    f"a reason has a code of at most {MAX_ID_LENGTH} and a detail of at most "
+                    f"{MAX_REASON_DETAIL} characters"
+                )
+        return self
 
 
 class OptimizationCreated(Event):
@@ -78,7 +94,7 @@ class OptimizationCreated(Event):
     source: OptimizerMode = OptimizerMode.PLATFORM
     mandate: Mandate
     broker_integration: BrokerIntegration
-    weights: tuple[Weight, ...] = ()
+    weights: Weights = ()
     orders: tuple[PlannedOrder, ...] = ()
     skipped_orders: tuple[SkippedOrder, ...] = ()
     decision: tuple[ConditionEvaluation, ...] = ()
@@ -123,7 +139,7 @@ class OptimizationReady(Event):
     initiated_from: RunInitiator = RunInitiator.system
     orders: tuple[PlannedOrder, ...]
     skipped_orders: tuple[SkippedOrder, ...] = ()
-    weights: tuple[Weight, ...] = ()
+    weights: Weights = ()
     amount: PositiveMoney | None = None
 
     @model_validator(mode="after")

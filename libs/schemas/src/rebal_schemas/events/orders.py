@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rebal_schemas.types import Money, OrderSide, PositiveMoney, PositiveQuantity, Symbol
+from rebal_schemas.types import Money, OrderSide, PositiveMoney, PositiveQuantity, Price, Symbol
 
 
 class PlannedOrder(BaseModel):
@@ -19,7 +19,7 @@ class PlannedOrder(BaseModel):
     side: OrderSide
     qty: PositiveQuantity | None = None
     notional: PositiveMoney | None = None
-    expected_price: PositiveMoney | None = None
+    expected_price: Price | None = None
     asset_class: Literal["us_equity"] = "us_equity"
 
     @model_validator(mode="after")

@@ -7,8 +7,9 @@ from typing import Literal
 from pydantic import AwareDatetime, Field, model_validator
 
 from rebal_schemas.envelope import Event
-from rebal_schemas.model_portfolio import Weight, check_weights
+from rebal_schemas.model_portfolio import Weights, check_weights
 from rebal_schemas.types import (
+    MAX_POSITIONS,
     BrokerIntegration,
     EntityId,
     Mandate,
@@ -16,8 +17,9 @@ from rebal_schemas.types import (
     OptimizerMode,
     Percent,
     PositiveMoney,
+    SignedMoney,
+    SignedQuantity,
     Symbol,
-    WireDecimal,
 )
 
 TOPIC = "portfolio.patched"
@@ -43,7 +45,7 @@ class PortfolioSettingsChanged(PortfolioEvent):
     broker_integration: BrokerIntegration | None = None
     optimizer: OptimizerMode | None = None
     model_id: EntityId | None = None
-    target_weights: tuple[Weight, ...] | None = None
+    target_weights: Weights | None = None
     fractional_trading: bool | None = None
     min_order_notional: PositiveMoney | None = None
     cash_buffer_percent: Percent | None = None
@@ -66,8 +68,8 @@ class HoldingsReported(PortfolioEvent):
     event_type: Literal["portfolio.holdings_reported"] = "portfolio.holdings_reported"
     mode: Literal["snapshot", "delta"] = "snapshot"
     as_of: AwareDatetime
-    holdings: dict[Symbol, WireDecimal] = Field(default_factory=dict)
-    cash: WireDecimal | None = None
+    holdings: dict[Symbol, SignedQuantity] = Field(default_factory=dict, max_length=MAX_POSITIONS)
+    cash: SignedMoney | None = None
 
     @model_validator(mode="after")
     def _snapshot_not_negative(self) -> HoldingsReported:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, WithJsonSchema, model_validator
 
 from rebal_schemas.envelope import Event
-from rebal_schemas.model_portfolio import Weight, check_weights
-from rebal_schemas.types import EntityId, PositiveMoney, RunInitiator, RunType, TriggerReason
+from rebal_schemas.model_portfolio import Weights, check_weights
+from rebal_schemas.types import (
+    EntityId,
+    PositiveMoney,
+    RunInitiator,
+    RunType,
+    TriggerReason,
+    id_rule,
+    id_schema,
+)
+
+SlotId = Annotated[str, AfterValidator(id_rule(200)), WithJsonSchema(id_schema(200))]
+"""The scheduler's slot id: like an id, up to 200 characters."""
 
 TOPIC = "rebalance.requested"
 
@@ -27,10 +38,10 @@ class RebalanceRequested(Event):
     model_id: EntityId | None = None
     reason: TriggerReason
     run_type: RunType | None = None
-    weights: tuple[Weight, ...] | None = None
+    weights: Weights | None = None
     amount: PositiveMoney | None = None
     initiated_from: RunInitiator = RunInitiator.system
-    slot_id: str | None = Field(default=None, max_length=200)
+    slot_id: SlotId | None = None
     late: bool = False
 
     @model_validator(mode="after")

@@ -14,14 +14,15 @@ from rebal_schemas.types import (
     EntityId,
     Money,
     OrderSide,
-    PositiveMoney,
     PositiveQuantity,
+    Price,
     Quantity,
     RunStatus,
     RunType,
+    SignedMoney,
+    SignedQuantity,
     Symbol,
     TransactionStatus,
-    WireDecimal,
 )
 
 SETTLED = "transaction.settled"
@@ -37,7 +38,7 @@ class TransactionSettled(Event):
     symbol: Symbol
     side: OrderSide
     qty: PositiveQuantity
-    avg_price: PositiveMoney
+    avg_price: Price
     trade_date: date
     settlement_date: date
 
@@ -53,7 +54,7 @@ class OrderOutcome(BaseModel):
     planned_qty: Quantity | None = None
     planned_notional: Money | None = None
     filled_qty: Quantity
-    filled_avg_price: PositiveMoney | None = None
+    filled_avg_price: Price | None = None
     status: TransactionStatus
     reason: str = ""
 
@@ -72,7 +73,7 @@ class RunCompleted(Event):
     status: RunStatus
     orders: tuple[OrderOutcome, ...]
     skipped_orders: tuple[SkippedOrder, ...] = ()
-    cash_delta: WireDecimal = Field(description="signed: sells add, buys subtract")
-    holdings_delta: dict[Symbol, WireDecimal] = Field(default_factory=dict)
+    cash_delta: SignedMoney = Field(description="signed: sells add, buys subtract")
+    holdings_delta: dict[Symbol, SignedQuantity] = Field(default_factory=dict)
     last_execution_at: AwareDatetime | None = None
     completed_at: AwareDatetime

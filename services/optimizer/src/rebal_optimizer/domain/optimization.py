@@ -16,13 +16,14 @@ from .allocation import PRECISION, ZERO, floor_cents
 from .enums import Initiator, Mandate, OwnerChoice, RunType, Side, TriggerReason
 from .errors import IllegalTransition
 from .model_portfolio import Weight
-from .orders import Order, SkippedOrder
+from .orders import WIRE_LIMIT, Order, SkippedOrder
 from .prices import Prices
 from .reasons import (
     ASSET_NOT_TRADABLE,
     EXTERNAL_BUY_EXCEEDS_CASH,
     EXTERNAL_INVALID_QUANTITY,
     EXTERNAL_SELL_EXCEEDS_HOLDING,
+    ORDER_OUT_OF_BOUNDS,
     PRICE_INVALID,
     PRICE_MISSING,
     Reason,
@@ -170,6 +171,15 @@ def _external_reasons(
             continue
         if not quote.tradable:
             reasons.append(Reason(ASSET_NOT_TRADABLE, order.symbol, "asset is not tradable"))
+        if order.qty * quote.price >= WIRE_LIMIT:
+            reasons.append(
+                Reason(
+                    ORDER_OUT_OF_BOUNDS,
+                    order.symbol,
+                    "the order's amount has more than 15 integer digits",
+                )
+            )
+            continue
         if Side(order.side) is Side.SELL:
             sold[order.symbol] = sold.get(order.symbol, ZERO) + order.qty
             proceeds += floor_cents(order.qty * quote.price)

@@ -28,16 +28,21 @@ from .enums import RunType, Side
 from .model_portfolio import HUNDRED, TargetWeights
 from .prices import Prices, require_aware, trading_problems, valuation_problems
 from .reasons import (
+    ARITHMETIC_ERROR,
     ASSET_NOT_TRADABLE,
     NO_PORTFOLIO_VALUE,
     NOTHING_TO_TRADE,
     ORDER_LESS_THAN_MIN_NOTIONAL,
+    ORDER_OUT_OF_BOUNDS,
     WITHDRAWAL_SHORTFALL,
     Reason,
 )
 from .settings import PortfolioSettings
 
-_EXACT = Context(prec=PRECISION)
+_EXACT = Context(prec=PRECISION)  # traps InvalidOperation, DivisionByZero and Overflow
+# Every number of an order travels as a decimal string of at most 15 integer digits
+# (rebal_schemas.types): a plan that would need more fails with a reason, like a missing price.
+WIRE_LIMIT = Decimal(10) ** 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,56 @@ class _Book:
 
 
 def generate_orders(
+    run_type: RunType,
+    holdings: Mapping[str, Decimal],
+    cash: Decimal,
+    targets: TargetWeights,
+    prices: Prices,
+    settings: PortfolioSettings,
+    now: datetime,
+    max_price_age: timedelta,
+    amount: Decimal | None = None,
+    *,
+    reserved_cash: Decimal = ZERO,
+) -> OrderPlan:
+    """Orders moving the portfolio toward `targets` for one run type (see `_plan_orders`).
+
+    Arithmetic never fails the evaluation: a decimal error, or an order beyond what the wire can
+    carry, gives a failed plan with the reason (the optimization records it), never an exception
+    that would count as a handler bug and dead-letter the event that triggered it.
+    """
+    try:
+        plan = _plan_orders(
+            run_type,
+            holdings,
+            cash,
+            targets,
+            prices,
+            settings,
+            now,
+            max_price_age,
+            amount,
+            reserved_cash=reserved_cash,
+        )
+    except ArithmeticError as exc:  # decimal.Overflow, InvalidOperation, DivisionByZero
+        return OrderPlan((), reasons=(Reason(ARITHMETIC_ERROR, None, type(exc).__name__),))
+    return _within_wire_bounds(plan)
+
+
+def _within_wire_bounds(plan: OrderPlan) -> OrderPlan:
+    amounts: list[tuple[str | None, tuple[Decimal | None, ...]]] = [
+        (o.symbol, (o.qty, o.notional, o.expected_price)) for o in plan.orders
+    ]
+    amounts += [(s.symbol, (s.notional,)) for s in plan.skipped_orders]
+    amounts.append((None, (plan.shortfall,)))
+    for symbol, values in amounts:
+        if any(v is not None and abs(v) >= WIRE_LIMIT for v in values):
+            detail = "an order quantity or amount has more than 15 integer digits"
+            return OrderPlan((), reasons=(Reason(ORDER_OUT_OF_BOUNDS, symbol, detail),))
+    return plan
+
+
+def _plan_orders(
     run_type: RunType,
     holdings: Mapping[str, Decimal],
     cash: Decimal,

@@ -15,6 +15,8 @@ ORDER_LESS_THAN_MIN_NOTIONAL = "ORDER_LESS_THAN_MIN_NOTIONAL"
 EXTERNAL_INVALID_QUANTITY = "EXTERNAL_INVALID_QUANTITY"
 EXTERNAL_SELL_EXCEEDS_HOLDING = "EXTERNAL_SELL_EXCEEDS_HOLDING"
 EXTERNAL_BUY_EXCEEDS_CASH = "EXTERNAL_BUY_EXCEEDS_CASH"
+ORDER_OUT_OF_BOUNDS = "ORDER_OUT_OF_BOUNDS"  # a quantity or amount the wire cannot carry
+ARITHMETIC_ERROR = "ARITHMETIC_ERROR"  # decimal overflow or invalid operation while planning
 
 # Reasons that make an optimization fail (not recommended) rather than merely inform.
 FAILURE_CODES = frozenset(
@@ -26,6 +28,8 @@ FAILURE_CODES = frozenset(
         EXTERNAL_INVALID_QUANTITY,
         EXTERNAL_SELL_EXCEEDS_HOLDING,
         EXTERNAL_BUY_EXCEEDS_CASH,
+        ORDER_OUT_OF_BOUNDS,
+        ARITHMETIC_ERROR,
     }
 )
 

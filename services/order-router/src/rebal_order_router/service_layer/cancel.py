@@ -31,6 +31,7 @@ async def cancel_run(
 
     Open broker orders get a cancel request; their CANCELED (or a fill that beat it) comes back
     through the stream or the reconciliation poll, which also retries what failed here.
+    Raises RunBusy while another instance holds the run (nothing is done then: call again).
     """
     async with ctx.locks.hold(run_id):
 
@@ -49,13 +50,15 @@ async def cancel_run(
 
 
 async def settle_cancellation(ctx: RouterContext, stored: StoredRun) -> StoredRun:
-    """Resolve what a canceled run still has pending. The caller holds the run's lock, so no
-    submit of this run is in flight in this process."""
+    """Resolve what a canceled run still has pending. The caller holds the run's lock and lease,
+    so no submit of this run is in flight in this process or another (RunBusy if the lease was
+    lost meanwhile: a lookup could then no longer prove an intent unsent)."""
     run = stored.run
     now = ctx.clock()
     pending = run.cancel(now, run.cancel_reason or RUN_CANCELED, ctx.market_tz)
     reports: list[Report] = []
     for coid in pending.to_look_up:
+        ctx.locks.check(run.run_id)
         abandoned = OrderEvent(OrderEventKind.ABANDONED, now, reason=run.cancel_reason)
         if coid not in stored.meta.attempted:
             reports.append((coid, abandoned))  # the dispatcher never started to send it

@@ -10,6 +10,13 @@ order is adopted. Either way the order reaches the broker once.
 
 A run whose broker calls failed (broker down) stays PENDING_SUBMIT and is retried with a
 per-run backoff; the `needs_dispatch` index finds such runs again after a restart.
+
+Two instances sharing the store both see every run (the `needs_dispatch` poll, the trade-update
+stream that wakes them): the run's store lease (`RunLocks.hold`) lets one of them work on it at
+a time, from before the intents are marked `attempted` until the answers are recorded. The other
+skips the run (RunBusy: no backoff) and, when it gets the lease later, reads what was recorded
+and sends nothing twice. A holder that lost its lease (stalled longer than the lease) starts no
+further broker call for the run.
 """
 
 from __future__ import annotations
@@ -31,7 +38,13 @@ from rebal_order_router.domain import (
     OrderStatus,
     event_from_broker_order,
 )
-from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports
+from rebal_order_router.service_layer.context import (
+    Report,
+    RouterContext,
+    RunBusy,
+    RunLease,
+    apply_reports,
+)
 from rebal_runtime.log import get_logger
 from rebal_schemas import Event
 
@@ -66,6 +79,7 @@ class Dispatcher:
         self._not_before: dict[str, float] = {}
         self._stopping = False
         self.sent = 0  # orders answered by the broker (tests and benchmarks read it)
+        self.skipped = 0  # rounds left to another instance holding the run's lease
 
     def wake(self) -> None:
         self._wake.set()
@@ -116,6 +130,11 @@ class Dispatcher:
     async def _dispatch_task(self, run_id: str) -> None:
         try:
             completed = await self.dispatch_run(run_id)
+        except RunBusy as exc:
+            # another instance works on it: no backoff, the next poll or report looks again
+            self.skipped += 1
+            log.debug("run held by another instance; skipped", run_id=run_id, reason=str(exc))
+            return
         except Exception as exc:
             log.warning("dispatching a run failed; will retry", run_id=run_id, error=repr(exc))
             completed = False
@@ -135,9 +154,11 @@ class Dispatcher:
 
     async def dispatch_run(self, run_id: str) -> bool:
         """Send what the run allows, phase after phase. False when a broker call failed and the
-        run must be retried later; True when nothing is left to send right now."""
-        async with self.ctx.locks.hold(run_id):
+        run must be retried later; True when nothing is left to send right now. Raises RunBusy
+        when another instance holds the run (or took it over meanwhile)."""
+        async with self.ctx.locks.hold(run_id) as lease:
             while True:
+                lease.check()
                 previously_attempted: frozenset[str] = frozenset()
 
                 def mark_attempted(stored: StoredRun) -> tuple[StoredRun, Sequence[Event]] | None:
@@ -156,14 +177,17 @@ class Dispatcher:
                     return True
                 results = await asyncio.gather(
                     *(
-                        self._send(stored, order, order.client_order_id in previously_attempted)
+                        self._send(
+                            stored, order, order.client_order_id in previously_attempted, lease
+                        )
                         for order in sendable
                     )
                 )
                 reports: list[Report] = [
                     (r.client_order_id, r.report) for r in results if r.report is not None
                 ]
-                updated = await apply_reports(self.ctx, run_id, reports)
+                updated = await apply_reports(self.ctx, run_id, reports)  # even if lost: facts
+                lease.check()
                 if len(reports) < len(results) or updated is None:
                     return False
                 if any(coid in _pending(updated) for coid, _ in reports):
@@ -172,10 +196,15 @@ class Dispatcher:
                     log.warning("broker answers left orders pending", run_id=run_id)
                     return False
 
-    async def _send(self, stored: StoredRun, order: Order, look_up_first: bool) -> SendResult:
+    async def _send(
+        self, stored: StoredRun, order: Order, look_up_first: bool, lease: RunLease
+    ) -> SendResult:
         ctx, account = self.ctx, stored.run.account_id
         coid = order.client_order_id
         async with self._slots:
+            if lease.lost:  # (waiting for a slot took that long) another instance may send it
+                log.warning("run lease lost; order left to its holder", client_order_id=coid)
+                return SendResult(coid, None)
             if look_up_first:
                 try:
                     found = await ctx.broker.get_order_by_client_order_id(account, coid)

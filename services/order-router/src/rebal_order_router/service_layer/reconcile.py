@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from rebal_order_router.domain import BrokerError, event_from_broker_order
 from rebal_order_router.service_layer.cancel import settle_cancellation
-from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports
+from rebal_order_router.service_layer.context import (
+    Report,
+    RouterContext,
+    RunBusy,
+    apply_reports,
+)
 from rebal_runtime.log import get_logger
 
 log = get_logger(__name__)
 
 
 async def reconcile_run(ctx: RouterContext, run_id: str) -> int:
-    """Look up the run's open orders and apply what the broker says; returns the lookups made."""
+    """Look up the run's open orders and apply what the broker says; returns the lookups made.
+    Raises RunBusy when another instance holds the run."""
     async with ctx.locks.hold(run_id):
         stored = await ctx.runs.get(run_id)
         if stored is None or stored.run.is_complete:
@@ -47,13 +53,16 @@ async def reconcile_run(ctx: RouterContext, run_id: str) -> int:
 
 
 async def reconcile_all(ctx: RouterContext) -> int:
-    """One round over every run with open orders; runs busy with a send are left for later."""
+    """One round over every run with open orders; runs busy with a send (here or in another
+    instance) are left for later."""
     total = 0
     for run_id in await ctx.runs.open_runs():
         if ctx.locks.is_busy(run_id):
             continue
         try:
             total += await reconcile_run(ctx, run_id)
+        except RunBusy:
+            continue
         except Exception as exc:
             log.warning("reconciling a run failed", run_id=run_id, error=repr(exc))
     return total
