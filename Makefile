@@ -42,8 +42,9 @@ kafka-jars: ## Fetch the Apache Kafka broker jars from Maven Central into var/ka
 ferretdb: ## Build FerretDB (Mongo wire protocol, SQLite backend) into var/bin/rebal-ferretdb (cached; Go >= 1.24)
 	scripts/build-ferretdb.sh
 
-lint: install ## ruff + mypy --strict on every package
+lint: install ## ruff (lint and format check) + mypy --strict on every package
 	$(PY) -m ruff check libs services demo tests bench scripts
+	$(PY) -m ruff format --check libs services demo tests bench scripts
 	$(PY) -m mypy -p rebal_schemas -p rebal_runtime -p rebal_optimizer -p rebal_order_router \
 		-p rebal_settlement_tracker -p rebal_scheduler -p rebal_broker_sim -p rebal_client -p rebal_demo
 

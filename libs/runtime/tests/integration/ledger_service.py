@@ -38,6 +38,7 @@ class Ledger:
         router = KafkaRouter()
 
         if batch:
+
             @router.subscriber(PORTFOLIO_PATCHED.name, **batch_subscriber_options(settings))
             async def on_portfolio_patched_batch(
                 events: list[PORTFOLIO_PATCHED.payload_type],  # type: ignore[name-defined]
@@ -47,6 +48,7 @@ class Ledger:
                     if isinstance(event, CashDeposited):
                         await self.deposit(event)
         else:
+
             @router.subscriber(PORTFOLIO_PATCHED.name, **subscriber_options(settings))
             async def on_portfolio_patched(event: PORTFOLIO_PATCHED.payload_type) -> None:  # type: ignore[name-defined]
                 if isinstance(event, CashDeposited):

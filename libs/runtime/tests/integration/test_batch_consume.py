@@ -24,8 +24,11 @@ pytestmark = [pytest.mark.kafka]
 def _letters(events: list[object], group: str, key: str) -> list[MessageDeadLettered]:
     """Dead letters of this test's group and portfolio (a new group also re-reads the bad
     messages other tests left on the shared broker)."""
-    return [e for e in events if isinstance(e, MessageDeadLettered)
-            and e.consumer_group == group and e.key == key]
+    return [
+        e
+        for e in events
+        if isinstance(e, MessageDeadLettered) and e.consumer_group == group and e.key == key
+    ]
 
 
 async def test_bad_messages_inside_a_batch_are_dead_lettered_alone_and_committed(
@@ -35,21 +38,32 @@ async def test_bad_messages_inside_a_batch_are_dead_lettered_alone_and_committed
     settings = settings_for(kafka.bootstrap_servers, tmp_path, "ledger")
     portfolio = unique("p")
     bad_json = b"{not json"
-    negative = (b'{"event_type":"portfolio.cash_deposited","portfolio_id":"%s","amount":"-5"}'
-                % portfolio.encode())
+    negative = (
+        b'{"event_type":"portfolio.cash_deposited","portfolio_id":"%s","amount":"-5"}'
+        % portfolio.encode()
+    )
     goods = [deposit(portfolio, amount) for amount in ("1", "2", "4")]
     # Produced before the consumer starts, so its first poll returns them as one batch.
-    await produce(kafka.bootstrap_servers, "portfolio.patched", encode(goods[0]), bad_json,
-                  encode(goods[1]), negative, encode(goods[2]), key=portfolio.encode())
+    await produce(
+        kafka.bootstrap_servers,
+        "portfolio.patched",
+        encode(goods[0]),
+        bad_json,
+        encode(goods[1]),
+        negative,
+        encode(goods[2]),
+        key=portfolio.encode(),
+    )
     ledger = Ledger(settings, batch=True)
-    async with ledger.runtime.running(), TopicReader(kafka.bootstrap_servers,
-                                                     "dead.letter") as dlq:
+    async with ledger.runtime.running(), TopicReader(kafka.bootstrap_servers, "dead.letter") as dlq:
+
         async def all_good_applied() -> bool:
             return (await ledger.total(portfolio))[1] == 3
 
         await wait_until(all_good_applied)
         events = await dlq.wait_for(
-            lambda evs: len(_letters(evs, settings.service_name, portfolio)) >= 2)
+            lambda evs: len(_letters(evs, settings.service_name, portfolio)) >= 2
+        )
     letters = _letters(events, settings.service_name, portfolio)
     by_value = {base64.b64decode(e.original_value_b64): e for e in letters}
     assert set(by_value) == {bad_json, negative}
@@ -61,8 +75,9 @@ async def test_bad_messages_inside_a_batch_are_dead_lettered_alone_and_committed
     restarted = Ledger(settings, batch=True)
     sentinel = deposit(portfolio, "8")
     async with restarted.runtime.running():
-        await produce(kafka.bootstrap_servers, "portfolio.patched", encode(sentinel),
-                      key=portfolio.encode())
+        await produce(
+            kafka.bootstrap_servers, "portfolio.patched", encode(sentinel), key=portfolio.encode()
+        )
 
         async def sentinel_applied() -> bool:
             return (await restarted.total(portfolio))[1] == 4
@@ -84,18 +99,25 @@ async def test_a_handler_bug_on_one_message_dead_letters_it_and_the_batch_flows(
         if event.event_id == cursed.event_id:
             raise RuntimeError("unlucky amount (injected bug)")
 
-    await produce(kafka.bootstrap_servers, "portfolio.patched", encode(deposit(portfolio, "1")),
-                  encode(cursed), encode(deposit(portfolio, "2")), key=portfolio.encode())
+    await produce(
+        kafka.bootstrap_servers,
+        "portfolio.patched",
+        encode(deposit(portfolio, "1")),
+        encode(cursed),
+        encode(deposit(portfolio, "2")),
+        key=portfolio.encode(),
+    )
     ledger = Ledger(settings, batch=True)
     ledger.before_commit = bug
-    async with ledger.runtime.running(), TopicReader(kafka.bootstrap_servers,
-                                                     "dead.letter") as dlq:
+    async with ledger.runtime.running(), TopicReader(kafka.bootstrap_servers, "dead.letter") as dlq:
+
         async def others_applied() -> bool:
             return (await ledger.total(portfolio))[1] == 2
 
         await wait_until(others_applied)
         events = await dlq.wait_for(
-            lambda evs: len(_letters(evs, settings.service_name, portfolio)) >= 1)
+            lambda evs: len(_letters(evs, settings.service_name, portfolio)) >= 1
+        )
     letters = _letters(events, settings.service_name, portfolio)
     assert [base64.b64decode(e.original_value_b64) for e in letters] == [encode(cursed)]
     assert letters[0].error_type == "RuntimeError" and "unlucky amount" in letters[0].reason
@@ -117,12 +139,16 @@ async def test_a_transient_failure_retries_the_batch_and_applies_each_message_on
             failures["left"] -= 1
             raise ConnectionError("store unreachable (injected)")
 
-    await produce(fresh_kafka.bootstrap_servers, "portfolio.patched",
-                  *(encode(deposit(portfolio, a)) for a in ("1", "2", "4")),
-                  key=portfolio.encode())
+    await produce(
+        fresh_kafka.bootstrap_servers,
+        "portfolio.patched",
+        *(encode(deposit(portfolio, a)) for a in ("1", "2", "4")),
+        key=portfolio.encode(),
+    )
     ledger = Ledger(settings, batch=True)
     ledger.before_commit = flaky
     async with ledger.runtime.running():
+
         async def all_applied() -> bool:
             return (await ledger.total(portfolio))[1] == 3
 
