@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from rebal_runtime.embedded import free_port, stop_process_group, wait_answering
+from rebal_runtime.embedded import free_port, run_in_foreground, stop_process_group, wait_answering
 
 JARS_ENV = "REBAL_KAFKA_JARS"
 """Folder holding the broker's jars; default: var/kafka/3.9/libs of the repository."""
@@ -322,20 +321,10 @@ def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
     started = time.monotonic()
     kafka = ApacheKafka(port=port).start()
-    print(
+    run_in_foreground(
+        kafka,
         f"Apache Kafka on {kafka.bootstrap_servers} (ready in {time.monotonic() - started:.1f} s)",
-        flush=True,
     )
-    # SIGTERM too (a supervisor, `kill`): the broker runs in a session of its own, so without
-    # this it would outlive us.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while kafka.process is not None and kafka.process.poll() is None:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        kafka.stop()
 
 
 if __name__ == "__main__":

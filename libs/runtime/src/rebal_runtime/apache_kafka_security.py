@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from aiokafka.protocol.api import Request
 
 from rebal_runtime import topic_acl
 from rebal_runtime.apache_kafka import ApacheKafka
+from rebal_runtime.embedded import run_in_foreground
 from rebal_runtime.kafka_security import sasl_env
 from rebal_schemas import ALL_TOPICS
 
@@ -360,19 +360,11 @@ def main() -> None:
     )
     kafka = SecuredApacheKafka(port=port).start()
     write_env_files(kafka, env_dir)
-    print(
+    run_in_foreground(
+        kafka,
         f"Apache Kafka (SASL_PLAINTEXT, SCRAM-SHA-512, ACLs) on {kafka.bootstrap_servers}, ready "
         f"in {kafka.timings['total']:.1f} s; credentials: {env_dir}/<principal>.env",
-        flush=True,
     )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while kafka.process is not None and kafka.process.poll() is None:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        kafka.stop()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -140,21 +141,32 @@ async def _answers_metadata(bootstrap: str) -> None:
         await admin.close()
 
 
-def main() -> None:
-    """`python -m rebal_runtime.embedded [PORT]`: run the broker in the foreground until Ctrl-C."""
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
-    kafka = EmbeddedKafka(port=port).start()
-    print(f"embedded Kafka (tansu) on {kafka.bootstrap_servers}", flush=True)
-    # SIGTERM too (a supervisor, `kill`): the broker runs in a session of its own, so without
+class Foreground(Protocol):
+    process: subprocess.Popen[bytes] | None
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+
+def run_in_foreground(server: Foreground, banner: str) -> None:
+    """Print `banner`, then wait until the started `server` exits, Ctrl-C or SIGTERM; stop it."""
+    print(banner, flush=True)
+    # SIGTERM too (a supervisor, `kill`): the server runs in a session of its own, so without
     # this it would outlive us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        while kafka.process is not None and kafka.process.poll() is None:
+        while server.process is not None and server.process.poll() is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        kafka.stop()
+        server.stop()
+
+
+def main() -> None:
+    """`python -m rebal_runtime.embedded [PORT]`: run the broker in the foreground until Ctrl-C."""
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
+    kafka = EmbeddedKafka(port=port).start()
+    run_in_foreground(kafka, f"embedded Kafka (tansu) on {kafka.bootstrap_servers}")
 
 
 if __name__ == "__main__":

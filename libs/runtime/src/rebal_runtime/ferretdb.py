@@ -14,10 +14,8 @@ the in-memory store and real MongoDB, and no two processes share a FerretDB data
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -25,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rebal_runtime.embedded import free_port
+from rebal_runtime.embedded import free_port, stop_process_group
 
 BINARY_NAME = "rebal-ferretdb"
 BINARY_ENV = "REBAL_FERRETDB_BIN"
@@ -153,15 +151,7 @@ class FerretDB:
 
     def stop(self, timeout: float = 5.0) -> None:
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout)
+        stop_process_group(proc, timeout)
         temp, self._temp_dir = self._temp_dir, None
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
