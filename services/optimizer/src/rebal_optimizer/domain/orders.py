@@ -10,10 +10,12 @@ exception.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Context, Decimal, localcontext
+from typing import ParamSpec
 
 from .allocation import (
     PRECISION,
@@ -38,6 +40,8 @@ from .reasons import (
     Reason,
 )
 from .settings import PortfolioSettings
+
+P = ParamSpec("P")
 
 _EXACT = Context(prec=PRECISION)  # traps InvalidOperation, DivisionByZero and Overflow
 # Every number of an order travels as a decimal string of at most 15 integer digits
@@ -100,41 +104,20 @@ class _Book:
     min_notional: Decimal
 
 
-def generate_orders(
-    run_type: RunType,
-    holdings: Mapping[str, Decimal],
-    cash: Decimal,
-    targets: TargetWeights,
-    prices: Prices,
-    settings: PortfolioSettings,
-    now: datetime,
-    max_price_age: timedelta,
-    amount: Decimal | None = None,
-    *,
-    reserved_cash: Decimal = ZERO,
-) -> OrderPlan:
-    """Orders moving the portfolio toward `targets` for one run type (see `_plan_orders`).
-
-    Arithmetic never fails the evaluation: a decimal error, or an order beyond what the wire can
+def _arithmetic_is_a_reason(plan_orders: Callable[P, OrderPlan]) -> Callable[P, OrderPlan]:
+    """Arithmetic never fails the evaluation: a decimal error, or an order beyond what the wire can
     carry, gives a failed plan with the reason (the optimization records it), never an exception
-    that would count as a handler bug and dead-letter the event that triggered it.
-    """
-    try:
-        plan = _plan_orders(
-            run_type,
-            holdings,
-            cash,
-            targets,
-            prices,
-            settings,
-            now,
-            max_price_age,
-            amount,
-            reserved_cash=reserved_cash,
-        )
-    except ArithmeticError as exc:  # decimal.Overflow, InvalidOperation, DivisionByZero
-        return OrderPlan((), reasons=(Reason(ARITHMETIC_ERROR, None, type(exc).__name__),))
-    return _within_wire_bounds(plan)
+    that would count as a handler bug and dead-letter the event that triggered it."""
+
+    @functools.wraps(plan_orders)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> OrderPlan:
+        try:
+            plan = plan_orders(*args, **kwargs)
+        except ArithmeticError as exc:  # decimal.Overflow, InvalidOperation, DivisionByZero
+            return OrderPlan((), reasons=(Reason(ARITHMETIC_ERROR, None, type(exc).__name__),))
+        return _within_wire_bounds(plan)
+
+    return guarded
 
 
 def _within_wire_bounds(plan: OrderPlan) -> OrderPlan:
@@ -150,7 +133,8 @@ def _within_wire_bounds(plan: OrderPlan) -> OrderPlan:
     return plan
 
 
-def _plan_orders(
+@_arithmetic_is_a_reason
+def generate_orders(
     run_type: RunType,
     holdings: Mapping[str, Decimal],
     cash: Decimal,
