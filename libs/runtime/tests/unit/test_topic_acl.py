@@ -34,7 +34,9 @@ from rebal_schemas import ALL_TOPICS
 ROOT = repo_root(Path(__file__).resolve().parent)
 assert ROOT is not None
 README = ROOT / "README.md"
-DESIGN = ROOT.parent / "shared" / "DESIGN.md"
+DESIGN = ROOT / "docs" / "design.md"
+# The team's shared design, when checked out beside the repository: the repo's copy must not drift.
+SHARED_DESIGN = ROOT.parent / "shared" / "DESIGN.md"
 
 # The five services of DESIGN ("any service" may dead-letter); the broker simulator is not one.
 DESIGN_SERVICES = {"optimizer", "order-router", "settlement-tracker", "scheduler", "api"}
@@ -86,8 +88,9 @@ def producer_column(text: str, heading: str) -> dict[str, str]:
 
 def documents() -> list[tuple[str, dict[str, str]]]:
     docs = [("README.md", producer_column(README.read_text(), "\n## Topics\n"))]
-    if DESIGN.exists():
-        docs.append(("DESIGN.md", producer_column(DESIGN.read_text(), "\n## 2. Topics\n")))
+    docs.append(("docs/design.md", producer_column(DESIGN.read_text(), "\n## 2. Topics\n")))
+    if SHARED_DESIGN.exists():
+        docs.append(("DESIGN.md", producer_column(SHARED_DESIGN.read_text(), "\n## 2. Topics\n")))
     return docs
 
 
