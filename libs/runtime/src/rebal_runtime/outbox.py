@@ -8,6 +8,10 @@ the lease expired. A row leaves the outbox only once the broker acknowledged it 
 between publish and settle re-sends, never loses, and consumers dedupe on `event_id`, so a re-send
 is harmless.
 
+A service with a signing key signs every record it sends (`rebal-signature` header,
+`rebal_runtime.signing`). The signature is made at send time over the exact topic, key and value
+bytes, so rows committed before the key was configured are signed too.
+
 A message that can never be published (larger than the broker accepts, an invalid topic) is
 quarantined once it failed on its own: moved out of the outbox with the reason, kept readable
 (`DocumentStore.quarantined_outbox`) and logged, so nothing behind it waits (DESIGN §4). Other
@@ -40,6 +44,7 @@ from aiokafka.errors import (
 from rebal_runtime.kafka_security import aiokafka_security
 from rebal_runtime.log import get_logger
 from rebal_runtime.settings import RuntimeSettings
+from rebal_runtime.signing import signer_from_settings
 from rebal_runtime.store.port import DocumentStore, OutboxMessage, PendingMessage
 
 log = get_logger(__name__)
@@ -90,6 +95,7 @@ class AiokafkaSender:
     def __init__(self, settings: RuntimeSettings, send_timeout: float = 30.0) -> None:
         self.settings = settings
         self.send_timeout = send_timeout
+        self.signer = signer_from_settings(settings)
         self._producer: Any = None
 
     async def start(self) -> None:
@@ -102,6 +108,8 @@ class AiokafkaSender:
             **aiokafka_security(self.settings),
         )
         await self._producer.start()
+        if self.signer is not None:
+            log.info("outbox records are signed", signer=self.signer.name)
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -114,9 +122,12 @@ class AiokafkaSender:
         results: list[BaseException | None] = [None] * len(messages)
         sent: dict[int, asyncio.Future[Any]] = {}
         for i, m in enumerate(messages):
+            headers = list(m.headers)
+            if self.signer is not None:
+                headers = self.signer.signed_headers(m.topic, m.key, m.value, headers)
             try:
                 sent[i] = await self._producer.send(
-                    m.topic, value=m.value, key=m.key, headers=list(m.headers)
+                    m.topic, value=m.value, key=m.key, headers=headers
                 )
             except PERMANENT_PUBLISH_ERRORS as exc:  # refused before it left: this one only
                 results[i] = exc

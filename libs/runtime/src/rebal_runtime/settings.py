@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from rebal_runtime.signing import TRUSTED_SIGNERS_ENV, parse_trusted_signers
 
 
 class RuntimeSettings(BaseSettings):
@@ -115,6 +118,19 @@ class RuntimeSettings(BaseSettings):
         "are published by another after at most this long.",
     )
 
+    signing_key: SecretStr | None = Field(
+        None,
+        description="This service's producer-signature key (env `REBAL_SIGNING_KEY`; never "
+        "logged). When set, the outbox relay signs every record it publishes as "
+        "`service_name` (header `rebal-signature`, HMAC-SHA256; see `rebal_runtime.signing`).",
+    )
+    trusted_signers: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        description="Keys of the producers whose signatures this service verifies, as "
+        "`name=key[,name=key...]` or a JSON object (env `REBAL_TRUSTED_SIGNERS`; never logged). "
+        "Empty: nothing is verified and the broker's ACLs alone decide who wrote a record.",
+    )
+
     ready_file: str | None = Field(
         None,
         description="Written once every consumer of the service has its partitions assigned (a "
@@ -125,3 +141,17 @@ class RuntimeSettings(BaseSettings):
         "auto", description="`auto`: human-readable on a terminal, JSON otherwise."
     )
     log_level: str = Field("INFO", description="Python log level name.")
+
+    @field_validator("trusted_signers", mode="before")
+    @classmethod
+    def _parse_trusted_signers(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            if value.lstrip().startswith("{"):
+                return json.loads(value)
+            return parse_trusted_signers(value)
+        except ValueError as error:
+            # Raising would make pydantic quote the input, keys included, in the error: instead
+            # name the problem where the error shows its location, with a value it refuses.
+            return {f"<unreadable {TRUSTED_SIGNERS_ENV}: {type(error).__name__}>": None}

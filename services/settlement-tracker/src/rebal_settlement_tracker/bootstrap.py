@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from rebal_runtime.log import get_logger
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
 from rebal_settlement_tracker.adapters.clock import Clock, SystemClock
@@ -15,6 +16,8 @@ from rebal_settlement_tracker.entrypoints.sweep import SettlementSweep
 from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
 from rebal_settlement_tracker.service_layer.progress import SettlementPolicy
 from rebal_settlement_tracker.settings import SettlementSettings
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,22 @@ def bootstrap(
     if market_timezone is None:
         raise ValueError("a custom calendar needs its market_timezone")
     policy = SettlementPolicy(calendar, market_timezone, settings.cycles(), settings.unblock_on)
-    handlers = SettlementHandlers(runtime.store, clock, policy, producer=settings.service_name)
+    acceptance = settings.acceptance()
+    handlers = SettlementHandlers(
+        runtime.store, clock, policy, producer=settings.service_name, acceptance=acceptance
+    )
     runtime.include_router(build_router(settings, handlers))
+
+    async def announce_trust() -> None:
+        if acceptance.platform_signer is None:
+            log.warning(
+                "no trusted signers: PLATFORM fills and closes are trusted on the broker ACLs "
+                "alone (set REBAL_TRUSTED_SIGNERS to verify the order-router's signature)"
+            )
+        else:
+            log.info("PLATFORM fills and closes must be signed", signer=acceptance.platform_signer)
+
+    runtime.on_start(announce_trust)
     sweep = SettlementSweep(handlers, settings.settlement_sweep_seconds)
     runtime.on_start(sweep.start)
     runtime.on_stop(sweep.stop)

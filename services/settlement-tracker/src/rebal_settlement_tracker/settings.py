@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rebal_runtime.settings import RuntimeSettings
-from rebal_settlement_tracker.domain import SettlementCycles, UnblockOn
+from rebal_settlement_tracker.domain import AcceptancePolicy, SettlementCycles, UnblockOn
 
 CycleDays = Annotated[int, Field(ge=0)]
 
@@ -45,6 +46,44 @@ class SettlementSettings(RuntimeSettings):
         description="How often the clock-driven sweep settles transactions whose settlement "
         "date has come.",
     )
+
+    platform_fill_signer: str = Field(
+        "order-router",
+        description="The producer whose signature a PLATFORM run's fills and closes must carry "
+        "when `trusted_signers` is set (it must then hold this signer's key). Without trusted "
+        "signers nothing is verified: the broker's ACLs alone vouch for them.",
+    )
+    fill_notional_tolerance: Decimal = Field(
+        Decimal("0.02"),
+        ge=0,
+        description="How far above a notional order's amount its filled value (quantity x "
+        "average price) may go before the fill is refused, as a fraction: 0.02 = 2%.",
+    )
+    fill_price_band: Decimal = Field(
+        Decimal("0.10"),
+        ge=0,
+        lt=1,
+        description="How far a fill's average price may be from the price its order was planned "
+        "with (`expected_price` of optimization.ready), as a fraction: 0.10 = 10%. A prices "
+        "re-check before queued runs start keeps real fills well inside it.",
+    )
+
+    @model_validator(mode="after")
+    def _platform_signer_is_trusted(self) -> Self:
+        if self.trusted_signers and self.platform_fill_signer not in self.trusted_signers:
+            raise ValueError(
+                f"trusted_signers is set but has no key for {self.platform_fill_signer!r}: "
+                "every PLATFORM fill would be refused"
+            )
+        return self
+
+    def acceptance(self) -> AcceptancePolicy:
+        """What fills and closes the service accepts (`domain/acceptance.py`)."""
+        return AcceptancePolicy(
+            platform_signer=self.platform_fill_signer if self.trusted_signers else None,
+            notional_tolerance=self.fill_notional_tolerance,
+            price_band=self.fill_price_band,
+        )
 
     def cycles(self) -> SettlementCycles:
         return SettlementCycles(dict(self.settlement_cycles), self.settlement_cycle_days)

@@ -188,7 +188,7 @@ async def test_bad_fills_go_to_dead_letter_with_the_reason_and_the_next_one_is_p
     assert schema_error.error_type == "SchemaViolation"
     assert "filled_qty" in schema_error.reason and "strings" in schema_error.reason
     domain_error = by_value[encode(unknown_leg)]
-    assert domain_error.error_type == "PoisonMessage"
+    assert domain_error.error_type == "FactRejectedMessage"
     assert "leg 5 is not in the plan" in domain_error.reason
     assert {e.original_topic for e in letters} == {"order.filled"}
     assert completed.events()[0].status is RunStatus.COMPLETED_SUCCESS

@@ -14,7 +14,7 @@ from rebal_schemas import Event, RunCompleted, TransactionSettled, decode
 from rebal_settlement_tracker.adapters.clock import FakeClock
 from rebal_settlement_tracker.adapters.run_document import run_from_document
 from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
-from rebal_settlement_tracker.domain import Run, SettlementCycles, UnblockOn
+from rebal_settlement_tracker.domain import AcceptancePolicy, Run, SettlementCycles, UnblockOn
 from rebal_settlement_tracker.service_layer.handlers import RUNS, SettlementHandlers
 from rebal_settlement_tracker.service_layer.progress import SettlementPolicy
 
@@ -50,13 +50,14 @@ class Harness:
         assert doc is not None
         return run_from_document(doc.state)
 
-    async def handle(self, event: Event) -> bool:
-        handler: Callable[[Any], Any] = {
+    async def handle(self, event: Event, *provenance: Any) -> bool:
+        """`provenance`: a fill's or close's `Provenance` (who signed it), if any."""
+        handler: Callable[..., Any] = {
             "optimization.ready": self.handlers.optimization_ready,
             "order.filled": self.handlers.order_filled,
             "order.closed": self.handlers.order_closed,
         }[event.event_type]
-        result: bool = await handler(event)
+        result: bool = await handler(event, *provenance)
         return result
 
 
@@ -71,12 +72,18 @@ def harness() -> HarnessFactory:
         cycle_days: int = 1,
         unblock_on: UnblockOn = UnblockOn.SETTLED,
         sweep_page: int = 200,
+        acceptance: AcceptancePolicy | None = None,
     ) -> Harness:
         store = InMemoryStore()
         clock = FakeClock(start)
         policy = SettlementPolicy(XNYS, XNYS.timezone, SettlementCycles({}, cycle_days), unblock_on)
         handlers = SettlementHandlers(
-            store, clock, policy, producer="settlement-tracker", sweep_page=sweep_page
+            store,
+            clock,
+            policy,
+            producer="settlement-tracker",
+            sweep_page=sweep_page,
+            acceptance=acceptance,
         )
         return Harness(store, clock, handlers)
 

@@ -14,6 +14,7 @@ from rebal_settlement_tracker.domain import (
     DuplicatePlan,
     IllegalTransition,
     PlannedOrder,
+    RejectCode,
     Run,
     RunAlreadyCompleted,
     RunStatus,
@@ -185,7 +186,8 @@ def test_fills_before_the_plan_are_kept_and_applied() -> None:
 
 def test_fill_for_leg_outside_the_plan() -> None:
     early = Run("O1", "pf-1").record_fill(7, Decimal(1), Decimal(1), FRIDAY, at(1))
-    assert early.plan([SELL_AAPL]).unplanned_legs == (7,)
+    [rejection] = early.plan([SELL_AAPL]).rejections
+    assert (rejection.leg, rejection.code) == (7, RejectCode.UNKNOWN_LEG)
     with pytest.raises(UnknownLeg):
         planned_run().record_fill(7, Decimal(1), Decimal(1), FRIDAY, at(1))
 

@@ -12,6 +12,7 @@ from rebal_settlement_tracker.adapters.run_document import run_from_document, ru
 from rebal_settlement_tracker.adapters.trading_calendar import WeekdayCalendar
 from rebal_settlement_tracker.domain import (
     CloseReason,
+    FactSource,
     PlannedOrder,
     Run,
     SettlementCycles,
@@ -50,10 +51,28 @@ def runs() -> list[Run]:
     settled = executed.settle_due(date(2026, 11, 23), WeekdayCalendar(), SettlementCycles())[0]
     completed = settled.complete(UnblockOn.SETTLED)[0]
     canceled = planned().cancel(AT)
-    return [Run("run-1", "pf-1"), unplanned, planned(), executed, settled, completed, canceled]
+    signed = FactSource("e-1", "MSFT", Side.BUY, signer="order-router")
+    early = (
+        Run("run-2", "pf-1")
+        .record_fill(2, Decimal(1), Decimal("410.5"), FRIDAY, AT, source=signed)
+        .record_fill(2, Decimal(99), Decimal(410), FRIDAY, AT, source=FactSource("e-2"))
+        .record_close(0, CloseReason.EXPIRED, Decimal(0), AT)
+    )
+    judged = early.plan(PLAN, broker_integration="PLATFORM")  # e-2's 99 MSFT is refused
+    return [
+        Run("run-1", "pf-1"),
+        unplanned,
+        planned(),
+        executed,
+        settled,
+        completed,
+        canceled,
+        early,
+        judged,
+    ]
 
 
-@pytest.mark.parametrize("run", runs(), ids=lambda r: r.status.value)
+@pytest.mark.parametrize("run", runs(), ids=lambda r: f"{r.run_id}-{r.status.value}")
 def test_round_trip_is_exact_through_json(run: Run) -> None:
     document = run_to_document(run)
     through_json = orjson.loads(orjson.dumps(document))  # only JSON types inside
@@ -79,3 +98,21 @@ def test_unknown_document_version_is_refused() -> None:
     document["document_version"] = 99
     with pytest.raises(ValueError, match="version 99"):
         run_from_document(document)
+
+
+def test_early_facts_and_rejections_are_kept_and_counted() -> None:
+    early, judged = runs()[7:]
+    assert len(run_to_document(early)["pending"]) == 3
+    document = run_to_document(judged)
+    assert document["pending"] == [] and document["rejected_facts"] == 1
+    assert document["rejections"][0]["code"] == "quantity_above_order"
+    assert document["rejections"][0]["event_id"] == "e-2"
+
+
+def test_documents_without_early_facts_still_load() -> None:
+    document = run_to_document(planned())
+    for field in ("pending", "rejections", "rejected_facts"):
+        del document[field]
+    for order in document["orders"]:
+        del order["expected_price"]
+    assert run_from_document(document) == planned()

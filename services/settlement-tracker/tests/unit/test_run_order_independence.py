@@ -14,6 +14,7 @@ from rebal_settlement_tracker.adapters.trading_calendar import WeekdayCalendar
 from rebal_settlement_tracker.domain import (
     CloseReason,
     DuplicateEvent,
+    FactRejected,
     OrderClosed,
     OrderFilled,
     PlannedOrder,
@@ -80,7 +81,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             f"S{leg}",
             draw(st.sampled_from(Side)),
             qty=None if by_notional else Decimal(planned),
-            notional=Decimal(5000) if by_notional else None,
+            # above the largest filled value drawn (30 x 999.99): every drawn fill is acceptable
+            notional=Decimal(30_000) if by_notional else None,
         )
         orders.append(order)
         partials = sorted(draw(st.sets(st.integers(1, planned - 1), max_size=3)))
@@ -129,8 +131,8 @@ def replay(events: list[Event], unblock_on: UnblockOn) -> tuple[Run, list[RunCom
                 run = run.record_close(event.leg, c.reason, c.cum_qty, c.closed_at)
             else:
                 run = run.settle_due(FAR_FUTURE, CALENDAR, CYCLES)[0]
-        except DuplicateEvent:
-            pass  # a no-op for the caller
+        except (DuplicateEvent, FactRejected):
+            pass  # a no-op for the caller (which dead-letters a refused fact)
         run, completion = run.complete(unblock_on)
         if completion is not None:
             completions.append(completion)
@@ -195,3 +197,32 @@ def test_any_arrival_order_gives_the_same_result(
     )
     assert len(completions) == (1 if all_done else 0)
     assert run.completed is all_done
+
+
+@st.composite
+def shuffled_with_forgeries(draw: st.DrawFn) -> tuple[Scenario, list[Event]]:
+    """The scenario's facts plus forged fills that no check lets through, in any order."""
+    scenario = draw(scenarios())
+    [plan] = [e for e in scenario.events if isinstance(e, Plan)]
+    forged: list[Event] = []
+    for order in plan.orders:
+        for _ in range(draw(st.integers(0, 2))):
+            moment = T0 + timedelta(minutes=draw(st.integers(0, 600)))
+            # above any ordered quantity (<= 30), and above what the notional (30,000) buys
+            cum = Decimal(draw(st.integers(31, 10_000)))
+            price = Decimal(draw(st.integers(100_000, 999_999))) / 100
+            fact = OrderFilled(cum, price, moment.date(), moment, draw(st.booleans()))
+            forged.append(Fill(order.leg, fact))
+    return scenario, draw(st.permutations([*scenario.events, *forged]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=shuffled_with_forgeries())
+def test_forged_facts_change_nothing_whenever_they_arrive(
+    case: tuple[Scenario, list[Event]],
+) -> None:
+    scenario, arrival = case
+    reference, reference_completions = replay(list(scenario.events), UnblockOn.SETTLED)
+    run, completions = replay(arrival, UnblockOn.SETTLED)
+    assert run.transactions == reference.transactions
+    assert completions == reference_completions

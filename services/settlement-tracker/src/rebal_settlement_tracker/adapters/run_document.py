@@ -15,9 +15,14 @@ from typing import Any
 
 from rebal_settlement_tracker.domain import (
     CloseReason,
+    FactKind,
+    FactSource,
     OrderClosed,
     OrderFilled,
+    PendingFact,
     PlannedOrder,
+    RejectCode,
+    Rejection,
     Run,
     RunStatus,
     Side,
@@ -42,6 +47,9 @@ def run_to_document(run: Run) -> JsonDict:
         "fills": {str(leg): _fill_to_json(f) for leg, f in sorted(run.fills.items())},
         "closes": {str(leg): _close_to_json(c) for leg, c in sorted(run.closes.items())},
         "settlements": {str(leg): d.isoformat() for leg, d in sorted(run.settlements.items())},
+        "pending": [_pending_to_json(p) for p in run.pending],
+        "rejections": [_rejection_to_json(r) for r in run.rejections],
+        "rejected_facts": len(run.rejections),
         "canceled_at": _instant(run.canceled_at),
         "canceled_before_execution": run.canceled_before_execution,
         "completed": run.completed,
@@ -67,6 +75,9 @@ def run_from_document(state: Mapping[str, Any]) -> Run:
         fills={int(leg): _fill_from_json(f) for leg, f in state["fills"].items()},
         closes={int(leg): _close_from_json(c) for leg, c in state["closes"].items()},
         settlements={int(leg): date.fromisoformat(d) for leg, d in state["settlements"].items()},
+        # absent from documents written before early facts were kept apart and judged
+        pending=tuple(_pending_from_json(p) for p in state.get("pending", ())),
+        rejections=tuple(_rejection_from_json(r) for r in state.get("rejections", ())),
         canceled_at=_parse_instant(state["canceled_at"]),
         canceled_before_execution=state["canceled_before_execution"],
         completed=state["completed"],
@@ -101,6 +112,7 @@ def _order_to_json(order: PlannedOrder) -> JsonDict:
         "qty": _decimal(order.qty),
         "notional": _decimal(order.notional),
         "asset_class": order.asset_class,
+        "expected_price": _decimal(order.expected_price),
     }
 
 
@@ -112,6 +124,7 @@ def _order_from_json(data: Mapping[str, Any]) -> PlannedOrder:
         qty=_parse_decimal(data["qty"]),
         notional=_parse_decimal(data["notional"]),
         asset_class=data["asset_class"],
+        expected_price=_parse_decimal(data.get("expected_price")),
     )
 
 
@@ -168,6 +181,67 @@ def _close_from_json(data: Mapping[str, Any]) -> OrderClosed:
         reason=CloseReason(data["reason"]),
         cum_qty=Decimal(data["cum_qty"]),
         closed_at=datetime.fromisoformat(data["closed_at"]),
+    )
+
+
+def _source_to_json(source: FactSource | None) -> JsonDict | None:
+    if source is None:
+        return None
+    return {
+        "event_id": source.event_id,
+        "symbol": source.symbol,
+        "side": source.side.value if source.side else None,
+        "signer": source.signer,
+        "signature": source.signature,
+    }
+
+
+def _source_from_json(data: Mapping[str, Any] | None) -> FactSource | None:
+    if data is None:
+        return None
+    return FactSource(
+        event_id=data["event_id"],
+        symbol=data["symbol"],
+        side=Side(data["side"]) if data["side"] else None,
+        signer=data["signer"],
+        signature=data["signature"],
+    )
+
+
+def _pending_to_json(early: PendingFact) -> JsonDict:
+    fact = early.fact
+    body = _fill_to_json(fact) if isinstance(fact, OrderFilled) else _close_to_json(fact)
+    return {
+        "kind": early.kind.value,
+        "leg": early.leg,
+        "fact": body,
+        "source": _source_to_json(early.source),
+    }
+
+
+def _pending_from_json(data: Mapping[str, Any]) -> PendingFact:
+    kind = FactKind(data["kind"])
+    parse = _fill_from_json if kind is FactKind.FILL else _close_from_json
+    return PendingFact(kind, data["leg"], parse(data["fact"]), _source_from_json(data["source"]))
+
+
+def _rejection_to_json(rejection: Rejection) -> JsonDict:
+    return {
+        "kind": rejection.kind.value,
+        "leg": rejection.leg,
+        "code": rejection.code.value,
+        "detail": rejection.detail,
+        "event_id": rejection.event_id,
+    }
+
+
+def _rejection_from_json(data: Mapping[str, Any]) -> Rejection:
+    return Rejection(
+        FactKind(data["kind"]),
+        data["leg"],
+        RejectCode(data["code"]),
+        data["detail"],
+        data["event_id"],
     )
 
 

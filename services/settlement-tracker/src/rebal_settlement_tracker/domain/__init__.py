@@ -1,5 +1,14 @@
 """Pure domain of the settlement-tracker: transactions, settlement dates, runs."""
 
+from rebal_settlement_tracker.domain.acceptance import (
+    MAX_PENDING,
+    AcceptancePolicy,
+    FactKind,
+    FactSource,
+    PendingFact,
+    Rejection,
+    check_fact,
+)
 from rebal_settlement_tracker.domain.completion import (
     OrderOutcome,
     RunCompletion,
@@ -16,8 +25,10 @@ from rebal_settlement_tracker.domain.errors import (
     DuplicateEvent,
     DuplicateFill,
     DuplicatePlan,
+    FactRejected,
     IllegalTransition,
     InvalidEvent,
+    RejectCode,
     RunAlreadyCompleted,
     UnknownLeg,
 )
@@ -46,7 +57,9 @@ from rebal_settlement_tracker.domain.transaction import (
 
 __all__ = [
     "CLOSED_STATUSES",
+    "MAX_PENDING",
     "TRANSITIONS",
+    "AcceptancePolicy",
     "CloseReason",
     "DomainError",
     "DuplicateCancel",
@@ -54,12 +67,18 @@ __all__ = [
     "DuplicateEvent",
     "DuplicateFill",
     "DuplicatePlan",
+    "FactKind",
+    "FactRejected",
+    "FactSource",
     "IllegalTransition",
     "InvalidEvent",
     "OrderClosed",
     "OrderFilled",
     "OrderOutcome",
+    "PendingFact",
     "PlannedOrder",
+    "RejectCode",
+    "Rejection",
     "Run",
     "RunAlreadyCompleted",
     "RunCompletion",
@@ -76,6 +95,7 @@ __all__ = [
     "UnblockOn",
     "UnknownLeg",
     "build_completion",
+    "check_fact",
     "decide_status",
     "holdings_delta",
     "leg_cash_amount",

@@ -9,6 +9,8 @@ Two families matter to callers:
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class DomainError(Exception):
     """Base of every settlement-tracker domain error."""
@@ -26,8 +28,32 @@ class RunAlreadyCompleted(IllegalTransition):
     """run.completed was produced already; a new fact would change what it reported."""
 
 
-class UnknownLeg(IllegalTransition):
+class RejectCode(StrEnum):
+    """Which consumer check a fill or close failed (DESIGN §4: consumers still check)."""
+
+    NOT_SIGNED = "not_signed_by_platform"  # a PLATFORM fact without the order-router's signature
+    UNKNOWN_LEG = "unknown_leg"
+    WRONG_ORDER = "symbol_or_side_mismatch"
+    ABOVE_QTY = "quantity_above_order"
+    ABOVE_NOTIONAL = "notional_above_order"
+    PRICE_OUT_OF_BAND = "price_out_of_band"
+    TOO_MANY_EARLY = "too_many_facts_before_plan"
+
+
+class FactRejected(IllegalTransition):
+    """A fill or close that fails a consumer check: it can never be applied, and is counted."""
+
+    def __init__(self, code: RejectCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class UnknownLeg(FactRejected):
     """The event names a leg that the run's plan does not contain."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(RejectCode.UNKNOWN_LEG, detail)
 
 
 class DuplicateEvent(DomainError):

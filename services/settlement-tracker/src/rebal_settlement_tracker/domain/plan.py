@@ -19,6 +19,8 @@ class PlannedOrder:
     qty: Decimal | None = None
     notional: Decimal | None = None
     asset_class: str = "us_equity"
+    # The price the optimizer planned with (its last price): the reference of the fill price band.
+    expected_price: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.leg < 0:
@@ -28,6 +30,8 @@ class PlannedOrder:
         amount = self.qty if self.qty is not None else self.notional
         if amount is not None and amount <= ZERO:
             raise InvalidEvent(f"leg {self.leg}: qty/notional must be > 0, got {amount}")
+        if self.expected_price is not None and self.expected_price <= ZERO:
+            raise InvalidEvent(f"leg {self.leg}: expected_price must be > 0")
 
 
 @dataclass(frozen=True)

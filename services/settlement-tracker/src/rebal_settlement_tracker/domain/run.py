@@ -4,7 +4,12 @@ The run stores FACTS — the plan, the best-known cumulative fill and close per 
 dates — and derives each Transaction by replaying them in a fixed order (fill, close, settle)
 through the transaction state machine. Facts are merged with joins (see ``facts.py``), so any
 permutation of the same events, duplicates included, gives the same transactions and the same
-RunCompletion. Fills and closes that arrive before the plan are simply kept until it arrives.
+RunCompletion.
+
+Every fact must pass the checks of ``acceptance.py`` against its order. Fills and closes that
+arrive before the plan cannot be checked yet: each is kept as it came (``pending``, not merged, so
+that a forged large fill cannot swallow the real smaller ones), and judged when the plan arrives;
+the accepted ones are merged, the others recorded in ``rejections`` for the caller to report.
 """
 
 from __future__ import annotations
@@ -14,7 +19,18 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
+from typing import Final
 
+from rebal_settlement_tracker.domain.acceptance import (
+    AcceptancePolicy,
+    FactKind,
+    FactSource,
+    PendingFact,
+    Rejection,
+    accept,
+    judge_pending,
+    keep_pending,
+)
 from rebal_settlement_tracker.domain.completion import RunCompletion, RunStatus, build_completion
 from rebal_settlement_tracker.domain.errors import (
     DuplicateCancel,
@@ -24,7 +40,6 @@ from rebal_settlement_tracker.domain.errors import (
     IllegalTransition,
     InvalidEvent,
     RunAlreadyCompleted,
-    UnknownLeg,
 )
 from rebal_settlement_tracker.domain.facts import merge_close, merge_fill
 from rebal_settlement_tracker.domain.plan import PlannedOrder, SkippedOrder
@@ -43,6 +58,8 @@ from rebal_settlement_tracker.domain.transaction import (
     UnblockOn,
 )
 
+DEFAULT_POLICY: Final = AcceptancePolicy()
+
 
 @dataclass(frozen=True)
 class Run:
@@ -58,6 +75,8 @@ class Run:
     fills: Mapping[int, OrderFilled] = field(default_factory=dict)
     closes: Mapping[int, OrderClosed] = field(default_factory=dict)
     settlements: Mapping[int, date] = field(default_factory=dict)
+    pending: tuple[PendingFact, ...] = ()  # facts received before the plan, not yet judged
+    rejections: tuple[Rejection, ...] = ()  # early facts the plan refused
     canceled_at: datetime | None = None
     canceled_before_execution: bool = False
     completed: bool = False
@@ -78,19 +97,13 @@ class Run:
     def status(self) -> RunStatus:
         if self.final_status is not None:
             return self.final_status
-        return RunStatus.IN_PROGRESS if self.fills or self.closes else RunStatus.QUEUED
-
-    @property
-    def unplanned_legs(self) -> tuple[int, ...]:
-        """Legs with fills or closes that the plan does not contain (a producer bug to report)."""
-        if self.orders is None:
-            return ()
-        planned = {order.leg for order in self.orders}
-        return tuple(sorted((set(self.fills) | set(self.closes)) - planned))
+        started = self.fills or self.closes or self.pending
+        return RunStatus.IN_PROGRESS if started else RunStatus.QUEUED
 
     @property
     def executed_anything(self) -> bool:
-        return bool(self.fills) or any(c.cum_qty > ZERO for c in self.closes.values())
+        early = any(p.fact.cum_qty > ZERO for p in self.pending)
+        return early or bool(self.fills) or any(c.cum_qty > ZERO for c in self.closes.values())
 
     def _derive(self, order: PlannedOrder) -> Transaction:
         tx = Transaction.planned(
@@ -128,8 +141,10 @@ class Run:
         run_type: str | None = None,
         broker_integration: str | None = None,
         account_id: str | None = None,
+        policy: AcceptancePolicy = DEFAULT_POLICY,
     ) -> Run:
-        """Record the plan of optimization.ready; facts received earlier now apply."""
+        """Record the plan of optimization.ready; facts received earlier are judged now: the
+        accepted ones apply, the refused ones are added to ``rejections``."""
         ordered = tuple(sorted(orders, key=lambda order: order.leg))
         if len({order.leg for order in ordered}) != len(ordered):
             raise InvalidEvent(f"run {self.run_id}: duplicate legs in plan")
@@ -145,6 +160,23 @@ class Run:
             if planned == self:
                 raise DuplicatePlan(f"run {self.run_id}: plan already known")
             raise IllegalTransition(f"run {self.run_id}: a different plan is already known")
+        # (Fills and closes known before the plan are in `pending`; documents written before
+        # early facts were judged kept them merged in `fills` and `closes`: those still count.)
+        fills, closes, refused = judge_pending(
+            self.run_id,
+            self.pending,
+            ordered,
+            broker_integration,
+            policy,
+            (self.fills, self.closes),
+        )
+        planned = replace(
+            planned,
+            fills=fills,
+            closes=closes,
+            pending=(),
+            rejections=(*self.rejections, *refused),
+        )
         planned.transactions  # noqa: B018  derive now so an inconsistency surfaces here
         return planned
 
@@ -157,10 +189,16 @@ class Run:
         executed_at: datetime,
         *,
         fully_filled: bool = False,
+        source: FactSource | None = None,
+        policy: AcceptancePolicy = DEFAULT_POLICY,
     ) -> Run:
-        """Record order.filled. Raises DuplicateFill when it adds nothing (a no-op)."""
+        """Record order.filled. Raises DuplicateFill when it adds nothing (a no-op) and
+        FactRejected when it fails a check (``source`` None: no order identity is claimed)."""
         fill = OrderFilled(cum_qty, avg_price, trade_date, executed_at, fully_filled)
-        self._check_leg(leg)
+        if self.orders is None:
+            early = PendingFact(FactKind.FILL, leg, fill, source)
+            return replace(self, pending=keep_pending(self.run_id, self.pending, early))
+        accept(self.run_id, self.orders, leg, fill, source, self.broker_integration, policy)
         known = self.fills.get(leg)
         merged = merge_fill(known, fill)
         if merged == known:
@@ -168,15 +206,26 @@ class Run:
         return self._with_leg_change(replace(self, fills={**self.fills, leg: merged}), leg)
 
     def record_close(
-        self, leg: int, reason: CloseReason, cum_qty: Decimal, closed_at: datetime
+        self,
+        leg: int,
+        reason: CloseReason,
+        cum_qty: Decimal,
+        closed_at: datetime,
+        *,
+        source: FactSource | None = None,
+        policy: AcceptancePolicy = DEFAULT_POLICY,
     ) -> Run:
-        """Record order.closed. Raises DuplicateClose when it adds nothing (a no-op)."""
+        """Record order.closed. Raises DuplicateClose when it adds nothing (a no-op) and
+        FactRejected when it fails a check."""
         try:
             close_reason = CloseReason(reason)
         except ValueError as error:
             raise InvalidEvent(f"unknown close reason {reason!r}") from error
         close = OrderClosed(close_reason, cum_qty, closed_at)
-        self._check_leg(leg)
+        if self.orders is None:
+            early = PendingFact(FactKind.CLOSE, leg, close, source)
+            return replace(self, pending=keep_pending(self.run_id, self.pending, early))
+        accept(self.run_id, self.orders, leg, close, source, self.broker_integration, policy)
         known = self.closes.get(leg)
         merged = merge_close(known, close)
         if merged == known:
@@ -251,10 +300,6 @@ class Run:
         return replace(self, completed=True, final_status=completion.status), completion
 
     # ---- guards --------------------------------------------------------------------------
-
-    def _check_leg(self, leg: int) -> None:
-        if self.orders is not None and all(order.leg != leg for order in self.orders):
-            raise UnknownLeg(f"run {self.run_id}: leg {leg} is not in the plan")
 
     def _with_leg_change(self, changed: Run, leg: int) -> Run:
         """Accept new facts unless they alter a transaction that was already reported on."""

@@ -3,19 +3,25 @@
 Each run is ONE document in collection `runs` (id = run id = optimization id), written with
 `apply_once`: the new facts, the processed event id and the events to publish commit together.
 PLATFORM fills (order-router) and CLIENT fills (the client's middleware) arrive on the same
-topics with the same shape and are handled identically.
+topics with the same shape; they differ in who may vouch for them (`domain/acceptance.py`: a
+PLATFORM fact must carry the order-router's signature when the deployment verifies signatures).
 
 Fate of an input, decided by the domain:
 - new fact              -> recorded; whatever is due settles; run.completed when all is final;
 - duplicate / stale     -> no-op (the event id is still recorded);
-- contradiction         -> PoisonMessage with the reason (dead.letter), e.g. a fill for a leg the
-  (unknown leg, fill       plan does not contain, or a fill that would change a completed run.
-  after completion)
+- refused by a check    -> FactRejectedMessage (dead.letter) with the reason, counted: unsigned
+  (provenance, order,      PLATFORM fact, wrong symbol or side, above the order's quantity or
+  quantity, price)         notional, price out of band, a leg the plan does not contain;
+- early fact (no plan)  -> kept with its dead letter prepared; judged when the plan arrives, the
+                           refused ones then published to dead.letter through the outbox, counted;
+- contradiction         -> PoisonMessage with the reason (dead.letter), e.g. a fill that would
+                           change a completed run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,21 +32,35 @@ from rebal_schemas import Event, OptimizationReady, OrderClosed, OrderFilled, Po
 from rebal_settlement_tracker.adapters.clock import Clock
 from rebal_settlement_tracker.adapters.run_document import run_from_document, run_to_document
 from rebal_settlement_tracker.domain import (
+    AcceptancePolicy,
     CloseReason,
     DuplicateEvent,
+    FactRejected,
+    FactSource,
     IllegalTransition,
     InvalidEvent,
+    Rejection,
     Run,
+    Side,
     settlement_date,
 )
 from rebal_settlement_tracker.service_layer import messages
 from rebal_settlement_tracker.service_layer.progress import Progress, SettlementPolicy, advance
+from rebal_settlement_tracker.service_layer.provenance import (
+    FactRejectedMessage,
+    Provenance,
+    letter_from_event,
+    letter_template,
+    rejection_letter,
+)
 
 log = get_logger(__name__)
 
 RUNS = "runs"
 SETTLE_DUE_INDEX = "settle_due"  # ISO date of the run's earliest pending settlement, or None
+EARLY_LETTERS = "early_letters"  # run document field: event id -> dead letter of an early fact
 Command = Callable[[Run], Run]
+Letters = dict[str, dict[str, Any]]
 
 
 class SettlementHandlers:
@@ -51,13 +71,17 @@ class SettlementHandlers:
         policy: SettlementPolicy,
         producer: str,
         *,
+        acceptance: AcceptancePolicy | None = None,
         sweep_page: int = 200,
     ) -> None:
         self.store = store
         self.clock = clock
         self.policy = policy
+        self.acceptance = acceptance if acceptance is not None else AcceptancePolicy()
         self.producer = producer
         self.sweep_page = sweep_page
+        #: Fills and closes refused by a check, by reason code, since start (also logged).
+        self.rejected: Counter[str] = Counter()
 
     # ---- input topics ---------------------------------------------------------------------
 
@@ -65,26 +89,22 @@ class SettlementHandlers:
         orders, skipped = messages.planned_orders(event), messages.skipped_orders(event)
 
         def plan(run: Run) -> Run:
-            planned = run.plan(
+            return run.plan(
                 orders,
                 skipped,
                 run_type=event.run_type.value,
                 broker_integration=event.broker_integration.value,
                 account_id=event.account_id,
+                policy=self.acceptance,
             )
-            if planned.unplanned_legs:
-                # Facts received before the plan for legs it does not contain: a producer bug.
-                # They cannot be dead-lettered any more; they are kept and take no part.
-                log.warning("fills/closes for legs not in the plan", legs=planned.unplanned_legs)
-            return planned
 
         return await self._record(event, event.optimization_id, event.portfolio_id, plan)
 
-    async def order_filled(self, event: OrderFilled) -> bool:
+    async def order_filled(self, event: OrderFilled, provenance: Provenance | None = None) -> bool:
         self._check_trade_date(event)
+        source = self._source(event, event.symbol, event.side.value, provenance)
 
         def fill(run: Run) -> Run:
-            self._check_order_identity(run, event.leg, event.symbol, event.side.value)
             return run.record_fill(
                 event.leg,
                 event.filled_qty,
@@ -94,17 +114,27 @@ class SettlementHandlers:
                 # `filled` = the broker is done with the order; for qty orders the domain also
                 # counts a cumulative quantity reaching the planned one as complete.
                 fully_filled=event.status == "filled",
+                source=source,
+                policy=self.acceptance,
             )
 
-        return await self._record(event, event.run_id, event.portfolio_id, fill)
+        return await self._record(event, event.run_id, event.portfolio_id, fill, provenance)
 
-    async def order_closed(self, event: OrderClosed) -> bool:
+    async def order_closed(self, event: OrderClosed, provenance: Provenance | None = None) -> bool:
+        source = self._source(event, event.symbol, event.side.value, provenance)
+
         def close(run: Run) -> Run:
-            self._check_order_identity(run, event.leg, event.symbol, event.side.value)
             reason = CloseReason(event.status.value)
-            return run.record_close(event.leg, reason, event.filled_qty, event.closed_at)
+            return run.record_close(
+                event.leg,
+                reason,
+                event.filled_qty,
+                event.closed_at,
+                source=source,
+                policy=self.acceptance,
+            )
 
-        return await self._record(event, event.run_id, event.portfolio_id, close)
+        return await self._record(event, event.run_id, event.portfolio_id, close, provenance)
 
     # ---- clock-driven ---------------------------------------------------------------------
 
@@ -139,7 +169,8 @@ class SettlementHandlers:
                 return None
             if not progress.changed:
                 return None
-            change = self._change(progress, now, envelope=self._envelope(run.run_id, None))
+            envelope = self._envelope(run.run_id, None)
+            change = self._change(progress, now, envelope, doc.state.get(EARLY_LETTERS) or {})
             published[0] = len(change.publish)
             return change
 
@@ -148,12 +179,21 @@ class SettlementHandlers:
 
     # ---- common ---------------------------------------------------------------------------
 
-    async def _record(self, event: Event, run_id: str, portfolio_id: str, command: Command) -> bool:
+    async def _record(
+        self,
+        event: Event,
+        run_id: str,
+        portfolio_id: str,
+        command: Command,
+        provenance: Provenance | None = None,
+    ) -> bool:
         """Apply `command` to the run and move it forward; False when the event was seen."""
         now = self.clock.now()
         what = f"{event.event_type} {event.event_id} (run {run_id})"
+        refused: list[Rejection] = []  # of the attempt that committed: counted after the commit
 
         async def mutate(doc: Document | None) -> Change | None:
+            refused.clear()
             run = run_from_document(doc.state) if doc else Run(run_id, portfolio_id)
             if run.portfolio_id != portfolio_id:
                 raise PoisonMessage(
@@ -164,30 +204,81 @@ class SettlementHandlers:
             except DuplicateEvent as duplicate:
                 log.info("duplicate fact; no-op", run_id=run_id, detail=str(duplicate))
                 return None
+            except FactRejected as rejected:
+                self._count(rejected.code.value, run_id, event.event_id, rejected.detail)
+                raise FactRejectedMessage(f"{what}: {rejected.code.value}: {rejected}") from None
             except (IllegalTransition, InvalidEvent) as error:
                 raise PoisonMessage(f"{what}: {error}") from error
             try:
                 progress = advance(changed, now, self.policy)
             except LookupError as error:
                 raise PoisonMessage(f"{what}: {error}") from error
-            return self._change(progress, now, envelope=self._envelope(run_id, event))
+            letters: Letters = dict(doc.state.get(EARLY_LETTERS) or {}) if doc else {}
+            if any(
+                p.source is not None and p.source.event_id == event.event_id
+                for p in changed.pending
+            ):
+                letter = provenance.letter if provenance and provenance.letter else None
+                letter = letter or letter_from_event(event, self.producer, now)
+                letters[event.event_id] = letter_template(letter)
+            if changed.is_planned and not run.is_planned:
+                refused.extend(changed.rejections[len(run.rejections) :])
+            envelope = self._envelope(run_id, event)
+            return self._change(progress, now, envelope, letters, refused)
 
-        return await apply_once(self.store, RUNS, run_id, event.event_id, mutate)
+        applied = await apply_once(self.store, RUNS, run_id, event.event_id, mutate)
+        for rejection in refused:
+            self._count(rejection.code.value, run_id, rejection.event_id, rejection.detail)
+        return applied
 
-    def _change(self, progress: Progress, now: datetime, envelope: dict[str, Any]) -> Change:
+    def _change(
+        self,
+        progress: Progress,
+        now: datetime,
+        envelope: dict[str, Any],
+        letters: Letters,
+        refused: Sequence[Rejection] = (),
+    ) -> Change:
         run = progress.run
-        publish: list[Event] = [
-            messages.transaction_settled(run, tx, now, envelope) for tx in progress.settled
-        ]
+        publish: list[Event] = []
+        if run.is_planned:
+            # The plan judged the early facts: publish the refused ones' letters, drop the rest.
+            for rejection in refused:
+                template = letters.get(rejection.event_id or "")
+                if template is None:  # only a document written before letters were kept
+                    log.warning("refused early fact has no letter", event_id=rejection.event_id)
+                    continue
+                publish.append(rejection_letter(template, rejection, run.run_id, now))
+            letters = {}
+        publish += [messages.transaction_settled(run, tx, now, envelope) for tx in progress.settled]
         if progress.completion is not None:
             publish.append(messages.run_completed(run, progress.completion, now, envelope))
             log.info("run completed", run_id=run.run_id, status=progress.completion.status.value)
         due = progress.next_settlement
+        state = run_to_document(run)
+        if letters:
+            state[EARLY_LETTERS] = letters
         return Change(
-            run_to_document(run),
+            state,
             publish=publish,
             index={SETTLE_DUE_INDEX: due.isoformat() if due else None},
         )
+
+    def _count(self, code: str, run_id: str, event_id: str | None, detail: str) -> None:
+        self.rejected[code] += 1
+        log.warning(
+            "fact rejected",
+            reason=code,
+            run_id=run_id,
+            rejected_event_id=event_id,
+            detail=detail[:500],
+            rejected_total=self.rejected.total(),
+        )
+
+    @staticmethod
+    def _source(event: Event, symbol: str, side: str, provenance: Provenance | None) -> FactSource:
+        known = provenance or Provenance()
+        return FactSource(event.event_id, symbol, Side(side), known.signer, known.signature)
 
     def _envelope(self, run_id: str, cause: Event | None) -> dict[str, Any]:
         if cause is None:
@@ -204,12 +295,3 @@ class SettlementHandlers:
             raise PoisonMessage(
                 f"{event.event_type} {event.event_id}: trade date {event.trade_date}: {error}"
             ) from error
-
-    @staticmethod
-    def _check_order_identity(run: Run, leg: int, symbol: str, side: str) -> None:
-        for order in run.orders or ():
-            if order.leg == leg and (order.symbol, order.side.value) != (symbol, side):
-                raise PoisonMessage(
-                    f"run {run.run_id} leg {leg}: event is for {side} {symbol} but the plan "
-                    f"has {order.side.value} {order.symbol}"
-                )

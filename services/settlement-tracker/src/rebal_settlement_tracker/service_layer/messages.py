@@ -22,6 +22,7 @@ def planned_orders(event: wire.OptimizationReady) -> tuple[domain.PlannedOrder, 
             qty=order.qty,
             notional=order.notional,
             asset_class=order.asset_class,
+            expected_price=order.expected_price,
         )
         for order in event.orders
     )
