@@ -8,18 +8,22 @@ dispatch a run under its store lease, one instance at a time)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
+from pathlib import Path
 
-import httpx
 import pytest
+from aiokafka.errors import TopicAuthorizationFailedError
 from rebal_demo.driver import DemoOptions, Driver
 from rebal_demo.scenario import plan_portfolios
 
+from rebal_client.kafka import Publisher
+from rebal_runtime.apache_kafka import repo_root
 from rebal_runtime.prodlike import ProdLikeStack
-from rebal_schemas import Event
+from rebal_schemas import Event, OptimizationReady, decode
 
 from ..e2e.demo_day_checks import assert_demo_day
-from .conftest import logs, read_to_end, repeated_ids
+from .conftest import demo_kafka, logs, read_to_end, repeated_ids, simulator_admin
 
 pytestmark = [
     pytest.mark.prodlike,
@@ -43,16 +47,16 @@ OUTBOX_TOPICS = (
 
 def test_one_demo_day_over_every_flow(prodlike: ProdLikeStack) -> None:
     plans = plan_portfolios(48, seed=11)
-    bootstrap = prodlike.kafka.bootstrap_servers
 
     async def day() -> tuple[Driver, dict[str, list[Event]]]:
         options = DemoOptions(price_ticks=3, quiet_seconds=2.5, phase_timeout=240)
-        async with Driver(bootstrap, plans, options, lambda *_: None) as driver:
+        # Every party of the day as its own client role: the ACLs allow the real flows.
+        async with Driver(demo_kafka(prodlike), plans, options, lambda *_: None) as driver:
             await driver.setup()
             await driver.funding()
             await driver.market_move()
             await driver.withdrawals()
-        published = {topic: await read_to_end(bootstrap, topic) for topic in OUTBOX_TOPICS}
+        published = {topic: await read_to_end(prodlike, topic) for topic in OUTBOX_TOPICS}
         return driver, published
 
     driver, published = asyncio.run(day())
@@ -68,7 +72,7 @@ def test_one_demo_day_over_every_flow(prodlike: ProdLikeStack) -> None:
     figures = {
         topic: (len(events), len({e.event_id for e in events})) for topic, events in ours.items()
     }
-    admin = httpx.get(f"http://127.0.0.1:{prodlike.simulator_port}/admin/orders", timeout=30).json()
+    admin = simulator_admin(prodlike, "/admin/orders")
     print(
         f"\nprod-like demo day: {len(runs)} runs completed ({len(client.readies)} ready), "
         f"{len(admin['orders'])} broker orders, {len(admin['requests'])} order requests, "
@@ -84,3 +88,28 @@ def test_one_demo_day_over_every_flow(prodlike: ProdLikeStack) -> None:
     assert {t: repeated_ids(events) for t, events in ours.items() if repeated_ids(events)} == {}, (
         figures
     )
+
+
+GOLDEN = Path(repo_root(Path(__file__).resolve().parent) or ".") / "libs/schemas/tests/golden/v1"
+
+
+def test_a_client_cannot_write_optimization_ready(prodlike: ProdLikeStack) -> None:
+    """On the running topology the broker refuses a client's optimization.ready (orders the
+    order-router would execute), though it claims to come from the optimizer; nothing lands. The
+    same principal's own writes (portfolios, deposits, decisions) carried the demo day above."""
+    golden = decode("optimization.ready", (GOLDEN / "optimization.ready.json").read_bytes())
+    forged = golden.model_copy(
+        update={"event_id": f"forged-{uuid.uuid4()}", "producer": "optimizer"}
+    )
+    assert isinstance(forged, OptimizationReady)
+    client = demo_kafka(prodlike).roles["client"]
+    assert client.username == "client"
+
+    async def attempt() -> list[Event]:
+        async with Publisher(client) as publisher:
+            with pytest.raises(TopicAuthorizationFailedError):
+                await publisher.publish(forged)
+        return await read_to_end(prodlike, "optimization.ready")
+
+    landed = asyncio.run(attempt())
+    assert forged.event_id not in {e.event_id for e in landed}

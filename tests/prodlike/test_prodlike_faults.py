@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 from rebal_demo.driver import DemoOptions, Driver
 from rebal_demo.scenario import plan_portfolios
@@ -24,8 +23,17 @@ from rebal_demo.scenario import plan_portfolios
 from rebal_runtime.prodlike import SCALED, ProdLikeStack
 from rebal_schemas import BrokerIntegration
 
-from ..e2e.fault_checks import Chaos, book_mismatches, ready_and_completed
-from .conftest import logs, read_to_end, repeated_ids
+from ..e2e import fault_checks
+from ..e2e.fault_checks import Chaos, book_mismatches
+from .conftest import (
+    demo_kafka,
+    event_kinds,
+    logs,
+    read_to_end,
+    ready_and_completed,
+    repeated_ids,
+    simulator_admin,
+)
 
 pytestmark = [
     pytest.mark.prodlike,
@@ -58,9 +66,13 @@ def down_together(chaos: Chaos, stack: ProdLikeStack) -> list[str]:
     return overlaps
 
 
-def test_sigkill_every_instance_under_load(prodlike: ProdLikeStack) -> None:
+def test_sigkill_every_instance_under_load(
+    prodlike: ProdLikeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack = prodlike
     bootstrap = stack.kafka.bootstrap_servers
+    # book_mismatches diagnoses a mismatch by reading the topics; here only as the operator.
+    monkeypatch.setattr(fault_checks, "event_kinds", lambda _: event_kinds(stack))
     victims = [name for service in SCALED for name in stack.instances(service)] + ["scheduler"]
     plans = plan_portfolios(64, seed=23)
     chaos = Chaos(
@@ -70,7 +82,7 @@ def test_sigkill_every_instance_under_load(prodlike: ProdLikeStack) -> None:
 
     async def load() -> tuple[Driver, set[str], dict[str, set[str]], dict[str, dict[str, int]]]:
         options = DemoOptions(price_ticks=3, quiet_seconds=6.0, phase_timeout=300)
-        async with Driver(bootstrap, plans, options, lambda *_: None) as driver:
+        async with Driver(demo_kafka(stack), plans, options, lambda *_: None) as driver:
             await driver.setup()
             chaos.start()
             await driver.funding()
@@ -81,9 +93,9 @@ def test_sigkill_every_instance_under_load(prodlike: ProdLikeStack) -> None:
             await driver.wait_until_settled("after the faults")
             # A run readied late (a restarted instance catching up) still needs the client's
             # middleware: keep the driver following until the topics agree.
-            ready_ids, per_run = await ready_and_completed(bootstrap)
+            ready_ids, per_run = await ready_and_completed(stack)
         repeats = {
-            topic: repeated_ids(await read_to_end(bootstrap, topic))
+            topic: repeated_ids(await read_to_end(stack, topic))
             for topic in ("optimization.ready", "run.completed")
         }
         return driver, ready_ids, per_run, repeats
@@ -91,7 +103,7 @@ def test_sigkill_every_instance_under_load(prodlike: ProdLikeStack) -> None:
     driver, ready_ids, per_run, repeats = asyncio.run(load())
     assert chaos.error is None, f"chaos stopped: {chaos.error!r}\n{logs(stack)}"
     client = driver.client
-    admin = httpx.get(f"http://127.0.0.1:{stack.simulator_port}/admin/orders", timeout=30).json()
+    admin = simulator_admin(stack, "/admin/orders")
     print(
         f"\nprod-like faults: {sum(chaos.kills.values())} SIGKILLs "
         f"({', '.join(f'{n} x{k}' for n, k in sorted(chaos.kills.items()))}) in "

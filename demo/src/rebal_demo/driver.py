@@ -14,9 +14,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from rebal_client.kafka import Publisher, wait_until_consumed
+from rebal_client.kafka import KafkaConnection, wait_until_consumed
 from rebal_demo.book import Account, balanced_account, breaches_band
 from rebal_demo.client_side import ClientSide
+from rebal_demo.kafka_roles import DemoKafka, RolePublisher
 from rebal_demo.scenario import INITIAL_PRICES, MODELS, MODELS_BY_ID, MOVED_PRICES, PortfolioPlan
 from rebal_schemas import (
     CashDeposited,
@@ -32,7 +33,10 @@ from rebal_schemas import (
 # The consumer group of the optimizer service (its service name): the demo waits until it has
 # read the reference data before opening accounts.
 OPTIMIZER_GROUP = "optimizer"
-FOLLOWED = ("optimization.created", "optimization.ready", "run.completed", "dead.letter")
+# A client reads rebal's public outputs; dead.letter is the operator's (README, "Security").
+CLIENT_FOLLOWED = ("optimization.created", "optimization.ready", "run.completed")
+OPERATOR_FOLLOWED = ("dead.letter",)
+FOLLOWED = CLIENT_FOLLOWED + OPERATOR_FOLLOWED
 Progress = Callable[[str, int, int], None]
 
 
@@ -44,36 +48,47 @@ class DemoOptions:
 
 
 class Driver:
+    """`kafka`: bootstrap servers (PLAINTEXT, every party the same connection) or a `DemoKafka`
+    (each party its own principal on a secured broker)."""
+
     def __init__(
-        self, bootstrap: str, plans: list[PortfolioPlan], options: DemoOptions, progress: Progress
+        self,
+        kafka: str | DemoKafka,
+        plans: list[PortfolioPlan],
+        options: DemoOptions,
+        progress: Progress,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = DemoKafka.of(kafka)
+        self.bootstrap = self.kafka.bootstrap_servers
         self.plans = {p.portfolio_id: p for p in plans}
         self.options = options
         self.progress = progress
         self.client = ClientSide(self.plans, {}, dict(INITIAL_PRICES))
-        self.publisher = Publisher(bootstrap)
+        self.publisher = RolePublisher(self.kafka)
         self._last_event_at = time.monotonic()
-        self._follower: asyncio.Task[None] | None = None
+        self._followers: list[asyncio.Task[None]] = []
         self.phase_seconds: dict[str, float] = {}
 
     # -- plumbing ------------------------------------------------------------------------------------
     async def __aenter__(self) -> Driver:
         await self.publisher.__aenter__()
-        self._follower = asyncio.create_task(self._follow())
+        self._followers = [
+            asyncio.create_task(self._follow(self.kafka.roles["client"], CLIENT_FOLLOWED)),
+            asyncio.create_task(self._follow(self.kafka.operator, OPERATOR_FOLLOWED)),
+        ]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._follower is not None:
-            self._follower.cancel()
+        for follower in self._followers:
+            follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._follower
+                await follower
         await self.publisher.__aexit__(*exc)
 
-    async def _follow(self) -> None:
+    async def _follow(self, connection: KafkaConnection, topics: tuple[str, ...]) -> None:
         consumer: Any = AIOKafkaConsumer(
-            *FOLLOWED,
-            bootstrap_servers=self.bootstrap,
+            *topics,
+            **connection.options(),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
@@ -101,7 +116,9 @@ class Driver:
         """Publish, then wait until the optimizer has read (and committed) all of it: what comes
         next depends on it and travels on another topic, with no order between the two."""
         ends = await self.publisher.publish_tracked(events)
-        await wait_until_consumed(self.bootstrap, OPTIMIZER_GROUP, ends, self.options.phase_timeout)
+        await wait_until_consumed(
+            self.kafka.operator, OPTIMIZER_GROUP, ends, self.options.phase_timeout
+        )
 
     async def wait_until_settled(
         self, phase: str, responders: Iterable[str] = (), since: float = 0.0
@@ -142,7 +159,7 @@ class Driver:
         # a portfolio evaluated before its prices arrive is answered PRICE_MISSING, and its first
         # priced evaluation (the deposit) would be a first-funding full rebalance, not invest_cash.
         await wait_until_consumed(
-            self.bootstrap, OPTIMIZER_GROUP, reference, self.options.phase_timeout
+            self.kafka.operator, OPTIMIZER_GROUP, reference, self.options.phase_timeout
         )
         await self.publish(
             PortfolioSettingsChanged(
@@ -209,7 +226,7 @@ class Driver:
             await asyncio.sleep(0.2)  # a feed ticks over time
         # The sweep must find the moved prices: they travel on another topic.
         await wait_until_consumed(
-            self.bootstrap, OPTIMIZER_GROUP, landed, self.options.phase_timeout
+            self.kafka.operator, OPTIMIZER_GROUP, landed, self.options.phase_timeout
         )
         drifters = [p for p in self.plans.values() if p.cohort == "drifter"]
         for p in self.plans.values():

@@ -4,6 +4,11 @@ rebal model balanced --name Balanced --weight cash=5 SPY=60 TLT=35 --drift absol
 rebal portfolio pf-1 --mandate DISCRETIONARY --broker-integration PLATFORM --optimizer PLATFORM --model balanced
 rebal deposit pf-1 10000.00
 rebal follow run.completed --json
+
+On a secured Kafka the CLI authenticates from the environment, as the services do:
+REBAL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT REBAL_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+REBAL_KAFKA_SASL_USERNAME=client REBAL_KAFKA_SASL_PASSWORD=... (a `client.env` file of the launcher;
+the password is never an argument, which every user of the machine could read).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rebal_client import builders
-from rebal_client.kafka import Publisher, follow
+from rebal_client.kafka import KafkaConnection, KafkaCredentialsMissing, Publisher, follow
 from rebal_client.render import render_event
 from rebal_schemas import (
     TOPICS,
@@ -252,8 +257,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _connection(a: argparse.Namespace) -> KafkaConnection:
+    return KafkaConnection.from_env(bootstrap_servers=a.bootstrap)
+
+
 async def _follow(a: argparse.Namespace) -> None:
-    async for topic, event, raw, error in follow(a.bootstrap, a.topics, a.from_beginning):
+    async for topic, event, raw, error in follow(_connection(a), a.topics, a.from_beginning):
         if a.portfolio and getattr(event, "portfolio_id", None) != a.portfolio:
             continue
         if a.json:
@@ -263,7 +272,7 @@ async def _follow(a: argparse.Namespace) -> None:
 
 
 async def _publish(a: argparse.Namespace, event: Event) -> None:
-    async with Publisher(a.bootstrap) as publisher:
+    async with Publisher(_connection(a)) as publisher:
         await publisher.publish(event)
 
 
@@ -280,12 +289,19 @@ def main(argv: list[str] | None = None) -> int:
     except (PoisonMessage, builders.UsageError) as exc:
         print(f"rebal: {getattr(exc, 'reason', exc)}", file=sys.stderr)
         return 2
+    except KafkaCredentialsMissing as exc:
+        print(f"rebal: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     if args.dry_run:
         print(event.model_dump_json(indent=2))
         return 0
-    asyncio.run(_publish(args, event))
+    try:
+        asyncio.run(_publish(args, event))
+    except KafkaCredentialsMissing as exc:
+        print(f"rebal: {exc}", file=sys.stderr)
+        return 2
     print(f"published {event.event_type} {event.event_id} to {event.TOPIC}", file=sys.stderr)
     return 0
 

@@ -3,11 +3,17 @@
 `python -m rebal_runtime.prodlike` (what `make prod-like` runs; `make kafka-jars` and `make ferretdb`
 first) starts it in the foreground; Ctrl-C stops the services first, then Kafka, then FerretDB.
 
-- **Apache Kafka** (KRaft, the project's `ApacheKafka` launcher) with automatic topic creation
-  off: every topic is created before any service starts (`topics_admin.ensure_topics`) with the
-  compose counts, 12 partitions each and `dead.letter` 1, and no service creates any
+- **Apache Kafka** (KRaft) **secured** as compose is (`SecuredApacheKafka`): one SASL_PLAINTEXT
+  SCRAM-SHA-512 listener on loopback, the `StandardAuthorizer` with nothing allowed without an
+  ACL, and the ACLs of `rebal_runtime.topic_acl`. Each service process authenticates as its own
+  principal (its service name: `optimizer`, `order-router`, `settlement-tracker`, `scheduler`,
+  `broker-simulator`; the twins of a pair share it), with passwords generated per start. Automatic
+  topic creation is off: the launcher creates every topic as `admin` before any service starts,
+  with the compose counts (12 partitions each, `dead.letter` 1); no service may create one
   (`REBAL_KAFKA_CREATE_TOPICS=false`). The **idempotent producer** is on
-  (`REBAL_KAFKA_IDEMPOTENT_PRODUCER=true`).
+  (`REBAL_KAFKA_IDEMPOTENT_PRODUCER=true`). The credentials of every principal (services, client
+  roles, `admin`) are written to `REBAL_VAR_DIR/credentials/<principal>.env` (mode 0600) for the
+  `rebal` CLI and other clients: `set -a; . var/prod-like/credentials/client.env`.
 - **Two instances** of each scalable service (optimizer, order-router, settlement-tracker):
   processes `optimizer-1` and `optimizer-2` in one consumer group (same `REBAL_SERVICE_NAME`)
   sharing ONE store, each with its own ready file and log.
@@ -26,7 +32,10 @@ first) starts it in the foreground; Ctrl-C stops the services first, then Kafka,
 - The single **scheduler** uses the **Mongo-wire** store on FerretDB (`REBAL_STORE_URL=
   mongodb://127.0.0.1:PORT/`, database `scheduler`): one process, so no concurrent writer of a
   document, and the MongoDB adapter runs in the topology too.
-- One **broker simulator**, as in the embedded stack.
+- One **broker simulator**, as in the embedded stack, but with credentials as in compose: its
+  `/admin/*` endpoints need their own bearer token (`simulator_admin_token`, also in
+  `credentials/broker-simulator-admin.env`) and its trading API keys (shared with the
+  order-router) are generated, not the defaults (`REBAL_SIM_REQUIRE_AUTH=true`).
 
 Every start is a fresh topology: Kafka's log dirs are a temporary folder removed on stop, and
 `main()` first clears what the last run left in `REBAL_VAR_DIR` (default `var/prod-like`: the
@@ -37,12 +46,13 @@ broker's topics and offsets know nothing of. The logs stay there until the next 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rebal_runtime.apache_kafka import ApacheKafka
+from rebal_runtime.apache_kafka_security import SecuredApacheKafka, write_env_files
 from rebal_runtime.ferretdb import FerretDB
 from rebal_runtime.stack import SERVICES, Stack, run_in_foreground
 from rebal_schemas import ALL_TOPICS
@@ -66,12 +76,27 @@ def _database(service: str) -> str:
     return service.replace("-", "_")
 
 
-def _kafka() -> ApacheKafka:
-    return ApacheKafka(
+CREDENTIALS_DIR = "credentials"
+"""Under the var dir: `<principal>.env` per Kafka principal, `broker-simulator-admin.env`."""
+
+
+def _kafka() -> SecuredApacheKafka:
+    return SecuredApacheKafka(
         num_partitions=PARTITIONS,
         # as compose: a topic nobody created is an error, never a surprise with default partitions
         config={"auto.create.topics.enable": "false"},
+        topics=tuple(topic_partitions()),  # created as admin once the broker answers
     )
+
+
+def _secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _write_private(path: Path, env: Mapping[str, str]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.writelines(f"{k}={v}\n" for k, v in env.items())
 
 
 def clear_state(var_dir: Path) -> None:
@@ -82,13 +107,62 @@ def clear_state(var_dir: Path) -> None:
         for path in var_dir.glob(pattern):
             path.unlink(missing_ok=True)
     shutil.rmtree(var_dir / "ferretdb", ignore_errors=True)
+    shutil.rmtree(var_dir / CREDENTIALS_DIR, ignore_errors=True)
 
 
 @dataclass
 class ProdLikeStack(Stack):
-    """A `Stack` with FerretDB beside it: started first (the scheduler's store), stopped last."""
+    """A `Stack` on a secured Kafka with FerretDB beside it: FerretDB started first (the
+    scheduler's store), stopped last; every service process authenticates as its own principal."""
 
     ferretdb: FerretDB = field(default_factory=FerretDB)
+    simulator_admin_token: str = field(default_factory=_secret, repr=False)
+    """The bearer token of the simulator's /admin/* (`simulator_admin_headers()`)."""
+    broker_api_key: tuple[str, str] = field(default_factory=lambda: (_secret(), _secret()))
+    """(key, secret) of the simulator's trading API: the simulator's and the order-router's."""
+
+    @property
+    def secured(self) -> SecuredApacheKafka:
+        assert isinstance(self.kafka, SecuredApacheKafka), self.kafka
+        return self.kafka
+
+    def simulator_admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.simulator_admin_token}"}
+
+    def service_env(self, name: str, instance: str | None = None) -> dict[str, str]:
+        """The stack's environment of the process plus its principal's SASL settings: the
+        service's name is its principal (and its consumer group, which its ACLs name)."""
+        env = super().service_env(name, instance)
+        try:
+            security = self.secured.service_env(name)
+        except KeyError:  # not started yet (e.g. `store_url` before start): no credentials
+            security = {}
+        return {**env, **security}
+
+    def _credential_overrides(self) -> dict[str, dict[str, str]]:
+        key, secret = self.broker_api_key
+        return {
+            "broker-simulator": {
+                "REBAL_SIM_ADMIN_TOKEN": self.simulator_admin_token,
+                "REBAL_SIM_REQUIRE_AUTH": "true",
+                "BROKER_SIM_KEY": key,
+                "BROKER_SIM_SECRET": secret,
+            },
+            "order-router": {"REBAL_BROKER_KEY": key, "REBAL_BROKER_SECRET": secret},
+        }
+
+    def _write_credentials(self) -> Path:
+        folder = self.var_dir / CREDENTIALS_DIR
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_env_files(self.secured, folder)
+        _write_private(
+            folder / "broker-simulator-admin.env",
+            {
+                "REBAL_SIM_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
+                "REBAL_SIM_ADMIN_TOKEN": self.simulator_admin_token,
+            },
+        )
+        return folder
 
     def start(self, echo: bool = True, only: tuple[str, ...] | None = None) -> ProdLikeStack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
@@ -96,19 +170,18 @@ class ProdLikeStack(Stack):
         self.ferretdb.log_path = self.ferretdb.log_path or self.var_dir / "ferretdb.log"
         self.ferretdb.start()
         self.timings["ferretdb"] = self.ferretdb.startup_seconds
+        own: dict[str, dict[str, str]] = self._credential_overrides()
+        for name in MONGO_SERVICES:
+            own.setdefault(name, {}).update(
+                {"REBAL_STORE_URL": self.ferretdb.url, "REBAL_STORE_DATABASE": _database(name)}
+            )
         self.service_overrides = {
             **self.service_overrides,
-            **{
-                name: {
-                    **self.service_overrides.get(name, {}),
-                    "REBAL_STORE_URL": self.ferretdb.url,
-                    "REBAL_STORE_DATABASE": _database(name),
-                }
-                for name in MONGO_SERVICES
-            },
+            **{name: {**self.service_overrides.get(name, {}), **env} for name, env in own.items()},
         }
         try:
             super().start(echo, only)
+            self._write_credentials()
         except BaseException:
             self.stop()
             raise
@@ -123,9 +196,13 @@ class ProdLikeStack(Stack):
     def describe(self) -> list[str]:
         stores = {name: self.store_url(name) for name, _ in SERVICES if name != "broker-simulator"}
         lines = [
-            f"topics: {PARTITIONS} partitions each (dead.letter 1), created before the services; "
-            "idempotent producer on",
+            "Kafka: SASL_PLAINTEXT SCRAM-SHA-512 and ACLs, one principal per service; credentials "
+            f"of every principal in {self.var_dir / CREDENTIALS_DIR}/<principal>.env",
+            f"topics: {PARTITIONS} partitions each (dead.letter 1), created as admin before the "
+            "services; idempotent producer on",
             f"FerretDB (Mongo wire) on {self.ferretdb.url}",
+            "broker simulator /admin/*: bearer token in "
+            f"{self.var_dir / CREDENTIALS_DIR}/broker-simulator-admin.env",
         ]
         for name, url in stores.items():
             where = f"{url} (database {_database(name)})" if name in MONGO_SERVICES else url
@@ -152,7 +229,8 @@ def build(
         kafka=_kafka(),
         replicas=dict.fromkeys(SCALED, instances),
         service_overrides={name: {"REBAL_STORE_SQLITE_INLINE": "false"} for name in SCALED},
-        topics=topic_partitions(),
+        # None: the secured launcher creates them as admin (no other principal may)
+        topics=None,
     )
 
 

@@ -44,6 +44,8 @@ class Simulator:
     queries: Queries
     trade_updates: ChangeNotifier
     fill_schedule: ChangeNotifier
+    admin_token: str | None = field(default=None, repr=False)
+    """The bearer token of /admin/*; None: they are open (the embedded default, on loopback)."""
     _fill_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start(self) -> None:
@@ -69,6 +71,7 @@ def bootstrap(
     credentials: Credentials | None = None,
     clock: Clock = utc_now,
     new_order_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    admin_token: str | None = None,
 ) -> Simulator:
     store = SqliteStore(db_path)
     runtime_behaviour = RuntimeBehaviour(behaviour)
@@ -88,4 +91,5 @@ def bootstrap(
         queries=Queries(uow_factory),
         trade_updates=trade_updates,
         fill_schedule=fill_schedule,
+        admin_token=admin_token or None,
     )

@@ -2,7 +2,8 @@
 
 Prices are a last-value table, so at-least-once with auto-commit is enough here: a redelivered or
 older price is ignored by the price book (`as_of` ordering). Undecodable messages are skipped; the
-services, not the simulator, own dead-lettering.
+services, not the simulator, own dead-lettering. On a secured Kafka it reads as the principal
+`broker-simulator` (`security`: aiokafka's SASL options), which may read `market.prices` only.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -23,11 +25,16 @@ log = logging.getLogger(__name__)
 
 class MarketPriceFeed:
     def __init__(
-        self, bootstrap_servers: str, price_book: PriceBook, group_id: str = "broker-simulator"
+        self,
+        bootstrap_servers: str,
+        price_book: PriceBook,
+        group_id: str = "broker-simulator",
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.price_book = price_book
         self.group_id = group_id
+        self._security = dict(security or {})
         self.applied = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -49,6 +56,7 @@ class MarketPriceFeed:
                 auto_offset_reset="earliest",
                 session_timeout_ms=6000,
                 heartbeat_interval_ms=1000,
+                **self._security,
             )
             try:
                 await consumer.start()

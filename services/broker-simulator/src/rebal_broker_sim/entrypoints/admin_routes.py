@@ -1,4 +1,4 @@
-"""Admin endpoints for tests and demos (no auth: the simulator listens on loopback)."""
+"""Admin endpoints for tests and demos, behind their own token (`admin_auth`); `/health` is open."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from starlette.routing import Route
 from ..domain.decimals import format_decimal
 from ..service_layer.errors import UnprocessableRequest
 from ..service_layer.views import order_view, rfc3339
+from .admin_auth import admin_only
 from .behaviour_parsing import behaviour_changes, behaviour_view, cash_changes, decimal_field
 from .http_common import json_response, read_json, simulator_of
 
@@ -122,10 +123,10 @@ async def end_of_day(request: Request) -> Response:
 def admin_routes() -> list[Route]:
     return [
         Route("/health", health, methods=["GET"]),
-        Route("/admin/orders", list_everything, methods=["GET"]),
-        Route("/admin/prices", set_prices, methods=["POST"]),
-        Route("/admin/prices", list_prices, methods=["GET"]),
-        Route("/admin/config", get_config, methods=["GET"]),
-        Route("/admin/config", update_config, methods=["POST"]),
-        Route("/admin/end-of-day", end_of_day, methods=["POST"]),
+        Route("/admin/orders", admin_only(list_everything), methods=["GET"]),
+        Route("/admin/prices", admin_only(set_prices), methods=["POST"]),
+        Route("/admin/prices", admin_only(list_prices), methods=["GET"]),
+        Route("/admin/config", admin_only(get_config), methods=["GET"]),
+        Route("/admin/config", admin_only(update_config), methods=["POST"]),
+        Route("/admin/end-of-day", admin_only(end_of_day), methods=["POST"]),
     ]

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from ..adapters.price_feed import MarketPriceFeed
 from ..bootstrap import Credentials, Simulator, bootstrap
 from ..domain.behaviour import BehaviourConfig, FillMode
+from .admin_auth import ADMIN_TOKEN_ENV
 from .http_app import create_app
 from .server import serve
+
+log = logging.getLogger("rebal_broker_sim")
+REQUIRE_AUTH_ENV = "REBAL_SIM_REQUIRE_AUTH"
+PLACEHOLDER = "change-me"
+"""deploy/.env.example's value of every secret: never one to run with."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--key", default=env("BROKER_SIM_KEY", "sim-key"))
     parser.add_argument("--secret", default=env("BROKER_SIM_SECRET", "sim-secret"))
+    parser.add_argument(
+        "--admin-token",
+        default=env(ADMIN_TOKEN_ENV) or None,
+        help=f"bearer token of /admin/* (prefer env {ADMIN_TOKEN_ENV}: arguments are visible "
+        "to every user of the machine); unset: /admin/* are open",
+    )
+    parser.add_argument(
+        "--require-auth",
+        action="store_true",
+        default=env(REQUIRE_AUTH_ENV, "").lower() in ("1", "true", "yes"),
+        help=f"refuse to start without an admin token or with the default or empty trading "
+        f"key and secret (env {REQUIRE_AUTH_ENV}=true; what a deployment sets)",
+    )
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--fill-mode", choices=[m.value for m in FillMode], default="immediate")
     parser.add_argument("--partial-fill-ratio", type=Decimal, default=Decimal("0.5"))
@@ -106,13 +127,46 @@ async def _seed(simulator: Simulator, prices: dict[str, Decimal], cash: dict[str
         await simulator.orders.set_cash(dict(cash))
 
 
+def check_auth_settings(args: argparse.Namespace) -> None:
+    """Refuse what `--require-auth` forbids; otherwise warn once when /admin/* are open."""
+    default = Credentials()
+    if args.require_auth:
+        problems = []
+        placeholders = {default.key, default.secret, PLACEHOLDER}
+        if not args.admin_token or args.admin_token == PLACEHOLDER:
+            problems.append(f"no admin token ({ADMIN_TOKEN_ENV})")
+        if not args.key or not args.secret:
+            problems.append("an empty trading key or secret (BROKER_SIM_KEY, BROKER_SIM_SECRET)")
+        elif args.key in placeholders or args.secret in placeholders:
+            problems.append("the default trading key or secret")
+        if problems:
+            raise SystemExit(f"--require-auth: {'; '.join(problems)}")
+    elif not args.admin_token:
+        log.warning(
+            "the /admin/* endpoints are open to anyone who reaches this port: set %s",
+            ADMIN_TOKEN_ENV,
+        )
+
+
+def kafka_security() -> dict[str, Any]:
+    """aiokafka's SASL / TLS options from the REBAL_KAFKA_* settings (none on PLAINTEXT); a SASL
+    protocol without a user or password fails here, at start."""
+    from rebal_runtime.kafka_security import aiokafka_security
+    from rebal_runtime.settings import RuntimeSettings
+
+    return aiokafka_security(RuntimeSettings())
+
+
 async def run(args: argparse.Namespace) -> None:
     prices, cash = _pairs(args.price, "--price"), _pairs(args.cash, "--cash")
     simulator = bootstrap(
-        args.db, behaviour_from(args), Credentials(key=args.key, secret=args.secret)
+        args.db,
+        behaviour_from(args),
+        Credentials(key=args.key, secret=args.secret),
+        admin_token=args.admin_token,
     )
     feed = (
-        MarketPriceFeed(args.kafka_bootstrap, simulator.price_book)
+        MarketPriceFeed(args.kafka_bootstrap, simulator.price_book, security=kafka_security())
         if args.kafka_bootstrap
         else None
     )
@@ -143,4 +197,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         behaviour_from(args)
     except ValueError as exc:
         raise SystemExit(f"invalid behaviour: {exc}") from exc
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    check_auth_settings(args)
     asyncio.run(run(args))

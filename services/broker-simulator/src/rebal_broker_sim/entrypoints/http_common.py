@@ -39,7 +39,7 @@ def _json_default(value: object) -> object:
 def error_response(error: BrokerError) -> Response:
     response = json_response({"code": error.code, "message": error.message}, error.http_status)
     if isinstance(error, Unauthorized):
-        response.headers["WWW-Authenticate"] = 'Basic realm="broker-sim"'
+        response.headers["WWW-Authenticate"] = error.challenge
     return response
 
 

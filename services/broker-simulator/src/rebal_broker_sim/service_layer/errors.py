@@ -20,6 +20,14 @@ class MalformedRequest(BrokerError):
 class Unauthorized(BrokerError):
     http_status = 401
     code = 40110000
+    challenge = 'Basic realm="broker-sim"'
+    """The `WWW-Authenticate` header of the answer: how to authenticate."""
+
+
+class AdminUnauthorized(Unauthorized):
+    """An /admin/* request without the admin token (the trading keys do not open them)."""
+
+    challenge = 'Bearer realm="broker-sim-admin"'
 
 
 class InsufficientBuyingPower(BrokerError):
