@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from rebal_runtime.embedded import free_port, run_in_foreground, stop_process_group, wait_answering
+from rebal_runtime.embedded import (
+    free_port,
+    kill_process_group,
+    run_in_foreground,
+    stop_process_group,
+    wait_answering,
+)
 
 JARS_ENV = "REBAL_KAFKA_JARS"
 """Folder holding the broker's jars; default: var/kafka/3.9/libs of the repository."""
@@ -166,7 +172,8 @@ class ApacheKafka:
     """A running Apache Kafka. Use `start()`/`stop()` or `with ApacheKafka() as k`.
 
     Its data lives in `work_dir`, or in a temporary folder removed by `stop()` (a fresh, empty
-    broker each start, as Tansu is)."""
+    broker each start, as Tansu is). `kill()` + `restart()` keep the data (same folder, same
+    cluster id, same ports): a broker that crashed and came back with its log."""
 
     port: int = 0
     log_path: Path | None = None
@@ -181,6 +188,7 @@ class ApacheKafka:
     """Extra server.properties entries; they win over the launcher's."""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _temp_dir: Path | None = field(default=None, init=False, repr=False)
+    _cluster_id: str = field(default_factory=lambda: cluster_id(), init=False, repr=False)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -252,7 +260,8 @@ class ApacheKafka:
         if self.work_dir is not None:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             return self.work_dir
-        self._temp_dir = Path(tempfile.mkdtemp(prefix="rebal-kafka-"))
+        if self._temp_dir is None:  # a restart keeps the temporary folder (and its data)
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="rebal-kafka-"))
         return self._temp_dir
 
     def _format(
@@ -271,7 +280,7 @@ class ApacheKafka:
                 "kafka.tools.StorageTool",
                 "format",
                 "--cluster-id",
-                cluster_id(),
+                self._cluster_id,
                 "--config",
                 str(props_file),
                 "--ignore-formatted",
@@ -303,6 +312,24 @@ class ApacheKafka:
             stop_process_group(proc, timeout)
         finally:
             self._remove_temp_dir()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def keeps_data(self) -> bool:
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: the data stays (the log recovers on the next start)."""
+        kill_process_group(self.process)
+
+    def restart(self, timeout: float = 90.0) -> ApacheKafka:
+        """Start again on the same ports and data (after `kill()` or a crash)."""
+        self.kill()
+        self.process = None
+        return self.start(timeout)
 
     def _remove_temp_dir(self) -> None:
         folder, self._temp_dir = self._temp_dir, None

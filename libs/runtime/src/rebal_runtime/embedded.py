@@ -2,7 +2,8 @@
 
 Tansu keeps everything in memory: a restart wipes topics and offsets (DESIGN §5), so the launcher
 never restarts it behind a caller's back; it starts one, waits until it answers Kafka requests,
-and stops it (SIGTERM, then SIGKILL) when asked.
+and stops it (SIGTERM, then SIGKILL) when asked. `kill()` and `restart()` (same port, so clients
+reconnect) are what the stack's broker supervision and the broker-restart test use.
 """
 
 from __future__ import annotations
@@ -84,6 +85,32 @@ class EmbeddedKafka:
         proc, self.process = self.process, None
         stop_process_group(proc, timeout)
 
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def keeps_data(self) -> bool:
+        return False  # the memory engine (DESIGN §5)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: nothing flushed (Tansu's memory is gone anyway)."""
+        kill_process_group(self.process)
+
+    def restart(self, timeout: float = 30.0, attempts: int = 5) -> EmbeddedKafka:
+        """Start again on the same port (empty: the memory engine kept nothing). A broker
+        started while the old socket is still closing exits with AddrInUse: tried again."""
+        self.kill()
+        self.process = None
+        for attempt in range(attempts):
+            try:
+                return self.start(timeout)
+            except RuntimeError:  # exited on start
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        return self
+
     def __enter__(self) -> EmbeddedKafka:
         return self.start()
 
@@ -124,6 +151,15 @@ def stop_process_group(proc: subprocess.Popen[bytes] | None, timeout: float) -> 
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout)
+
+
+def kill_process_group(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """SIGKILL the process group (no clean shutdown) and reap it."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout)
 
 
 def _connects(bootstrap: str) -> None:

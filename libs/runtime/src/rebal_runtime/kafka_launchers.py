@@ -26,6 +26,20 @@ class KafkaLauncher(Protocol):
     @property
     def bootstrap_servers(self) -> str: ...
 
+    @property
+    def alive(self) -> bool:
+        """Its process runs (False before start, after stop, and once it died)."""
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash."""
+
+    def restart(self, timeout: float = ...) -> KafkaLauncher:
+        """Start again on the same address: Apache Kafka with its data, Tansu empty."""
+
+    @property
+    def keeps_data(self) -> bool:
+        """Whether a restart keeps topics, records and offsets."""
+
     def start(self, timeout: float = ...) -> KafkaLauncher: ...
 
     def stop(self, timeout: float = ...) -> None: ...

@@ -1,7 +1,10 @@
 """The embedded stack as separate processes: a broker + every service that exists + the simulator.
 
 `python -m rebal_runtime.stack` (what `make dev` runs) starts them, prefixes their output, and on
-Ctrl-C stops the services first (SIGTERM, graceful) and the broker last. The broker is Tansu unless
+Ctrl-C stops the services first (SIGTERM, graceful) and the broker last. It watches the broker: one
+that dies is reported loudly and restarted on the same address (Tansu comes back empty, so its
+topics are created with their partitions at once, before a service could find them missing; the
+services go not-ready meanwhile and recover by themselves, `rebal_runtime.watchdog`). The broker is Tansu unless
 `REBAL_STACK_KAFKA=apache` asks for Apache Kafka (`make kafka-jars` first).
 
 By default every service runs once (process named after the service) on its own SQLite file. A
@@ -28,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rebal_runtime.embedded import free_port
+from rebal_runtime.apache_kafka import ApacheKafka
+from rebal_runtime.embedded import EmbeddedKafka, free_port
 from rebal_runtime.kafka_launchers import (
     KafkaLauncher,
     client_env,
@@ -36,7 +40,7 @@ from rebal_runtime.kafka_launchers import (
     launcher,
     log_name,
 )
-from rebal_runtime.topics_admin import ensure_topics
+from rebal_runtime.topics_admin import configured_topics, ensure_topics
 
 STACK_KAFKA_ENV = "REBAL_STACK_KAFKA"
 
@@ -114,8 +118,9 @@ class Stack:
     `replicas` runs a service as several processes (`{service}-1`, `{service}-2`, ...; one
     process named after the service when 1, the default) sharing its consumer group and store;
     `service_overrides` adds env vars for every instance of one service, after `overrides`;
-    `topics` (name, partitions) are created before the first service starts (then pass
-    `REBAL_KAFKA_CREATE_TOPICS=false` so that no service creates any itself)."""
+    `topics` (name, partitions; default: the project's, `rebal_schemas`) are created before the
+    first process starts (pass `REBAL_KAFKA_CREATE_TOPICS=false` too so that no service creates
+    any itself)."""
 
     var_dir: Path
     overrides: Mapping[str, str] = field(default_factory=dict)
@@ -163,9 +168,11 @@ class Stack:
         began = time.monotonic()
         self.kafka.start()
         self.timings["kafka"] = time.monotonic() - began
-        if self.topics is not None:
+        # Before any process starts: the broker simulator's consumer is no ServiceRuntime and
+        # would let the broker auto-create market.prices with its default partition count.
+        if self.topics is not None or _plain(self.kafka):
             began = time.monotonic()
-            asyncio.run(ensure_topics(self.kafka.bootstrap_servers, self.topics))
+            asyncio.run(ensure_topics(self.kafka.bootstrap_servers, self._topics()))
             self.timings["topics"] = time.monotonic() - began
         self._services_started_at = time.monotonic()
         self.simulator_port = self.simulator_port or free_port()
@@ -231,6 +238,49 @@ class Stack:
         self.ready_file(proc).unlink(missing_ok=True)
         proc.start(self.var_dir, echo=False)
 
+    def kill_broker(self) -> None:
+        """SIGKILL the broker (a crash): Tansu loses everything, Apache Kafka keeps its log."""
+        self.kafka.kill()
+
+    def restart_broker(self) -> list[str]:
+        """Start the broker again on its address; returns the topics it had to be given back.
+
+        An empty broker gets the topics with their partitions right away: the services' clients
+        never auto-create one (`topics_admin.refusing_auto_creation`), and each service's
+        watchdog would create them too, but a broker without topics accepts produce requests
+        into the void (Tansu), so the shorter that window, the less the services must re-send."""
+        self.kafka.restart()
+        if self.kafka.keeps_data:
+            return []
+        return asyncio.run(ensure_topics(self.kafka.bootstrap_servers, self._topics()))
+
+    def _topics(self) -> list[tuple[str, int]]:
+        return list(self.topics) if self.topics is not None else configured_topics()
+
+    def supervise_broker(self) -> bool:
+        """When the broker died: say so loudly and restart it. False when it runs (nothing
+        done); raises when it cannot be restarted."""
+        if self.kafka.alive:
+            return False
+        process = getattr(self.kafka, "process", None)
+        code = process.returncode if process is not None else None
+        kind = type(self.kafka).__name__
+        lost = "keeps its data" if self.kafka.keeps_data else "comes back EMPTY (memory engine)"
+        _shout(
+            f"the broker ({kind} on {self.kafka.bootstrap_servers}) DIED (exit code {code}); "
+            f"every service is not ready until it is back. Restarting it: it {lost}."
+        )
+        created = self.restart_broker()
+        if created:
+            _shout(
+                f"broker back; {len(created)} topics re-created with their partitions. Records "
+                "and committed offsets were lost: the order-router re-reports fills, the "
+                "optimizer alarms on runs that stay blocked."
+            )
+        else:
+            _shout("broker back with its data.")
+        return True
+
     def process(self, name: str) -> ServiceProcess:
         found = next((p for p in self.processes if p.name == name), None)
         if found is None:
@@ -248,6 +298,16 @@ class Stack:
         for proc in reversed(self.processes):
             proc.stop()
         self.kafka.stop()
+
+
+def _plain(kafka: KafkaLauncher) -> bool:
+    """A broker anyone may create topics on (a secured launcher provisions its own as admin)."""
+    return type(kafka) in (EmbeddedKafka, ApacheKafka)
+
+
+def _shout(message: str) -> None:
+    sys.stdout.write(f"{'!! stack':>18} | {message}\n")
+    sys.stdout.flush()
 
 
 def default_kafka() -> KafkaLauncher:
@@ -270,6 +330,11 @@ def run_in_foreground(stack: Stack, title: str) -> None:
         for line in stack.describe():
             print(f"  {line}", flush=True)
         while not stop.is_set():
+            try:
+                stack.supervise_broker()
+            except Exception as exc:
+                _shout(f"the broker could not be restarted ({exc!r}); stopping the stack")
+                break
             for proc in stack.processes:
                 if not proc.alive and proc.process is not None:
                     print(f"{proc.name} exited with {proc.process.returncode}", flush=True)

@@ -14,6 +14,7 @@ from rebal_optimizer.adapters.trading_days import (
 )
 from rebal_optimizer.entrypoints.expiry_loop import ExpiryLoop
 from rebal_optimizer.entrypoints.kafka import build_router
+from rebal_optimizer.entrypoints.stale_blocks import StaleBlockAlarm
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig
 from rebal_optimizer.service_layer.handlers import OptimizerHandlers
 from rebal_optimizer.settings import OptimizerSettings
@@ -28,6 +29,7 @@ class Optimizer:
     handlers: OptimizerHandlers
     expiry_loop: ExpiryLoop
     clock: Clock
+    stale_blocks: StaleBlockAlarm
 
 
 def config_of(settings: OptimizerSettings) -> OptimizerConfig:
@@ -68,4 +70,9 @@ def bootstrap(
     # so the relay's final drain publishes what the last sweep committed.
     runtime.on_start(expiry_loop.start)
     runtime.on_stop(expiry_loop.stop)
-    return Optimizer(settings, runtime, handlers, expiry_loop, clock)
+    stale_blocks = StaleBlockAlarm(
+        runtime.store, clock, settings.stale_block, settings.stale_block_check_seconds
+    )
+    runtime.on_start(stale_blocks.start)
+    runtime.on_stop(stale_blocks.stop)
+    return Optimizer(settings, runtime, handlers, expiry_loop, clock, stale_blocks)

@@ -49,6 +49,17 @@ class OptimizerSettings(RuntimeSettings):
         "read per store page and per-portfolio requests published per pipelined batch. The "
         "progress is saved after each batch, so a redelivered fan-out resumes where it stopped.",
     )
+    stale_block_seconds: float = Field(
+        3 * 24 * 3600.0,
+        gt=0,
+        description="A portfolio blocked by one run longer than this raises the stale-block "
+        "alarm (an error line once per portfolio and block): its run's outcome may have been "
+        "lost. Longer than the slowest normal run: a run queued over a long weekend, plus the "
+        "settlement cycle where the portfolio unblocks on run.settled.",
+    )
+    stale_block_check_seconds: float = Field(
+        300.0, gt=0, description="How often the stale-block alarm looks for such portfolios."
+    )
     history_enabled: bool = Field(
         True,
         description="Keep every optimization and status change in the append-only "
@@ -58,6 +69,10 @@ class OptimizerSettings(RuntimeSettings):
     @property
     def max_price_age(self) -> timedelta:
         return timedelta(seconds=self.max_price_age_seconds)
+
+    @property
+    def stale_block(self) -> timedelta:
+        return timedelta(seconds=self.stale_block_seconds)
 
     @property
     def advisory_expiry(self) -> timedelta:

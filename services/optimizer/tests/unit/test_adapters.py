@@ -116,6 +116,7 @@ def test_portfolio_record_with_a_waiting_optimization_round_trips(trading_days) 
         "model_id": "m1",
         "expires_at": "2026-03-06T15:00:00.000000Z",
         "waiting_for": None,
+        "blocked_at": None,
     }
 
 

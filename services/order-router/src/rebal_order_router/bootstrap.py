@@ -16,6 +16,7 @@ from rebal_order_router.entrypoints.loops import PeriodicLoop
 from rebal_order_router.service_layer.context import RouterContext, instance_id, utc_now
 from rebal_order_router.service_layer.dispatch import Dispatcher
 from rebal_order_router.service_layer.reconcile import reconcile_all
+from rebal_order_router.service_layer.rereport import rereport_recent
 from rebal_order_router.service_layer.trade_updates import TradeUpdateFollower
 from rebal_order_router.settings import RouterSettings
 from rebal_runtime.service import ServiceRuntime
@@ -84,6 +85,14 @@ def bootstrap(
         return await reconcile_all(ctx)
 
     reconciler = PeriodicLoop("order-router-reconcile", reconcile_round, settings.reconcile_seconds)
+
+    async def broker_lost_records(reason: str) -> None:
+        # What the broker lost may be fills nobody read: publish them again, then ask the
+        # broker simulator about every order still open right away (not in reconcile_seconds).
+        await rereport_recent(ctx, reason)
+        await reconcile_all(ctx)
+
+    runtime.on_broker_data_lost(broker_lost_records)
     follower = (
         TradeUpdateFollower(ctx, settings.stream_reconnect_seconds)
         if settings.stream_enabled

@@ -28,6 +28,7 @@ Json = dict[str, Any]
 PORTFOLIOS = "portfolios"
 MODEL_INDEX = "model_id"
 EXPIRY_INDEX = "expires_at"
+BLOCKED_INDEX = "blocked_at"  # when a READY optimization blocked it (stale-block alarm)
 WAITING_INDEX = "waiting_for"  # `price:SPY` / `model:m` while an evaluation waits for it
 RECENT_KEYS_KEPT = 50  # deposit ids, slot ids, external optimization ids remembered per portfolio
 
@@ -65,6 +66,9 @@ class PortfolioRecord:
             MODEL_INDEX: self.portfolio.settings.model_id,
             EXPIRY_INDEX: sortable_instant(self.expires_at) if self.expires_at else None,
             WAITING_INDEX: waiting.token if (waiting := self.portfolio.waiting_for) else None,
+            BLOCKED_INDEX: sortable_instant(blocked_at)
+            if self.portfolio.blocked_by and (blocked_at := self.portfolio.blocked_at)
+            else None,
         }
 
 
@@ -77,6 +81,7 @@ def _portfolio_json(p: Portfolio) -> Json:
         "settings": settings_json(p.settings),
         "blocked_by": p.blocked_by,
         "blocked_run_type": str(p.blocked_run_type) if p.blocked_run_type else None,
+        "blocked_at": iso(p.blocked_at),
         "awaiting_owner": None
         if awaiting is None
         else {
@@ -105,6 +110,7 @@ def _portfolio_of(d: Json) -> Portfolio:
         settings=settings_of(d["settings"]),
         blocked_by=d.get("blocked_by"),
         blocked_run_type=RunType(blocked_run_type) if blocked_run_type else None,
+        blocked_at=to_datetime(d.get("blocked_at")),
         awaiting_owner=None
         if awaiting is None
         else AwaitingOwner(

@@ -232,6 +232,7 @@ def _take_place(
             awaiting_owner=None,
             blocked_by=optimization.optimization_id,
             blocked_run_type=optimization.run_type,
+            blocked_at=optimization.status_changed_at or optimization.created_at,
         )
     return previous.optimization_id if previous is not None else None
 

@@ -53,6 +53,7 @@ class Portfolio:
     settings: PortfolioSettings = field(default_factory=PortfolioSettings)
     blocked_by: str | None = None  # a READY optimization: nothing else until its run completes
     blocked_run_type: RunType | None = None
+    blocked_at: datetime | None = None  # when the blocking optimization became READY
     awaiting_owner: AwaitingOwner | None = None  # advisory optimization waiting for a choice
     last_rebalanced_at: date | None = None  # completion date of the last full rebalance
     last_automatic_optimization_day: date | None = None  # trading day
@@ -222,8 +223,19 @@ class Portfolio:
         if optimization.status is not OptimizationStatus.READY:
             raise IllegalTransition(f"only a READY optimization blocks, not {optimization.status}")
         return replace(
-            self, blocked_by=optimization.optimization_id, blocked_run_type=optimization.run_type
+            self,
+            blocked_by=optimization.optimization_id,
+            blocked_run_type=optimization.run_type,
+            blocked_at=optimization.status_changed_at or optimization.created_at,
         )
+
+    def stale_block(self, now: datetime, deadline: timedelta) -> timedelta | None:
+        """How long the portfolio has been blocked, when that is at least `deadline` (its run's
+        outcome may have been lost, e.g. by a broker that lost records); else None."""
+        if self.blocked_by is None or self.blocked_at is None:
+            return None
+        blocked_for = now - self.blocked_at
+        return blocked_for if blocked_for >= deadline else None
 
     # -- run.completed -----------------------------------------------------------------------
 
@@ -245,6 +257,7 @@ class Portfolio:
             self,
             blocked_by=None,
             blocked_run_type=None,
+            blocked_at=None,
             last_rebalanced_at=(
                 completed_on
                 if self.blocked_run_type is RunType.FULL_REBALANCE

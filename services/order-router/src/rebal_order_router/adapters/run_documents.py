@@ -9,7 +9,7 @@ Decimals are stored as strings and times as ISO 8601, never floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -130,6 +130,8 @@ def run_from_doc(doc: dict[str, Any]) -> StoredRun:
 # Index fields (store.query): which runs the background loops must look at.
 NEEDS_DISPATCH = "needs_dispatch"
 OPEN = "open"
+DONE_DAY = "done_day"
+"""UTC day (YYYYMMDD) a run's last order became final: finds the recent runs to re-report."""
 
 
 def needs_dispatch(stored: StoredRun) -> bool:
@@ -142,4 +144,18 @@ def run_index(stored: StoredRun) -> dict[str, int | None]:
     return {
         NEEDS_DISPATCH: 1 if needs_dispatch(stored) else None,
         OPEN: None if stored.run.is_complete else 1,
+        DONE_DAY: done_day(stored),
     }
+
+
+def done_day(stored: StoredRun) -> int | None:
+    if not stored.run.is_complete:
+        return None
+    closed = [o.closed_at for o in stored.run.orders if o.closed_at is not None]
+    if not closed:
+        return None
+    return day_key(max(closed))
+
+
+def day_key(at: datetime) -> int:
+    return int(at.astimezone(UTC).strftime("%Y%m%d"))

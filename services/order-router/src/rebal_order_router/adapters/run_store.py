@@ -12,6 +12,7 @@ from typing import Any
 
 from rebal_order_router.adapters.run_documents import (
     COLLECTION,
+    DONE_DAY,
     NEEDS_DISPATCH,
     OPEN,
     StoredRun,
@@ -93,11 +94,15 @@ class RunStore:
     async def open_runs(self) -> list[str]:
         return await self._all(OPEN)
 
-    async def _all(self, field: str) -> list[str]:
+    async def runs_done_on(self, day: int) -> list[str]:
+        """Runs whose last order became final on UTC day `day` (YYYYMMDD)."""
+        return await self._all(DONE_DAY, day)
+
+    async def _all(self, field: str, value: int = 1) -> list[str]:
         ids: list[str] = []
         after: str | None = None
         while True:
-            page = await self.store.query(COLLECTION, field, 1, after_id=after, limit=_PAGE)
+            page = await self.store.query(COLLECTION, field, value, after_id=after, limit=_PAGE)
             ids.extend(page)
             if len(page) < _PAGE:
                 return ids

@@ -193,5 +193,18 @@ class Order:
             closed_at=closed_at,
         )
 
+    def current_facts(self, market_tz: tzinfo = NEW_YORK) -> tuple[OrderFact, ...]:
+        """What the order's state says was published, derived again: its cumulative fill (if
+        any) and its close (if closed). Same dedupe keys as the first time, hence the same event
+        ids: a consumer that saw them drops the copies (re-reporting after a broker lost data)."""
+        facts: list[OrderFact] = []
+        if self.filled_qty > 0 and self.filled_avg_price is not None:
+            filled_at = self.last_fill_at or self.closed_at
+            if filled_at is not None:
+                facts.append(self._filled_fact(filled_at, market_tz))
+        if self.status in CLOSE_REASON_BY_STATUS and self.closed_at is not None:
+            facts.append(self._closed_fact(self.closed_at))
+        return tuple(facts)
+
     def _unchanged(self, outcome: ApplyOutcome, note: str) -> OrderTransition:
         return OrderTransition(self, outcome, (), note)

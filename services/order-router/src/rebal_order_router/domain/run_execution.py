@@ -195,6 +195,10 @@ class RunExecution:
         )
         return RunCancellation(run, broker_cancels, to_look_up, tuple(facts))
 
+    def current_facts(self, market_tz: tzinfo = NEW_YORK) -> tuple[OrderFact, ...]:
+        """Every fact the run's orders published so far, derived again from their state."""
+        return tuple(f for order in self.orders for f in order.current_facts(market_tz))
+
     def _with(self, changed: Order) -> RunExecution:
         orders = tuple(
             changed if o.client_order_id == changed.client_order_id else o for o in self.orders

@@ -8,6 +8,7 @@ from decimal import Decimal
 import orjson
 
 from rebal_order_router.adapters.run_documents import (
+    DONE_DAY,
     NEEDS_DISPATCH,
     OPEN,
     RunMeta,
@@ -67,12 +68,12 @@ def test_canceled_run_round_trips() -> None:
 
 def test_index_lists_runs_with_work_only() -> None:
     stored = a_run()
-    assert run_index(stored) == {NEEDS_DISPATCH: None, OPEN: 1}  # the sell is still open
+    assert run_index(stored) == {NEEDS_DISPATCH: None, OPEN: 1, DONE_DAY: None}  # sell open
     done = stored.run.apply(
         stored.run.orders[0].client_order_id,
         OrderEvent(OrderEventKind.FILLED, AT, "B1", Decimal("5.000000001"), Decimal("200")),
     ).run
-    assert run_index(StoredRun(done, stored.meta)) == {NEEDS_DISPATCH: 1, OPEN: 1}
+    assert run_index(StoredRun(done, stored.meta)) == {NEEDS_DISPATCH: 1, OPEN: 1, DONE_DAY: None}
 
 
 def test_event_ids_are_deterministic_and_fit_the_envelope() -> None:
