@@ -194,6 +194,7 @@ def test_bad_input_is_dead_lettered_and_good_work_completes(stack: Stack) -> Non
             answer = await http.post(
                 f"http://127.0.0.1:{stack.simulator_port}/admin/prices",
                 json={"prices": [{"symbol": "SPY", "price": "500"}]},
+                headers=stack.simulator_admin_headers(),
             )
             answer.raise_for_status()
         producer = AIOKafkaProducer(

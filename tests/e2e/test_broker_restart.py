@@ -82,7 +82,8 @@ def outbox_rows(db: Path) -> int:
 
 def simulator_config(stack: Stack, **changes: object) -> None:
     url = f"http://127.0.0.1:{stack.simulator_port}/admin/config"
-    httpx.post(url, json=changes, timeout=10).raise_for_status()
+    headers = stack.simulator_admin_headers()
+    httpx.post(url, json=changes, headers=headers, timeout=10).raise_for_status()
 
 
 async def topic_partitions(bootstrap: str) -> dict[str, int]:

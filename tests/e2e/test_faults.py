@@ -58,7 +58,11 @@ def test_sigkill_every_service_under_load(stack: Stack) -> None:
     assert set(per_run) == ready_ids
 
     # 2. the broker received each client_order_id at most once
-    admin = httpx.get(f"http://127.0.0.1:{stack.simulator_port}/admin/orders", timeout=30).json()
+    admin = httpx.get(
+        f"http://127.0.0.1:{stack.simulator_port}/admin/orders",
+        headers=stack.simulator_admin_headers(),
+        timeout=30,
+    ).json()
     accepted = Counter(
         r["client_order_id"] for r in admin["requests"] if r["outcome"].startswith("accepted")
     )

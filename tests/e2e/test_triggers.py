@@ -282,6 +282,7 @@ def test_a_deposit_read_before_its_price_or_its_model_is_invested_when_it_arrive
             answer = await http.post(
                 f"http://127.0.0.1:{stack.simulator_port}/admin/prices",
                 json={"prices": [{"symbol": "IAU", "price": "40"}]},
+                headers=stack.simulator_admin_headers(),
             )
             answer.raise_for_status()
         await publish(

@@ -116,8 +116,6 @@ class ProdLikeStack(Stack):
     scheduler's store), stopped last; every service process authenticates as its own principal."""
 
     ferretdb: FerretDB = field(default_factory=FerretDB)
-    simulator_admin_token: str = field(default_factory=_secret, repr=False)
-    """The bearer token of the simulator's /admin/* (`simulator_admin_headers()`)."""
     broker_api_key: tuple[str, str] = field(default_factory=lambda: (_secret(), _secret()))
     """(key, secret) of the simulator's trading API: the simulator's and the order-router's."""
 
@@ -125,9 +123,6 @@ class ProdLikeStack(Stack):
     def secured(self) -> SecuredApacheKafka:
         assert isinstance(self.kafka, SecuredApacheKafka), self.kafka
         return self.kafka
-
-    def simulator_admin_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.simulator_admin_token}"}
 
     def service_env(self, name: str, instance: str | None = None) -> dict[str, str]:
         """The stack's environment of the process plus its principal's SASL settings: the
@@ -143,7 +138,6 @@ class ProdLikeStack(Stack):
         key, secret = self.broker_api_key
         return {
             "broker-simulator": {
-                "REBAL_SIM_ADMIN_TOKEN": self.simulator_admin_token,
                 "REBAL_SIM_REQUIRE_AUTH": "true",
                 "BROKER_SIM_KEY": key,
                 "BROKER_SIM_SECRET": secret,

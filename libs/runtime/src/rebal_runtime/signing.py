@@ -41,6 +41,8 @@ MAX_SIGNER_LENGTH: Final = 64
 VERIFIERS: Final[Mapping[str, tuple[str, ...]]] = {
     "settlement-tracker": ("order-router",),
 }
+#: Every service that signs what it publishes: a launcher makes a key for each.
+SIGNERS: Final[tuple[str, ...]] = tuple(sorted({s for v in VERIFIERS.values() for s in v}))
 
 
 def _framed(part: bytes | None) -> bytes:

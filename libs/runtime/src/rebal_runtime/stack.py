@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from rebal_runtime.kafka_launchers import (
     launcher,
     log_name,
 )
+from rebal_runtime.signing import SIGNERS, new_signing_keys, signing_env
 from rebal_runtime.topics_admin import configured_topics, ensure_topics
 
 STACK_KAFKA_ENV = "REBAL_STACK_KAFKA"
@@ -133,6 +135,14 @@ class Stack:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds: `kafka` (broker answering), `topics` (created), `ready` (services started ->
     every one ready, measured by the first `wait_ready`)."""
+    signing_keys: Mapping[str, str] = field(
+        default_factory=lambda: new_signing_keys(SIGNERS), repr=False
+    )
+    """Fresh per stack: the order-router signs its fills, the settlement-tracker checks them."""
+    simulator_admin_token: str = field(
+        default_factory=lambda: secrets.token_urlsafe(24), repr=False
+    )
+    """The bearer token of the simulator's /admin/* (`simulator_admin_headers()`)."""
     _services_started_at: float | None = field(default=None, init=False, repr=False)
 
     def instances(self, service: str) -> list[str]:
@@ -141,6 +151,9 @@ class Stack:
         if count < 1:
             raise ValueError(f"replicas[{service!r}] = {count}: at least 1")
         return [service] if count == 1 else [f"{service}-{i}" for i in range(1, count + 1)]
+
+    def simulator_admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.simulator_admin_token}"}
 
     def store_url(self, service: str) -> str:
         """What every instance of `service` uses: one SQLite file per service unless overridden."""
@@ -158,6 +171,12 @@ class Stack:
             "REBAL_BROKER_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
             "PYTHONUNBUFFERED": "1",
             "REBAL_READY_FILE": str(self.var_dir / f"{instance or name}.ready"),
+            **signing_env(name, self.signing_keys),
+            **(
+                {"REBAL_SIM_ADMIN_TOKEN": self.simulator_admin_token}
+                if name == "broker-simulator"
+                else {}
+            ),
             **self.overrides,
             **self.service_overrides.get(name, {}),
         }
@@ -289,7 +308,15 @@ class Stack:
 
     def describe(self) -> list[str]:
         """Extra lines `run_in_foreground` prints once the stack is ready."""
-        return []
+        return [f"broker simulator /admin/*: bearer token in {self._write_admin_token()}"]
+
+    def _write_admin_token(self) -> Path:
+        path = self.var_dir / "broker-simulator-admin.env"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"REBAL_SIM_BASE_URL=http://127.0.0.1:{self.simulator_port}\n")
+            out.write(f"REBAL_SIM_ADMIN_TOKEN={self.simulator_admin_token}\n")
+        return path
 
     def stop(self) -> None:
         # Services first (they finish in-flight work and flush their outbox), the broker last.

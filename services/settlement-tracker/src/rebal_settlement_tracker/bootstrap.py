@@ -15,6 +15,7 @@ from rebal_settlement_tracker.entrypoints.kafka import build_router
 from rebal_settlement_tracker.entrypoints.sweep import SettlementSweep
 from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
 from rebal_settlement_tracker.service_layer.progress import SettlementPolicy
+from rebal_settlement_tracker.service_layer.rereport import rereport_recent
 from rebal_settlement_tracker.settings import SettlementSettings
 
 log = get_logger(__name__)
@@ -62,6 +63,12 @@ def bootstrap(
             log.info("PLATFORM fills and closes must be signed", signer=acceptance.platform_signer)
 
     runtime.on_start(announce_trust)
+
+    async def broker_lost_records(reason: str) -> None:
+        # A run.completed the broker lost would leave its portfolio blocked: say it again.
+        await rereport_recent(handlers, reason)
+
+    runtime.on_broker_data_lost(broker_lost_records)
     sweep = SettlementSweep(handlers, settings.settlement_sweep_seconds)
     runtime.on_start(sweep.start)
     runtime.on_stop(sweep.stop)

@@ -290,6 +290,15 @@ class Run:
             unblock_on=UnblockOn(unblock_on),
         )
 
+    def reported_completion(self, unblock_on: UnblockOn = UnblockOn.SETTLED) -> RunCompletion:
+        """What run.completed said about this completed run, to say it again (the broker may
+        have lost it). Derived from the same facts, so it is the same content."""
+        if not self.completed:
+            raise IllegalTransition(f"run {self.run_id} has not completed")
+        completion = replace(self, completed=False, final_status=None).completion(unblock_on)
+        assert completion is not None  # it completed on these facts
+        return completion
+
     def complete(
         self, unblock_on: UnblockOn = UnblockOn.SETTLED
     ) -> tuple[Run, RunCompletion | None]:

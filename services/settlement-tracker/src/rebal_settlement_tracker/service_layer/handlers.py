@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rebal_runtime.log import get_logger
@@ -59,6 +59,10 @@ log = get_logger(__name__)
 RUNS = "runs"
 SETTLE_DUE_INDEX = "settle_due"  # ISO date of the run's earliest pending settlement, or None
 EARLY_LETTERS = "early_letters"  # run document field: event id -> dead letter of an early fact
+# run document field: the run.completed it published (event_id, completed_at), to re-publish the
+# same event if the broker loses it (`rereport.py`)
+COMPLETION_REPORT = "completion_report"
+COMPLETED_DAY_INDEX = "completed_day"  # UTC ISO date the run completed on, or None
 Command = Callable[[Run], Run]
 Letters = dict[str, dict[str, Any]]
 
@@ -170,7 +174,8 @@ class SettlementHandlers:
             if not progress.changed:
                 return None
             envelope = self._envelope(run.run_id, None)
-            change = self._change(progress, now, envelope, doc.state.get(EARLY_LETTERS) or {})
+            letters = doc.state.get(EARLY_LETTERS) or {}
+            change = self._change(progress, now, envelope, letters, report=_report(doc))
             published[0] = len(change.publish)
             return change
 
@@ -224,7 +229,7 @@ class SettlementHandlers:
             if changed.is_planned and not run.is_planned:
                 refused.extend(changed.rejections[len(run.rejections) :])
             envelope = self._envelope(run_id, event)
-            return self._change(progress, now, envelope, letters, refused)
+            return self._change(progress, now, envelope, letters, refused, _report(doc))
 
         applied = await apply_once(self.store, RUNS, run_id, event.event_id, mutate)
         for rejection in refused:
@@ -238,6 +243,7 @@ class SettlementHandlers:
         envelope: dict[str, Any],
         letters: Letters,
         refused: Sequence[Rejection] = (),
+        report: dict[str, Any] | None = None,
     ) -> Change:
         run = progress.run
         publish: list[Event] = []
@@ -252,16 +258,28 @@ class SettlementHandlers:
             letters = {}
         publish += [messages.transaction_settled(run, tx, now, envelope) for tx in progress.settled]
         if progress.completion is not None:
-            publish.append(messages.run_completed(run, progress.completion, now, envelope))
+            completed = messages.run_completed(run, progress.completion, now, envelope)
+            publish.append(completed)
+            report = {
+                "event_id": completed.event_id,
+                "causation_id": completed.causation_id,
+                "completed_at": completed.completed_at.isoformat(),
+                "completed_day": completed.completed_at.astimezone(UTC).date().isoformat(),
+            }
             log.info("run completed", run_id=run.run_id, status=progress.completion.status.value)
         due = progress.next_settlement
         state = run_to_document(run)
         if letters:
             state[EARLY_LETTERS] = letters
+        if report:
+            state[COMPLETION_REPORT] = report
         return Change(
             state,
             publish=publish,
-            index={SETTLE_DUE_INDEX: due.isoformat() if due else None},
+            index={
+                SETTLE_DUE_INDEX: due.isoformat() if due else None,
+                COMPLETED_DAY_INDEX: report["completed_day"] if report else None,
+            },
         )
 
     def _count(self, code: str, run_id: str, event_id: str | None, detail: str) -> None:
@@ -295,3 +313,8 @@ class SettlementHandlers:
             raise PoisonMessage(
                 f"{event.event_type} {event.event_id}: trade date {event.trade_date}: {error}"
             ) from error
+
+
+def _report(doc: Document | None) -> dict[str, Any] | None:
+    report = doc.state.get(COMPLETION_REPORT) if doc else None
+    return dict(report) if report else None
