@@ -17,6 +17,7 @@ from rebal_optimizer.entrypoints.kafka import build_router
 from rebal_optimizer.entrypoints.stale_blocks import StaleBlockAlarm
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig
 from rebal_optimizer.service_layer.handlers import OptimizerHandlers
+from rebal_optimizer.service_layer.redelivery import ReadyRedelivery
 from rebal_optimizer.settings import OptimizerSettings
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
@@ -30,6 +31,7 @@ class Optimizer:
     expiry_loop: ExpiryLoop
     clock: Clock
     stale_blocks: StaleBlockAlarm
+    redelivery: ReadyRedelivery
 
 
 def config_of(settings: OptimizerSettings) -> OptimizerConfig:
@@ -75,4 +77,11 @@ def bootstrap(
     )
     runtime.on_start(stale_blocks.start)
     runtime.on_stop(stale_blocks.stop)
-    return Optimizer(settings, runtime, handlers, expiry_loop, clock, stale_blocks)
+    redelivery = ReadyRedelivery(runtime.store, handlers.portfolios)
+
+    async def broker_lost_records(reason: str) -> None:
+        # A lost optimization.ready nobody read would keep its portfolio blocked for good.
+        await redelivery.republish_blocked(reason)
+
+    runtime.on_broker_data_lost(broker_lost_records)
+    return Optimizer(settings, runtime, handlers, expiry_loop, clock, stale_blocks, redelivery)

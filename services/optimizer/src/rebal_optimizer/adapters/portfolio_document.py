@@ -1,7 +1,12 @@
 """One store document per portfolio (collection `portfolios`): the domain Portfolio plus what the
 service keeps beside it — the account, the optimization waiting for its owner (in full, so a
 decision or the expiry sweep can move it), idempotency keys, and decision records waiting to be
-copied to the append-only history. One document, so every step is one atomic write."""
+copied to the append-only history. One document, so every step is one atomic write.
+
+While a READY optimization blocks the portfolio, the document also keeps the optimization.ready
+event exactly as it was published (`ready_event`, its encoded JSON): the event's times cannot be
+derived again, and after the broker lost records the same event must be published again
+(`service_layer/redelivery.py`). Documents written before it was kept load with None."""
 
 from __future__ import annotations
 
@@ -53,6 +58,7 @@ class PortfolioRecord:
     recent_slots: tuple[str, ...] = ()  # scheduler slots already evaluated
     recent_external: tuple[str, ...] = ()  # external_optimization_ids already submitted
     last_optimization_id: str | None = None
+    ready_event: str | None = None  # the encoded optimization.ready of `portfolio.blocked_by`
 
     @property
     def portfolio_id(self) -> str:
@@ -139,6 +145,7 @@ def record_to_document(r: PortfolioRecord) -> Json:
         "recent_slots": list(r.recent_slots),
         "recent_external": list(r.recent_external),
         "last_optimization_id": r.last_optimization_id,
+        "ready_event": r.ready_event,
     }
 
 
@@ -154,4 +161,5 @@ def record_from_document(d: Json) -> PortfolioRecord:
         recent_slots=tuple(d.get("recent_slots", ())),
         recent_external=tuple(d.get("recent_external", ())),
         last_optimization_id=d.get("last_optimization_id"),
+        ready_event=d.get("ready_event"),
     )

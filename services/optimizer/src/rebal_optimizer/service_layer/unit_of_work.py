@@ -14,6 +14,10 @@ store read for all the portfolios and one write for all the commits. It gives ex
 calling `update` for each item in order gives: items on a portfolio already touched in the batch
 start a new round, so every step sees the previous one committed; a commit refused on a version
 conflict (another handler wrote that portfolio meanwhile) is redone alone through `update`.
+
+Both paths keep the optimization.ready of the optimization that blocks the portfolio in its
+document (`kept_ready`): whichever step blocks it (an evaluation, the owner's ACCEPT) publishes
+that event in the same outcome, so the record stores it without each step having to.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from rebal_optimizer.adapters.portfolio_document import (
 from rebal_optimizer.domain import Optimization, TriggerReason
 from rebal_runtime.store import Commit, Document, DocumentStore
 from rebal_runtime.uow import Change, apply_once, to_outbox
-from rebal_schemas import Event
+from rebal_schemas import Event, OptimizationReady, encode
 
 Json = dict[str, Any]
 HISTORY = "optimizations"
@@ -85,6 +89,19 @@ def history_entry(
     return {"id": entry_id, "body": body}
 
 
+def kept_ready(outcome: Outcome) -> PortfolioRecord:
+    """The outcome's record with `ready_event` following the block: the encoded ready event of
+    the blocking optimization when this outcome publishes it, dropped once unblocked."""
+    record = outcome.record
+    blocked_by = record.portfolio.blocked_by
+    if blocked_by is None:
+        return replace(record, ready_event=None) if record.ready_event is not None else record
+    for event in outcome.publish:
+        if isinstance(event, OptimizationReady) and event.optimization_id == blocked_by:
+            return replace(record, ready_event=encode(event).decode())
+    return record
+
+
 class PortfolioUnitOfWork:
     def __init__(self, store: DocumentStore, history_enabled: bool = True) -> None:
         self.store = store
@@ -108,7 +125,7 @@ class PortfolioUnitOfWork:
             outcome = await step(record)
             if outcome is None:
                 return None
-            new = outcome.record
+            new = kept_ready(outcome)
             if self.history_enabled and outcome.history:
                 new = replace(new, pending_history=tuple(outcome.history))
             outcome.record = new
@@ -164,6 +181,7 @@ class PortfolioUnitOfWork:
                         Commit(PORTFOLIOS, work.portfolio_id, version, doc.state, work.event_id)
                     )
                 continue
+            outcome.record = kept_ready(outcome)
             if self.history_enabled and outcome.history:
                 outcome.record = replace(outcome.record, pending_history=tuple(outcome.history))
             new = outcome.record
