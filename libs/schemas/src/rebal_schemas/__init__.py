@@ -23,6 +23,7 @@ from rebal_schemas.events.model import ModelUpdated
 from rebal_schemas.events.optimization import (
     ConditionEvaluation,
     OptimizationCreated,
+    OptimizationCreatedTopic,
     OptimizationDecided,
     OptimizationReady,
     OptimizationStatusChanged,
@@ -33,6 +34,7 @@ from rebal_schemas.events.orders import PlannedOrder, ProposedOrder, SkippedOrde
 from rebal_schemas.events.portfolio import (
     CashDeposited,
     HoldingsReported,
+    PortfolioPatched,
     PortfolioSettingsChanged,
     WithdrawalRequested,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "ModelStatus",
     "ModelUpdated",
     "OptimizationCreated",
+    "OptimizationCreatedTopic",
     "OptimizationDecided",
     "OptimizationReady",
     "OptimizationStatus",
@@ -87,6 +90,7 @@ __all__ = [
     "OwnerChoice",
     "PlannedOrder",
     "PoisonMessage",
+    "PortfolioPatched",
     "PortfolioSettingsChanged",
     "PriceUpdated",
     "ProposedOrder",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Field, TypeAdapter
+from pydantic import TypeAdapter
 
 from rebal_schemas.envelope import Event
 from rebal_schemas.events.dead_letter import MessageDeadLettered
@@ -13,48 +14,49 @@ from rebal_schemas.events.execution import OrderClosed, OrderFilled
 from rebal_schemas.events.market import PriceUpdated
 from rebal_schemas.events.model import ModelUpdated
 from rebal_schemas.events.optimization import (
-    OptimizationCreated,
+    OptimizationCreatedTopic,
     OptimizationDecided,
     OptimizationReady,
-    OptimizationStatusChanged,
     OptimizationSubmitted,
 )
-from rebal_schemas.events.portfolio import (
-    CashDeposited,
-    HoldingsReported,
-    PortfolioSettingsChanged,
-    WithdrawalRequested,
-)
+from rebal_schemas.events.portfolio import PortfolioPatched
 from rebal_schemas.events.rebalance import RebalanceRequested
 from rebal_schemas.events.settlement import RunCompleted, TransactionSettled
+
+if TYPE_CHECKING:
+    # PEP 747 (what pydantic's TypeAdapter takes); typing-only, so no runtime dependency.
+    from typing_extensions import TypeForm
 
 REBALANCE_REQUESTED_NAME = "rebalance.requested"
 
 
+def event_classes(payload_type: object) -> tuple[type[Event], ...]:
+    """The event models a topic payload type admits: the model itself, or the members of a
+    (discriminated) union of models."""
+    inner = get_args(payload_type)[0] if get_origin(payload_type) is Annotated else payload_type
+    members = get_args(inner) if get_origin(inner) in (Union, UnionType) else (inner,)
+    if not members or not all(isinstance(m, type) and issubclass(m, Event) for m in members):
+        raise TypeError(f"not an event model or a union of event models: {payload_type!r}")
+    return tuple(members)
+
+
 @dataclass(frozen=True)
 class Topic:
+    """One topic, built from its payload type: the event model it carries, or the discriminated
+    union of them (`PortfolioPatched`, `OptimizationCreatedTopic`). Handlers are annotated with
+    that same public type, so FastStream documents and validates exactly this payload."""
+
     name: str
     key_field: str
-    events: tuple[type[Event], ...]
+    payload_type: TypeForm[Any]
     description: str
     partitions: int = 6
+    events: tuple[type[Event], ...] = field(init=False)
     adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        payload: Any
-        if len(self.events) == 1:
-            payload = self.events[0]
-        else:
-            union: Any = self.events[0]
-            for event in self.events[1:]:
-                union = union | event
-            payload = Annotated[union, Field(discriminator="event_type")]
-        object.__setattr__(self, "adapter", TypeAdapter(payload))
-
-    @property
-    def payload_type(self) -> Any:
-        """The pydantic type (a discriminated union where a topic carries several events)."""
-        return self.adapter._type
+        object.__setattr__(self, "events", event_classes(self.payload_type))
+        object.__setattr__(self, "adapter", TypeAdapter(self.payload_type))
 
     def key_of(self, event: Event) -> bytes:
         """The Kafka key a producer gives `event` on this topic."""
@@ -75,65 +77,65 @@ class Topic:
 PORTFOLIO_PATCHED = Topic(
     "portfolio.patched",
     "portfolio_id",
-    (PortfolioSettingsChanged, HoldingsReported, CashDeposited, WithdrawalRequested),
+    PortfolioPatched,
     "Holdings, cash movements and settings of a portfolio, published by clients.",
 )
 MODEL_UPDATED = Topic(
     "model.updated",
     "model_id",
-    (ModelUpdated,),
+    ModelUpdated,
     "A model portfolio created, changed or deactivated.",
 )
 MARKET_PRICES = Topic(
-    "market.prices", "symbol", (PriceUpdated,), "Last price per symbol with trading flags."
+    "market.prices", "symbol", PriceUpdated, "Last price per symbol with trading flags."
 )
 REBALANCE_REQUESTED = Topic(
     "rebalance.requested",
     "portfolio_id",
-    (RebalanceRequested,),
+    RebalanceRequested,
     "Evaluate one portfolio, one model's subscribers, or all portfolios.",
 )
 OPTIMIZATION_SUBMITTED = Topic(
     "optimization.submitted",
     "portfolio_id",
-    (OptimizationSubmitted,),
+    OptimizationSubmitted,
     "An optimization computed outside rebal (external optimizer).",
 )
 OPTIMIZATION_CREATED = Topic(
     "optimization.created",
     "portfolio_id",
-    (OptimizationCreated, OptimizationStatusChanged),
+    OptimizationCreatedTopic,
     "Every computed optimization with its decision record, and its later lifecycle steps.",
 )
 OPTIMIZATION_DECIDED = Topic(
     "optimization.decided",
     "portfolio_id",
-    (OptimizationDecided,),
+    OptimizationDecided,
     "The owner's choice on an advisory optimization.",
 )
 OPTIMIZATION_READY = Topic(
     "optimization.ready",
     "portfolio_id",
-    (OptimizationReady,),
+    OptimizationReady,
     "Orders ready to execute; the portfolio is now blocked.",
 )
-ORDER_FILLED = Topic("order.filled", "portfolio_id", (OrderFilled,), "An execution (cumulative).")
+ORDER_FILLED = Topic("order.filled", "portfolio_id", OrderFilled, "An execution (cumulative).")
 ORDER_CLOSED = Topic(
-    "order.closed", "portfolio_id", (OrderClosed,), "An order ended without a (full) fill."
+    "order.closed", "portfolio_id", OrderClosed, "An order ended without a (full) fill."
 )
 TRANSACTION_SETTLED = Topic(
-    "transaction.settled", "portfolio_id", (TransactionSettled,), "A transaction reached SETTLED."
+    "transaction.settled", "portfolio_id", TransactionSettled, "A transaction reached SETTLED."
 )
 RUN_COMPLETED = Topic(
     "run.completed",
     "portfolio_id",
-    (RunCompleted,),
+    RunCompleted,
     "Every transaction of a ready optimization is final; outcome, cash and holdings deltas.",
 )
 DEAD_LETTER = Topic(
     "dead.letter",
     "key",
-    (MessageDeadLettered,),
+    MessageDeadLettered,
     "A message that can never be processed, with the original bytes and the error.",
     partitions=1,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -152,4 +152,7 @@ class OptimizationReady(Event):
         return self
 
 
-OptimizationCreatedTopic = OptimizationCreated | OptimizationStatusChanged
+# What the optimization.created topic carries (see `portfolio.PortfolioPatched`).
+OptimizationCreatedTopic: TypeAlias = Annotated[
+    OptimizationCreated | OptimizationStatusChanged, Field(discriminator="event_type")
+]

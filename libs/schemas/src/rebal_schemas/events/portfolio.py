@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -107,4 +107,9 @@ class WithdrawalRequested(PortfolioEvent):
         return self
 
 
-PortfolioPatched = PortfolioSettingsChanged | HoldingsReported | CashDeposited | WithdrawalRequested
+# What the portfolio.patched topic carries: the type its handlers are annotated with (FastStream
+# documents and validates the payload from it) and the one `topics.PORTFOLIO_PATCHED` is built from.
+PortfolioPatched: TypeAlias = Annotated[
+    PortfolioSettingsChanged | HoldingsReported | CashDeposited | WithdrawalRequested,
+    Field(discriminator="event_type"),
+]

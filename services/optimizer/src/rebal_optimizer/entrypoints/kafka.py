@@ -16,6 +16,15 @@ from rebal_runtime.broker import (
     subscriber_options,
 )
 from rebal_runtime.settings import RuntimeSettings
+from rebal_schemas import (
+    ModelUpdated,
+    OptimizationDecided,
+    OptimizationSubmitted,
+    PortfolioPatched,
+    PriceUpdated,
+    RebalanceRequested,
+    RunCompleted,
+)
 from rebal_schemas.topics import (
     MARKET_PRICES,
     MODEL_UPDATED,
@@ -44,7 +53,7 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         "requests update it; each is evaluated with its trigger. Consumed in batches.",
         **batch_options,
     )
-    async def on_portfolio_patched(events: list[PORTFOLIO_PATCHED.payload_type]) -> None:  # type: ignore[name-defined]
+    async def on_portfolio_patched(events: list[PortfolioPatched]) -> None:
         await handlers.portfolio_patched_batch(events)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
@@ -54,7 +63,7 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         "subscribers.",
         **options,
     )
-    async def on_model_updated(event: MODEL_UPDATED.payload_type) -> None:  # type: ignore[name-defined]
+    async def on_model_updated(event: ModelUpdated) -> None:
         await handlers.model_updated(event)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
@@ -63,7 +72,7 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         description="Keeps the last price of each symbol (by as_of).",
         **options,
     )
-    async def on_price(event: MARKET_PRICES.payload_type) -> None:  # type: ignore[name-defined]
+    async def on_price(event: PriceUpdated) -> None:
         await handlers.price_updated(event)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
@@ -73,7 +82,7 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         "request per portfolio. Consumed in batches.",
         **batch_options,
     )
-    async def on_rebalance_requested(events: list[REBALANCE_REQUESTED.payload_type]) -> None:  # type: ignore[name-defined]
+    async def on_rebalance_requested(events: list[RebalanceRequested]) -> None:
         await handlers.rebalance_requested_batch(events)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
@@ -82,7 +91,7 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         description="An external optimizer's orders, validated against holdings, cash and prices.",
         **options,
     )
-    async def on_submitted(event: OPTIMIZATION_SUBMITTED.payload_type) -> None:  # type: ignore[name-defined]
+    async def on_submitted(event: OptimizationSubmitted) -> None:
         await handlers.optimization_submitted(event)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
@@ -91,7 +100,7 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         description="The owner's ACCEPT, REJECT or REOPTIMIZE of an advisory optimization.",
         **options,
     )
-    async def on_decided(event: OPTIMIZATION_DECIDED.payload_type) -> None:  # type: ignore[name-defined]
+    async def on_decided(event: OptimizationDecided) -> None:
         await handlers.optimization_decided(event)
 
     @router.subscriber(  # type: ignore[untyped-decorator]
@@ -100,7 +109,7 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         description="Unblocks the portfolio; PLATFORM integration applies the executed trades.",
         **options,
     )
-    async def on_run_completed(event: RUN_COMPLETED.payload_type) -> None:  # type: ignore[name-defined]
+    async def on_run_completed(event: RunCompleted) -> None:
         await handlers.run_completed(event)
 
     document_publishers(

@@ -8,6 +8,7 @@ from rebal_order_router.service_layer.context import RouterContext
 from rebal_order_router.service_layer.intake import on_optimization_ready
 from rebal_runtime.broker import document_publishers, subscriber_options
 from rebal_runtime.settings import RuntimeSettings
+from rebal_schemas import OptimizationReady
 from rebal_schemas.topics import OPTIMIZATION_READY, ORDER_CLOSED, ORDER_FILLED
 
 
@@ -22,7 +23,7 @@ def build_router(settings: RuntimeSettings, ctx: RouterContext) -> KafkaRouter:
         "client_order_id) and wakes the dispatcher; CLIENT-integrated runs are ignored.",
         **subscriber_options(settings),
     )
-    async def on_ready(event: OPTIMIZATION_READY.payload_type) -> None:  # type: ignore[name-defined]
+    async def on_ready(event: OptimizationReady) -> None:
         await on_optimization_ready(ctx, event)
 
     document_publishers(router, ORDER_FILLED.name, ORDER_CLOSED.name)

@@ -7,6 +7,7 @@ from faststream.kafka import KafkaRouter
 from rebal_runtime.broker import document_publishers, subscriber_options
 from rebal_runtime.settings import RuntimeSettings
 from rebal_scheduler.service_layer.handlers import SchedulerHandlers
+from rebal_schemas import ModelUpdated
 from rebal_schemas.topics import MODEL_UPDATED, REBALANCE_REQUESTED
 
 
@@ -20,7 +21,7 @@ def build_router(settings: RuntimeSettings, handlers: SchedulerHandlers) -> Kafk
         description="Schedules, reschedules or unschedules a model's calendar condition.",
         **subscriber_options(settings),
     )
-    async def on_model_updated(event: MODEL_UPDATED.payload_type) -> None:  # type: ignore[name-defined]
+    async def on_model_updated(event: ModelUpdated) -> None:
         await handlers.on_model_updated(event)
 
     document_publishers(router, REBALANCE_REQUESTED.name)

@@ -23,12 +23,6 @@ from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
 
 PUBLISHED_TOPICS = ("transaction.settled", "run.completed")
 
-# Each input topic carries exactly one event type, so its payload type IS that model: annotating
-# with the class keeps the handlers type-checked and gives the AsyncAPI document the same schema.
-assert OPTIMIZATION_READY.payload_type is OptimizationReady
-assert ORDER_FILLED.payload_type is OrderFilled
-assert ORDER_CLOSED.payload_type is OrderClosed
-
 
 def build_router(settings: RuntimeSettings, handlers: SettlementHandlers) -> KafkaRouter:
     router = KafkaRouter()
