@@ -9,15 +9,16 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rebal_demo.driver import Driver
 
 from rebal_runtime.stack import Stack
 from rebal_runtime.store.sqlite import SqliteStore
-from rebal_runtime.testing.kafka import TopicReader
+from rebal_runtime.testing.kafka import read_to_end
 from rebal_schemas import RunCompleted
 
 VICTIMS = ("optimizer", "order-router", "settlement-tracker", "scheduler")
@@ -87,23 +88,32 @@ class Chaos(threading.Thread):
             time.sleep(0.1)
 
 
-async def ready_and_completed(bootstrap: str) -> tuple[set[str], dict[str, set[str]]]:
-    """What is on the topics themselves: every ready run, and the run.completed ids per run."""
-    async with (
-        TopicReader(bootstrap, "optimization.ready") as ready,
-        TopicReader(bootstrap, "run.completed") as done,
-    ):
-        deadline = time.monotonic() + 120
-        while True:
-            await ready.settle(1.0)
-            await done.settle(1.0)
-            ready_ids = {e.optimization_id for e in ready.events()}  # type: ignore[attr-defined]
-            ids: dict[str, set[str]] = defaultdict(set)
-            for event in done.events():
-                assert isinstance(event, RunCompleted)
-                ids[event.run_id].add(event.event_id)
-            if ready_ids <= set(ids) or time.monotonic() > deadline:
-                return ready_ids, ids
+Client = Mapping[str, Any]
+"""aiokafka options of the reader: `bootstrap_servers`, plus SASL options on a secured broker."""
+
+
+def as_client(bootstrap_or_client: str | Client) -> Client:
+    if isinstance(bootstrap_or_client, str):
+        return {"bootstrap_servers": bootstrap_or_client}
+    return bootstrap_or_client
+
+
+async def ready_and_completed(
+    client: str | Client, timeout: float = 120.0
+) -> tuple[set[str], dict[str, set[str]]]:
+    """What is on the topics themselves: every ready run, and the run.completed event ids per
+    run, read to the end offsets until each ready run has one (or `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = await read_to_end("optimization.ready", **as_client(client))
+        ready_ids = {e.optimization_id for e in ready}  # type: ignore[attr-defined]
+        ids: dict[str, set[str]] = defaultdict(set)
+        for event in await read_to_end("run.completed", **as_client(client)):
+            assert isinstance(event, RunCompleted)
+            ids[event.run_id].add(event.event_id)
+        if ready_ids <= set(ids) or time.monotonic() > deadline:
+            return ready_ids, ids
+        await asyncio.sleep(1.0)
 
 
 def book_mismatches(
@@ -111,7 +121,7 @@ def book_mismatches(
     orders: list[dict],  # type: ignore[type-arg]
     platform: set[str],
     optimizer_db: Path,
-    bootstrap: str,
+    client: str | Client,
     timeout: float = 90,
 ) -> list[str]:
     """Every PLATFORM portfolio whose holdings or cash in the optimizer's store differ from what
@@ -133,7 +143,7 @@ def book_mismatches(
     if mismatches:
         processed = asyncio.run(processed_ids(optimizer_db, platform))
         first = mismatches[0].split(":")[0]
-        kinds = asyncio.run(event_kinds(bootstrap))
+        kinds = asyncio.run(event_kinds(client))
         mismatches.append(
             f"{first} processed, in order: " + ", ".join(kinds.get(e, e) for e in processed[first])
         )
@@ -215,7 +225,7 @@ async def processed_ids(path: Path, platform: set[str]) -> dict[str, tuple[str, 
         await store.close()
 
 
-async def event_kinds(bootstrap: str) -> dict[str, str]:
+async def event_kinds(client: str | Client) -> dict[str, str]:
     kinds: dict[str, str] = {}
     for topic in (
         "portfolio.patched",
@@ -225,13 +235,11 @@ async def event_kinds(bootstrap: str) -> dict[str, str]:
         "optimization.decided",
         "market.prices",
     ):
-        async with TopicReader(bootstrap, topic) as reader:
-            await reader.settle(0.5)
-            for e in reader.events():
-                detail = (
-                    getattr(e, "cash", None)
-                    or getattr(e, "amount", None)
-                    or getattr(e, "cash_delta", None)
-                )
-                kinds[e.event_id] = f"{e.event_type}({detail})"
+        for e in await read_to_end(topic, **as_client(client)):
+            detail = (
+                getattr(e, "cash", None)
+                or getattr(e, "amount", None)
+                or getattr(e, "cash_delta", None)
+            )
+            kinds[e.event_id] = f"{e.event_type}({detail})"
     return kinds

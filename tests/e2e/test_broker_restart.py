@@ -11,9 +11,10 @@ member of its service's consumer group, and every ready file is back.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.driver import DemoOptions, Driver
 from rebal_demo.scenario import plan_portfolios
 
 from rebal_runtime.stack import Stack
-from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_runtime.topics_admin import configured_topics, refusing_auto_creation
 from rebal_schemas import BrokerIntegration
 
@@ -34,31 +33,20 @@ from .conftest import logs
 
 pytestmark = [pytest.mark.kafka, pytest.mark.fault, pytest.mark.slow]
 
-SUBSCRIPTIONS = {  # DESIGN §1 "consumes", the topics that exist
-    "optimizer": (
-        "portfolio.patched",
-        "model.updated",
-        "market.prices",
-        "rebalance.requested",
-        "optimization.submitted",
-        "optimization.decided",
-        "run.completed",
-    ),
-    "order-router": ("optimization.ready",),
-    "settlement-tracker": ("optimization.ready", "order.filled", "order.closed"),
-    "scheduler": ("model.updated",),
-}
+ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
 
 
-@pytest.fixture
-def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    running = Stack(tmp_path, overrides=DEMO_ENVIRONMENT, kafka=stack_kafka(request.config))
-    running.start(echo=False)
-    try:
-        running.wait_ready()
-        yield running
-    finally:
-        running.stop()
+def subscriptions() -> dict[str, tuple[str, ...]]:
+    """Each service's consumed topics, from its committed AsyncAPI document (every channel but
+    the `topic:publish` ones)."""
+    consumed: dict[str, tuple[str, ...]] = {}
+    for doc in sorted(ASYNCAPI.glob("*.json")):
+        channels = json.loads(doc.read_text())["channels"]
+        consumed[doc.stem] = tuple(c.split(":")[0] for c in channels if not c.endswith(":publish"))
+    return consumed
+
+
+SUBSCRIPTIONS = subscriptions()
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:

@@ -9,7 +9,6 @@ principal) and observe as the operator (`admin`): nothing reaches this broker un
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,13 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.kafka_roles import DemoKafka
 
 from rebal_runtime.prodlike import ProdLikeStack, build
+from rebal_runtime.testing.kafka import read_to_end as read_topic_to_end
 from rebal_runtime.topic_acl import ADMIN
-from rebal_schemas import Event, decode
+from rebal_schemas import Event
 
 
 @pytest.fixture(scope="module")
@@ -74,66 +73,10 @@ def simulator_admin(stack: ProdLikeStack, path: str) -> Any:
 
 
 async def read_to_end(stack: ProdLikeStack, topic: str, timeout: float = 60.0) -> list[Event]:
-    """Every record on `topic` up to its end offsets when called (a fact, not a quiet period),
-    read as the operator."""
-    consumer: Any = AIOKafkaConsumer(
-        **operator_options(stack), enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        events: list[Event] = []
-        async with asyncio.timeout(timeout):
-            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                batches = await consumer.getmany(timeout_ms=200)
-                for records in batches.values():
-                    events.extend(decode(topic, r.value) for r in records)
-        return events
-    finally:
-        await consumer.stop()
+    """Every record on `topic` up to its end offsets when called, read as the operator."""
+    return await read_topic_to_end(topic, timeout, **operator_options(stack))
 
 
 def repeated_ids(events: list[Event]) -> dict[str, int]:
     """event_id -> how many times it is on the topic, for the ids there more than once."""
     return {i: n for i, n in Counter(e.event_id for e in events).items() if n > 1}
-
-
-async def ready_and_completed(
-    stack: ProdLikeStack, timeout: float = 120.0
-) -> tuple[set[str], dict[str, set[str]]]:
-    """`tests/e2e/fault_checks.ready_and_completed` as the operator: every ready run, and the
-    run.completed event ids per run, read until each ready run has one (or `timeout`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        ready_ids = {e.optimization_id for e in await read_to_end(stack, "optimization.ready")}  # type: ignore[attr-defined]
-        ids: dict[str, set[str]] = {}
-        for event in await read_to_end(stack, "run.completed"):
-            ids.setdefault(event.run_id, set()).add(event.event_id)  # type: ignore[attr-defined]
-        if ready_ids <= set(ids) or time.monotonic() > deadline:
-            return ready_ids, ids
-        await asyncio.sleep(1.0)
-
-
-async def event_kinds(stack: ProdLikeStack) -> dict[str, str]:
-    """`tests/e2e/fault_checks.event_kinds` as the operator (a mismatch's diagnosis)."""
-    kinds: dict[str, str] = {}
-    for topic in (
-        "portfolio.patched",
-        "optimization.submitted",
-        "run.completed",
-        "rebalance.requested",
-        "optimization.decided",
-        "market.prices",
-    ):
-        for e in await read_to_end(stack, topic):
-            detail = (
-                getattr(e, "cash", None)
-                or getattr(e, "amount", None)
-                or getattr(e, "cash_delta", None)
-            )
-            kinds[e.event_id] = f"{e.event_type}({detail})"
-    return kinds

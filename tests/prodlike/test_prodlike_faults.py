@@ -23,14 +23,12 @@ from rebal_demo.scenario import plan_portfolios
 from rebal_runtime.prodlike import SCALED, ProdLikeStack
 from rebal_schemas import BrokerIntegration
 
-from ..e2e import fault_checks
-from ..e2e.fault_checks import Chaos, book_mismatches
+from ..e2e.fault_checks import Chaos, book_mismatches, ready_and_completed
 from .conftest import (
     demo_kafka,
-    event_kinds,
     logs,
+    operator_options,
     read_to_end,
-    ready_and_completed,
     repeated_ids,
     simulator_admin,
 )
@@ -66,13 +64,8 @@ def down_together(chaos: Chaos, stack: ProdLikeStack) -> list[str]:
     return overlaps
 
 
-def test_sigkill_every_instance_under_load(
-    prodlike: ProdLikeStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sigkill_every_instance_under_load(prodlike: ProdLikeStack) -> None:
     stack = prodlike
-    bootstrap = stack.kafka.bootstrap_servers
-    # book_mismatches diagnoses a mismatch by reading the topics; here only as the operator.
-    monkeypatch.setattr(fault_checks, "event_kinds", lambda _: event_kinds(stack))
     victims = [name for service in SCALED for name in stack.instances(service)] + ["scheduler"]
     plans = plan_portfolios(64, seed=23)
     chaos = Chaos(
@@ -93,7 +86,7 @@ def test_sigkill_every_instance_under_load(
             await driver.wait_until_settled("after the faults")
             # A run readied late (a restarted instance catching up) still needs the client's
             # middleware: keep the driver following until the topics agree.
-            ready_ids, per_run = await ready_and_completed(stack)
+            ready_ids, per_run = await ready_and_completed(operator_options(stack))
         repeats = {
             topic: repeated_ids(await read_to_end(stack, topic))
             for topic in ("optimization.ready", "run.completed")
@@ -134,7 +127,9 @@ def test_sigkill_every_instance_under_load(
     # 4. holdings and cash in the optimizers' shared store equal what the fills imply
     platform = {pid for pid, p in driver.plans.items() if p.broker == BrokerIntegration.PLATFORM}
     optimizer_db = Path(stack.store_url("optimizer").removeprefix("sqlite:///"))
-    mismatches = book_mismatches(driver, admin["orders"], platform, optimizer_db, bootstrap)
+    mismatches = book_mismatches(
+        driver, admin["orders"], platform, optimizer_db, operator_options(stack)
+    )
     assert mismatches == [], "\n".join(mismatches[:12])
 
     # 5. ... and received each client_order_id once: no second request at all, not even one it

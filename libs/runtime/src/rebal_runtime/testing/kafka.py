@@ -71,3 +71,30 @@ class TopicReader:
             if len(self.records) == before:
                 return
             await asyncio.sleep(0)
+
+
+async def read_to_end(topic: str, timeout: float = 60.0, **client: Any) -> list[Event]:
+    """Every record on `topic` up to its end offsets when called (a fact, not a quiet period).
+    `client`: aiokafka options, at least `bootstrap_servers` (plus SASL options on a secured
+    broker)."""
+    consumer: Any = AIOKafkaConsumer(
+        **client, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        if not tps:
+            raise LookupError(f"topic {topic!r} does not exist")
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        events: list[Event] = []
+        async with asyncio.timeout(timeout):
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    events.extend(decode(topic, r.value) for r in records)
+        return events
+    finally:
+        await consumer.stop()
