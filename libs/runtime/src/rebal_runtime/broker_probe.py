@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rebal_runtime.backoff import Backoff
 from rebal_runtime.kafka_security import aiokafka_security
 from rebal_runtime.settings import RuntimeSettings
 
@@ -102,17 +103,17 @@ class ReminderBackoff:
     first: float
     maximum: float
     _next_at: float = field(default=0.0, init=False)
-    _interval: float = field(default=0.0, init=False)
+    _reminded: int = field(default=0, init=False)
 
     def start(self, now: float) -> None:
-        self._interval = self.first
-        self._next_at = now + self.first
+        self._reminded = 0
+        self._next_at = now + self.first  # the first wait as set, even above `maximum`
 
     def due(self, now: float) -> bool:
         if now < self._next_at:
             return False
-        self._interval = min(self._interval * 2, self.maximum)
-        self._next_at = now + self._interval
+        self._reminded += 1
+        self._next_at = now + Backoff(self.first, self.maximum).delay(self._reminded)
         return True
 
 

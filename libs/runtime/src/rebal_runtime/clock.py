@@ -1,7 +1,8 @@
 """The clock port: what time it is and how to wait for the next tick.
 
-The domain never reads a clock; the service layer is handed ``now``; only the
-clock loop (entrypoints) asks a :class:`Clock`. Tests drive a :class:`FakeClock`.
+The domain never reads a clock; the service layer is handed ``now``; the clock-driven
+entry points ask a :class:`Clock` and their periodic tasks (`rebal_runtime.periodic`) sleep
+on it. Tests drive a :class:`FakeClock`. This is the one clock port of every service.
 """
 
 from __future__ import annotations

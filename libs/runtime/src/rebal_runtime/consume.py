@@ -45,6 +45,7 @@ from aiokafka.errors import KafkaError
 from faststream._internal.middlewares import BaseMiddleware
 from pydantic import ValidationError
 
+from rebal_runtime.backoff import Backoff
 from rebal_runtime.log import get_logger
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.store.port import ConcurrencyError, StoreUnavailable
@@ -180,8 +181,10 @@ class ReliableConsume:
         return _ReliableConsumeMiddleware(msg, context=context, policy=self)
 
     def backoff(self, attempt: int) -> float:
-        delay: float = self.settings.retry_backoff_seconds * (2**attempt)
-        return min(delay, self.settings.retry_backoff_max_seconds)
+        settings = self.settings
+        return Backoff(settings.retry_backoff_seconds, settings.retry_backoff_max_seconds).delay(
+            attempt
+        )
 
 
 class _Fate(enum.Enum):

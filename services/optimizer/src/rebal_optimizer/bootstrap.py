@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rebal_optimizer.adapters.clock import Clock, SystemClock
 from rebal_optimizer.adapters.fanout_publisher import BrokerFanoutSink
 from rebal_optimizer.adapters.trading_days import (
     ExchangeTradingDays,
@@ -19,6 +18,7 @@ from rebal_optimizer.service_layer.evaluation import OptimizerConfig
 from rebal_optimizer.service_layer.handlers import OptimizerHandlers
 from rebal_optimizer.service_layer.redelivery import ReadyRedelivery
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
 

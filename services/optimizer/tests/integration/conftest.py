@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
-from rebal_optimizer.adapters.clock import FakeClock
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, record_from_document
 from rebal_optimizer.adapters.trading_days import AlwaysOpenTradingDays
 from rebal_optimizer.bootstrap import Optimizer, bootstrap
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import settings_for

@@ -12,9 +12,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
-from rebal_optimizer.adapters.clock import FakeClock
 from rebal_optimizer.adapters.trading_days import AlwaysOpenTradingDays
 from rebal_optimizer.bootstrap import bootstrap
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.topics_admin import ensure_topics

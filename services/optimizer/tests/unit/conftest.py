@@ -62,12 +62,12 @@ def quote():
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-from rebal_optimizer.adapters.clock import FakeClock  # noqa: E402
 from rebal_optimizer.adapters.fanout_publisher import ListFanoutSink  # noqa: E402
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, record_from_document  # noqa: E402
 from rebal_optimizer.adapters.trading_days import AlwaysOpenTradingDays  # noqa: E402
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig  # noqa: E402
 from rebal_optimizer.service_layer.handlers import OptimizerHandlers  # noqa: E402
+from rebal_runtime.clock import FakeClock  # noqa: E402
 from rebal_runtime.store import InMemoryStore  # noqa: E402
 from rebal_schemas import (  # noqa: E402
     CashDeposited,

@@ -8,7 +8,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from rebal_optimizer.adapters.clock import FakeClock
 from rebal_optimizer.adapters.domain_json import (
     model_json,
     model_of,
@@ -47,6 +46,7 @@ from rebal_optimizer.service_layer.messages import (
     stop_reason,
 )
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.clock import FakeClock
 
 NOW = datetime(2026, 3, 4, 15, tzinfo=UTC)
 MODEL = ModelPortfolio(

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from rebal_optimizer.adapters.clock import FakeClock
 from rebal_optimizer.adapters.trading_days import ExchangeTradingDays
 from rebal_optimizer.bootstrap import bootstrap
 from rebal_optimizer.entrypoints.app import asyncapi_app
 from rebal_optimizer.entrypoints.expiry_loop import ExpiryLoop
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.clock import FakeClock
 
 from .conftest import NOW
 

@@ -9,11 +9,11 @@ from decimal import Decimal as D
 
 import structlog
 
-from rebal_optimizer.adapters.clock import FakeClock
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, record_from_document
 from rebal_optimizer.bootstrap import bootstrap
 from rebal_optimizer.service_layer.redelivery import ReadyRedelivery
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.store import OutboxMessage
 from rebal_runtime.uow import Change, apply_once
 from rebal_schemas import OptimizationCreated, OptimizationReady, RunCompleted, encode

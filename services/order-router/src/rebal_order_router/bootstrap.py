@@ -12,13 +12,13 @@ from rebal_order_router.adapters.alpaca_client import AlpacaBrokerClient
 from rebal_order_router.adapters.run_store import RunStore
 from rebal_order_router.domain import BrokerPort
 from rebal_order_router.entrypoints.kafka import build_router
-from rebal_order_router.entrypoints.loops import PeriodicLoop
 from rebal_order_router.service_layer.context import RouterContext, instance_id, utc_now
 from rebal_order_router.service_layer.dispatch import Dispatcher
 from rebal_order_router.service_layer.reconcile import reconcile_all
 from rebal_order_router.service_layer.rereport import rereport_recent
 from rebal_order_router.service_layer.trade_updates import TradeUpdateFollower
 from rebal_order_router.settings import RouterSettings
+from rebal_runtime.periodic import PeriodicTask
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
 
@@ -30,7 +30,7 @@ class OrderRouter:
     ctx: RouterContext
     dispatcher: Dispatcher
     follower: TradeUpdateFollower | None
-    reconciler: PeriodicLoop
+    reconciler: PeriodicTask
 
 
 def alpaca_client(settings: RouterSettings) -> AlpacaBrokerClient:
@@ -84,7 +84,7 @@ def bootstrap(
     async def reconcile_round() -> int:
         return await reconcile_all(ctx)
 
-    reconciler = PeriodicLoop("order-router-reconcile", reconcile_round, settings.reconcile_seconds)
+    reconciler = PeriodicTask("order-router-reconcile", reconcile_round, settings.reconcile_seconds)
 
     async def broker_lost_records(reason: str) -> None:
         # What the broker lost may be fills nobody read: publish them again, then ask the

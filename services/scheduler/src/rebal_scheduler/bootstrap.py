@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
 from rebal_scheduler.adapters.calendar_factory import trading_calendar
-from rebal_scheduler.adapters.clock import Clock, SystemClock
 from rebal_scheduler.domain.trading_calendar import TradingCalendar
 from rebal_scheduler.entrypoints.clock_loop import ClockLoop
 from rebal_scheduler.entrypoints.kafka import build_router

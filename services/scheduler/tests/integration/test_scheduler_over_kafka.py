@@ -16,10 +16,10 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import settings_for
-from rebal_scheduler.adapters.clock import FakeClock
 from rebal_scheduler.adapters.schedule_store import SCHEDULE_COLLECTION, SCHEDULE_ID
 from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
 from rebal_scheduler.bootstrap import Scheduler, bootstrap

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rebal_runtime.clock import FakeClock, SystemClock
 from rebal_scheduler.adapters.calendar_factory import (
     ALWAYS_OPEN,
     AlwaysOpenCalendar,
     ZonedCalendar,
     trading_calendar,
 )
-from rebal_scheduler.adapters.clock import FakeClock, SystemClock
 from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
 from rebal_scheduler.domain import SchedulerConfig, drift_sweep_slots, nightly_slots
 from rebal_scheduler.entrypoints.clock_loop import ClockLoop

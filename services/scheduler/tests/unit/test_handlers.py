@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.store import Commit, ConcurrencyError, Document, InMemoryStore
-from rebal_scheduler.adapters.clock import FakeClock
 from rebal_scheduler.adapters.schedule_store import (
     SCHEDULE_COLLECTION,
     SCHEDULE_ID,

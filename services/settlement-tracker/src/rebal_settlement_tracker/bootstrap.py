@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.log import get_logger
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
-from rebal_settlement_tracker.adapters.clock import Clock, SystemClock
 from rebal_settlement_tracker.adapters.trading_calendar import calendar_for
 from rebal_settlement_tracker.domain import TradingCalendar
 from rebal_settlement_tracker.entrypoints.kafka import build_router
@@ -69,7 +69,7 @@ def bootstrap(
         await rereport_recent(handlers, reason)
 
     runtime.on_broker_data_lost(broker_lost_records)
-    sweep = SettlementSweep(handlers, settings.settlement_sweep_seconds)
+    sweep = SettlementSweep(handlers, settings.settlement_sweep_seconds, clock)
     runtime.on_start(sweep.start)
     runtime.on_stop(sweep.stop)
     return SettlementService(settings, runtime, handlers, sweep, clock)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import settings_for
@@ -27,7 +28,6 @@ from rebal_schemas import (
     encode,
     key_of,
 )
-from rebal_settlement_tracker.adapters.clock import FakeClock
 from rebal_settlement_tracker.bootstrap import SettlementService, bootstrap
 from rebal_settlement_tracker.service_layer.handlers import RUNS
 from rebal_settlement_tracker.settings import SettlementSettings

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.outbox import AiokafkaSender, OutboxRelay
 from rebal_runtime.signing import SIGNATURE_HEADER, Signer, new_signing_keys, signing_env
@@ -30,7 +31,6 @@ from rebal_schemas import (
     encode,
     key_of,
 )
-from rebal_settlement_tracker.adapters.clock import FakeClock
 from rebal_settlement_tracker.bootstrap import bootstrap
 from rebal_settlement_tracker.service_layer.handlers import RUNS
 from rebal_settlement_tracker.settings import SettlementSettings

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.store import InMemoryStore
 from rebal_schemas import Event, RunCompleted, TransactionSettled, decode
-from rebal_settlement_tracker.adapters.clock import FakeClock
 from rebal_settlement_tracker.adapters.run_document import run_from_document
 from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
 from rebal_settlement_tracker.domain import AcceptancePolicy, Run, SettlementCycles, UnblockOn

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from rebal_settlement_tracker.adapters.clock import FakeClock, SystemClock
+from rebal_runtime.clock import FakeClock, SystemClock
 from rebal_settlement_tracker.domain import SettlementCycles, UnblockOn
 from rebal_settlement_tracker.settings import SettlementSettings
 

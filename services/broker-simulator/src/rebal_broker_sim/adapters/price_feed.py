@@ -4,6 +4,7 @@ Prices are a last-value table, so at-least-once with auto-commit is enough here:
 older price is ignored by the price book (`as_of` ordering). Undecodable messages are skipped; the
 services, not the simulator, own dead-lettering. On a secured Kafka it reads as the principal
 `broker-simulator` (`security`: aiokafka's SASL options), which may read `market.prices` only.
+A stop lets the price in hand go into the book, then closes the consumer (`rebal_runtime.periodic`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from rebal_runtime.periodic import Background
 from rebal_schemas import PoisonMessage, PriceUpdated, decode
 
 from ..service_layer.ports import PriceBook
 
 log = logging.getLogger(__name__)
+RETRY_SECONDS = 2.0  # Kafka away: try again shortly, prices are not urgent
 
 
 class MarketPriceFeed:
@@ -36,16 +39,13 @@ class MarketPriceFeed:
         self.group_id = group_id
         self._security = dict(security or {})
         self.applied = 0
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("market-price-feed", self._run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="market-price-feed")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _run(self) -> None:
         while True:
@@ -61,12 +61,13 @@ class MarketPriceFeed:
             try:
                 await consumer.start()
                 async for record in consumer:
-                    await self._apply(record.value)
+                    with self._background.busy():
+                        await self._apply(record.value)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Kafka away: try again shortly, prices are not urgent
+            except Exception as exc:
                 log.warning("market.prices consumer failed: %r; retrying", exc)
-                await asyncio.sleep(2)
+                await asyncio.sleep(RETRY_SECONDS)
             finally:
                 with contextlib.suppress(Exception):
                     await consumer.stop()

@@ -7,15 +7,11 @@ round cut short loses nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from rebal_optimizer.adapters.clock import Clock
-from rebal_runtime.log import get_logger
-
-log = get_logger(__name__)
+from rebal_runtime.clock import Clock
+from rebal_runtime.periodic import PeriodicTask
 
 Sweep = Callable[[datetime], Awaitable[int]]
 
@@ -24,33 +20,21 @@ class ExpiryLoop:
     def __init__(self, sweep: Sweep, clock: Clock, every_seconds: float) -> None:
         self.sweep = sweep
         self.clock = clock
-        self.every_seconds = every_seconds
-        self.rounds = 0
         self.expired = 0
         self.last_swept: datetime | None = None  # the `now` of the last finished round
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self.task = PeriodicTask("optimizer-expiry", self._round, every_seconds, clock)
+
+    @property
+    def rounds(self) -> int:
+        return self.task.rounds + self.task.failures
 
     async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="optimizer-expiry")
+        await self.task.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.task.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            now = self.clock.now()
-            try:
-                self.expired += await self.sweep(now)
-            except Exception as exc:
-                log.warning("expiry sweep failed; retrying next round", error=repr(exc))
-            else:
-                self.last_swept = now
-            self.rounds += 1
-            await self.clock.sleep(self.every_seconds)
+    async def _round(self) -> None:
+        now = self.clock.now()
+        self.expired += await self.sweep(now)
+        self.last_swept = now

@@ -12,18 +12,17 @@ nothing: only the run's outcome (or an operator) may.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import datetime, timedelta
 
-from rebal_optimizer.adapters.clock import Clock
 from rebal_optimizer.adapters.portfolio_document import (
     BLOCKED_INDEX,
     PORTFOLIOS,
     record_from_document,
     sortable_instant,
 )
+from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
+from rebal_runtime.periodic import PeriodicTask
 from rebal_runtime.store import DocumentStore
 
 log = get_logger(__name__)
@@ -41,7 +40,7 @@ class StaleBlockAlarm:
         self.alarms = 0
         self.stale = 0
         self._alarmed: set[tuple[str, str]] = set()  # (portfolio_id, blocking optimization)
-        self._task: asyncio.Task[None] | None = None
+        self.task = PeriodicTask("optimizer-stale-blocks", self.check, every_seconds, clock)
 
     async def check(self, now: datetime | None = None) -> list[str]:
         """One round; returns the portfolios blocked past the deadline."""
@@ -91,19 +90,7 @@ class StaleBlockAlarm:
         return stale
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="optimizer-stale-blocks")
+        await self.task.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except Exception as exc:
-                log.warning("stale-block check failed; retrying next round", error=repr(exc))
-            await self.clock.sleep(self.every_seconds)
+        await self.task.stop()

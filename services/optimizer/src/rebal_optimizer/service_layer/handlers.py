@@ -31,7 +31,6 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from rebal_optimizer.adapters.clock import Clock
 from rebal_optimizer.adapters.domain_json import price_json, price_of
 from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, remember
 from rebal_optimizer.adapters.reference_data import MODELS, PRICES, load_prices, one_snapshot
@@ -51,6 +50,7 @@ from rebal_optimizer.service_layer.lifecycle import Lifecycle
 from rebal_optimizer.service_layer.models import ModelCatalog
 from rebal_optimizer.service_layer.resumption import Resumption
 from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step, Work
+from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import Document, DocumentStore
 from rebal_runtime.uow import Change, apply_once

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from rebal_optimizer.adapters.clock import Clock
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, WAITING_INDEX, PortfolioRecord
 from rebal_optimizer.adapters.reference_data import load_prices
 from rebal_optimizer.domain import TriggerReason
@@ -21,6 +20,7 @@ from rebal_optimizer.domain.prices import valuation_problems
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig
 from rebal_optimizer.service_layer.messages import derived_id, optimization_id_for
 from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step, Work
+from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import DocumentStore
 from rebal_schemas import Event

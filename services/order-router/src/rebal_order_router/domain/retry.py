@@ -1,5 +1,10 @@
 """Retry policy for broker calls: bounded exponential backoff with jitter (pure arithmetic;
-the randomness is passed in)."""
+the randomness is passed in).
+
+A domain rule of its own rather than `rebal_runtime.backoff.Backoff`: the domain imports no
+runtime (tests/test_architecture.py), and the policy is more than a delay (the attempts budget
+of one exactly-once submit, the longest Retry-After honoured), all set per broker.
+"""
 
 from __future__ import annotations
 

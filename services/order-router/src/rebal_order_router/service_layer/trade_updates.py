@@ -2,15 +2,14 @@
 
 The cursor (the last processed event id) is stored after the updates' effects are committed
 (in batches, see `follow_once`), so a crash in between replays those updates, which the domain
-recognises as duplicates (cumulative quantities, transition table). On a broken stream the follower reconnects from the
-cursor with a backoff. Updates for orders that are not ours, or for runs this router does not
-know, are skipped.
+recognises as duplicates (cumulative quantities, transition table). On a broken stream the
+follower reconnects from the cursor with a backoff. Updates for orders that are not ours, or for
+runs this router does not know, are skipped. A stop lets the update in hand finish (its effects
+and its cursor), then ends the stream (`rebal_runtime.periodic`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 
 from rebal_order_router.domain import (
@@ -19,7 +18,10 @@ from rebal_order_router.domain import (
     is_rebal_client_order_id,
 )
 from rebal_order_router.service_layer.context import RouterContext, apply_reports
+from rebal_runtime.backoff import Backoff
+from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.log import get_logger
+from rebal_runtime.periodic import Background
 
 log = get_logger(__name__)
 
@@ -50,6 +52,7 @@ class TradeUpdateFollower:
         *,
         cursor_every: int = 100,
         cursor_seconds: float = 1.0,
+        clock: Clock | None = None,
     ) -> None:
         self.ctx = ctx
         self.reconnect_seconds = reconnect_seconds
@@ -57,17 +60,15 @@ class TradeUpdateFollower:
         self.cursor_seconds = cursor_seconds
         self.processed = 0
         self.connections = 0
-        self._task: asyncio.Task[None] | None = None
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.backoff = Backoff(reconnect_seconds, MAX_RECONNECT_SECONDS)
+        self._background = Background("order-router-trade-updates", self._run)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="order-router-trade-updates")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
 
     async def follow_once(self) -> int:
         """One connection: process updates after the stored cursor until the stream ends.
@@ -82,21 +83,22 @@ class TradeUpdateFollower:
         count = 0
         try:
             async for update in self.ctx.broker.stream_trade_updates(cursor):
-                await handle_trade_update(self.ctx, update)
-                cursor = update.event_id
-                count += 1
-                self.processed += 1
-                batch_full = count % self.cursor_every == 0
-                if batch_full or time.monotonic() - saved_at >= self.cursor_seconds:
-                    await self.ctx.runs.save_cursor(CURSOR, cursor)
-                    saved, saved_at = cursor, time.monotonic()
+                with self._background.busy():
+                    await handle_trade_update(self.ctx, update)
+                    cursor = update.event_id
+                    count += 1
+                    self.processed += 1
+                    batch_full = count % self.cursor_every == 0
+                    if batch_full or time.monotonic() - saved_at >= self.cursor_seconds:
+                        await self.ctx.runs.save_cursor(CURSOR, cursor)
+                        saved, saved_at = cursor, time.monotonic()
         finally:
             if cursor is not None and cursor != saved:
                 await self.ctx.runs.save_cursor(CURSOR, cursor)
         return count
 
     async def _run(self) -> None:
-        delay = self.reconnect_seconds
+        failures = 0  # in a row, without an update processed in between
         while True:
             before = self.processed
             try:
@@ -104,10 +106,12 @@ class TradeUpdateFollower:
                 log.info("trade-update stream ended; reconnecting", processed=processed)
             except Exception as exc:  # broker or store down: reconnect from the cursor later
                 if self.processed > before:  # it was working: a fresh failure, a short wait
-                    delay = self.reconnect_seconds
+                    failures = 0
+                # the first wait as set, even above the cap; the doubling ones are capped
+                delay = self.backoff.delay(failures) if failures else self.reconnect_seconds
+                failures += 1
                 log.warning("trade-update stream failed", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RECONNECT_SECONDS)
+                await self.clock.sleep(delay)
                 continue
-            delay = self.reconnect_seconds
-            await asyncio.sleep(self.reconnect_seconds)
+            failures = 0
+            await self.clock.sleep(self.reconnect_seconds)

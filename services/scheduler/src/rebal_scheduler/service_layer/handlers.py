@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import Document, DocumentStore
 from rebal_runtime.uow import Change, apply_once
-from rebal_scheduler.adapters.clock import Clock
 from rebal_scheduler.adapters.schedule_store import (
     SCHEDULE_COLLECTION,
     SCHEDULE_ID,

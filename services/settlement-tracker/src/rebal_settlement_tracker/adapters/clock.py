@@ -1,5 +1,5 @@
-"""The clock port of this service: the shared one from the runtime (system clock; a settable fake
-clock for tests, whose `sleep` wakes as soon as the time is moved)."""
+"""The clock port is the runtime's (`rebal_runtime.clock`); this re-export is left only for
+`service_layer/handlers.py`, which still imports it from here. New code imports the runtime's."""
 
 from rebal_runtime.clock import Clock, FakeClock, SystemClock
 
