@@ -1,6 +1,6 @@
 // Command rebal-ferretdb runs FerretDB v1 (the embeddable package) with its SQLite backend on a
 // loopback address, so the MongoDB store adapter can be tested over the real MongoDB wire
-// protocol without Docker (DESIGN §5). It is a test tool: no authentication, no TLS, no telemetry.
+// protocol without Docker (docs/design.md §5). It is a test tool: no authentication, no TLS, no telemetry.
 //
 //	rebal-ferretdb -listen 127.0.0.1:27017 -data-dir var/ferretdb
 //

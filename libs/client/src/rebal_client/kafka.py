@@ -1,4 +1,4 @@
-"""Publish events (validated, keyed as DESIGN §2 says) and follow topics.
+"""Publish events (validated, keyed as docs/design.md §2 says) and follow topics.
 
 Every function takes where Kafka is either as bootstrap servers (PLAINTEXT) or as a
 `KafkaConnection`, which also says who to be there: on a secured broker each kind of client is its

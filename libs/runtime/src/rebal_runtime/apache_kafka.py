@@ -1,6 +1,6 @@
 """Apache Kafka in KRaft mode (one process: broker + controller) on free loopback ports.
 
-DESIGN §5: the real broker of CI's integration, e2e and fault suites without a Docker engine, from
+docs/design.md §5: the real broker of CI's integration, e2e and fault suites without a Docker engine, from
 the Maven Central jars that `make kafka-jars` (scripts/fetch-kafka.sh) puts in var/kafka/3.9/libs.
 It has what Tansu lacks: idempotent and transactional producers, data on disk, compaction, a
 broker that answers a fetch as soon as data arrives. Same interface as `EmbeddedKafka`.

@@ -1,6 +1,6 @@
 """Apache Kafka with authentication and ACLs: who may write what is enforced by the broker.
 
-DESIGN §4 "Who may write what": one principal per service and per client role, and the Kafka ACLs
+docs/design.md §4 "Who may write what": one principal per service and per client role, and the Kafka ACLs
 of `rebal_runtime.topic_acl`. `SecuredApacheKafka` is `ApacheKafka` (same jars, ports, interface)
 with:
 

@@ -1,4 +1,4 @@
-"""FastStream KafkaBroker wired for DESIGN §4: acks=all, manual ack after commit, earliest reset."""
+"""FastStream KafkaBroker wired for docs/design.md §4: acks=all, manual ack after commit, earliest reset."""
 
 from __future__ import annotations
 

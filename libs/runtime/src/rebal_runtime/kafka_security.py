@@ -1,6 +1,6 @@
 """SASL / TLS options for FastStream and aiokafka from the settings (PLAINTEXT by default).
 
-On a secured broker each service authenticates as its own principal (DESIGN §4, "Who may write
+On a secured broker each service authenticates as its own principal (docs/design.md §4, "Who may write
 what"; the ACLs: `rebal_runtime.topic_acl`): `REBAL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT` (or
 `SASL_SSL`), `REBAL_KAFKA_SASL_MECHANISM=SCRAM-SHA-512`, `REBAL_KAFKA_SASL_USERNAME` and
 `REBAL_KAFKA_SASL_PASSWORD`. A SASL protocol without a user or password fails here, at start,

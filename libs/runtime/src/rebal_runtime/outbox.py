@@ -14,7 +14,7 @@ bytes, so rows committed before the key was configured are signed too.
 
 A message that can never be published (larger than the broker accepts, an invalid topic) is
 quarantined once it failed on its own: moved out of the outbox with the reason, kept readable
-(`DocumentStore.quarantined_outbox`) and logged, so nothing behind it waits (DESIGN §4). Other
+(`DocumentStore.quarantined_outbox`) and logged, so nothing behind it waits (docs/design.md §4). Other
 failures (broker down, timeouts) keep the rows, and this relay's lease on them, and are retried
 with backoff.
 

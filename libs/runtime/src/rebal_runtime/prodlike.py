@@ -1,4 +1,4 @@
-"""The compose topology (deploy/docker-compose.yml) as processes, without a Docker engine (DESIGN §5).
+"""The compose topology (deploy/docker-compose.yml) as processes, without a Docker engine (docs/design.md §5).
 
 `python -m rebal_runtime.prodlike` (what `make prod-like` runs; `make kafka-jars` and `make ferretdb`
 first) starts it in the foreground; Ctrl-C stops the services first, then Kafka, then FerretDB.

@@ -1,4 +1,4 @@
-"""Producer signatures: a consumer can tell which service produced a record (DESIGN §4).
+"""Producer signatures: a consumer can tell which service produced a record (docs/design.md §4).
 
 The broker's ACLs decide who may write a topic; a topic with several legitimate producers
 (`order.filled`: the order-router for PLATFORM runs, a client's middleware for CLIENT runs) cannot

@@ -1,20 +1,20 @@
-"""Who may write and read which topic (DESIGN §2 producer column, §4 "Who may write what").
+"""Who may write and read which topic (docs/design.md §2 producer column, §4 "Who may write what").
 
 The `producer` field of an event is self-declared and proves nothing: the broker decides, by the
 authenticated principal (one per service, one per client role) and these Kafka ACLs. This module is
 the one table of them, as data: the secured Apache Kafka launcher
 (`rebal_runtime.apache_kafka_security`) applies it, `kafka-acls` commands are rendered from it
 (deployments), the README's "Security" table is generated from it, and
-`tests/unit/test_topic_acl.py` checks it against the producer column of DESIGN §2 and the README.
+`tests/unit/test_topic_acl.py` checks it against the producer column of docs/design.md §2 and the README.
 
-Writes are DESIGN's, topic by topic. Reads are kept simple and correct: a service may read every
+Writes are the design's (docs/design.md §2), topic by topic. Reads are kept simple and correct: a service may read every
 topic with its own consumer group (`group_id = settings.service_name` for every FastStream
 subscriber, `rebal_runtime.broker.subscriber_options`); the broker simulator reads only the
 prices; a client role reads the public output topics with any consumer group whose name starts
 with its principal (`client-...`, `middleware-...`).
 
 ACLs are only made for topics that exist (`rebal_schemas.ALL_TOPICS`); the table already names the
-DESIGN topics that do not exist yet (`PLANNED_TOPICS`: run.cancel_requested, run.status_changed,
+design topics that do not exist yet (`PLANNED_TOPICS`: run.cancel_requested, run.status_changed,
 run.settled, model.status_changed, request.rejected), so each gets its ACLs the day it is added to
 `rebal_schemas`. `python -m rebal_runtime.topic_acl` prints the README table;
 `--kafka-acls` prints the `kafka-acls` commands.
@@ -59,7 +59,7 @@ PLANNED_TOPICS: tuple[str, ...] = (
     "model.status_changed",  # optimizer: needs_adjustment / active / inactive
     "request.rejected",  # the service that refused (the optimizer)
 )
-"""Topics of DESIGN §2 that `rebal_schemas` does not have yet: in the table, no ACL until they exist."""
+"""Topics of docs/design.md §2 that `rebal_schemas` does not have yet: in the table, no ACL until they exist."""
 
 PUBLIC_OUTPUTS: tuple[str, ...] = (
     "optimization.created",
@@ -76,7 +76,7 @@ PUBLIC_OUTPUTS: tuple[str, ...] = (
 _DEAD_LETTER = "dead.letter"
 
 WRITES: Mapping[str, tuple[str, ...]] = {
-    # services: DESIGN §1 "produces" and §2 "producer"; every service but the simulator may
+    # services: docs/design.md §1 "produces" and §2 "producer"; every service but the simulator may
     # dead-letter what it consumes.
     "optimizer": (
         "optimization.created",
@@ -86,7 +86,7 @@ WRITES: Mapping[str, tuple[str, ...]] = {
         "request.rejected",
         _DEAD_LETTER,
     ),
-    # PLATFORM integration. "The start of execution" it tells the settlement-tracker (DESIGN §1)
+    # PLATFORM integration. "The start of execution" it tells the settlement-tracker (docs/design.md §1)
     # has no topic yet; run.status_changed stays the tracker's alone.
     "order-router": ("order.filled", "order.closed", _DEAD_LETTER),
     "settlement-tracker": (
@@ -98,7 +98,7 @@ WRITES: Mapping[str, tuple[str, ...]] = {
     ),
     "scheduler": ("rebalance.requested", _DEAD_LETTER),
     "broker-simulator": (),  # it only reads market.prices (and skips what it cannot decode)
-    # The api service is a client like any other (DESIGN §1), written by us.
+    # The api service is a client like any other (docs/design.md §1), written by us.
     "api": (
         "model.updated",
         "portfolio.patched",

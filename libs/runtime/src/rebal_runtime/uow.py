@@ -1,4 +1,4 @@
-"""Handle an event against one aggregate document, exactly once (DESIGN §4).
+"""Handle an event against one aggregate document, exactly once (docs/design.md §4).
 
 `apply_once` loads the document, skips the event if its id is already among the document's
 processed ids (inbox), lets the handler compute the change, and commits state + processed id +

@@ -8,7 +8,7 @@ logged at doubling intervals (up to `broker_watch_log_max_seconds`). aiokafka's 
 errors are rate-limited meanwhile (`rebal_runtime.log.RepeatLimiter`).
 
 A broker that answers without some of the configured topics has restarted empty (the embedded
-Tansu keeps nothing, DESIGN §5), possibly between two checks: the service goes not-ready at once,
+Tansu keeps nothing, docs/design.md §5), possibly between two checks: the service goes not-ready at once,
 the watchdog creates the topics with their configured partitions (when the service creates topics
 at all, `kafka_create_topics`) and says so with an error line. Then `on_back`: the service's
 clients refresh their metadata and the ready file comes back once the consumers are assigned.

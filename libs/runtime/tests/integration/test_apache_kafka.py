@@ -1,4 +1,4 @@
-"""What Apache Kafka does that Tansu cannot (DESIGN §4-§5), proven over the project's own broker.
+"""What Apache Kafka does that Tansu cannot (docs/design.md §4-§5), proven over the project's own broker.
 
 - The idempotent producer: a Produce request the broker applied but whose answer never reached
   the producer (the connection dropped in between) is retried by the producer and *not* stored

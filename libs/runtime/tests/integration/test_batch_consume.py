@@ -1,4 +1,4 @@
-"""Batch subscribers keep DESIGN §4 per message, over the real embedded Kafka (Tansu): one bad
+"""Batch subscribers keep docs/design.md §4 per message, over the real embedded Kafka (Tansu): one bad
 message in a batch is dead-lettered alone, the rest is applied once, the batch is committed once."""
 
 from __future__ import annotations

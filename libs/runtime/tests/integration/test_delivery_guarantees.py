@@ -1,4 +1,4 @@
-"""DESIGN §4 proven in the runtime itself, over the real embedded Kafka (Tansu)."""
+"""docs/design.md §4 proven in the runtime itself, over the real embedded Kafka (Tansu)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may write what, enforced by a real Apache Kafka (DESIGN §4; issue #17 item 1).
+"""Who may write what, enforced by a real Apache Kafka (docs/design.md §4; issue #17 item 1).
 
 The finding: anyone who could produce to Kafka could trade (a forged optimization.ready made the
 order-router buy; forged order.filled and run.completed rewrote books), since the `producer` field

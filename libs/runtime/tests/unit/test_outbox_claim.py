@@ -1,6 +1,6 @@
 """The outbox relay over a shared store: two relays (two instances of a service) publish each
 outbox row exactly once, a crashed relay's rows are taken over after its lease, and a row that can
-never be published is quarantined instead of blocking the rows behind it (DESIGN §4)."""
+never be published is quarantined instead of blocking the rows behind it (docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -137,7 +137,7 @@ def check_key(topic: str, key: bytes | None, data: dict[str, Any]) -> None:
 
     A payload whose key field is absent or not a string is left to validation (it is refused with
     that reason). Otherwise a missing or different key is refused: the key decides the partition,
-    and a portfolio's events are ordered only if they all share one (DESIGN §2). When the payload
+    and a portfolio's events are ordered only if they all share one (docs/design.md §2). When the payload
     is also invalid, the schema's reason is given, as it would have been without the key check.
     """
     spec = TOPICS.get(topic)

@@ -1,4 +1,4 @@
-"""The envelope every event carries (DESIGN §2) and the base class of all events."""
+"""The envelope every event carries (docs/design.md §2) and the base class of all events."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every topic of DESIGN §2: its name, its partition key, and the events it carries."""
+"""Every topic of docs/design.md §2: its name, its partition key, and the events it carries."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Wire types shared by every event: bounded decimals as strings, symbols, ids, and the enums.
 
-Money and quantities are `Decimal` and travel as JSON *strings* of plain digits (DESIGN §4, bounded
+Money and quantities are `Decimal` and travel as JSON *strings* of plain digits (docs/design.md §4, bounded
 input): an optional `-`, at most 15 integer digits, an optional `.` and at most 9 decimal places for
 quantities and prices, 2 for cash amounts and percents; no exponent (`"1e-999999"` would expand to
 a million digits the first time it is formatted), no `NaN`/`Infinity`, no white space, no `+`.

@@ -1,4 +1,4 @@
-"""Bounded input (DESIGN §4), as properties over hostile input an attacker with a plain Kafka client
+"""Bounded input (docs/design.md §4), as properties over hostile input an attacker with a plain Kafka client
 can send: every message is refused with a reason (a `PoisonMessage`, so it goes to dead.letter),
 or it decodes to values within the bounds, whose encoding is small. Never another exception."""
 

@@ -1,6 +1,6 @@
 """MongoDB DocumentStore on PyMongo's async API (`AsyncMongoClient`), one Mongo collection per
 aggregate collection. Every write is a single-document update, so no replica set is needed for
-correctness (DESIGN §4); the client is injected so tests can pass `mongomock-motor`'s client.
+correctness (docs/design.md §4); the client is injected so tests can pass `mongomock-motor`'s client.
 
 It also runs on FerretDB v1 (the project's Mongo-wire test server), whose gaps it works around:
 - nested arrays are refused: outbox headers are stored as `{"name", "value"}` documents (the former

@@ -2,7 +2,7 @@
 
 Why single documents: the state change, the inbox entry (processed event id) and the outbox
 entries of one handled event are ONE atomic write, without multi-document transactions. That works
-on a single MongoDB node, in SQLite and in an in-memory fake alike (DESIGN §4).
+on a single MongoDB node, in SQLite and in an in-memory fake alike (docs/design.md §4).
 History that only grows goes to append-only collections, written idempotently by id.
 
 Outbox claims (several relays on one store: two instances of a service share it): a relay takes a

@@ -1,4 +1,4 @@
-"""When to optimize and which run type (DESIGN.md §3 "Triggers and evaluation").
+"""When to optimize and which run type (docs/design.md §3 "Triggers and evaluation").
 
 Checks run in Alpaca's order (rebalancing-anchors.md §a.5, §a.8) and every check is written to
 the decision record, whether it stopped the evaluation or not.

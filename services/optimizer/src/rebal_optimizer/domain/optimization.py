@@ -1,4 +1,4 @@
-"""The optimization: one computed set of orders and its lifecycle (DESIGN.md §3).
+"""The optimization: one computed set of orders and its lifecycle (docs/design.md §3).
 
 The lifecycle is a transition table; `apply()` is the only way to move it. InvestSuite owner
 choices (ACCEPT|REJECT|REOPTIMIZE) map onto events of that table.

@@ -1,4 +1,4 @@
-"""Order generation: pure, deterministic, all Decimal (DESIGN.md §3 "Order generation").
+"""Order generation: pure, deterministic, all Decimal (docs/design.md §3 "Order generation").
 
 Rules: sells before buys (lower leg numbers); never sell more than held; never spend more than
 the cash left after the sells minus the cash target and buffer; orders under the minimum

@@ -2,7 +2,7 @@
 the trade-update stream cursor.
 
 Every write of a run goes through `apply_once`, so the new state, its index values and the
-events to publish are one atomic commit (DESIGN §4), retried on a version conflict.
+events to publish are one atomic commit (docs/design.md §4), retried on a version conflict.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Deterministic `client_order_id`: the key that makes "the same order never reaches the broker
-twice" hold across retries and crashes (DESIGN §4, kafka-reliability-notes §1.6).
+twice" hold across retries and crashes (docs/design.md §4, kafka-reliability-notes §1.6).
 
 Format: ``rebal-{run_id}-{leg}`` when readable, else ``rebalh-{h<40 hex of sha256(run_id)>}-{leg}``.
 

@@ -20,7 +20,7 @@ class OrderSide(StrEnum):
 class OrderStatus(StrEnum):
     """Lifecycle of one order, mirroring Alpaca's order statuses.
 
-    PENDING_SUBMIT exists because the intent is stored before it is sent (DESIGN §4); an order in
+    PENDING_SUBMIT exists because the intent is stored before it is sent (docs/design.md §4); an order in
     it may or may not have reached the broker, so it is resolved by a lookup, never by a guess.
     NOT_EXECUTED is ours (InvestSuite's movement status): the intent was abandoned and the broker
     provably never had it (run canceled before the leg was sent, confirmed by a lookup).

@@ -1,5 +1,5 @@
 """optimization.ready -> a stored `RunExecution`: every intent with its deterministic
-client_order_id is committed BEFORE anything is sent (DESIGN §4 "Broker orders")."""
+client_order_id is committed BEFORE anything is sent (docs/design.md §4 "Broker orders")."""
 
 from __future__ import annotations
 

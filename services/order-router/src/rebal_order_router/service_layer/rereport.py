@@ -1,4 +1,4 @@
-"""Re-report after the Kafka broker lost records (DESIGN §5: the embedded Tansu keeps nothing).
+"""Re-report after the Kafka broker lost records (docs/design.md §5: the embedded Tansu keeps nothing).
 
 The order.filled / order.closed events of a run were published through the outbox and marked
 sent; if the broker then lost them before the settlement-tracker read them, the run never

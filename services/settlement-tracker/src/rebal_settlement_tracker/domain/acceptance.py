@@ -1,4 +1,4 @@
-"""Which fills and closes a run accepts: the consumer's own checks (DESIGN §4, "consumers still
+"""Which fills and closes a run accepts: the consumer's own checks (docs/design.md §4, "consumers still
 check what they can"), whatever the broker's ACLs already let through.
 
 A fact is accepted only for an order of the run's plan and only if

@@ -29,7 +29,7 @@ class RunAlreadyCompleted(IllegalTransition):
 
 
 class RejectCode(StrEnum):
-    """Which consumer check a fill or close failed (DESIGN §4: consumers still check)."""
+    """Which consumer check a fill or close failed (docs/design.md §4: consumers still check)."""
 
     NOT_SIGNED = "not_signed_by_platform"  # a PLATFORM fact without the order-router's signature
     UNKNOWN_LEG = "unknown_leg"

@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import Document, DocumentStore
 from rebal_runtime.uow import Change, apply_once
 from rebal_schemas import Event, OptimizationReady, OrderClosed, OrderFilled, PoisonMessage
-from rebal_settlement_tracker.adapters.clock import Clock
 from rebal_settlement_tracker.adapters.run_document import run_from_document, run_to_document
 from rebal_settlement_tracker.domain import (
     AcceptancePolicy,
