@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .adapters.sqlite_store import SqliteStore
-from .domain.behaviour import BehaviourConfig
-from .service_layer.behaviour_state import RuntimeBehaviour
-from .service_layer.fills import FillScheduler
-from .service_layer.notifier import ChangeNotifier
-from .service_layer.orders_service import OrderService
-from .service_layer.ports import Clock
-from .service_layer.price_book import StoredPriceBook
-from .service_layer.queries import Queries
+from rebal_broker_sim.adapters.sqlite_store import SqliteStore
+from rebal_broker_sim.domain.behaviour import BehaviourConfig
+from rebal_broker_sim.service_layer.behaviour_state import RuntimeBehaviour
+from rebal_broker_sim.service_layer.fills import FillScheduler
+from rebal_broker_sim.service_layer.notifier import ChangeNotifier
+from rebal_broker_sim.service_layer.orders_service import OrderService
+from rebal_broker_sim.service_layer.ports import Clock
+from rebal_broker_sim.service_layer.price_book import StoredPriceBook
+from rebal_broker_sim.service_layer.queries import Queries
 
 
 def utc_now() -> datetime:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from ..domain.orders import Order, OrderStatus, Side
+from rebal_broker_sim.domain.orders import Order, OrderStatus, Side
 
 
 def encode_time(moment: datetime | None) -> str | None:

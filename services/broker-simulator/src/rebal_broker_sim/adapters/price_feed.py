@@ -17,10 +17,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from rebal_broker_sim.service_layer.ports import PriceBook
 from rebal_runtime.periodic import Background
 from rebal_schemas import PoisonMessage, PriceUpdated, decode
-
-from ..service_layer.ports import PriceBook
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 2.0  # Kafka away: try again shortly, prices are not urgent

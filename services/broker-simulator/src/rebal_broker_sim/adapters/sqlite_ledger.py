@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import aiosqlite
 
-from ..domain.quotes import Quote
-from ..service_layer.ports import AccountLedger, PriceTable
-from .codec import decode_time, encode_time
+from rebal_broker_sim.adapters.codec import decode_time, encode_time
+from rebal_broker_sim.domain.quotes import Quote
+from rebal_broker_sim.service_layer.ports import AccountLedger, PriceTable
 
 
 class SqlitePriceTable(PriceTable):

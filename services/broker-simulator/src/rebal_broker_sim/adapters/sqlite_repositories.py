@@ -8,16 +8,7 @@ from decimal import Decimal
 
 import aiosqlite
 
-from ..domain.orders import Order, OrderStatus
-from ..service_layer.ports import (
-    JsonObject,
-    OrderRepository,
-    OrderRequestRecord,
-    RequestLog,
-    TradeEventLog,
-    TradeUpdate,
-)
-from .codec import (
+from rebal_broker_sim.adapters.codec import (
     decode_decimal,
     decode_order,
     decode_time,
@@ -25,6 +16,15 @@ from .codec import (
     encode_order,
     encode_time,
     require_time,
+)
+from rebal_broker_sim.domain.orders import Order, OrderStatus
+from rebal_broker_sim.service_layer.ports import (
+    JsonObject,
+    OrderRepository,
+    OrderRequestRecord,
+    RequestLog,
+    TradeEventLog,
+    TradeUpdate,
 )
 
 

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import aiosqlite
 
-from ..service_layer.ports import UnitOfWork
-from .sqlite_ledger import SqliteAccountLedger, SqlitePriceTable
-from .sqlite_repositories import SqliteOrderRepository, SqliteRequestLog, SqliteTradeEventLog
-from .sqlite_schema import SCHEMA
+from rebal_broker_sim.adapters.sqlite_ledger import SqliteAccountLedger, SqlitePriceTable
+from rebal_broker_sim.adapters.sqlite_repositories import (
+    SqliteOrderRepository,
+    SqliteRequestLog,
+    SqliteTradeEventLog,
+)
+from rebal_broker_sim.adapters.sqlite_schema import SCHEMA
+from rebal_broker_sim.service_layer.ports import UnitOfWork
 
 
 class SqliteStore:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .behaviour import BehaviourConfig, FillMode
-from .decimals import quantize_qty_down, whole_shares_down
-from .orders import (
+from rebal_broker_sim.domain.behaviour import BehaviourConfig, FillMode
+from rebal_broker_sim.domain.decimals import quantize_qty_down, whole_shares_down
+from rebal_broker_sim.domain.orders import (
     FillEvent,
     Order,
     OrderFilled,
@@ -21,7 +21,7 @@ from .orders import (
     Side,
     apply,
 )
-from .quotes import Quote
+from rebal_broker_sim.domain.quotes import Quote
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from .decimals import quantize_price
+from rebal_broker_sim.domain.decimals import quantize_price
 
 
 class OrderStatus(StrEnum):

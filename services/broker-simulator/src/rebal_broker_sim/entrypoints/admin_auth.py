@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..service_layer.errors import AdminUnauthorized
-from .http_common import simulator_of
+from rebal_broker_sim.entrypoints.http_common import simulator_of
+from rebal_broker_sim.service_layer.errors import AdminUnauthorized
 
 ADMIN_TOKEN_ENV = "REBAL_SIM_ADMIN_TOKEN"
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -9,12 +9,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain.decimals import format_decimal
-from ..service_layer.errors import UnprocessableRequest
-from ..service_layer.views import order_view, rfc3339
-from .admin_auth import admin_only
-from .behaviour_parsing import behaviour_changes, behaviour_view, cash_changes, decimal_field
-from .http_common import json_response, read_json, simulator_of
+from rebal_broker_sim.domain.decimals import format_decimal
+from rebal_broker_sim.entrypoints.admin_auth import admin_only
+from rebal_broker_sim.entrypoints.behaviour_parsing import (
+    behaviour_changes,
+    behaviour_view,
+    cash_changes,
+    decimal_field,
+)
+from rebal_broker_sim.entrypoints.http_common import json_response, read_json, simulator_of
+from rebal_broker_sim.service_layer.errors import UnprocessableRequest
+from rebal_broker_sim.service_layer.views import order_view, rfc3339
 
 
 async def health(request: Request) -> Response:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ..domain.behaviour import BehaviourConfig, FillMode
-from ..domain.decimals import DecimalFieldError, format_decimal, parse_decimal
-from ..service_layer.errors import UnprocessableRequest
+from rebal_broker_sim.domain.behaviour import BehaviourConfig, FillMode
+from rebal_broker_sim.domain.decimals import DecimalFieldError, format_decimal, parse_decimal
+from rebal_broker_sim.service_layer.errors import UnprocessableRequest
 
 _INT_FIELDS = ("latency_ms", "fill_delay_ms", "fail_next_n_requests", "drop_next_n_responses")
 _BOOL_FIELDS = ("reject_unknown_symbols", "drop_response_after_accept")

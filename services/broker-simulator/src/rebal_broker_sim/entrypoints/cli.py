@@ -11,12 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..adapters.price_feed import MarketPriceFeed
-from ..bootstrap import Credentials, Simulator, bootstrap
-from ..domain.behaviour import BehaviourConfig, FillMode
-from .admin_auth import ADMIN_TOKEN_ENV
-from .http_app import create_app
-from .server import serve
+from rebal_broker_sim.adapters.price_feed import MarketPriceFeed
+from rebal_broker_sim.bootstrap import Credentials, Simulator, bootstrap
+from rebal_broker_sim.domain.behaviour import BehaviourConfig, FillMode
+from rebal_broker_sim.entrypoints.admin_auth import ADMIN_TOKEN_ENV
+from rebal_broker_sim.entrypoints.http_app import create_app
+from rebal_broker_sim.entrypoints.server import serve
 
 log = logging.getLogger("rebal_broker_sim")
 REQUIRE_AUTH_ENV = "REBAL_SIM_REQUIRE_AUTH"

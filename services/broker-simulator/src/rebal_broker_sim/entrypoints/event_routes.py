@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..bootstrap import Simulator
-from ..service_layer.errors import UnprocessableRequest
-from ..service_layer.views import trade_update_view
-from .http_common import broker_gate, json_response, simulator_of
+from rebal_broker_sim.bootstrap import Simulator
+from rebal_broker_sim.entrypoints.http_common import broker_gate, json_response, simulator_of
+from rebal_broker_sim.service_layer.errors import UnprocessableRequest
+from rebal_broker_sim.service_layer.views import trade_update_view
 
 BATCH_SIZE = 500
 KEEPALIVE_SECONDS = 15.0

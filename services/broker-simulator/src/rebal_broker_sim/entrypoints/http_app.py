@@ -10,12 +10,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..bootstrap import Simulator
-from ..service_layer.errors import BrokerError
-from .admin_routes import admin_routes
-from .event_routes import event_routes
-from .http_common import error_response, json_response
-from .trading_routes import trading_routes
+from rebal_broker_sim.bootstrap import Simulator
+from rebal_broker_sim.entrypoints.admin_routes import admin_routes
+from rebal_broker_sim.entrypoints.event_routes import event_routes
+from rebal_broker_sim.entrypoints.http_common import error_response, json_response
+from rebal_broker_sim.entrypoints.trading_routes import trading_routes
+from rebal_broker_sim.service_layer.errors import BrokerError
 
 
 def create_app(

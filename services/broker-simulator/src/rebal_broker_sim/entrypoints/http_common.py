@@ -13,8 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..bootstrap import Simulator
-from ..service_layer.errors import BrokerError, MalformedRequest, ServiceUnavailable, Unauthorized
+from rebal_broker_sim.bootstrap import Simulator
+from rebal_broker_sim.service_layer.errors import (
+    BrokerError,
+    MalformedRequest,
+    ServiceUnavailable,
+    Unauthorized,
+)
 
 
 def simulator_of(request: Request) -> Simulator:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ..domain.decimals import DecimalFieldError, decimal_places, parse_decimal
-from ..domain.orders import OrderRequest, Side
-from ..service_layer.errors import UnprocessableRequest
+from rebal_broker_sim.domain.decimals import DecimalFieldError, decimal_places, parse_decimal
+from rebal_broker_sim.domain.orders import OrderRequest, Side
+from rebal_broker_sim.service_layer.errors import UnprocessableRequest
 
 MAX_CLIENT_ORDER_ID_LENGTH = 128
 

@@ -14,7 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .trading_routes import TRANSPORT_STATE_KEY
+from rebal_broker_sim.entrypoints.trading_routes import TRANSPORT_STATE_KEY
 
 
 class _TransportExposingH11Protocol(H11Protocol):

@@ -10,14 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..domain.orders import OPEN_STATUSES, OrderStatus
-from ..service_layer.errors import (
-    MalformedRequest,
-    ServiceUnavailable,
-    UnprocessableRequest,
-)
-from ..service_layer.views import order_view
-from .http_common import (
+from rebal_broker_sim.domain.orders import OPEN_STATUSES, OrderStatus
+from rebal_broker_sim.entrypoints.http_common import (
     apply_latency,
     broker_gate,
     check_auth,
@@ -25,7 +19,17 @@ from .http_common import (
     read_json,
     simulator_of,
 )
-from .order_parsing import client_order_id_of, parse_order_request, symbol_of
+from rebal_broker_sim.entrypoints.order_parsing import (
+    client_order_id_of,
+    parse_order_request,
+    symbol_of,
+)
+from rebal_broker_sim.service_layer.errors import (
+    MalformedRequest,
+    ServiceUnavailable,
+    UnprocessableRequest,
+)
+from rebal_broker_sim.service_layer.views import order_view
 
 # Set by the uvicorn protocol in server.py: the connection's transport, so that the
 # drop-response fault can close the socket without writing a single byte.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..domain.behaviour import BehaviourConfig
+from rebal_broker_sim.domain.behaviour import BehaviourConfig
 
 
 class RuntimeBehaviour:

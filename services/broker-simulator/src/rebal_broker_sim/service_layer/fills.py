@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from datetime import datetime
 
-from .notifier import ChangeNotifier
-from .ports import Clock, UnitOfWorkFactory
-from .recording import fill_if_possible
+from rebal_broker_sim.service_layer.notifier import ChangeNotifier
+from rebal_broker_sim.service_layer.ports import Clock, UnitOfWorkFactory
+from rebal_broker_sim.service_layer.recording import fill_if_possible
 
 
 class FillScheduler:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ..domain.fill_engine import has_buying_power, open_buy_reservation, plan_fill
-from ..domain.fill_engine import rejection_reason as find_rejection_reason
-from ..domain.orders import (
+from rebal_broker_sim.domain.fill_engine import has_buying_power, open_buy_reservation, plan_fill
+from rebal_broker_sim.domain.fill_engine import rejection_reason as find_rejection_reason
+from rebal_broker_sim.domain.orders import (
     OPEN_STATUSES,
     Order,
     OrderCanceled,
@@ -21,16 +21,16 @@ from ..domain.orders import (
     new_order,
     rejected_order,
 )
-from .behaviour_state import RuntimeBehaviour
-from .errors import (
+from rebal_broker_sim.service_layer.behaviour_state import RuntimeBehaviour
+from rebal_broker_sim.service_layer.errors import (
     DuplicateClientOrderId,
     InsufficientBuyingPower,
     OrderNotCancelable,
     OrderNotFound,
 )
-from .notifier import ChangeNotifier
-from .ports import Clock, UnitOfWork, UnitOfWorkFactory
-from .recording import fill_if_possible, record_trade_update
+from rebal_broker_sim.service_layer.notifier import ChangeNotifier
+from rebal_broker_sim.service_layer.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from rebal_broker_sim.service_layer.recording import fill_if_possible, record_trade_update
 
 
 @dataclass(frozen=True, slots=True)

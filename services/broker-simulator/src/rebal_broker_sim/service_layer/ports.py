@@ -10,8 +10,8 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from ..domain.orders import Order, OrderStatus
-from ..domain.quotes import Quote
+from rebal_broker_sim.domain.orders import Order, OrderStatus
+from rebal_broker_sim.domain.quotes import Quote
 
 Clock = Callable[[], datetime]
 JsonObject = dict[str, Any]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from ..domain.quotes import Quote
-from .notifier import ChangeNotifier
-from .ports import Clock, UnitOfWorkFactory
+from rebal_broker_sim.domain.quotes import Quote
+from rebal_broker_sim.service_layer.notifier import ChangeNotifier
+from rebal_broker_sim.service_layer.ports import Clock, UnitOfWorkFactory
 
 
 class StoredPriceBook:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..domain.orders import Order
-from .ports import OrderRequestRecord, TradeUpdate, UnitOfWorkFactory
+from rebal_broker_sim.domain.orders import Order
+from rebal_broker_sim.service_layer.ports import OrderRequestRecord, TradeUpdate, UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..domain.fill_engine import cash_delta, execute_due_fill, position_delta
-from ..domain.orders import TRADE_UPDATE_NAMES, Order, OrderEvent
-from ..domain.quotes import Quote
-from .ports import UnitOfWork
-from .views import order_view
+from rebal_broker_sim.domain.fill_engine import cash_delta, execute_due_fill, position_delta
+from rebal_broker_sim.domain.orders import TRADE_UPDATE_NAMES, Order, OrderEvent
+from rebal_broker_sim.domain.quotes import Quote
+from rebal_broker_sim.service_layer.ports import UnitOfWork
+from rebal_broker_sim.service_layer.views import order_view
 
 
 async def record_trade_update(uow: UnitOfWork, order: Order, event: OrderEvent) -> int:

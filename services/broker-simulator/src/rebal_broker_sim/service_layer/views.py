@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.decimals import format_decimal
-from ..domain.orders import Order
-from .ports import JsonObject, TradeUpdate
+from rebal_broker_sim.domain.decimals import format_decimal
+from rebal_broker_sim.domain.orders import Order
+from rebal_broker_sim.service_layer.ports import JsonObject, TradeUpdate
 
 _ASSET_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "rebal-broker-sim/assets")
 

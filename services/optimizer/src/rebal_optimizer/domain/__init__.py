@@ -3,8 +3,8 @@
 No I/O, no clock, no awaits: `now` (aware UTC), `today` and the trading calendar are passed in.
 """
 
-from .allocation import CENT, QTY_STEP
-from .conditions import (
+from rebal_optimizer.domain.allocation import CENT, QTY_STEP
+from rebal_optimizer.domain.conditions import (
     MANUAL_WEIGHTS_WHILE_SUBSCRIBED,
     Policy,
     RunDecision,
@@ -12,7 +12,7 @@ from .conditions import (
     resolve_policy,
     uninvested_cash,
 )
-from .drift import (
+from rebal_optimizer.domain.drift import (
     Drift,
     compute_drifts,
     current_weights,
@@ -20,7 +20,7 @@ from .drift import (
     largest_drift,
     portfolio_value,
 )
-from .enums import (
+from rebal_optimizer.domain.enums import (
     BrokerIntegration,
     ConditionSubType,
     ConditionType,
@@ -34,15 +34,15 @@ from .enums import (
     TriggerReason,
     WeightType,
 )
-from .errors import (
+from rebal_optimizer.domain.errors import (
     DomainError,
     IllegalTransition,
     InvalidModel,
     InvalidPortfolioUpdate,
     InvalidSettings,
 )
-from .evaluation import Evaluation, evaluate, submit_external
-from .model_portfolio import (
+from rebal_optimizer.domain.evaluation import Evaluation, evaluate, submit_external
+from rebal_optimizer.domain.model_portfolio import (
     ModelPortfolio,
     RebalanceCondition,
     TargetWeights,
@@ -50,7 +50,7 @@ from .model_portfolio import (
     validate_conditions,
     validate_weights,
 )
-from .optimization import (
+from rebal_optimizer.domain.optimization import (
     TERMINAL_STATUSES,
     TRANSITIONS,
     AwaitingOwner,
@@ -61,14 +61,14 @@ from .optimization import (
     external_orders,
     validate_external,
 )
-from .orders import Order, OrderPlan, SkippedOrder, generate_orders
-from .portfolio import OwnerDecision, Portfolio
-from .prices import Price, Prices
-from .reasons import FAILURE_CODES, Reason
-from .settings import PortfolioSettings
-from .trading_days import TradingDays, trading_day_of
-from .triggers import AUTOMATIC_REASONS, ConditionEvaluation, Trigger
-from .waiting import Waiting, waiting_token
+from rebal_optimizer.domain.orders import Order, OrderPlan, SkippedOrder, generate_orders
+from rebal_optimizer.domain.portfolio import OwnerDecision, Portfolio
+from rebal_optimizer.domain.prices import Price, Prices
+from rebal_optimizer.domain.reasons import FAILURE_CODES, Reason
+from rebal_optimizer.domain.settings import PortfolioSettings
+from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
+from rebal_optimizer.domain.triggers import AUTOMATIC_REASONS, ConditionEvaluation, Trigger
+from rebal_optimizer.domain.waiting import Waiting, waiting_token
 
 __all__ = [
     "AUTOMATIC_REASONS",

@@ -11,15 +11,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from .drift import compute_drifts, largest_drift, portfolio_value
-from .enums import (
+from rebal_optimizer.domain.drift import compute_drifts, largest_drift, portfolio_value
+from rebal_optimizer.domain.enums import (
     ConditionType,
     ModelStatus,
     OptimizerMode,
     RunType,
     TriggerReason,
 )
-from .model_portfolio import (
+from rebal_optimizer.domain.model_portfolio import (
     HUNDRED,
     ZERO,
     ModelPortfolio,
@@ -27,15 +27,15 @@ from .model_portfolio import (
     TargetWeights,
     Weight,
 )
-from .prices import Prices, valuation_problems
-from .reasons import Reason
-from .settings import PortfolioSettings
-from .trading_days import TradingDays, trading_day_of
-from .triggers import ConditionEvaluation, Trigger
-from .waiting import WaitKind, first_missing_price
+from rebal_optimizer.domain.prices import Prices, valuation_problems
+from rebal_optimizer.domain.reasons import Reason
+from rebal_optimizer.domain.settings import PortfolioSettings
+from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
+from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
+from rebal_optimizer.domain.waiting import WaitKind, first_missing_price
 
 if TYPE_CHECKING:
-    from .portfolio import Portfolio
+    from rebal_optimizer.domain.portfolio import Portfolio
 
 MANUAL_WEIGHTS_WHILE_SUBSCRIBED = "MANUAL_WEIGHTS_WHILE_SUBSCRIBED"
 _DISPLAY = Decimal("0.000001")

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-from .enums import ConditionSubType
-from .model_portfolio import HUNDRED, ZERO, TargetWeights
-from .prices import Prices
+from rebal_optimizer.domain.enums import ConditionSubType
+from rebal_optimizer.domain.model_portfolio import HUNDRED, ZERO, TargetWeights
+from rebal_optimizer.domain.prices import Prices
 
 # Weights are ratios and cannot be exact; a wide precision keeps them deterministic and
 # far below any band or notional that matters.

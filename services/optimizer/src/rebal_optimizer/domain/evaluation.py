@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .conditions import RunDecision, decide_run
-from .enums import Initiator, OptimizerMode, RunType, TriggerReason
-from .model_portfolio import ZERO, ModelPortfolio, Weight
-from .optimization import (
+from rebal_optimizer.domain.conditions import RunDecision, decide_run
+from rebal_optimizer.domain.enums import Initiator, OptimizerMode, RunType, TriggerReason
+from rebal_optimizer.domain.model_portfolio import ZERO, ModelPortfolio, Weight
+from rebal_optimizer.domain.optimization import (
     AwaitingOwner,
     ExternalOrder,
     Optimization,
@@ -20,15 +20,15 @@ from .optimization import (
     external_orders,
     validate_external,
 )
-from .orders import OrderPlan, generate_orders
-from .prices import Prices, require_aware, valuation_problems
-from .reasons import Reason
-from .trading_days import TradingDays, trading_day_of
-from .triggers import ConditionEvaluation, Trigger
-from .waiting import NOT_RESUMED, Waiting, first_missing_price, waiting_for
+from rebal_optimizer.domain.orders import OrderPlan, generate_orders
+from rebal_optimizer.domain.prices import Prices, require_aware, valuation_problems
+from rebal_optimizer.domain.reasons import Reason
+from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
+from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
+from rebal_optimizer.domain.waiting import NOT_RESUMED, Waiting, first_missing_price, waiting_for
 
 if TYPE_CHECKING:
-    from .portfolio import Portfolio
+    from rebal_optimizer.domain.portfolio import Portfolio
 
 # Gates that only postpone: a model change stopped by them must still waive cooldown later.
 _DEFERRING_GATES = frozenset({"blocked", "daily_limit", "awaiting_client_holdings"})

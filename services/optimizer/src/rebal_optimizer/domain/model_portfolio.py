@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from .enums import (
+from rebal_optimizer.domain.enums import (
     CALENDAR_SUB_TYPES,
     DRIFT_SUB_TYPES,
     ConditionSubType,
@@ -19,7 +19,7 @@ from .enums import (
     ModelStatus,
     WeightType,
 )
-from .errors import InvalidModel
+from rebal_optimizer.domain.errors import InvalidModel
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)

@@ -12,13 +12,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from enum import StrEnum
 
-from .allocation import PRECISION, ZERO, floor_cents
-from .enums import Initiator, Mandate, OwnerChoice, RunType, Side, TriggerReason
-from .errors import IllegalTransition
-from .model_portfolio import Weight
-from .orders import WIRE_LIMIT, Order, SkippedOrder
-from .prices import Prices
-from .reasons import (
+from rebal_optimizer.domain.allocation import PRECISION, ZERO, floor_cents
+from rebal_optimizer.domain.enums import (
+    Initiator,
+    Mandate,
+    OwnerChoice,
+    RunType,
+    Side,
+    TriggerReason,
+)
+from rebal_optimizer.domain.errors import IllegalTransition
+from rebal_optimizer.domain.model_portfolio import Weight
+from rebal_optimizer.domain.orders import WIRE_LIMIT, Order, SkippedOrder
+from rebal_optimizer.domain.prices import Prices
+from rebal_optimizer.domain.reasons import (
     ASSET_NOT_TRADABLE,
     EXTERNAL_BUY_EXCEEDS_CASH,
     EXTERNAL_INVALID_QUANTITY,
@@ -28,7 +35,7 @@ from .reasons import (
     PRICE_MISSING,
     Reason,
 )
-from .triggers import ConditionEvaluation
+from rebal_optimizer.domain.triggers import ConditionEvaluation
 
 
 class OptimizationStatus(StrEnum):

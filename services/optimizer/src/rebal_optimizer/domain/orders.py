@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Context, Decimal, localcontext
 from typing import ParamSpec
 
-from .allocation import (
+from rebal_optimizer.domain.allocation import (
     PRECISION,
     ZERO,
     allocate_buys,
@@ -26,10 +26,15 @@ from .allocation import (
     sell_notional,
     withdrawal_sells,
 )
-from .enums import RunType, Side
-from .model_portfolio import HUNDRED, TargetWeights
-from .prices import Prices, require_aware, trading_problems, valuation_problems
-from .reasons import (
+from rebal_optimizer.domain.enums import RunType, Side
+from rebal_optimizer.domain.model_portfolio import HUNDRED, TargetWeights
+from rebal_optimizer.domain.prices import (
+    Prices,
+    require_aware,
+    trading_problems,
+    valuation_problems,
+)
+from rebal_optimizer.domain.reasons import (
     ARITHMETIC_ERROR,
     ASSET_NOT_TRADABLE,
     NO_PORTFOLIO_VALUE,
@@ -39,7 +44,7 @@ from .reasons import (
     WITHDRAWAL_SHORTFALL,
     Reason,
 )
-from .settings import PortfolioSettings
+from rebal_optimizer.domain.settings import PortfolioSettings
 
 P = ParamSpec("P")
 

@@ -12,22 +12,28 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from . import evaluation
-from .enums import BrokerIntegration, Initiator, OwnerChoice, RunType, TriggerReason
-from .errors import IllegalTransition, InvalidPortfolioUpdate
-from .model_portfolio import ZERO, ModelPortfolio
-from .optimization import (
+from rebal_optimizer.domain import evaluation
+from rebal_optimizer.domain.enums import (
+    BrokerIntegration,
+    Initiator,
+    OwnerChoice,
+    RunType,
+    TriggerReason,
+)
+from rebal_optimizer.domain.errors import IllegalTransition, InvalidPortfolioUpdate
+from rebal_optimizer.domain.model_portfolio import ZERO, ModelPortfolio
+from rebal_optimizer.domain.optimization import (
     AwaitingOwner,
     ExternalOrder,
     Optimization,
     OptimizationEvent,
     OptimizationStatus,
 )
-from .prices import Prices
-from .settings import PortfolioSettings
-from .trading_days import TradingDays
-from .triggers import Trigger
-from .waiting import Waiting
+from rebal_optimizer.domain.prices import Prices
+from rebal_optimizer.domain.settings import PortfolioSettings
+from rebal_optimizer.domain.trading_days import TradingDays
+from rebal_optimizer.domain.triggers import Trigger
+from rebal_optimizer.domain.waiting import Waiting
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .reasons import ASSET_NOT_TRADABLE, PRICE_INVALID, PRICE_MISSING, PRICE_STALE, Reason
+from rebal_optimizer.domain.reasons import (
+    ASSET_NOT_TRADABLE,
+    PRICE_INVALID,
+    PRICE_MISSING,
+    PRICE_STALE,
+    Reason,
+)
 
 
 @dataclass(frozen=True, slots=True)

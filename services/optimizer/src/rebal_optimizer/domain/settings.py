@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .enums import BrokerIntegration, Mandate, OptimizerMode
-from .errors import InvalidModel, InvalidSettings
-from .model_portfolio import (
+from rebal_optimizer.domain.enums import BrokerIntegration, Mandate, OptimizerMode
+from rebal_optimizer.domain.errors import InvalidModel, InvalidSettings
+from rebal_optimizer.domain.model_portfolio import (
     HUNDRED,
     RebalanceCondition,
     Weight,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .enums import Initiator, RunType, TriggerReason
-from .model_portfolio import Weight, validate_weights
+from rebal_optimizer.domain.enums import Initiator, RunType, TriggerReason
+from rebal_optimizer.domain.model_portfolio import Weight, validate_weights
 
 AUTOMATIC_REASONS = frozenset(
     {

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .enums import TriggerReason
-from .reasons import PRICE_MISSING, PRICE_STALE, Reason
-from .triggers import Trigger
+from rebal_optimizer.domain.enums import TriggerReason
+from rebal_optimizer.domain.reasons import PRICE_MISSING, PRICE_STALE, Reason
+from rebal_optimizer.domain.triggers import Trigger
 
 WaitKind = Literal["price", "model"]
 
