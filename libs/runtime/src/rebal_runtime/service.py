@@ -27,7 +27,7 @@ from rebal_runtime.broker import make_broker
 from rebal_runtime.consume import ReliableConsume
 from rebal_runtime.log import get_logger, tame_kafka_client_logs
 from rebal_runtime.outbox import AiokafkaSender, MessageSender, OutboxRelay, relay_owner_id
-from rebal_runtime.settings import RuntimeSettings
+from rebal_runtime.settings import RuntimeSettings, effective_settings
 from rebal_runtime.store import DocumentStore, store_from_settings
 from rebal_runtime.topics_admin import configured_topics, ensure_topics, refusing_auto_creation
 from rebal_runtime.watchdog import BrokerWatchdog, LossHook, WatchdogSettings
@@ -116,7 +116,11 @@ class ServiceRuntime:
         self.started = True
         self._readiness = asyncio.create_task(self._announce_ready(), name="readiness")
         await self.watchdog.start()
-        log.info("service started", service=self.settings.service_name)
+        log.info(
+            "service started",
+            service=self.settings.service_name,
+            settings=effective_settings(self.settings),
+        )
 
     async def _start_all(self) -> None:
         await self._start_infrastructure()

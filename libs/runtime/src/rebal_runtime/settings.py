@@ -155,3 +155,11 @@ class RuntimeSettings(BaseSettings):
             # Raising would make pydantic quote the input, keys included, in the error: instead
             # name the problem where the error shows its location, with a value it refuses.
             return {f"<unreadable {TRUSTED_SIGNERS_ENV}: {type(error).__name__}>": None}
+
+
+def effective_settings(settings: BaseSettings) -> dict[str, object]:
+    """What a process runs with, as `REBAL_*` name -> value, secrets masked: logged at start so
+    a person reading the log knows the configuration without reading the environment."""
+    prefix = str(settings.model_config.get("env_prefix", "")).upper()
+    values = settings.model_dump(mode="json")  # SecretStr dumps as "**********"
+    return {f"{prefix}{name.upper()}": value for name, value in sorted(values.items())}
