@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/optimizer/run.py [--seconds 1.0]
 
-One line per case (10, 50, 500 assets x full_rebalance, invest_cash) for `Portfolio.evaluate`
+One line per case (10, 50, 500 assets x full_rebalance, invest_cash) for the domain's `evaluate`
 (decision record + order generation + the optimization), then the raw baselines for the same
 portfolios: `generate_orders` alone and the bare Decimal valuation (sum of qty x price), the floor
 any optimizer pays. CPU time (`time.process_time`), so the figure is per core and does not depend
@@ -28,6 +28,7 @@ from rebal_optimizer.domain import (
     Trigger,
     TriggerReason,
     Weight,
+    evaluate,
     generate_orders,
 )
 
@@ -80,7 +81,8 @@ def evaluation(
     calendar = Weekdays()
 
     def work() -> object:
-        result = portfolio.evaluate(
+        result = evaluate(
+            portfolio,
             trigger,
             model,
             prices,

@@ -6,16 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rebal_optimizer.adapters.fanout_publisher import BrokerFanoutSink
-from rebal_optimizer.adapters.trading_days import (
-    ExchangeTradingDays,
-    TradingCalendar,
-    trading_calendar,
+from rebal_optimizer.adapters.portfolio_document import (
+    PortfolioDocumentMapping,
+    StorePortfolioQueries,
 )
+from rebal_optimizer.adapters.reference_data import StoreReferenceData
+from rebal_optimizer.adapters.trading_days import ExchangeTradingDays, trading_calendar
+from rebal_optimizer.domain.trading_days import TradingCalendar
 from rebal_optimizer.entrypoints.expiry_loop import ExpiryLoop
 from rebal_optimizer.entrypoints.kafka import build_router
 from rebal_optimizer.entrypoints.stale_blocks import StaleBlockAlarm
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig
+from rebal_optimizer.service_layer.fanout import FanoutSink
 from rebal_optimizer.service_layer.handlers import OptimizerHandlers
+from rebal_optimizer.service_layer.ports import StorePorts
 from rebal_optimizer.service_layer.redelivery import ReadyRedelivery
 from rebal_optimizer.settings import OptimizerSettings
 from rebal_runtime.clock import Clock, SystemClock
@@ -44,6 +48,23 @@ def config_of(settings: OptimizerSettings) -> OptimizerConfig:
     )
 
 
+def store_ports(store: DocumentStore) -> StorePorts:
+    """The service layer's storage ports, implemented by the adapters over one store."""
+    return StorePorts(
+        PortfolioDocumentMapping(), StorePortfolioQueries(store), StoreReferenceData(store)
+    )
+
+
+def build_handlers(
+    store: DocumentStore,
+    clock: Clock,
+    calendar: TradingCalendar,
+    config: OptimizerConfig,
+    fanout: FanoutSink,
+) -> OptimizerHandlers:
+    return OptimizerHandlers(store, clock, calendar, config, fanout, store_ports(store))
+
+
 def bootstrap(
     settings: OptimizerSettings | None = None,
     *,
@@ -56,7 +77,7 @@ def bootstrap(
     clock = clock if clock is not None else SystemClock()
     calendar = calendar if calendar is not None else trading_calendar(settings.trading_calendar)
     runtime = ServiceRuntime(settings, store=store)
-    handlers = OptimizerHandlers(
+    handlers = build_handlers(
         runtime.store, clock, calendar, config_of(settings), BrokerFanoutSink(runtime.broker)
     )
     runtime.include_router(build_router(settings, handlers))
@@ -77,7 +98,7 @@ def bootstrap(
     )
     runtime.on_start(stale_blocks.start)
     runtime.on_stop(stale_blocks.stop)
-    redelivery = ReadyRedelivery(runtime.store, handlers.portfolios)
+    redelivery = ReadyRedelivery(handlers.queries, handlers.portfolios)
 
     async def broker_lost_records(reason: str) -> None:
         # A lost optimization.ready nobody read would keep its portfolio blocked for good.

@@ -65,8 +65,8 @@ from typing import Any  # noqa: E402
 from rebal_optimizer.adapters.fanout_publisher import ListFanoutSink  # noqa: E402
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, record_from_document  # noqa: E402
 from rebal_optimizer.adapters.trading_days import AlwaysOpenTradingDays  # noqa: E402
+from rebal_optimizer.bootstrap import build_handlers  # noqa: E402
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig  # noqa: E402
-from rebal_optimizer.service_layer.handlers import OptimizerHandlers  # noqa: E402
 from rebal_runtime.clock import FakeClock  # noqa: E402
 from rebal_runtime.store import InMemoryStore  # noqa: E402
 from rebal_schemas import (  # noqa: E402
@@ -108,7 +108,7 @@ class Env:
         self.clock = FakeClock(NOW)
         self.sink = ListFanoutSink()
         self.config = OptimizerConfig("optimizer", max_price_age, advisory_expiry, fanout_batch)
-        self.handlers = OptimizerHandlers(
+        self.handlers = build_handlers(
             self.store, self.clock, AlwaysOpenTradingDays(), self.config, self.sink
         )
         self._read = 0

@@ -40,6 +40,7 @@ from rebal_optimizer.domain import (
     Trigger,
     Weight,
 )
+from rebal_optimizer.domain import evaluation as domain_evaluation
 from rebal_optimizer.service_layer.messages import (
     optimization_id_for,
     planned_order,
@@ -84,7 +85,8 @@ def test_portfolio_record_with_a_waiting_optimization_round_trips(trading_days) 
         pending_withdrawal=D(3),
     )
     prices = {"A": Price(D("12.34"), True, True, NOW)}
-    evaluation = portfolio.evaluate(
+    evaluation = domain_evaluation.evaluate(
+        portfolio,
         Trigger("manual"),
         MODEL,
         prices,

@@ -26,6 +26,7 @@ from rebal_optimizer.domain import (
     TriggerReason,
     Weight,
 )
+from rebal_optimizer.domain import evaluation as domain_evaluation
 
 NOW = datetime(2026, 3, 4, 15, tzinfo=UTC)  # Wednesday
 TODAY = date(2026, 3, 4)
@@ -55,7 +56,8 @@ def run(
     optimization_id: str = "O1",
 ) -> Evaluation:
     trigger = reason if isinstance(reason, Trigger) else Trigger(TriggerReason(reason))
-    return portfolio.evaluate(
+    return domain_evaluation.evaluate(
+        portfolio,
         trigger,
         model,
         prices,
@@ -354,7 +356,8 @@ def test_negative_cash_without_withdrawal_is_not_a_withdrawal(trading_days) -> N
 
 def test_naive_now_is_a_caller_bug(trading_days) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        DRIFTED.evaluate(
+        domain_evaluation.evaluate(
+            DRIFTED,
             Trigger(TriggerReason.NIGHTLY),
             MODEL,
             PRICES,

@@ -68,9 +68,13 @@ async def test_an_interrupted_fan_out_resumes_after_the_last_acknowledged_batch(
     sink = FailingOnce()
     parent = RebalanceRequested(scope="all", reason="drift_sweep")
     with pytest.raises(ConnectionError):
-        await fan_out(env.store, sink, parent, batch=2, producer="optimizer")
+        await fan_out(
+            env.store, sink, parent, batch=2, producer="optimizer", queries=env.handlers.queries
+        )
     assert [c.portfolio_id for c in sink.events] == ids[:2]
-    await fan_out(env.store, sink, parent, batch=2, producer="optimizer")
+    await fan_out(
+        env.store, sink, parent, batch=2, producer="optimizer", queries=env.handlers.queries
+    )
     assert [c.portfolio_id for c in sink.events] == ids  # nothing twice, nothing missing
 
 

@@ -32,6 +32,7 @@ from rebal_optimizer.domain import (
     TriggerReason,
     Weight,
 )
+from rebal_optimizer.domain import evaluation as domain_evaluation
 
 NOW = datetime(2026, 3, 4, 15, tzinfo=UTC)
 TODAY = date(2026, 3, 4)
@@ -57,7 +58,8 @@ def evaluate(
     today: date = TODAY,
     now: datetime = NOW,
 ) -> Evaluation:
-    return portfolio.evaluate(
+    return domain_evaluation.evaluate(
+        portfolio,
         Trigger(TriggerReason(reason)),
         MODEL,
         PRICES,
@@ -170,7 +172,8 @@ def test_reject_and_reoptimize(trading_days) -> None:
     again = evaluation.portfolio.decide(evaluation.optimization, OwnerChoice.REOPTIMIZE, NOW)
     assert again.optimization.status is OptimizationStatus.SUPERSEDED
     assert again.reoptimize is not None and again.reoptimize.reason is TriggerReason.MANUAL
-    new = again.portfolio.evaluate(
+    new = domain_evaluation.evaluate(
+        again.portfolio,
         again.reoptimize,
         MODEL,
         PRICES,
@@ -268,12 +271,13 @@ def test_external_optimization_is_validated(trading_days) -> None:
     external = with_settings(DRIFTED, optimizer=OptimizerMode.EXTERNAL)
     assert evaluate(external, trading_days).optimization is None  # rebal does not optimize
     good = [ExternalOrder("A", Side.SELL, D(10)), ExternalOrder("B", Side.BUY, D(10))]
-    ok = external.submit_external(
-        good, PRICES, optimization_id="X1", now=NOW, max_price_age=timedelta(minutes=15)
+    ok = domain_evaluation.submit_external(
+        external, good, PRICES, optimization_id="X1", now=NOW, max_price_age=timedelta(minutes=15)
     )
     assert ok.optimization is not None and ok.optimization.status is OptimizationStatus.READY
     assert ok.optimization.trigger is TriggerReason.EXTERNAL and ok.portfolio.blocked_by == "X1"
-    bad = external.submit_external(
+    bad = domain_evaluation.submit_external(
+        external,
         [ExternalOrder("A", Side.SELL, D(61))],
         PRICES,
         optimization_id="X2",
@@ -287,7 +291,8 @@ def test_external_optimization_is_validated(trading_days) -> None:
 
 
 def test_external_optimization_refused_for_platform_optimizer() -> None:
-    refused = DRIFTED.submit_external(
+    refused = domain_evaluation.submit_external(
+        DRIFTED,
         [ExternalOrder("A", Side.SELL, D(1))],
         PRICES,
         optimization_id="X1",
@@ -313,8 +318,13 @@ def test_eight_process_flows_complete_a_cycle(
     # 1. triggered: by rebal's evaluation, or by the external optimizer submitting orders
     if optimizer is OptimizerMode.EXTERNAL:
         orders = [ExternalOrder("A", Side.SELL, D(10)), ExternalOrder("B", Side.BUY, D(10))]
-        evaluation = portfolio.submit_external(
-            orders, PRICES, optimization_id="O1", now=NOW, max_price_age=timedelta(minutes=15)
+        evaluation = domain_evaluation.submit_external(
+            portfolio,
+            orders,
+            PRICES,
+            optimization_id="O1",
+            now=NOW,
+            max_price_age=timedelta(minutes=15),
         )
     else:
         evaluation = evaluate(portfolio, trading_days)

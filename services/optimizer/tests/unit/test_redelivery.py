@@ -39,7 +39,7 @@ def ready_of(env: Env, portfolio_id: str) -> OptimizationReady:
 
 
 def redelivery(env: Env) -> ReadyRedelivery:
-    return ReadyRedelivery(env.store, env.handlers.portfolios)
+    return ReadyRedelivery(env.handlers.queries, env.handlers.portfolios)
 
 
 async def test_a_blocked_portfolio_publishes_its_first_ready_event_again(env: Env) -> None:

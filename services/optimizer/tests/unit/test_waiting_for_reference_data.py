@@ -153,22 +153,20 @@ async def test_a_price_committed_while_the_evaluation_ran_is_not_missed(env) -> 
     await env.price("TLT", "50")
     await env.settings("p1", model_id="m1")
     env.new()
-    from rebal_optimizer.adapters import reference_data
+    reference = env.handlers.evaluator.reference
+    original = reference.prices
 
-    original = reference_data.load_prices
-    from rebal_optimizer.service_layer import evaluation as evaluation_module
-
-    async def prices_read_before_spy_arrives(store, symbols):
-        seen = await original(store, symbols)
-        evaluation_module.load_prices = original  # once
+    async def prices_read_before_spy_arrives(symbols):
+        seen = await original(symbols)
+        reference.prices = original  # once
         await env.price("SPY", "100")  # committed now; nobody waits for it yet
         return seen
 
-    evaluation_module.load_prices = prices_read_before_spy_arrives
+    reference.prices = prices_read_before_spy_arrives
     try:
         await env.deposit("p1", "10000")
     finally:
-        evaluation_module.load_prices = original
+        reference.prices = original
     events = env.new()
     assert [o.is_recommended for o in only(events, OptimizationCreated)] == [False, True]
     assert len(only(events, OptimizationReady)) == 1

@@ -1,7 +1,7 @@
-"""One store document per portfolio (collection `portfolios`): the domain Portfolio plus what the
-service keeps beside it — the account, the optimization waiting for its owner (in full, so a
-decision or the expiry sweep can move it), idempotency keys, and decision records waiting to be
-copied to the append-only history. One document, so every step is one atomic write.
+"""One store document per portfolio (collection `portfolios`): the domain `PortfolioAccount` (the
+Portfolio, the optimization waiting for its owner, idempotency keys) plus the decision records
+waiting to be copied to the append-only history. One document, so every step is one atomic write.
+This module only maps: the rules live in the domain, the steps in the service layer.
 
 While a READY optimization blocks the portfolio, the document also keeps the optimization.ready
 event exactly as it was published (`ready_event`, its encoded JSON): the event's times cannot be
@@ -10,7 +10,8 @@ derived again, and after the broker lost records the same event must be publishe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,14 @@ from rebal_optimizer.adapters.domain_json import (
     waiting_json,
     waiting_of,
 )
-from rebal_optimizer.domain import AwaitingOwner, Optimization, Portfolio, RunType
+from rebal_optimizer.domain import (
+    AwaitingOwner,
+    Optimization,
+    Portfolio,
+    PortfolioAccount,
+    RunType,
+)
+from rebal_runtime.store import DocumentStore
 
 Json = dict[str, Any]
 PORTFOLIOS = "portfolios"
@@ -35,7 +43,6 @@ MODEL_INDEX = "model_id"
 EXPIRY_INDEX = "expires_at"
 BLOCKED_INDEX = "blocked_at"  # when a READY optimization blocked it (stale-block alarm)
 WAITING_INDEX = "waiting_for"  # `price:SPY` / `model:m` while an evaluation waits for it
-RECENT_KEYS_KEPT = 50  # deposit ids, slot ids, external optimization ids remembered per portfolio
 
 
 def sortable_instant(moment: datetime) -> str:
@@ -43,39 +50,30 @@ def sortable_instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def remember(keys: tuple[str, ...], key: str) -> tuple[str, ...]:
-    return (*keys, key)[-RECENT_KEYS_KEPT:]
+def index_of(account: PortfolioAccount) -> dict[str, str | int | None]:
+    portfolio = account.portfolio
+    return {
+        MODEL_INDEX: portfolio.settings.model_id,
+        EXPIRY_INDEX: sortable_instant(account.expires_at) if account.expires_at else None,
+        WAITING_INDEX: waiting.token if (waiting := portfolio.waiting_for) else None,
+        BLOCKED_INDEX: sortable_instant(blocked_at)
+        if portfolio.blocked_by and (blocked_at := portfolio.blocked_at)
+        else None,
+    }
 
 
 @dataclass(frozen=True)
-class PortfolioRecord:
-    portfolio: Portfolio
-    account_id: str
-    awaiting: Optimization | None = None  # the AWAITING_OWNER optimization, in full
-    expires_at: datetime | None = None  # when `awaiting` expires
+class PortfolioRecord(PortfolioAccount):
+    """The document as stored: the account and the decision records not yet appended."""
+
     pending_history: tuple[Json, ...] = ()  # decision records not yet known to be appended
-    recent_deposits: tuple[str, ...] = ()  # deposit_id idempotency keys (InvestSuite's)
-    recent_slots: tuple[str, ...] = ()  # scheduler slots already evaluated
-    recent_external: tuple[str, ...] = ()  # external_optimization_ids already submitted
-    last_optimization_id: str | None = None
-    ready_event: str | None = None  # the encoded optimization.ready of `portfolio.blocked_by`
 
     @property
-    def portfolio_id(self) -> str:
-        return self.portfolio.portfolio_id
-
-    def with_portfolio(self, portfolio: Portfolio) -> PortfolioRecord:
-        return replace(self, portfolio=portfolio)
+    def account(self) -> PortfolioAccount:
+        return PortfolioAccount(**{f.name: getattr(self, f.name) for f in fields(PortfolioAccount)})
 
     def index(self) -> dict[str, str | int | None]:
-        return {
-            MODEL_INDEX: self.portfolio.settings.model_id,
-            EXPIRY_INDEX: sortable_instant(self.expires_at) if self.expires_at else None,
-            WAITING_INDEX: waiting.token if (waiting := self.portfolio.waiting_for) else None,
-            BLOCKED_INDEX: sortable_instant(blocked_at)
-            if self.portfolio.blocked_by and (blocked_at := self.portfolio.blocked_at)
-            else None,
-        }
+        return index_of(self)
 
 
 def _portfolio_json(p: Portfolio) -> Json:
@@ -134,13 +132,15 @@ def _portfolio_of(d: Json) -> Portfolio:
     )
 
 
-def record_to_document(r: PortfolioRecord) -> Json:
+def record_to_document(r: PortfolioAccount, pending_history: Sequence[Json] | None = None) -> Json:
+    if pending_history is None:
+        pending_history = r.pending_history if isinstance(r, PortfolioRecord) else ()
     return {
         "portfolio": _portfolio_json(r.portfolio),
         "account_id": r.account_id,
         "awaiting": optimization_json(r.awaiting) if r.awaiting else None,
         "expires_at": iso(r.expires_at),
-        "pending_history": list(r.pending_history),
+        "pending_history": list(pending_history),
         "recent_deposits": list(r.recent_deposits),
         "recent_slots": list(r.recent_slots),
         "recent_external": list(r.recent_external),
@@ -163,3 +163,54 @@ def record_from_document(d: Json) -> PortfolioRecord:
         last_optimization_id=d.get("last_optimization_id"),
         ready_event=d.get("ready_event"),
     )
+
+
+class PortfolioDocumentMapping:
+    """The service layer's `PortfolioDocuments` port."""
+
+    collection = PORTFOLIOS
+
+    def read(self, state: Json) -> tuple[PortfolioAccount, tuple[Json, ...]]:
+        record = record_from_document(state)
+        return record.account, record.pending_history
+
+    def write(self, account: PortfolioAccount, pending_history: Sequence[Json]) -> Json:
+        return record_to_document(account, pending_history)
+
+    def index(self, account: PortfolioAccount) -> dict[str, str | int | None]:
+        return index_of(account)
+
+    def optimization(self, optimization: Optimization) -> Json:
+        return optimization_json(optimization)
+
+
+# Every indexed block is at or before this, whatever the clock says.
+LATEST = sortable_instant(datetime.max.replace(tzinfo=UTC))
+
+
+class StorePortfolioQueries:
+    """The service layer's `PortfolioQueries` port, over the portfolio documents' indexes."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+
+    async def all(self, *, after: str | None, limit: int) -> list[str]:
+        return await self.store.scan(PORTFOLIOS, after_id=after, limit=limit)
+
+    async def subscribers(self, model_id: str, *, after: str | None, limit: int) -> list[str]:
+        return await self.store.query(
+            PORTFOLIOS, MODEL_INDEX, model_id, after_id=after, limit=limit
+        )
+
+    async def expired(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
+        return await self.store.query(
+            PORTFOLIOS, EXPIRY_INDEX, sortable_instant(now), op="le", after_id=after, limit=limit
+        )
+
+    async def waiting(self, token: str, *, after: str | None, limit: int) -> list[str]:
+        return await self.store.query(PORTFOLIOS, WAITING_INDEX, token, after_id=after, limit=limit)
+
+    async def blocked(self, *, after: str | None, limit: int) -> list[str]:
+        return await self.store.query(
+            PORTFOLIOS, BLOCKED_INDEX, LATEST, op="le", after_id=after, limit=limit
+        )

@@ -9,15 +9,17 @@ the store, as a single message's evaluation always did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from rebal_optimizer.adapters.domain_json import model_json, model_of, price_of
+from rebal_optimizer.adapters.domain_json import model_json, model_of, price_json, price_of
 from rebal_optimizer.domain import ModelPortfolio, Price
-from rebal_runtime.store import DocumentStore
+from rebal_runtime.store import Document, DocumentStore
+from rebal_runtime.uow import Change, apply_once
+from rebal_schemas import Event
 
 MODELS = "models"
 PRICES = "prices"
@@ -71,3 +73,58 @@ async def load_prices(store: DocumentStore, symbols: Iterable[str]) -> dict[str,
         else:
             known.update(read)
     return {s: price for s in wanted if (price := known.get(s)) is not None}
+
+
+class StoreReferenceData:
+    """The service layer's `ReferenceData` port over collections `models` and `prices`."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        return one_snapshot()
+
+    async def model(self, model_id: str) -> ModelPortfolio | None:
+        return await load_model(self.store, model_id)
+
+    async def has_model(self, model_id: str) -> bool:
+        return await self.store.load(MODELS, model_id) is not None
+
+    async def prices(self, symbols: Iterable[str]) -> dict[str, Price]:
+        return await load_prices(self.store, symbols)
+
+    async def save_price(self, symbol: str, quote: Price, event_id: str) -> bool:
+        async def mutate(doc: Document | None) -> Change | None:
+            if doc is not None and price_of(doc.state).as_of >= quote.as_of:
+                return None  # an older or equal quote never replaces the last one
+            return Change({"symbol": symbol, **price_json(quote)})
+
+        return await apply_once(self.store, PRICES, symbol, event_id, mutate)
+
+    async def save_model(
+        self,
+        model: ModelPortfolio,
+        event_id: str,
+        publish: Callable[[ModelPortfolio | None], list[Event]],
+    ) -> bool:
+        async def mutate(doc: Document | None) -> Change:
+            previous = model_of(doc.state) if doc is not None else None
+            return Change(model_document(model), publish=publish(previous))
+
+        return await apply_once(self.store, MODELS, model.model_id, event_id, mutate)
+
+    async def change_model(
+        self,
+        model_id: str,
+        change: Callable[[ModelPortfolio], tuple[ModelPortfolio, Sequence[str]] | None],
+    ) -> None:
+        async def mutate(doc: Document | None) -> Change | None:
+            if doc is None:
+                return None
+            changed = change(model_of(doc.state))
+            if changed is None:
+                return None
+            model, non_tradable = changed
+            return Change(model_document(model, non_tradable))
+
+        await apply_once(self.store, MODELS, model_id, None, mutate)

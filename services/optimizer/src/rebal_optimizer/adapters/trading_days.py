@@ -6,21 +6,12 @@ from __future__ import annotations
 import bisect
 import warnings
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from rebal_optimizer.domain.trading_days import TradingCalendar
 
 ALWAYS_OPEN = "ALWAYS_OPEN"
 """Calendar code of `AlwaysOpenTradingDays` (demo/test knob, never for real money)."""
-
-
-class TradingCalendar(Protocol):
-    """The domain's `TradingDays` plus the exchange's local date of an instant."""
-
-    def is_trading_day(self, d: date) -> bool: ...
-
-    def previous_trading_day(self, d: date) -> date: ...
-
-    def today(self, now: datetime) -> date: ...
 
 
 class AlwaysOpenTradingDays:

@@ -3,6 +3,7 @@
 No I/O, no clock, no awaits: `now` (aware UTC), `today` and the trading calendar are passed in.
 """
 
+from rebal_optimizer.domain.account import Clamp, PortfolioAccount
 from rebal_optimizer.domain.allocation import CENT, QTY_STEP
 from rebal_optimizer.domain.conditions import (
     MANUAL_WEIGHTS_WHILE_SUBSCRIBED,
@@ -80,6 +81,7 @@ __all__ = [
     "TRANSITIONS",
     "AwaitingOwner",
     "BrokerIntegration",
+    "Clamp",
     "ConditionEvaluation",
     "ConditionSubType",
     "ConditionType",
@@ -105,6 +107,7 @@ __all__ = [
     "OwnerDecision",
     "Policy",
     "Portfolio",
+    "PortfolioAccount",
     "PortfolioSettings",
     "Price",
     "Prices",

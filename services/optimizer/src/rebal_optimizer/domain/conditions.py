@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from rebal_optimizer.domain.drift import compute_drifts, largest_drift, portfolio_value
 from rebal_optimizer.domain.enums import (
@@ -27,15 +26,13 @@ from rebal_optimizer.domain.model_portfolio import (
     TargetWeights,
     Weight,
 )
+from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, valuation_problems
 from rebal_optimizer.domain.reasons import Reason
 from rebal_optimizer.domain.settings import PortfolioSettings
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
 from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
 from rebal_optimizer.domain.waiting import WaitKind, first_missing_price
-
-if TYPE_CHECKING:
-    from rebal_optimizer.domain.portfolio import Portfolio
 
 MANUAL_WEIGHTS_WHILE_SUBSCRIBED = "MANUAL_WEIGHTS_WHILE_SUBSCRIBED"
 _DISPLAY = Decimal("0.000001")

@@ -1,34 +1,31 @@
-"""One evaluation of one portfolio: decide the run, generate its orders, create the
-optimization and move the portfolio along (block it, or wait for the owner)."""
+"""One evaluation of one portfolio: decide the run (conditions.py), generate its orders, create
+the optimization and move the portfolio along through its own methods (`Portfolio.evaluated`:
+block it, or wait for the owner; `wait_for`, `defer_model_change`). Imports run one way:
+portfolio <- conditions <- evaluation <- account."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
 
 from rebal_optimizer.domain.conditions import RunDecision, decide_run
 from rebal_optimizer.domain.enums import Initiator, OptimizerMode, RunType, TriggerReason
 from rebal_optimizer.domain.model_portfolio import ZERO, ModelPortfolio, Weight
 from rebal_optimizer.domain.optimization import (
-    AwaitingOwner,
     ExternalOrder,
     Optimization,
-    OptimizationStatus,
     external_orders,
     validate_external,
 )
 from rebal_optimizer.domain.orders import OrderPlan, generate_orders
+from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, require_aware, valuation_problems
 from rebal_optimizer.domain.reasons import Reason
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
 from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
 from rebal_optimizer.domain.waiting import NOT_RESUMED, Waiting, first_missing_price, waiting_for
-
-if TYPE_CHECKING:
-    from rebal_optimizer.domain.portfolio import Portfolio
 
 # Gates that only postpone: a model change stopped by them must still waive cooldown later.
 _DEFERRING_GATES = frozenset({"blocked", "daily_limit", "awaiting_client_holdings"})
@@ -82,9 +79,7 @@ def evaluate(
     )
     if decision.run_type is None or decision.policy is None:
         stopped = _note_deferred_model_change(portfolio, trigger, decision)
-        wait = _waiting(portfolio, trigger, decision, ())
-        if wait != stopped.waiting_for:
-            stopped = replace(stopped, waiting_for=wait)
+        stopped = stopped.wait_for(_waiting(portfolio, trigger, decision, ()))
         return Evaluation(stopped, None, decision.record, decision.refused_reason)
     run_type = decision.run_type
     policy = decision.policy
@@ -113,19 +108,15 @@ def evaluate(
         policy.model_id,
         decision.amount,
     )
-    changes: dict[str, Any] = {}
-    wait = _waiting(portfolio, trigger, decision, plan.reasons)
-    if wait != portfolio.waiting_for:
-        changes["waiting_for"] = wait
-    if run_type is RunType.FULL_REBALANCE and not plan.failed:
+    recommended_automatic = optimization.is_recommended and trigger.is_automatic
+    updated, superseded = portfolio.evaluated(
+        optimization,
+        waiting=_waiting(portfolio, trigger, decision, plan.reasons),
         # The change was honoured: proposed, executed, or already in place (nothing to trade).
-        changes.update(cooldown_waived=False, targets_changed=False)
-    if optimization.is_recommended and trigger.is_automatic:
-        changes["last_automatic_optimization_day"] = trading_day_of(today, trading_days)
-    if optimization.is_recommended and decision.first_funding:
-        changes["funded"] = True
-    superseded = _take_place(portfolio, optimization, changes)
-    updated = replace(portfolio, **changes) if changes else portfolio
+        targets_honoured=run_type is RunType.FULL_REBALANCE and not plan.failed,
+        automatic_day=trading_day_of(today, trading_days) if recommended_automatic else None,
+        first_funding=decision.first_funding,
+    )
     needs_adjustment = plan.non_tradable_targets if policy.model_id is not None else ()
     return Evaluation(updated, optimization, decision.record, None, superseded, needs_adjustment)
 
@@ -175,9 +166,7 @@ def submit_external(
     optimization = _optimization(
         portfolio, optimization_id, run_type, trigger, plan, tuple(record), now, (), None, None
     )
-    changes: dict[str, Any] = {}
-    superseded = _take_place(portfolio, optimization, changes)
-    updated = replace(portfolio, **changes) if changes else portfolio
+    updated, superseded = portfolio.evaluated(optimization, waiting=portfolio.waiting_for)
     return Evaluation(updated, optimization, tuple(record), None, superseded)
 
 
@@ -214,29 +203,6 @@ def _optimization(
     return created.first_move(now)
 
 
-def _take_place(
-    portfolio: Portfolio, optimization: Optimization, changes: dict[str, Any]
-) -> str | None:
-    """A recommended optimization replaces one still waiting for its owner; READY blocks.
-    Adds the portfolio changes to `changes` (one replace() per evaluation: it is the hot path)
-    and returns the id of the superseded optimization, if any."""
-    if not optimization.is_recommended:
-        return None
-    previous = portfolio.awaiting_owner
-    if optimization.status is OptimizationStatus.AWAITING_OWNER:
-        changes["awaiting_owner"] = AwaitingOwner(
-            optimization.optimization_id, optimization.created_at
-        )
-    else:
-        changes.update(
-            awaiting_owner=None,
-            blocked_by=optimization.optimization_id,
-            blocked_run_type=optimization.run_type,
-            blocked_at=optimization.status_changed_at or optimization.created_at,
-        )
-    return previous.optimization_id if previous is not None else None
-
-
 def _waiting(
     portfolio: Portfolio, trigger: Trigger, decision: RunDecision, plan_reasons: Sequence[Reason]
 ) -> Waiting | None:
@@ -263,5 +229,5 @@ def _note_deferred_model_change(
         return portfolio
     last = decision.record[-1]
     if last.met and last.name in _DEFERRING_GATES:
-        return replace(portfolio, cooldown_waived=True)
+        return portfolio.defer_model_change()
     return portfolio

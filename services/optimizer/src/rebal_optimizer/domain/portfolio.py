@@ -1,18 +1,19 @@
 """The Portfolio aggregate: holdings, cash, settings and where it stands in the rebalancing
 process (blocked, awaiting its owner, awaiting the client's holdings).
 
-Every method returns a new Portfolio; nothing is mutated. Evaluation lives in evaluation.py and
-is reached through `Portfolio.evaluate` / `Portfolio.submit_external`.
+Every method returns a new Portfolio; nothing is mutated. It imports neither conditions.py nor
+evaluation.py: they read it (portfolio <- conditions <- evaluation <- account), and an evaluation
+moves it along through its methods (`wait_for`, `defer_model_change`, `evaluated`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from rebal_optimizer.domain import evaluation
 from rebal_optimizer.domain.enums import (
     BrokerIntegration,
     Initiator,
@@ -21,17 +22,14 @@ from rebal_optimizer.domain.enums import (
     TriggerReason,
 )
 from rebal_optimizer.domain.errors import IllegalTransition, InvalidPortfolioUpdate
-from rebal_optimizer.domain.model_portfolio import ZERO, ModelPortfolio
+from rebal_optimizer.domain.model_portfolio import ZERO
 from rebal_optimizer.domain.optimization import (
     AwaitingOwner,
-    ExternalOrder,
     Optimization,
     OptimizationEvent,
     OptimizationStatus,
 )
-from rebal_optimizer.domain.prices import Prices
 from rebal_optimizer.domain.settings import PortfolioSettings
-from rebal_optimizer.domain.trading_days import TradingDays
 from rebal_optimizer.domain.triggers import Trigger
 from rebal_optimizer.domain.waiting import Waiting
 
@@ -143,49 +141,54 @@ class Portfolio:
             return None
         return waiting.resumed_trigger()
 
-    def evaluate(
-        self,
-        trigger: Trigger,
-        model: ModelPortfolio | None,
-        prices: Prices,
-        *,
-        optimization_id: str,
-        now: datetime,
-        today: date,
-        trading_days: TradingDays,
-        max_price_age: timedelta,
-    ) -> evaluation.Evaluation:
-        return evaluation.evaluate(
-            self,
-            trigger,
-            model,
-            prices,
-            optimization_id=optimization_id,
-            now=now,
-            today=today,
-            trading_days=trading_days,
-            max_price_age=max_price_age,
-        )
+    def wait_for(self, waiting: Waiting | None) -> Portfolio:
+        """What it waits for after an evaluation (a missing price or model and its trigger)."""
+        return self if waiting == self.waiting_for else replace(self, waiting_for=waiting)
 
-    def submit_external(
+    def defer_model_change(self) -> Portfolio:
+        """A model change a gate postponed: the next evaluation rebalances despite cooldown."""
+        return replace(self, cooldown_waived=True)
+
+    def evaluated(
         self,
-        orders: Sequence[ExternalOrder],
-        prices: Prices,
+        optimization: Optimization,
         *,
-        optimization_id: str,
-        now: datetime,
-        max_price_age: timedelta,
-        run_type: RunType = RunType.FULL_REBALANCE,
-    ) -> evaluation.Evaluation:
-        return evaluation.submit_external(
-            self,
-            orders,
-            prices,
-            optimization_id=optimization_id,
-            now=now,
-            max_price_age=max_price_age,
-            run_type=run_type,
-        )
+        waiting: Waiting | None,
+        targets_honoured: bool = False,
+        automatic_day: date | None = None,
+        first_funding: bool = False,
+    ) -> tuple[Portfolio, str | None]:
+        """After an evaluation created `optimization`: what it waits for, a target change
+        honoured (cooldown no longer waived), the trading day of a recommended automatic
+        optimization, first funding; a recommended optimization replaces one still waiting for
+        its owner, a READY one blocks. Returns the portfolio and the id of the optimization it
+        superseded, if any. One replace() per evaluation: it is the hot path."""
+        changes: dict[str, Any] = {}
+        if waiting != self.waiting_for:
+            changes["waiting_for"] = waiting
+        if targets_honoured:
+            changes.update(cooldown_waived=False, targets_changed=False)
+        recommended = optimization.is_recommended
+        if recommended and automatic_day is not None:
+            changes["last_automatic_optimization_day"] = automatic_day
+        if recommended and first_funding:
+            changes["funded"] = True
+        superseded = None
+        if recommended:
+            previous = self.awaiting_owner
+            superseded = previous.optimization_id if previous is not None else None
+            if optimization.status is OptimizationStatus.AWAITING_OWNER:
+                changes["awaiting_owner"] = AwaitingOwner(
+                    optimization.optimization_id, optimization.created_at
+                )
+            else:
+                changes.update(
+                    awaiting_owner=None,
+                    blocked_by=optimization.optimization_id,
+                    blocked_run_type=optimization.run_type,
+                    blocked_at=optimization.status_changed_at or optimization.created_at,
+                )
+        return (replace(self, **changes) if changes else self), superseded
 
     # -- the owner's choice (advisory mandate) --------------------------------------------
 

@@ -3,7 +3,7 @@ in the service, a set of dates in tests). The domain never decides what day it i
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 
@@ -11,6 +11,12 @@ class TradingDays(Protocol):
     def is_trading_day(self, d: date) -> bool: ...
 
     def previous_trading_day(self, d: date) -> date: ...
+
+
+class TradingCalendar(TradingDays, Protocol):
+    """`TradingDays` plus the exchange's local date of an instant (what "today" is)."""
+
+    def today(self, now: datetime) -> date: ...
 
 
 def trading_day_of(today: date, trading_days: TradingDays) -> date:

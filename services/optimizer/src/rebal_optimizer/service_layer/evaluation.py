@@ -5,25 +5,23 @@ evaluates (patches, rebalance requests, REOPTIMIZE, external submissions)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rebal_optimizer.adapters.portfolio_document import PortfolioRecord
-from rebal_optimizer.adapters.reference_data import load_model, load_prices
-from rebal_optimizer.adapters.trading_days import TradingCalendar
 from rebal_optimizer.domain import (
     ConditionEvaluation,
     Evaluation,
     ModelPortfolio,
     Optimization,
-    OptimizationEvent,
     OptimizationStatus,
+    PortfolioAccount,
     Trigger,
 )
 from rebal_optimizer.domain.reasons import NO_PORTFOLIO_VALUE
+from rebal_optimizer.domain.trading_days import TradingCalendar
 from rebal_optimizer.service_layer import messages
-from rebal_optimizer.service_layer.unit_of_work import Outcome, history_entry
-from rebal_runtime.store import DocumentStore
+from rebal_optimizer.service_layer.ports import ReferenceData
+from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork
 from rebal_schemas import Event, OptimizerMode, Reason, RunInitiator, RunType, TriggerReason
 
 
@@ -52,28 +50,31 @@ class Answer:
 
 class Evaluator:
     def __init__(
-        self, store: DocumentStore, calendar: TradingCalendar, config: OptimizerConfig
+        self,
+        reference: ReferenceData,
+        portfolios: PortfolioUnitOfWork,
+        calendar: TradingCalendar,
+        config: OptimizerConfig,
     ) -> None:
-        self.store = store
+        self.reference = reference
+        self.portfolios = portfolios
         self.calendar = calendar
         self.config = config
 
     async def evaluate(
-        self, record: PortfolioRecord, trigger: Trigger, answer: Answer, now: datetime
+        self, record: PortfolioAccount, trigger: Trigger, answer: Answer, now: datetime
     ) -> Outcome:
-        portfolio = record.portfolio
-        if not portfolio.holdings and portfolio.cash == 0:
-            # Nothing to trade: evaluating would only publish "no portfolio value" and use up a
-            # new subscription or model change, which must wait for the first funding instead.
+        if not record.has_value:  # an empty portfolio waits for its first funding
             if not answer.explicit:
                 return Outcome(record)
             empty = Reason(code=NO_PORTFOLIO_VALUE, detail="no holdings and no cash")
             return Outcome(record, [self._answer(record, (), answer, empty)])
+        portfolio = record.portfolio
         settings = portfolio.settings
-        model = await load_model(self.store, settings.model_id) if settings.model_id else None
+        model = await self.reference.model(settings.model_id) if settings.model_id else None
         symbols = set(portfolio.holdings) | _target_symbols(record, model, trigger)
-        prices = await load_prices(self.store, symbols)
-        evaluation = portfolio.evaluate(
+        prices = await self.reference.prices(symbols)
+        evaluation = record.evaluate(
             trigger,
             model,
             prices,
@@ -87,7 +88,7 @@ class Evaluator:
         return self.outcome(record, evaluation, answer, now)
 
     def outcome(
-        self, record: PortfolioRecord, evaluation: Evaluation, answer: Answer, now: datetime
+        self, record: PortfolioAccount, evaluation: Evaluation, answer: Answer, now: datetime
     ) -> Outcome:
         """Publish and record what an evaluation (own or external) decided."""
         result = Outcome(record.with_portfolio(evaluation.portfolio))
@@ -104,11 +105,11 @@ class Evaluator:
         return result
 
     def _created(
-        self, record: PortfolioRecord, opt: Optimization, answer: Answer, now: datetime
+        self, record: PortfolioAccount, opt: Optimization, answer: Answer, now: datetime
     ) -> Outcome:
         settings = record.portfolio.settings
-        awaiting = opt.status is OptimizationStatus.AWAITING_OWNER
-        expires_at = now + self.config.advisory_expiry if awaiting else None
+        new = record.created(opt, now, self.config.advisory_expiry)
+        expires_at = new.expires_at if opt.status is OptimizationStatus.AWAITING_OWNER else None
         publish: list[Event] = [
             messages.optimization_created(
                 opt,
@@ -133,39 +134,34 @@ class Evaluator:
                     producer=self.config.producer,
                 )
             )
-        new = replace(record, last_optimization_id=opt.optimization_id)
-        if awaiting:
-            new = replace(new, awaiting=opt, expires_at=expires_at)
-        entry = history_entry(record, opt, cause_id=answer.cause.event_id)
+        entry = self.portfolios.history_entry(record, opt, cause_id=answer.cause.event_id)
         return Outcome(new, publish, [entry])
 
-    def _supersede(self, record: PortfolioRecord, cause: Event, now: datetime) -> Outcome:
+    def _supersede(self, record: PortfolioAccount, cause: Event, now: datetime) -> Outcome:
         """A newer recommendation took the place of the one waiting for its owner."""
-        previous = record.awaiting
-        new = replace(record, awaiting=None, expires_at=None)
-        if previous is None:
+        new, replaced = record.supersede(now)
+        if replaced is None:
             return Outcome(new)
-        replaced = previous.apply(OptimizationEvent.REPLACED, now)
         event = messages.status_changed(
             replaced,
             cause=cause,
             producer=self.config.producer,
             detail="replaced by a newer optimization",
         )
-        entry = history_entry(
+        entry = self.portfolios.history_entry(
             record, replaced, cause_id=cause.event_id, suffix=str(replaced.status)
         )
         return Outcome(new, [event], [entry])
 
     def _not_recommended(
-        self, record: PortfolioRecord, evaluation: Evaluation, answer: Answer
+        self, record: PortfolioAccount, evaluation: Evaluation, answer: Answer
     ) -> Event:
         reason = messages.stop_reason(evaluation.decision, evaluation.refused_reason)
         return self._answer(record, evaluation.decision, answer, reason)
 
     def _answer(
         self,
-        record: PortfolioRecord,
+        record: PortfolioAccount,
         decision: Sequence[ConditionEvaluation],
         answer: Answer,
         reason: Reason,
@@ -190,7 +186,7 @@ class Evaluator:
 
 
 def _target_symbols(
-    record: PortfolioRecord, model: ModelPortfolio | None, trigger: Trigger
+    record: PortfolioAccount, model: ModelPortfolio | None, trigger: Trigger
 ) -> set[str]:
     weights = (
         *record.portfolio.settings.own_weights,

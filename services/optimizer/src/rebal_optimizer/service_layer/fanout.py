@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from rebal_optimizer.adapters.portfolio_document import MODEL_INDEX, PORTFOLIOS
 from rebal_optimizer.service_layer.messages import derived_id
+from rebal_optimizer.service_layer.ports import PortfolioQueries
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import Document, DocumentStore
 from rebal_runtime.uow import Change, apply_once
@@ -50,7 +50,13 @@ def child_request(
 
 
 async def fan_out(
-    store: DocumentStore, sink: FanoutSink, parent: RebalanceRequested, *, batch: int, producer: str
+    store: DocumentStore,
+    sink: FanoutSink,
+    parent: RebalanceRequested,
+    *,
+    batch: int,
+    producer: str,
+    queries: PortfolioQueries,
 ) -> int:
     """Publish the children not yet published; returns how many this call published."""
     progress = await store.load(FANOUTS, parent.event_id)
@@ -62,11 +68,9 @@ async def fan_out(
     while True:
         if parent.scope == "model":
             assert parent.model_id is not None  # the schema requires it for scope model
-            ids = await store.query(
-                PORTFOLIOS, MODEL_INDEX, parent.model_id, after_id=after, limit=batch
-            )
+            ids = await queries.subscribers(parent.model_id, after=after, limit=batch)
         else:
-            ids = await store.scan(PORTFOLIOS, after_id=after, limit=batch)
+            ids = await queries.all(after=after, limit=batch)
         if ids:
             await sink.publish([child_request(parent, pid, producer) for pid in ids])
             after, published, total = ids[-1], published + len(ids), total + len(ids)

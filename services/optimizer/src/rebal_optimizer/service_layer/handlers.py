@@ -1,4 +1,6 @@
-"""The optimizer's handlers: one per message type, over the store (`apply_once`).
+"""The optimizer's handlers: one per message type. Each loads the portfolio account (through
+`PortfolioUnitOfWork`, exactly once per event), calls the domain, translates the answer into
+messages and commits; storage is reached through the ports in ports.py (wired in bootstrap.py).
 
 Aggregates: `portfolios` (one document per portfolio, with its optimization awaiting the owner and
 its block), `models`, `prices` (one document per symbol) and the append-only `optimizations`
@@ -29,31 +31,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 
-from rebal_optimizer.adapters.domain_json import price_json, price_of
-from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, remember
-from rebal_optimizer.adapters.reference_data import MODELS, PRICES, load_prices, one_snapshot
-from rebal_optimizer.adapters.trading_days import TradingCalendar
 from rebal_optimizer.domain import (
     DomainError,
-    Portfolio,
+    PortfolioAccount,
     Trigger,
-    portfolio_value,
     waiting_token,
 )
 from rebal_optimizer.domain import TriggerReason as Why
+from rebal_optimizer.domain.trading_days import TradingCalendar
 from rebal_optimizer.service_layer import inputs
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
 from rebal_optimizer.service_layer.fanout import FanoutSink, fan_out
 from rebal_optimizer.service_layer.lifecycle import Lifecycle
 from rebal_optimizer.service_layer.models import ModelCatalog
+from rebal_optimizer.service_layer.ports import StorePorts
 from rebal_optimizer.service_layer.resumption import Resumption
 from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step, Work
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
-from rebal_runtime.store import Document, DocumentStore
-from rebal_runtime.uow import Change, apply_once
+from rebal_runtime.store import DocumentStore
 from rebal_schemas import (
     CashDeposited,
     Event,
@@ -91,16 +88,23 @@ class OptimizerHandlers:
         calendar: TradingCalendar,
         config: OptimizerConfig,
         fanout: FanoutSink,
+        ports: StorePorts,
     ) -> None:
         self.store = store
         self.clock = clock
         self.config = config
         self.fanout = fanout
-        self.portfolios = PortfolioUnitOfWork(store, config.history_enabled)
-        self.evaluator = Evaluator(store, calendar, config)
-        self.models = ModelCatalog(store, config.producer)
-        self.lifecycle = Lifecycle(self.portfolios, self.evaluator, store, config)
-        self.resumption = Resumption(store, self.portfolios, clock, config, self._evaluate)
+        self.queries = ports.queries
+        self.reference = ports.reference
+        self.portfolios = PortfolioUnitOfWork(store, ports.documents, config.history_enabled)
+        self.evaluator = Evaluator(self.reference, self.portfolios, calendar, config)
+        self.models = ModelCatalog(self.reference, config.producer)
+        self.lifecycle = Lifecycle(
+            self.portfolios, self.evaluator, self.queries, self.reference, config
+        )
+        self.resumption = Resumption(
+            self.queries, self.reference, self.portfolios, clock, config, self._evaluate
+        )
 
     # -- portfolio.patched --------------------------------------------------------------------
 
@@ -125,66 +129,56 @@ class OptimizerHandlers:
         raise PoisonMessage(f"unsupported portfolio event {event.event_type}")
 
     def _settings_changed(self, event: PortfolioSettingsChanged) -> Step:
-        async def step(record: PortfolioRecord | None) -> Outcome:
+        async def step(record: PortfolioAccount | None) -> Outcome:
             if record is None:
-                record = PortfolioRecord(
-                    Portfolio(event.portfolio_id), event.account_id or event.portfolio_id
-                )
+                record = PortfolioAccount.create(event.portfolio_id, event.account_id)
             settings = inputs.patched_settings(record.portfolio.settings, event)
-            changed = record.with_portfolio(record.portfolio.change_settings(settings))
-            if event.account_id is not None:
-                changed = replace(changed, account_id=event.account_id)
+            changed = record.change_settings(settings, event.account_id)
             return await self._evaluate(changed, Trigger(Why.SETTINGS), event)
 
         return step
 
     def _holdings_reported(self, event: HoldingsReported) -> Step:
-        async def step(record: PortfolioRecord | None) -> Outcome | None:
+        async def step(record: PortfolioAccount | None) -> Outcome | None:
             if record is None:
                 raise unknown_portfolio(event, event.portfolio_id)
-            portfolio = record.portfolio
-            if event.mode == "snapshot":
-                cash = event.cash if event.cash is not None else portfolio.cash
-                updated = portfolio.apply_holdings_snapshot(event.holdings, cash, event.as_of)
-            else:
-                updated = portfolio.apply_holdings_delta(event.holdings, event.cash or Decimal(0))
-            if updated == portfolio:
+            updated, paid = record.report_holdings(
+                event.holdings,
+                snapshot=event.mode == "snapshot",
+                cash=event.cash,
+                as_of=event.as_of,
+            )
+            if updated is None:
                 log.info("holdings unchanged (older snapshot or empty delta)")
                 return None
-            updated = _withdrawal_paid_out(portfolio, updated, event)
-            return await self._evaluate(
-                record.with_portfolio(updated), Trigger(Why.HOLDINGS), event
-            )
+            if paid > 0:
+                pending = record.portfolio.pending_withdrawal
+                log.info("withdrawal paid out", amount=str(paid), pending=str(pending))
+            return await self._evaluate(updated, Trigger(Why.HOLDINGS), event)
 
         return step
 
     def _cash_deposited(self, event: CashDeposited) -> Step:
-        async def step(record: PortfolioRecord | None) -> Outcome | None:
+        async def step(record: PortfolioAccount | None) -> Outcome | None:
             if record is None:
                 raise unknown_portfolio(event, event.portfolio_id)
-            if event.deposit_id is not None and event.deposit_id in record.recent_deposits:
+            updated = record.deposit(event.amount, event.deposit_id)
+            if updated is None:
                 log.info("deposit already applied", deposit_id=event.deposit_id)
                 return None
-            updated = record.with_portfolio(record.portfolio.deposit_cash(event.amount))
-            if event.deposit_id is not None:
-                updated = replace(
-                    updated, recent_deposits=remember(updated.recent_deposits, event.deposit_id)
-                )
             return await self._evaluate(updated, Trigger(Why.DEPOSIT), event)
 
         return step
 
     def _withdrawal_requested(self, event: WithdrawalRequested) -> Step:
-        async def step(record: PortfolioRecord | None) -> Outcome:
+        async def step(record: PortfolioAccount | None) -> Outcome:
             if record is None:
                 raise unknown_portfolio(event, event.portfolio_id)
-            portfolio = record.portfolio
             amount = event.amount
             if amount is None:  # `full`: everything the portfolio is worth at the last prices
-                prices = await load_prices(self.store, portfolio.holdings)
-                priced = {s: q for s, q in portfolio.holdings.items() if s in prices}
-                amount = portfolio_value(priced, portfolio.cash, prices)
-            updated = record.with_portfolio(portfolio.request_withdrawal(amount))
+                prices = await self.reference.prices(record.portfolio.holdings)
+                amount = record.full_withdrawal_amount(prices)
+            updated = record.request_withdrawal(amount)
             return await self._evaluate(
                 updated, Trigger(Why.WITHDRAWAL), event, explicit=True, run_type="withdrawal"
             )
@@ -198,13 +192,8 @@ class OptimizerHandlers:
 
     async def price_updated(self, event: PriceUpdated) -> bool:
         quote = inputs.price(event)
-
-        async def mutate(doc: Document | None) -> Change | None:
-            if doc is not None and price_of(doc.state).as_of >= quote.as_of:
-                return None  # an older or equal quote never replaces the last one
-            return Change({"symbol": event.symbol, **price_json(quote)})
-
-        applied = await apply_once(self.store, PRICES, event.symbol, event.event_id, mutate)
+        # An older or equal quote never replaces the last one.
+        applied = await self.reference.save_price(event.symbol, quote, event.event_id)
         # Also on a redelivery: a crash may have come between the price and the resumptions;
         # each portfolio's inbox drops the ones already done.
         await self.resumption.resume_waiting(
@@ -238,7 +227,7 @@ class OptimizerHandlers:
     async def _fan_out(self, event: RebalanceRequested) -> int:
         if event.scope == "model":
             assert event.model_id is not None
-            if await self.store.load(MODELS, event.model_id) is None:
+            if not await self.reference.has_model(event.model_id):
                 raise PoisonMessage(
                     f"unknown model {event.model_id!r} in rebalance.requested {event.event_id}"
                 )
@@ -248,17 +237,18 @@ class OptimizerHandlers:
             event,
             batch=self.config.fanout_batch,
             producer=self.config.producer,
+            queries=self.queries,
         )
 
     def _requested(self, event: RebalanceRequested) -> Step:
-        async def step(record: PortfolioRecord | None) -> Outcome | None:
+        async def step(record: PortfolioAccount | None) -> Outcome | None:
             if record is None:
                 raise unknown_portfolio(event, event.portfolio_id or "")
-            if event.slot_id is not None:
-                if event.slot_id in record.recent_slots:
-                    log.info("slot already evaluated", slot_id=event.slot_id)
-                    return None
-                record = replace(record, recent_slots=remember(record.recent_slots, event.slot_id))
+            taken = record.take_slot(event.slot_id)
+            if taken is None:
+                log.info("slot already evaluated", slot_id=event.slot_id)
+                return None
+            record = taken
             manual = event.reason.value == Why.MANUAL
             trigger = inputs.trigger(event)
             if trigger.reason is Why.MODEL_CHANGED and trigger.model_id is not None:
@@ -294,7 +284,7 @@ class OptimizerHandlers:
 
     async def _evaluate(
         self,
-        record: PortfolioRecord,
+        record: PortfolioAccount,
         trigger: Trigger,
         cause: Event,
         *,
@@ -318,7 +308,7 @@ class OptimizerHandlers:
             Work(portfolio_id, event.event_id, _refusing(event, step))
             for event, portfolio_id, step in items
         ]
-        with one_snapshot():  # the batch reads each model and price once
+        with self.reference.snapshot():  # the batch reads each model and price once
             outcomes = await self.portfolios.update_many(works)
         for (event, _, _), outcome in zip(items, outcomes, strict=True):
             if outcome is not None and outcome.needs_adjustment is not None:
@@ -331,31 +321,10 @@ class OptimizerHandlers:
 def _refusing(event: Event, step: Step) -> Step:
     """The step, with the domain's refusal turned into a dead letter naming the event."""
 
-    async def guarded(record: PortfolioRecord | None) -> Outcome | None:
+    async def guarded(record: PortfolioAccount | None) -> Outcome | None:
         try:
             return await step(record)
         except DomainError as error:
             raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}") from error
 
     return guarded
-
-
-def _withdrawal_paid_out(before: Portfolio, after: Portfolio, event: HoldingsReported) -> Portfolio:
-    """Cash that leaves the portfolio outside a run pays the pending withdrawal (InvestSuite's
-    middleware moves the money, then resets `divest_amount`): a negative cash delta, or a
-    snapshot with less cash while no run is in flight and none is being reported (the snapshot
-    rebal waits for after a CLIENT run shows that run's trades, not a payout). Until then the
-    raised cash stays reserved, so no invest_cash spends it again."""
-    pending = before.pending_withdrawal
-    if pending <= 0:
-        return after
-    if event.mode == "delta":
-        left = -(event.cash or Decimal(0))
-    elif before.blocked_by is None and before.awaiting_client_holdings_after is None:
-        left = before.cash - after.cash
-    else:
-        left = Decimal(0)
-    if left <= 0:
-        return after
-    log.info("withdrawal paid out", amount=str(min(pending, left)), pending=str(pending))
-    return after.request_withdrawal(max(Decimal(0), pending - left))

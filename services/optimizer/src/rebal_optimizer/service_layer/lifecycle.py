@@ -3,35 +3,19 @@ the expiry of advisory optimizations nobody decided on."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 
-from rebal_optimizer.adapters.portfolio_document import (
-    EXPIRY_INDEX,
-    PORTFOLIOS,
-    PortfolioRecord,
-    remember,
-    sortable_instant,
-)
-from rebal_optimizer.adapters.reference_data import load_prices
 from rebal_optimizer.domain import (
-    BrokerIntegration,
     DomainError,
-    Optimization,
     OptimizationStatus,
-    Portfolio,
+    OwnerChoice,
+    PortfolioAccount,
 )
 from rebal_optimizer.service_layer import inputs, messages
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
-from rebal_optimizer.service_layer.unit_of_work import (
-    Outcome,
-    PortfolioUnitOfWork,
-    Step,
-    history_entry,
-)
+from rebal_optimizer.service_layer.ports import PortfolioQueries, ReferenceData
+from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step
 from rebal_runtime.log import get_logger
-from rebal_runtime.store import DocumentStore
 from rebal_schemas import (
     Event,
     OptimizationDecided,
@@ -55,16 +39,18 @@ class Lifecycle:
         self,
         portfolios: PortfolioUnitOfWork,
         evaluator: Evaluator,
-        store: DocumentStore,
+        queries: PortfolioQueries,
+        reference: ReferenceData,
         config: OptimizerConfig,
     ) -> None:
         self.portfolios = portfolios
         self.evaluator = evaluator
-        self.store = store
+        self.queries = queries
+        self.reference = reference
         self.config = config
 
     async def _update(self, event: Event, portfolio_id: str, step: Step) -> Outcome | None:
-        async def guarded(record: PortfolioRecord | None) -> Outcome | None:
+        async def guarded(record: PortfolioAccount | None) -> Outcome | None:
             if record is None:
                 raise PoisonMessage(
                     f"unknown portfolio {portfolio_id!r} in {event.event_type} {event.event_id}"
@@ -83,12 +69,13 @@ class Lifecycle:
     async def submitted(self, event: OptimizationSubmitted, now: datetime) -> Outcome | None:
         external_id = event.external_optimization_id
 
-        async def step(record: PortfolioRecord | None) -> Outcome | None:
+        async def step(record: PortfolioAccount | None) -> Outcome | None:
             assert record is not None
-            if external_id in record.recent_external:
+            taken = record.take_external(external_id)
+            if taken is None:
                 log.info("external optimization already submitted", external_id=external_id)
                 return None
-            record = replace(record, recent_external=remember(record.recent_external, external_id))
+            record = taken
             answer = Answer(
                 event,
                 RunInitiator.api,
@@ -100,8 +87,8 @@ class Lifecycle:
             )
             if not event.is_recommended:
                 return Outcome(record, [self._not_recommended_external(record, event)])
-            prices = await load_prices(self.store, {o.symbol for o in event.orders})
-            evaluation = record.portfolio.submit_external(
+            prices = await self.reference.prices({o.symbol for o in event.orders})
+            evaluation = record.submit_external(
                 inputs.external_orders(event, prices),
                 prices,
                 optimization_id=external_id,
@@ -113,7 +100,7 @@ class Lifecycle:
         return await self._update(event, event.portfolio_id, step)
 
     def _not_recommended_external(
-        self, record: PortfolioRecord, event: OptimizationSubmitted
+        self, record: PortfolioAccount, event: OptimizationSubmitted
     ) -> Event:
         """The external optimizer itself does not recommend it: recorded, never executed."""
         ranked = sorted(event.orders, key=lambda o: (o.side.value != "sell", o.symbol))
@@ -142,7 +129,7 @@ class Lifecycle:
     # -- optimization.decided (advisory mandate) ------------------------------------------------
 
     async def decided(self, event: OptimizationDecided, now: datetime) -> Outcome | None:
-        async def step(record: PortfolioRecord | None) -> Outcome:
+        async def step(record: PortfolioAccount | None) -> Outcome:
             assert record is not None
             awaiting = record.awaiting
             if awaiting is None or awaiting.optimization_id != event.optimization_id:
@@ -152,15 +139,12 @@ class Lifecycle:
                     f"portfolio {event.portfolio_id!r} ({current}); {event.owner_choice.value} "
                     f"in {event.event_id} cannot be applied"
                 )
-            if awaiting.is_expired(now, self.config.advisory_expiry):
+            if record.awaiting_expired(now, self.config.advisory_expiry):
                 return self._expire(
-                    record, awaiting, event, now, "the owner's choice arrived after the deadline"
+                    record, event, now, "the owner's choice arrived after the deadline"
                 )
-            decision = record.portfolio.decide(awaiting, event.owner_choice.value, now)  # type: ignore[arg-type]
+            decided, decision = record.decide(OwnerChoice(event.owner_choice.value), now)
             opt = decision.optimization
-            decided = replace(
-                record.with_portfolio(decision.portfolio), awaiting=None, expires_at=None
-            )
             producer = self.config.producer
             publish: list[Event] = [
                 messages.status_changed(
@@ -178,7 +162,9 @@ class Lifecycle:
                         producer=producer,
                     )
                 )
-            entry = history_entry(record, opt, cause_id=event.event_id, suffix=str(opt.status))
+            entry = self.portfolios.history_entry(
+                record, opt, cause_id=event.event_id, suffix=str(opt.status)
+            )
             outcome = Outcome(decided, publish, [entry])
             if decision.reoptimize is not None:
                 answer = Answer(
@@ -193,7 +179,7 @@ class Lifecycle:
     # -- run.completed --------------------------------------------------------------------------
 
     async def run_completed(self, event: RunCompleted, now: datetime) -> Outcome | None:
-        async def step(record: PortfolioRecord | None) -> Outcome | None:
+        async def step(record: PortfolioAccount | None) -> Outcome | None:
             assert record is not None
             portfolio = record.portfolio
             if portfolio.blocked_by != event.optimization_id:
@@ -203,19 +189,26 @@ class Lifecycle:
                     blocked_by=portfolio.blocked_by,
                 )
                 return None
-            done = portfolio.complete_run(
+            done, clamps = record.complete_run(
                 event.optimization_id,
-                executed=_applicable(portfolio, event.holdings_delta),
+                executed=event.holdings_delta,
                 cash_delta=event.cash_delta,
                 last_execution_at=event.last_execution_at,
                 completed_on=self.evaluator.calendar.today(event.completed_at),
             )
+            for clamp in clamps:
+                log.warning(
+                    "executed sale exceeds the holding; clamped",
+                    symbol=clamp.symbol,
+                    delta=str(clamp.delta),
+                    held=str(clamp.held),
+                )
             log.info(
                 "portfolio unblocked",
                 optimization_id=event.optimization_id,
                 run_status=event.status.value,
             )
-            return Outcome(record.with_portfolio(done))
+            return Outcome(done)
 
         return await self._update(event, event.portfolio_id, step)
 
@@ -226,14 +219,7 @@ class Lifecycle:
         expired = 0
         after: str | None = None
         while True:
-            ids = await self.store.query(
-                PORTFOLIOS,
-                EXPIRY_INDEX,
-                sortable_instant(now),
-                op="le",
-                after_id=after,
-                limit=EXPIRY_PAGE,
-            )
+            ids = await self.queries.expired(now, after=after, limit=EXPIRY_PAGE)
             for portfolio_id in ids:
                 if await self._expire_one(portfolio_id, now):
                     expired += 1
@@ -242,54 +228,30 @@ class Lifecycle:
             after = ids[-1]
 
     async def _expire_one(self, portfolio_id: str, now: datetime) -> bool:
-        async def step(record: PortfolioRecord | None) -> Outcome | None:
+        async def step(record: PortfolioAccount | None) -> Outcome | None:
             if record is None:
                 return None
-            awaiting = record.awaiting
-            if awaiting is None:
-                return Outcome(replace(record, expires_at=None))  # a stale index entry
-            if not awaiting.is_expired(now, self.config.advisory_expiry):
+            if record.awaiting is None:
+                return Outcome(record.forget_expiry())  # a stale index entry
+            if not record.awaiting_expired(now, self.config.advisory_expiry):
                 return None
-            return self._expire(record, awaiting, None, now, "nobody decided in time")
+            return self._expire(record, None, now, "nobody decided in time")
 
         return await self.portfolios.update(portfolio_id, None, step) is not None
 
     def _expire(
         self,
-        record: PortfolioRecord,
-        awaiting: Optimization,
+        record: PortfolioAccount,
         cause: Event | None,
         now: datetime,
         detail: str,
     ) -> Outcome:
-        decision = record.portfolio.expire_if_due(awaiting, now, self.config.advisory_expiry)
-        opt = decision.optimization
+        expired, opt = record.expire(now, self.config.advisory_expiry)
         event = messages.status_changed(
             opt, cause=cause, producer=self.config.producer, detail=detail
         )
-        entry = history_entry(
+        entry = self.portfolios.history_entry(
             record, opt, cause_id=cause.event_id if cause else None, suffix=str(opt.status)
         )
-        expired = replace(record.with_portfolio(decision.portfolio), awaiting=None, expires_at=None)
         log.info("advisory optimization expired", optimization_id=opt.optimization_id)
         return Outcome(expired, [event], [entry])
-
-
-def _applicable(portfolio: Portfolio, deltas: dict[str, Decimal]) -> dict[str, Decimal]:
-    """Executed trades as they can be applied: a sale never takes a holding below zero (holdings
-    replaced by a snapshot during the run may already show it). A clamped delta is logged; the
-    alternative, refusing the completion, would leave the portfolio blocked forever."""
-    if portfolio.settings.broker_integration is not BrokerIntegration.PLATFORM:
-        return deltas
-    applicable = {}
-    for symbol, delta in deltas.items():
-        floor = -portfolio.holdings.get(symbol, Decimal(0))
-        if delta < floor:
-            log.warning(
-                "executed sale exceeds the holding; clamped",
-                symbol=symbol,
-                delta=str(delta),
-                held=str(-floor),
-            )
-        applicable[symbol] = max(delta, floor)
-    return applicable

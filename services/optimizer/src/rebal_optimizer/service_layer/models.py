@@ -13,17 +13,14 @@ optimized until the client sends the model again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from rebal_optimizer.adapters.domain_json import model_of
-from rebal_optimizer.adapters.reference_data import MODELS, model_document
 from rebal_optimizer.domain import DomainError, ModelPortfolio, ModelStatus
 from rebal_optimizer.service_layer import inputs
 from rebal_optimizer.service_layer.messages import derived_id
+from rebal_optimizer.service_layer.ports import ReferenceData
 from rebal_runtime.log import get_logger
-from rebal_runtime.store import Document, DocumentStore
-from rebal_runtime.uow import Change, apply_once
-from rebal_schemas import ModelUpdated, PoisonMessage, RebalanceRequested, TriggerReason
+from rebal_schemas import Event, ModelUpdated, PoisonMessage, RebalanceRequested, TriggerReason
 
 log = get_logger(__name__)
 
@@ -37,8 +34,8 @@ def needs_reevaluation(model: ModelPortfolio, previous: ModelPortfolio | None) -
 
 
 class ModelCatalog:
-    def __init__(self, store: DocumentStore, producer: str) -> None:
-        self.store = store
+    def __init__(self, reference: ReferenceData, producer: str) -> None:
+        self.reference = reference
         self.producer = producer
 
     async def model_updated(self, event: ModelUpdated) -> bool:
@@ -47,9 +44,8 @@ class ModelCatalog:
         except DomainError as error:
             raise PoisonMessage(f"model.updated {event.event_id}: {error.reason}") from error
 
-        async def mutate(doc: Document | None) -> Change:
-            previous = model_of(doc.state) if doc is not None else None
-            publish = []
+        def publish_for(previous: ModelPortfolio | None) -> list[Event]:
+            publish: list[Event] = []
             if needs_reevaluation(model, previous):
                 publish.append(
                     RebalanceRequested(
@@ -60,19 +56,16 @@ class ModelCatalog:
                         **event.caused(producer=self.producer),
                     )
                 )
-            return Change(model_document(model), publish=publish)
+            return publish
 
-        return await apply_once(self.store, MODELS, event.model_id, event.event_id, mutate)
+        return await self.reference.save_model(model, event.event_id, publish_for)
 
     async def mark_needs_adjustment(
         self, model_id: str, symbols: Iterable[str], cause_id: str
     ) -> None:
         found = set(symbols)
 
-        async def mutate(doc: Document | None) -> Change | None:
-            if doc is None:
-                return None
-            model = model_of(doc.state)
+        def change(model: ModelPortfolio) -> tuple[ModelPortfolio, Sequence[str]] | None:
             targeted = {w.symbol for w in model.weights if w.symbol is not None}
             non_tradable = sorted(found & targeted)
             if model.status is not ModelStatus.ACTIVE or not non_tradable:
@@ -83,7 +76,6 @@ class ModelCatalog:
                 symbols=non_tradable,
                 cause=cause_id,
             )
-            adjusted = model.with_status(ModelStatus.NEEDS_ADJUSTMENT)
-            return Change(model_document(adjusted, non_tradable))
+            return model.with_status(ModelStatus.NEEDS_ADJUSTMENT), non_tradable
 
-        await apply_once(self.store, MODELS, model_id, None, mutate)
+        await self.reference.change_model(model_id, change)

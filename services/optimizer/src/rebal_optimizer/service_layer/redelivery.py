@@ -10,7 +10,7 @@ kept in its document when it became blocked (same event_id, same content). A con
 it drops it in its inbox; the order-router stores one run per optimization id and derives every
 client_order_id from the run and the leg, so a ready read twice never places an order twice.
 
-Portfolios are found through the `blocked_at` index (paged, as the stale-block alarm does) and
+Portfolios are found through the `blocked_at` index (`PortfolioQueries.blocked`) (paged, as the stale-block alarm does) and
 each one is published through its own commit: the same record, new outbox rows. A portfolio
 blocked before the document kept its ready event cannot publish the identical event again (its
 times are not stored anywhere else); it is logged and skipped, and the stale-block alarm still
@@ -20,23 +20,15 @@ watches it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from rebal_optimizer.adapters.portfolio_document import (
-    BLOCKED_INDEX,
-    PORTFOLIOS,
-    PortfolioRecord,
-    sortable_instant,
-)
+from rebal_optimizer.domain import PortfolioAccount
+from rebal_optimizer.service_layer.ports import PortfolioQueries
 from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork
 from rebal_runtime.log import get_logger
-from rebal_runtime.store import DocumentStore
 from rebal_schemas import OptimizationReady, PoisonMessage, decode
 
 log = get_logger(__name__)
 PAGE = 500
-# Every indexed block is at or before this, whatever the clock says.
-LATEST = sortable_instant(datetime.max.replace(tzinfo=UTC))
 
 
 @dataclass
@@ -48,21 +40,19 @@ class Redelivery:
     failed: int = 0
 
 
-async def blocked_portfolios(store: DocumentStore) -> list[str]:
+async def blocked_portfolios(queries: PortfolioQueries) -> list[str]:
     """Ids of every portfolio with an indexed block, in id order."""
     ids: list[str] = []
     after: str | None = None
     while True:
-        page = await store.query(
-            PORTFOLIOS, BLOCKED_INDEX, LATEST, op="le", after_id=after, limit=PAGE
-        )
+        page = await queries.blocked(after=after, limit=PAGE)
         ids.extend(page)
         if len(page) < PAGE:
             return ids
         after = page[-1]
 
 
-def stored_ready(record: PortfolioRecord) -> OptimizationReady | None:
+def stored_ready(record: PortfolioAccount) -> OptimizationReady | None:
     """The ready event of the optimization blocking the portfolio, as first published; None
     when the document does not keep it (blocked before it was kept) or keeps another one."""
     blocked_by = record.portfolio.blocked_by
@@ -75,8 +65,8 @@ def stored_ready(record: PortfolioRecord) -> OptimizationReady | None:
 
 
 class ReadyRedelivery:
-    def __init__(self, store: DocumentStore, portfolios: PortfolioUnitOfWork) -> None:
-        self.store = store
+    def __init__(self, queries: PortfolioQueries, portfolios: PortfolioUnitOfWork) -> None:
+        self.queries = queries
         self.portfolios = portfolios
 
     async def republish(self, portfolio_id: str) -> bool | None:
@@ -84,7 +74,7 @@ class ReadyRedelivery:
         document does not keep it, None when the portfolio is no longer blocked."""
         published: bool | None = None
 
-        async def step(record: PortfolioRecord | None) -> Outcome | None:
+        async def step(record: PortfolioAccount | None) -> Outcome | None:
             nonlocal published
             published = None
             if record is None or record.portfolio.blocked_by is None:
@@ -111,7 +101,7 @@ class ReadyRedelivery:
     async def republish_blocked(self, reason: str = "") -> Redelivery:
         """Publish every blocked portfolio's ready event again; one warning line says how many."""
         done = Redelivery()
-        for portfolio_id in await blocked_portfolios(self.store):
+        for portfolio_id in await blocked_portfolios(self.queries):
             try:
                 published = await self.republish(portfolio_id)
             except Exception as exc:  # one portfolio's failure must not keep the others waiting

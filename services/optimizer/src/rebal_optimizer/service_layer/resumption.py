@@ -13,16 +13,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, WAITING_INDEX, PortfolioRecord
-from rebal_optimizer.adapters.reference_data import load_prices
-from rebal_optimizer.domain import TriggerReason
+from rebal_optimizer.domain import PortfolioAccount, TriggerReason
 from rebal_optimizer.domain.prices import valuation_problems
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig
 from rebal_optimizer.service_layer.messages import derived_id, optimization_id_for
+from rebal_optimizer.service_layer.ports import PortfolioQueries, ReferenceData
 from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step, Work
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
-from rebal_runtime.store import DocumentStore
 from rebal_schemas import Event
 
 log = get_logger(__name__)
@@ -35,13 +33,15 @@ UpdateMany = Callable[[Items], Awaitable[list[Outcome | None]]]
 class Resumption:
     def __init__(
         self,
-        store: DocumentStore,
+        queries: PortfolioQueries,
+        reference: ReferenceData,
         portfolios: PortfolioUnitOfWork,
         clock: Clock,
         config: OptimizerConfig,
         evaluate: Evaluate,
     ) -> None:
-        self.store = store
+        self.queries = queries
+        self.reference = reference
         self.portfolios = portfolios
         self.clock = clock
         self.config = config
@@ -50,7 +50,7 @@ class Resumption:
     def step(self, token: str, cause: Event, optimization_id: str | None = None) -> Step:
         """Evaluate the portfolio under its remembered trigger, if it still waits for `token`."""
 
-        async def resume(record: PortfolioRecord | None) -> Outcome | None:
+        async def resume(record: PortfolioAccount | None) -> Outcome | None:
             trigger = record.portfolio.resumed_trigger(token) if record is not None else None
             if record is None or trigger is None:
                 return None  # no longer waiting for it (evaluated meanwhile)
@@ -71,9 +71,7 @@ class Resumption:
         resumed = 0
         limit = self.config.fanout_batch
         while True:
-            ids = await self.store.query(
-                PORTFOLIOS, WAITING_INDEX, token, after_id=after, limit=limit
-            )
+            ids = await self.queries.waiting(token, after=after, limit=limit)
             if ids:
                 outcomes = await update_many([(cause, pid, self.step(token, cause)) for pid in ids])
                 resumed += sum(1 for outcome in outcomes if outcome is not None)
@@ -94,7 +92,7 @@ class Resumption:
         ]
         if not waits:
             return
-        prices = await load_prices(self.store, {waiting.key for _, _, waiting in waits})
+        prices = await self.reference.prices({waiting.key for _, _, waiting in waits})
         now = self.clock.now()
         usable = {
             symbol

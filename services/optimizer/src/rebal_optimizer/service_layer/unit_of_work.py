@@ -1,7 +1,7 @@
 """One step on one portfolio document, exactly once, with its decision records.
 
-`PortfolioUnitOfWork.update` wraps `apply_once`: the step sees the portfolio record (None when
-the portfolio does not exist yet) and returns an `Outcome`: the new record, the events to publish
+`PortfolioUnitOfWork.update` wraps `apply_once`: the step sees the portfolio account (None when
+the portfolio does not exist yet) and returns an `Outcome`: the new account, the events to publish
 (outbox, same atomic write) and the decision records for the append-only `optimizations` history.
 
 Why history goes through the document: the append cannot share the atomic write, so the records
@@ -15,27 +15,22 @@ calling `update` for each item in order gives: items on a portfolio already touc
 start a new round, so every step sees the previous one committed; a commit refused on a version
 conflict (another handler wrote that portfolio meanwhile) is redone alone through `update`.
 
-Both paths keep the optimization.ready of the optimization that blocks the portfolio in its
-document (`kept_ready`): whichever step blocks it (an evaluation, the owner's ACCEPT) publishes
-that event in the same outcome, so the record stores it without each step having to.
+Both paths keep the optimization.ready of the optimization that blocks the portfolio on the
+account (`kept_ready`, `PortfolioAccount.follow_block`): whichever step blocks it (an evaluation,
+the owner's ACCEPT) publishes that event in the same outcome, so the account keeps it without
+each step having to. How the account maps to its document is the `PortfolioDocuments` port.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from rebal_optimizer.adapters.domain_json import optimization_json
-from rebal_optimizer.adapters.portfolio_document import (
-    PORTFOLIOS,
-    PortfolioRecord,
-    record_from_document,
-    record_to_document,
-)
-from rebal_optimizer.domain import Optimization, TriggerReason
+from rebal_optimizer.domain import Optimization, PortfolioAccount, TriggerReason
+from rebal_optimizer.service_layer.ports import PortfolioDocuments
 from rebal_runtime.store import Commit, Document, DocumentStore
 from rebal_runtime.uow import Change, apply_once, to_outbox
 from rebal_schemas import Event, OptimizationReady, encode
@@ -46,7 +41,7 @@ HISTORY = "optimizations"
 
 @dataclass
 class Outcome:
-    record: PortfolioRecord
+    record: PortfolioAccount
     publish: list[Event] = field(default_factory=list)
     history: list[Json] = field(default_factory=list)
     # (model_id, symbols): the followed model holds symbols that cannot be traded
@@ -62,7 +57,7 @@ class Outcome:
         )
 
 
-Step = Callable[[PortfolioRecord | None], Awaitable[Outcome | None]]
+Step = Callable[[PortfolioAccount | None], Awaitable[Outcome | None]]
 
 
 @dataclass(frozen=True)
@@ -74,42 +69,51 @@ class Work:
     step: Step
 
 
-def history_entry(
-    record: PortfolioRecord, opt: Optimization, *, cause_id: str | None, suffix: str | None = None
-) -> Json:
-    """A decision record: the optimization as created (or at a later status, with `suffix`)."""
-    body = {
-        **optimization_json(opt),
-        "account_id": record.account_id,
-        "broker_integration": str(record.portfolio.settings.broker_integration),
-        "source": "EXTERNAL" if opt.trigger is TriggerReason.EXTERNAL else "PLATFORM",
-        "cause_event_id": cause_id,
-    }
-    entry_id = opt.optimization_id if suffix is None else f"{opt.optimization_id}:{suffix}"
-    return {"id": entry_id, "body": body}
-
-
-def kept_ready(outcome: Outcome) -> PortfolioRecord:
-    """The outcome's record with `ready_event` following the block: the encoded ready event of
+def kept_ready(outcome: Outcome) -> PortfolioAccount:
+    """The outcome's account with `ready_event` following the block: the encoded ready event of
     the blocking optimization when this outcome publishes it, dropped once unblocked."""
-    record = outcome.record
-    blocked_by = record.portfolio.blocked_by
-    if blocked_by is None:
-        return replace(record, ready_event=None) if record.ready_event is not None else record
-    for event in outcome.publish:
-        if isinstance(event, OptimizationReady) and event.optimization_id == blocked_by:
-            return replace(record, ready_event=encode(event).decode())
-    return record
+    ready = {
+        event.optimization_id: encode(event).decode()
+        for event in outcome.publish
+        if isinstance(event, OptimizationReady)
+    }
+    return outcome.record.follow_block(ready)
 
 
 class PortfolioUnitOfWork:
-    def __init__(self, store: DocumentStore, history_enabled: bool = True) -> None:
+    def __init__(
+        self, store: DocumentStore, documents: PortfolioDocuments, history_enabled: bool = True
+    ) -> None:
         self.store = store
+        self.documents = documents
         self.history_enabled = history_enabled
+        self.collection = documents.collection
 
-    async def load(self, portfolio_id: str) -> PortfolioRecord | None:
-        doc = await self.store.load(PORTFOLIOS, portfolio_id)
-        return record_from_document(doc.state) if doc is not None else None
+    def history_entry(
+        self,
+        account: PortfolioAccount,
+        opt: Optimization,
+        *,
+        cause_id: str | None,
+        suffix: str | None = None,
+    ) -> Json:
+        """A decision record: the optimization as created (or at a later status, with `suffix`)."""
+        body = {
+            **self.documents.optimization(opt),
+            "account_id": account.account_id,
+            "broker_integration": str(account.portfolio.settings.broker_integration),
+            "source": "EXTERNAL" if opt.trigger is TriggerReason.EXTERNAL else "PLATFORM",
+            "cause_event_id": cause_id,
+        }
+        entry_id = opt.optimization_id if suffix is None else f"{opt.optimization_id}:{suffix}"
+        return {"id": entry_id, "body": body}
+
+    async def load(self, portfolio_id: str) -> PortfolioAccount | None:
+        doc = await self.store.load(self.collection, portfolio_id)
+        return self.documents.read(doc.state)[0] if doc is not None else None
+
+    def _pending(self, outcome: Outcome) -> tuple[Json, ...]:
+        return tuple(outcome.history) if self.history_enabled else ()
 
     async def update(self, portfolio_id: str, event_id: str | None, step: Step) -> Outcome | None:
         """Run `step` and commit; None when nothing was committed (seen before, or no change)."""
@@ -117,27 +121,25 @@ class PortfolioUnitOfWork:
 
         async def mutate(doc: Document | None) -> Change | None:
             committed.clear()
-            record = None
+            account = None
             if doc is not None:
-                record = record_from_document(doc.state)
-                await self._append(record.pending_history)
-                record = replace(record, pending_history=())
-            outcome = await step(record)
+                account, pending = self.documents.read(doc.state)
+                await self._append(pending)
+            outcome = await step(account)
             if outcome is None:
                 return None
             new = kept_ready(outcome)
-            if self.history_enabled and outcome.history:
-                new = replace(new, pending_history=tuple(outcome.history))
             outcome.record = new
             committed.append(outcome)
-            return Change(record_to_document(new), publish=outcome.publish, index=new.index())
+            state = self.documents.write(new, self._pending(outcome))
+            return Change(state, publish=outcome.publish, index=self.documents.index(new))
 
         # Every line logged while handling this portfolio carries its id.
         with structlog.contextvars.bound_contextvars(portfolio_id=portfolio_id):
-            applied = await apply_once(self.store, PORTFOLIOS, portfolio_id, event_id, mutate)
+            applied = await apply_once(self.store, self.collection, portfolio_id, event_id, mutate)
         if not applied or not committed:
             return None
-        await self._append(committed[0].record.pending_history)
+        await self._append(self._pending(committed[0]))
         return committed[0]
 
     async def update_many(self, works: Sequence[Work]) -> list[Outcome | None]:
@@ -158,7 +160,8 @@ class PortfolioUnitOfWork:
         self, works: Sequence[Work], start: int, end: int, results: list[Outcome | None]
     ) -> None:
         """Items start..end-1, on distinct portfolios: one load, the steps, one commit."""
-        docs = await self.store.load_many(PORTFOLIOS, [w.portfolio_id for w in works[start:end]])
+        collection = self.collection
+        docs = await self.store.load_many(collection, [w.portfolio_id for w in works[start:end]])
         leftovers: list[Json] = []
         commits: list[Commit] = []
         staged: dict[int, Outcome] = {}
@@ -167,40 +170,36 @@ class PortfolioUnitOfWork:
             doc = docs.get(work.portfolio_id)
             if doc is not None and work.event_id is not None and doc.has_processed(work.event_id):
                 continue  # a redelivery: the inbox drops it
-            record = None
+            account = None
             if doc is not None:
-                record = record_from_document(doc.state)
-                leftovers.extend(record.pending_history)
-                record = replace(record, pending_history=())
+                account, pending = self.documents.read(doc.state)
+                leftovers.extend(pending)
             with structlog.contextvars.bound_contextvars(portfolio_id=work.portfolio_id):
-                outcome = await work.step(record)
+                outcome = await work.step(account)
             version = doc.version if doc is not None else 0
             if outcome is None:
                 if doc is not None and work.event_id is not None:  # remember it was seen
                     commits.append(
-                        Commit(PORTFOLIOS, work.portfolio_id, version, doc.state, work.event_id)
+                        Commit(collection, work.portfolio_id, version, doc.state, work.event_id)
                     )
                 continue
-            outcome.record = kept_ready(outcome)
-            if self.history_enabled and outcome.history:
-                outcome.record = replace(outcome.record, pending_history=tuple(outcome.history))
-            new = outcome.record
+            new = outcome.record = kept_ready(outcome)
             commits.append(
                 Commit(
-                    PORTFOLIOS,
+                    collection,
                     work.portfolio_id,
                     version,
-                    record_to_document(new),
+                    self.documents.write(new, self._pending(outcome)),
                     work.event_id,
                     outbox=[to_outbox(e) for e in outcome.publish],
-                    index=new.index(),
+                    index=self.documents.index(new),
                 )
             )
             staged[index] = outcome
         await self._append(leftovers)
         conflicts = set(await self.store.commit_many(commits))
         done = [(i, o) for i, o in staged.items() if works[i].portfolio_id not in conflicts]
-        await self._append(entry for _, o in done for entry in o.record.pending_history)
+        await self._append(entry for _, o in done for entry in self._pending(o))
         for index, outcome in done:
             results[index] = outcome
         for index in range(start, end):
