@@ -8,7 +8,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from rebal_order_router.adapters.exactly_once import submit_exactly_once
 from rebal_order_router.domain import (
     BrokerUnavailable,
     OrderRejected,
@@ -17,6 +16,7 @@ from rebal_order_router.domain import (
     RetryPolicy,
     backoff_delay,
 )
+from rebal_order_router.service_layer.exactly_once import submit_exactly_once
 
 COID = "rebal-run1-001.buy.VTI"
 POLICY = RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=4.0, jitter=0.5)

@@ -8,6 +8,7 @@ from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
 from rebal_scheduler.adapters.calendar_factory import trading_calendar
+from rebal_scheduler.adapters.schedule_store import schedule_repository
 from rebal_scheduler.domain.trading_calendar import TradingCalendar
 from rebal_scheduler.entrypoints.clock_loop import ClockLoop
 from rebal_scheduler.entrypoints.kafka import build_router
@@ -43,7 +44,11 @@ def bootstrap(
     )
     runtime = ServiceRuntime(settings, store=store)
     handlers = SchedulerHandlers(
-        runtime.store, calendar, settings.scheduler_config(), clock, settings.service_name
+        schedule_repository(runtime.store),
+        calendar,
+        settings.scheduler_config(),
+        clock,
+        settings.service_name,
     )
     runtime.include_router(build_router(settings, handlers))
     clock_loop = ClockLoop(handlers.tick, clock, settings.tick_seconds)

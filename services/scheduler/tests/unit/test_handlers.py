@@ -15,6 +15,7 @@ from rebal_runtime.store import Commit, ConcurrencyError, Document, InMemoryStor
 from rebal_scheduler.adapters.schedule_store import (
     SCHEDULE_COLLECTION,
     SCHEDULE_ID,
+    schedule_repository,
     state_from_document,
 )
 from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
@@ -65,7 +66,9 @@ def handlers_on(
     calendar: ExchangeTradingCalendar,
     config: SchedulerConfig = CONFIG,
 ) -> SchedulerHandlers:
-    return SchedulerHandlers(store, calendar, config, clock, producer="scheduler")
+    return SchedulerHandlers(
+        schedule_repository(store), calendar, config, clock, producer="scheduler"
+    )
 
 
 def published(store: InMemoryStore) -> list[RebalanceRequested]:

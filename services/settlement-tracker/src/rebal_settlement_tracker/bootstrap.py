@@ -9,12 +9,12 @@ from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.log import get_logger
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
+from rebal_settlement_tracker.adapters.run_document import run_repository
 from rebal_settlement_tracker.adapters.trading_calendar import calendar_for
-from rebal_settlement_tracker.domain import TradingCalendar
+from rebal_settlement_tracker.domain import SettlementPolicy, TradingCalendar
 from rebal_settlement_tracker.entrypoints.kafka import build_router
 from rebal_settlement_tracker.entrypoints.sweep import SettlementSweep
 from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
-from rebal_settlement_tracker.service_layer.progress import SettlementPolicy
 from rebal_settlement_tracker.service_layer.rereport import rereport_recent
 from rebal_settlement_tracker.settings import SettlementSettings
 
@@ -49,7 +49,11 @@ def bootstrap(
     policy = SettlementPolicy(calendar, market_timezone, settings.cycles(), settings.unblock_on)
     acceptance = settings.acceptance()
     handlers = SettlementHandlers(
-        runtime.store, clock, policy, producer=settings.service_name, acceptance=acceptance
+        run_repository(runtime.store),
+        clock,
+        policy,
+        producer=settings.service_name,
+        acceptance=acceptance,
     )
     runtime.include_router(build_router(settings, handlers))
 

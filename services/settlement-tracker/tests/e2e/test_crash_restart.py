@@ -33,8 +33,8 @@ from rebal_schemas import (
     encode,
     key_of,
 )
+from rebal_settlement_tracker.adapters.run_document import RUNS
 from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
-from rebal_settlement_tracker.service_layer.handlers import RUNS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.fault]
 

@@ -28,8 +28,8 @@ from rebal_schemas import (
     encode,
     key_of,
 )
+from rebal_settlement_tracker.adapters.run_document import RUNS
 from rebal_settlement_tracker.bootstrap import SettlementService, bootstrap
-from rebal_settlement_tracker.service_layer.handlers import RUNS
 from rebal_settlement_tracker.settings import SettlementSettings
 
 pytestmark = pytest.mark.kafka

@@ -12,11 +12,16 @@ import pytest
 from rebal_runtime.clock import FakeClock
 from rebal_runtime.store import InMemoryStore
 from rebal_schemas import Event, RunCompleted, TransactionSettled, decode
-from rebal_settlement_tracker.adapters.run_document import run_from_document
+from rebal_settlement_tracker.adapters.run_document import RUNS, run_from_document, run_repository
 from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
-from rebal_settlement_tracker.domain import AcceptancePolicy, Run, SettlementCycles, UnblockOn
-from rebal_settlement_tracker.service_layer.handlers import RUNS, SettlementHandlers
-from rebal_settlement_tracker.service_layer.progress import SettlementPolicy
+from rebal_settlement_tracker.domain import (
+    AcceptancePolicy,
+    Run,
+    SettlementCycles,
+    SettlementPolicy,
+    UnblockOn,
+)
+from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
 
 XNYS = ExchangeTradingCalendar("XNYS")
 
@@ -78,7 +83,7 @@ def harness() -> HarnessFactory:
         clock = FakeClock(start)
         policy = SettlementPolicy(XNYS, XNYS.timezone, SettlementCycles({}, cycle_days), unblock_on)
         handlers = SettlementHandlers(
-            store,
+            run_repository(store),
             clock,
             policy,
             producer="settlement-tracker",

@@ -19,8 +19,8 @@ from rebal_schemas import (
     RunStatus,
     encode,
 )
+from rebal_settlement_tracker.adapters.run_document import EARLY_LETTERS, RUNS
 from rebal_settlement_tracker.domain import AcceptancePolicy
-from rebal_settlement_tracker.service_layer.handlers import EARLY_LETTERS, RUNS
 from rebal_settlement_tracker.service_layer.provenance import FactRejectedMessage, Provenance
 from rebal_settlement_tracker.settings import SettlementSettings
 

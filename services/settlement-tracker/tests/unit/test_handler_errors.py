@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from rebal_schemas import CloseReason, PoisonMessage
-from rebal_settlement_tracker.service_layer.handlers import RUNS
+from rebal_settlement_tracker.adapters.run_document import RUNS
 
 WEDNESDAY = date(2026, 3, 4)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, time
 
+from rebal_settlement_tracker.adapters.run_document import RUNS
 from rebal_settlement_tracker.entrypoints.sweep import SettlementSweep
-from rebal_settlement_tracker.service_layer.handlers import RUNS, SETTLE_DUE_INDEX
+from rebal_settlement_tracker.service_layer.run_records import SETTLE_DUE_INDEX
 
 WEDNESDAY, THURSDAY = date(2026, 3, 4), date(2026, 3, 5)
 

@@ -8,34 +8,24 @@ Decimals are stored as strings and times as ISO 8601, never floats.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from rebal_order_router.domain import Order, OrderSide, OrderStatus, RunExecution
+from rebal_order_router.domain import (
+    Order,
+    OrderSide,
+    OrderStatus,
+    RunExecution,
+    RunMeta,
+    StoredRun,
+    done_day,
+    needs_dispatch,
+)
+from rebal_runtime.repository import DocumentMapper
 
 COLLECTION = "executions"
 FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class RunMeta:
-    """Service-level facts about a run that the pure domain does not model."""
-
-    ready_event_id: str
-    correlation_id: str
-    schema_legs: dict[str, int]  # client_order_id -> leg of optimization.ready
-    attempted: frozenset[str] = field(default_factory=frozenset)  # client_order_ids
-
-    def with_attempted(self, client_order_ids: list[str]) -> RunMeta:
-        return replace(self, attempted=self.attempted | frozenset(client_order_ids))
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    run: RunExecution
-    meta: RunMeta
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -134,11 +124,6 @@ DONE_DAY = "done_day"
 """UTC day (YYYYMMDD) a run's last order became final: finds the recent runs to re-report."""
 
 
-def needs_dispatch(stored: StoredRun) -> bool:
-    """The dispatcher has something to send (or to resolve by lookup) for this run."""
-    return bool(stored.run.sendable())
-
-
 def run_index(stored: StoredRun) -> dict[str, int | None]:
     """None removes the run from an index, so queries only ever find runs with work."""
     return {
@@ -148,14 +133,4 @@ def run_index(stored: StoredRun) -> dict[str, int | None]:
     }
 
 
-def done_day(stored: StoredRun) -> int | None:
-    if not stored.run.is_complete:
-        return None
-    closed = [o.closed_at for o in stored.run.orders if o.closed_at is not None]
-    if not closed:
-        return None
-    return day_key(max(closed))
-
-
-def day_key(at: datetime) -> int:
-    return int(at.astimezone(UTC).strftime("%Y%m%d"))
+RUN_MAPPER = DocumentMapper(run_to_doc, run_from_doc, run_index)

@@ -1,13 +1,12 @@
-"""The run repository over the runtime's DocumentStore: runs, client_order_id -> run refs, and
+"""The `Runs` port over the runtime's typed repository: runs, client_order_id -> run refs, and
 the trade-update stream cursor.
 
-Every write of a run goes through `apply_once`, so the new state, its index values and the
-events to publish are one atomic commit (docs/design.md §4), retried on a version conflict.
+Every write of a run goes through `Repository.update`, so the new state, its index values and
+the events to publish are one atomic commit (docs/design.md §4), retried on a version conflict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from rebal_order_router.adapters.run_documents import (
@@ -15,30 +14,40 @@ from rebal_order_router.adapters.run_documents import (
     DONE_DAY,
     NEEDS_DISPATCH,
     OPEN,
-    StoredRun,
-    run_from_doc,
-    run_index,
-    run_to_doc,
+    RUN_MAPPER,
 )
-from rebal_runtime.store import Document, DocumentStore
-from rebal_runtime.uow import Change, apply_once
-from rebal_schemas import Event
+from rebal_order_router.domain import StoredRun
+from rebal_order_router.service_layer.ports import RunStep
+from rebal_runtime.repository import DocumentMapper, Outcome, Repository
+from rebal_runtime.store import DocumentStore
 
 CLIENT_ORDER_REFS = "client_order_refs"
 CURSORS = "stream_cursors"
-_PAGE = 500
 
-RunStep = Callable[[StoredRun], tuple[StoredRun, Sequence[Event]] | None]
-"""Pure step on a stored run: the new run and the events to publish, or None for no change."""
+
+def _cursor_to(last_event_id: str | None) -> dict[str, Any]:
+    return {"last_event_id": last_event_id}
+
+
+def _cursor_from(state: dict[str, Any]) -> str | None:
+    value: Any = state.get("last_event_id")
+    return value if isinstance(value, str) else None
 
 
 class RunStore:
     def __init__(self, store: DocumentStore) -> None:
-        self.store = store
+        self._store = store
+        self.runs = Repository(store, COLLECTION, RUN_MAPPER)
+        self.cursors: Repository[str | None] = Repository(
+            store, CURSORS, DocumentMapper(_cursor_to, _cursor_from)
+        )
+
+    @property
+    def store(self) -> DocumentStore:
+        return self._store
 
     async def get(self, run_id: str) -> StoredRun | None:
-        doc = await self.store.load(COLLECTION, run_id)
-        return run_from_doc(doc.state) if doc is not None else None
+        return await self.runs.load(run_id)
 
     async def create(self, stored: StoredRun, cause_event_id: str) -> bool:
         """Store a new run (inbox: `cause_event_id`). False if a run with this id exists.
@@ -47,74 +56,54 @@ class RunStore:
         orders can be routed to it. Refs without a run (crash in between) are harmless.
         """
         for order in stored.run.orders:
-            await self.store.append(
+            await self._store.append(
                 CLIENT_ORDER_REFS, order.client_order_id, {"run_id": stored.run.run_id}
             )
-        created = False
 
-        async def mutate(doc: Document | None) -> Change | None:
-            nonlocal created
-            if doc is not None:
-                created = False
-                return None
-            created = True
-            return Change(run_to_doc(stored), index=run_index(stored))
+        def create_absent(current: StoredRun | None) -> Outcome[StoredRun] | None:
+            return Outcome(stored) if current is None else None
 
-        await apply_once(self.store, COLLECTION, stored.run.run_id, cause_event_id, mutate)
-        return created
+        committed = await self.runs.update(stored.run.run_id, cause_event_id, create_absent)
+        return committed is not None
 
     async def update(self, run_id: str, step: RunStep) -> StoredRun | None:
         """Apply `step` to the current run and commit; returns the run as it now stands."""
         latest: StoredRun | None = None
 
-        async def mutate(doc: Document | None) -> Change | None:
+        def apply(current: StoredRun | None) -> Outcome[StoredRun] | None:
             nonlocal latest
-            if doc is None:
-                latest = None
+            latest = current  # unchanged unless the step says otherwise (re-run on a conflict)
+            if current is None:
                 return None
-            current = run_from_doc(doc.state)
             outcome = step(current)
             if outcome is None:
-                latest = current
                 return None
             latest, events = outcome
-            return Change(run_to_doc(latest), publish=list(events), index=run_index(latest))
+            return Outcome(latest, publish=list(events))
 
-        await apply_once(self.store, COLLECTION, run_id, None, mutate)
+        await self.runs.update(run_id, None, apply)
         return latest
 
     async def run_of(self, client_order_id: str) -> str | None:
-        ref = await self.store.get_appended(CLIENT_ORDER_REFS, client_order_id)
+        ref = await self._store.get_appended(CLIENT_ORDER_REFS, client_order_id)
         run_id = ref.get("run_id") if ref else None
         return run_id if isinstance(run_id, str) else None
 
     async def runs_needing_dispatch(self) -> list[str]:
-        return await self._all(NEEDS_DISPATCH)
+        return await self.runs.ids(NEEDS_DISPATCH, 1)
 
     async def open_runs(self) -> list[str]:
-        return await self._all(OPEN)
+        return await self.runs.ids(OPEN, 1)
 
     async def runs_done_on(self, day: int) -> list[str]:
         """Runs whose last order became final on UTC day `day` (YYYYMMDD)."""
-        return await self._all(DONE_DAY, day)
-
-    async def _all(self, field: str, value: int = 1) -> list[str]:
-        ids: list[str] = []
-        after: str | None = None
-        while True:
-            page = await self.store.query(COLLECTION, field, value, after_id=after, limit=_PAGE)
-            ids.extend(page)
-            if len(page) < _PAGE:
-                return ids
-            after = page[-1]
+        return await self.runs.ids(DONE_DAY, day)
 
     async def load_cursor(self, name: str) -> str | None:
-        doc = await self.store.load(CURSORS, name)
-        value: Any = doc.state.get("last_event_id") if doc else None
-        return value if isinstance(value, str) else None
+        return await self.cursors.load(name)
 
     async def save_cursor(self, name: str, last_event_id: str) -> None:
-        async def mutate(doc: Document | None) -> Change:
-            return Change({"last_event_id": last_event_id})
+        def save(current: str | None) -> Outcome[str | None]:
+            return Outcome(last_event_id)
 
-        await apply_once(self.store, CURSORS, name, None, mutate)
+        await self.cursors.update(name, None, save)

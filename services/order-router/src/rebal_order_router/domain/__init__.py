@@ -36,6 +36,13 @@ from rebal_order_router.domain.run_execution import (
     RunUpdate,
     UnknownOrder,
 )
+from rebal_order_router.domain.stored_run import (
+    RunMeta,
+    StoredRun,
+    day_key,
+    done_day,
+    needs_dispatch,
+)
 from rebal_order_router.domain.values import (
     NEW_YORK,
     CloseReason,
@@ -73,15 +80,20 @@ __all__ = [
     "RetryPolicy",
     "RunCancellation",
     "RunExecution",
+    "RunMeta",
     "RunUpdate",
+    "StoredRun",
     "TradeUpdate",
     "UnknownOrder",
     "backoff_delay",
     "client_order_id",
+    "day_key",
+    "done_day",
     "event_from_broker_order",
     "event_from_trade_update",
     "is_rebal_client_order_id",
     "is_valid_leg",
     "leg_id",
+    "needs_dispatch",
     "trade_date_of",
 ]

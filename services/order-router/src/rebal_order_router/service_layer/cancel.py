@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rebal_order_router.adapters.run_documents import StoredRun
 from rebal_order_router.domain import (
     RUN_CANCELED,
     BrokerError,
     OrderEvent,
     OrderEventKind,
     OrderRejected,
+    StoredRun,
     event_from_broker_order,
 )
 from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports

@@ -13,9 +13,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
-from rebal_order_router.adapters.exactly_once import DEFAULT_RETRY_POLICY
-from rebal_order_router.adapters.run_documents import StoredRun, needs_dispatch
-from rebal_order_router.adapters.run_store import RunStep, RunStore
 from rebal_order_router.domain import (
     NEW_YORK,
     ApplyOutcome,
@@ -23,8 +20,12 @@ from rebal_order_router.domain import (
     OrderEvent,
     OrderFact,
     RetryPolicy,
+    StoredRun,
     UnknownOrder,
+    needs_dispatch,
 )
+from rebal_order_router.service_layer.exactly_once import DEFAULT_RETRY_POLICY
+from rebal_order_router.service_layer.ports import Runs, RunStep
 from rebal_order_router.service_layer.publishing import events_for
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import DocumentStore
@@ -196,7 +197,7 @@ def _no_wake() -> None:
 
 @dataclass
 class RouterContext:
-    runs: RunStore
+    runs: Runs
     broker: BrokerPort
     producer: str
     clock: Callable[[], datetime] = utc_now

@@ -27,8 +27,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rebal_order_router.adapters.exactly_once import submit_exactly_once
-from rebal_order_router.adapters.run_documents import StoredRun
 from rebal_order_router.domain import (
     BrokerError,
     Order,
@@ -36,6 +34,7 @@ from rebal_order_router.domain import (
     OrderEventKind,
     OrderRejected,
     OrderStatus,
+    StoredRun,
     event_from_broker_order,
 )
 from rebal_order_router.service_layer.context import (
@@ -45,6 +44,7 @@ from rebal_order_router.service_layer.context import (
     RunLease,
     apply_reports,
 )
+from rebal_order_router.service_layer.exactly_once import submit_exactly_once
 from rebal_runtime.log import get_logger
 from rebal_schemas import Event
 

@@ -3,8 +3,14 @@ client_order_id is committed BEFORE anything is sent (docs/design.md §4 "Broker
 
 from __future__ import annotations
 
-from rebal_order_router.adapters.run_documents import RunMeta, StoredRun
-from rebal_order_router.domain import OrderIntent, OrderSide, RunExecution, leg_id
+from rebal_order_router.domain import (
+    OrderIntent,
+    OrderSide,
+    RunExecution,
+    RunMeta,
+    StoredRun,
+    leg_id,
+)
 from rebal_order_router.service_layer.context import RouterContext
 from rebal_runtime.log import get_logger
 from rebal_schemas import BrokerIntegration, OptimizationReady, PlannedOrder, PoisonMessage

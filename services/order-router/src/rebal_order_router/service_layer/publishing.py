@@ -10,8 +10,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 
-from rebal_order_router.adapters.run_documents import StoredRun
-from rebal_order_router.domain import OrderClosed, OrderFact, OrderFilled
+from rebal_order_router.domain import OrderClosed, OrderFact, OrderFilled, StoredRun
 from rebal_schemas import CloseReason, Event, OrderSide
 from rebal_schemas import OrderClosed as OrderClosedEvent
 from rebal_schemas import OrderFilled as OrderFilledEvent

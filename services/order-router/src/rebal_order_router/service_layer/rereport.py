@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from rebal_order_router.adapters.run_documents import StoredRun, day_key
+from rebal_order_router.domain import StoredRun, day_key
 from rebal_order_router.service_layer.context import RouterContext
 from rebal_order_router.service_layer.publishing import events_for
 from rebal_runtime.log import get_logger

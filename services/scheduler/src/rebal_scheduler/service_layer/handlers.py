@@ -1,6 +1,7 @@
 """The scheduler's two use cases: learn a model's calendar, and emit what is due.
 
-Both read and write the one schedule document through ``apply_once``: a slot's
+Both read and write the one schedule document through the runtime's
+``Repository.update`` (``apply_once`` underneath): a slot's
 request goes into the outbox in the same versioned write that advances the
 watermarks past it, so a slot is emitted once however many schedulers tick
 (the loser of a race fails the version check, reloads and finds nothing due)
@@ -14,14 +15,7 @@ from datetime import datetime, timedelta
 
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
-from rebal_runtime.store import Document, DocumentStore
-from rebal_runtime.uow import Change, apply_once
-from rebal_scheduler.adapters.schedule_store import (
-    SCHEDULE_COLLECTION,
-    SCHEDULE_ID,
-    state_from_document,
-    state_to_document,
-)
+from rebal_runtime.repository import Outcome, Repository
 from rebal_scheduler.domain.config import SchedulerConfig
 from rebal_scheduler.domain.schedule_state import ScheduleState, apply_model_updated, due_slots
 from rebal_scheduler.domain.trading_calendar import TradingCalendar
@@ -29,6 +23,9 @@ from rebal_scheduler.service_layer.requests import rebalance_request, scheduled_
 from rebal_schemas import ModelUpdated, RebalanceRequested
 
 log = get_logger(__name__)
+
+SCHEDULE_ID = "default"
+"""The whole schedule is one aggregate: every scheduler sharing a store shares it."""
 
 CHECKPOINT_EVERY = timedelta(minutes=1)
 """A tick with nothing due still saves the advanced watermarks this often.
@@ -41,13 +38,13 @@ can reach (a watermark never lags ``now`` by more than this plus a tick)."""
 class SchedulerHandlers:
     def __init__(
         self,
-        store: DocumentStore,
+        schedule: Repository[ScheduleState],
         calendar: TradingCalendar,
         config: SchedulerConfig,
         clock: Clock,
         producer: str,
     ) -> None:
-        self.store = store
+        self.schedule = schedule
         self.calendar = calendar
         self.config = config
         self.clock = clock
@@ -70,8 +67,8 @@ class SchedulerHandlers:
         grace = self.config.late_after
         created_at = max(min(event.occurred_at, learnt_at), learnt_at - grace)
 
-        async def mutate(doc: Document | None) -> Change | None:
-            state = state_from_document(doc)
+        def learn(current: ScheduleState | None) -> Outcome[ScheduleState] | None:
+            state = _or_first_start(current)
             updated = apply_model_updated(
                 state,
                 event.model_id,
@@ -80,11 +77,9 @@ class SchedulerHandlers:
                 at=created_at,
                 grace=grace,
             )
-            return None if updated == state else Change(state_to_document(updated))
+            return None if updated == state else Outcome(updated)
 
-        applied = await apply_once(
-            self.store, SCHEDULE_COLLECTION, SCHEDULE_ID, event.event_id, mutate
-        )
+        applied = await self.schedule.apply(SCHEDULE_ID, event.event_id, learn)
         if applied:
             log.info(
                 "model schedule updated",
@@ -101,17 +96,17 @@ class SchedulerHandlers:
         call committed (empty when another scheduler got there first)."""
         committed: list[RebalanceRequested] = []
 
-        async def mutate(doc: Document | None) -> Change | None:
+        def emit(current: ScheduleState | None) -> Outcome[ScheduleState] | None:
             # May run several times (version conflicts): only the last run is committed.
-            state = state_from_document(doc)
+            state = _or_first_start(current)
             slots, advanced = due_slots(state, now, self.calendar, self.config)
             requests = [rebalance_request(slot, now, self.producer) for slot in slots]
             committed[:] = requests
             if not requests and not _checkpoint_due(state, advanced):
                 return None
-            return Change(state_to_document(advanced), publish=requests)
+            return Outcome(advanced, publish=requests)
 
-        await apply_once(self.store, SCHEDULE_COLLECTION, SCHEDULE_ID, None, mutate)
+        await self.schedule.update(SCHEDULE_ID, None, emit)
         self.emitted += len(committed)
         for request in committed:
             log.info(
@@ -122,6 +117,11 @@ class SchedulerHandlers:
                 late=request.late,
             )
         return committed
+
+
+def _or_first_start(current: ScheduleState | None) -> ScheduleState:
+    """A missing schedule is a first start: no models, no watermarks."""
+    return current if current is not None else ScheduleState()
 
 
 def _checkpoint_due(before: ScheduleState, after: ScheduleState) -> bool:

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from rebal_runtime.repository import DocumentMapper, Repository
+from rebal_runtime.store import DocumentStore
 from rebal_settlement_tracker.domain import (
     CloseReason,
     FactKind,
@@ -29,9 +31,38 @@ from rebal_settlement_tracker.domain import (
     SkippedOrder,
     Transaction,
 )
+from rebal_settlement_tracker.service_layer.run_records import RunRecord
 
 JsonDict = dict[str, Any]
 DOCUMENT_VERSION = 1
+RUNS = "runs"
+EARLY_LETTERS = "early_letters"  # run document field: event id -> dead letter of an early fact
+# run document field: the run.completed it published (event_id, completed_at), to re-publish the
+# same event if the broker loses it (`rereport.py`)
+COMPLETION_REPORT = "completion_report"
+
+
+def record_to_document(record: RunRecord) -> JsonDict:
+    state = run_to_document(record.run)
+    if record.letters:
+        state[EARLY_LETTERS] = record.letters
+    if record.report:
+        state[COMPLETION_REPORT] = record.report
+    return state
+
+
+def record_from_document(state: JsonDict) -> RunRecord:
+    report = state.get(COMPLETION_REPORT)
+    return RunRecord(
+        run_from_document(state),
+        dict(state.get(EARLY_LETTERS) or {}),
+        dict(report) if report else None,
+    )
+
+
+def run_repository(store: DocumentStore) -> Repository[RunRecord]:
+    """Runs by run id; the index values come with each outcome (they need the calendar)."""
+    return Repository(store, RUNS, DocumentMapper(record_to_document, record_from_document))
 
 
 def run_to_document(run: Run) -> JsonDict:

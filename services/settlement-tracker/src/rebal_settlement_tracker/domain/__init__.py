@@ -34,6 +34,7 @@ from rebal_settlement_tracker.domain.errors import (
 )
 from rebal_settlement_tracker.domain.facts import merge_close, merge_fill
 from rebal_settlement_tracker.domain.plan import PlannedOrder, SkippedOrder
+from rebal_settlement_tracker.domain.progress import Progress, SettlementPolicy, advance
 from rebal_settlement_tracker.domain.run import Run
 from rebal_settlement_tracker.domain.settlement import (
     SettlementCycles,
@@ -77,6 +78,7 @@ __all__ = [
     "OrderOutcome",
     "PendingFact",
     "PlannedOrder",
+    "Progress",
     "RejectCode",
     "Rejection",
     "Run",
@@ -84,6 +86,7 @@ __all__ = [
     "RunCompletion",
     "RunStatus",
     "SettlementCycles",
+    "SettlementPolicy",
     "Side",
     "SkippedOrder",
     "TradingCalendar",
@@ -94,6 +97,7 @@ __all__ = [
     "TransactionStatus",
     "UnblockOn",
     "UnknownLeg",
+    "advance",
     "build_completion",
     "check_fact",
     "decide_status",

@@ -1,7 +1,8 @@
 """Handlers of the settlement-tracker: one per input topic, plus the clock-driven sweep.
 
-Each run is ONE document in collection `runs` (id = run id = optimization id), written with
-`apply_once`: the new facts, the processed event id and the events to publish commit together.
+Each run is ONE document (id = run id = optimization id), a `RunRecord` written through the
+runtime's `Repository.update`: the new facts, the processed event id and the events to publish
+commit together.
 PLATFORM fills (order-router) and CLIENT fills (the client's middleware) arrive on the same
 topics with the same shape; they differ in who may vouch for them (`domain/acceptance.py`: a
 PLATFORM fact must carry the order-router's signature when the deployment verifies signatures).
@@ -27,10 +28,8 @@ from typing import Any
 
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
-from rebal_runtime.store import Document, DocumentStore
-from rebal_runtime.uow import Change, apply_once
+from rebal_runtime.repository import Outcome
 from rebal_schemas import Event, OptimizationReady, OrderClosed, OrderFilled, PoisonMessage
-from rebal_settlement_tracker.adapters.run_document import run_from_document, run_to_document
 from rebal_settlement_tracker.domain import (
     AcceptancePolicy,
     CloseReason,
@@ -39,13 +38,15 @@ from rebal_settlement_tracker.domain import (
     FactSource,
     IllegalTransition,
     InvalidEvent,
+    Progress,
     Rejection,
     Run,
+    SettlementPolicy,
     Side,
+    advance,
     settlement_date,
 )
 from rebal_settlement_tracker.service_layer import messages
-from rebal_settlement_tracker.service_layer.progress import Progress, SettlementPolicy, advance
 from rebal_settlement_tracker.service_layer.provenance import (
     FactRejectedMessage,
     Provenance,
@@ -53,24 +54,23 @@ from rebal_settlement_tracker.service_layer.provenance import (
     letter_template,
     rejection_letter,
 )
+from rebal_settlement_tracker.service_layer.run_records import (
+    COMPLETED_DAY_INDEX,
+    SETTLE_DUE_INDEX,
+    Letters,
+    RunRecord,
+    RunRepository,
+)
 
 log = get_logger(__name__)
 
-RUNS = "runs"
-SETTLE_DUE_INDEX = "settle_due"  # ISO date of the run's earliest pending settlement, or None
-EARLY_LETTERS = "early_letters"  # run document field: event id -> dead letter of an early fact
-# run document field: the run.completed it published (event_id, completed_at), to re-publish the
-# same event if the broker loses it (`rereport.py`)
-COMPLETION_REPORT = "completion_report"
-COMPLETED_DAY_INDEX = "completed_day"  # UTC ISO date the run completed on, or None
 Command = Callable[[Run], Run]
-Letters = dict[str, dict[str, Any]]
 
 
 class SettlementHandlers:
     def __init__(
         self,
-        store: DocumentStore,
+        runs: RunRepository,
         clock: Clock,
         policy: SettlementPolicy,
         producer: str,
@@ -78,7 +78,7 @@ class SettlementHandlers:
         acceptance: AcceptancePolicy | None = None,
         sweep_page: int = 200,
     ) -> None:
-        self.store = store
+        self.runs = runs
         self.clock = clock
         self.policy = policy
         self.acceptance = acceptance if acceptance is not None else AcceptancePolicy()
@@ -150,8 +150,8 @@ class SettlementHandlers:
         produced = 0
         after: str | None = None
         while True:
-            ids = await self.store.query(
-                RUNS, SETTLE_DUE_INDEX, today, op="le", after_id=after, limit=self.sweep_page
+            ids = await self.runs.query(
+                SETTLE_DUE_INDEX, today, op="le", after_id=after, limit=self.sweep_page
             )
             for run_id in ids:
                 produced += await self._sweep_run(run_id, moment)
@@ -162,10 +162,10 @@ class SettlementHandlers:
     async def _sweep_run(self, run_id: str, now: datetime) -> int:
         published: list[int] = [0]
 
-        async def mutate(doc: Document | None) -> Change | None:
-            if doc is None:
+        def sweep(record: RunRecord | None) -> Outcome[RunRecord] | None:
+            if record is None:
                 return None
-            run = run_from_document(doc.state)
+            run = record.run
             try:
                 progress = advance(run, now, self.policy)
             except LookupError as error:  # a trade date beyond the loaded calendar
@@ -174,12 +174,12 @@ class SettlementHandlers:
             if not progress.changed:
                 return None
             envelope = self._envelope(run.run_id, None)
-            letters = doc.state.get(EARLY_LETTERS) or {}
-            change = self._change(progress, now, envelope, letters, report=_report(doc))
+            letters = dict(record.letters)
+            change = self._change(progress, now, envelope, letters, report=_report(record))
             published[0] = len(change.publish)
             return change
 
-        await apply_once(self.store, RUNS, run_id, None, mutate)
+        await self.runs.update(run_id, None, sweep)
         return published[0]
 
     # ---- common ---------------------------------------------------------------------------
@@ -197,9 +197,9 @@ class SettlementHandlers:
         what = f"{event.event_type} {event.event_id} (run {run_id})"
         refused: list[Rejection] = []  # of the attempt that committed: counted after the commit
 
-        async def mutate(doc: Document | None) -> Change | None:
+        def record_fact(record: RunRecord | None) -> Outcome[RunRecord] | None:
             refused.clear()
-            run = run_from_document(doc.state) if doc else Run(run_id, portfolio_id)
+            run = record.run if record else Run(run_id, portfolio_id)
             if run.portfolio_id != portfolio_id:
                 raise PoisonMessage(
                     f"{what}: portfolio {portfolio_id} but the run belongs to {run.portfolio_id}"
@@ -218,7 +218,7 @@ class SettlementHandlers:
                 progress = advance(changed, now, self.policy)
             except LookupError as error:
                 raise PoisonMessage(f"{what}: {error}") from error
-            letters: Letters = dict(doc.state.get(EARLY_LETTERS) or {}) if doc else {}
+            letters: Letters = dict(record.letters) if record else {}
             if any(
                 p.source is not None and p.source.event_id == event.event_id
                 for p in changed.pending
@@ -229,9 +229,9 @@ class SettlementHandlers:
             if changed.is_planned and not run.is_planned:
                 refused.extend(changed.rejections[len(run.rejections) :])
             envelope = self._envelope(run_id, event)
-            return self._change(progress, now, envelope, letters, refused, _report(doc))
+            return self._change(progress, now, envelope, letters, refused, _report(record))
 
-        applied = await apply_once(self.store, RUNS, run_id, event.event_id, mutate)
+        applied = await self.runs.apply(run_id, event.event_id, record_fact)
         for rejection in refused:
             self._count(rejection.code.value, run_id, rejection.event_id, rejection.detail)
         return applied
@@ -244,7 +244,7 @@ class SettlementHandlers:
         letters: Letters,
         refused: Sequence[Rejection] = (),
         report: dict[str, Any] | None = None,
-    ) -> Change:
+    ) -> Outcome[RunRecord]:
         run = progress.run
         publish: list[Event] = []
         if run.is_planned:
@@ -268,13 +268,8 @@ class SettlementHandlers:
             }
             log.info("run completed", run_id=run.run_id, status=progress.completion.status.value)
         due = progress.next_settlement
-        state = run_to_document(run)
-        if letters:
-            state[EARLY_LETTERS] = letters
-        if report:
-            state[COMPLETION_REPORT] = report
-        return Change(
-            state,
+        return Outcome(
+            RunRecord(run, letters, report),
             publish=publish,
             index={
                 SETTLE_DUE_INDEX: due.isoformat() if due else None,
@@ -315,6 +310,6 @@ class SettlementHandlers:
             ) from error
 
 
-def _report(doc: Document | None) -> dict[str, Any] | None:
-    report = doc.state.get(COMPLETION_REPORT) if doc else None
+def _report(record: RunRecord | None) -> dict[str, Any] | None:
+    report = record.report if record else None
     return dict(report) if report else None

@@ -16,16 +16,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rebal_runtime.log import get_logger
-from rebal_runtime.store import Document
-from rebal_runtime.uow import Change, apply_once
-from rebal_settlement_tracker.adapters.run_document import run_from_document
+from rebal_runtime.repository import Outcome
 from rebal_settlement_tracker.service_layer import messages
-from rebal_settlement_tracker.service_layer.handlers import (
-    COMPLETED_DAY_INDEX,
-    COMPLETION_REPORT,
-    RUNS,
-    SettlementHandlers,
-)
+from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
+from rebal_settlement_tracker.service_layer.run_records import COMPLETED_DAY_INDEX, RunRecord
 
 log = get_logger(__name__)
 PAGE = 500
@@ -36,8 +30,8 @@ async def recently_completed(handlers: SettlementHandlers, now: datetime) -> lis
     for day in (now - timedelta(days=1), now):
         after: str | None = None
         while True:
-            page = await handlers.store.query(
-                RUNS, COMPLETED_DAY_INDEX, day.date().isoformat(), after_id=after, limit=PAGE
+            page = await handlers.runs.query(
+                COMPLETED_DAY_INDEX, day.date().isoformat(), after_id=after, limit=PAGE
             )
             ids += page
             if len(page) < PAGE:
@@ -50,12 +44,12 @@ async def rereport_completion(handlers: SettlementHandlers, run_id: str) -> bool
     """Publish the run's run.completed again (one commit: the same state, a new outbox row)."""
     published = False
 
-    async def mutate(doc: Document | None) -> Change | None:
+    def republish(record: RunRecord | None) -> Outcome[RunRecord] | None:
         nonlocal published
-        report = doc.state.get(COMPLETION_REPORT) if doc else None
-        if doc is None or not report:
+        report = record.report if record else None
+        if record is None or not report:
             return None
-        run = run_from_document(doc.state)
+        run = record.run
         completion = run.reported_completion(handlers.policy.unblock_on)
         completed_at = datetime.fromisoformat(report["completed_at"])
         envelope = {
@@ -66,9 +60,9 @@ async def rereport_completion(handlers: SettlementHandlers, run_id: str) -> bool
         }
         event = messages.run_completed(run, completion, completed_at, envelope)
         published = True
-        return Change(doc.state, publish=[event])
+        return Outcome(record, publish=[event])
 
-    await apply_once(handlers.store, RUNS, run_id, None, mutate)
+    await handlers.runs.update(run_id, None, republish)
     return published
 
 

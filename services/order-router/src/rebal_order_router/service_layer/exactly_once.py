@@ -1,5 +1,5 @@
 """`submit_exactly_once`: send one order so that it reaches the broker at most once, even when
-the answer is lost (docs/design.md §4 "Broker orders", kafka-reliability-notes §1.6).
+the answer is lost (docs/design.md §4 "Broker orders").
 
 Each broker call is one attempt. The loop is a small state machine:
   SUBMIT  -> success: done. DuplicateClientOrderId: ADOPT. BrokerUnavailable (timeout, 5xx...):

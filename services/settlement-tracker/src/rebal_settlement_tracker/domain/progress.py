@@ -10,14 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from rebal_settlement_tracker.domain import (
-    Run,
-    RunCompletion,
-    SettlementCycles,
-    TradingCalendar,
-    Transaction,
-    UnblockOn,
-)
+from rebal_settlement_tracker.domain.completion import RunCompletion
+from rebal_settlement_tracker.domain.run import Run
+from rebal_settlement_tracker.domain.settlement import SettlementCycles, TradingCalendar
+from rebal_settlement_tracker.domain.transaction import Transaction, UnblockOn
 
 
 @dataclass(frozen=True)

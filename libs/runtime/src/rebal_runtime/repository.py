@@ -1,0 +1,227 @@
+"""A typed aggregate store over the `DocumentStore` port: one aggregate per document.
+
+A `Repository[A]` knows its collection and a `Mapper[A]` (aggregate <-> document state, plus the
+index values the aggregate is found by), so a service layer works with aggregates and never with
+documents. Its writes keep `apply_once`'s exactly-once semantics (docs/design.md §4): the new
+state, the processed event id and the events to publish are one atomic commit; an event whose id
+the document has already processed is skipped; a step that changes nothing still records the
+event id on an existing document, so a redelivery is recognised cheaply.
+
+`update_many` is the batch form (a batch subscriber's list of events): one store read for the
+documents of a round and one write for its commits, giving exactly what `update` for each item
+in order gives. An item on a document already touched in the batch starts a new round, so every
+step sees the previous one committed; a commit refused on a version conflict (another writer got
+there first) is redone alone through `update`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Literal, Protocol, TypeVar
+
+from rebal_runtime.store.port import Commit, Document, DocumentStore, IndexValue, JsonDict
+from rebal_runtime.uow import Change, apply_once, to_outbox
+from rebal_schemas import Event
+
+A = TypeVar("A")
+_PAGE = 500
+
+
+class Mapper(Protocol[A]):
+    """How an aggregate is stored: its document state and, optionally, its index values."""
+
+    def to_document(self, aggregate: A) -> JsonDict: ...
+
+    def from_document(self, state: JsonDict) -> A: ...
+
+    def index(self, aggregate: A) -> Mapping[str, IndexValue]: ...
+
+
+@dataclass(frozen=True)
+class DocumentMapper(Generic[A]):
+    """A `Mapper` from plain functions; without `index_of` the aggregate has no index values."""
+
+    to_state: Callable[[A], JsonDict]
+    from_state: Callable[[JsonDict], A]
+    index_of: Callable[[A], Mapping[str, IndexValue]] | None = None
+
+    def to_document(self, aggregate: A) -> JsonDict:
+        return self.to_state(aggregate)
+
+    def from_document(self, state: JsonDict) -> A:
+        return self.from_state(state)
+
+    def index(self, aggregate: A) -> Mapping[str, IndexValue]:
+        return {} if self.index_of is None else self.index_of(aggregate)
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[A]):
+    """What a step wants committed: the new aggregate and the events to publish (same write).
+
+    `index` is merged over the mapper's index values: for index values that depend on more
+    than the aggregate (e.g. a date computed with the deployment's calendar)."""
+
+    aggregate: A
+    publish: Sequence[Event] = ()
+    index: Mapping[str, IndexValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Committed(Generic[A]):
+    """What was committed: the aggregate as stored and the events put in the outbox."""
+
+    aggregate: A
+    publish: tuple[Event, ...] = ()
+
+
+Step = Callable[[A | None], Outcome[A] | Awaitable[Outcome[A] | None] | None]
+"""A step on the current aggregate (None when the document does not exist): its outcome, or
+None for "no change". Plain or async."""
+
+
+@dataclass(frozen=True)
+class Work(Generic[A]):
+    """One item of a batch: run `step` on document `id` because of event `event_id`."""
+
+    id: str
+    event_id: str | None
+    step: Step[A]
+
+
+async def _run(step: Step[A], current: A | None) -> Outcome[A] | None:
+    result = step(current)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+class Repository(Generic[A]):
+    def __init__(self, store: DocumentStore, collection: str, mapper: Mapper[A]) -> None:
+        self.store = store
+        self.collection = collection
+        self.mapper = mapper
+
+    def _from(self, doc: Document | None) -> A | None:
+        return None if doc is None else self.mapper.from_document(doc.state)
+
+    def _index(self, outcome: Outcome[A]) -> dict[str, IndexValue]:
+        return {**self.mapper.index(outcome.aggregate), **outcome.index}
+
+    async def load(self, doc_id: str) -> A | None:
+        return self._from(await self.store.load(self.collection, doc_id))
+
+    async def update(self, doc_id: str, event_id: str | None, step: Step[A]) -> Committed[A] | None:
+        """Run `step` on the aggregate and commit; None when nothing was committed (the event
+        was applied before, or the step changed nothing)."""
+        return (await self._update(doc_id, event_id, step))[1]
+
+    async def apply(self, doc_id: str, event_id: str | None, step: Step[A]) -> bool:
+        """`update`, answering what `apply_once` answers: False when the event was applied
+        before, True when it is applied now (changed something or not)."""
+        return (await self._update(doc_id, event_id, step))[0]
+
+    async def _update(
+        self, doc_id: str, event_id: str | None, step: Step[A]
+    ) -> tuple[bool, Committed[A] | None]:
+        committed: list[Committed[A]] = []
+
+        async def mutate(doc: Document | None) -> Change | None:
+            committed.clear()  # a version conflict re-runs the step on fresh state
+            outcome = await _run(step, self._from(doc))
+            if outcome is None:
+                return None
+            committed.append(Committed(outcome.aggregate, tuple(outcome.publish)))
+            state = self.mapper.to_document(outcome.aggregate)
+            return Change(state, publish=outcome.publish, index=self._index(outcome))
+
+        applied = await apply_once(self.store, self.collection, doc_id, event_id, mutate)
+        return applied, (committed[0] if applied and committed else None)
+
+    async def update_many(self, works: Sequence[Work[A]]) -> list[Committed[A] | None]:
+        """`update` for each item, in order, batched; the result of each item, by position."""
+        results: list[Committed[A] | None] = [None] * len(works)
+        start = 0
+        while start < len(works):
+            touched: set[str] = set()
+            end = start
+            while end < len(works) and works[end].id not in touched:
+                touched.add(works[end].id)
+                end += 1
+            await self._round(works, start, end, results)
+            start = end
+        return results
+
+    async def _round(
+        self,
+        works: Sequence[Work[A]],
+        start: int,
+        end: int,
+        results: list[Committed[A] | None],
+    ) -> None:
+        """Items start..end-1, on distinct documents: one load, the steps, one commit."""
+        docs = await self.store.load_many(self.collection, [w.id for w in works[start:end]])
+        commits: list[Commit] = []
+        staged: dict[int, Committed[A]] = {}
+        for position in range(start, end):
+            work = works[position]
+            doc = docs.get(work.id)
+            if doc is not None and work.event_id is not None and doc.has_processed(work.event_id):
+                continue  # a redelivery: the inbox drops it
+            outcome = await _run(work.step, self._from(doc))
+            version = doc.version if doc is not None else 0
+            if outcome is None:
+                if doc is not None and work.event_id is not None:  # remember it was seen
+                    commits.append(
+                        Commit(self.collection, work.id, version, doc.state, work.event_id)
+                    )
+                continue
+            commits.append(
+                Commit(
+                    self.collection,
+                    work.id,
+                    version,
+                    self.mapper.to_document(outcome.aggregate),
+                    work.event_id,
+                    outbox=[to_outbox(e) for e in outcome.publish],
+                    index=self._index(outcome),
+                )
+            )
+            staged[position] = Committed(outcome.aggregate, tuple(outcome.publish))
+        conflicts = set(await self.store.commit_many(commits))
+        for position, done in staged.items():
+            if works[position].id not in conflicts:
+                results[position] = done
+        for position in range(start, end):
+            work = works[position]
+            if work.id in conflicts:
+                results[position] = await self.update(work.id, work.event_id, work.step)
+
+    async def query(
+        self,
+        index: str,
+        value: IndexValue,
+        *,
+        op: Literal["eq", "le"] = "eq",
+        after_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[str]:
+        """One page of the ids whose index value equals (or is <=) `value`, ordered by id."""
+        return await self.store.query(
+            self.collection, index, value, op=op, after_id=after_id, limit=limit
+        )
+
+    async def ids(
+        self, index: str, value: IndexValue, *, op: Literal["eq", "le"] = "eq"
+    ) -> list[str]:
+        """Every id whose index value equals (or is <=) `value`, read page by page."""
+        found: list[str] = []
+        after: str | None = None
+        while True:
+            page = await self.query(index, value, op=op, after_id=after, limit=_PAGE)
+            found.extend(page)
+            if len(page) < _PAGE:
+                return found
+            after = page[-1]

@@ -1,0 +1,159 @@
+"""The typed repository keeps `apply_once`'s semantics (inbox, no-change, atomic outbox), and
+`update_many` gives exactly what `update` for each item in order gives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rebal_runtime.repository import Committed, DocumentMapper, Outcome, Repository, Work
+from rebal_runtime.store import Commit, InMemoryStore
+from rebal_runtime.store.port import IndexValue, JsonDict
+from rebal_schemas import RebalanceRequested, TriggerReason
+
+AT = datetime(2024, 7, 1, 14, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Counter:
+    count: int
+
+
+def _index(counter: Counter) -> Mapping[str, IndexValue]:
+    return {"count": counter.count}
+
+
+def _to(counter: Counter) -> JsonDict:
+    return {"count": counter.count}
+
+
+def _from(state: JsonDict) -> Counter:
+    return Counter(int(state["count"]))
+
+
+MAPPER = DocumentMapper(_to, _from, _index)
+
+
+def event(event_id: str) -> RebalanceRequested:
+    return RebalanceRequested(
+        event_id=event_id,
+        occurred_at=AT,
+        recorded_at=AT,
+        producer="test",
+        scope="all",
+        reason=TriggerReason("nightly"),
+    )
+
+
+def bump(current: Counter | None) -> Outcome[Counter]:
+    count = 1 if current is None else current.count + 1
+    return Outcome(Counter(count), publish=[event(f"e-{count}")])
+
+
+async def bump_async(current: Counter | None) -> Outcome[Counter]:
+    return bump(current)
+
+
+def nothing(current: Counter | None) -> None:
+    return None
+
+
+def repo() -> tuple[InMemoryStore, Repository[Counter]]:
+    store = InMemoryStore()
+    return store, Repository(store, "counters", MAPPER)
+
+
+async def test_update_commits_state_events_and_index() -> None:
+    store, counters = repo()
+    committed = await counters.update("c", "in-1", bump)
+    assert committed == Committed(Counter(1), (event("e-1"),))
+    assert await counters.load("c") == Counter(1)
+    doc = await store.load("counters", "c")
+    assert doc is not None and doc.has_processed("in-1")
+    assert [p.message.event_id for p in await store.pending_outbox()] == ["e-1"]
+    assert await counters.ids("count", 1) == ["c"]
+
+
+async def test_async_steps_and_a_missing_document() -> None:
+    _, counters = repo()
+    assert await counters.load("c") is None
+    committed = await counters.update("c", None, bump_async)
+    assert committed is not None and committed.aggregate == Counter(1)
+
+
+async def test_an_applied_event_is_skipped() -> None:
+    _, counters = repo()
+    await counters.update("c", "in-1", bump)
+    assert await counters.update("c", "in-1", bump) is None
+    assert await counters.load("c") == Counter(1)
+
+
+async def test_no_change_still_records_the_event_id() -> None:
+    store, counters = repo()
+    await counters.update("c", None, bump)
+    assert await counters.update("c", "in-2", nothing) is None
+    doc = await store.load("counters", "c")
+    assert doc is not None and doc.has_processed("in-2") and doc.version == 2
+    # and nothing at all is written for a missing document
+    assert await counters.update("absent", "in-3", nothing) is None
+    assert await store.load("counters", "absent") is None
+
+
+async def test_outcome_index_is_merged_over_the_mappers() -> None:
+    _, counters = repo()
+
+    def tagged(current: Counter | None) -> Outcome[Counter]:
+        return Outcome(Counter(5), index={"tag": "x", "count": 9})
+
+    await counters.update("c", None, tagged)
+    assert await counters.query("tag", "x") == ["c"]
+    assert await counters.ids("count", 9) == ["c"]
+    assert await counters.ids("count", 9, op="le") == ["c"]
+
+
+async def test_update_many_equals_update_in_order() -> None:
+    _, counters = repo()
+    await counters.update("b", "seen", bump)
+    works = [
+        Work("a", "1", bump),
+        Work("b", "seen", bump),  # already applied
+        Work("a", "2", bump_async),  # same document: a second round sees the first committed
+        Work("b", "3", nothing),
+        Work("c", None, nothing),
+    ]
+    results = await counters.update_many(works)
+    assert [r.aggregate if r else None for r in results] == [
+        Counter(1),
+        None,
+        Counter(2),
+        None,
+        None,
+    ]
+    assert results[2] is not None and results[2].publish == (event("e-2"),)
+    assert await counters.load("a") == Counter(2)
+    assert await counters.load("b") == Counter(1)
+    assert await counters.load("c") is None
+    _, again = await counters.update_many([Work("a", "2", bump), Work("b", "3", bump)])
+    assert again is None  # both applied before: the inbox drops them
+
+
+async def test_update_many_redoes_a_conflicting_commit_alone() -> None:
+    store, counters = repo()
+    await counters.update("a", None, bump)
+
+    calls: list[int] = []
+
+    async def interfere(current: Counter | None) -> Outcome[Counter]:
+        # once, another writer commits the document after this round loaded it
+        if not calls:
+            doc = await store.load("counters", "a")
+            assert doc is not None
+            await store.commit(Commit("counters", "a", doc.version, {"count": 10}))
+        calls.append(1)
+        return bump(current)
+
+    [result] = await counters.update_many([Work("a", "x", interfere)])
+    assert result is not None and result.aggregate == Counter(11)
+    assert await counters.load("a") == Counter(11)
+    assert len(calls) == 2
