@@ -93,12 +93,6 @@ def _secret() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _write_private(path: Path, env: Mapping[str, str]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.writelines(f"{k}={v}\n" for k, v in env.items())
-
-
 def clear_state(var_dir: Path) -> None:
     """Remove what a previous run left in `var_dir` (only the files a stack writes there)."""
     if not var_dir.is_dir():
@@ -145,17 +139,14 @@ class ProdLikeStack(Stack):
             "order-router": {"REBAL_BROKER_KEY": key, "REBAL_BROKER_SECRET": secret},
         }
 
+    @property
+    def admin_token_file(self) -> Path:
+        return self.var_dir / CREDENTIALS_DIR / "broker-simulator-admin.env"
+
     def _write_credentials(self) -> Path:
         folder = self.var_dir / CREDENTIALS_DIR
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_env_files(self.secured, folder)
-        _write_private(
-            folder / "broker-simulator-admin.env",
-            {
-                "REBAL_SIM_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
-                "REBAL_SIM_ADMIN_TOKEN": self.simulator_admin_token,
-            },
-        )
         return folder
 
     def start(self, echo: bool = True, only: tuple[str, ...] | None = None) -> ProdLikeStack:
@@ -195,8 +186,7 @@ class ProdLikeStack(Stack):
             f"topics: {PARTITIONS} partitions each (dead.letter 1), created as admin before the "
             "services; idempotent producer on",
             f"FerretDB (Mongo wire) on {self.ferretdb.url}",
-            "broker simulator /admin/*: bearer token in "
-            f"{self.var_dir / CREDENTIALS_DIR}/broker-simulator-admin.env",
+            f"broker simulator /admin/*: bearer token in {self.admin_token_file}",
         ]
         for name, url in stores.items():
             where = f"{url} (database {_database(name)})" if name in MONGO_SERVICES else url

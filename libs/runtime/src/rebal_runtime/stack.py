@@ -112,6 +112,13 @@ def _pump(name: str, stream: object) -> None:
         sys.stdout.flush()
 
 
+def write_private_env(path: Path, env: Mapping[str, str]) -> None:
+    """`NAME=value` lines, readable by the owner only (the file holds secrets)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.writelines(f"{k}={v}\n" for k, v in env.items())
+
+
 @dataclass
 class Stack:
     """Broker + services. `overrides` add env vars for every service (e.g. demo settings);
@@ -195,6 +202,14 @@ class Stack:
             self.timings["topics"] = time.monotonic() - began
         self._services_started_at = time.monotonic()
         self.simulator_port = self.simulator_port or free_port()
+        self.admin_token_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private_env(
+            self.admin_token_file,
+            {
+                "REBAL_SIM_BASE_URL": f"http://127.0.0.1:{self.simulator_port}",
+                "REBAL_SIM_ADMIN_TOKEN": self.simulator_admin_token,
+            },
+        )
         for name, module in SERVICES:
             if (only and name not in only) or not runnable(module):
                 continue
@@ -306,17 +321,14 @@ class Stack:
             raise KeyError(f"no process {name!r}; have {[p.name for p in self.processes]}")
         return found
 
+    @property
+    def admin_token_file(self) -> Path:
+        """Where `start` leaves the simulator's admin URL and token for a person or a script."""
+        return self.var_dir / "broker-simulator-admin.env"
+
     def describe(self) -> list[str]:
         """Extra lines `run_in_foreground` prints once the stack is ready."""
-        return [f"broker simulator /admin/*: bearer token in {self._write_admin_token()}"]
-
-    def _write_admin_token(self) -> Path:
-        path = self.var_dir / "broker-simulator-admin.env"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(f"REBAL_SIM_BASE_URL=http://127.0.0.1:{self.simulator_port}\n")
-            out.write(f"REBAL_SIM_ADMIN_TOKEN={self.simulator_admin_token}\n")
-        return path
+        return [f"broker simulator /admin/*: bearer token in {self.admin_token_file}"]
 
     def stop(self) -> None:
         # Services first (they finish in-flight work and flush their outbox), the broker last.

@@ -22,21 +22,10 @@ from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
 from rebal_settlement_tracker.service_layer.run_records import COMPLETED_DAY_INDEX, RunRecord
 
 log = get_logger(__name__)
-PAGE = 500
-
-
 async def recently_completed(handlers: SettlementHandlers, now: datetime) -> list[str]:
     ids: list[str] = []
     for day in (now - timedelta(days=1), now):
-        after: str | None = None
-        while True:
-            page = await handlers.runs.query(
-                COMPLETED_DAY_INDEX, day.date().isoformat(), after_id=after, limit=PAGE
-            )
-            ids += page
-            if len(page) < PAGE:
-                break
-            after = page[-1]
+        ids += await handlers.runs.ids(COMPLETED_DAY_INDEX, day.date().isoformat())
     return ids
 
 
