@@ -22,6 +22,8 @@ from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
 from rebal_settlement_tracker.service_layer.run_records import COMPLETED_DAY_INDEX, RunRecord
 
 log = get_logger(__name__)
+
+
 async def recently_completed(handlers: SettlementHandlers, now: datetime) -> list[str]:
     ids: list[str] = []
     for day in (now - timedelta(days=1), now):
