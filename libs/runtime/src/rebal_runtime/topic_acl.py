@@ -13,10 +13,9 @@ subscriber, `rebal_runtime.broker.subscriber_options`); the broker simulator rea
 prices; a client role reads the public output topics with any consumer group whose name starts
 with its principal (`client-...`, `middleware-...`).
 
-ACLs are only made for topics that exist (`rebal_schemas.ALL_TOPICS`); the table already names the
-design topics that do not exist yet (`PLANNED_TOPICS`: run.cancel_requested, run.status_changed,
-run.settled, model.status_changed, request.rejected), so each gets its ACLs the day it is added to
-`rebal_schemas`. `python -m rebal_runtime.topic_acl` prints the README table;
+ACLs are only made for topics that exist (`rebal_schemas.ALL_TOPICS`); a design topic not in
+`rebal_schemas` yet goes in `PLANNED_TOPICS`, so it gets its ACLs the day it is added there.
+`python -m rebal_runtime.topic_acl` prints the README table;
 `--kafka-acls` prints the `kafka-acls` commands.
 """
 
@@ -52,13 +51,7 @@ BROKER = "broker"
 
 # --- topics -----------------------------------------------------------------------------------
 
-PLANNED_TOPICS: tuple[str, ...] = (
-    "run.cancel_requested",  # clients, api: cancel a run
-    "run.status_changed",  # settlement-tracker: run.created / run.status_changed
-    "run.settled",  # settlement-tracker: every transaction of the run final
-    "model.status_changed",  # optimizer: needs_adjustment / active / inactive
-    "request.rejected",  # the service that refused (the optimizer)
-)
+PLANNED_TOPICS: tuple[str, ...] = ()
 """Topics of docs/design.md §2 that `rebal_schemas` does not have yet: in the table, no ACL until they exist."""
 
 PUBLIC_OUTPUTS: tuple[str, ...] = (
@@ -94,6 +87,7 @@ WRITES: Mapping[str, tuple[str, ...]] = {
         "transaction.settled",
         "run.completed",
         "run.settled",
+        "request.rejected",  # a cancel of a final or unknown run
         _DEAD_LETTER,
     ),
     "scheduler": ("rebalance.requested", _DEAD_LETTER),

@@ -51,8 +51,9 @@ VOCABULARY: dict[str, set[str]] = {
     "the client's middleware in client-integrated mode": {"middleware"},
     "every service": DESIGN_SERVICES,
     "any service": DESIGN_SERVICES,
-    # DESIGN §1: the optimizer is the one service that lists request.rejected among its outputs.
-    "the service that refused": {"optimizer"},
+    # The optimizer refuses requests about portfolios and models, the settlement-tracker the
+    # cancel of a run that is final or unknown (it owns runs).
+    "the service that refused": {"optimizer", "settlement-tracker"},
 }
 
 

@@ -19,7 +19,7 @@ from rebal_schemas.envelope import Event
 from rebal_schemas.events.dead_letter import MessageDeadLettered
 from rebal_schemas.events.execution import OrderClosed, OrderFilled
 from rebal_schemas.events.market import PriceUpdated
-from rebal_schemas.events.model import ModelUpdated
+from rebal_schemas.events.model import ModelStatusChanged, ModelUpdated
 from rebal_schemas.events.optimization import (
     ConditionEvaluation,
     OptimizationCreated,
@@ -39,7 +39,19 @@ from rebal_schemas.events.portfolio import (
     WithdrawalRequested,
 )
 from rebal_schemas.events.rebalance import RebalanceRequested
-from rebal_schemas.events.settlement import OrderOutcome, RunCompleted, TransactionSettled
+from rebal_schemas.events.requests import RequestRejected
+from rebal_schemas.events.run import (
+    RunCancelRequested,
+    RunCompleted,
+    RunCreated,
+    RunFields,
+    RunOrder,
+    RunSettled,
+    RunStatusChanged,
+    RunStatusTopic,
+    SettledTransaction,
+)
+from rebal_schemas.events.settlement import OrderOutcome, TransactionSettled
 from rebal_schemas.model_portfolio import RebalanceCondition, Weight
 from rebal_schemas.topics import ALL_TOPICS, EVENT_TYPES, TOPICS, Topic, topic_of
 from rebal_schemas.types import (
@@ -50,7 +62,10 @@ from rebal_schemas.types import (
     OptimizationStatus,
     OptimizerMode,
     OrderSide,
+    OrderStatus,
     OwnerChoice,
+    PortfolioRunType,
+    RejectionCode,
     RunInitiator,
     RunStatus,
     RunType,
@@ -74,6 +89,7 @@ __all__ = [
     "Mandate",
     "MessageDeadLettered",
     "ModelStatus",
+    "ModelStatusChanged",
     "ModelUpdated",
     "OptimizationCreated",
     "OptimizationCreatedTopic",
@@ -87,21 +103,33 @@ __all__ = [
     "OrderFilled",
     "OrderOutcome",
     "OrderSide",
+    "OrderStatus",
     "OwnerChoice",
     "PlannedOrder",
     "PoisonMessage",
     "PortfolioPatched",
+    "PortfolioRunType",
     "PortfolioSettingsChanged",
     "PriceUpdated",
     "ProposedOrder",
     "Reason",
     "RebalanceCondition",
     "RebalanceRequested",
+    "RejectionCode",
+    "RequestRejected",
+    "RunCancelRequested",
     "RunCompleted",
+    "RunCreated",
+    "RunFields",
     "RunInitiator",
+    "RunOrder",
+    "RunSettled",
     "RunStatus",
+    "RunStatusChanged",
+    "RunStatusTopic",
     "RunType",
     "SchemaViolation",
+    "SettledTransaction",
     "SkippedOrder",
     "Topic",
     "TransactionSettled",

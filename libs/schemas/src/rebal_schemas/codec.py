@@ -14,7 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from rebal_schemas.envelope import Event
-from rebal_schemas.topics import REBALANCE_REQUESTED_NAME, TOPICS, topic_of
+from rebal_schemas.topics import TOPICS, topic_of
 from rebal_schemas.upcasting import upcast
 
 MAX_MESSAGE_BYTES = 1_000_000
@@ -147,9 +147,7 @@ def check_key(topic: str, key: bytes | None, data: dict[str, Any]) -> None:
     if expected is None or key == expected.encode():
         return
     validate(topic, data)  # a SchemaViolation says more than the key
-    field = spec.key_field
-    if spec.name == REBALANCE_REQUESTED_NAME and data.get("portfolio_id") is None:
-        field = "model_id" if data.get("model_id") else "'*' (no portfolio_id or model_id)"
+    field = spec.key_field_of_payload(data)
     if key is None:
         raise KeyMismatch(
             f"message has no key: {topic} is keyed by {field} ({_shown(expected)} here)"

@@ -12,7 +12,7 @@ from rebal_schemas.envelope import Event
 from rebal_schemas.events.dead_letter import MessageDeadLettered
 from rebal_schemas.events.execution import OrderClosed, OrderFilled
 from rebal_schemas.events.market import PriceUpdated
-from rebal_schemas.events.model import ModelUpdated
+from rebal_schemas.events.model import ModelStatusChanged, ModelUpdated
 from rebal_schemas.events.optimization import (
     OptimizationCreatedTopic,
     OptimizationDecided,
@@ -21,13 +21,18 @@ from rebal_schemas.events.optimization import (
 )
 from rebal_schemas.events.portfolio import PortfolioPatched
 from rebal_schemas.events.rebalance import RebalanceRequested
-from rebal_schemas.events.settlement import RunCompleted, TransactionSettled
+from rebal_schemas.events.requests import RequestRejected
+from rebal_schemas.events.run import (
+    RunCancelRequested,
+    RunCompleted,
+    RunSettled,
+    RunStatusTopic,
+)
+from rebal_schemas.events.settlement import TransactionSettled
 
 if TYPE_CHECKING:
     # PEP 747 (what pydantic's TypeAdapter takes); typing-only, so no runtime dependency.
     from typing_extensions import TypeForm
-
-REBALANCE_REQUESTED_NAME = "rebalance.requested"
 
 
 def event_classes(payload_type: object) -> tuple[type[Event], ...]:
@@ -51,6 +56,10 @@ class Topic:
     payload_type: TypeForm[Any]
     description: str
     partitions: int = 6
+    fallback_key_fields: tuple[str, ...] = ()
+    """Read in order when `key_field` is absent (a request about a model, not a portfolio)."""
+    default_key: str = ""
+    """The key when none of the key fields is set (`*`: a request about every portfolio)."""
     events: tuple[type[Event], ...] = field(init=False)
     adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
@@ -60,18 +69,28 @@ class Topic:
 
     def key_of(self, event: Event) -> bytes:
         """The Kafka key a producer gives `event` on this topic."""
-        value = getattr(event, self.key_field, None)
-        if value is None and self.name == REBALANCE_REQUESTED_NAME:
-            value = getattr(event, "model_id", None) or "*"
-        return str(value if value is not None else "").encode()
+        for name in (self.key_field, *self.fallback_key_fields):
+            value = getattr(event, name, None)
+            if value is not None:
+                return str(value).encode()
+        return self.default_key.encode()
+
+    def key_field_of_payload(self, data: dict[str, Any]) -> str:
+        """Which field gives this payload its key, for error messages."""
+        for name in (self.key_field, *self.fallback_key_fields):
+            if data.get(name) is not None:
+                return name
+        fields = " or ".join((self.key_field, *self.fallback_key_fields))
+        return f"{self.default_key!r} (no {fields})" if self.default_key else self.key_field
 
     def key_of_payload(self, data: dict[str, Any]) -> str | None:
         """The key `key_of` would give the event this decoded payload validates to, read before
         validation; None when the key field is absent or not a string (validation says why)."""
-        value = data.get(self.key_field)
-        if value is None and self.name == REBALANCE_REQUESTED_NAME:
-            value = data.get("model_id") or "*"
-        return value if isinstance(value, str) else None
+        for name in (self.key_field, *self.fallback_key_fields):
+            value = data.get(name)
+            if value is not None:
+                return value if isinstance(value, str) else None
+        return self.default_key or None
 
 
 PORTFOLIO_PATCHED = Topic(
@@ -94,6 +113,8 @@ REBALANCE_REQUESTED = Topic(
     "portfolio_id",
     RebalanceRequested,
     "Evaluate one portfolio, one model's subscribers, or all portfolios.",
+    fallback_key_fields=("model_id",),
+    default_key="*",
 )
 OPTIMIZATION_SUBMITTED = Topic(
     "optimization.submitted",
@@ -126,11 +147,43 @@ ORDER_CLOSED = Topic(
 TRANSACTION_SETTLED = Topic(
     "transaction.settled", "portfolio_id", TransactionSettled, "A transaction reached SETTLED."
 )
+RUN_CANCEL_REQUESTED = Topic(
+    "run.cancel_requested",
+    "portfolio_id",
+    RunCancelRequested,
+    "Cancel a run: CANCELED before any order left, CANCELED_MID_RUN after.",
+)
+RUN_STATUS_CHANGED = Topic(
+    "run.status_changed",
+    "portfolio_id",
+    RunStatusTopic,
+    "run.created and run.status_changed: the Alpaca run object without orders.",
+)
 RUN_COMPLETED = Topic(
     "run.completed",
     "portfolio_id",
     RunCompleted,
-    "Every transaction of a ready optimization is final; outcome, cash and holdings deltas.",
+    "Every order of the run is final: the Alpaca run object with its orders, cash and holdings "
+    "deltas.",
+)
+RUN_SETTLED = Topic(
+    "run.settled",
+    "portfolio_id",
+    RunSettled,
+    "Every transaction of the run is final: the portfolio may be optimized again.",
+)
+MODEL_STATUS_CHANGED = Topic(
+    "model.status_changed",
+    "model_id",
+    ModelStatusChanged,
+    "A model became needs_adjustment, active again, or inactive.",
+)
+REQUEST_REJECTED = Topic(
+    "request.rejected",
+    "portfolio_id",
+    RequestRejected,
+    "A valid client request refused by a rule: reason code, message, causation_id.",
+    fallback_key_fields=("model_id",),
 )
 DEAD_LETTER = Topic(
     "dead.letter",
@@ -151,8 +204,13 @@ ALL_TOPICS: tuple[Topic, ...] = (
     OPTIMIZATION_READY,
     ORDER_FILLED,
     ORDER_CLOSED,
+    RUN_CANCEL_REQUESTED,
+    RUN_STATUS_CHANGED,
     TRANSACTION_SETTLED,
     RUN_COMPLETED,
+    RUN_SETTLED,
+    MODEL_STATUS_CHANGED,
+    REQUEST_REJECTED,
     DEAD_LETTER,
 )
 TOPICS: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}

@@ -271,6 +271,21 @@ class RunType(StrEnum):
     withdrawal = "withdrawal"
 
 
+class PortfolioRunType(StrEnum):
+    """Alpaca's `PortfolioRunType`: the `type` of a run object. A withdrawal run (the optimizer's
+    `withdrawal`, InvestSuite's divest) is Alpaca's `partial_liquidation`."""
+
+    full_rebalance = "full_rebalance"
+    invest_cash = "invest_cash"
+    partial_liquidation = "partial_liquidation"
+
+    @classmethod
+    def of(cls, run_type: RunType) -> PortfolioRunType:
+        if run_type is RunType.withdrawal:
+            return cls.partial_liquidation
+        return cls(run_type.value)
+
+
 class RunInitiator(StrEnum):
     """Alpaca's `initiated_from`."""
 
@@ -290,6 +305,22 @@ class RunStatus(StrEnum):
     TIMEOUT = "TIMEOUT"
     COMPLETED_ADJUSTED = "COMPLETED_ADJUSTED"
     COMPLETED_SUCCESS = "COMPLETED_SUCCESS"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
+
+
+class OrderStatus(StrEnum):
+    """The Alpaca order statuses a run's order can end in (or be seen in) on a run object."""
+
+    new = "new"
+    accepted = "accepted"
+    partially_filled = "partially_filled"
+    filled = "filled"
+    canceled = "canceled"
+    expired = "expired"
+    rejected = "rejected"
 
 
 class TransactionStatus(StrEnum):
@@ -339,6 +370,27 @@ class TriggerReason(StrEnum):
     withdrawal = "withdrawal"
     settings = "settings"
     external = "external"
+
+
+class RejectionCode(StrEnum):
+    """Why a client request was refused (`request.rejected`): the rule that held it."""
+
+    OWN_WEIGHTS_WHILE_SUBSCRIBED = "OWN_WEIGHTS_WHILE_SUBSCRIBED"
+    MODEL_UNKNOWN = "MODEL_UNKNOWN"
+    MODEL_INACTIVE = "MODEL_INACTIVE"
+    MODEL_IN_USE = "MODEL_IN_USE"
+    ALREADY_SUBSCRIBED = "ALREADY_SUBSCRIBED"
+    RUN_UNKNOWN = "RUN_UNKNOWN"
+    RUN_FINAL = "RUN_FINAL"
+    RUN_NOT_FINAL = "RUN_NOT_FINAL"
+    OPTIMIZATION_EXPIRED = "OPTIMIZATION_EXPIRED"
+    OPTIMIZATION_UNKNOWN = "OPTIMIZATION_UNKNOWN"
+    PORTFOLIO_UNKNOWN = "PORTFOLIO_UNKNOWN"
+    PORTFOLIO_INACTIVE = "PORTFOLIO_INACTIVE"
+    BLOCKED = "BLOCKED"
+    COOLDOWN = "COOLDOWN"
+    DAILY_LIMIT = "DAILY_LIMIT"
+    IN_BAND = "IN_BAND"
 
 
 class CloseReason(StrEnum):

@@ -46,3 +46,50 @@ def _model_v1_conditions_spelling(payload: Payload) -> Payload:
     if "rebalancing_conditions" in payload:
         payload.setdefault("rebalance_conditions", payload.pop("rebalancing_conditions"))
     return payload
+
+
+_V1_ORDER_STATUS = {
+    "EXECUTED": "filled",
+    "SETTLED": "filled",
+    "EXPIRED": "expired",
+    "CANCELLED": "canceled",
+    "NOT_EXECUTED": "rejected",
+    "PLANNED": "new",
+}
+
+
+@upcaster("run.completed", from_version=1)
+def _run_v1_to_alpaca_run_object(payload: Payload) -> Payload:
+    # v1 was published after settlement with rebal's own field names and per-leg InvestSuite
+    # statuses; v2 is Alpaca's run object. What v1 did not say (creation time, initiator,
+    # weights) takes the closest value it did say.
+    run_type = payload.pop("run_type", None)
+    payload.setdefault("id", payload.get("run_id"))
+    payload.setdefault("type", "partial_liquidation" if run_type == "withdrawal" else run_type)
+    completed_at = payload.get("completed_at")
+    payload.setdefault("created_at", payload.get("occurred_at", completed_at))
+    payload.setdefault("updated_at", completed_at)
+    executed: list[Any] = []
+    failed: list[Any] = []
+    for leg in payload.pop("orders", None) or ():
+        if not isinstance(leg, dict):
+            executed.append(leg)  # left for validation to refuse
+            continue
+        status = leg.get("status")
+        order = {
+            "leg": leg.get("leg"),
+            "symbol": leg.get("symbol"),
+            "side": leg.get("side"),
+            "qty": leg.get("planned_qty"),
+            "notional": leg.get("planned_notional"),
+            "filled_qty": leg.get("filled_qty"),
+            "filled_avg_price": leg.get("filled_avg_price"),
+            "status": _V1_ORDER_STATUS.get(status, status) if isinstance(status, str) else status,
+            "transaction_status": status,
+            "reason": leg.get("reason", ""),
+        }
+        filled = leg.get("filled_qty")
+        none_filled = isinstance(filled, str) and filled.strip("0.") == ""
+        (failed if none_filled else executed).append(order)
+    payload["orders"], payload["failed_orders"] = executed, failed
+    return payload

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from rebal_schemas import TOPICS, ModelUpdated, decode, encode
+from rebal_schemas import (
+    TOPICS,
+    ModelUpdated,
+    OrderStatus,
+    PortfolioRunType,
+    RequestRejected,
+    RunCompleted,
+    RunStatus,
+    RunType,
+    SchemaViolation,
+    TransactionStatus,
+    decode,
+    encode,
+)
 
 GOLDEN = sorted((Path(__file__).parent.parent / "golden").rglob("*.json"))
 
@@ -45,8 +59,66 @@ def test_model_v1_is_upcast_to_v2() -> None:
 
 
 def test_decimals_travel_as_strings() -> None:
-    path = next(p for p in GOLDEN if p.name == "run.completed.json")
+    path = next(p for p in GOLDEN if p.name == "run.completed.v1.json")
     out = json.loads(encode(decode("run.completed", path.read_bytes())))
     assert out["cash_delta"] == "101.98"
     assert out["holdings_delta"] == {"TLT": "-1.5", "SPY": "0.25"}
     assert out["orders"][0]["filled_qty"] == "1.5"
+
+
+def test_run_completed_v1_is_upcast_to_the_alpaca_run_object() -> None:
+    path = next(p for p in GOLDEN if p.name == "run.completed.v1.json")
+    event = decode("run.completed", path.read_bytes())
+    assert isinstance(event, RunCompleted)
+    assert event.schema_version == 2
+    assert (event.id, event.run_id, event.type) == (
+        "O01JABCDEFGHJKMNPQRSTVWXYZ0",
+        "O01JABCDEFGHJKMNPQRSTVWXYZ0",
+        PortfolioRunType.full_rebalance,
+    )
+    # Both legs executed something (the SPY buy partly, then expired): both are `orders`.
+    assert [(o.symbol, o.status, o.transaction_status) for o in event.orders] == [
+        ("TLT", OrderStatus.filled, TransactionStatus.SETTLED),
+        ("SPY", OrderStatus.expired, TransactionStatus.EXPIRED),
+    ]
+    assert event.failed_orders == ()
+    assert event.orders[0].qty == Decimal("1.5")
+    assert event.orders[1].notional == Decimal("200.00")
+
+
+def test_v1_withdrawal_runs_become_partial_liquidation_and_unfilled_legs_failed_orders() -> None:
+    path = next(p for p in GOLDEN if p.name == "run.completed.v1.json")
+    payload = json.loads(path.read_bytes())
+    payload["run_type"] = "withdrawal"
+    payload["orders"][1]["filled_qty"] = "0"
+    event = decode("run.completed", json.dumps(payload).encode())
+    assert isinstance(event, RunCompleted)
+    assert event.type is PortfolioRunType.partial_liquidation
+    assert [o.symbol for o in event.orders] == ["TLT"]
+    assert [(o.symbol, o.status) for o in event.failed_orders] == [("SPY", OrderStatus.expired)]
+
+
+@pytest.mark.parametrize(
+    ("run_type", "alpaca"),
+    [
+        (RunType.full_rebalance, PortfolioRunType.full_rebalance),
+        (RunType.invest_cash, PortfolioRunType.invest_cash),
+        (RunType.withdrawal, PortfolioRunType.partial_liquidation),
+    ],
+)
+def test_every_run_type_has_its_alpaca_name(run_type: RunType, alpaca: PortfolioRunType) -> None:
+    assert PortfolioRunType.of(run_type) is alpaca
+
+
+def test_a_rejection_without_the_refused_event_or_its_subject_is_refused() -> None:
+    path = next(p for p in GOLDEN if p.name == "request.rejected.json")
+    payload = json.loads(path.read_bytes())
+    assert isinstance(decode("request.rejected", path.read_bytes()), RequestRejected)
+    for missing in ("causation_id", "portfolio_id"):
+        broken = {k: v for k, v in payload.items() if k != missing}
+        with pytest.raises(SchemaViolation, match=missing):
+            decode("request.rejected", json.dumps(broken).encode())
+
+
+def test_final_run_statuses_are_alpacas() -> None:
+    assert {s for s in RunStatus if not s.is_final} == {RunStatus.QUEUED, RunStatus.IN_PROGRESS}

@@ -21,8 +21,13 @@ PAYLOADS: dict[str, object] = {
     "optimization.ready": s.OptimizationReady,
     "order.filled": s.OrderFilled,
     "order.closed": s.OrderClosed,
+    "run.cancel_requested": s.RunCancelRequested,
+    "run.status_changed": s.RunStatusTopic,
     "transaction.settled": s.TransactionSettled,
     "run.completed": s.RunCompleted,
+    "run.settled": s.RunSettled,
+    "model.status_changed": s.ModelStatusChanged,
+    "request.rejected": s.RequestRejected,
     "dead.letter": s.MessageDeadLettered,
 }
 
@@ -37,7 +42,9 @@ def test_topic_holds_its_public_payload_type(topic: Topic) -> None:
     assert all(topic.name == event.TOPIC for event in topic.events)
 
 
-@pytest.mark.parametrize("payload", [s.PortfolioPatched, s.OptimizationCreatedTopic])
+@pytest.mark.parametrize(
+    "payload", [s.PortfolioPatched, s.OptimizationCreatedTopic, s.RunStatusTopic]
+)
 def test_a_multi_event_payload_is_a_discriminated_union(payload: object) -> None:
     assert get_origin(payload) is Annotated
     _, field = get_args(payload)

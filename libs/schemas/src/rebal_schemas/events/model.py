@@ -13,7 +13,7 @@ from rebal_schemas.model_portfolio import (
     check_conditions,
     check_weights,
 )
-from rebal_schemas.types import MAX_CONDITIONS, EntityId, ModelStatus
+from rebal_schemas.types import MAX_CONDITIONS, MAX_WEIGHTS, EntityId, ModelStatus, Symbol
 
 TOPIC = "model.updated"
 
@@ -48,3 +48,21 @@ class ModelUpdated(Event):
 
 
 ModelEvent = ModelUpdated
+
+
+STATUS_TOPIC = "model.status_changed"
+
+
+class ModelStatusChanged(Event):
+    """A model became `needs_adjustment` (a symbol became ineligible), `active` again, or
+    `inactive`. `symbols` names the offending symbols; `fallbacks` the replacements its
+    subscribers now trade instead, where the model names them."""
+
+    TOPIC = STATUS_TOPIC
+    event_type: Literal["model.status_changed"] = "model.status_changed"
+    model_id: EntityId
+    status: ModelStatus
+    previous_status: ModelStatus
+    reason: str = Field(default="", max_length=1024)
+    symbols: tuple[Symbol, ...] = Field(default=(), max_length=MAX_WEIGHTS)
+    fallbacks: dict[Symbol, Symbol] = Field(default_factory=dict, max_length=MAX_WEIGHTS)
