@@ -8,7 +8,7 @@ from collections import Counter
 from rebal_demo.driver import Driver
 from rebal_demo.scenario import FLOWS, MODELS_BY_ID
 
-from rebal_schemas import BrokerIntegration, OptimizationStatus, RunType
+from rebal_schemas import BrokerIntegration, OptimizationStatus, PortfolioRunType
 
 
 def assert_demo_day(driver: Driver, logs: str) -> None:
@@ -17,10 +17,10 @@ def assert_demo_day(driver: Driver, logs: str) -> None:
     assert not missing, f"ready without run.completed: {sorted(missing)[:5]}\n{logs}"
     assert client.dead_letters == [], client.dead_letters[0].reason
     runs = list(client.completed.values())
-    assert {r.run_type for r in runs} >= {
-        RunType.full_rebalance,
-        RunType.invest_cash,
-        RunType.withdrawal,
+    assert {r.type for r in runs} >= {
+        PortfolioRunType.full_rebalance,
+        PortfolioRunType.invest_cash,
+        PortfolioRunType.partial_liquidation,
     }
 
     flows_with_runs = {driver.plans[r.portfolio_id].flow for r in runs}
@@ -34,14 +34,14 @@ def assert_demo_day(driver: Driver, logs: str) -> None:
     rejected = {
         c.portfolio_id for c in client.status_changes if c.status == OptimizationStatus.REJECTED
     }
-    funded_runs = {r.portfolio_id for r in runs if r.run_type != RunType.withdrawal}
+    funded_runs = {r.portfolio_id for r in runs if r.type != PortfolioRunType.partial_liquidation}
     for pid in rejected:
         plan = driver.plans[pid]
         if plan.cohort == "new":
             assert pid not in funded_runs, "a rejected advisory optimization is never executed"
 
     # Drifters that were rebalanced are back inside their bands.
-    rebalanced = {r.portfolio_id for r in runs if r.run_type == RunType.full_rebalance}
+    rebalanced = {r.portfolio_id for r in runs if r.type == PortfolioRunType.full_rebalance}
     for pid, plan in driver.plans.items():
         if plan.cohort == "drifter" and pid in rebalanced:
             drift = client.books[pid].max_drift(MODELS_BY_ID[plan.model_id], client.prices)

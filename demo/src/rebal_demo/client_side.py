@@ -31,6 +31,7 @@ from rebal_schemas import (
     OwnerChoice,
     ProposedOrder,
     RunCompleted,
+    RunSettled,
 )
 
 QTY = Decimal("0.000000001")
@@ -58,6 +59,7 @@ class ClientSide:
     status_changes: list[OptimizationStatusChanged] = field(default_factory=list)
     readies: dict[str, OptimizationReady] = field(default_factory=dict)
     completed: dict[str, RunCompleted] = field(default_factory=dict)
+    settled: dict[str, RunSettled] = field(default_factory=dict)
     dead_letters: list[MessageDeadLettered] = field(default_factory=list)
     choices_made: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     drift_before: dict[str, Decimal] = field(default_factory=dict)
@@ -96,6 +98,8 @@ class ClientSide:
             self._on_ready(event)
         elif isinstance(event, RunCompleted):
             self._on_completed(event)
+        elif isinstance(event, RunSettled):
+            self.settled.setdefault(event.run_id, event)
         elif isinstance(event, MessageDeadLettered):
             self.dead_letters.append(event)
 

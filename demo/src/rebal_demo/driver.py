@@ -34,7 +34,12 @@ from rebal_schemas import (
 # read the reference data before opening accounts.
 OPTIMIZER_GROUP = "optimizer"
 # A client reads rebal's public outputs; dead.letter is the operator's (README, "Security").
-CLIENT_FOLLOWED = ("optimization.created", "optimization.ready", "run.completed")
+CLIENT_FOLLOWED = (
+    "optimization.created",
+    "optimization.ready",
+    "run.completed",
+    "run.settled",
+)
 OPERATOR_FOLLOWED = ("dead.letter",)
 FOLLOWED = CLIENT_FOLLOWED + OPERATOR_FOLLOWED
 Progress = Callable[[str, int, int], None]
@@ -124,7 +129,8 @@ class Driver:
         self, phase: str, responders: Iterable[str] = (), since: float = 0.0
     ) -> None:
         """Until each of `responders` published an optimization after `since`, every ready
-        optimization completed, and nothing new arrived for `quiet_seconds`."""
+        optimization completed and settled (the optimizer unblocks a portfolio when its run
+        settles), and nothing new arrived for `quiet_seconds`."""
         started = time.monotonic()
         waiting = set(responders)
         while waiting and time.monotonic() - started < self.options.phase_timeout:
@@ -134,6 +140,7 @@ class Driver:
         while True:
             done, total = len(self.client.completed), len(self.client.readies)
             self.progress(phase, done, total)
+            done = min(done, len(self.client.settled))
             quiet = time.monotonic() - self._last_event_at > self.options.quiet_seconds
             settled = done >= total and not self.client.outbox
             if settled and quiet and not self.client.unanswered_decisions():

@@ -52,7 +52,7 @@ def render(
         "portfolios",
         "full_rebalance",
         "invest_cash",
-        "withdrawal",
+        "partial_liquidation",
         "rejected by owner",
         "not ready",
     ):
@@ -66,7 +66,7 @@ def render(
             per_flow[flow_name(owner.flow)][what] += 1
 
     for run in runs:
-        tally(run.portfolio_id, run.run_type.value)
+        tally(run.portfolio_id, run.type.value)
     for change in client.status_changes:
         if change.status.value == "REJECTED":
             tally(change.portfolio_id, "rejected")
@@ -80,18 +80,18 @@ def render(
             str(c["portfolios"]),
             str(c["full_rebalance"]),
             str(c["invest_cash"]),
-            str(c["withdrawal"]),
+            str(c["partial_liquidation"]),
             str(c["rejected"]),
             str(c["not_ready"]),
         )
     console.print(flows)
 
-    orders = [o for r in runs for o in r.orders]
+    orders = [o for r in runs for o in (*r.orders, *r.failed_orders)]
     filled = [o for o in orders if o.filled_qty > 0]
     skipped = sum(len(r.skipped_orders) for r in runs)
     turnover = sum((o.filled_qty * (o.filled_avg_price or 0) for o in filled), Decimal(0))
     after = drift_after(client, plans)
-    rebalanced = {r.portfolio_id for r in runs if r.run_type.value == "full_rebalance"}
+    rebalanced = {r.portfolio_id for r in runs if r.type.value == "full_rebalance"}
     drifters = [pid for pid, p in plans.items() if p.cohort == "drifter" and pid in rebalanced]
     before_max = max(
         (client.drift_before.get(pid, Decimal(0)) for pid in drifters), default=Decimal(0)
@@ -134,7 +134,7 @@ def chart(
     import matplotlib.pyplot as plt
 
     rebalanced = {
-        r.portfolio_id for r in client.completed.values() if r.run_type.value == "full_rebalance"
+        r.portfolio_id for r in client.completed.values() if r.type.value == "full_rebalance"
     }
     all_drifters = sorted(pid for pid, p in plans.items() if p.cohort == "drifter")
     ids = [pid for pid in all_drifters if pid in rebalanced]

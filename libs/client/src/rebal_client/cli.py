@@ -3,6 +3,7 @@
 rebal model balanced --name Balanced --weight cash=5 SPY=60 TLT=35 --drift absolute=5 relative=20 --cooldown-days 7
 rebal portfolio pf-1 --mandate DISCRETIONARY --broker-integration PLATFORM --optimizer PLATFORM --model balanced
 rebal deposit pf-1 10000.00
+rebal cancel pf-1 RUN_ID     # waits for the answer: accepted, or refused with the reason
 rebal follow run.completed --json
 
 On a secured Kafka the CLI authenticates from the environment, as the services do:
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +24,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from rebal_client import builders
+from rebal_client.answers import Answer, publish_and_wait
+from rebal_client.cli_args import parser
 from rebal_client.kafka import KafkaConnection, KafkaCredentialsMissing, Publisher, follow
 from rebal_client.render import render_event
 from rebal_schemas import (
-    TOPICS,
     CashDeposited,
     Event,
     HoldingsReported,
@@ -37,12 +38,22 @@ from rebal_schemas import (
     PortfolioSettingsChanged,
     PriceUpdated,
     RebalanceRequested,
+    RunCancelRequested,
     WithdrawalRequested,
     decode,
 )
 from rebal_schemas.codec import describe
 
-DEFAULT_FOLLOW = ("run.completed", "optimization.created", "optimization.ready", "dead.letter")
+DEFAULT_FOLLOW = (
+    "run.status_changed",
+    "run.completed",
+    "run.settled",
+    "optimization.created",
+    "optimization.ready",
+    "request.rejected",
+    "model.status_changed",
+    "dead.letter",
+)
 
 
 def _model(a: argparse.Namespace) -> Event:
@@ -132,6 +143,12 @@ def _rebalance(a: argparse.Namespace) -> Event:
     )
 
 
+def _cancel(a: argparse.Namespace) -> Event:
+    return RunCancelRequested(
+        run_id=a.run_id, portfolio_id=a.portfolio_id, reason=a.reason, producer="rebal-cli"
+    )
+
+
 def _price(a: argparse.Namespace) -> Event:
     return PriceUpdated(
         symbol=a.symbol,
@@ -156,105 +173,10 @@ BUILDERS = {
     "withdraw": _withdraw,
     "decide": _decide,
     "rebalance": _rebalance,
+    "cancel": _cancel,
     "price": _price,
     "publish": _raw,
 }
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="rebal", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument(
-        "--bootstrap",
-        default=os.environ.get("REBAL_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        help="Kafka bootstrap servers (env REBAL_KAFKA_BOOTSTRAP_SERVERS)",
-    )
-    p.add_argument(
-        "--dry-run", action="store_true", help="print the event JSON instead of publishing it"
-    )
-    sub = p.add_subparsers(dest="command", required=True)
-
-    m = sub.add_parser("model", help="create or change a model portfolio (model.updated)")
-    m.add_argument("model_id")
-    m.add_argument("--name")
-    m.add_argument("--description", default="")
-    m.add_argument("--status", default="active", choices=["active", "inactive", "needs_adjustment"])
-    m.add_argument(
-        "--weight", nargs="+", required=True, metavar="SYMBOL=PCT", help="cash=5 SPY=60 TLT=35"
-    )
-    m.add_argument("--drift", nargs="+", metavar="absolute=P|relative=P")
-    m.add_argument(
-        "--calendar",
-        metavar="SUBTYPE:DAY",
-        help="weekly:Monday, monthly:15, quarterly:31, annually:03-31",
-    )
-    m.add_argument("--cooldown-days", type=int, default=0)
-
-    s = sub.add_parser(
-        "portfolio", help="create a portfolio or change its settings (portfolio.settings_changed)"
-    )
-    s.add_argument("portfolio_id")
-    s.add_argument("--account-id")
-    s.add_argument("--mandate", choices=["ADVISORY", "DISCRETIONARY"])
-    s.add_argument("--broker-integration", choices=["PLATFORM", "CLIENT"])
-    s.add_argument("--optimizer", choices=["PLATFORM", "EXTERNAL"])
-    s.add_argument("--model", help="subscribe to this model")
-    s.add_argument(
-        "--weight", nargs="+", metavar="SYMBOL=PCT", help="own target weights instead of a model"
-    )
-    s.add_argument("--fractional", action=argparse.BooleanOptionalAction, default=None)
-    s.add_argument("--active", action=argparse.BooleanOptionalAction, default=None)
-    s.add_argument("--min-order-notional")
-    s.add_argument("--cash-buffer", metavar="PCT")
-
-    h = sub.add_parser("holdings", help="report holdings (snapshot, or --delta)")
-    h.add_argument("portfolio_id")
-    h.add_argument("holding", nargs="*", metavar="SYMBOL=QTY")
-    h.add_argument("--cash")
-    h.add_argument("--delta", action="store_true")
-
-    d = sub.add_parser("deposit", help="a funding (portfolio.cash_deposited)")
-    d.add_argument("portfolio_id")
-    d.add_argument("amount")
-    d.add_argument("--deposit-id", help="idempotency key of the deposit")
-
-    w = sub.add_parser("withdraw", help="a withdrawal request (portfolio.withdrawal_requested)")
-    w.add_argument("portfolio_id")
-    w.add_argument("amount", nargs="?")
-    w.add_argument("--full", action="store_true")
-
-    c = sub.add_parser("decide", help="owner choice on an advisory optimization")
-    c.add_argument("portfolio_id")
-    c.add_argument("optimization_id")
-    c.add_argument("choice", choices=["ACCEPT", "REJECT", "REOPTIMIZE"])
-
-    r = sub.add_parser("rebalance", help="request a manual run (rebalance.requested)")
-    target = r.add_mutually_exclusive_group(required=True)
-    target.add_argument("--portfolio")
-    target.add_argument("--model")
-    target.add_argument("--all", action="store_true")
-    r.add_argument("--run-type", choices=["full_rebalance", "invest_cash"])
-    r.add_argument(
-        "--weight", nargs="+", metavar="SYMBOL=PCT", help="own weights for a one-off manual run"
-    )
-
-    q = sub.add_parser("price", help="publish a last price (market.prices)")
-    q.add_argument("symbol")
-    q.add_argument("price")
-    q.add_argument("--not-tradable", action="store_true")
-    q.add_argument("--not-fractionable", action="store_true")
-
-    raw = sub.add_parser("publish", help="validate and publish raw JSON on a topic")
-    raw.add_argument("topic", choices=sorted(TOPICS))
-    raw.add_argument("file", help="a JSON file, or - for standard input")
-
-    f = sub.add_parser("follow", help="follow topics as a table, or JSON lines with --json")
-    f.add_argument("topics", nargs="*", default=list(DEFAULT_FOLLOW))
-    f.add_argument("--json", action="store_true")
-    f.add_argument("--from-beginning", action="store_true")
-    f.add_argument("--portfolio", help="only this portfolio")
-    return p
 
 
 def _connection(a: argparse.Namespace) -> KafkaConnection:
@@ -271,13 +193,35 @@ async def _follow(a: argparse.Namespace) -> None:
             print(render_event(topic, event, error), flush=True)
 
 
-async def _publish(a: argparse.Namespace, event: Event) -> None:
+# The topics on which the platform answers each request (docs/design.md §2).
+ANSWERS: dict[str, tuple[str, ...]] = {
+    "portfolio": ("request.rejected", "optimization.created"),
+    "model": ("request.rejected", "model.status_changed"),
+    "rebalance": ("request.rejected", "optimization.created"),
+    "decide": ("request.rejected", "optimization.created", "optimization.ready"),
+    "cancel": ("request.rejected", "run.status_changed"),
+}
+
+
+def _answer_topics(a: argparse.Namespace, event: Event) -> tuple[str, ...]:
+    if not a.wait or (isinstance(event, RebalanceRequested) and event.scope != "portfolio"):
+        return ()
+    return ANSWERS.get(a.command, ())
+
+
+async def _publish(a: argparse.Namespace, event: Event) -> Answer | None:
     async with Publisher(_connection(a)) as publisher:
-        await publisher.publish(event)
+        topics = _answer_topics(a, event)
+        if not topics:
+            await publisher.publish(event)
+            return None
+        return await publish_and_wait(
+            _connection(a), event, topics, publisher.publish, a.wait_seconds
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser(__doc__ or "", DEFAULT_FOLLOW).parse_args(argv)
     try:
         if args.command == "follow":
             asyncio.run(_follow(args))
@@ -298,12 +242,15 @@ def main(argv: list[str] | None = None) -> int:
         print(event.model_dump_json(indent=2))
         return 0
     try:
-        asyncio.run(_publish(args, event))
+        answer = asyncio.run(_publish(args, event))
     except KafkaCredentialsMissing as exc:
         print(f"rebal: {exc}", file=sys.stderr)
         return 2
     print(f"published {event.event_type} {event.event_id} to {event.TOPIC}", file=sys.stderr)
-    return 0
+    if answer is None:
+        return 0
+    print(answer.describe(args.wait_seconds))
+    return 1 if answer.refused else 0
 
 
 if __name__ == "__main__":

@@ -5,10 +5,15 @@ from __future__ import annotations
 from rebal_schemas import (
     Event,
     MessageDeadLettered,
+    ModelStatusChanged,
     OptimizationCreated,
     OptimizationReady,
     OptimizationStatusChanged,
+    RequestRejected,
     RunCompleted,
+    RunCreated,
+    RunSettled,
+    RunStatusChanged,
 )
 
 
@@ -17,10 +22,29 @@ def render_event(topic: str, event: Event | None, error: str | None) -> str:
         return f"{topic:<22} UNDECODABLE  {error}"
     at = event.occurred_at.strftime("%H:%M:%S")
     if isinstance(event, RunCompleted):
-        filled = sum(1 for o in event.orders if o.filled_qty > 0)
+        filled = len(event.orders)
+        total = filled + len(event.failed_orders)
         return (
-            f"{at} {topic:<22} {event.portfolio_id:<14} {event.status:<18} {event.run_type:<14} "
-            f"orders {filled}/{len(event.orders)} cash {event.cash_delta:+}"
+            f"{at} {topic:<22} {event.portfolio_id:<14} {event.status:<18} {event.type:<14} "
+            f"orders {filled}/{total} cash {event.cash_delta:+}"
+        )
+    if isinstance(event, RunCreated | RunStatusChanged):
+        return (
+            f"{at} {topic:<22} {event.portfolio_id:<14} {event.status:<18} {event.type:<14} "
+            f"{event.id}{' ' + event.reason if event.reason else ''}"
+        )
+    if isinstance(event, RunSettled):
+        return f"{at} {topic:<22} {event.portfolio_id:<14} {event.status:<18} {event.run_id}"
+    if isinstance(event, RequestRejected):
+        subject = event.portfolio_id or event.model_id
+        return (
+            f"{at} {topic:<22} {subject:<14} {event.reason_code:<18} {event.message} "
+            f"(refused {event.request_event_type} {event.causation_id})"
+        )
+    if isinstance(event, ModelStatusChanged):
+        return (
+            f"{at} {topic:<22} {event.model_id:<14} {event.status:<18} "
+            f"{', '.join(event.symbols)} {event.reason}"
         )
     if isinstance(event, OptimizationCreated):
         return (
