@@ -79,9 +79,9 @@ WRITES: Mapping[str, tuple[str, ...]] = {
         "request.rejected",
         _DEAD_LETTER,
     ),
-    # PLATFORM integration. "The start of execution" it tells the settlement-tracker (docs/design.md §1)
-    # has no topic yet; run.status_changed stays the tracker's alone.
-    "order-router": ("order.filled", "order.closed", _DEAD_LETTER),
+    # PLATFORM integration; "the start of execution" it tells the settlement-tracker (docs/design.md
+    # §1) is run.execution (queued, started, stopped); run.status_changed stays the tracker's alone.
+    "order-router": ("order.filled", "order.closed", "run.execution", _DEAD_LETTER),
     "settlement-tracker": (
         "run.status_changed",
         "transaction.settled",

@@ -57,6 +57,12 @@ VOCABULARY: dict[str, set[str]] = {
 }
 
 
+# Topics docs/design.md adds to the team's shared design: run.execution carries "the start of
+# execution" that the shared design's §1 has the order-router tell the settlement-tracker, without
+# naming a topic for it.
+ADDED_TO_THE_SHARED_DESIGN = {"run.execution"}
+
+
 def producers(phrase: str) -> set[str]:
     """The principals a producer cell names: parentheses are comments ("(manual run)"), parts
     are separated by commas and "or"."""
@@ -100,6 +106,8 @@ def documents() -> list[tuple[str, dict[str, str]]]:
 )
 def test_writers_are_the_producer_column(name: str, column: dict[str, str]) -> None:
     existing = {t.name for t in ALL_TOPICS}
+    if name == "DESIGN.md":
+        existing -= ADDED_TO_THE_SHARED_DESIGN
     assert existing <= set(column), f"{name} lacks topics {sorted(existing - set(column))}"
     for topic, cell in column.items():
         if topic in existing or topic in topic_acl.PLANNED_TOPICS:

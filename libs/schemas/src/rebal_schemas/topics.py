@@ -25,6 +25,7 @@ from rebal_schemas.events.requests import RequestRejected
 from rebal_schemas.events.run import (
     RunCancelRequested,
     RunCompleted,
+    RunExecutionTopic,
     RunSettled,
     RunStatusTopic,
 )
@@ -153,6 +154,12 @@ RUN_CANCEL_REQUESTED = Topic(
     RunCancelRequested,
     "Cancel a run: CANCELED before any order left, CANCELED_MID_RUN after.",
 )
+RUN_EXECUTION = Topic(
+    "run.execution",
+    "portfolio_id",
+    RunExecutionTopic,
+    "The order-router's execution of a PLATFORM run: queued, started, stopped.",
+)
 RUN_STATUS_CHANGED = Topic(
     "run.status_changed",
     "portfolio_id",
@@ -205,6 +212,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ORDER_FILLED,
     ORDER_CLOSED,
     RUN_CANCEL_REQUESTED,
+    RUN_EXECUTION,
     RUN_STATUS_CHANGED,
     TRANSACTION_SETTLED,
     RUN_COMPLETED,

@@ -22,6 +22,7 @@ PAYLOADS: dict[str, object] = {
     "order.filled": s.OrderFilled,
     "order.closed": s.OrderClosed,
     "run.cancel_requested": s.RunCancelRequested,
+    "run.execution": s.RunExecutionTopic,
     "run.status_changed": s.RunStatusTopic,
     "transaction.settled": s.TransactionSettled,
     "run.completed": s.RunCompleted,
@@ -43,7 +44,8 @@ def test_topic_holds_its_public_payload_type(topic: Topic) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [s.PortfolioPatched, s.OptimizationCreatedTopic, s.RunStatusTopic]
+    "payload",
+    [s.PortfolioPatched, s.OptimizationCreatedTopic, s.RunStatusTopic, s.RunExecutionTopic],
 )
 def test_a_multi_event_payload_is_a_discriminated_union(payload: object) -> None:
     assert get_origin(payload) is Annotated

@@ -133,6 +133,10 @@ class RunCompleted(Event, RunFields):
     cash_delta: SignedMoney = Field(description="signed: sells add, buys subtract")
     holdings_delta: dict[Symbol, SignedQuantity] = Field(default_factory=dict)
     last_execution_at: AwareDatetime | None = None
+    replan: bool = Field(
+        default=False,
+        description="stopped at its start because its prices moved: the optimizer plans again",
+    )
 
 
 class SettledTransaction(BaseModel):
@@ -162,6 +166,7 @@ class RunSettled(Event):
     cash_delta: SignedMoney = Field(default=Decimal(0), description="as on run.completed")
     holdings_delta: dict[Symbol, SignedQuantity] = Field(default_factory=dict)
     last_execution_at: AwareDatetime | None = None
+    replan: bool = Field(default=False, description="as on run.completed")
     settled_at: AwareDatetime
 
 
@@ -174,3 +179,50 @@ class RunCancelRequested(Event):
     run_id: EntityId
     portfolio_id: EntityId
     reason: str = Field(default="", max_length=MAX_REASON)
+
+
+EXECUTION = "run.execution"
+
+
+class RunExecutionStarted(Event):
+    """The order-router started executing a PLATFORM run inside the execution window: its first
+    order is leaving for the broker (the run is IN_PROGRESS)."""
+
+    TOPIC = EXECUTION
+    event_type: Literal["run.execution_started"] = "run.execution_started"
+    run_id: EntityId
+    portfolio_id: EntityId
+    started_at: AwareDatetime
+
+
+class RunExecutionQueued(Event):
+    """The run became ready outside the execution window: it waits (QUEUED) until `starts_at`,
+    the next opening of the window."""
+
+    TOPIC = EXECUTION
+    event_type: Literal["run.execution_queued"] = "run.execution_queued"
+    run_id: EntityId
+    portfolio_id: EntityId
+    starts_at: AwareDatetime
+
+
+class RunExecutionStopped(Event):
+    """The order-router stopped a run before all its orders ran: `canceled` before any order
+    left (CANCELED), `canceled_mid_run` after (open orders cancelled at the broker, legs not sent
+    closed as canceled), or `replan` (at the start its prices had moved beyond the tolerance: no
+    order left, and the optimizer plans the portfolio again)."""
+
+    TOPIC = EXECUTION
+    event_type: Literal["run.execution_stopped"] = "run.execution_stopped"
+    run_id: EntityId
+    portfolio_id: EntityId
+    outcome: Literal["canceled", "canceled_mid_run", "replan"]
+    reason: str = Field(default="", max_length=MAX_REASON)
+    stopped_at: AwareDatetime
+
+
+RunExecutionTopic: TypeAlias = Annotated[
+    RunExecutionStarted | RunExecutionQueued | RunExecutionStopped,
+    Field(discriminator="event_type"),
+]
+"""What the run.execution topic carries (order-router -> settlement-tracker)."""
