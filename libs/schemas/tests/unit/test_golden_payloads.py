@@ -122,3 +122,14 @@ def test_a_rejection_without_the_refused_event_or_its_subject_is_refused() -> No
 
 def test_final_run_statuses_are_alpacas() -> None:
     assert {s for s in RunStatus if not s.is_final} == {RunStatus.QUEUED, RunStatus.IN_PROGRESS}
+
+
+def test_a_fallback_replaces_a_held_symbol_with_one_the_model_does_not_hold() -> None:
+    path = next(p for p in GOLDEN if p.name == "model.updated.v2.json")
+    payload = json.loads(path.read_bytes())
+    held = [w["symbol"] for w in payload["weights"] if w["type"] == "asset"]
+    event = decode("model.updated", json.dumps({**payload, "fallbacks": {held[0]: "ZZZ"}}).encode())
+    assert isinstance(event, ModelUpdated) and event.fallbacks == {held[0]: "ZZZ"}
+    for fallbacks in ({"ZZZ": "YYY"}, {held[0]: held[0]}, {held[0]: held[-1]}):
+        with pytest.raises(SchemaViolation, match="fallback"):
+            decode("model.updated", json.dumps({**payload, "fallbacks": fallbacks}).encode())

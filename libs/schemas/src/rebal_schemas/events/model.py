@@ -39,11 +39,26 @@ class ModelUpdated(Event):
     rebalance_conditions: tuple[RebalanceCondition, ...] = Field(
         default=(), max_length=MAX_CONDITIONS
     )
+    fallbacks: dict[Symbol, Symbol] = Field(
+        default_factory=dict,
+        max_length=MAX_WEIGHTS,
+        description="beyond Alpaca: symbol -> the symbol its subscribers trade instead while it is "
+        "not tradable (or not fractionable where they trade fractions); the model then stays "
+        "active instead of needing adjustment",
+    )
 
     @model_validator(mode="after")
     def _alpaca_rules(self) -> ModelUpdated:
         check_weights(self.weights)
         check_conditions(self.rebalance_conditions)
+        held = {w.symbol for w in self.weights if w.type == "asset"}
+        for symbol, fallback in self.fallbacks.items():
+            if symbol not in held:
+                raise ValueError(f"fallback for {symbol}, which the model does not hold")
+            if fallback in held or fallback == symbol:
+                raise ValueError(
+                    f"the fallback of {symbol} must be a symbol the model does not hold"
+                )
         return self
 
 
