@@ -66,7 +66,12 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredApacheK
 
 def forged(topic: str, **update: Any) -> bytes:
     """The golden event of `topic`, made new, claiming to come from the optimizer (or `update`)."""
-    name = {"portfolio.patched": "portfolio.patched.deposit"}.get(topic, topic)
+    name = {
+        "portfolio.patched": "portfolio.patched.deposit",
+        "run.completed": "run.completed.v2",
+        "run.status_changed": "run.status_changed.created",
+        "run.execution": "run.execution.started",
+    }.get(topic, topic)
     event = decode(topic, (GOLDEN / f"{name}.json").read_bytes())
     copy = event.model_copy(update={"event_id": unique("evt"), "producer": "optimizer", **update})
     assert decode(topic, encode(copy)).producer == update.get("producer", "optimizer")
@@ -129,7 +134,19 @@ async def read_as_admin(
 # --- the finding: a client forging what only rebal may say -----------------------------------
 
 
-@pytest.mark.parametrize("topic", ["optimization.ready", "run.completed", "order.filled"])
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "optimization.ready",
+        "run.completed",
+        "order.filled",
+        "run.execution",
+        "run.status_changed",
+        "run.settled",
+        "request.rejected",
+        "model.status_changed",
+    ],
+)
 async def test_a_client_cannot_forge_what_rebal_or_the_router_says(
     secured: SecuredApacheKafka, topic: str
 ) -> None:
@@ -153,6 +170,8 @@ async def test_the_producer_field_is_irrelevant_only_the_principal_counts(
 async def test_a_client_writes_its_own_topics(secured: SecuredApacheKafka) -> None:
     deposit = forged("portfolio.patched", producer="client")
     assert await produce(secured, "client", "portfolio.patched", deposit) >= 0
+    cancel = forged("run.cancel_requested", producer="client")
+    assert await produce(secured, "client", "run.cancel_requested", cancel) >= 0
 
 
 async def test_middleware_reports_fills_but_cannot_make_orders(secured: SecuredApacheKafka) -> None:
@@ -169,9 +188,17 @@ async def test_the_services_write_what_they_produce(secured: SecuredApacheKafka)
     assert (
         await produce(secured, "settlement-tracker", "run.completed", forged("run.completed")) >= 0
     )
-    # ...and nothing else: the router cannot declare a run complete, the scheduler cannot fill.
+    assert await produce(secured, "order-router", "run.execution", forged("run.execution")) >= 0
+    assert (
+        await produce(secured, "settlement-tracker", "request.rejected", forged("request.rejected"))
+        >= 0
+    )
+    # ...and nothing else: the router cannot declare a run complete or change its status, the
+    # scheduler cannot fill.
     with pytest.raises(TopicAuthorizationFailedError):
         await produce(secured, "order-router", "run.completed", forged("run.completed"))
+    with pytest.raises(TopicAuthorizationFailedError):
+        await produce(secured, "order-router", "run.status_changed", forged("run.status_changed"))
     with pytest.raises(TopicAuthorizationFailedError):
         await produce(secured, "scheduler", "order.filled", forged("order.filled"))
 
