@@ -55,7 +55,7 @@ from rebal_schemas.events.run import (
     RunStatusTopic,
     SettledTransaction,
 )
-from rebal_schemas.events.settlement import OrderOutcome, TransactionSettled
+from rebal_schemas.events.settlement import TransactionSettled
 from rebal_schemas.model_portfolio import RebalanceCondition, Weight
 from rebal_schemas.topics import ALL_TOPICS, EVENT_TYPES, TOPICS, Topic, topic_of
 from rebal_schemas.types import (
@@ -105,7 +105,6 @@ __all__ = [
     "OptimizerMode",
     "OrderClosed",
     "OrderFilled",
-    "OrderOutcome",
     "OrderSide",
     "OrderStatus",
     "OwnerChoice",
