@@ -60,7 +60,11 @@ class LoadResult:
 def start_stack(var: Path, only: tuple[str, ...] | None = None) -> Stack:
     stack = Stack(var, overrides=DEMO_ENVIRONMENT)
     stack.start(echo=False, only=only)
-    stack.wait_ready(180)
+    try:
+        stack.wait_ready(180)
+    except BaseException:
+        stack.stop()  # a service that failed to start leaves no broker or service behind
+        raise
     return stack
 
 
@@ -174,7 +178,8 @@ def run_under_load(
     from baseline import measure
 
     stack = start_stack(Path(tempfile.mkdtemp(prefix=prefix)), only=only)
-    pids = {"broker (Tansu)": stack.kafka.process.pid if stack.kafka.process else 0}
+    broker = getattr(stack.kafka, "process", None)  # a launcher with a process of its own
+    pids = {"broker (Tansu)": broker.pid if broker is not None else 0}
     pids |= {p.name: p.process.pid for p in stack.processes if p.process is not None}
     pids["this driver"] = os.getpid()
     try:

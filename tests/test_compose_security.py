@@ -1,9 +1,9 @@
 """What deploy/docker-compose.yml exposes and with which credentials (README, "Security"), read from
-the file itself (no Docker engine needed): only Kafka's authenticated listener is published to the
-host, on 127.0.0.1 by default; every service is its own SASL/SCRAM user; MongoDB requires users;
-the simulator's /admin/* have their own token; the `topics` job creates every principal's user and
-the ACLs of `rebal_runtime.topic_acl`; no secret is written in the file, each comes from deploy/.env
-(documented in deploy/.env.example)."""
+the file itself (no Docker engine needed): only Kafka's authenticated listener and the api's HTTP
+port (HTTP Basic) are published to the host, on 127.0.0.1 by default; every service is its own
+SASL/SCRAM user; MongoDB requires users; the simulator's /admin/* have their own token; the
+`topics` job creates every principal's user and the ACLs of `rebal_runtime.topic_acl`; no secret is
+written in the file, each comes from deploy/.env (documented in deploy/.env.example)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$")
-RUNTIME_SERVICES = ("optimizer", "order-router", "settlement-tracker", "scheduler")
+RUNTIME_SERVICES = ("optimizer", "order-router", "settlement-tracker", "scheduler", "api")
 
 
 def compose() -> dict[str, Any]:
@@ -70,9 +70,11 @@ def kafka_services() -> list[str]:
 # --- what the host sees -------------------------------------------------------------------------
 
 
-def test_only_kafkas_authenticated_listener_is_published_on_loopback() -> None:
+def test_only_kafka_and_the_api_are_published_on_loopback() -> None:
     published = {name: spec["ports"] for name, spec in services().items() if spec.get("ports")}
-    assert list(published) == ["kafka"], f"host ports beyond Kafka's: {published}"
+    assert sorted(published) == ["api", "kafka"], (
+        f"host ports beyond Kafka's and the api's: {published}"
+    )
     [port] = published["kafka"]
     bind, host_port, container_port = with_defaults(str(port)).split(":")
     assert bind == "127.0.0.1", "published to every interface unless configured"
@@ -109,6 +111,18 @@ def test_kafka_authorizes_every_request() -> None:
     assert properties["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
     assert properties["auto.create.topics.enable"] == "false"
     assert services()["kafka"]["entrypoint"] == ["/bin/bash", "/opt/rebal/start.sh"]
+
+
+def test_the_api_port_is_on_loopback_and_needs_its_credentials() -> None:
+    [port] = services()["api"]["ports"]
+    bind, host_port, container_port = with_defaults(str(port)).split(":")
+    assert bind == "127.0.0.1", "published to every interface unless configured"
+    env = env_of("api")
+    assert host_port == container_port == env["REBAL_HTTP_PORT"]
+    assert env["REBAL_HTTP_HOST"] == "0.0.0.0"  # inside its container; the host sees loopback
+    assert from_env_file(env["REBAL_API_KEY"]) == "REBAL_API_KEY"
+    assert from_env_file(env["REBAL_API_SECRET"]) == "REBAL_API_SECRET"
+    assert "REBAL_API_KEY" not in env_of("broker-simulator")
 
 
 # --- who is who -----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from rebal_optimizer.domain import (
     Trigger,
     TriggerReason,
     Weight,
+    WeightType,
     evaluate,
     generate_orders,
 )
@@ -38,10 +39,10 @@ MAX_AGE = timedelta(minutes=15)
 
 
 class Weekdays:
-    def is_trading_day(self, d: date) -> bool:
+    def is_session(self, d: date) -> bool:
         return d.weekday() < 5
 
-    def previous_trading_day(self, d: date) -> date:
+    def previous_session(self, d: date) -> date:
         d -= timedelta(days=1)
         while d.weekday() >= 5:
             d -= timedelta(days=1)
@@ -52,10 +53,10 @@ def case(assets: int, seed: int = 7) -> tuple[ModelPortfolio, Portfolio, dict[st
     rng = random.Random(seed)
     symbols = [f"S{n:04d}" for n in range(assets)]
     cents = 10_000 // assets  # equal weights in hundredths of a percent, remainder to cash
-    weights = [Weight("asset", s, Decimal(cents) / 100) for s in symbols]
+    weights = [Weight(WeightType.ASSET, s, Decimal(cents) / 100) for s in symbols]
     cash_cents = 10_000 - cents * assets
     if cash_cents:
-        weights.append(Weight("cash", None, Decimal(cash_cents) / 100))
+        weights.append(Weight(WeightType.CASH, None, Decimal(cash_cents) / 100))
     model = ModelPortfolio("m", "bench", tuple(weights))
     prices = {s: Price(Decimal(rng.randint(500, 50_000)) / 100, True, True, NOW) for s in symbols}
     holdings = {s: Decimal(rng.randint(1, 2_000)) / 10 for s in symbols}

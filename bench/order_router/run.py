@@ -104,7 +104,7 @@ def ready(run_id: str) -> OptimizationReady:
         run_type=RunType.full_rebalance,
         broker_integration=BrokerIntegration.PLATFORM,
         orders=tuple(
-            PlannedOrder(leg=i + 1, symbol=symbol, side=side, qty=Decimal(1))  # type: ignore[arg-type]
+            PlannedOrder(leg=i + 1, symbol=symbol, side=side, qty=Decimal(1))
             for i, (symbol, side) in enumerate(LEGS)
         ),
         correlation_id=run_id,

@@ -184,7 +184,7 @@ async def _count_requests(bootstrap: str, partitions: list[TopicPartition]) -> t
     await reader.start()
     reader.assign(partitions)
     await reader.seek_to_beginning()
-    messages, ids = 0, set()
+    messages, ids = 0, set[bytes | None]()
     try:
         while batches := await reader.getmany(timeout_ms=2000, max_records=10_000):
             for records in batches.values():

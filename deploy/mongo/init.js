@@ -7,6 +7,7 @@ const SERVICES = [
   ["order-router", "order_router", "MONGO_ORDER_ROUTER_PASSWORD"],
   ["settlement-tracker", "settlement_tracker", "MONGO_SETTLEMENT_TRACKER_PASSWORD"],
   ["scheduler", "scheduler", "MONGO_SCHEDULER_PASSWORD"],
+  ["api", "api", "MONGO_API_PASSWORD"],
 ];
 
 try {

@@ -22,6 +22,7 @@ from rebal_demo.book import balanced_account
 from rebal_demo.scenario import INITIAL_PRICES
 
 from rebal_client.kafka import Publisher, wait_until_consumed
+from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import ServiceProcess, Stack
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import stack_kafka
@@ -51,7 +52,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
 SCHEDULER_ENVIRONMENT = {
-    # ALWAYS_OPEN reads times of day in UTC; the whole day is the trading window.
+    # ALWAYS_OPEN reads times of day in the market time zone (New York); the whole day is the
+    # trading window.
     "REBAL_TRADING_WINDOW_START": "00:00",
     "REBAL_TRADING_WINDOW_END": "23:59:59",
     "REBAL_CLOSE_MARGIN_MINUTES": "0",
@@ -149,8 +151,9 @@ def subscribers(model: ModelUpdated, ids: list[str]) -> list[Event]:
 
 def test_calendar_condition_fires_from_the_scheduler_to_every_subscriber(stack: Stack) -> None:
     bootstrap = stack.kafka.bootstrap_servers
-    # The slot's day is decided now; its time once the subscribers are known (below).
-    day = (datetime.now(UTC) + timedelta(seconds=60)).date()
+    # The slot's day (New York's, the market's) is decided now; its time once the subscribers
+    # are known (below).
+    day = (datetime.now(NEW_YORK) + timedelta(seconds=60)).date()
     model = ModelUpdated(
         model_id="monthly",
         name="Monthly",
@@ -168,8 +171,8 @@ def test_calendar_condition_fires_from_the_scheduler_to_every_subscriber(stack: 
         start_scheduler(
             stack,
             max(
-                datetime.now(UTC) + timedelta(seconds=5),
-                datetime.combine(day, datetime.min.time(), UTC),
+                datetime.now(NEW_YORK) + timedelta(seconds=5),
+                datetime.combine(day, datetime.min.time(), NEW_YORK),
             ),
         )
         async with TopicReader(bootstrap, "rebalance.requested") as requests:

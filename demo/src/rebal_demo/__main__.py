@@ -23,11 +23,12 @@ from rebal_demo.driver import DemoOptions, Driver
 from rebal_demo.report import chart, render
 from rebal_demo.scenario import FLOWS, plan_portfolios
 
-# The demo runs on any day at any hour: every day is a trading day with a 24-hour window, and
-# trades settle T+0, so a whole rebalance completes while you watch.
+# The demo runs on any day at any hour: every day is a trading day with a 24-hour window (New
+# York time), and trades settle T+0, so a whole rebalance completes while you watch. Demo-only
+# settings such as ALWAYS_OPEN need the dev profile.
 DEMO_ENVIRONMENT = {
+    "REBAL_PROFILE": "dev",
     "REBAL_TRADING_CALENDAR": "ALWAYS_OPEN",
-    "REBAL_CALENDAR_CODE": "ALWAYS_OPEN",
     "REBAL_SETTLEMENT_CYCLE_DAYS": "0",
     "REBAL_SETTLEMENT_SWEEP_SECONDS": "0.5",
     "REBAL_DRIFT_SWEEP_ENABLED": "false",

@@ -13,6 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from rebal_demo.book import Account
 from rebal_demo.scenario import MODELS_BY_ID, PortfolioPlan
+from rebal_runtime.calendar import NEW_YORK
 from rebal_schemas import (
     BrokerIntegration,
     Event,
@@ -154,7 +155,7 @@ class ClientSide:
                     side=order.side,
                     filled_qty=qty,
                     filled_avg_price=price,
-                    trade_date=now.date(),
+                    trade_date=now.astimezone(NEW_YORK).date(),  # the market's date
                     filled_at=now,
                     status="filled",
                     producer="demo-middleware",

@@ -149,6 +149,7 @@ def router_settings(
         stream_reconnect_seconds=0.2,
         retry_base_delay_seconds=0.05,
         retry_max_delay_seconds=0.2,
+        trading_calendar="ALWAYS_OPEN",  # runs start at once, at any hour (dev profile)
     )
     base.update(overrides)
     return RouterSettings(_env_file=None, **base)  # type: ignore[call-arg]
@@ -231,4 +232,6 @@ def router_env(
         "REBAL_RETRY_BACKOFF_MAX_SECONDS": "0.1",
         "REBAL_LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
+        "REBAL_PROFILE": "dev",  # ALWAYS_OPEN: runs start at once, at any hour
+        "REBAL_TRADING_CALENDAR": "ALWAYS_OPEN",
     }

@@ -19,6 +19,10 @@ from rebal_schemas import (
     OrderFilled,
     OrderSide,
     PlannedOrder,
+    RunCancelRequested,
+    RunExecutionQueued,
+    RunExecutionStarted,
+    RunExecutionStopped,
     RunType,
     SkippedOrder,
 )
@@ -120,6 +124,40 @@ class RunEvents:
         }
         fields.update(overrides)
         return OrderClosed(**fields)
+
+    def queued(self, starts_at: datetime, **overrides: Any) -> RunExecutionQueued:
+        return RunExecutionQueued(**self._execution(starts_at=starts_at, **overrides))
+
+    def started(self, at: datetime, **overrides: Any) -> RunExecutionStarted:
+        return RunExecutionStarted(**self._execution(started_at=at, **overrides))
+
+    def stopped(
+        self, outcome: str, at: datetime, *, reason: str = "", **overrides: Any
+    ) -> RunExecutionStopped:
+        """`outcome`: canceled, canceled_mid_run or replan; `causation_id=` the cancel's id."""
+        fields = self._execution(outcome=outcome, stopped_at=at, reason=reason, **overrides)
+        return RunExecutionStopped(**fields)
+
+    def _execution(self, **fields: Any) -> dict[str, Any]:
+        """What the order-router's run.execution reports carry."""
+        return {
+            "run_id": self.run_id,
+            "portfolio_id": self.portfolio_id,
+            "producer": "order-router",
+            "correlation_id": self.run_id,
+            **fields,
+        }
+
+    def cancel(self, **overrides: Any) -> RunCancelRequested:
+        fields: dict[str, Any] = {
+            "run_id": self.run_id,
+            "portfolio_id": self.portfolio_id,
+            "reason": "client changed its mind",
+            "producer": "api",
+            "correlation_id": self.run_id,
+        }
+        fields.update(overrides)
+        return RunCancelRequested(**fields)
 
 
 RunEventsFactory = Callable[..., RunEvents]

@@ -16,10 +16,10 @@ from rebal_schemas import TOPICS, MessageDeadLettered, encode
 
 def make_broker(settings: RuntimeSettings, consume: ReliableConsume) -> KafkaBroker:
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka.bootstrap_servers,
         client_id=settings.service_name,
         acks="all",
-        enable_idempotence=settings.kafka_idempotent_producer,
+        enable_idempotence=settings.kafka.idempotent_producer,
         ack_policy=AckPolicy.MANUAL,
         graceful_timeout=settings.graceful_timeout_seconds,
         security=faststream_security(settings),
@@ -50,9 +50,9 @@ def subscriber_options(settings: RuntimeSettings) -> dict[str, Any]:
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.MANUAL,
         "decoder": decode_body,
-        "session_timeout_ms": settings.kafka_session_timeout_ms,
-        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
-        "heartbeat_interval_ms": max(300, settings.kafka_session_timeout_ms // 4),
+        "session_timeout_ms": settings.kafka.session_timeout_ms,
+        "fetch_max_wait_ms": settings.kafka.fetch_max_wait_ms,
+        "heartbeat_interval_ms": max(300, settings.kafka.session_timeout_ms // 4),
         # A slow handler must not get the consumer thrown out of the group mid-message.
         "max_poll_interval_ms": int(max(300.0, settings.graceful_timeout_seconds * 4) * 1000),
     }
@@ -64,12 +64,12 @@ def batch_subscriber_options(settings: RuntimeSettings) -> dict[str, Any]:
     return {
         **subscriber_options(settings),
         "batch": True,
-        "max_records": settings.consume_batch_max,
-        "batch_timeout_ms": settings.consume_batch_wait_ms,
+        "max_records": settings.consume.batch_max,
+        "batch_timeout_ms": max(1, round(settings.consume.batch_wait_seconds * 1000)),
         "fetch_max_wait_ms": (
-            settings.kafka_entry_fetch_max_wait_ms
-            if settings.kafka_entry_fetch_max_wait_ms is not None
-            else settings.kafka_fetch_max_wait_ms
+            settings.kafka.entry_fetch_max_wait_ms
+            if settings.kafka.entry_fetch_max_wait_ms is not None
+            else settings.kafka.fetch_max_wait_ms
         ),
     }
 

@@ -61,7 +61,7 @@ class MetadataProbe:
     async def _started(self) -> Any:
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                bootstrap_servers=self.settings.kafka.bootstrap_servers,
                 client_id=f"{self.settings.service_name}-watchdog",
                 group_id=None,
                 enable_auto_commit=False,

@@ -243,7 +243,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unuse
             try:
                 return _Fate.HANDLED, await call_next(msg)
             except TRANSIENT_ERRORS as exc:
-                if attempt >= policy.settings.consume_retries:
+                if attempt >= policy.settings.consume.retries:
                     log.warning(
                         "transient failure persists; message will be re-read", error=repr(exc)
                     )
@@ -258,7 +258,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unuse
             except Exception as exc:
                 if split:
                     return _Fate.SPLIT, exc
-                if attempt >= policy.settings.consume_retries:
+                if attempt >= policy.settings.consume.retries:
                     log.error("handler keeps failing; dead-lettering", error=repr(exc))
                     reason = f"handler failed {attempt + 1} times: {exc!r}"
                     return await self._dead_letter(msg, type(exc).__name__, reason), None

@@ -7,9 +7,10 @@ then SIGKILL). It has no authentication and listens on 127.0.0.1 only: for the s
 suite (`rebal_runtime.testing.ferretdb` re-exports it) and the scheduler's store in the prod-like
 topology (`rebal_runtime.prodlike`).
 
-FerretDB's conditional updates are not atomic (FerretDB#3040: the SQLite handler queries, then
-updates, outside one transaction), so concurrency cases of the store contract stay on SQLite,
-the in-memory store and real MongoDB, and no two processes share a FerretDB database.
+FerretDB's conditional updates are not atomic (docs/design.md §5 "Store backends and their
+limits": the SQLite handler queries, then updates, outside one transaction), so concurrency
+cases of the store contract stay on SQLite, the in-memory store and real MongoDB, and no two
+processes share a FerretDB database.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ BINARY_NAME = "rebal-ferretdb"
 BINARY_ENV = "REBAL_FERRETDB_BIN"
 
 #: The skip reason of every contract case that needs atomic conditional updates under contention.
-NOT_ATOMIC_REASON = "FerretDB's conditional updates are not atomic (FerretDB#3040)"
+NOT_ATOMIC_REASON = "FerretDB's conditional updates are not atomic (docs/design.md §5)"
 
 
 class FerretDBNotBuilt(RuntimeError):

@@ -23,7 +23,7 @@ from rebal_runtime.settings import RuntimeSettings
 
 
 def _ssl_context(settings: RuntimeSettings) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    return ssl.create_default_context(cafile=settings.kafka.ssl_cafile)
 
 
 class KafkaCredentialsMissing(ValueError):
@@ -31,13 +31,13 @@ class KafkaCredentialsMissing(ValueError):
 
 
 def _sasl_credentials(settings: RuntimeSettings) -> tuple[str, str]:
-    user = settings.kafka_sasl_username
+    user = settings.kafka.sasl_username
     password = (
-        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+        settings.kafka.sasl_password.get_secret_value() if settings.kafka.sasl_password else ""
     )
     if not user or not password:
         raise KafkaCredentialsMissing(
-            f"REBAL_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+            f"REBAL_KAFKA_SECURITY_PROTOCOL={settings.kafka.security_protocol} needs "
             "REBAL_KAFKA_SASL_USERNAME and REBAL_KAFKA_SASL_PASSWORD (the service's principal)"
         )
     return user, password
@@ -60,7 +60,7 @@ def sasl_env(
 
 
 def faststream_security(settings: RuntimeSettings) -> BaseSecurity | None:
-    protocol = settings.kafka_security_protocol
+    protocol = settings.kafka.security_protocol
     if protocol == "PLAINTEXT":
         return None
     use_ssl = protocol in ("SSL", "SASL_SSL")
@@ -69,13 +69,13 @@ def faststream_security(settings: RuntimeSettings) -> BaseSecurity | None:
         return BaseSecurity(ssl_context=context, use_ssl=True)
     user, password = _sasl_credentials(settings)
     kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[
-        settings.kafka_sasl_mechanism
+        settings.kafka.sasl_mechanism
     ]
     return kind(username=user, password=password, ssl_context=context, use_ssl=use_ssl)
 
 
 def aiokafka_security(settings: RuntimeSettings) -> dict[str, Any]:
-    protocol = settings.kafka_security_protocol
+    protocol = settings.kafka.security_protocol
     if protocol == "PLAINTEXT":
         return {}
     options: dict[str, Any] = {"security_protocol": protocol}
@@ -83,7 +83,7 @@ def aiokafka_security(settings: RuntimeSettings) -> dict[str, Any]:
         options["ssl_context"] = _ssl_context(settings)
     if protocol.startswith("SASL"):
         user, password = _sasl_credentials(settings)
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_mechanism"] = settings.kafka.sasl_mechanism
         options["sasl_plain_username"] = user
         options["sasl_plain_password"] = password
     return options

@@ -41,15 +41,17 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
+from rebal_runtime.backoff import Backoff
 from rebal_runtime.kafka_security import aiokafka_security
 from rebal_runtime.log import get_logger
-from rebal_runtime.settings import RuntimeSettings
+from rebal_runtime.settings import OutboxSettings, RuntimeSettings
 from rebal_runtime.signing import signer_from_settings
 from rebal_runtime.store.port import DocumentStore, OutboxMessage, PendingMessage
 
 log = get_logger(__name__)
+_MAX_RETRY_SECONDS = 10.0  # a relay that lost Kafka retries at least this often
 
-DEFAULT_LEASE_SECONDS: float = RuntimeSettings.model_fields["outbox_lease_seconds"].default
+DEFAULT_LEASE_SECONDS: float = OutboxSettings.model_fields["lease_seconds"].default
 
 #: Errors that say this message will never be accepted, however often it is sent.
 PERMANENT_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
@@ -100,10 +102,10 @@ class AiokafkaSender:
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            bootstrap_servers=self.settings.kafka.bootstrap_servers,
             client_id=f"{self.settings.service_name}-outbox",
             acks="all",
-            enable_idempotence=self.settings.kafka_idempotent_producer,
+            enable_idempotence=self.settings.kafka.idempotent_producer,
             linger_ms=1,
             **aiokafka_security(self.settings),
         )
@@ -266,17 +268,19 @@ class OutboxRelay:
         await self.sender.stop()
 
     async def _run(self) -> None:
-        backoff = self.poll_seconds
+        backoff = Backoff(self.poll_seconds, max(self.poll_seconds, _MAX_RETRY_SECONDS))
+        failures = 0
         while not self._stopping:
             self._wake.clear()
             try:
                 sent = await self.publish_pending()
-                backoff = self.poll_seconds
+                failures = 0
             except Exception as exc:  # Kafka or store down: keep the messages, retry later
-                log.warning("outbox publish failed; will retry", error=repr(exc), retry_in=backoff)
+                delay = backoff.delay(failures)
+                log.warning("outbox publish failed; will retry", error=repr(exc), retry_in=delay)
                 sent = 0
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                failures += 1
+                await asyncio.sleep(delay)
             if sent == self.batch:
                 continue
             with contextlib.suppress(TimeoutError):

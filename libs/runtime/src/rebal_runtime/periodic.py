@@ -76,7 +76,10 @@ class PeriodicTask:
     """Runs `tick` right after start and then every `seconds` on `clock` (a fake clock in
     tests wakes it as soon as the time is moved). A tick that raises is logged and counted,
     and the next one comes after the interval as usual: every tick starts again from the
-    stored state, and waiting out the interval means a failing tick never spins."""
+    stored state, and waiting out the interval means a failing tick never spins.
+
+    `wake()` asks for the next tick now instead of at the end of the interval (new work
+    arrived); a wake-up during a tick makes another tick follow it at once."""
 
     def __init__(self, name: str, tick: Tick, seconds: float, clock: Clock | None = None) -> None:
         if seconds <= 0:
@@ -87,6 +90,7 @@ class PeriodicTask:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.rounds = 0  # ticks that succeeded
         self.failures = 0  # ticks that raised
+        self._woken = asyncio.Event()
         self._background = Background(name, self._run)
 
     async def start(self) -> None:
@@ -94,6 +98,10 @@ class PeriodicTask:
 
     async def stop(self) -> None:
         await self._background.stop()
+
+    def wake(self) -> None:
+        """Tick now rather than at the end of the interval (after the tick in progress)."""
+        self._woken.set()
 
     async def run_once(self) -> bool:
         """One tick; False when it raised (logged, counted)."""
@@ -112,6 +120,21 @@ class PeriodicTask:
 
     async def _run(self) -> None:
         while True:
+            self._woken.clear()  # what the tick will see needs no wake-up of its own
             with self._background.busy():
                 await self.run_once()
-            await self.clock.sleep(self.seconds)
+            await self._wait()
+
+    async def _wait(self) -> None:
+        """Until the interval has passed on the clock or `wake()` was called."""
+        if self._woken.is_set():
+            return
+        waits = (
+            asyncio.ensure_future(self.clock.sleep(self.seconds)),
+            asyncio.ensure_future(self._woken.wait()),
+        )
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()

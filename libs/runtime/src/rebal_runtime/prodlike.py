@@ -20,8 +20,8 @@ first) starts it in the foreground; Ctrl-C stops the services first, then Kafka,
 - **Stores.** A pair shares one **SQLite** file per service (WAL). SQLite is safe across
   processes: every commit, claim and settle is a `BEGIN IMMEDIATE` transaction under the file's
   single writer lock. The pairs do not share a FerretDB database because FerretDB's conditional
-  updates are not atomic (FerretDB#3040: two commits on the same version can both succeed), so two
-  writers of one document could lose a write. The pairs run with
+  updates are not atomic (docs/design.md §5: two commits on the same version can both
+  succeed), so two writers of one document could lose a write. The pairs run with
   `REBAL_STORE_SQLITE_INLINE=false`: the twin process holds the write lock for the length of its
   transactions (a batch of up to 500 commits, and longer whenever it is descheduled on a busy
   machine), and a process that waits for that lock waits in SQLite's busy handler (up to the 5 s
@@ -36,6 +36,9 @@ first) starts it in the foreground; Ctrl-C stops the services first, then Kafka,
   `/admin/*` endpoints need their own bearer token (`simulator_admin_token`, also in
   `credentials/broker-simulator-admin.env`) and its trading API keys (shared with the
   order-router) are generated, not the defaults (`REBAL_SIM_REQUIRE_AUTH=true`).
+- The services run with **`REBAL_PROFILE=prod`**, as in compose (the embedded stack runs `dev`):
+  demo/test settings such as the `ALWAYS_OPEN` calendar are refused unless `overrides` (the demo's
+  environment) set `REBAL_PROFILE=dev` too.
 
 Every start is a fresh topology: Kafka's log dirs are a temporary folder removed on stop, and
 `main()` first clears what the last run left in `REBAL_VAR_DIR` (default `var/prod-like`: the
@@ -206,6 +209,7 @@ def build(
     return ProdLikeStack(
         var_dir,
         overrides={
+            "REBAL_PROFILE": "prod",  # as compose: the demo's ALWAYS_OPEN needs overrides' dev
             "REBAL_KAFKA_IDEMPOTENT_PRODUCER": "true",
             "REBAL_KAFKA_CREATE_TOPICS": "false",
             **(overrides or {}),

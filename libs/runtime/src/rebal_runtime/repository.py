@@ -12,6 +12,14 @@ documents of a round and one write for its commits, giving exactly what `update`
 in order gives. An item on a document already touched in the batch starts a new round, so every
 step sees the previous one committed; a commit refused on a version conflict (another writer got
 there first) is redone alone through `update`.
+
+A repository may be given a `flush`: writes an aggregate carries for a place its commit cannot
+reach (records for an append-only log, kept in the document until known written). It is called
+with the aggregates loaded before a commit replaces them (in `update` before the step, in
+`update_many` once per round before its commit) and with the aggregates committed, right after
+their commit (once per round), so a crash between a commit and its flush delays those writes to
+the next commit of the document and never loses them. Flushes are repeated: make them
+idempotent.
 """
 
 from __future__ import annotations
@@ -81,6 +89,9 @@ Step = Callable[[A | None], Outcome[A] | Awaitable[Outcome[A] | None] | None]
 """A step on the current aggregate (None when the document does not exist): its outcome, or
 None for "no change". Plain or async."""
 
+Flush = Callable[[Sequence[A]], Awaitable[None]]
+"""Writes the given aggregates carry outside their documents, done idempotently."""
+
 
 @dataclass(frozen=True)
 class Work(Generic[A]):
@@ -99,10 +110,18 @@ async def _run(step: Step[A], current: A | None) -> Outcome[A] | None:
 
 
 class Repository(Generic[A]):
-    def __init__(self, store: DocumentStore, collection: str, mapper: Mapper[A]) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        collection: str,
+        mapper: Mapper[A],
+        *,
+        flush: Flush[A] | None = None,
+    ) -> None:
         self.store = store
         self.collection = collection
         self.mapper = mapper
+        self.flush = flush
 
     def _from(self, doc: Document | None) -> A | None:
         return None if doc is None else self.mapper.from_document(doc.state)
@@ -123,6 +142,10 @@ class Repository(Generic[A]):
         before, True when it is applied now (changed something or not)."""
         return (await self._update(doc_id, event_id, step))[0]
 
+    async def _flush(self, aggregates: Sequence[A]) -> None:
+        if self.flush is not None:
+            await self.flush(aggregates)
+
     async def _update(
         self, doc_id: str, event_id: str | None, step: Step[A]
     ) -> tuple[bool, Committed[A] | None]:
@@ -130,7 +153,10 @@ class Repository(Generic[A]):
 
         async def mutate(doc: Document | None) -> Change | None:
             committed.clear()  # a version conflict re-runs the step on fresh state
-            outcome = await _run(step, self._from(doc))
+            current = self._from(doc)
+            if current is not None:
+                await self._flush([current])
+            outcome = await _run(step, current)
             if outcome is None:
                 return None
             committed.append(Committed(outcome.aggregate, tuple(outcome.publish)))
@@ -138,7 +164,10 @@ class Repository(Generic[A]):
             return Change(state, publish=outcome.publish, index=self._index(outcome))
 
         applied = await apply_once(self.store, self.collection, doc_id, event_id, mutate)
-        return applied, (committed[0] if applied and committed else None)
+        if not applied or not committed:
+            return applied, None
+        await self._flush([committed[0].aggregate])
+        return applied, committed[0]
 
     async def update_many(self, works: Sequence[Work[A]]) -> list[Committed[A] | None]:
         """`update` for each item, in order, batched; the result of each item, by position."""
@@ -161,8 +190,10 @@ class Repository(Generic[A]):
         end: int,
         results: list[Committed[A] | None],
     ) -> None:
-        """Items start..end-1, on distinct documents: one load, the steps, one commit."""
+        """Items start..end-1, on distinct documents: one load, the steps, one commit (and, with
+        a `flush`, one flush of what was loaded before it and one of what it committed)."""
         docs = await self.store.load_many(self.collection, [w.id for w in works[start:end]])
+        loaded: list[A] = []
         commits: list[Commit] = []
         staged: dict[int, Committed[A]] = {}
         for position in range(start, end):
@@ -170,7 +201,10 @@ class Repository(Generic[A]):
             doc = docs.get(work.id)
             if doc is not None and work.event_id is not None and doc.has_processed(work.event_id):
                 continue  # a redelivery: the inbox drops it
-            outcome = await _run(work.step, self._from(doc))
+            current = self._from(doc)
+            if current is not None:
+                loaded.append(current)
+            outcome = await _run(work.step, current)
             version = doc.version if doc is not None else 0
             if outcome is None:
                 if doc is not None and work.event_id is not None:  # remember it was seen
@@ -190,10 +224,12 @@ class Repository(Generic[A]):
                 )
             )
             staged[position] = Committed(outcome.aggregate, tuple(outcome.publish))
+        await self._flush(loaded)
         conflicts = set(await self.store.commit_many(commits))
-        for position, done in staged.items():
-            if works[position].id not in conflicts:
-                results[position] = done
+        done = {p: c for p, c in staged.items() if works[p].id not in conflicts}
+        await self._flush([c.aggregate for c in done.values()])
+        for position, committed in done.items():
+            results[position] = committed
         for position in range(start, end):
             work = works[position]
             if work.id in conflicts:

@@ -24,10 +24,11 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.specification import AsyncAPI
 
 from rebal_runtime.broker import make_broker
+from rebal_runtime.calendar import TradingCalendar, trading_calendar
 from rebal_runtime.consume import ReliableConsume
 from rebal_runtime.log import get_logger, tame_kafka_client_logs
 from rebal_runtime.outbox import AiokafkaSender, MessageSender, OutboxRelay, relay_owner_id
-from rebal_runtime.settings import RuntimeSettings, effective_settings
+from rebal_runtime.settings import RuntimeSettings, deprecated_names_in_use, effective_settings
 from rebal_runtime.store import DocumentStore, store_from_settings
 from rebal_runtime.topics_admin import configured_topics, ensure_topics, refusing_auto_creation
 from rebal_runtime.watchdog import BrokerWatchdog, LossHook, WatchdogSettings
@@ -53,9 +54,9 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             self.store,
             sender if sender is not None else AiokafkaSender(settings),
-            poll_seconds=settings.outbox_poll_seconds,
-            batch=settings.outbox_batch,
-            lease_seconds=settings.outbox_lease_seconds,
+            poll_seconds=settings.outbox.poll_seconds,
+            batch=settings.outbox.batch,
+            lease_seconds=settings.outbox.lease_seconds,
             owner=f"{settings.service_name}-{relay_owner_id()}",
         )
         self._on_start: list[Hook] = []
@@ -85,6 +86,18 @@ class ServiceRuntime:
         self._on_stop.append(hook)
         return hook
 
+    def trading_calendar(self) -> TradingCalendar:
+        """The market's calendar the settings name (`REBAL_TRADING_CALENDAR` read in
+        `REBAL_MARKET_TIMEZONE`), its data read at start: an unknown code fails the start, not
+        the first message, and building the service stays instant."""
+        calendar = trading_calendar(self.settings.trading_calendar, self.settings.market_tz)
+
+        async def load() -> None:
+            calendar.load()
+
+        self.on_start(load)
+        return calendar
+
     def on_broker_data_lost(self, hook: LossHook) -> LossHook:
         """Run (with the reason) when the watchdog finds that the broker lost records: it came
         back without its topics, or log-end offsets went down. What was published before may
@@ -94,8 +107,8 @@ class ServiceRuntime:
 
     async def _start_infrastructure(self) -> None:
         await self.store.open()
-        if self.settings.kafka_create_topics:
-            await ensure_topics(self.settings.kafka_bootstrap_servers)
+        if self.settings.kafka.create_topics:
+            await ensure_topics(self.settings.kafka.bootstrap_servers)
         await self.relay.start()
         for hook in self._on_start:
             await hook()
@@ -121,6 +134,8 @@ class ServiceRuntime:
             service=self.settings.service_name,
             settings=effective_settings(self.settings),
         )
+        for old, new in deprecated_names_in_use(os.environ).items():
+            log.warning("deprecated setting name, read for one release", name=old, use=new)
 
     async def _start_all(self) -> None:
         await self._start_infrastructure()
@@ -153,7 +168,7 @@ class ServiceRuntime:
         """After an outage: until every consumer has a coordinator, needs no rejoin and holds
         partitions, and either rejoined (new generation: an emptied broker forgot the group) or
         stayed so for a session timeout (a broker back with its data may keep the group)."""
-        grace = self.settings.kafka_session_timeout_ms / 1000
+        grace = self.settings.kafka.session_timeout_ms / 1000
         loop = asyncio.get_running_loop()
         settled_since: float | None = None
         while True:

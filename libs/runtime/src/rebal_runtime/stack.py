@@ -7,11 +7,13 @@ topics are created with their partitions at once, before a service could find th
 services go not-ready meanwhile and recover by themselves, `rebal_runtime.watchdog`). The broker is Tansu unless
 `REBAL_STACK_KAFKA=apache` asks for Apache Kafka (`make kafka-jars` first).
 
-By default every service runs once (process named after the service) on its own SQLite file. A
-`Stack` can also run several instances of a service (`replicas`): processes `optimizer-1`,
-`optimizer-2`, ... in one consumer group (same `REBAL_SERVICE_NAME`) sharing the service's store,
-each with its own ready file and log; give per-service environment (`service_overrides`, e.g. a
-Mongo-wire store URL) and the topics to create before any service starts (`topics`).
+Every process runs with `REBAL_PROFILE=dev`, so the demo/test settings (the `ALWAYS_OPEN`
+calendar, ...) are allowed. By default every service runs once (process named after the service)
+on its own SQLite file. A `Stack` can also run several instances of a service (`replicas`):
+processes `optimizer-1`, `optimizer-2`, ... in one consumer group (same `REBAL_SERVICE_NAME`)
+sharing the service's store, each with its own ready file and log; give per-service environment
+(`service_overrides`, e.g. a Mongo-wire store URL) and the topics to create before any service
+starts (`topics`).
 `rebal_runtime.prodlike` assembles the compose topology that way.
 """
 
@@ -52,6 +54,7 @@ SERVICES: tuple[tuple[str, str], ...] = (
     ("order-router", "rebal_order_router"),
     ("settlement-tracker", "rebal_settlement_tracker"),
     ("scheduler", "rebal_scheduler"),
+    ("api", "rebal_api"),
 )
 
 
@@ -150,6 +153,11 @@ class Stack:
         default_factory=lambda: secrets.token_urlsafe(24), repr=False
     )
     """The bearer token of the simulator's /admin/* (`simulator_admin_headers()`)."""
+    api_port: int = 0
+    """The api's HTTP port (`api_url`); 0: a free one, chosen at `start`."""
+    api_key: str = field(default_factory=lambda: "rebal-" + secrets.token_hex(8))
+    api_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    """The api's HTTP Basic credentials, fresh per stack (`api_credentials_file`)."""
     _services_started_at: float | None = field(default=None, init=False, repr=False)
 
     def instances(self, service: str) -> list[str]:
@@ -171,6 +179,7 @@ class Stack:
         its ready file; the consumer group and the store are the service's, shared by all."""
         return {
             "REBAL_SERVICE_NAME": name,
+            "REBAL_PROFILE": "dev",  # an embedded stack may run the demo settings (ALWAYS_OPEN)
             "REBAL_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "REBAL_STORE_URL": f"sqlite:///{self.var_dir / (name + '.sqlite')}",
             "REBAL_KAFKA_SESSION_TIMEOUT_MS": "2000",
@@ -182,6 +191,11 @@ class Stack:
             **(
                 {"REBAL_SIM_ADMIN_TOKEN": self.simulator_admin_token}
                 if name == "broker-simulator"
+                else {}
+            ),
+            **(
+                {"REBAL_API_KEY": self.api_key, "REBAL_API_SECRET": self.api_secret}
+                if name == "api"
                 else {}
             ),
             **self.overrides,
@@ -210,6 +224,15 @@ class Stack:
                 "REBAL_SIM_ADMIN_TOKEN": self.simulator_admin_token,
             },
         )
+        self.api_port = self.api_port or free_port()
+        write_private_env(
+            self.api_credentials_file,
+            {
+                "REBAL_API_URL": self.api_url,
+                "REBAL_API_KEY": self.api_key,
+                "REBAL_API_SECRET": self.api_secret,
+            },
+        )
         for name, module in SERVICES:
             if (only and name not in only) or not runnable(module):
                 continue
@@ -223,6 +246,8 @@ class Stack:
                     "--db",
                     str(self.var_dir / "broker-simulator.sqlite"),
                 ]
+            if name == "api":  # ready (its ready file) once it serves HTTP and consumes
+                args = ["--host", "127.0.0.1", "--port", str(self.api_port)]
             for instance in self.instances(name):
                 proc = ServiceProcess(instance, module, self.service_env(name, instance), args)
                 self.ready_file(proc).unlink(missing_ok=True)  # a killed run's stale file
@@ -326,9 +351,25 @@ class Stack:
         """Where `start` leaves the simulator's admin URL and token for a person or a script."""
         return self.var_dir / "broker-simulator-admin.env"
 
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def api_credentials_file(self) -> Path:
+        """Where `start` leaves the api's URL, key and secret (REBAL_API_URL, _KEY, _SECRET)."""
+        return self.var_dir / "api.env"
+
     def describe(self) -> list[str]:
         """Extra lines `run_in_foreground` prints once the stack is ready."""
-        return [f"broker simulator /admin/*: bearer token in {self.admin_token_file}"]
+        lines = [f"broker simulator /admin/*: bearer token in {self.admin_token_file}"]
+        if any(p.module == "rebal_api" for p in self.processes):
+            lines += [
+                f"api: {self.api_url}",
+                f"api key: {self.api_key}  secret: {self.api_secret}  "
+                f"(HTTP Basic; also in {self.api_credentials_file})",
+            ]
+        return lines
 
     def stop(self) -> None:
         # Services first (they finish in-flight work and flush their outbox), the broker last.

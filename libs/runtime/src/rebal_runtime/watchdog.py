@@ -5,7 +5,9 @@ Every `broker_watch_seconds` it asks the broker for its topics (one Metadata req
 of its own). Two failures in a row (`broker_watch_failures`) make the broker "lost": one warning
 says why, the service's `on_lost` removes its ready file, and while the loss lasts a reminder is
 logged at doubling intervals (up to `broker_watch_log_max_seconds`). aiokafka's own per-attempt
-errors are rate-limited meanwhile (`rebal_runtime.log.RepeatLimiter`).
+errors are rate-limited meanwhile (`rebal_runtime.log.RepeatLimiter`). The checks are a
+`rebal_runtime.periodic.PeriodicTask` on the injected `Clock`: on stop, a check in progress (and
+the hooks it runs) finishes, then the watchdog stops.
 
 A broker that answers without some of the configured topics has restarted empty (the embedded
 Tansu keeps nothing, docs/design.md §5), possibly between two checks: the service goes not-ready at once,
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from rebal_runtime.broker_probe import (
@@ -35,8 +36,10 @@ from rebal_runtime.broker_probe import (
     WatchdogSettings,
     offsets_went_back,
 )
+from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.kafka_security import aiokafka_security
 from rebal_runtime.log import get_logger
+from rebal_runtime.periodic import PeriodicTask
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.topics_admin import ensure_topics
 
@@ -76,7 +79,7 @@ class BrokerWatchdog:
         watch: WatchdogSettings | None = None,
         probe: TopicsProbe | None = None,
         create_topics: Callable[[list[tuple[str, int]]], Awaitable[list[str]]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.watch = watch if watch is not None else WatchdogSettings()
@@ -85,7 +88,7 @@ class BrokerWatchdog:
         self.on_back = on_back
         self.probe = probe or MetadataProbe(settings, self.watch.broker_watch_timeout_seconds)
         self._create = create_topics or self._ensure_topics
-        self._clock = clock
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.on_data_lost: list[LossHook] = []
         self.data_losses = 0
         self._ends: dict[Partition, int] = {}
@@ -99,35 +102,30 @@ class BrokerWatchdog:
             self.watch.broker_watch_seconds * 4, self.watch.broker_watch_log_max_seconds
         )
         self._reported_partitions: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
+        # a check in progress finishes on stop (its hooks too), a waiting watchdog stops at once
+        self.task = PeriodicTask(
+            "broker-watchdog", self.check_once, self.watch.broker_watch_seconds, self.clock
+        )
 
     async def _ensure_topics(self, topics: list[tuple[str, int]]) -> list[str]:
         return await ensure_topics(
-            self.settings.kafka_bootstrap_servers,
+            self.settings.kafka.bootstrap_servers,
             topics,
             request_timeout_ms=int(self.watch.broker_watch_timeout_seconds * 1000),
             **aiokafka_security(self.settings),
         )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="broker-watchdog")
+        await self.task.start()  # a round that fails (a hook raised) is logged; it keeps watching
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.task.stop()
         with contextlib.suppress(Exception):
             await self.probe.close()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except Exception as exc:  # a hook failed: say so, keep watching
-                log.warning("broker watchdog round failed", error=_describe(exc))
-            await asyncio.sleep(self.watch.broker_watch_seconds)
+    def _seconds(self) -> float:
+        """The clock's time as seconds, for outage lengths and reminders."""
+        return self.clock.now().timestamp()
 
     async def check_once(self) -> None:
         try:
@@ -139,13 +137,13 @@ class BrokerWatchdog:
             return
         check = TopicCheck.of(present, self.wanted)
         if check.missing:
-            if not self.settings.kafka_create_topics:
+            if not self.settings.kafka.create_topics:
                 await self._failed(f"topics missing on the broker: {', '.join(check.missing)}")
                 return
             await self._recreate(check.missing)
         # Only a service that creates the topics knows their counts (a deployment may create
         # them with more partitions and switch `kafka_create_topics` off).
-        wrong = check.wrong_partitions if self.settings.kafka_create_topics else ()
+        wrong = check.wrong_partitions if self.settings.kafka.create_topics else ()
         for name, has, configured in wrong:
             if name not in self._reported_partitions:
                 self._reported_partitions.add(name)
@@ -203,12 +201,12 @@ class BrokerWatchdog:
         self._failures += 1
         if not self.lost and self._failures >= self.watch.broker_watch_failures:
             await self._lose(reason)
-        elif self.lost and self._reminder.due(self._clock()):
+        elif self.lost and self._reminder.due(now := self._seconds()):
             log.warning(
                 "broker still unreachable; service not ready",
                 service=self.settings.service_name,
                 reason=reason,
-                down_seconds=round(self._clock() - self._lost_at, 1),
+                down_seconds=round(now - self._lost_at, 1),
             )
 
     async def _lose(self, reason: str) -> None:
@@ -216,13 +214,13 @@ class BrokerWatchdog:
             return
         self.lost, self.reason = True, reason
         self.losses += 1
-        self._lost_at = self._clock()
+        self._lost_at = self._seconds()
         self._reminder.start(self._lost_at)
         log.warning(
             "broker lost; service not ready until it is back",
             service=self.settings.service_name,
             reason=reason,
-            bootstrap=self.settings.kafka_bootstrap_servers,
+            bootstrap=self.settings.kafka.bootstrap_servers,
         )
         await self.on_lost(reason)
 
@@ -230,7 +228,7 @@ class BrokerWatchdog:
         self._failures = 0
         if not self.lost:
             return
-        down = round(self._clock() - self._lost_at, 1)
+        down = round(self._seconds() - self._lost_at, 1)
         self.lost, self.reason = False, None
         log.warning(  # the end of an outage: as visible as its start
             "broker back; service recovering", service=self.settings.service_name, down_seconds=down

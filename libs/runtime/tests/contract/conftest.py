@@ -14,7 +14,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "contention: a contract case racing writers on one document; needs atomic conditional "
-        "updates (skipped on FerretDB, FerretDB#3040)",
+        "updates (skipped on FerretDB, docs/design.md §5)",
     )
 
 

@@ -3,7 +3,7 @@
 In-memory fake, SQLite, MongoDB through mongomock-motor (no server here), MongoDB over the real
 wire protocol on FerretDB (built by `make ferretdb`, marker `mongo_wire`), and a real MongoDB
 through testcontainers when a Docker engine is reachable (skipped with the reason otherwise).
-FerretDB's conditional updates are not atomic (FerretDB#3040), so the `contention` cases are
+FerretDB's conditional updates are not atomic (docs/design.md §5), so the `contention` cases are
 skipped there with that reason and run on every other store.
 """
 

@@ -16,7 +16,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from rebal_runtime.outbox import OutboxRelay, PublishIncomplete, permanent_failure
-from rebal_runtime.settings import RuntimeSettings
+from rebal_runtime.settings import OutboxSettings
 from rebal_runtime.store import Commit, DocumentStore, InMemoryStore, OutboxMessage
 from rebal_runtime.store.sqlite import SqliteStore
 
@@ -329,7 +329,7 @@ def test_permanent_failures_are_only_the_ones_that_can_never_succeed() -> None:
 
 
 def test_the_lease_setting_is_documented_and_outlasts_a_publish() -> None:
-    field = RuntimeSettings.model_fields["outbox_lease_seconds"]
+    field = OutboxSettings.model_fields["lease_seconds"]
     assert field.description and field.default > 30.0  # the sender's send timeout
     assert OutboxRelay(InMemoryStore(), CountingSender()).lease_seconds == field.default
     owners = {OutboxRelay(InMemoryStore(), CountingSender()).owner for _ in range(3)}

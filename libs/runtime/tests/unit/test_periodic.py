@@ -109,3 +109,24 @@ async def test_a_stream_reader_finishes_the_item_in_hand_and_closes_its_stream()
     await in_hand.wait()
     await background.stop()
     assert handled == [0] and closed == [True] and not background.running
+
+
+async def test_wake_ticks_at_once_and_a_wake_during_a_tick_is_not_lost() -> None:
+    clock, seen, release = FakeClock(T0), [], asyncio.Event()
+
+    async def tick() -> None:
+        seen.append(len(seen))
+        if len(seen) == 2:
+            await release.wait()  # a tick in progress when the next wake-up comes
+
+    task = PeriodicTask("woken", tick, 3600, clock)  # neither the hour nor the clock moves
+    await task.start()
+    await wait_for(lambda: len(seen) == 1)
+    task.wake()
+    await wait_for(lambda: len(seen) == 2)
+    task.wake()  # during the second tick: a third follows it
+    release.set()
+    await wait_for(lambda: len(seen) == 3)
+    await asyncio.sleep(0.02)
+    await task.stop()
+    assert len(seen) == 3 and task.rounds == 3

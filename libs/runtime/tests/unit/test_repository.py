@@ -1,14 +1,15 @@
 """The typed repository keeps `apply_once`'s semantics (inbox, no-change, atomic outbox), and
-`update_many` gives exactly what `update` for each item in order gives."""
+`update_many` gives exactly what `update` for each item in order gives; a `flush` sees what was
+loaded before each commit replaces it and what was committed right after."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from rebal_runtime.repository import Committed, DocumentMapper, Outcome, Repository, Work
-from rebal_runtime.store import Commit, InMemoryStore
+from rebal_runtime.store import Commit, Document, InMemoryStore
 from rebal_runtime.store.port import IndexValue, JsonDict
 from rebal_schemas import RebalanceRequested, TriggerReason
 
@@ -157,3 +158,67 @@ async def test_update_many_redoes_a_conflicting_commit_alone() -> None:
     assert result is not None and result.aggregate == Counter(11)
     assert await counters.load("a") == Counter(11)
     assert len(calls) == 2
+
+
+class Flushes:
+    """A `flush` that records what it was given, and the document's version at that moment."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.calls: list[list[tuple[int, int]]] = []  # per call: (count, stored version)
+
+    async def __call__(self, counters: Sequence[Counter]) -> None:
+        doc = await self.store.load("counters", "a")
+        self.calls.append([(c.count, doc.version if doc else 0) for c in counters])
+
+
+def flushed_repo() -> tuple[InMemoryStore, Repository[Counter], Flushes]:
+    store = InMemoryStore()
+    flushes = Flushes(store)
+    return store, Repository(store, "counters", MAPPER, flush=flushes), flushes
+
+
+async def test_update_flushes_the_loaded_aggregate_before_and_the_committed_after() -> None:
+    _, counters, flushes = flushed_repo()
+    await counters.update("a", "1", bump)  # a new document: nothing loaded
+    assert flushes.calls == [[(1, 1)]]
+    flushes.calls.clear()
+    await counters.update("a", "2", bump)
+    assert flushes.calls == [[(1, 1)], [(2, 2)]]  # before the commit replaces it, then after
+    flushes.calls.clear()
+    await counters.update("a", "3", nothing)  # no change: the loaded one only
+    await counters.update("a", "3", bump)  # applied before: nothing at all
+    assert flushes.calls == [[(2, 2)]]
+
+
+async def test_update_many_flushes_once_per_round_before_and_after_its_commit() -> None:
+    _, counters, flushes = flushed_repo()
+    await counters.update("a", None, bump)
+    flushes.calls.clear()
+    results = await counters.update_many(
+        [Work("a", "x", bump), Work("b", None, bump), Work("a", "y", nothing)]
+    )
+    assert [r.aggregate.count if r else None for r in results] == [2, 1, None]
+    assert flushes.calls == [
+        [(1, 1)],  # round 1, loaded (b did not exist)
+        [(2, 2), (1, 2)],  # round 1, committed: a and b
+        [(2, 2)],  # round 2, loaded a
+        [],  # round 2 committed nothing
+    ]
+
+
+async def test_a_conflicting_commit_is_flushed_by_its_redo() -> None:
+    store, counters, flushes = flushed_repo()
+    await counters.update("a", None, bump)
+    await store.commit(Commit("counters", "a", 1, {"count": 10}))  # not seen by the round
+    original = store.load_many
+
+    async def stale(collection: str, ids: Sequence[str]) -> dict[str, Document]:
+        docs = await original(collection, ids)
+        return {i: replace(d, version=1, state={"count": 1}) for i, d in docs.items()}
+
+    store.load_many = stale  # type: ignore[method-assign]
+    flushes.calls.clear()
+    [result] = await counters.update_many([Work("a", "x", bump)])
+    assert result is not None and result.aggregate == Counter(11)
+    assert flushes.calls == [[(1, 2)], [], [(10, 2)], [(11, 3)]]

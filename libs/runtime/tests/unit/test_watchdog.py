@@ -4,10 +4,13 @@ their configured partitions, log-end offsets going down = records lost; and the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.log import RepeatLimiter
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.watchdog import (
@@ -58,7 +61,9 @@ class Recorder:
         return [name for name, _ in topics]
 
 
-def watchdog(probe: FakeProbe, rec: Recorder, *, create: bool = True) -> BrokerWatchdog:
+def watchdog(
+    probe: FakeProbe, rec: Recorder, *, create: bool = True, clock: FakeClock | None = None
+) -> BrokerWatchdog:
     dog = BrokerWatchdog(
         RuntimeSettings(service_name="svc", kafka_create_topics=create),  # type: ignore[call-arg]
         WANTED,
@@ -67,6 +72,7 @@ def watchdog(probe: FakeProbe, rec: Recorder, *, create: bool = True) -> BrokerW
         watch=WatchdogSettings(broker_watch_failures=2),  # type: ignore[call-arg]
         probe=probe,
         create_topics=rec.create,
+        clock=clock,
     )
     dog.on_data_lost.append(rec.data_lost)
     return dog
@@ -121,6 +127,39 @@ async def test_log_end_offsets_going_down_mean_lost_records() -> None:
     probe.ends = {("a", 0): 2, ("a", 1): 1}  # restarted empty, refilled a little
     await dog.check_once()
     assert rec.calls == ["data lost: log-end offsets went down on 1 partitions"]
+
+
+async def test_checks_run_on_the_clock_and_a_stop_lets_the_check_in_hand_finish() -> None:
+    probe, rec = FakeProbe(), Recorder()
+    clock = FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    dog = watchdog(probe, rec, clock=clock)
+    checking, release = asyncio.Event(), asyncio.Event()
+    answered: list[bool] = []
+    original = probe.topics
+
+    async def slow_topics() -> dict[str, int]:
+        checking.set()
+        await release.wait()
+        answered.append(True)
+        return await original()
+
+    probe.present = None  # unreachable: every check fails
+    await dog.start()
+    for _ in range(2):  # one check at start, the next one when the clock moves
+        await asyncio.sleep(0.02)
+        clock.advance(timedelta(seconds=1))
+    await asyncio.sleep(0.02)
+    assert dog.lost and rec.calls[0].startswith("lost: broker unreachable")
+    probe.present = {"a": 6, "b": 1}
+    probe.topics = slow_topics  # type: ignore[method-assign]
+    clock.advance(timedelta(seconds=1))
+    await asyncio.wait_for(checking.wait(), 1)
+    stopping = asyncio.create_task(dog.stop())
+    await asyncio.sleep(0.02)
+    assert not stopping.done()  # the check in progress is not cut in half
+    release.set()
+    await asyncio.wait_for(stopping, 1)
+    assert answered == [True] and rec.calls[-1] == "back" and not dog.lost
 
 
 def test_pure_rules() -> None:

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rebal_broker_sim.adapters.sqlite_store import SqliteStore
@@ -18,10 +17,7 @@ from rebal_broker_sim.service_layer.orders_service import OrderService
 from rebal_broker_sim.service_layer.ports import Clock
 from rebal_broker_sim.service_layer.price_book import StoredPriceBook
 from rebal_broker_sim.service_layer.queries import Queries
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from rebal_runtime.clock import SystemClock
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +65,11 @@ def bootstrap(
     db_path: str | Path,
     behaviour: BehaviourConfig | None = None,
     credentials: Credentials | None = None,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
     new_order_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     admin_token: str | None = None,
 ) -> Simulator:
+    clock = clock if clock is not None else SystemClock()
     store = SqliteStore(db_path)
     runtime_behaviour = RuntimeBehaviour(behaviour)
     trade_updates = ChangeNotifier()

@@ -18,33 +18,23 @@ from rebal_broker_sim.service_layer.errors import (
     InsufficientBuyingPower,
     OrderNotCancelable,
 )
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, milliseconds: int) -> None:
-        self.now += timedelta(milliseconds=milliseconds)
+from rebal_runtime.clock import FakeClock
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
 
 
 def make_simulator(
-    db: Path, clock: ManualClock, behaviour: BehaviourConfig, id_prefix: str = "order"
+    db: Path, clock: FakeClock, behaviour: BehaviourConfig, id_prefix: str = "order"
 ) -> Simulator:
     ids = (f"{id_prefix}-{n}" for n in itertools.count(1))
     return bootstrap(db, behaviour, clock=clock, new_order_id=lambda: next(ids))
 
 
 @pytest.fixture
-async def started(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Simulator]:
+async def started(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Simulator]:
     # The fill loop is not started: the tests call fill_due_orders themselves.
     simulator = make_simulator(tmp_path / "sim.sqlite", clock, BehaviourConfig())
     await simulator.store.open()
@@ -64,25 +54,25 @@ def buy(coid: str, symbol: str = "AAPL", qty: str | None = None, notional: str |
 
 
 async def test_delayed_fill_happens_when_due_and_not_before(
-    started: Simulator, clock: ManualClock
+    started: Simulator, clock: FakeClock
 ) -> None:
     await started.price_book.set_price("AAPL", Decimal("200"))
     started.behaviour.update(fill_mode=FillMode.DELAYED, fill_delay_ms=500)
     result = await started.orders.submit_order(buy("c-1", qty="2"))
     assert result.order.status is OrderStatus.NEW
 
-    clock.advance(499)
+    clock.advance(timedelta(milliseconds=499))
     filled, next_due = await started.fills.fill_due_orders()
     assert filled == 0
     assert next_due == result.order.created_at + timedelta(milliseconds=500)
 
-    clock.advance(1)
+    clock.advance(timedelta(milliseconds=1))
     filled, next_due = await started.fills.fill_due_orders()
     assert filled == 1
     assert next_due is None
     order = await started.orders.get_order("acct-1", result.order.id)
     assert order.status is OrderStatus.FILLED
-    assert order.filled_at == clock.now
+    assert order.filled_at == clock.now()
 
 
 async def test_an_unpriced_symbol_waits_for_its_price_when_allowed(started: Simulator) -> None:
@@ -98,10 +88,12 @@ async def test_an_unpriced_symbol_waits_for_its_price_when_allowed(started: Simu
 
 
 async def test_an_older_price_does_not_overwrite_a_newer_one(
-    started: Simulator, clock: ManualClock
+    started: Simulator, clock: FakeClock
 ) -> None:
-    await started.price_book.set_price("AAPL", Decimal("10"), as_of=clock.now)
-    await started.price_book.set_price("AAPL", Decimal("9"), as_of=clock.now - timedelta(seconds=1))
+    await started.price_book.set_price("AAPL", Decimal("10"), as_of=clock.now())
+    await started.price_book.set_price(
+        "AAPL", Decimal("9"), as_of=clock.now() - timedelta(seconds=1)
+    )
     quote = await started.price_book.get_quote("AAPL")
     assert quote is not None
     assert quote.price == Decimal("10")
@@ -150,7 +142,7 @@ async def test_duplicates_and_cancel_rules(started: Simulator) -> None:
         await started.orders.submit_order(buy("c-1", qty="1"))
 
 
-async def test_state_survives_reopening_the_store(tmp_path: Path, clock: ManualClock) -> None:
+async def test_state_survives_reopening_the_store(tmp_path: Path, clock: FakeClock) -> None:
     db = tmp_path / "reopen.sqlite"
     first = make_simulator(db, clock, BehaviourConfig())
     await first.store.open()

@@ -11,7 +11,6 @@ from rebal_optimizer.adapters.portfolio_document import (
     StorePortfolioQueries,
 )
 from rebal_optimizer.adapters.reference_data import StoreReferenceData
-from rebal_optimizer.adapters.trading_days import ExchangeTradingDays, trading_calendar
 from rebal_optimizer.domain.trading_days import TradingCalendar
 from rebal_optimizer.entrypoints.expiry_loop import ExpiryLoop
 from rebal_optimizer.entrypoints.kafka import build_router
@@ -45,6 +44,9 @@ def config_of(settings: OptimizerSettings) -> OptimizerConfig:
         advisory_expiry=settings.advisory_expiry,
         fanout_batch=settings.fanout_batch,
         history_enabled=settings.history_enabled,
+        unblock_on=settings.unblock_on,
+        client_holdings_wait=settings.client_holdings_wait,
+        model_wait=settings.model_wait,
     )
 
 
@@ -75,26 +77,23 @@ def bootstrap(
     """Build one optimizer process. Tests pass a fake `clock` (and may pass a `calendar`)."""
     settings = settings if settings is not None else OptimizerSettings()
     clock = clock if clock is not None else SystemClock()
-    calendar = calendar if calendar is not None else trading_calendar(settings.trading_calendar)
     runtime = ServiceRuntime(settings, store=store)
+    calendar = calendar if calendar is not None else runtime.trading_calendar()
     handlers = build_handlers(
         runtime.store, clock, calendar, config_of(settings), BrokerFanoutSink(runtime.broker)
     )
     runtime.include_router(build_router(settings, handlers))
     expiry_loop = ExpiryLoop(handlers.expire_due, clock, settings.expiry_sweep_seconds)
-    if isinstance(calendar, ExchangeTradingDays):
-        exchange = calendar
-
-        async def load_calendar() -> None:
-            exchange.load()  # an unknown calendar code fails the start, not the first message
-
-        runtime.on_start(load_calendar)
     # on_start runs after the store and the outbox relay are up; on_stop before they go down,
     # so the relay's final drain publishes what the last sweep committed.
     runtime.on_start(expiry_loop.start)
     runtime.on_stop(expiry_loop.stop)
     stale_blocks = StaleBlockAlarm(
-        runtime.store, clock, settings.stale_block, settings.stale_block_check_seconds
+        handlers.queries,
+        handlers.portfolios.load,
+        clock,
+        settings.stale_block,
+        settings.stale_block_check_seconds,
     )
     runtime.on_start(stale_blocks.start)
     runtime.on_stop(stale_blocks.stop)

@@ -1,10 +1,16 @@
-"""The optimizer's settings: the runtime's (env prefix ``REBAL_``) plus when and how to optimize."""
+"""The optimizer's settings: the runtime's (env prefix ``REBAL_``) plus when and how to optimize.
+
+'At most one automatic optimization per trading day' and rolling a weekend/holiday evaluation
+back to the previous trading day use the runtime's trading calendar (``REBAL_TRADING_CALENDAR``),
+the day read in ``REBAL_MARKET_TIMEZONE``.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rebal_runtime.settings import RuntimeSettings
 
@@ -12,14 +18,6 @@ from rebal_runtime.settings import RuntimeSettings
 class OptimizerSettings(RuntimeSettings):
     service_name: str = Field(
         "optimizer", description="Consumer group id, `producer` of events, log field."
-    )
-    trading_calendar: str = Field(
-        "XNYS",
-        description="Trading days for 'at most one automatic optimization per trading day' and "
-        "for rolling a weekend/holiday evaluation back to the previous trading day: an "
-        "exchange_calendars code (XNYS = New York Stock Exchange; the day is read in the "
-        "exchange's time zone), or `ALWAYS_OPEN`, where every day is a trading day (UTC) — a "
-        "demo/test knob so the demo works on any day. Never use ALWAYS_OPEN for real money.",
     )
     max_price_age_seconds: float = Field(
         4 * 24 * 3600.0,
@@ -63,8 +61,15 @@ class OptimizerSettings(RuntimeSettings):
     history_enabled: bool = Field(
         True,
         description="Keep every optimization and status change in the append-only "
-        "`optimizations` collection (the decision records). Off only for benchmarks.",
+        "`optimizations` collection (the decision records). Off only for benchmarks: refused "
+        "under the prod profile.",
     )
+
+    @model_validator(mode="after")
+    def _benchmark_switch_needs_dev(self) -> Self:
+        if not self.history_enabled:
+            self.require_dev("REBAL_HISTORY_ENABLED=false", "no decision records, for benchmarks")
+        return self
 
     @property
     def max_price_age(self) -> timedelta:
@@ -77,3 +82,37 @@ class OptimizerSettings(RuntimeSettings):
     @property
     def advisory_expiry(self) -> timedelta:
         return timedelta(seconds=self.advisory_expiry_seconds)
+
+    unblock_on: Literal["settlement", "execution"] = Field(
+        "settlement",
+        description="When a READY optimization's run unblocks its portfolio: `settlement` (on "
+        "run.settled, every transaction final: InvestSuite's original rule, the default) or "
+        "`execution` (already on run.completed, every order final). The executed trades are "
+        "applied on run.completed either way.",
+    )
+    client_holdings_wait_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="CLIENT integration: how long after a run's last execution the optimizer "
+        "waits for the client's holdings snapshot showing it; after that it optimizes on its own "
+        "book (the run's trades applied) and says so (CLIENT_HOLDINGS_LATE in the next "
+        "optimization). Default: one day.",
+    )
+
+    @property
+    def client_holdings_wait(self) -> timedelta:
+        return timedelta(seconds=self.client_holdings_wait_seconds)
+
+    model_wait_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="A subscription (portfolio.settings_changed with a model_id) to a model the "
+        "optimizer has not read yet is accepted and waits this long for its model.updated (the "
+        "two topics have no order between them); then, with the advisory expiry sweep, it is "
+        "refused (request.rejected MODEL_UNKNOWN, or MODEL_INACTIVE if it arrived inactive) "
+        "and the subscription ends. Default: one hour.",
+    )
+
+    @property
+    def model_wait(self) -> timedelta:
+        return timedelta(seconds=self.model_wait_seconds)

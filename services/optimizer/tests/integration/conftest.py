@@ -15,9 +15,9 @@ import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, record_from_document
-from rebal_optimizer.adapters.trading_days import AlwaysOpenTradingDays
 from rebal_optimizer.bootstrap import Optimizer, bootstrap
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.calendar import always_open
 from rebal_runtime.clock import FakeClock
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.testing.kafka import TopicReader
@@ -130,7 +130,7 @@ async def harness(
     await ensure_topics(bootstrap_servers)
     settings = optimizer_settings(bootstrap_servers, tmp_path_factory.mktemp("optimizer"))
     clock = FakeClock(datetime.now(UTC))
-    optimizer = bootstrap(settings, clock=clock, calendar=AlwaysOpenTradingDays())
+    optimizer = bootstrap(settings, clock=clock, calendar=always_open())
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
     await producer.start()
     try:

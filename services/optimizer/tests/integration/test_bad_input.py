@@ -12,8 +12,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
-from rebal_optimizer.adapters.trading_days import AlwaysOpenTradingDays
 from rebal_optimizer.bootstrap import bootstrap
+from rebal_runtime.calendar import always_open
 from rebal_runtime.clock import FakeClock
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.testing.kafka import TopicReader
@@ -49,7 +49,7 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
     await ensure_topics(servers)
     optimizer = bootstrap(
         optimizer_settings(servers, tmp_path),
-        calendar=AlwaysOpenTradingDays(),
+        calendar=always_open(),
         clock=FakeClock(datetime.now(UTC)),
     )
     producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
@@ -59,6 +59,7 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
             optimizer.runtime.running(),
             TopicReader(servers, "dead.letter") as dead,
             TopicReader(servers, "optimization.created") as created,
+            TopicReader(servers, "request.rejected") as rejected,
         ):
             h = Harness(optimizer, producer, created, created, created)
             now = h.clock.now()
@@ -84,11 +85,11 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
             await h.send_raw("portfolio.patched", b'{"event_type": "portfolio.cash_dep', b"p1")
             await h.send(HoldingsReported(portfolio_id="p-ghost", cash=D(1), as_of=now))
             await h.send(RebalanceRequested(scope="model", model_id="m-ghost", reason="manual"))
-            await h.send(
-                OptimizationDecided(
-                    portfolio_id="p-known", optimization_id="O-ghost", owner_choice="ACCEPT"
-                )
+            # a choice on an optimization the portfolio does not await: refused, not poison
+            ghost_choice = OptimizationDecided(
+                portfolio_id="p-known", optimization_id="O-ghost", owner_choice="ACCEPT"
             )
+            await h.send(ghost_choice)
             # accepted, not dead-lettered: the model may simply not have been read yet
             pending = PortfolioSettingsChanged(portfolio_id="p-pending", model_id="m-later")
             await h.send(pending)
@@ -107,16 +108,18 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
                 PortfolioSettingsChanged(portfolio_id="p1", model_id="m1"),
                 HoldingsReported(portfolio_id="p1", cash=D(10000), as_of=now),
             )
-            (opt,) = await h.output(
+            found = await h.output(
                 created, lambda e: isinstance(e, OptimizationCreated) and e.portfolio_id == "p1"
             )
+            print("FOUND", [(e.status, e.trigger, e.reasons, e.causation_id) for e in found])
+            (opt,) = found
             assert opt.status == "READY"
             assert [(o.symbol, o.qty) for o in opt.orders] == [("SPY", D(60)), ("TLT", D(70))]
 
-            letters = await dead.wait_for(lambda evs: len(evs) >= 6)
+            letters = await dead.wait_for(lambda evs: len(evs) >= 5)
             await dead.settle(1.0)
             letters = dead.events()
-            assert len(letters) == 6
+            assert len(letters) == 5
             assert all(isinstance(e, MessageDeadLettered) for e in letters)
             by_reason = {(e.original_topic, e.error_type): e.reason for e in letters}  # type: ignore[union-attr]
             assert (
@@ -128,10 +131,11 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(
             assert "not valid JSON" in reasons
             assert "unknown portfolio 'p-ghost'" in reasons
             assert "unknown model 'm-ghost'" in by_reason[("rebalance.requested", "PoisonMessage")]
-            assert (
-                "'O-ghost' is not awaiting its owner"
-                in by_reason[("optimization.decided", "PoisonMessage")]
+            answers = await rejected.wait_for(
+                lambda evs: any(e.causation_id == ghost_choice.event_id for e in evs)
             )
+            (refusal,) = [e for e in answers if e.causation_id == ghost_choice.event_id]
+            assert refusal.reason_code == "OPTIMIZATION_UNKNOWN"  # type: ignore[union-attr]
             malformed = next(e for e in patched if "not valid JSON" in e.reason)  # type: ignore[union-attr]
             assert base64.b64decode(malformed.original_value_b64).startswith(b'{"event_type"')  # type: ignore[union-attr]
             assert await h.record("p-pending") is not None

@@ -1,5 +1,5 @@
 """The running optimizer over the real embedded Kafka: InvestSuite's eight process flows
-(broker integration x mandate x optimizer), blocking until run.completed, the owner's choices,
+(broker integration x mandate x optimizer), blocking until run.settled, the owner's choices,
 expiry, a model change, and the fan-out of scope `all`."""
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from rebal_schemas import (
     ProposedOrder,
     RebalanceCondition,
     RebalanceRequested,
-    RunCompleted,
 )
 
+from ..run_events import completed, settled  # type: ignore[import-not-found]
 from .conftest import ADVISORY_EXPIRY_SECONDS, Harness, unique, weights
 
 pytestmark = pytest.mark.kafka
@@ -115,7 +115,7 @@ async def test_process_flow(
                 ),
             )
         )
-    (first,) = await h.output(h.created, created_for(pid))
+    (first,) = await h.output(h.created, created_for(pid, is_recommended=True))
     assert first.source == optimizer and first.broker_integration == integration
     assert first.mandate == mandate and first.is_recommended and first.run_type == "full_rebalance"
     assert {(o.symbol, o.side, o.qty) for o in first.orders} == {
@@ -139,25 +139,22 @@ async def test_process_flow(
     assert ready.orders == first.orders and ready.broker_integration == integration
     assert ready.correlation_id == first.optimization_id and ready.portfolio_id == pid
 
-    # 3. blocked: a deposit now changes cash but optimizes nothing
+    # 3. blocked: a deposit now changes cash but optimizes nothing; its decision record says why
     deposit = CashDeposited(portfolio_id=pid, amount=D(1000))
     await h.send(deposit)
     await h.processed("portfolios", pid, deposit.event_id)
     record = await h.record(pid)
     assert record.portfolio.blocked_by == first.optimization_id
     assert record.last_optimization_id == first.optimization_id  # no new optimization
+    (held,) = await h.output(h.created, created_for(pid, causation_id=deposit.event_id))
+    assert held.status == "NOT_RECOMMENDED" and held.reasons[0].code == "BLOCKED"
 
-    # 4. run.completed (as the settlement-tracker publishes it) unblocks
+    # 4. run.completed (as the settlement-tracker publishes it) applies the trades at execution;
+    #    run.settled unblocks
     executed_at = t0 + timedelta(minutes=1)
-    completion = RunCompleted(
-        run_id=first.optimization_id,
-        optimization_id=first.optimization_id,
-        portfolio_id=pid,
-        account_id=pid,
-        run_type="full_rebalance",
-        broker_integration=integration,
-        status="COMPLETED_SUCCESS",
-        orders=(),
+    completion = completed(
+        first,
+        integration=integration,
         cash_delta=D(-9500),
         holdings_delta={a: D(60), b: D(70)},
         last_execution_at=executed_at,
@@ -166,12 +163,15 @@ async def test_process_flow(
     await h.send(completion)
     await h.processed("portfolios", pid, completion.event_id)
     record = await h.record(pid)
-    assert record.portfolio.blocked_by is None
-    if integration == "PLATFORM":
-        assert record.portfolio.holdings == {a: D(60), b: D(70)}
-        assert record.portfolio.cash == D(1500)
-    else:
+    assert record.portfolio.blocked_by == first.optimization_id  # until it settles
+    assert record.portfolio.holdings == {a: D(60), b: D(70)}  # CLIENT: its own book
+    assert record.portfolio.cash == D(1500)
+    if integration == "CLIENT":
         assert record.portfolio.awaiting_client_holdings_after == executed_at
+    settlement = settled(completion)
+    await h.send(settlement)
+    await h.processed("portfolios", pid, settlement.event_id)
+    assert (await h.record(pid)).portfolio.blocked_by is None
 
     # 5. optimized again on the next trading day (one automatic optimization per day)
     h.clock.advance(timedelta(days=1))
@@ -195,7 +195,7 @@ async def test_process_flow(
         )
     (second,) = [
         e
-        for e in await h.output(h.created, created_for(pid), count=2)
+        for e in await h.output(h.created, created_for(pid, is_recommended=True), count=2)
         if e.optimization_id != first.optimization_id
     ]
     assert second.is_recommended and all(o.side == "buy" for o in second.orders)

@@ -8,23 +8,7 @@ from decimal import Decimal
 import pytest
 
 from rebal_optimizer.domain import Price
-
-
-class WeekdayCalendar:
-    """Trading days are Monday..Friday minus the given holidays."""
-
-    def __init__(self, holidays: frozenset[date] = frozenset()) -> None:
-        self.holidays = holidays
-
-    def is_trading_day(self, d: date) -> bool:
-        return d.weekday() < 5 and d not in self.holidays
-
-    def previous_trading_day(self, d: date) -> date:
-        d -= timedelta(days=1)
-        while not self.is_trading_day(d):
-            d -= timedelta(days=1)
-        return d
-
+from rebal_runtime.calendar import RuleCalendar, weekday_calendar
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # a Wednesday
 TODAY = date(2026, 3, 4)
@@ -37,8 +21,8 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def trading_days() -> WeekdayCalendar:
-    return WeekdayCalendar()
+def trading_days() -> RuleCalendar:
+    return weekday_calendar()
 
 
 @pytest.fixture
@@ -60,13 +44,13 @@ def quote():
 # -- service-layer fixtures: handlers over the in-memory store, a fake clock, ALWAYS_OPEN days ---
 
 from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Literal  # noqa: E402
 
 from rebal_optimizer.adapters.fanout_publisher import ListFanoutSink  # noqa: E402
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, record_from_document  # noqa: E402
-from rebal_optimizer.adapters.trading_days import AlwaysOpenTradingDays  # noqa: E402
 from rebal_optimizer.bootstrap import build_handlers  # noqa: E402
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig  # noqa: E402
+from rebal_runtime.calendar import always_open  # noqa: E402
 from rebal_runtime.clock import FakeClock  # noqa: E402
 from rebal_runtime.store import InMemoryStore  # noqa: E402
 from rebal_schemas import (  # noqa: E402
@@ -74,6 +58,7 @@ from rebal_schemas import (  # noqa: E402
     Event,
     HoldingsReported,
     ModelUpdated,
+    OptimizationCreated,
     OptimizationDecided,
     PortfolioSettingsChanged,
     PriceUpdated,
@@ -94,6 +79,15 @@ def weights(**percents: str) -> tuple[Weight, ...]:
     )
 
 
+def held(events: list[Event]) -> list[str]:
+    """The rule (first reason) of each NOT_RECOMMENDED decision record among `events`."""
+    return [
+        e.reasons[0].code
+        for e in events
+        if isinstance(e, OptimizationCreated) and e.status == "NOT_RECOMMENDED"
+    ]
+
+
 class Env:
     """The optimizer's handlers with everything they touch in reach of a test."""
 
@@ -103,13 +97,22 @@ class Env:
         max_price_age: timedelta = timedelta(hours=1),
         advisory_expiry: timedelta = timedelta(days=2),
         fanout_batch: int = 2,
+        unblock_on: Literal["settlement", "execution"] = "settlement",
+        client_holdings_wait: timedelta | None = timedelta(days=1),
     ) -> None:
         self.store = InMemoryStore()
         self.clock = FakeClock(NOW)
         self.sink = ListFanoutSink()
-        self.config = OptimizerConfig("optimizer", max_price_age, advisory_expiry, fanout_batch)
+        self.config = OptimizerConfig(
+            "optimizer",
+            max_price_age,
+            advisory_expiry,
+            fanout_batch,
+            unblock_on=unblock_on,
+            client_holdings_wait=client_holdings_wait,
+        )
         self.handlers = build_handlers(
-            self.store, self.clock, AlwaysOpenTradingDays(), self.config, self.sink
+            self.store, self.clock, always_open(), self.config, self.sink
         )
         self._read = 0
 

@@ -20,11 +20,6 @@ from rebal_optimizer.adapters.portfolio_document import (
     record_to_document,
     sortable_instant,
 )
-from rebal_optimizer.adapters.trading_days import (
-    AlwaysOpenTradingDays,
-    ExchangeTradingDays,
-    trading_calendar,
-)
 from rebal_optimizer.domain import (
     AwaitingOwner,
     ConditionEvaluation,
@@ -39,14 +34,13 @@ from rebal_optimizer.domain import (
     Side,
     Trigger,
     Weight,
+    trading_day_of,
 )
 from rebal_optimizer.domain import evaluation as domain_evaluation
-from rebal_optimizer.service_layer.messages import (
-    optimization_id_for,
-    planned_order,
-    stop_reason,
-)
+from rebal_optimizer.service_layer.messages import optimization_id_for, planned_order
+from rebal_optimizer.service_layer.stop_reasons import rule_reason
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.calendar import ALWAYS_OPEN, ExchangeCalendar, trading_calendar
 from rebal_runtime.clock import FakeClock
 
 NOW = datetime(2026, 3, 4, 15, tzinfo=UTC)
@@ -119,6 +113,8 @@ def test_portfolio_record_with_a_waiting_optimization_round_trips(trading_days) 
         "expires_at": "2026-03-06T15:00:00.000000Z",
         "waiting_for": None,
         "blocked_at": None,
+        "subscribed_account": "acct",
+        "subscription_due": None,
     }
 
 
@@ -152,34 +148,24 @@ def test_sortable_instants_sort_as_text_like_time() -> None:
     assert sortable_instant(local) == sortable_instant(later)
 
 
-def test_always_open_days() -> None:
-    days = trading_calendar("ALWAYS_OPEN")
-    assert isinstance(days, AlwaysOpenTradingDays)
-    assert days.is_trading_day(date(2026, 3, 7))  # a Saturday
-    assert days.previous_trading_day(date(2026, 3, 7)) == date(2026, 3, 6)
-    assert days.today(datetime(2026, 3, 7, 23, 30, tzinfo=UTC)) == date(2026, 3, 7)
-
-
 @pytest.fixture(scope="module")
-def xnys() -> ExchangeTradingDays:
-    return ExchangeTradingDays("XNYS").load()
+def xnys() -> ExchangeCalendar:
+    return ExchangeCalendar("XNYS").load()
 
 
-def test_exchange_days_know_holidays_and_the_exchange_date(xnys: ExchangeTradingDays) -> None:
-    assert not xnys.is_trading_day(date(2026, 4, 3))  # Good Friday
-    assert not xnys.is_trading_day(date(2026, 7, 3))  # Independence Day observed
-    assert xnys.is_trading_day(date(2026, 7, 2))
-    assert xnys.previous_trading_day(date(2026, 7, 6)) == date(2026, 7, 2)
-    # 02:00 UTC on a Wednesday is still Tuesday evening in New York
-    assert xnys.today(datetime(2026, 3, 4, 2, tzinfo=UTC)) == date(2026, 3, 3)
+def test_trading_day_of_an_evaluation_on_the_exchange(xnys: ExchangeCalendar) -> None:
+    """The runtime calendar as the domain's port (its own tests: libs/runtime/tests/unit)."""
+    assert trading_day_of(date(2026, 7, 2), xnys) == date(2026, 7, 2)
+    assert trading_day_of(date(2026, 7, 3), xnys) == date(2026, 7, 2)  # Independence Day obs.
+    assert trading_day_of(date(2026, 7, 5), xnys) == date(2026, 7, 2)  # the Sunday after
     # beyond the loaded range: Monday..Friday
-    assert xnys.is_trading_day(date(2090, 1, 4)) and not xnys.is_trading_day(date(2090, 1, 7))
-    assert xnys.previous_trading_day(date(2090, 1, 9)) == date(2090, 1, 6)
+    assert trading_day_of(date(2090, 1, 4), xnys) == date(2090, 1, 4)  # a Wednesday
+    assert trading_day_of(date(2090, 1, 7), xnys) == date(2090, 1, 6)  # Saturday -> Friday
+    assert trading_day_of(date(2090, 1, 8), xnys) == date(2090, 1, 6)  # Sunday -> Friday
 
 
-def test_exchange_days_are_loaded_lazily() -> None:
-    days = trading_calendar("XNYS")
-    assert isinstance(days, ExchangeTradingDays) and days._zone is None
+def test_always_open_days_are_every_day() -> None:
+    assert trading_day_of(date(2026, 3, 7), trading_calendar(ALWAYS_OPEN)) == date(2026, 3, 7)
 
 
 async def test_fake_clock_moves_and_wakes_sleepers() -> None:
@@ -215,16 +201,20 @@ def test_wire_orders_sell_by_qty_and_buy_fractions_by_notional(side, qty, by) ->
     assert order.expected_price == D(10)
 
 
-def test_stop_reason_names_the_gate_that_stopped_the_evaluation() -> None:
+def test_rule_reason_names_the_rule_with_the_values_of_its_lines() -> None:
     record = (ConditionEvaluation("inactive", False), ConditionEvaluation("blocked", True, "O1"))
-    assert stop_reason(record, None).code == "BLOCKED"
-    assert stop_reason(record, "MANUAL_WEIGHTS_WHILE_SUBSCRIBED").code == (
-        "MANUAL_WEIGHTS_WHILE_SUBSCRIBED"
+    reason = rule_reason("BLOCKED", record)
+    assert reason.code == "BLOCKED" and reason.detail == "blocked: O1"
+    band = ConditionEvaluation("drift_band.absolute", False, D("3.5"), D(5), "SPY")
+    in_band = rule_reason("IN_BAND", (band,))
+    assert (
+        in_band.code == "IN_BAND" and in_band.detail == "drift_band.absolute: 3.5 SPY (threshold 5)"
     )
-    assert stop_reason((ConditionEvaluation("calendar", False),), None).code == "NO_CONDITION_MET"
+    assert rule_reason(None, ()).code == "NO_CONDITION_MET"
 
 
 def test_settings_from_environment(monkeypatch) -> None:
+    monkeypatch.setenv("REBAL_PROFILE", "dev")
     monkeypatch.setenv("REBAL_TRADING_CALENDAR", "ALWAYS_OPEN")
     monkeypatch.setenv("REBAL_ADVISORY_EXPIRY_SECONDS", "30")
     settings = OptimizerSettings()
@@ -233,3 +223,9 @@ def test_settings_from_environment(monkeypatch) -> None:
     assert settings.max_price_age == timedelta(days=4)
     documented = {n for n, f in OptimizerSettings.model_fields.items() if f.description}
     assert set(OptimizerSettings.model_fields) == documented
+
+
+def test_benchmark_switch_needs_the_dev_profile() -> None:
+    with pytest.raises(ValueError, match="REBAL_HISTORY_ENABLED=false"):
+        OptimizerSettings(history_enabled=False)
+    assert not OptimizerSettings(profile="dev", history_enabled=False).history_enabled

@@ -38,7 +38,7 @@ def comparable(record: Any) -> tuple[Any, list[dict[str, Any]]]:
 async def reference_data(env: Env) -> None:
     await env.price("SPY", "100")
     await env.price("TLT", "50")
-    await env.model("m1")
+    await env.model("m1", event_id="model-m1")  # the decision records cite the model's revision
     env.new()
 
 
@@ -69,12 +69,18 @@ async def test_a_batch_publishes_and_stores_what_one_by_one_does() -> None:
     assert results[4] is None  # the redelivery was dropped by the inbox
     published = batched.new()
     assert fingerprint(published) == fingerprint(single.new())
-    assert len([e for e in published if isinstance(e, OptimizationCreated)]) == 2
+    created = [e for e in published if isinstance(e, OptimizationCreated)]
+    # p1 and p2 funded; p1's deposit finds it blocked by its first run, and says so
+    assert [(e.portfolio_id, e.status) for e in created] == [
+        ("p1", "READY"),
+        ("p2", "READY"),
+        ("p1", "NOT_RECOMMENDED"),
+    ]
     for pid in ("p1", "p2", "p3"):
         assert comparable(await batched.record(pid)) == comparable(await single.record(pid))
     p1 = await batched.record("p1")
     assert p1.portfolio.cash == D("10250")  # the deposit after the funding, in order
-    for opt in (e for e in published if isinstance(e, OptimizationCreated)):
+    for opt in (e for e in created if e.is_recommended):
         assert await batched.store.get_appended(HISTORY, opt.optimization_id) is not None
 
 

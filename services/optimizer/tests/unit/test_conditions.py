@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from rebal_optimizer.domain import (
-    MANUAL_WEIGHTS_WHILE_SUBSCRIBED,
+    OWN_WEIGHTS_WHILE_SUBSCRIBED,
     Evaluation,
     Initiator,
     ModelPortfolio,
@@ -92,7 +92,7 @@ def run_type(evaluation: Evaluation) -> RunType | None:
 def test_gates_stop_before_any_condition(
     trading_days, change: dict[str, object], stopper: str
 ) -> None:
-    evaluation = run(replace(DRIFTED, **change), "calendar", trading_days)  # type: ignore[arg-type]
+    evaluation = run(replace(DRIFTED, **change), "nightly", trading_days)  # type: ignore[arg-type]
     assert evaluation.optimization is None
     assert evaluation.decision[-1].name == stopper and evaluation.decision[-1].met
     assert evaluation.portfolio == replace(DRIFTED, **change)  # type: ignore[arg-type]
@@ -236,7 +236,7 @@ def test_manual_own_weights_refused_while_following_a_model(trading_days) -> Non
     manual = Trigger(TriggerReason.MANUAL, Initiator.API, weights=(Weight("asset", "A", D(100)),))
     evaluation = run(DRIFTED, manual, trading_days)
     assert evaluation.optimization is None
-    assert evaluation.refused_reason == MANUAL_WEIGHTS_WHILE_SUBSCRIBED
+    assert evaluation.rule == OWN_WEIGHTS_WHILE_SUBSCRIBED
 
 
 def test_manual_one_off_weights_without_model(trading_days) -> None:
@@ -320,13 +320,12 @@ def test_unknown_model_queues_nothing(trading_days) -> None:
     assert evaluation.optimization is None and line(evaluation, "no_target_weights").met
 
 
-def test_non_tradable_model_symbol_is_reported(trading_days) -> None:
+def test_non_tradable_model_symbol_stops_the_evaluation_and_is_reported(trading_days) -> None:
     prices = {**PRICES, "B": Price(D(10), False, True, NOW)}
     evaluation = run(DRIFTED, "nightly", trading_days, prices=prices)
     assert evaluation.model_needs_adjustment == ("B",)
-    assert evaluation.optimization is not None
-    assert evaluation.optimization.status is OptimizationStatus.NOT_RECOMMENDED
-    assert [r.code for r in evaluation.optimization.reasons] == ["ASSET_NOT_TRADABLE"]
+    assert evaluation.optimization is None and evaluation.rule == "MODEL_NEEDS_ADJUSTMENT"
+    assert line(evaluation, "model_needs_adjustment").detail == "B not tradable"
     assert evaluation.portfolio.blocked_by is None
     assert evaluation.portfolio.last_automatic_optimization_day is None  # may retry today
 

@@ -38,8 +38,10 @@ def test_alpaca_band_example(quote) -> None:
     at_edge = compute_drifts({"A": D(11)}, D(89), prices, targets)
     beyond = compute_drifts({"A": D("11.01")}, D("88.99"), prices, targets)
     relative_band = D(10)
-    assert not is_band_breached(at_edge, ConditionSubType.RELATIVE, relative_band)  # not >
+    assert is_band_breached(at_edge, ConditionSubType.RELATIVE, relative_band)  # reached: >=
     assert is_band_breached(beyond, ConditionSubType.RELATIVE, relative_band)
+    inside = compute_drifts({"A": D("10.99")}, D("89.01"), prices, targets)
+    assert not is_band_breached(inside, ConditionSubType.RELATIVE, relative_band)
     assert not is_band_breached(beyond, ConditionSubType.ABSOLUTE, D(2))
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from rebal_optimizer.adapters.trading_days import ExchangeTradingDays
-from rebal_optimizer.bootstrap import bootstrap
+import pytest
+from pydantic import ValidationError
+
+from rebal_optimizer.bootstrap import bootstrap, config_of
 from rebal_optimizer.entrypoints.app import asyncapi_app
 from rebal_optimizer.entrypoints.expiry_loop import ExpiryLoop
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime.calendar import ExchangeCalendar
 from rebal_runtime.clock import FakeClock
 
 from .conftest import NOW
@@ -27,6 +30,7 @@ def test_asyncapi_document_lists_every_topic_in_and_out() -> None:
         "optimization.submitted",
         "optimization.decided",
         "run.completed",
+        "run.settled",
     }
     published = {"optimization.created", "optimization.ready", "rebalance.requested"}
     assert {f"{t}:optimizer" for t in consumed} <= channels
@@ -36,9 +40,21 @@ def test_asyncapi_document_lists_every_topic_in_and_out() -> None:
 def test_bootstrap_connects_nothing_and_loads_no_calendar_yet() -> None:
     optimizer = bootstrap(OptimizerSettings(store_url="memory://"))
     calendar = optimizer.handlers.evaluator.calendar
-    assert isinstance(calendar, ExchangeTradingDays) and calendar._zone is None
+    assert isinstance(calendar, ExchangeCalendar) and not calendar.loaded
     assert not optimizer.runtime.started
     assert optimizer.settings.service_name == "optimizer"
+
+
+def test_run_outcome_settings_reach_the_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = config_of(OptimizerSettings(store_url="memory://"))
+    assert default.unblock_on == "settlement" and default.client_holdings_wait == timedelta(days=1)
+    monkeypatch.setenv("REBAL_UNBLOCK_ON", "execution")
+    monkeypatch.setenv("REBAL_CLIENT_HOLDINGS_WAIT_SECONDS", "3600")
+    config = config_of(OptimizerSettings(store_url="memory://"))
+    assert config.unblock_on == "execution" and config.client_holdings_wait == timedelta(hours=1)
+    monkeypatch.setenv("REBAL_UNBLOCK_ON", "whenever")
+    with pytest.raises(ValidationError, match="unblock_on"):
+        OptimizerSettings(store_url="memory://")
 
 
 async def test_expiry_loop_sweeps_when_the_clock_moves_and_survives_failures() -> None:

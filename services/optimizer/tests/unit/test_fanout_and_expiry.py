@@ -14,6 +14,7 @@ from rebal_schemas import (
     OptimizationStatusChanged,
     PoisonMessage,
     RebalanceRequested,
+    RequestRejected,
 )
 
 
@@ -118,16 +119,24 @@ async def test_awaiting_optimization_expires_after_the_deadline(env) -> None:
     record = await env.record("p1")
     assert record.awaiting is None and record.expires_at is None
     assert await env.handlers.expire_due(env.clock.now() + timedelta(days=3)) == 0
-    with pytest.raises(PoisonMessage, match="not awaiting"):
-        await env.decide("p1", opt.optimization_id, "ACCEPT")
+    accept = await env.decide("p1", opt.optimization_id, "ACCEPT")  # after the sweep
+    (refused,) = env.new()
+    assert isinstance(refused, RequestRejected) and refused.reason_code == "OPTIMIZATION_EXPIRED"
+    assert refused.causation_id == accept.event_id and refused.run_id == opt.optimization_id
+    assert refused.event_id == f"{accept.event_id}/rejected"
+    await env.handlers.optimization_decided(accept)  # redelivered: answered once
+    assert env.new() == []
 
 
 async def test_a_late_decision_expires_the_optimization_instead_of_executing_it(env) -> None:
     opt = await advisory(env)
     env.clock.advance(timedelta(days=2, seconds=1))
     decided = await env.decide("p1", opt.optimization_id, "ACCEPT")
-    (changed,) = env.new()
-    assert changed.status == "EXPIRED" and changed.causation_id == decided.event_id
+    refused, changed = env.new()
+    assert isinstance(refused, RequestRejected) and refused.reason_code == "OPTIMIZATION_EXPIRED"
+    assert refused.causation_id == decided.event_id
+    # the expiry it caused names the refusal, so the refusal is the request's one answer
+    assert changed.status == "EXPIRED" and changed.causation_id == refused.event_id
     assert (await env.record("p1")).portfolio.blocked_by is None
 
 

@@ -1,9 +1,10 @@
 """The optimizer's handlers over the in-memory store: the process flows, the owner's choice,
-blocking and unblocking, withdrawals, decision records."""
+blocking and unblocking, withdrawals, decision records (a run's outcome in detail:
+test_run_outcome.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -18,9 +19,12 @@ from rebal_schemas import (
     OptimizationSubmitted,
     PoisonMessage,
     ProposedOrder,
+    RequestRejected,
     RunCompleted,
     WithdrawalRequested,
 )
+
+from ..run_events import completed, settled  # type: ignore[import-not-found]
 
 
 def only(events: list, kind: type) -> list:
@@ -32,23 +36,10 @@ def created(events: list) -> OptimizationCreated:
     return event
 
 
-def completed(
-    opt: OptimizationCreated | OptimizationReady, *, integration: str = "PLATFORM", **kw: object
-) -> RunCompleted:
-    fields: dict = {
-        "run_id": opt.optimization_id,
-        "optimization_id": opt.optimization_id,
-        "portfolio_id": opt.portfolio_id,
-        "account_id": opt.account_id,
-        "run_type": opt.run_type,
-        "broker_integration": integration,
-        "status": "COMPLETED_SUCCESS",
-        "orders": (),
-        "cash_delta": D(0),
-        "completed_at": opt.recorded_at,
-    }
-    fields.update(kw)
-    return RunCompleted(**fields)
+async def finished(env, run: RunCompleted) -> None:
+    """The run completes (the trades are applied), then settles (the portfolio unblocks)."""
+    await env.handlers.run_completed(run)
+    await env.handlers.run_settled(settled(run))
 
 
 async def test_first_funding_of_a_discretionary_portfolio_is_ready_and_blocks(env) -> None:
@@ -78,17 +69,25 @@ async def test_first_funding_of_a_discretionary_portfolio_is_ready_and_blocks(en
 async def test_blocked_portfolio_is_not_optimized_until_its_run_completes(env) -> None:
     await env.funded("p1")
     first = created(env.new())
-    await env.deposit("p1", "1000")
-    assert env.new() == []  # blocked: no optimization at all
-    await env.handlers.run_completed(
-        completed(first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)})
-    )
+    deposit = await env.deposit("p1", "1000")
+    held = created(env.new())  # blocked: no optimization, a decision record that says why
+    assert held.status == "NOT_RECOMMENDED" and held.reasons[0].code == "BLOCKED"
+    assert held.causation_id == deposit.event_id and not only(env.new(), RequestRejected)
+    run = completed(first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)})
+    await env.handlers.run_completed(run)
     record = await env.record("p1")
-    assert record.portfolio.blocked_by is None
-    assert record.portfolio.holdings == {"SPY": D(60), "TLT": D(70)}
+    assert record.portfolio.holdings == {"SPY": D(60), "TLT": D(70)}  # applied at execution
     assert record.portfolio.cash == D(1500)  # 10000 - 9500 + the deposit made while blocked
+    assert record.portfolio.blocked_by == first.optimization_id  # unblocked at settlement
+    await env.handlers.run_settled(settled(run))
+    record = await env.record("p1")
+    assert record.portfolio.blocked_by is None and record.portfolio.cash == D(1500)
     await env.deposit("p1", "500")  # same trading day: the daily limit holds it back
-    assert env.new() == []
+    held = created(env.new())
+    assert [r.code for r in held.reasons] == ["DAILY_LIMIT", "DEFERRED"]
+    assert "evaluated again on 2026-03-05" in held.reasons[1].detail
+    deferred = (await env.record("p1")).portfolio.deferred
+    assert deferred.until == date(2026, 3, 5) and deferred.reasons == ("deposit",)
     env.clock.advance(timedelta(days=1))
     await env.price("SPY", "100")
     await env.price("TLT", "50")
@@ -97,13 +96,16 @@ async def test_blocked_portfolio_is_not_optimized_until_its_run_completes(env) -
     opt = created(events)
     assert opt.run_type == "invest_cash" and opt.status == "READY"
     assert all(o.side == "buy" for o in opt.orders) and only(events, OptimizationReady)
+    assert any(c.name == "deferred" and c.value == "deposit" for c in opt.decision)
+    assert (await env.record("p1")).portfolio.deferred is None  # acted on
 
 
 async def test_completion_of_another_optimization_changes_nothing(env) -> None:
     await env.funded("p1")
     first = created(env.new())
-    other = completed(first, optimization_id="O-other", run_id="O-other")
+    other = completed(first, id="O-other", optimization_id="O-other", run_id="O-other")
     assert await env.handlers.run_completed(other) is None
+    assert await env.handlers.run_settled(settled(other)) is None
     assert (await env.record("p1")).portfolio.blocked_by == first.optimization_id
 
 
@@ -111,23 +113,27 @@ async def test_client_integration_waits_for_a_newer_holdings_snapshot(env) -> No
     await env.funded("p1", broker_integration="CLIENT")
     first = created(env.new())
     executed_at = env.clock.now() + timedelta(minutes=5)
-    await env.handlers.run_completed(
+    await finished(
+        env,
         completed(
             first,
             integration="CLIENT",
             cash_delta=D("-9500"),
             holdings_delta={"SPY": D(60), "TLT": D(70)},
             last_execution_at=executed_at,
-        )
+        ),
     )
     record = await env.record("p1")
     assert record.portfolio.blocked_by is None
-    assert record.portfolio.holdings == {}  # CLIENT: the client reports what happened
+    # CLIENT: the optimizer's own book has the trades, but it waits for what the client reports
+    assert record.portfolio.holdings == {"SPY": D(60), "TLT": D(70)}
+    assert record.portfolio.awaiting_client_holdings_after == executed_at
     env.clock.advance(timedelta(days=1))
     await env.price("SPY", "100")
     await env.price("TLT", "50")
     await env.deposit("p1", "1000")
-    assert env.new() == []  # still waiting for the client's snapshot
+    waiting = created(env.new())  # still waiting for the client's snapshot
+    assert waiting.reasons[0].code == "AWAITING_CLIENT_HOLDINGS"
     await env.holdings("p1", "1000", as_of=executed_at - timedelta(minutes=1), SPY="60", TLT="70")
     assert env.new() == []  # older than the last execution: not the one we wait for
     await env.holdings("p1", "1500", as_of=executed_at + timedelta(minutes=1), SPY="60", TLT="70")
@@ -159,8 +165,10 @@ async def test_reject_ends_the_advisory_optimization(env) -> None:
     assert isinstance(changed, OptimizationStatusChanged) and changed.status == "REJECTED"
     record = await env.record("p1")
     assert record.awaiting is None and record.portfolio.blocked_by is None
-    with pytest.raises(PoisonMessage, match="not awaiting its owner"):
-        await env.decide("p1", opt.optimization_id, "ACCEPT")
+    late = await env.decide("p1", opt.optimization_id, "ACCEPT")
+    (refused,) = env.new()
+    assert isinstance(refused, RequestRejected) and refused.causation_id == late.event_id
+    assert refused.reason_code == "OPTIMIZATION_UNKNOWN" and "not awaiting" in refused.message
 
 
 async def test_reoptimize_supersedes_and_computes_a_new_optimization(env) -> None:
@@ -180,18 +188,24 @@ async def test_reoptimize_supersedes_and_computes_a_new_optimization(env) -> Non
     assert (await env.record("p1")).awaiting.optimization_id == second.optimization_id
 
 
-async def test_decisions_on_unknown_portfolios_or_optimizations_are_poison(env) -> None:
+async def test_decisions_on_unknown_portfolios_are_poison_on_unknown_optimizations_refused(
+    env,
+) -> None:
     with pytest.raises(PoisonMessage, match="unknown portfolio"):
         await env.decide("nope", "O1", "ACCEPT")
     await env.funded("p1", mandate="ADVISORY")
-    with pytest.raises(PoisonMessage, match="'O-unknown' is not awaiting"):
-        await env.decide("p1", "O-unknown", "ACCEPT")
+    env.new()
+    await env.decide("p1", "O-unknown", "ACCEPT")
+    (refused,) = env.new()
+    assert refused.reason_code == "OPTIMIZATION_UNKNOWN" and "'O-unknown'" not in refused.message
+    assert "O-unknown is not awaiting its owner on portfolio p1" in refused.message
 
 
 @pytest.mark.parametrize("mandate", ["DISCRETIONARY", "ADVISORY"])
 async def test_external_optimizer_portfolio_waits_for_submitted_orders(env, mandate) -> None:
     await env.funded("p1", optimizer="EXTERNAL", mandate=mandate)
-    assert only(env.new(), OptimizationCreated) == []  # rebal's own engine does not optimize it
+    record = created(env.new())  # rebal's own engine does not optimize it, and says so
+    assert record.status == "NOT_RECOMMENDED" and record.reasons[0].code == "EXTERNAL_OPTIMIZER"
     submitted = OptimizationSubmitted(
         portfolio_id="p1",
         external_optimization_id="ext-1",
@@ -215,6 +229,7 @@ async def test_external_optimizer_portfolio_waits_for_submitted_orders(env, mand
 
 async def test_external_orders_are_validated_against_holdings_cash_and_blocking(env) -> None:
     await env.funded("p1", optimizer="EXTERNAL")
+    env.new()
     too_much = OptimizationSubmitted(
         portfolio_id="p1",
         external_optimization_id="ext-1",
@@ -239,8 +254,12 @@ async def test_external_orders_are_validated_against_holdings_cash_and_blocking(
     assert created(env.new()).status == "READY"
     blocked = fine.model_copy(update={"event_id": "e3", "external_optimization_id": "ext-3"})
     await env.handlers.optimization_submitted(blocked)
-    refused = created(env.new())
-    assert refused.status == "NOT_RECOMMENDED" and refused.reasons[0].code == "PORTFOLIO_BLOCKED"
+    events = env.new()
+    (rejected,) = only(events, RequestRejected)
+    assert rejected.reason_code == "BLOCKED" and rejected.causation_id == blocked.event_id
+    refused = created(events)
+    assert refused.status == "NOT_RECOMMENDED" and refused.reasons[0].code == "BLOCKED"
+    assert refused.causation_id == rejected.event_id
     not_recommended = fine.model_copy(
         update={"event_id": "e4", "external_optimization_id": "ext-4", "is_recommended": False}
     )
@@ -270,14 +289,14 @@ async def test_withdrawal_cash_stays_reserved_until_the_client_reports_it_gone(e
     raised = sum(o.qty * o.expected_price for o in opt.orders)
     assert raised >= D(1500)  # 2000 minus the 500 cash on hand
     sold = {o.symbol: -o.qty for o in opt.orders}
-    await env.handlers.run_completed(completed(opt, cash_delta=raised, holdings_delta=sold))
+    await finished(env, completed(opt, cash_delta=raised, holdings_delta=sold))
     record = await env.record("p1")
     assert record.portfolio.cash == D(500) + raised and record.portfolio.pending_withdrawal == 2000
     env.clock.advance(timedelta(days=1))
     await env.price("SPY", "100")
     await env.price("TLT", "50")
     await env.deposit("p1", "1")  # an evaluation: the reserved cash is not reinvested
-    assert env.new() == []
+    assert created(env.new()).reasons[0].code == "NO_CONDITION_MET"
     paid = HoldingsReported(portfolio_id="p1", mode="delta", as_of=env.clock.now(), cash=D(-2000))
     await env.handlers.portfolio_patched(paid)
     record = await env.record("p1")
@@ -288,14 +307,15 @@ async def test_withdrawal_cash_stays_reserved_until_the_client_reports_it_gone(e
 async def test_client_withdrawal_is_paid_when_a_later_snapshot_shows_less_cash(env) -> None:
     opt = await withdrawal_run(env, "CLIENT")
     executed_at = env.clock.now() + timedelta(minutes=1)
-    await env.handlers.run_completed(
+    await finished(
+        env,
         completed(
             opt,
             integration="CLIENT",
             cash_delta=D(1550),
             holdings_delta={"SPY": D(-10), "TLT": D(-11)},
             last_execution_at=executed_at,
-        )
+        ),
     )
     after_run = executed_at + timedelta(minutes=1)
     await env.holdings("p1", "2050", as_of=after_run, SPY="50", TLT="59")  # the run's trades
@@ -325,14 +345,16 @@ async def test_full_withdrawal_asks_for_everything_at_last_prices(env) -> None:
 async def test_deposit_evaluation_respects_invest_cash_threshold(env) -> None:
     await env.funded("p1")
     first = created(env.new())
-    await env.handlers.run_completed(
-        completed(first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)})
+    await finished(
+        env, completed(first, cash_delta=D("-9500"), holdings_delta={"SPY": D(60), "TLT": D(70)})
     )
     env.clock.advance(timedelta(days=1))
     await env.price("SPY", "100")
     await env.price("TLT", "50")
-    await env.deposit("p1", "5")  # 505 cash on 10,005: 5.25 uninvested, under the threshold 10
-    assert env.new() == []
+    await env.deposit("p1", "5")  # 505 cash on 10,005: 4.75 uninvested, under the threshold 10
+    held = created(env.new())
+    assert held.reasons[0].code == "NO_CONDITION_MET"
+    assert held.reasons[0].detail == "invest_cash: 4.75 (threshold 10)"
     record = await env.record("p1")
     assert record.portfolio.cash == D(505)
 

@@ -12,14 +12,18 @@ from rebal_optimizer.service_layer.unit_of_work import HISTORY
 from rebal_schemas import (
     CashDeposited,
     HoldingsReported,
+    ModelStatusChanged,
     OptimizationCreated,
     OptimizationReady,
     PoisonMessage,
     RebalanceCondition,
     RebalanceRequested,
+    RequestRejected,
     Weight,
     WithdrawalRequested,
 )
+
+from .conftest import held
 
 
 def weights(**percents: str) -> tuple[Weight, ...]:
@@ -97,7 +101,7 @@ async def test_subscription_to_an_unknown_model_waits_for_the_model(env) -> None
     await env.price("TLT", "50")
     await env.settings("p1", model_id="m-later")
     await env.holdings("p1", "10000")
-    assert created(env.new()) == []  # pending: the model is not known yet
+    assert held(env.new()) == ["MODEL_UNKNOWN"]  # pending: the model is not known yet
     model = await env.model("m-later")
     (request,) = env.new()
     assert isinstance(request, RebalanceRequested)
@@ -121,10 +125,13 @@ async def test_model_change_reevaluates_only_on_weights_or_conditions(env) -> No
     )
     (request,) = env.new()
     assert request.scope == "model" and request.reason == "model_changed"
-    await env.model("m1", status="inactive")
-    assert env.new() == []
+    await env.model("m1", status="inactive")  # no subscriber: deactivated, and said
+    (changed,) = env.new()
+    assert isinstance(changed, ModelStatusChanged) and changed.status == "inactive"
     await env.model("m1")  # active again: its subscribers may have been waiting
-    assert len(env.new()) == 1
+    changed, request = env.new()
+    assert changed.status == "active" and changed.previous_status == "inactive"
+    assert isinstance(request, RebalanceRequested)
 
 
 async def test_model_change_rebalances_a_subscriber_inside_cooldown(env) -> None:
@@ -149,20 +156,20 @@ async def test_model_change_rebalances_a_subscriber_inside_cooldown(env) -> None
     assert opt.orders[0].side == "sell"  # sells before buys
 
 
-async def test_non_tradable_symbol_fails_the_optimization_and_flags_the_model(env) -> None:
+async def test_a_model_sent_with_a_non_tradable_symbol_needs_adjustment(env) -> None:
     await env.price("SPY", "100", tradable=False)
     await env.price("TLT", "50")
     await env.model("m1")
+    model = (await env.store.load(MODELS, "m1")).state
+    assert model["status"] == "needs_adjustment" and model["non_tradable"] == ["SPY"]
+    assert env.new() == []  # a new model: no status it changed from, no subscriber to evaluate
     await env.settings("p1", model_id="m1")
     await env.holdings("p1", "10000")
     (opt,) = created(env.new())
-    assert opt.status == "NOT_RECOMMENDED"
-    assert any(r.code == "ASSET_NOT_TRADABLE" and "SPY" in r.detail for r in opt.reasons)
-    model = (await env.store.load(MODELS, "m1")).state
-    assert model["status"] == "needs_adjustment" and model["non_tradable"] == ["SPY"]
+    assert opt.status == "NOT_RECOMMENDED" and opt.reasons[0].code == "MODEL_NEEDS_ADJUSTMENT"
+    assert "SPY" in opt.reasons[0].detail
     await env.request(scope="portfolio", portfolio_id="p1", reason="manual")
-    (refused,) = created(env.new())
-    assert refused.reasons[0].code == "MODEL_NOT_ACTIVE"
+    assert held(env.new()) == ["MODEL_NEEDS_ADJUSTMENT"]  # no new run for its subscribers
 
 
 async def test_stale_prices_give_a_failed_optimization_not_a_crash(make_env) -> None:
@@ -196,10 +203,17 @@ async def test_manual_run_with_own_weights_is_refused_while_following_a_model(en
         weights=weights(SPY="100"),
         initiated_from="dashboard",
     )
-    (opt,) = created(env.new())
+    events = env.new()
+    (rejected,) = [e for e in events if isinstance(e, RequestRejected)]
+    assert rejected.reason_code == "OWN_WEIGHTS_WHILE_SUBSCRIBED"
+    assert rejected.causation_id == request.event_id and rejected.portfolio_id == "p1"
+    assert rejected.request_event_type == "rebalance.requested"
+    (opt,) = created(events)  # the decision record, caused by the refusal
     assert opt.status == "NOT_RECOMMENDED" and not opt.is_recommended
-    assert opt.reasons[0].code == "MANUAL_WEIGHTS_WHILE_SUBSCRIBED"
-    assert opt.initiated_from == "dashboard" and opt.causation_id == request.event_id
+    assert opt.reasons[0].code == "OWN_WEIGHTS_WHILE_SUBSCRIBED"
+    assert opt.initiated_from == "dashboard" and opt.causation_id == rejected.event_id
+    await env.handlers.rebalance_requested(request)  # redelivered: refused once
+    assert env.new() == []
 
 
 async def test_manual_run_with_own_weights_for_a_portfolio_without_model(env) -> None:
@@ -219,9 +233,13 @@ async def test_manual_run_with_own_weights_for_a_portfolio_without_model(env) ->
 async def test_manual_run_on_a_blocked_portfolio_is_answered_not_ignored(env) -> None:
     await env.funded("p1")
     env.new()
-    await env.request(scope="portfolio", portfolio_id="p1", reason="manual")
-    (opt,) = created(env.new())
+    request = await env.request(scope="portfolio", portfolio_id="p1", reason="manual")
+    events = env.new()
+    (opt,) = created(events)
     assert opt.status == "NOT_RECOMMENDED" and opt.reasons[0].code == "BLOCKED"
+    (rejected,) = [e for e in events if isinstance(e, RequestRejected)]
+    assert rejected.reason_code == "BLOCKED" and rejected.causation_id == request.event_id
+    assert rejected.event_id == f"{request.event_id}/rejected"
 
 
 async def test_a_slot_is_evaluated_once_per_portfolio(env) -> None:
@@ -246,7 +264,9 @@ async def test_a_slot_is_evaluated_once_per_portfolio(env) -> None:
             model_id="m1",
             slot_id="calendar:m1:2026-03-04",
         )
-    assert len(created(env.new())) == 1
+    first, second = created(env.new())
+    assert first.is_recommended and first.causation_id == "slot-a"
+    assert second.reasons[0].code == "SLOT_ALREADY_EVALUATED" and second.causation_id == "slot-b"
 
 
 async def test_daily_limit_allows_one_automatic_optimization_per_trading_day(env) -> None:
@@ -254,12 +274,13 @@ async def test_daily_limit_allows_one_automatic_optimization_per_trading_day(env
     first = created(env.new())[0]
     await env.decide("p1", first.optimization_id, "REJECT")
     await env.deposit("p1", "1000")
-    assert created(env.new()) == []
+    assert held(env.new()) == ["DAILY_LIMIT"]
     env.clock.advance(timedelta(days=1))
     await env.price("SPY", "100")
     await env.price("TLT", "50")
     await env.deposit("p1", "1000")
-    assert len(created(env.new())) == 1
+    (opt,) = created(env.new())
+    assert opt.is_recommended
 
 
 async def test_history_left_pending_by_a_crash_is_appended_by_the_next_step(env) -> None:
@@ -312,7 +333,7 @@ async def test_an_empty_subscriber_keeps_its_new_targets_for_the_first_funding(e
     await env.handlers.rebalance_requested(request)
     for child in env.sink.events:
         await env.handlers.rebalance_requested(child)
-    assert env.new() == []  # empty: nothing evaluated, nothing published
+    assert held(env.new()) == ["NO_PORTFOLIO_VALUE"]  # empty: not evaluated, but answered
     await env.holdings("p1", "0", TLT="200")  # funded with assets, far from the model
     (opt,) = created(env.new())
     assert opt.status == "READY" and opt.run_type == "full_rebalance"

@@ -1,5 +1,5 @@
-"""The Portfolio aggregate: facts, the owner's choice, run completion, external optimizations
-and InvestSuite's eight process flows."""
+"""The Portfolio aggregate: facts, the owner's choice, external optimizations and InvestSuite's
+eight process flows (a run's outcome: test_runs.py)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,18 @@ from rebal_optimizer.domain import (
     OptimizerMode,
     OwnerChoice,
     Portfolio,
+    PortfolioAccount,
     PortfolioSettings,
     Price,
     RebalanceCondition,
+    RunResult,
     RunType,
     Side,
     Trigger,
     TriggerReason,
     Weight,
+    run_completed,
+    run_settled,
 )
 from rebal_optimizer.domain import evaluation as domain_evaluation
 
@@ -69,6 +73,16 @@ def evaluate(
         trading_days=trading_days,
         max_price_age=timedelta(minutes=15),
     )
+
+
+def finished(portfolio: Portfolio, executed: dict[str, D]) -> Portfolio:
+    """Run O1 completed, then settled (see test_runs.py)."""
+    run = RunResult("O1", executed, D(0), NOW)
+    done = run_completed(PortfolioAccount(portfolio, "acc"), run, completed_on=TODAY, unblock=False)
+    assert done is not None
+    settled = run_settled(done.account, run, executed_on=TODAY)
+    assert settled is not None
+    return settled.account.portfolio
 
 
 def with_settings(portfolio: Portfolio, **changes: object) -> Portfolio:
@@ -218,52 +232,6 @@ def test_waiting_optimization_expires(trading_days) -> None:
     assert due.portfolio.awaiting_owner is None
 
 
-# -- run completion ------------------------------------------------------------------------------
-
-
-def test_platform_completion_applies_trades_and_starts_cooldown(trading_days) -> None:
-    blocked = evaluate(DRIFTED, trading_days).portfolio
-    done = blocked.complete_run(
-        "O1",
-        executed={"A": D(-10), "B": D(10)},
-        cash_delta=D("-0.02"),
-        last_execution_at=NOW,
-        completed_on=TODAY,
-    )
-    assert done.blocked_by is None and done.holdings == {"A": D(50), "B": D(50)}
-    assert done.cash == D("-0.02") and done.last_rebalanced_at == TODAY
-    assert (
-        blocked.complete_run(
-            "O9", executed={}, cash_delta=D(0), last_execution_at=None, completed_on=TODAY
-        )
-        is blocked
-    )  # not the blocking run
-
-
-def test_invest_cash_completion_does_not_start_cooldown() -> None:
-    blocked = replace(DRIFTED, blocked_by="O1", blocked_run_type=RunType.INVEST_CASH)
-    done = blocked.complete_run(
-        "O1", executed={"B": D(1)}, cash_delta=D(-10), last_execution_at=NOW, completed_on=TODAY
-    )
-    assert done.last_rebalanced_at is None and done.holdings["B"] == D(41)
-
-
-def test_client_completion_waits_for_newer_holdings(trading_days) -> None:
-    client = with_settings(DRIFTED, broker_integration=BrokerIntegration.CLIENT)
-    blocked = evaluate(client, trading_days).portfolio
-    done = blocked.complete_run(
-        "O1", executed={"A": D(-10)}, cash_delta=D(100), last_execution_at=NOW, completed_on=TODAY
-    )
-    assert done.blocked_by is None and done.holdings == client.holdings  # not applied
-    assert done.awaiting_client_holdings_after == NOW
-    tomorrow = TODAY + timedelta(days=1)
-    assert evaluate(done, trading_days, today=tomorrow).optimization is None
-    patched = done.apply_holdings_snapshot(
-        {"A": D(60), "B": D(40)}, D(0), NOW + timedelta(minutes=5)
-    )
-    assert patched.awaiting_client_holdings_after is None
-
-
 # -- external optimizer ----------------------------------------------------------------------
 
 
@@ -299,7 +267,7 @@ def test_external_optimization_refused_for_platform_optimizer() -> None:
         now=NOW,
         max_price_age=timedelta(minutes=15),
     )
-    assert refused.optimization is None and refused.refused_reason == "OPTIMIZER_NOT_EXTERNAL"
+    assert refused.optimization is None and refused.rule == "OPTIMIZER_NOT_EXTERNAL"
 
 
 # -- the eight InvestSuite process flows ---------------------------------------------------------
@@ -337,14 +305,8 @@ def test_eight_process_flows_complete_a_cycle(
         opt, portfolio = decided.optimization, decided.portfolio
     assert opt.status is OptimizationStatus.READY and portfolio.blocked_by == "O1"
     assert evaluate(portfolio, trading_days, "manual", optimization_id="O2").optimization is None
-    # 3-4. executed and settled: run.completed unblocks
-    done = portfolio.complete_run(
-        "O1",
-        executed={"A": D(-10), "B": D(10)},
-        cash_delta=D(0),
-        last_execution_at=NOW,
-        completed_on=TODAY,
-    )
+    # 3-4. executed (run.completed applies the trades) and settled (run.settled unblocks)
+    done = finished(portfolio, {"A": D(-10), "B": D(10)})
     if integration is BrokerIntegration.CLIENT:
         assert done.awaiting_client_holdings_after == NOW
         done = done.apply_holdings_snapshot(

@@ -5,8 +5,6 @@ and skipped."""
 
 from __future__ import annotations
 
-from decimal import Decimal as D
-
 import structlog
 
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, record_from_document
@@ -16,8 +14,9 @@ from rebal_optimizer.settings import OptimizerSettings
 from rebal_runtime.clock import FakeClock
 from rebal_runtime.store import OutboxMessage
 from rebal_runtime.uow import Change, apply_once
-from rebal_schemas import OptimizationCreated, OptimizationReady, RunCompleted, encode
+from rebal_schemas import OptimizationCreated, OptimizationReady, encode
 
+from ..run_events import completed, settled  # type: ignore[import-not-found]
 from .conftest import NOW, Env
 
 
@@ -75,20 +74,10 @@ async def test_an_unblocked_portfolio_publishes_nothing_again(env: Env) -> None:
     await env.funded("p1")
     await env.funded("p2")
     done_run, still = ready_of(env, "p1"), ready_of(env, "p2")
-    await env.handlers.run_completed(
-        RunCompleted(
-            run_id=done_run.optimization_id,
-            optimization_id=done_run.optimization_id,
-            portfolio_id="p1",
-            account_id="p1",
-            run_type=done_run.run_type,
-            broker_integration="PLATFORM",
-            status="COMPLETED_SUCCESS",
-            orders=(),
-            cash_delta=D(0),
-            completed_at=env.clock.now(),
-        )
-    )
+    run = completed(done_run, completed_at=env.clock.now())
+    await env.handlers.run_completed(run)
+    assert (await env.record("p1")).ready_event is not None  # blocked until it settles
+    await env.handlers.run_settled(settled(run))
     unblocked = await env.record("p1")
     assert unblocked.portfolio.blocked_by is None and unblocked.ready_event is None
     done = await redelivery(env).republish_blocked()

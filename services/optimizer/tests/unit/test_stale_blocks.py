@@ -12,8 +12,10 @@ from rebal_optimizer.adapters.portfolio_document import (
     PortfolioRecord,
     record_to_document,
 )
+from rebal_optimizer.bootstrap import store_ports
 from rebal_optimizer.domain import Portfolio, RunType
 from rebal_optimizer.entrypoints.stale_blocks import StaleBlockAlarm
+from rebal_optimizer.service_layer.unit_of_work import PortfolioUnitOfWork
 from rebal_runtime.clock import FakeClock
 from rebal_runtime.store.memory import InMemoryStore
 from rebal_runtime.uow import Change, apply_once
@@ -52,7 +54,9 @@ async def test_alarm_once_per_block() -> None:
     await store.open()
     await save(store, blocked("old", NOW - timedelta(hours=9)))
     await save(store, blocked("fresh", NOW - timedelta(hours=1)))
-    alarm = StaleBlockAlarm(store, FakeClock(NOW), DEADLINE, every_seconds=60)
+    ports = store_ports(store)
+    load = PortfolioUnitOfWork(store, ports.documents).load
+    alarm = StaleBlockAlarm(ports.queries, load, FakeClock(NOW), DEADLINE, every_seconds=60)
     with structlog.testing.capture_logs() as logs:
         assert await alarm.check(NOW) == ["old"]
         assert await alarm.check(NOW + timedelta(minutes=5)) == ["old"]

@@ -10,7 +10,10 @@ from datetime import timedelta
 from decimal import Decimal as D
 
 from rebal_optimizer.adapters.portfolio_document import PORTFOLIOS, WAITING_INDEX
-from rebal_schemas import OptimizationCreated, OptimizationReady, RebalanceRequested, RunCompleted
+from rebal_schemas import OptimizationCreated, OptimizationReady, RebalanceRequested
+
+from ..run_events import completed, settled  # type: ignore[import-not-found]
+from .conftest import held
 
 
 def only(events: list, kind: type) -> list:
@@ -19,22 +22,6 @@ def only(events: list, kind: type) -> list:
 
 def line(opt: OptimizationCreated, name: str):  # the decision record's line of that name
     return next(c for c in opt.decision if c.name == name)
-
-
-def completed(opt: OptimizationReady, executed: dict, cash_delta: D) -> RunCompleted:
-    return RunCompleted(
-        run_id=opt.optimization_id,
-        optimization_id=opt.optimization_id,
-        portfolio_id=opt.portfolio_id,
-        account_id=opt.account_id,
-        run_type=opt.run_type,
-        broker_integration="PLATFORM",
-        status="COMPLETED_SUCCESS",
-        orders=(),
-        cash_delta=cash_delta,
-        holdings_delta=executed,
-        completed_at=opt.recorded_at,
-    )
 
 
 async def waiting_ids(env, token: str) -> list[str]:
@@ -96,17 +83,21 @@ async def test_a_redelivered_price_does_not_resume_twice(env) -> None:
 async def test_an_invested_portfolio_with_an_unpriced_holding_waits_for_that_price(env) -> None:
     await env.funded("p1")  # SPY 60, TLT 70, cash 500 after its first rebalance
     first = only(env.new(), OptimizationReady)[0]
-    await env.handlers.run_completed(completed(first, {"SPY": D(60), "TLT": D(70)}, D("-9500")))
+    run = completed(first, holdings_delta={"SPY": D(60), "TLT": D(70)}, cash_delta=D("-9500"))
+    await env.handlers.run_completed(run)
+    await env.handlers.run_settled(settled(run))
     env.clock.set(env.clock.now() + timedelta(days=1))  # the daily limit is today's
     await env.price("SPY", "100")  # fresh prices for what it held already
     await env.price("TLT", "50")
     await env.holdings("p1", "500", SPY="60", TLT="70", GLD="3")  # GLD: no price yet
-    assert env.new() == []  # cannot be valued: nothing to publish yet, but remembered
+    assert held(env.new()) == ["PRICE_MISSING"]  # cannot be valued: said, and remembered
     record = await env.record("p1")
     assert record.portfolio.waiting_for.token == "price:GLD"
     assert record.portfolio.waiting_for.trigger.reason == "holdings"
     await env.deposit("p1", "2000")  # still unpriced: the deposit is the trigger remembered now
-    assert env.new() == []
+    (record,) = only(env.new(), OptimizationCreated)
+    assert record.reasons[0].code == "PRICE_MISSING" and "GLD" in record.reasons[0].detail
+    assert line(record, "position.GLD").detail == "price=none"
     assert (await env.record("p1")).portfolio.waiting_for.trigger.reason == "deposit"
 
     await env.price("GLD", "200")
@@ -121,7 +112,7 @@ async def test_a_deposit_before_its_model_is_invested_when_the_model_arrives(env
     await env.price("TLT", "50")
     await env.settings("p1", model_id="late-model")
     await env.deposit("p1", "10000")
-    assert only(env.new(), OptimizationCreated) == []
+    assert held(env.new()) == ["MODEL_UNKNOWN"]
     assert (await env.record("p1")).portfolio.waiting_for.token == "model:late-model"
 
     await env.model("late-model")

@@ -1,23 +1,27 @@
 """Wire the order-router: settings -> runtime (store, Kafka, outbox) -> broker client ->
-handlers -> Kafka router -> background loops (dispatcher, trade-update stream, reconciliation).
+handlers -> Kafka router -> background loops (dispatcher, queue drain, trade-update stream,
+reconciliation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from rebal_order_router.adapters.alpaca_client import AlpacaBrokerClient
+from rebal_order_router.adapters.clock import ShiftedClock
+from rebal_order_router.adapters.price_store import PriceStore
 from rebal_order_router.adapters.run_store import RunStore
-from rebal_order_router.domain import BrokerPort
+from rebal_order_router.domain import BrokerPort, ExecutionWindow
 from rebal_order_router.entrypoints.kafka import build_router
-from rebal_order_router.service_layer.context import RouterContext, instance_id, utc_now
+from rebal_order_router.service_layer.context import RouterContext, instance_id
 from rebal_order_router.service_layer.dispatch import Dispatcher
+from rebal_order_router.service_layer.queue import QueueDrain
 from rebal_order_router.service_layer.reconcile import reconcile_all
 from rebal_order_router.service_layer.rereport import rereport_recent
 from rebal_order_router.service_layer.trade_updates import TradeUpdateFollower
 from rebal_order_router.settings import RouterSettings
+from rebal_runtime.calendar import ALWAYS_OPEN
+from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.periodic import PeriodicTask
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
@@ -31,15 +35,17 @@ class OrderRouter:
     dispatcher: Dispatcher
     follower: TradeUpdateFollower | None
     reconciler: PeriodicTask
+    queue: QueueDrain
 
 
-def alpaca_client(settings: RouterSettings) -> AlpacaBrokerClient:
+def alpaca_client(settings: RouterSettings, clock: Clock | None = None) -> AlpacaBrokerClient:
     return AlpacaBrokerClient(
         settings.broker_base_url,
         settings.broker_key.get_secret_value(),
         settings.broker_secret.get_secret_value(),
         timeout=settings.broker_timeout_seconds,
         stream_idle_timeout=settings.broker_stream_idle_seconds,
+        clock=clock,
     )
 
 
@@ -48,17 +54,21 @@ def bootstrap(
     *,
     store: DocumentStore | None = None,
     broker: BrokerPort | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock | None = None,
 ) -> OrderRouter:
     """Build an order-router process; nothing connects until ``runtime.start()``.
 
     Tests may pass a fake ``broker``; otherwise an Alpaca Broker API client is built from the
-    settings and closed when the runtime stops.
+    settings and closed when the runtime stops. Everything reads and sleeps on one ``clock``
+    (the system clock unless given): the handlers, the broker client and the background loops.
     """
     settings = settings if settings is not None else RouterSettings()
+    if clock is None:
+        start = settings.clock_start_at
+        clock = ShiftedClock(start) if start is not None else SystemClock()
     runtime = ServiceRuntime(settings, store=store)
     if broker is None:
-        client = alpaca_client(settings)
+        client = alpaca_client(settings, clock)
         runtime.on_stop(client.aclose)  # registered first: runs after every loop has stopped
         broker = client
     ctx = RouterContext(
@@ -70,6 +80,9 @@ def bootstrap(
         retry_policy=settings.retry_policy(),
         owner=f"{settings.service_name}-{instance_id()}",
         run_lease_seconds=settings.run_lease_seconds,
+        window=execution_window(settings, runtime),
+        prices=PriceStore(runtime.store),
+        price_tolerance=settings.replan_price_tolerance,
     )
     dispatcher = Dispatcher(
         ctx,
@@ -84,7 +97,9 @@ def bootstrap(
     async def reconcile_round() -> int:
         return await reconcile_all(ctx)
 
-    reconciler = PeriodicTask("order-router-reconcile", reconcile_round, settings.reconcile_seconds)
+    reconciler = PeriodicTask(
+        "order-router-reconcile", reconcile_round, settings.reconcile_seconds, ctx.clock
+    )
 
     async def broker_lost_records(reason: str) -> None:
         # What the broker lost may be fills nobody read: publish them again, then ask the
@@ -107,4 +122,22 @@ def bootstrap(
         runtime.on_stop(follower.stop)
     runtime.on_start(reconciler.start)
     runtime.on_stop(reconciler.stop)
-    return OrderRouter(settings, runtime, ctx, dispatcher, follower, reconciler)
+    queue = QueueDrain(
+        ctx,
+        rate=settings.execution_start_rate,
+        poll_seconds=settings.execution_queue_poll_seconds,
+    )
+    runtime.on_start(queue.start)
+    runtime.on_stop(queue.stop)
+    return OrderRouter(settings, runtime, ctx, dispatcher, follower, reconciler, queue)
+
+
+def execution_window(settings: RouterSettings, runtime: ServiceRuntime) -> ExecutionWindow:
+    """The window on the runtime's calendar; always open on ALWAYS_OPEN (demos and tests)."""
+    if settings.trading_calendar.upper() == ALWAYS_OPEN:
+        return ExecutionWindow()
+    return ExecutionWindow(
+        runtime.trading_calendar(),
+        opens=settings.execution_window_open,
+        closes=settings.execution_window_close,
+    )

@@ -11,14 +11,17 @@ The key and secret are the Broker API credentials shown once in the Alpaca *Brok
 orders are placed for are the `account_id` of each optimization.ready, so they must be sandbox
 accounts of that broker. Sandbox orders trade paper money and fill only during market hours.
 The secret is a `SecretStr`: it never appears in a log line, an error or `repr(settings)`.
+The trade date of a fill is its date in the market time zone, the runtime's
+`REBAL_MARKET_TIMEZONE` (`settings.market_tz`, America/New_York by default).
 """
 
 from __future__ import annotations
 
-from datetime import tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import time
+from decimal import Decimal
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
 
 from rebal_order_router.domain import RetryPolicy
 from rebal_runtime.settings import RuntimeSettings
@@ -117,23 +120,6 @@ class RouterSettings(RuntimeSettings):
         gt=0,
         description="First wait before reconnecting a broken stream; doubles up to 30 s.",
     )
-    market_timezone: str = Field(
-        "America/New_York",
-        description="IANA zone of the market: the trade date of a fill is its date there.",
-    )
-
-    @field_validator("market_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}") from None
-        return value
-
-    @property
-    def market_tz(self) -> tzinfo:
-        return ZoneInfo(self.market_timezone)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -143,3 +129,46 @@ class RouterSettings(RuntimeSettings):
             jitter=self.retry_jitter,
             max_retry_after=self.retry_max_retry_after_seconds,
         )
+
+    # -- the execution window (docs/design.md §3 "Execution window") ---------------------------
+    execution_window_open: time = Field(
+        time(9, 30),
+        description="Start of the execution window on each trading session, in the market time "
+        "zone (Alpaca: 09:30 New York). PLATFORM orders leave only inside the window; a run "
+        "ready outside it is QUEUED until the next opening. The ALWAYS_OPEN calendar is always "
+        "inside, whatever the window.",
+    )
+    execution_window_close: time = Field(
+        time(15, 30),
+        description="End of the execution window (exclusive), in the market time zone (Alpaca: "
+        "15:30 New York); an early close of the session ends it sooner.",
+    )
+    execution_start_rate: float = Field(
+        10.0,
+        gt=0,
+        description="QUEUED runs started per second once the window opens (oldest first).",
+    )
+    execution_queue_poll_seconds: float = Field(
+        1.0, gt=0, description="How often the queue drain looks for QUEUED runs to start."
+    )
+    replan_price_tolerance: Decimal = Field(
+        Decimal("0.02"),
+        ge=0,
+        description="Largest move of a symbol's last price (market.prices) from the plan's "
+        "expected price, as a fraction (0.02 = 2 %), at which a QUEUED run still starts; "
+        "beyond it no order is sent and the run stops for a re-plan.",
+    )
+    clock_start_at: AwareDatetime | None = Field(
+        None,
+        description="Demo/test only (REBAL_PROFILE=dev): the process clock starts at this "
+        "instant and runs on in real time, e.g. 02:00 New York to see runs queue for the "
+        "window. Unset: the system clock.",
+    )
+
+    @model_validator(mode="after")
+    def _window_and_clock(self) -> Self:
+        if not self.execution_window_open < self.execution_window_close:
+            raise ValueError("execution_window_open must be before execution_window_close")
+        if self.clock_start_at is not None:
+            self.require_dev("REBAL_CLOCK_START_AT", "a process clock that is not the real time")
+        return self

@@ -14,9 +14,8 @@ from rebal_order_router.domain import (
     OrderSide,
     RateLimited,
     RetryPolicy,
-    backoff_delay,
 )
-from rebal_order_router.service_layer.exactly_once import submit_exactly_once
+from rebal_order_router.service_layer.exactly_once import backoff_delay, submit_exactly_once
 
 COID = "rebal-run1-001.buy.VTI"
 POLICY = RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=4.0, jitter=0.5)

@@ -210,7 +210,8 @@ def test_terminal_report_carrying_an_unseen_fill_emits_fill_then_close() -> None
 
 @pytest.mark.parametrize(
     ("kind", "close_reason"),
-    [(K.REJECTED, CloseReason.REJECTED), (K.ABANDONED, CloseReason.NOT_EXECUTED)],
+    # an abandoned leg (a run cancel kept it from being sent) is published as canceled
+    [(K.REJECTED, CloseReason.REJECTED), (K.ABANDONED, CloseReason.CANCELED)],
 )
 def test_closing_an_unsent_intent(kind: OrderEventKind, close_reason: CloseReason) -> None:
     order = make_order()

@@ -166,10 +166,10 @@ def test_cancel_mid_sells() -> None:
     assert canceled.canceled_at == later
     assert cancellation.broker_cancels == (BrokerCancel(coid(run, "BND"), "B-BND"),)
     assert cancellation.to_look_up == (coid(run, "TLT"),)  # may have been sent: look it up
-    # buys were never sendable, so they close at once as not executed
+    # buys were never sendable, so they close at once (never executed, published as canceled)
     closed = {f.symbol: f for f in cancellation.facts if isinstance(f, OrderClosed)}
     assert set(closed) == {"AAPL", "VTI"}
-    assert all(f.reason is CloseReason.NOT_EXECUTED for f in closed.values())
+    assert all(f.reason is CloseReason.CANCELED for f in closed.values())
     assert all(f.detail == RUN_CANCELED and f.closed_at == later for f in closed.values())
     assert canceled.sendable() == ()
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
-from rebal_scheduler.adapters.calendar_factory import trading_calendar
 from rebal_scheduler.adapters.schedule_store import schedule_repository
 from rebal_scheduler.domain.trading_calendar import TradingCalendar
 from rebal_scheduler.entrypoints.clock_loop import ClockLoop
@@ -37,12 +36,8 @@ def bootstrap(
     """
     settings = settings if settings is not None else SchedulerSettings()
     clock = clock if clock is not None else SystemClock()
-    calendar = (
-        calendar
-        if calendar is not None
-        else trading_calendar(settings.calendar_code, settings.timezone)
-    )
     runtime = ServiceRuntime(settings, store=store)
+    calendar = calendar if calendar is not None else runtime.trading_calendar()
     handlers = SchedulerHandlers(
         schedule_repository(runtime.store),
         calendar,

@@ -1,15 +1,15 @@
 """The scheduler's settings: the runtime's (prefix ``REBAL_``) plus when to trigger what.
 
-Every time of day is wall-clock time in the calendar's timezone (the exchange's
-own unless ``REBAL_TIMEZONE`` says otherwise), so slots follow daylight saving.
+The trading calendar and the market time zone are the runtime's (``REBAL_TRADING_CALENDAR``,
+``REBAL_MARKET_TIMEZONE``). Every time of day is wall-clock time in the market time zone
+(America/New_York by default), so slots follow daylight saving.
 """
 
 from __future__ import annotations
 
 from datetime import time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from rebal_runtime.settings import RuntimeSettings
 from rebal_scheduler.domain.calendar_rules import QUARTER_END_MONTHS
@@ -21,17 +21,6 @@ class SchedulerSettings(RuntimeSettings):
         "scheduler", description="Consumer group id, `producer` of events, log field."
     )
 
-    calendar_code: str = Field(
-        "XNYS",
-        description="Trading calendar: an exchange_calendars code (XNYS = New York Stock "
-        "Exchange). `ALWAYS_OPEN` is a test/demo knob: every day is a session from 00:00 to "
-        "24:00, so slots come due at any hour and on weekends. Never use it for real money.",
-    )
-    timezone: str | None = Field(
-        None,
-        description="IANA zone the times of day below are read in. Unset: the exchange's own "
-        "zone (America/New_York for XNYS; UTC for ALWAYS_OPEN). Sessions stay the exchange's.",
-    )
     calendar_time: time = Field(
         time(9, 35),
         description="When a model's calendar condition fires on its rebalance date; must lie "
@@ -54,8 +43,8 @@ class SchedulerSettings(RuntimeSettings):
         None,
         ge=1,
         description="Test/demo knob: sweep interval in seconds, overriding drift_sweep_minutes "
-        "(with calendar_code=ALWAYS_OPEN a real-clock scheduler shows sweeps within seconds). "
-        "Leave unset in production.",
+        "(with the ALWAYS_OPEN calendar a real-clock scheduler shows sweeps within seconds). "
+        "Refused under the prod profile.",
     )
     trading_window_start: time = Field(time(9, 30), description="First drift sweep of a session.")
     trading_window_end: time = Field(
@@ -89,18 +78,10 @@ class SchedulerSettings(RuntimeSettings):
         "this long after its time (tests use a fraction of a second).",
     )
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown timezone {value!r}") from None
-        return value or None
-
     @model_validator(mode="after")
     def _consistent(self) -> SchedulerSettings:
+        if self.drift_sweep_seconds is not None:
+            self.require_dev("REBAL_DRIFT_SWEEP_SECONDS", "sweeps every few seconds")
         self.scheduler_config()  # fail at start, not at the first tick
         return self
 

@@ -41,7 +41,8 @@ def scheduler_env(bootstrap: str, tmp_path: Path, group: str) -> dict[str, str]:
         "REBAL_SERVICE_NAME": group,
         "REBAL_KAFKA_SESSION_TIMEOUT_MS": "2000",
         "REBAL_LOG_FORMAT": "json",
-        "REBAL_CALENDAR_CODE": "ALWAYS_OPEN",
+        "REBAL_PROFILE": "dev",  # the demo/test knobs below
+        "REBAL_TRADING_CALENDAR": "ALWAYS_OPEN",
         "REBAL_TRADING_WINDOW_START": "00:00:00",
         "REBAL_TRADING_WINDOW_END": "23:59:59",
         "REBAL_CLOSE_MARGIN_MINUTES": "0",

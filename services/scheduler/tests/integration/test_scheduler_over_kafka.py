@@ -16,12 +16,12 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
+from rebal_runtime.calendar import ExchangeCalendar
 from rebal_runtime.clock import FakeClock
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import settings_for
 from rebal_scheduler.adapters.schedule_store import SCHEDULE_COLLECTION, SCHEDULE_ID
-from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
 from rebal_scheduler.bootstrap import Scheduler, bootstrap
 from rebal_scheduler.settings import SchedulerSettings
 from rebal_schemas import (
@@ -44,8 +44,8 @@ def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datet
 
 
 @pytest.fixture(scope="module")
-def xnys() -> ExchangeTradingCalendar:
-    return ExchangeTradingCalendar("XNYS", start=date(2025, 1, 1), end=date(2028, 12, 31))
+def xnys() -> ExchangeCalendar:
+    return ExchangeCalendar("XNYS", start=date(2025, 1, 1), end=date(2028, 12, 31))
 
 
 def scheduler_settings(
@@ -101,7 +101,7 @@ def session_sweep_ids(day: date) -> list[str]:
 
 
 async def test_two_schedulers_on_one_store_put_each_slot_on_the_topic_once(
-    fresh_kafka: EmbeddedKafka, tmp_path: Path, xnys: ExchangeTradingCalendar
+    fresh_kafka: EmbeddedKafka, tmp_path: Path, xnys: ExchangeCalendar
 ) -> None:
     bootstrap_servers = fresh_kafka.bootstrap_servers
     settings = scheduler_settings(
@@ -160,7 +160,7 @@ async def test_two_schedulers_on_one_store_put_each_slot_on_the_topic_once(
 
 
 async def test_a_model_with_weights_not_summing_to_100_is_dead_lettered(
-    fresh_kafka: EmbeddedKafka, tmp_path: Path, xnys: ExchangeTradingCalendar
+    fresh_kafka: EmbeddedKafka, tmp_path: Path, xnys: ExchangeCalendar
 ) -> None:
     bootstrap_servers = fresh_kafka.bootstrap_servers
     settings = scheduler_settings(bootstrap_servers, tmp_path, tick_seconds=60)

@@ -7,10 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebal_scheduler.adapters.trading_calendar import (
-    ExchangeTradingCalendar,
-    InMemoryTradingCalendar,
-)
+from rebal_runtime.calendar import ExchangeCalendar, weekday_calendar
 from rebal_scheduler.domain import (
     WEEKDAYS,
     CalendarCondition,
@@ -63,7 +60,7 @@ def test_wire_forms_are_normalised() -> None:
     assert CalendarCondition.parse("weekly", "Friday").sub_type is CalendarSubType.WEEKLY
 
 
-def test_quarter_months_must_be_months(xnys: ExchangeTradingCalendar) -> None:
+def test_quarter_months_must_be_months(xnys: ExchangeCalendar) -> None:
     with pytest.raises(ValueError, match="quarter_months"):
         rebalance_dates(
             CalendarCondition.parse("quarterly", 1),
@@ -76,7 +73,7 @@ def test_quarter_months_must_be_months(xnys: ExchangeTradingCalendar) -> None:
 # --- the real XNYS calendar, 2026 --------------------------------------------------
 
 
-def test_monthly_31_rolls_back_in_short_months_and_weekends(xnys: ExchangeTradingCalendar) -> None:
+def test_monthly_31_rolls_back_in_short_months_and_weekends(xnys: ExchangeCalendar) -> None:
     assert dates_2026(CalendarCondition.parse("monthly", 31), xnys) == [
         date(2026, 1, 30),  # Jan 31 is a Saturday
         date(2026, 2, 27),  # no Feb 31 -> Feb 28, a Saturday
@@ -93,7 +90,7 @@ def test_monthly_31_rolls_back_in_short_months_and_weekends(xnys: ExchangeTradin
     ]
 
 
-def test_monthly_1_can_roll_into_the_previous_month(xnys: ExchangeTradingCalendar) -> None:
+def test_monthly_1_can_roll_into_the_previous_month(xnys: ExchangeCalendar) -> None:
     dates = dates_2026(CalendarCondition.parse("monthly", 1), xnys)
     # Jan 1 2026 (holiday) rolls into 2025; Jan 1 2027 (holiday) rolls into this range.
     assert dates[0] == date(2026, 1, 30)  # Feb 1 is a Sunday
@@ -102,13 +99,13 @@ def test_monthly_1_can_roll_into_the_previous_month(xnys: ExchangeTradingCalenda
     assert len(dates) == 12
 
 
-def test_monthly_rolls_over_thanksgiving(xnys: ExchangeTradingCalendar) -> None:
+def test_monthly_rolls_over_thanksgiving(xnys: ExchangeCalendar) -> None:
     dates = dates_2026(CalendarCondition.parse("monthly", 26), xnys)
     assert date(2026, 11, 25) in dates
     assert date(2026, 11, 26) not in dates
 
 
-def test_quarterly_uses_quarter_end_months(xnys: ExchangeTradingCalendar) -> None:
+def test_quarterly_uses_quarter_end_months(xnys: ExchangeCalendar) -> None:
     assert dates_2026(CalendarCondition.parse("quarterly", 31), xnys) == [
         date(2026, 3, 31),
         date(2026, 6, 30),
@@ -123,7 +120,7 @@ def test_quarterly_uses_quarter_end_months(xnys: ExchangeTradingCalendar) -> Non
     ]
 
 
-def test_quarterly_months_follow_alpaca_text_when_asked(xnys: ExchangeTradingCalendar) -> None:
+def test_quarterly_months_follow_alpaca_text_when_asked(xnys: ExchangeCalendar) -> None:
     alpaca_text_months = frozenset({1, 3, 6, 12})
     dates = rebalance_dates(
         CalendarCondition.parse("quarterly", 3),
@@ -152,16 +149,16 @@ def test_quarterly_months_follow_alpaca_text_when_asked(xnys: ExchangeTradingCal
         ("06-30", date(2026, 6, 30)),
     ],
 )
-def test_annually_2026(xnys: ExchangeTradingCalendar, day: str, expected: date) -> None:
+def test_annually_2026(xnys: ExchangeCalendar, day: str, expected: date) -> None:
     assert dates_2026(CalendarCondition.parse("annually", day), xnys) == [expected]
 
 
-def test_annually_new_year_lands_on_previous_new_years_eve(xnys: ExchangeTradingCalendar) -> None:
+def test_annually_new_year_lands_on_previous_new_years_eve(xnys: ExchangeCalendar) -> None:
     # 01-01 of 2026 rolls into 2025, 01-01 of 2027 into 2026-12-31.
     assert dates_2026(CalendarCondition.parse("annually", "01-01"), xnys) == [date(2026, 12, 31)]
 
 
-def test_annually_feb_29_in_a_leap_year(xnys: ExchangeTradingCalendar) -> None:
+def test_annually_feb_29_in_a_leap_year(xnys: ExchangeCalendar) -> None:
     feb_29 = CalendarCondition.parse("annually", "02-29")
     assert rebalance_dates(feb_29, date(2028, 1, 1), date(2028, 12, 31), xnys) == (
         date(2028, 2, 29),
@@ -171,7 +168,7 @@ def test_annually_feb_29_in_a_leap_year(xnys: ExchangeTradingCalendar) -> None:
     )
 
 
-def test_weekly_monday_rolls_to_the_friday_before(xnys: ExchangeTradingCalendar) -> None:
+def test_weekly_monday_rolls_to_the_friday_before(xnys: ExchangeCalendar) -> None:
     dates = dates_2026(CalendarCondition.parse("weekly", "Monday"), xnys)
     monday_holidays_to_friday = {
         date(2026, 1, 16),  # MLK day
@@ -185,7 +182,7 @@ def test_weekly_monday_rolls_to_the_friday_before(xnys: ExchangeTradingCalendar)
     assert all(xnys.is_session(d) for d in dates)
 
 
-def test_weekly_friday_over_holidays_and_year_end(xnys: ExchangeTradingCalendar) -> None:
+def test_weekly_friday_over_holidays_and_year_end(xnys: ExchangeCalendar) -> None:
     dates = dates_2026(CalendarCondition.parse("weekly", "Friday"), xnys)
     rolled_to_thursday = {
         date(2026, 4, 2),  # Good Friday
@@ -199,7 +196,7 @@ def test_weekly_friday_over_holidays_and_year_end(xnys: ExchangeTradingCalendar)
     assert len(dates) == 53  # 52 Fridays in 2026 plus the one of 2027-01-01
 
 
-def test_empty_and_single_day_ranges(xnys: ExchangeTradingCalendar) -> None:
+def test_empty_and_single_day_ranges(xnys: ExchangeCalendar) -> None:
     monthly_31 = CalendarCondition.parse("monthly", 31)
     assert rebalance_dates(monthly_31, date(2026, 4, 30), date(2026, 4, 30), xnys) == (
         date(2026, 4, 30),
@@ -267,7 +264,7 @@ def test_matches_brute_force_and_splits_cleanly(
     quarter_months: frozenset[int],
     split: int,
 ) -> None:
-    calendar = InMemoryTradingCalendar(holidays)
+    calendar = weekday_calendar(holidays)
     end = start + timedelta(days=length)
     dates = rebalance_dates(condition, start, end, calendar, quarter_months=quarter_months)
     assert list(dates) == _oracle(condition, start, end, calendar, quarter_months)
@@ -279,3 +276,8 @@ def test_matches_brute_force_and_splits_cleanly(
         condition, middle + timedelta(days=1), end, calendar, quarter_months=quarter_months
     )
     assert left + right == dates
+
+
+def test_session_on_or_before_rolls_back_to_a_session(xnys: ExchangeCalendar) -> None:
+    assert session_on_or_before(xnys, date(2026, 7, 2)) == date(2026, 7, 2)
+    assert session_on_or_before(xnys, date(2026, 4, 5)) == date(2026, 4, 2)  # Easter Sunday

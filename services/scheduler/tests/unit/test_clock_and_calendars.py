@@ -1,22 +1,16 @@
-"""The clock port, the clock loop, the always-open calendar and the calendar factory."""
+"""The clock port, the clock loop, and slots on the always-open calendar (the calendar itself:
+libs/runtime/tests/unit/test_calendar.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from rebal_runtime.calendar import ALWAYS_OPEN, trading_calendar
 from rebal_runtime.clock import FakeClock, SystemClock
-from rebal_scheduler.adapters.calendar_factory import (
-    ALWAYS_OPEN,
-    AlwaysOpenCalendar,
-    ZonedCalendar,
-    trading_calendar,
-)
-from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
 from rebal_scheduler.domain import SchedulerConfig, drift_sweep_slots, nightly_slots
 from rebal_scheduler.entrypoints.clock_loop import ClockLoop
 
@@ -92,7 +86,7 @@ def test_fake_clock_refuses_naive_times() -> None:
 
 
 def test_always_open_calendar_has_slots_every_day() -> None:
-    calendar = AlwaysOpenCalendar()
+    calendar = trading_calendar(ALWAYS_OPEN)  # New York days
     config = SchedulerConfig(
         trading_window_start=time(0),
         trading_window_end=time(23, 59, 59),
@@ -104,22 +98,4 @@ def test_always_open_calendar_has_slots_every_day() -> None:
     assert [s.scheduled_at for s in sweeps] == [T0 + timedelta(seconds=s) for s in (2, 4, 6, 8, 10)]
     weekend = nightly_slots(T0, T0 + timedelta(days=2), calendar, config)
     assert [s.trading_day for s in weekend] == [date(2026, 11, 22), date(2026, 11, 23)]
-    assert calendar.session_close(date(2026, 11, 21)) == datetime(2026, 11, 22, tzinfo=UTC)
     assert calendar.previous_session(date(2026, 11, 21)) == date(2026, 11, 20)
-
-
-def test_factory_builds_the_named_calendar() -> None:
-    always = trading_calendar(ALWAYS_OPEN, "Asia/Tokyo")
-    assert isinstance(always, AlwaysOpenCalendar) and always.timezone == ZoneInfo("Asia/Tokyo")
-    assert trading_calendar(ALWAYS_OPEN).timezone == UTC
-
-
-def test_zoned_calendar_keeps_the_exchange_sessions(xnys: ExchangeTradingCalendar) -> None:
-    zoned = ZonedCalendar(xnys, ZoneInfo("Europe/Brussels"))
-    assert zoned.timezone == ZoneInfo("Europe/Brussels")
-    assert not zoned.is_session(date(2026, 4, 3))  # Good Friday
-    assert zoned.previous_session(date(2026, 4, 3)) == date(2026, 4, 2)
-    assert zoned.session_close(date(2026, 11, 27)) == xnys.session_close(date(2026, 11, 27))
-    assert zoned.sessions_in_range(date(2026, 4, 1), date(2026, 4, 6)) == xnys.sessions_in_range(
-        date(2026, 4, 1), date(2026, 4, 6)
-    )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rebal_runtime.calendar import ExchangeCalendar
 from rebal_runtime.clock import FakeClock
 from rebal_runtime.store import Commit, ConcurrencyError, Document, InMemoryStore
 from rebal_scheduler.adapters.schedule_store import (
@@ -18,7 +19,6 @@ from rebal_scheduler.adapters.schedule_store import (
     schedule_repository,
     state_from_document,
 )
-from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
 from rebal_scheduler.domain import MissedSlotPolicy, SchedulerConfig
 from rebal_scheduler.service_layer.handlers import SchedulerHandlers
 from rebal_schemas import (
@@ -63,7 +63,7 @@ def model_updated(
 def handlers_on(
     store: InMemoryStore,
     clock: FakeClock,
-    calendar: ExchangeTradingCalendar,
+    calendar: ExchangeCalendar,
     config: SchedulerConfig = CONFIG,
 ) -> SchedulerHandlers:
     return SchedulerHandlers(
@@ -92,7 +92,7 @@ async def schedule_models(store: InMemoryStore) -> set[str]:
 
 
 async def test_created_model_fires_on_the_rolled_back_trading_day(
-    xnys: ExchangeTradingCalendar,
+    xnys: ExchangeCalendar,
 ) -> None:
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 30))
     handlers = handlers_on(store, clock, xnys)
@@ -116,7 +116,7 @@ async def test_created_model_fires_on_the_rolled_back_trading_day(
     assert first.producer == "scheduler" and not first.late
 
 
-async def test_changed_model_follows_its_new_calendar(xnys: ExchangeTradingCalendar) -> None:
+async def test_changed_model_follows_its_new_calendar(xnys: ExchangeCalendar) -> None:
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 2))
     handlers = handlers_on(store, clock, xnys)
     await handlers.tick(clock.now())
@@ -139,7 +139,7 @@ async def test_changed_model_follows_its_new_calendar(xnys: ExchangeTradingCalen
     ids=["inactive", "needs_adjustment", "no_calendar_condition"],
 )
 async def test_model_that_should_not_run_on_a_calendar_is_unscheduled(
-    xnys: ExchangeTradingCalendar, update: ModelUpdated
+    xnys: ExchangeCalendar, update: ModelUpdated
 ) -> None:
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 2))
     handlers = handlers_on(store, clock, xnys)
@@ -154,7 +154,7 @@ async def test_model_that_should_not_run_on_a_calendar_is_unscheduled(
 
 
 async def test_reactivated_model_is_scheduled_from_its_reactivation(
-    xnys: ExchangeTradingCalendar,
+    xnys: ExchangeCalendar,
 ) -> None:
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 2))
     handlers = handlers_on(store, clock, xnys)
@@ -170,7 +170,7 @@ async def test_reactivated_model_is_scheduled_from_its_reactivation(
     ]
 
 
-async def test_redelivered_model_update_is_recognised(xnys: ExchangeTradingCalendar) -> None:
+async def test_redelivered_model_update_is_recognised(xnys: ExchangeCalendar) -> None:
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 2))
     handlers = handlers_on(store, clock, xnys)
     update = model_updated("m")
@@ -192,7 +192,7 @@ YEAR_MODELS = {
 }
 
 
-async def test_a_year_of_ticks_emits_every_slot_once(xnys: ExchangeTradingCalendar) -> None:
+async def test_a_year_of_ticks_emits_every_slot_once(xnys: ExchangeCalendar) -> None:
     import random
 
     from rebal_scheduler.domain import CalendarCondition, rebalance_dates
@@ -238,7 +238,7 @@ async def test_a_year_of_ticks_emits_every_slot_once(xnys: ExchangeTradingCalend
 
 
 async def test_a_restart_at_the_same_or_an_earlier_time_emits_nothing_again(
-    xnys: ExchangeTradingCalendar,
+    xnys: ExchangeCalendar,
 ) -> None:
     store, clock = InMemoryStore(), FakeClock(ny(2026, 3, 2))
     handlers = handlers_on(store, clock, xnys)
@@ -264,7 +264,7 @@ async def test_a_restart_at_the_same_or_an_earlier_time_emits_nothing_again(
 
 
 async def down_from_monday_to_wednesday(
-    xnys: ExchangeTradingCalendar, policy: MissedSlotPolicy
+    xnys: ExchangeCalendar, policy: MissedSlotPolicy
 ) -> list[RebalanceRequested]:
     """Runs Monday 2026-03-02 until 10:00, is down until Wednesday 12:00, restarts."""
     config = SchedulerConfig(missed_slot_policy=policy)
@@ -282,7 +282,7 @@ async def down_from_monday_to_wednesday(
     return caught_up
 
 
-async def test_run_late_catches_every_missed_slot_up_once(xnys: ExchangeTradingCalendar) -> None:
+async def test_run_late_catches_every_missed_slot_up_once(xnys: ExchangeCalendar) -> None:
     caught_up = await down_from_monday_to_wednesday(xnys, MissedSlotPolicy.RUN_LATE)
     sweeps = [e for e in caught_up if e.reason == "drift_sweep"]
     assert len(sweeps) == 11 + 13 + 6  # Monday 10:30-15:30, all of Tuesday, Wednesday 09:30-12:00
@@ -298,7 +298,7 @@ async def test_run_late_catches_every_missed_slot_up_once(xnys: ExchangeTradingC
 
 
 async def test_skip_emits_only_the_latest_missed_slot_of_each_series(
-    xnys: ExchangeTradingCalendar,
+    xnys: ExchangeCalendar,
 ) -> None:
     caught_up = await down_from_monday_to_wednesday(xnys, MissedSlotPolicy.SKIP)
     assert [(e.slot_id, e.late) for e in caught_up] == [
@@ -333,7 +333,7 @@ class InterleavingStore(InMemoryStore):
 
 
 async def test_two_schedulers_racing_on_one_store_emit_each_slot_once(
-    xnys: ExchangeTradingCalendar,
+    xnys: ExchangeCalendar,
 ) -> None:
     store, clock = InterleavingStore(), FakeClock(ny(2026, 3, 30))
     a, b = handlers_on(store, clock, xnys), handlers_on(store, clock, xnys)

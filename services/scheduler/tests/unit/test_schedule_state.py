@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
+from rebal_runtime.calendar import ExchangeCalendar
 from rebal_scheduler.domain import (
     CalendarCondition,
     MissedSlotPolicy,
@@ -33,7 +33,7 @@ def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datet
 
 def started(
     at: datetime,
-    calendar: ExchangeTradingCalendar,
+    calendar: ExchangeCalendar,
     config: SchedulerConfig = RUN_LATE,
     models: dict[str, CalendarCondition] | None = None,
 ) -> ScheduleState:
@@ -49,14 +49,14 @@ def ids(slots: list[Slot]) -> list[str]:
     return [s.slot_id for s in slots]
 
 
-def test_first_start_has_no_backfill_and_sets_watermarks(xnys: ExchangeTradingCalendar) -> None:
+def test_first_start_has_no_backfill_and_sets_watermarks(xnys: ExchangeCalendar) -> None:
     now = ny(2026, 3, 3, 11, 0)  # after a Tuesday's 09:35 calendar slot and 02:00 nightly
     state = started(now, xnys, models={"m": TUESDAY})
     assert state.processed_through == now
     assert state.watermarks == {"nightly": now, "drift_sweep": now, "calendar:m": now}
 
 
-def test_first_start_backfill_when_configured(xnys: ExchangeTradingCalendar) -> None:
+def test_first_start_backfill_when_configured(xnys: ExchangeCalendar) -> None:
     config = SchedulerConfig(first_start_backfill=timedelta(hours=10))
     state = apply_model_updated(ScheduleState(), "m", TUESDAY, active=True, at=ny(2026, 3, 3))
     slots, _ = due_slots(state, ny(2026, 3, 3, 10, 0), xnys, config)
@@ -70,7 +70,7 @@ def test_first_start_backfill_when_configured(xnys: ExchangeTradingCalendar) -> 
     assert [s.late for s in slots] == [True, True, True, False]
 
 
-def test_slots_come_once_and_in_order(xnys: ExchangeTradingCalendar) -> None:
+def test_slots_come_once_and_in_order(xnys: ExchangeCalendar) -> None:
     state = started(ny(2026, 3, 2, 23, 0), xnys, models={"m": TUESDAY})
     slots, state = due_slots(state, ny(2026, 3, 3, 9, 35), xnys, RUN_LATE)
     assert ids(slots) == [
@@ -85,7 +85,7 @@ def test_slots_come_once_and_in_order(xnys: ExchangeTradingCalendar) -> None:
 
 
 def test_a_clock_going_backwards_emits_nothing_and_keeps_watermarks(
-    xnys: ExchangeTradingCalendar,
+    xnys: ExchangeCalendar,
 ) -> None:
     state = started(ny(2026, 3, 3, 12, 0), xnys, models={"m": TUESDAY})
     slots, back = due_slots(state, ny(2026, 3, 3, 9, 0), xnys, RUN_LATE)
@@ -94,7 +94,7 @@ def test_a_clock_going_backwards_emits_nothing_and_keeps_watermarks(
     assert back.processed_through == state.processed_through
 
 
-def test_run_late_emits_every_missed_slot_once(xnys: ExchangeTradingCalendar) -> None:
+def test_run_late_emits_every_missed_slot_once(xnys: ExchangeCalendar) -> None:
     models = {"weekly": TUESDAY, "monthly": MONTHLY_3}
     down_at, back_at = ny(2026, 3, 2, 10, 0), ny(2026, 3, 5, 12, 0)
     state = started(down_at, xnys, RUN_LATE, models)
@@ -119,7 +119,7 @@ def test_run_late_emits_every_missed_slot_once(xnys: ExchangeTradingCalendar) ->
     assert len(set(ids(slots))) == len(slots)
 
 
-def test_skip_keeps_only_the_latest_missed_slot_per_series(xnys: ExchangeTradingCalendar) -> None:
+def test_skip_keeps_only_the_latest_missed_slot_per_series(xnys: ExchangeCalendar) -> None:
     models = {"weekly": TUESDAY, "monthly": MONTHLY_3}
     state = started(ny(2026, 3, 2, 10, 0), xnys, SKIP, models)
     slots, state = due_slots(state, ny(2026, 3, 5, 12, 0), xnys, SKIP)
@@ -134,7 +134,7 @@ def test_skip_keeps_only_the_latest_missed_slot_per_series(xnys: ExchangeTrading
     assert ids(later) == ["drift_sweep:2026-03-05T17:30Z"]
 
 
-def test_skip_and_run_late_agree_when_nothing_is_late(xnys: ExchangeTradingCalendar) -> None:
+def test_skip_and_run_late_agree_when_nothing_is_late(xnys: ExchangeCalendar) -> None:
     models = {"weekly": TUESDAY}
     late_state = started(ny(2026, 3, 2, 23, 0), xnys, RUN_LATE, models)
     skip_state = started(ny(2026, 3, 2, 23, 0), xnys, SKIP, models)
@@ -151,7 +151,7 @@ def test_skip_and_run_late_agree_when_nothing_is_late(xnys: ExchangeTradingCalen
     assert "calendar:weekly:2026-03-03" in emitted["skip"]
 
 
-def test_a_model_learnt_later_starts_at_its_update(xnys: ExchangeTradingCalendar) -> None:
+def test_a_model_learnt_later_starts_at_its_update(xnys: ExchangeCalendar) -> None:
     state = started(ny(2026, 3, 3, 8, 0), xnys)
     # Created at 09:40, after the 09:35 slot: that slot is not owed.
     state = apply_model_updated(state, "m", TUESDAY, active=True, at=ny(2026, 3, 3, 9, 40))
@@ -160,7 +160,7 @@ def test_a_model_learnt_later_starts_at_its_update(xnys: ExchangeTradingCalendar
     assert calendar_ids == ["calendar:m:2026-03-10"]
 
 
-def test_replaying_an_old_model_event_creates_no_backlog(xnys: ExchangeTradingCalendar) -> None:
+def test_replaying_an_old_model_event_creates_no_backlog(xnys: ExchangeCalendar) -> None:
     state = started(ny(2026, 3, 20, 12, 0), xnys)
     state = apply_model_updated(state, "m", TUESDAY, active=True, at=ny(2026, 1, 1))
     assert state.watermarks[calendar_series("m")] == ny(2026, 3, 20, 12, 0)
@@ -168,7 +168,7 @@ def test_replaying_an_old_model_event_creates_no_backlog(xnys: ExchangeTradingCa
     assert not [s for s in slots if s.kind is SlotKind.CALENDAR]
 
 
-def test_a_changed_condition_keeps_the_watermark(xnys: ExchangeTradingCalendar) -> None:
+def test_a_changed_condition_keeps_the_watermark(xnys: ExchangeCalendar) -> None:
     state = started(ny(2026, 3, 3, 12, 0), xnys, models={"m": TUESDAY})
     # Now monthly on the 2nd: Mar 2 is in the past and must not fire retroactively.
     changed = apply_model_updated(
@@ -181,7 +181,7 @@ def test_a_changed_condition_keeps_the_watermark(xnys: ExchangeTradingCalendar) 
 
 @pytest.mark.parametrize(("active", "condition"), [(False, TUESDAY), (True, None)])
 def test_deactivated_or_calendarless_models_are_removed(
-    xnys: ExchangeTradingCalendar, active: bool, condition: CalendarCondition | None
+    xnys: ExchangeCalendar, active: bool, condition: CalendarCondition | None
 ) -> None:
     state = started(ny(2026, 3, 2, 12, 0), xnys, models={"m": TUESDAY, "other": TUESDAY})
     state = apply_model_updated(state, "m", condition, active=active, at=ny(2026, 3, 2, 13, 0))
@@ -193,7 +193,7 @@ def test_deactivated_or_calendarless_models_are_removed(
     ]
 
 
-def test_models_learnt_before_the_first_start_start_with_it(xnys: ExchangeTradingCalendar) -> None:
+def test_models_learnt_before_the_first_start_start_with_it(xnys: ExchangeCalendar) -> None:
     state = apply_model_updated(ScheduleState(), "m", TUESDAY, active=True, at=ny(2026, 1, 6))
     assert calendar_series("m") not in state.watermarks
     slots, state = due_slots(state, ny(2026, 3, 3, 12, 0), xnys, RUN_LATE)
@@ -201,7 +201,7 @@ def test_models_learnt_before_the_first_start_start_with_it(xnys: ExchangeTradin
     assert state.watermarks[calendar_series("m")] == ny(2026, 3, 3, 12, 0)
 
 
-def test_state_document_round_trips_through_json(xnys: ExchangeTradingCalendar) -> None:
+def test_state_document_round_trips_through_json(xnys: ExchangeCalendar) -> None:
     state = started(
         ny(2026, 3, 2, 12, 0),
         xnys,
@@ -212,13 +212,13 @@ def test_state_document_round_trips_through_json(xnys: ExchangeTradingCalendar) 
     assert ScheduleState.from_document(ScheduleState().to_document()) == ScheduleState()
 
 
-def test_naive_now_is_rejected(xnys: ExchangeTradingCalendar) -> None:
+def test_naive_now_is_rejected(xnys: ExchangeCalendar) -> None:
     with pytest.raises(ValueError, match="aware"):
         due_slots(ScheduleState(), datetime(2026, 3, 2, 12, 0), xnys, RUN_LATE)
 
 
 def test_a_model_read_a_little_late_still_gets_the_slot_that_passed_meanwhile(
-    xnys: ExchangeTradingCalendar,
+    xnys: ExchangeCalendar,
 ) -> None:
     """Created at 09:30, read by the scheduler at 09:37 (consumer lag) after it had ticked past
     the 09:35 slot: within the grace the slot is still owed; beyond it, it is not."""

@@ -17,7 +17,7 @@ def test_defaults_are_the_domain_defaults(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.delenv(name)
     settings = SchedulerSettings()
     assert settings.service_name == "scheduler"
-    assert settings.calendar_code == "XNYS"
+    assert settings.trading_calendar == "XNYS"
     assert settings.tick_seconds == 5.0
     assert settings.scheduler_config() == SchedulerConfig()
 
@@ -32,7 +32,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         "REBAL_MISSED_SLOT_POLICY": "skip",
         "REBAL_LATE_AFTER_SECONDS": "60",
         "REBAL_QUARTER_MONTHS": "[1, 3, 6, 12]",
-        "REBAL_TIMEZONE": "Europe/Brussels",
+        "REBAL_TIMEZONE": "Europe/Brussels",  # deprecated name of REBAL_MARKET_TIMEZONE
         "REBAL_TICK_SECONDS": "0.5",
     }
     for name, value in env.items():
@@ -44,12 +44,17 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.missed_slot_policy is MissedSlotPolicy.SKIP
     assert config.late_after == timedelta(seconds=60)
     assert config.quarter_months == frozenset({1, 3, 6, 12})
-    assert SchedulerSettings().timezone == "Europe/Brussels"
+    assert SchedulerSettings().market_timezone == "Europe/Brussels"
 
 
 def test_sub_minute_sweeps_override_minutes() -> None:
-    settings = SchedulerSettings(drift_sweep_minutes=30, drift_sweep_seconds=2)
+    settings = SchedulerSettings(profile="dev", drift_sweep_minutes=30, drift_sweep_seconds=2)
     assert settings.scheduler_config().drift_sweep_every == timedelta(seconds=2)
+
+
+def test_sub_minute_sweeps_are_refused_under_the_prod_profile() -> None:
+    with pytest.raises(ValidationError, match="REBAL_DRIFT_SWEEP_SECONDS"):
+        SchedulerSettings(profile="prod", drift_sweep_seconds=2)
 
 
 @pytest.mark.parametrize(

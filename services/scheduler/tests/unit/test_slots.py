@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
+from rebal_runtime.calendar import ExchangeCalendar
 from rebal_scheduler.domain import (
     ALL_SCOPE,
     CalendarCondition,
@@ -65,7 +65,7 @@ def test_slot_rejects_naive_or_non_utc_times_and_wrong_scopes() -> None:
         Slot(SlotKind.DRIFT_SWEEP, model_scope("m"), ny(2026, 3, 2, 9, 30), day)
 
 
-def test_calendar_slot_time_follows_dst(xnys: ExchangeTradingCalendar) -> None:
+def test_calendar_slot_time_follows_dst(xnys: ExchangeCalendar) -> None:
     monthly_2 = CalendarCondition.parse("monthly", 2)
     slots = calendar_slots("m", monthly_2, ny(2026, 3, 1), ny(2026, 4, 30), xnys, CONFIG)
     assert [s.scheduled_at for s in slots] == [
@@ -75,7 +75,7 @@ def test_calendar_slot_time_follows_dst(xnys: ExchangeTradingCalendar) -> None:
     assert [s.slot_id for s in slots] == ["calendar:m:2026-03-02", "calendar:m:2026-04-02"]
 
 
-def test_calendar_slot_is_pulled_inside_an_early_close(xnys: ExchangeTradingCalendar) -> None:
+def test_calendar_slot_is_pulled_inside_an_early_close(xnys: ExchangeCalendar) -> None:
     late_config = SchedulerConfig(calendar_time=time(14, 0))
     thanksgiving = CalendarCondition.parse("annually", "11-26")  # rolls to Nov 25
     friday_after = CalendarCondition.parse("annually", "11-27")
@@ -86,7 +86,7 @@ def test_calendar_slot_is_pulled_inside_an_early_close(xnys: ExchangeTradingCale
     assert early.scheduled_at == ny(2026, 11, 27, 12, 30)  # 13:00 close - 30 min
 
 
-def test_nightly_runs_on_trading_days_only(xnys: ExchangeTradingCalendar) -> None:
+def test_nightly_runs_on_trading_days_only(xnys: ExchangeCalendar) -> None:
     slots = nightly_slots(ny(2026, 7, 1), ny(2026, 7, 7), xnys, CONFIG)
     # Jul 3 (observed holiday) and the weekend have no nightly.
     assert [s.trading_day for s in slots] == [date(2026, 7, 1), date(2026, 7, 2), date(2026, 7, 6)]
@@ -98,14 +98,14 @@ def test_nightly_runs_on_trading_days_only(xnys: ExchangeTradingCalendar) -> Non
     )
 
 
-def test_nightly_count_over_2026_equals_sessions(xnys: ExchangeTradingCalendar) -> None:
+def test_nightly_count_over_2026_equals_sessions(xnys: ExchangeCalendar) -> None:
     slots = nightly_slots(ny(2026, 1, 1), ny(2027, 1, 1), xnys, CONFIG)
     sessions = xnys.sessions_in_range(date(2026, 1, 1), date(2026, 12, 31))
     assert [s.trading_day for s in slots] == list(sessions)
     assert len(slots) == 251
 
 
-def test_drift_sweeps_on_a_normal_day(xnys: ExchangeTradingCalendar) -> None:
+def test_drift_sweeps_on_a_normal_day(xnys: ExchangeCalendar) -> None:
     times = drift_sweep_times(date(2026, 3, 2), xnys, CONFIG)
     assert len(times) == 13  # 09:30, 10:00, ..., 15:30 inclusive
     assert times[0] == ny(2026, 3, 2, 9, 30)
@@ -114,9 +114,7 @@ def test_drift_sweeps_on_a_normal_day(xnys: ExchangeTradingCalendar) -> None:
 
 
 @pytest.mark.parametrize("early_close_day", [date(2026, 11, 27), date(2026, 12, 24)])
-def test_drift_sweeps_on_early_close_days(
-    xnys: ExchangeTradingCalendar, early_close_day: date
-) -> None:
+def test_drift_sweeps_on_early_close_days(xnys: ExchangeCalendar, early_close_day: date) -> None:
     times = drift_sweep_times(early_close_day, xnys, CONFIG)
     assert len(times) == 7  # 09:30 .. 12:30 (13:00 close - 30 min)
     assert times[-1] == xnys.session_close(early_close_day) - timedelta(minutes=30)
@@ -124,13 +122,13 @@ def test_drift_sweeps_on_early_close_days(
 
 @pytest.mark.parametrize(("minutes", "per_day"), [(30, 13), (60, 7), (45, 9), (360, 2), (361, 1)])
 def test_drift_sweep_interval_is_configurable(
-    xnys: ExchangeTradingCalendar, minutes: int, per_day: int
+    xnys: ExchangeCalendar, minutes: int, per_day: int
 ) -> None:
     config = SchedulerConfig(drift_sweep_every=timedelta(minutes=minutes))
     assert len(drift_sweep_times(date(2026, 3, 2), xnys, config)) == per_day
 
 
-def test_drift_sweep_count_over_2026(xnys: ExchangeTradingCalendar) -> None:
+def test_drift_sweep_count_over_2026(xnys: ExchangeCalendar) -> None:
     slots = drift_sweep_slots(ny(2026, 1, 1), ny(2027, 1, 1), xnys, CONFIG)
     normal_days = 251 - 2
     assert len(slots) == normal_days * 13 + 2 * 7
@@ -138,7 +136,7 @@ def test_drift_sweep_count_over_2026(xnys: ExchangeTradingCalendar) -> None:
     assert not any(s.trading_day in (date(2026, 11, 26), date(2026, 12, 25)) for s in slots)
 
 
-def test_interval_is_open_at_the_start_and_closed_at_the_end(xnys: ExchangeTradingCalendar) -> None:
+def test_interval_is_open_at_the_start_and_closed_at_the_end(xnys: ExchangeCalendar) -> None:
     at_1000, at_1030 = ny(2026, 3, 2, 10, 0), ny(2026, 3, 2, 10, 30)
     assert [s.scheduled_at for s in drift_sweep_slots(at_1000, at_1030, xnys, CONFIG)] == [at_1030]
     assert drift_sweep_slots(at_1030, at_1030, xnys, CONFIG) == []
@@ -164,7 +162,7 @@ def test_invalid_configs_are_rejected(kwargs: dict[str, object]) -> None:
         SchedulerConfig(**kwargs)  # type: ignore[arg-type]
 
 
-def test_sub_minute_sweeps_get_second_precise_distinct_ids(xnys: ExchangeTradingCalendar) -> None:
+def test_sub_minute_sweeps_get_second_precise_distinct_ids(xnys: ExchangeCalendar) -> None:
     """The demo/test knob: sweeps every 20 s. Whole-minute sweeps keep the minute-only id."""
     config = SchedulerConfig(drift_sweep_every=timedelta(seconds=20))
     slots = drift_sweep_slots(ny(2026, 3, 2, 9, 29), ny(2026, 3, 2, 9, 31), xnys, config)

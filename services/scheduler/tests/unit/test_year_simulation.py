@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebal_scheduler.adapters.trading_calendar import ExchangeTradingCalendar
+from rebal_runtime.calendar import ExchangeCalendar
 from rebal_scheduler.domain import (
     CalendarCondition,
     MissedSlotPolicy,
@@ -43,7 +43,7 @@ MODELS = {
 }
 
 
-def fresh_state(calendar: ExchangeTradingCalendar, config: SchedulerConfig) -> ScheduleState:
+def fresh_state(calendar: ExchangeCalendar, config: SchedulerConfig) -> ScheduleState:
     state = ScheduleState()
     for model_id, condition in MODELS.items():
         state = apply_model_updated(state, model_id, condition, active=True, at=YEAR_START)
@@ -52,19 +52,17 @@ def fresh_state(calendar: ExchangeTradingCalendar, config: SchedulerConfig) -> S
     return state
 
 
-def one_big_step(calendar: ExchangeTradingCalendar) -> list[Slot]:
+def one_big_step(calendar: ExchangeCalendar) -> list[Slot]:
     slots, _ = due_slots(fresh_state(calendar, RUN_LATE), YEAR_END, calendar, RUN_LATE)
     return slots
 
 
 @pytest.fixture(scope="module")
-def reference(xnys: ExchangeTradingCalendar) -> list[Slot]:
+def reference(xnys: ExchangeCalendar) -> list[Slot]:
     return one_big_step(xnys)
 
 
-def test_one_big_step_matches_the_rules(
-    xnys: ExchangeTradingCalendar, reference: list[Slot]
-) -> None:
+def test_one_big_step_matches_the_rules(xnys: ExchangeCalendar, reference: list[Slot]) -> None:
     slots = reference
     assert slots == sorted(slots, key=slot_order)
     sessions = list(xnys.sessions_in_range(date(2026, 1, 1), date(2026, 12, 31)))
@@ -90,7 +88,7 @@ steps = st.lists(
 @settings(max_examples=40, deadline=None)
 @given(step_minutes=steps, restarts=st.lists(st.booleans(), max_size=150))
 def test_any_stepping_yields_the_big_step_slots_once(
-    xnys: ExchangeTradingCalendar,
+    xnys: ExchangeCalendar,
     reference: list[Slot],
     step_minutes: list[int],
     restarts: list[bool],
@@ -113,7 +111,7 @@ def test_any_stepping_yields_the_big_step_slots_once(
 @settings(max_examples=25, deadline=None)
 @given(step_minutes=steps)
 def test_skip_drops_only_older_missed_slots_of_a_series(
-    xnys: ExchangeTradingCalendar, reference: list[Slot], step_minutes: list[int]
+    xnys: ExchangeCalendar, reference: list[Slot], step_minutes: list[int]
 ) -> None:
     late_state, skip_state = fresh_state(xnys, RUN_LATE), fresh_state(xnys, SKIP)
     now = YEAR_START

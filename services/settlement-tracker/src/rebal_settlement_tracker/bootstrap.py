@@ -9,8 +9,7 @@ from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.log import get_logger
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
-from rebal_settlement_tracker.adapters.run_document import run_repository
-from rebal_settlement_tracker.adapters.trading_calendar import calendar_for
+from rebal_settlement_tracker.adapters.run_document import refusal_repository, run_repository
 from rebal_settlement_tracker.domain import SettlementPolicy, TradingCalendar
 from rebal_settlement_tracker.entrypoints.kafka import build_router
 from rebal_settlement_tracker.entrypoints.sweep import SettlementSweep
@@ -41,18 +40,16 @@ def bootstrap(
     """Build the service; nothing connects until `runtime.start()`."""
     runtime = ServiceRuntime(settings, store=store)
     clock = clock or SystemClock()
-    if calendar is None:
-        exchange = calendar_for(settings.trading_calendar)
-        calendar, market_timezone = exchange, market_timezone or exchange.timezone
-    if market_timezone is None:
-        raise ValueError("a custom calendar needs its market_timezone")
-    policy = SettlementPolicy(calendar, market_timezone, settings.cycles(), settings.unblock_on)
+    calendar = calendar if calendar is not None else runtime.trading_calendar()
+    market_timezone = market_timezone or settings.market_tz
+    policy = SettlementPolicy(calendar, market_timezone, settings.cycles(), settings.run_timeout())
     acceptance = settings.acceptance()
     handlers = SettlementHandlers(
         run_repository(runtime.store),
         clock,
         policy,
         producer=settings.service_name,
+        refusals=refusal_repository(runtime.store),
         acceptance=acceptance,
     )
     runtime.include_router(build_router(settings, handlers))
@@ -69,7 +66,7 @@ def bootstrap(
     runtime.on_start(announce_trust)
 
     async def broker_lost_records(reason: str) -> None:
-        # A run.completed the broker lost would leave its portfolio blocked: say it again.
+        # A run.completed or run.settled the broker lost would leave its portfolio blocked.
         await rereport_recent(handlers, reason)
 
     runtime.on_broker_data_lost(broker_lost_records)

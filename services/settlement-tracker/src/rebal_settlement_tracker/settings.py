@@ -1,14 +1,19 @@
-"""Settings of the settlement-tracker (environment variables with prefix `REBAL_`)."""
+"""Settings of the settlement-tracker (environment variables with prefix `REBAL_`).
+
+Business days for settlement are the sessions of the runtime's trading calendar
+(`REBAL_TRADING_CALENDAR`, XNYS by default); what day it is is read in `REBAL_MARKET_TIMEZONE`.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
 from rebal_runtime.settings import RuntimeSettings
-from rebal_settlement_tracker.domain import AcceptancePolicy, SettlementCycles, UnblockOn
+from rebal_settlement_tracker.domain import AcceptancePolicy, SettlementCycles
 
 CycleDays = Annotated[int, Field(ge=0)]
 
@@ -27,18 +32,6 @@ class SettlementSettings(RuntimeSettings):
     settlement_cycles: dict[str, CycleDays] = Field(
         default_factory=dict,
         description='Per-asset-class overrides of the cycle, as JSON, e.g. `{"us_equity": 1}`.',
-    )
-    trading_calendar: str = Field(
-        "XNYS",
-        description="exchange_calendars code of the exchange whose sessions count as business "
-        'days for settlement; its time zone decides what "today" is. `ALWAYS_OPEN` makes every '
-        "day a business day (demo only).",
-    )
-    unblock_on: UnblockOn = Field(
-        UnblockOn.SETTLED,
-        description="When a transaction counts as final for run.completed: `SETTLED` (the "
-        "InvestSuite seed, default) or `EXECUTED` (the portfolio unblocks on execution; "
-        "transaction.settled still follows at settlement).",
     )
     settlement_sweep_seconds: float = Field(
         30.0,
@@ -67,6 +60,14 @@ class SettlementSettings(RuntimeSettings):
         "with (`expected_price` of optimization.ready), as a fraction: 0.10 = 10%. A prices "
         "re-check before queued runs start keeps real fills well inside it.",
     )
+    run_timeout_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="How long after a run reached IN_PROGRESS (a CLIENT run: after its creation; "
+        "time QUEUED does not count) its orders' outcomes may stay unknown: then it ends TIMEOUT, "
+        "its unknown orders EXPIRED, and the portfolio is unblocked once what executed settles. "
+        "Found by the sweep (`settlement_sweep_seconds`).",
+    )
 
     @model_validator(mode="after")
     def _platform_signer_is_trusted(self) -> Self:
@@ -84,6 +85,9 @@ class SettlementSettings(RuntimeSettings):
             notional_tolerance=self.fill_notional_tolerance,
             price_band=self.fill_price_band,
         )
+
+    def run_timeout(self) -> timedelta:
+        return timedelta(seconds=self.run_timeout_seconds)
 
     def cycles(self) -> SettlementCycles:
         return SettlementCycles(dict(self.settlement_cycles), self.settlement_cycle_days)

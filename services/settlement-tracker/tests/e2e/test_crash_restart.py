@@ -1,6 +1,7 @@
 """`python -m rebal_settlement_tracker` as a real subprocess over the embedded Kafka: killed with
 SIGKILL mid-run and restarted on the same SQLite file, it still publishes exactly one
-run.completed with the right totals and keeps every transaction."""
+run.completed and one run.settled with the right totals, each status change once, and keeps every
+transaction."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
+from rebal_runtime.calendar import ExchangeCalendar
 from rebal_runtime.embedded import EmbeddedKafka
 from rebal_runtime.store.sqlite import SqliteStore
 from rebal_runtime.testing.kafka import TopicReader
@@ -28,20 +30,20 @@ from rebal_schemas import (
     CloseReason,
     Event,
     RunCompleted,
+    RunSettled,
     RunStatus,
     TransactionSettled,
     encode,
     key_of,
 )
 from rebal_settlement_tracker.adapters.run_document import RUNS
-from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
 
 pytestmark = [pytest.mark.kafka, pytest.mark.fault]
 
 
 def last_session() -> date:
     """The latest NYSE session up to today: under T+0 its trades are due now, even at weekends."""
-    calendar = ExchangeTradingCalendar("XNYS")
+    calendar = ExchangeCalendar("XNYS")
     day = datetime.now(ZoneInfo("America/New_York")).date()
     while not calendar.is_session(day):
         day -= timedelta(days=1)
@@ -139,6 +141,8 @@ async def test_sigkill_mid_run_then_restart_gives_one_complete_run(
     async with (
         TopicReader(bootstrap_servers, "transaction.settled") as settled,
         TopicReader(bootstrap_servers, "run.completed") as completed,
+        TopicReader(bootstrap_servers, "run.settled") as run_settled,
+        TopicReader(bootstrap_servers, "run.status_changed") as statuses,
     ):
         service_process.start()
         await publish(bootstrap_servers, events.ready(), sell_aapl, buy_msft)
@@ -150,9 +154,11 @@ async def test_sigkill_mid_run_then_restart_gives_one_complete_run(
         service_process.start()
         await publish(bootstrap_servers, vti_full, goog_rejected, sell_aapl, msft_replayed)
         await completed.wait_for(lambda evs: len(evs) >= 1, timeout=60)
+        await run_settled.wait_for(lambda evs: len(evs) >= 1, timeout=60)
         await asyncio.sleep(1.0)  # anything extra would have come by now (sweep every 0.2 s)
         await completed.settle(0.5)
         await settled.settle(0.5)
+        await statuses.settle(0.5)
         assert service_process.terminate() == 0  # SIGTERM: graceful stop
 
     [run_completed] = completed.events()  # exactly one record on the topic
@@ -165,13 +171,22 @@ async def test_sigkill_mid_run_then_restart_gives_one_complete_run(
         "MSFT": Decimal(4),
         "VTI": Decimal("3.3333"),
     }
-    assert [(o.leg, o.status.value, o.filled_qty) for o in run_completed.orders] == [
+    # T+0: each executed leg settled in the write of its fill, before the run completed
+    assert [(o.leg, o.transaction_status.value, o.filled_qty) for o in run_completed.orders] == [
         (0, "SETTLED", Decimal(10)),
         (1, "SETTLED", Decimal(4)),
         (2, "SETTLED", Decimal("3.3333")),
-        (3, "NOT_EXECUTED", Decimal(0)),
     ]
+    assert [
+        (o.leg, o.status.value, o.transaction_status.value) for o in run_completed.failed_orders
+    ] == [(3, "rejected", "NOT_EXECUTED")]
     assert run_completed.last_execution_at == at(trade_date, 3)
+    [done] = run_settled.events()  # exactly one record on the topic
+    assert isinstance(done, RunSettled) and done.status is RunStatus.COMPLETED_ADJUSTED
+    assert done.cash_delta == run_completed.cash_delta
+    # each status once, whatever the kill repeated (a re-sent row has the same event id)
+    path = {(e.event_id, e.status.value) for e in statuses.events() if e.id == events.run_id}
+    assert sorted(status for _, status in path) == ["COMPLETED_ADJUSTED", "IN_PROGRESS", "QUEUED"]
     # one settlement per executed leg (a relay re-send after the kill would repeat the same id)
     legs = settled_legs(settled.events())
     assert {leg: len(ids) for leg, ids in legs.items()} == {0: 1, 1: 1, 2: 1}
@@ -183,7 +198,7 @@ async def test_sigkill_mid_run_then_restart_gives_one_complete_run(
         assert await store.pending_outbox() == []
     finally:
         await store.close()
-    assert doc is not None and doc.state["completed"] is True
+    assert doc is not None and doc.state["completed"] is True and doc.state["settled"] is True
     kept = [(t["leg"], t["status"], t["filled_qty"]) for t in doc.state["transactions"]]
     assert kept == [
         (0, "SETTLED", "10"),

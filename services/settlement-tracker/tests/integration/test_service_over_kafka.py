@@ -22,8 +22,13 @@ from rebal_schemas import (
     BrokerIntegration,
     Event,
     MessageDeadLettered,
+    RejectionCode,
+    RequestRejected,
     RunCompleted,
+    RunCreated,
+    RunSettled,
     RunStatus,
+    RunStatusChanged,
     TransactionSettled,
     encode,
     key_of,
@@ -76,7 +81,7 @@ def of_run(run_id: str, kind: type[Event]) -> Callable[[list[Any]], list[Any]]:
     return lambda events: [e for e in events if isinstance(e, kind) and e.run_id == run_id]
 
 
-async def test_t1_run_completes_once_when_the_clock_reaches_the_settlement_date(
+async def test_t1_run_completes_at_execution_and_settles_when_the_clock_reaches_its_date(
     kafka: EmbeddedKafka, tmp_path: Path, run_events
 ) -> None:
     await ensure_topics(kafka.bootstrap_servers)
@@ -92,32 +97,80 @@ async def test_t1_run_completes_once_when_the_clock_reaches_the_settlement_date(
         of_run(events.run_id, TransactionSettled),
         of_run(events.run_id, RunCompleted),
     )
+    run_settled_of = of_run(events.run_id, RunSettled)
+
+    def statuses_of(evs: list[Any]) -> list[Any]:
+        kinds = (RunCreated, RunStatusChanged)
+        return [e for e in evs if isinstance(e, kinds) and e.id == events.run_id]
+
     async with (
         svc.runtime.running(),
         TopicReader(kafka.bootstrap_servers, "transaction.settled") as settled,
         TopicReader(kafka.bootstrap_servers, "run.completed") as completed,
+        TopicReader(kafka.bootstrap_servers, "run.settled") as run_settled,
+        TopicReader(kafka.bootstrap_servers, "run.status_changed") as statuses,
     ):
         await publish(kafka.bootstrap_servers, events.ready(), *fills, fills[1])
-
-        async def all_fills_recorded() -> bool:
-            doc = await svc.runtime.store.load(RUNS, events.run_id)
-            return doc is not None and len(doc.state["fills"]) == 3 and bool(doc.state["orders"])
-
-        await wait_until(all_fills_recorded)
+        # every order final: run.completed on the trade date, before anything settles (T+1)
+        await completed.wait_for(lambda evs: bool(completed_of(evs)))
+        await statuses.wait_for(lambda evs: len(statuses_of(evs)) == 3)
         await settled.settle(0.3)
-        assert settled_of(settled.events()) == []  # T+1: nothing settles on the trade date
+        assert settled_of(settled.events()) == []
+        assert run_settled_of(run_settled.events()) == []
 
         clock.set(market_time(THURSDAY, 14))
-        await completed.wait_for(lambda evs: bool(completed_of(evs)))
+        await run_settled.wait_for(lambda evs: bool(run_settled_of(evs)))
         await settled.wait_for(lambda evs: len(settled_of(evs)) == 3)
         await completed.settle(0.5)
+        await statuses.settle(0.3)
 
     [run_completed] = completed_of(completed.events())
     assert run_completed.status is RunStatus.COMPLETED_SUCCESS
     # +2005.00 - 1600.50 - 1000.02 (3.3333 x 300.01 rounded to cents)
     assert run_completed.cash_delta == Decimal("-595.52")
-    assert run_completed.completed_at == market_time(THURSDAY, 14)
+    assert run_completed.completed_at == market_time(WEDNESDAY, 14)
+    assert [o.transaction_status.value for o in run_completed.orders] == ["EXECUTED"] * 3
     assert {s.settlement_date for s in settled_of(settled.events())} == {THURSDAY}
+    [done] = run_settled_of(run_settled.events())
+    assert done.settled_at == market_time(THURSDAY, 14)
+    assert {t.status.value for t in done.transactions} == {"SETTLED"}
+    assert [e.status for e in statuses_of(statuses.events())] == [
+        RunStatus.QUEUED,
+        RunStatus.IN_PROGRESS,
+        RunStatus.COMPLETED_SUCCESS,
+    ]
+
+
+async def test_a_cancel_of_an_unknown_or_final_run_is_answered_on_request_rejected(
+    kafka: EmbeddedKafka, tmp_path: Path, run_events
+) -> None:
+    await ensure_topics(kafka.bootstrap_servers)
+    clock = FakeClock(market_time(WEDNESDAY, 20))
+    svc = service(kafka.bootstrap_servers, tmp_path, clock, settlement_cycle_days=0)
+    events, unknown = run_events(orders=run_events().orders[:1]), run_events()
+    final, nowhere = events.cancel(), unknown.cancel()
+
+    def answers(evs: list[Any]) -> list[Any]:
+        mine = (final.event_id, nowhere.event_id)
+        return [e for e in evs if isinstance(e, RequestRejected) and e.causation_id in mine]
+
+    async with (
+        svc.runtime.running(),
+        TopicReader(kafka.bootstrap_servers, "run.settled") as run_settled,
+        TopicReader(kafka.bootstrap_servers, "request.rejected") as rejected,
+    ):
+        await publish(kafka.bootstrap_servers, nowhere, events.ready())
+        await publish(kafka.bootstrap_servers, events.filled(0, "10", "200.50", WEDNESDAY))
+        await run_settled.wait_for(lambda evs: bool(of_run(events.run_id, RunSettled)(evs)))
+        await publish(kafka.bootstrap_servers, final, nowhere)  # nowhere: a client's retry
+        await rejected.wait_for(lambda evs: len(answers(evs)) == 2)
+        await rejected.settle(0.5)
+
+    by_cause = {e.causation_id: e for e in answers(rejected.events())}
+    assert len(answers(rejected.events())) == 2  # the retry was answered before: not again
+    assert by_cause[nowhere.event_id].reason_code is RejectionCode.RUN_UNKNOWN
+    assert by_cause[final.event_id].reason_code is RejectionCode.RUN_FINAL
+    assert by_cause[final.event_id].portfolio_id == events.portfolio_id
 
 
 async def test_client_fills_before_the_plan_complete_the_run_once_at_t0(
@@ -145,6 +198,7 @@ async def test_client_fills_before_the_plan_complete_the_run_once_at_t0(
 
     [run_completed] = completed_of(completed.events())
     assert run_completed.broker_integration is BrokerIntegration.CLIENT
+    assert [o.transaction_status.value for o in run_completed.orders] == ["SETTLED"] * 3  # T+0
     assert run_completed.status is RunStatus.COMPLETED_SUCCESS
     assert run_completed.holdings_delta == {
         "AAPL": Decimal(-10),

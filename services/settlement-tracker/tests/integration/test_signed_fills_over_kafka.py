@@ -56,6 +56,16 @@ async def send_raw(bootstrap_servers: str, *records: tuple[Event, list[tuple[str
         await producer.stop()
 
 
+async def router_relay(servers: str, tmp_path: Path, key: str) -> tuple[InMemoryStore, OutboxRelay]:
+    """The order-router's side: its outbox, published by a relay with its signing key."""
+    store = InMemoryStore()
+    await store.open()
+    settings = settings_for(
+        servers, tmp_path, "order-router", service_name="order-router", signing_key=key
+    )
+    return store, OutboxRelay(store, AiokafkaSender(settings), poll_seconds=0.02)
+
+
 async def test_signed_fill_from_the_relay_is_accepted_and_forged_ones_are_dead_lettered(
     kafka: EmbeddedKafka, tmp_path: Path, run_events
 ) -> None:
@@ -85,17 +95,7 @@ async def test_signed_fill_from_the_relay_is_accepted_and_forged_ones_are_dead_l
     )
     forged_values = {encode(e) for e in (forged_early, forged_unsigned, forged_guessed)}
 
-    # The order-router's side: its outbox, published by a relay with its signing key.
-    router_store = InMemoryStore()
-    await router_store.open()
-    router_settings = settings_for(
-        servers,
-        tmp_path,
-        "order-router",
-        service_name="order-router",
-        signing_key=keys["order-router"],
-    )
-    relay = OutboxRelay(router_store, AiokafkaSender(router_settings), poll_seconds=0.02)
+    router_store, relay = await router_relay(servers, tmp_path, keys["order-router"])
 
     def of_run(evs: list[object]) -> list[RunCompleted]:
         return [e for e in evs if isinstance(e, RunCompleted) and e.run_id == events.run_id]

@@ -4,26 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from rebal_runtime.calendar import ExchangeCalendar
 from rebal_runtime.clock import FakeClock
 from rebal_runtime.store import InMemoryStore
-from rebal_schemas import Event, RunCompleted, TransactionSettled, decode
-from rebal_settlement_tracker.adapters.run_document import RUNS, run_from_document, run_repository
-from rebal_settlement_tracker.adapters.trading_calendar import ExchangeTradingCalendar
+from rebal_schemas import (
+    Event,
+    RequestRejected,
+    RunCompleted,
+    RunCreated,
+    RunSettled,
+    RunStatusChanged,
+    TransactionSettled,
+    decode,
+)
+from rebal_settlement_tracker.adapters.run_document import (
+    RUNS,
+    refusal_repository,
+    run_from_document,
+    run_repository,
+)
 from rebal_settlement_tracker.domain import (
     AcceptancePolicy,
     Run,
     SettlementCycles,
     SettlementPolicy,
-    UnblockOn,
 )
 from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
 
-XNYS = ExchangeTradingCalendar("XNYS")
+XNYS = ExchangeCalendar("XNYS")
 
 
 @dataclass
@@ -50,6 +63,25 @@ class Harness:
             if isinstance(e, RunCompleted) and run_id in (None, e.run_id)
         ]
 
+    def run_settled(self, run_id: str | None = None) -> list[RunSettled]:
+        return [
+            e for e in self.published() if isinstance(e, RunSettled) and run_id in (None, e.run_id)
+        ]
+
+    def statuses(self, run_id: str | None = None) -> list[RunCreated | RunStatusChanged]:
+        """run.created and run.status_changed, in publication order."""
+        return [
+            e
+            for e in self.published()
+            if isinstance(e, RunCreated | RunStatusChanged) and run_id in (None, e.id)
+        ]
+
+    def status_path(self, run_id: str | None = None) -> list[str]:
+        return [e.status.value for e in self.statuses(run_id)]
+
+    def rejected(self) -> list[RequestRejected]:
+        return [e for e in self.published() if isinstance(e, RequestRejected)]
+
     async def run(self, run_id: str) -> Run:
         doc = await self.store.load(RUNS, run_id)
         assert doc is not None
@@ -61,6 +93,10 @@ class Harness:
             "optimization.ready": self.handlers.optimization_ready,
             "order.filled": self.handlers.order_filled,
             "order.closed": self.handlers.order_closed,
+            "run.cancel_requested": self.handlers.run_cancel_requested,
+            "run.execution_queued": self.handlers.run_execution,
+            "run.execution_started": self.handlers.run_execution,
+            "run.execution_stopped": self.handlers.run_execution,
         }[event.event_type]
         result: bool = await handler(event, *provenance)
         return result
@@ -75,18 +111,20 @@ def harness() -> HarnessFactory:
         start: datetime,
         *,
         cycle_days: int = 1,
-        unblock_on: UnblockOn = UnblockOn.SETTLED,
         sweep_page: int = 200,
         acceptance: AcceptancePolicy | None = None,
+        run_timeout: timedelta = timedelta(days=1),
     ) -> Harness:
         store = InMemoryStore()
         clock = FakeClock(start)
-        policy = SettlementPolicy(XNYS, XNYS.timezone, SettlementCycles({}, cycle_days), unblock_on)
+        cycles = SettlementCycles({}, cycle_days)
+        policy = SettlementPolicy(XNYS, XNYS.timezone, cycles, run_timeout)
         handlers = SettlementHandlers(
             run_repository(store),
             clock,
             policy,
             producer="settlement-tracker",
+            refusals=refusal_repository(store),
             sweep_page=sweep_page,
             acceptance=acceptance,
         )

@@ -1,5 +1,6 @@
-"""run.completed is published exactly once, with the same content, whatever the arrival order,
-the redeliveries and the sweeps in between."""
+"""run.created, every run.status_changed, run.completed and run.settled are published exactly
+once, with the same content, whatever the arrival order, the redeliveries and the sweeps in
+between."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rebal_schemas import CloseReason, Event, RunStatus, TransactionStatus
-from rebal_settlement_tracker.domain import UnblockOn
 
 FRIDAY = date(2026, 3, 6)
 
@@ -34,9 +34,9 @@ def scenario_events(events) -> list[Event]:  # type: ignore[no-untyped-def]
     return [ready, partial, full, msft, vti, expired, full, ready]
 
 
-def run_scenario(harness, events, order: list[int], sweep_after: set[int], unblock_on):  # type: ignore[no-untyped-def]
+def run_scenario(harness, events, order: list[int], sweep_after: set[int]):  # type: ignore[no-untyped-def]
     async def scenario():  # type: ignore[no-untyped-def]
-        h = harness(market_time(FRIDAY, 14), unblock_on=unblock_on)
+        h = harness(market_time(FRIDAY, 14))
         inputs = scenario_events(events)
         for step, index in enumerate(order):
             await h.handle(inputs[index])
@@ -46,7 +46,7 @@ def run_scenario(harness, events, order: list[int], sweep_after: set[int], unblo
         h.clock.set(market_time(date(2026, 3, 9), 14))  # Monday: everything is due
         await h.handlers.settle_due()
         await h.handlers.settle_due()
-        return h.completed(), h.settled()
+        return h
 
     # A private loop: the test is synchronous (hypothesis) and must not touch pytest-asyncio's.
     loop = asyncio.new_event_loop()
@@ -56,23 +56,24 @@ def run_scenario(harness, events, order: list[int], sweep_after: set[int], unblo
         loop.close()
 
 
-def canonical(completed, unblock_on: UnblockOn) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
-    orders = completed.orders
-    if unblock_on is UnblockOn.EXECUTED:
-        # The run completes at execution; whether a leg had also settled by then depends on how
-        # far the clock had moved, not on the order of the events.
-        orders = tuple(
-            o.model_copy(update={"status": TransactionStatus.EXECUTED})
-            if o.status is TransactionStatus.SETTLED
-            else o
-            for o in orders
-        )
+def canonical(completed) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+    # The run completes at execution; whether a leg had also settled by then depends on how far
+    # the clock had moved, not on the order of the events.
+    orders = tuple(
+        o.model_copy(update={"transaction_status": TransactionStatus.EXECUTED})
+        if o.transaction_status is TransactionStatus.SETTLED
+        else o
+        for o in completed.orders
+    )
     return (
         completed.status,
+        completed.reason,
         orders,
+        completed.failed_orders,
         completed.cash_delta,
         completed.holdings_delta,
         completed.last_execution_at,
+        completed.event_id,
     )
 
 
@@ -80,25 +81,37 @@ def canonical(completed, unblock_on: UnblockOn) -> tuple[object, ...]:  # type: 
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    order=st.permutations(list(range(8))),
-    sweep_after=st.sets(st.integers(0, 7), max_size=3),
-    unblock_on=st.sampled_from(list(UnblockOn)),
-)
-def test_run_completed_once_with_the_same_content_in_any_order(
-    harness, run_events, order, sweep_after, unblock_on
+@given(order=st.permutations(list(range(8))), sweep_after=st.sets(st.integers(0, 7), max_size=3))
+def test_every_run_event_once_with_the_same_content_in_any_order(
+    harness, run_events, order, sweep_after
 ) -> None:
     events = run_events()
-    reference_completed, _ = run_scenario(harness, events, list(range(8)), set(), unblock_on)
-    completed, settled = run_scenario(harness, events, order, sweep_after, unblock_on)
+    reference = run_scenario(harness, events, list(range(8)), set())
+    h = run_scenario(harness, events, order, sweep_after)
 
-    assert len(completed) == 1
-    assert canonical(completed[0], unblock_on) == canonical(reference_completed[0], unblock_on)
-    assert completed[0].status is RunStatus.COMPLETED_ADJUSTED
+    [completed], [run_settled] = h.completed(), h.run_settled()
+    assert canonical(completed) == canonical(reference.completed()[0])
+    assert completed.status is RunStatus.COMPLETED_ADJUSTED
     # +10 x 200.60 - 4 x 400.125 - 2.5 x 300.00 = 2006.00 - 1600.50 - 750.00
-    assert completed[0].cash_delta == Decimal("-344.50")
-    assert sorted((s.leg, s.qty) for s in settled) == [
+    assert completed.cash_delta == Decimal("-344.50")
+    [reference_settled] = reference.run_settled()
+    assert run_settled.model_copy(update={"settled_at": None, "occurred_at": None}) == (
+        reference_settled.model_copy(
+            update={
+                "settled_at": None,
+                "occurred_at": None,
+                "recorded_at": run_settled.recorded_at,
+                "causation_id": run_settled.causation_id,
+            }
+        )
+    )
+    assert h.status_path() == ["QUEUED", "IN_PROGRESS", "COMPLETED_ADJUSTED"]
+    assert [e.event_id for e in h.statuses()] == [e.event_id for e in reference.statuses()]
+    assert sorted((s.leg, s.qty) for s in h.settled()) == [
         (0, Decimal(10)),
         (1, Decimal(4)),
         (2, Decimal("2.5")),
     ]
+    assert sorted(s.event_id for s in h.settled()) == sorted(
+        s.event_id for s in reference.settled()
+    )

@@ -19,12 +19,13 @@ from rebal_settlement_tracker.domain import (
     PlannedOrder,
     RejectCode,
     Run,
+    RunTerms,
     Side,
     TransactionStatus,
     UnknownLeg,
 )
 
-from .run_builders import CALENDAR, FRIDAY, MONDAY, T1, at
+from .run_builders import FRIDAY, at
 
 SPY = PlannedOrder(0, "SPY", Side.BUY, qty=Decimal(15), expected_price=Decimal("500.00"))
 VTI = PlannedOrder(1, "VTI", Side.BUY, notional=Decimal("1000.00"), expected_price=Decimal(250))
@@ -34,13 +35,8 @@ UNSIGNED = FactSource(symbol="SPY", side=Side.BUY)
 
 
 def plan(run: Run, *, integration: str = "PLATFORM", policy: AcceptancePolicy | None = None) -> Run:
-    return run.plan(
-        [SPY, VTI],
-        run_type="full_rebalance",
-        broker_integration=integration,
-        account_id="acct-1",
-        policy=policy or AcceptancePolicy(),
-    )
+    terms = RunTerms(run_type="full_rebalance", broker_integration=integration, account_id="a-1")
+    return run.plan([SPY, VTI], (), terms, policy=policy or AcceptancePolicy())
 
 
 def fill(
@@ -74,7 +70,7 @@ def refused(action: object, code: RejectCode) -> None:
 
 def completed_spy(run: Run) -> Decimal:
     run = fill(run, 1, "4", "250", FactSource(symbol="VTI", side=Side.BUY, signer="order-router"))
-    run, completion = run.settle_due(MONDAY, CALENDAR, T1)[0].complete()
+    completion = run.completion()
     assert completion is not None
     return next(o.filled_qty for o in completion.orders if o.symbol == "SPY")
 
@@ -227,7 +223,7 @@ def test_fill_price_must_lie_within_the_band_of_the_planned_price(
 
 def test_without_a_planned_price_the_band_is_not_checked() -> None:
     unpriced = PlannedOrder(0, "SPY", Side.BUY, qty=Decimal(15))
-    run = Run("O1", "pf-1").plan([unpriced], broker_integration="PLATFORM")
+    run = Run("O1", "pf-1").plan([unpriced], (), RunTerms(broker_integration="PLATFORM"))
     assert fill(run, 0, "15", "5000", UNSIGNED).transactions[0].filled_qty == Decimal(15)
 
 

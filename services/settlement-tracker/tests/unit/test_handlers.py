@@ -1,4 +1,5 @@
-"""Handlers over the InMemoryStore with a fake clock and the real XNYS calendar: happy paths."""
+"""Handlers over the InMemoryStore with a fake clock and the real XNYS calendar: happy paths.
+run.completed comes when every order is final, run.settled when every transaction is."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from rebal_schemas import (
     BrokerIntegration,
     CloseReason,
     OrderSide,
+    OrderStatus,
     RunStatus,
     SkippedOrder,
     TransactionStatus,
 )
-from rebal_settlement_tracker.domain import UnblockOn
 
 
 def market_time(day: date, hour: int = 15, minute: int = 0) -> datetime:
@@ -38,48 +39,6 @@ def fill_all(events, trade_date: date):  # type: ignore[no-untyped-def]
 EXPECTED_CASH = Decimal("2005.00") - Decimal("1600.50") - Decimal("1000.02")
 
 
-async def test_t1_run_settles_on_the_next_session_and_completes_once(harness, run_events) -> None:
-    h = harness(market_time(WEDNESDAY, 14))
-    events = run_events()
-    await h.handle(events.ready())
-    for fill in fill_all(events, WEDNESDAY):
-        await h.handle(fill)
-
-    assert h.published() == []  # executed, not settled: T+1
-    assert await h.handlers.settle_due() == 0  # still Wednesday
-
-    h.clock.set(market_time(THURSDAY, 13))
-    assert await h.handlers.settle_due() == 4  # three settlements + run.completed
-
-    settled = h.settled(events.run_id)
-    assert [(s.leg, s.qty, s.settlement_date) for s in settled] == [
-        (0, Decimal("10"), THURSDAY),
-        (1, Decimal("4"), THURSDAY),
-        (2, Decimal("3.3333"), THURSDAY),
-    ]
-    assert all(s.trade_date == WEDNESDAY and s.correlation_id == events.run_id for s in settled)
-    [completed] = h.completed(events.run_id)
-    assert completed.status is RunStatus.COMPLETED_SUCCESS
-    assert completed.optimization_id == completed.run_id == events.run_id
-    assert completed.portfolio_id == events.portfolio_id
-    assert completed.account_id == events.account_id
-    assert completed.broker_integration is BrokerIntegration.PLATFORM
-    assert completed.cash_delta == EXPECTED_CASH
-    assert completed.holdings_delta == {
-        "AAPL": Decimal("-10"),
-        "MSFT": Decimal("4"),
-        "VTI": Decimal("3.3333"),
-    }
-    assert completed.last_execution_at == market_time(WEDNESDAY, 15, 2)
-    assert completed.completed_at == h.clock.now()
-    assert completed.correlation_id == events.run_id and completed.producer == "settlement-tracker"
-    assert [o.status for o in completed.orders] == [TransactionStatus.SETTLED] * 3
-    assert completed.orders[2].planned_notional == Decimal("1000.00")
-
-    assert await h.handlers.settle_due() == 0  # nothing left: the run left the index
-    assert len(h.completed()) == 1
-
-
 async def test_fills_before_ready_are_kept_and_applied_when_the_plan_arrives(
     harness, run_events
 ) -> None:
@@ -96,6 +55,8 @@ async def test_fills_before_ready_are_kept_and_applied_when_the_plan_arrives(
     [completed] = h.completed(events.run_id)
     assert completed.status is RunStatus.COMPLETED_SUCCESS
     assert completed.cash_delta == EXPECTED_CASH
+    assert h.status_path() == ["QUEUED", "IN_PROGRESS", "COMPLETED_SUCCESS"]
+    assert len(h.run_settled(events.run_id)) == 1  # T+0: settled in the same write
 
 
 async def test_t0_settles_and_completes_in_the_fill_handler_without_a_sweep(
@@ -110,7 +71,9 @@ async def test_t0_settles_and_completes_in_the_fill_handler_without_a_sweep(
     await h.handle(second)
     await h.handle(third)
     assert [s.settlement_date for s in h.settled()] == [WEDNESDAY] * 3
-    assert len(h.completed()) == 1
+    [completed] = h.completed()
+    assert [o.transaction_status for o in completed.orders] == [TransactionStatus.SETTLED] * 3
+    assert len(h.run_settled()) == 1
 
 
 async def test_partial_fill_then_expiry_completes_adjusted_and_settles_the_executed_part(
@@ -122,30 +85,43 @@ async def test_partial_fill_then_expiry_completes_adjusted_and_settles_the_execu
     await h.handle(events.filled(0, "10", "200.50", WEDNESDAY))
     await h.handle(events.filled(1, "4", "400.125", WEDNESDAY))
     await h.handle(events.filled(2, "1.5", "300.00", WEDNESDAY, final=False))
+    assert h.completed() == []  # VTI is still open
     await h.handle(
         events.closed(
             2, CloseReason.expired, market_time(WEDNESDAY, 20), filled_qty="1.5", price="300.00"
         )
     )
+    [completed] = h.completed()  # at the expiry, before anything settled
+    assert completed.status is RunStatus.COMPLETED_ADJUSTED
+    assert completed.reason == "1 order(s) partially executed"
+    vti = completed.orders[2]
+    assert (vti.status, vti.transaction_status, vti.filled_qty, vti.reason) == (
+        OrderStatus.expired,
+        TransactionStatus.EXPIRED,
+        Decimal("1.5"),
+        "expired",
+    )
+    assert vti.expired_at == market_time(WEDNESDAY, 20) and vti.filled_at is None
+    assert completed.failed_orders == ()  # it filled something: an order, not a failed one
+    # 2005.00 - 1600.50 - 1.5 x 300.00
+    assert completed.cash_delta == Decimal("-45.50")
+    assert completed.holdings_delta["VTI"] == Decimal("1.5")
+    assert h.settled() == [] and h.run_settled() == []
+
     h.clock.set(market_time(THURSDAY))
     await h.handlers.settle_due()
-
     assert [(s.leg, s.qty) for s in h.settled()] == [
         (0, Decimal(10)),
         (1, Decimal(4)),
         (2, Decimal("1.5")),
     ]
-    [completed] = h.completed()
-    assert completed.status is RunStatus.COMPLETED_ADJUSTED
-    vti = completed.orders[2]
-    assert (vti.status, vti.filled_qty, vti.reason) == (
-        TransactionStatus.EXPIRED,
-        Decimal("1.5"),
-        "expired",
-    )
-    # 2005.00 - 1600.50 - 1.5 x 300.00
-    assert completed.cash_delta == Decimal("-45.50")
-    assert completed.holdings_delta["VTI"] == Decimal("1.5")
+    [run_settled] = h.run_settled()
+    assert [t.status for t in run_settled.transactions] == [
+        TransactionStatus.SETTLED,
+        TransactionStatus.SETTLED,
+        TransactionStatus.EXPIRED,  # its executed part settled
+    ]
+    assert run_settled.status is RunStatus.COMPLETED_ADJUSTED and len(h.completed()) == 1
 
 
 async def test_close_before_its_fill_waits_for_the_executed_part(harness, run_events) -> None:
@@ -167,8 +143,11 @@ async def test_close_before_its_fill_waits_for_the_executed_part(harness, run_ev
     assert (settled.leg, settled.qty, settled.symbol) == (1, Decimal(3), msft.symbol)
     [completed] = h.completed()
     assert completed.status is RunStatus.COMPLETED_ADJUSTED
-    assert completed.orders[0].status is TransactionStatus.CANCELLED
+    assert completed.orders[0].status is OrderStatus.canceled
+    assert completed.orders[0].transaction_status is TransactionStatus.CANCELLED
+    assert completed.orders[0].canceled_at == market_time(WEDNESDAY, 20)
     assert completed.cash_delta == Decimal("-1200.00")
+    assert len(h.run_settled()) == 1
 
 
 async def test_friday_trade_settles_on_monday_not_over_the_weekend(harness, run_events) -> None:
@@ -186,6 +165,7 @@ async def test_friday_trade_settles_on_monday_not_over_the_weekend(harness, run_
     await h.handlers.settle_due()
     assert {s.settlement_date for s in h.settled()} == {date(2026, 3, 9)}
     assert len(h.completed()) == 1
+    assert h.run_settled()[0].settled_at == h.clock.now()
 
 
 async def test_trade_before_good_friday_settles_the_next_monday(harness, run_events) -> None:
@@ -201,7 +181,7 @@ async def test_trade_before_good_friday_settles_the_next_monday(harness, run_eve
     h.clock.set(market_time(monday, 14))
     await h.handlers.settle_due()
     assert {s.settlement_date for s in h.settled()} == {monday}
-    assert len(h.completed()) == 1
+    assert len(h.completed()) == len(h.run_settled()) == 1
 
 
 async def test_today_is_the_exchange_date_not_the_utc_date(harness, run_events) -> None:
@@ -215,26 +195,7 @@ async def test_today_is_the_exchange_date_not_the_utc_date(harness, run_events) 
     h.clock.set(market_time(THURSDAY, 2))
     assert await h.handlers.settle_due() == 0
     h.clock.set(market_time(THURSDAY, 5))  # 00:00/01:00 in New York: Thursday there too
-    assert await h.handlers.settle_due() == 4
-
-
-async def test_unblock_on_executed_completes_at_execution_and_settles_later(
-    harness, run_events
-) -> None:
-    h = harness(market_time(WEDNESDAY, 15), unblock_on=UnblockOn.EXECUTED)
-    events = run_events()
-    await h.handle(events.ready())
-    for fill in fill_all(events, WEDNESDAY):
-        await h.handle(fill)
-
-    [completed] = h.completed()
-    assert completed.status is RunStatus.COMPLETED_SUCCESS
-    assert [o.status for o in completed.orders] == [TransactionStatus.EXECUTED] * 3
-    assert h.settled() == []
-
-    h.clock.set(market_time(THURSDAY))
-    assert await h.handlers.settle_due() == 3  # the settlements, no second run.completed
-    assert len(h.settled()) == 3 and len(h.completed()) == 1
+    assert await h.handlers.settle_due() == 4  # three settlements and run.settled
 
 
 async def test_client_integration_fills_are_handled_like_platform_ones(harness, run_events) -> None:
@@ -263,6 +224,7 @@ async def test_skipped_orders_make_the_run_adjusted_and_are_reported(harness, ru
         await h.handle(fill)
     [completed] = h.completed()
     assert completed.status is RunStatus.COMPLETED_ADJUSTED
+    assert completed.reason == "1 order(s) skipped"
     assert completed.skipped_orders == (skipped,)
 
 
@@ -276,10 +238,19 @@ async def test_every_order_rejected_is_an_error_run_without_settlements(
         await h.handle(events.closed(leg, CloseReason.rejected, market_time(WEDNESDAY, 16)))
     [completed] = h.completed()
     assert completed.status is RunStatus.ERROR
+    assert completed.reason == "none of the 3 order(s) executed"
     assert completed.cash_delta == 0 and completed.holdings_delta == {}
     assert completed.last_execution_at is None
-    assert {o.status for o in completed.orders} == {TransactionStatus.NOT_EXECUTED}
+    assert completed.orders == ()
+    assert {o.status for o in completed.failed_orders} == {OrderStatus.rejected}
+    assert {o.transaction_status for o in completed.failed_orders} == {
+        TransactionStatus.NOT_EXECUTED
+    }
+    assert [o.failed_at for o in completed.failed_orders] == [market_time(WEDNESDAY, 16)] * 3
     assert h.settled() == []
+    [run_settled] = h.run_settled()  # nothing to settle: settled as it completed
+    assert run_settled.status is RunStatus.ERROR and run_settled.settled_at == h.clock.now()
+    assert h.status_path() == ["QUEUED", "IN_PROGRESS", "ERROR"]
 
 
 async def test_a_plan_with_no_orders_completes_at_once(harness, run_events) -> None:
@@ -294,3 +265,5 @@ async def test_a_plan_with_no_orders_completes_at_once(harness, run_events) -> N
     await h.handle(events.ready())
     [completed] = h.completed()
     assert completed.status is RunStatus.COMPLETED_ADJUSTED and completed.orders == ()
+    assert h.status_path() == ["QUEUED", "COMPLETED_ADJUSTED"]  # it never started
+    assert len(h.run_settled()) == 1

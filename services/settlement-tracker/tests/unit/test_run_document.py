@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import orjson
 import pytest
 
-from rebal_settlement_tracker.adapters.run_document import run_from_document, run_to_document
-from rebal_settlement_tracker.adapters.trading_calendar import WeekdayCalendar
+from rebal_runtime.calendar import weekday_calendar
+from rebal_settlement_tracker.adapters.run_document import (
+    record_from_document,
+    run_from_document,
+    run_to_document,
+)
 from rebal_settlement_tracker.domain import (
     CloseReason,
     FactSource,
+    OrderRef,
     PlannedOrder,
     Run,
+    RunStatus,
+    RunStop,
+    RunTerms,
     SettlementCycles,
     Side,
     SkippedOrder,
-    UnblockOn,
+    StopKind,
+    TargetWeight,
+    move_status,
+    settle_due,
+    settle_run,
 )
 
 FRIDAY = date(2026, 11, 20)
@@ -31,10 +44,25 @@ PLAN = (
 SKIPPED = (SkippedOrder("TSLA", Side.BUY, Decimal("0.40"), reason_details="below $1"),)
 
 
-def planned() -> Run:
-    return Run("run-1", "pf-1").plan(
-        PLAN, SKIPPED, run_type="full_rebalance", broker_integration="CLIENT", account_id="a-1"
-    )
+TERMS = RunTerms(
+    run_type="invest_cash",
+    broker_integration="CLIENT",
+    account_id="a-1",
+    initiated_from="api",
+    weights=(
+        TargetWeight("asset", "AAPL", Decimal("60.5")),
+        TargetWeight("cash", None, Decimal("39.5")),
+    ),
+    amount=Decimal("1000.00"),
+)
+REF = OrderRef("rebal-run-1-0", "b-1")
+
+
+def planned(terms: RunTerms = TERMS) -> Run:
+    return Run("run-1", "pf-1").plan(PLAN, SKIPPED, terms, created_at=AT - timedelta(hours=6))
+
+
+PLATFORM_TERMS = replace(TERMS, broker_integration="PLATFORM")
 
 
 def runs() -> list[Run]:
@@ -43,14 +71,25 @@ def runs() -> list[Run]:
     )
     executed = (
         planned()
-        .record_fill(0, Decimal("10.000000001"), Decimal("187.1234"), FRIDAY, AT, fully_filled=True)
+        .record_fill(
+            0, Decimal("10.000000001"), Decimal("187.1234"), FRIDAY, AT, fully_filled=True, ref=REF
+        )
         .record_fill(1, Decimal("3.3"), Decimal("300"), FRIDAY, AT + timedelta(seconds=1))
         .record_close(1, CloseReason.EXPIRED, Decimal("3.3"), AT + timedelta(hours=5))
         .record_close(2, CloseReason.REJECTED, Decimal(0), AT)
     )
-    settled = executed.settle_due(date(2026, 11, 23), WeekdayCalendar(), SettlementCycles())[0]
-    completed = settled.complete(UnblockOn.SETTLED)[0]
-    canceled = planned().cancel(AT)
+    completed = move_status(executed, AT + timedelta(hours=6))[0]
+    settled = settle_due(completed, date(2026, 11, 23), weekday_calendar(), SettlementCycles())[0]
+    settled = settle_run(settled, AT + timedelta(days=3))[0]
+    canceled = planned().cancel(AT, "client changed its mind", cause="c-1")
+    started = move_status(planned(PLATFORM_TERMS).start_execution(AT), AT)[0]
+    requested = started.request_cancel("pf-1", AT)
+    queued = planned(PLATFORM_TERMS).queue_execution(AT + timedelta(hours=1))
+    stopping = requested.stop_execution(RunStop(StopKind.CANCELED_MID_RUN, AT, "asked", "c-2"))
+    timed_out = move_status(stopping.time_out(AT + timedelta(days=1)), AT + timedelta(days=1))[0]
+    late = move_status(planned().cancel(AT), AT)[0].record_fill(
+        2, Decimal(3), Decimal("410.5"), FRIDAY, AT + timedelta(minutes=5), fully_filled=True
+    )
     signed = FactSource("e-1", "MSFT", Side.BUY, signer="order-router")
     early = (
         Run("run-2", "pf-1")
@@ -58,17 +97,22 @@ def runs() -> list[Run]:
         .record_fill(2, Decimal(99), Decimal(410), FRIDAY, AT, source=FactSource("e-2"))
         .record_close(0, CloseReason.EXPIRED, Decimal(0), AT)
     )
-    judged = early.plan(PLAN, broker_integration="PLATFORM")  # e-2's 99 MSFT is refused
+    judged = early.plan(PLAN, (), RunTerms(broker_integration="PLATFORM"))  # e-2's 99 MSFT refused
     return [
         Run("run-1", "pf-1"),
         unplanned,
         planned(),
         executed,
-        settled,
         completed,
+        settled,
         canceled,
         early,
         judged,
+        requested,
+        queued,
+        stopping,
+        timed_out,
+        late,
     ]
 
 
@@ -81,10 +125,13 @@ def test_round_trip_is_exact_through_json(run: Run) -> None:
     assert restored.transactions == run.transactions
 
 
-def test_decimals_are_strings_and_the_transactions_view_is_derived() -> None:
-    completed = runs()[5]
-    document = run_to_document(completed)
-    assert completed.completed and document["completed"] is True
+def test_decimals_are_strings_and_the_views_are_derived() -> None:
+    settled = runs()[5]
+    document = run_to_document(settled)
+    assert settled.is_completed and document["completed"] is True and document["settled"] is True
+    assert document["status"] == "COMPLETED_ADJUSTED" == document["lifecycle"]["status"]
+    assert document["fills"]["0"]["broker_order_id"] == "b-1"
+    assert document["weights"][0] == {"type": "asset", "symbol": "AAPL", "percent": "60.5"}
     assert document["fills"]["0"]["cum_qty"] == "10.000000001"
     assert document["orders"][1]["notional"] == "1000.00"
     view = {t["leg"]: t for t in document["transactions"]}
@@ -101,7 +148,7 @@ def test_unknown_document_version_is_refused() -> None:
 
 
 def test_early_facts_and_rejections_are_kept_and_counted() -> None:
-    early, judged = runs()[7:]
+    early, judged = runs()[7:9]
     assert len(run_to_document(early)["pending"]) == 3
     document = run_to_document(judged)
     assert document["pending"] == [] and document["rejected_facts"] == 1
@@ -116,3 +163,65 @@ def test_documents_without_early_facts_still_load() -> None:
     for order in document["orders"]:
         del order["expected_price"]
     assert run_from_document(document) == planned()
+
+
+def test_a_version_1_document_still_loads() -> None:
+    """Written before the run lifecycle: no terms beyond the plan's, no order ids, `completed` and
+    `final_status` instead of a lifecycle, and the run.completed it published on the side."""
+    settled = runs()[5]
+    document = orjson.loads(orjson.dumps(run_to_document(settled)))
+    for field in ("initiated_from", "weights", "amount", "lifecycle", "execution_started_at"):
+        del document[field]
+    for field in ("execution_starts_at", "stop", "late_fills"):
+        del document[field]
+    document["canceled_before_execution"] = False
+    del document["cancel_requested_at"], document["fills"]["0"]["client_order_id"]
+    del document["fills"]["0"]["broker_order_id"]
+    document |= {"document_version": 1, "final_status": "COMPLETED_ADJUSTED"}
+    document["completion_report"] = {
+        "event_id": "01JOLDRANDOMID",
+        "causation_id": "e-9",
+        "completed_at": "2026-11-23T15:00:00+00:00",
+        "completed_day": "2026-11-23",
+    }
+    record = record_from_document(document)
+    run = record.run
+    assert run.status is RunStatus.COMPLETED_ADJUSTED and run.is_completed
+    assert run.lifecycle.settled_at is not None  # every transaction was final: settled then
+    assert run.terms.initiated_from == "system" and run.terms.weights == ()
+    assert run.fills[0].ref is None and run.transactions == settled.transactions
+    assert record.reports["run.completed"] == {
+        "event_id": "01JOLDRANDOMID",
+        "causation_id": "e-9",
+        "at": "2026-11-23T15:00:00+00:00",
+    }
+    in_flight = document | {"completed": False, "final_status": None}
+    assert run_from_document(in_flight).lifecycle.status is None  # created from now on
+
+
+@pytest.mark.parametrize(
+    ("before_execution", "kind"),
+    [(True, StopKind.CANCELED), (False, StopKind.CANCELED_MID_RUN)],
+)
+def test_a_cancel_written_before_stops_is_read_as_one(before_execution, kind) -> None:
+    document = run_to_document(planned())
+    del document["stop"], document["late_fills"], document["execution_starts_at"]
+    document |= {"canceled_at": AT.isoformat(), "canceled_before_execution": before_execution}
+    assert run_from_document(document).stop == RunStop(kind, AT)
+    del document["canceled_at"]
+    assert run_from_document(document).stop is None
+
+
+def test_stops_and_late_fills_are_stored() -> None:
+    late = runs()[-1]
+    document = run_to_document(late)
+    assert document["stop"] == {
+        "kind": "canceled",
+        "at": AT.isoformat(),
+        "reason": "",
+        "cause": None,
+    }
+    assert document["late_fills"]["2"]["cum_qty"] == "3"
+    assert document["canceled_at"] == AT.isoformat()  # a view
+    view = {t["leg"]: t for t in document["transactions"]}
+    assert view[2]["status"] == "EXECUTED" and view[0]["status"] == "CANCELLED"

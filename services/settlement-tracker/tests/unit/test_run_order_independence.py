@@ -1,5 +1,6 @@
-"""Any permutation of the same facts, with duplicates, gives the same transactions and the same
-RunCompletion, and run.completed is produced exactly once along the way."""
+"""Any permutation of the same facts, with duplicates, gives the same transactions, the same
+status path, the same RunCompletion and the same settlement report, and run.completed and
+run.settled are each produced exactly once along the way."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebal_settlement_tracker.adapters.trading_calendar import WeekdayCalendar
+from rebal_runtime.calendar import weekday_calendar
 from rebal_settlement_tracker.domain import (
     CloseReason,
     DuplicateEvent,
@@ -20,16 +21,22 @@ from rebal_settlement_tracker.domain import (
     PlannedOrder,
     Run,
     RunCompletion,
+    RunStatus,
+    RunTerms,
     SettlementCycles,
     Side,
     TransactionStatus,
-    UnblockOn,
+    move_status,
+    settle_due,
+    settle_run,
 )
 
-CALENDAR = WeekdayCalendar([date(2026, 11, 26)])
+CALENDAR = weekday_calendar([date(2026, 11, 26)])
 CYCLES = SettlementCycles({"us_equity": 1})
 FAR_FUTURE = date(2027, 6, 30)
 T0 = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+NOW = datetime(2027, 7, 1, tzinfo=UTC)  # when the service handles each event (its time is moot)
+TERMS = RunTerms(run_type="full_rebalance", broker_integration="CLIENT", account_id="a-1")
 CLOSE_STATUS = {
     CloseReason.REJECTED: TransactionStatus.NOT_EXECUTED,
     CloseReason.NOT_EXECUTED: TransactionStatus.NOT_EXECUTED,
@@ -109,13 +116,23 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     return Scenario(tuple(events), expected)
 
 
-def replay(events: list[Event], unblock_on: UnblockOn) -> tuple[Run, list[RunCompletion]]:
-    """Feed events the way the service does: apply, then try to complete after each one."""
-    run, completions = Run("O1", "pf-1"), []
+@dataclass
+class Replayed:
+    run: Run
+    completions: list[RunCompletion]  # run.completed
+    settlements: list[RunCompletion]  # run.settled
+    path: list[RunStatus]  # run.created and every run.status_changed
+
+
+def replay(events: list[Event]) -> Replayed:
+    """Feed events the way the service does (`progress.advance`): apply, then move the run's
+    status, complete it and settle it if it can, after each one."""
+    out = Replayed(Run("O1", "pf-1"), [], [], [])
     for event in [*events, Tick()]:  # the timer fires again after the last event
+        run = out.run
         try:
             if isinstance(event, Plan):
-                run = run.plan(event.orders, run_type="full_rebalance")
+                run = run.plan(event.orders, (), TERMS, created_at=T0)
             elif isinstance(event, Fill):
                 f = event.fact
                 run = run.record_fill(
@@ -130,13 +147,16 @@ def replay(events: list[Event], unblock_on: UnblockOn) -> tuple[Run, list[RunCom
                 c = event.fact
                 run = run.record_close(event.leg, c.reason, c.cum_qty, c.closed_at)
             else:
-                run = run.settle_due(FAR_FUTURE, CALENDAR, CYCLES)[0]
+                run = settle_due(run, FAR_FUTURE, CALENDAR, CYCLES)[0]
         except (DuplicateEvent, FactRejected):
             pass  # a no-op for the caller (which dead-letters a refused fact)
-        run, completion = run.complete(unblock_on)
-        if completion is not None:
-            completions.append(completion)
-    return run, completions
+        run, changes, completion = move_status(run, NOW)
+        run, settlement = settle_run(run, NOW)
+        out.path += [change.status for change in changes]
+        out.completions += [completion] if completion is not None else []
+        out.settlements += [settlement] if settlement is not None else []
+        out.run = run
+    return out
 
 
 @st.composite
@@ -149,9 +169,9 @@ def shuffled(draw: st.DrawFn) -> tuple[Scenario, list[Event]]:
 
 
 def without_settlement_timing(completion: RunCompletion) -> RunCompletion:
-    """Under unblock_on=EXECUTED the run may complete before or after the settlement timer
-    fires, so whether an outcome already shows its settlement depends on the clock, not on the
-    facts. Everything else must not."""
+    """The run completes when its orders are final, before or after the settlement timer fires,
+    so whether an outcome already shows its settlement depends on the clock, not on the facts.
+    Everything else must not."""
     orders = tuple(
         replace(
             outcome,
@@ -166,21 +186,19 @@ def without_settlement_timing(completion: RunCompletion) -> RunCompletion:
 
 
 @settings(max_examples=200, deadline=None)
-@given(case=shuffled(), unblock_on=st.sampled_from(UnblockOn))
-def test_any_arrival_order_gives_the_same_result(
-    case: tuple[Scenario, list[Event]], unblock_on: UnblockOn
-) -> None:
+@given(case=shuffled())
+def test_any_arrival_order_gives_the_same_result(case: tuple[Scenario, list[Event]]) -> None:
     scenario, arrival = case
-    reference, reference_completions = replay(list(scenario.events), unblock_on)
-    run, completions = replay(arrival, unblock_on)
+    reference = replay(list(scenario.events))
+    replayed = replay(arrival)
+    run = replayed.run
 
-    assert run.transactions == reference.transactions
-    assert len(completions) <= 1
-    if unblock_on is UnblockOn.SETTLED:
-        assert completions == reference_completions
-    else:
-        normalized = [without_settlement_timing(c) for c in completions]
-        assert normalized == [without_settlement_timing(c) for c in reference_completions]
+    assert run.transactions == reference.run.transactions
+    assert replayed.path == reference.path  # each status once, in the table's order
+    assert len(replayed.completions) <= 1 and len(replayed.settlements) <= 1
+    normalized = [without_settlement_timing(c) for c in replayed.completions]
+    assert normalized == [without_settlement_timing(c) for c in reference.completions]
+    assert replayed.settlements == reference.settlements
 
     # The derived state is the truth of the scenario, not merely self-consistent.
     for leg, (status, filled) in scenario.expected.items():
@@ -195,8 +213,11 @@ def test_any_arrival_order_gives_the_same_result(
         status not in (TransactionStatus.PLANNED, TransactionStatus.EXECUTED)
         for status, _ in scenario.expected.values()
     )
-    assert len(completions) == (1 if all_done else 0)
-    assert run.completed is all_done
+    # every order ended, and (the timer having fired after the last event) every trade settled
+    assert len(replayed.completions) == len(replayed.settlements) == (1 if all_done else 0)
+    assert run.is_completed is all_done
+    assert replayed.path[:1] == [RunStatus.QUEUED]
+    assert (RunStatus.IN_PROGRESS in replayed.path) is run.started
 
 
 @st.composite
@@ -222,7 +243,10 @@ def test_forged_facts_change_nothing_whenever_they_arrive(
     case: tuple[Scenario, list[Event]],
 ) -> None:
     scenario, arrival = case
-    reference, reference_completions = replay(list(scenario.events), UnblockOn.SETTLED)
-    run, completions = replay(arrival, UnblockOn.SETTLED)
-    assert run.transactions == reference.transactions
-    assert completions == reference_completions
+    reference = replay(list(scenario.events))
+    replayed = replay(arrival)
+    assert replayed.run.transactions == reference.run.transactions
+    assert replayed.path == reference.path
+    normalized = [without_settlement_timing(c) for c in replayed.completions]
+    assert normalized == [without_settlement_timing(c) for c in reference.completions]
+    assert replayed.settlements == reference.settlements

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from rebal_runtime.clock import FakeClock, SystemClock
-from rebal_settlement_tracker.domain import SettlementCycles, UnblockOn
+from rebal_settlement_tracker.domain import SettlementCycles
 from rebal_settlement_tracker.settings import SettlementSettings
 
 
@@ -16,15 +16,15 @@ def test_defaults() -> None:
     settings = SettlementSettings(_env_file=None)  # type: ignore[call-arg]
     assert settings.service_name == "settlement-tracker"
     assert settings.cycles() == SettlementCycles({}, 1)
-    assert settings.trading_calendar == "XNYS"
-    assert settings.unblock_on is UnblockOn.SETTLED
+    assert settings.trading_calendar == "XNYS"  # the runtime's setting
+    assert "unblock_on" not in SettlementSettings.model_fields  # the optimizer's choice now
     assert settings.settlement_sweep_seconds == 30
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REBAL_SETTLEMENT_CYCLE_DAYS", "0")
     monkeypatch.setenv("REBAL_SETTLEMENT_CYCLES", '{"us_equity": 2, "crypto": 0}')
-    monkeypatch.setenv("REBAL_UNBLOCK_ON", "EXECUTED")
+    monkeypatch.setenv("REBAL_UNBLOCK_ON", "EXECUTED")  # a retired setting is ignored
     monkeypatch.setenv("REBAL_SETTLEMENT_SWEEP_SECONDS", "0.2")
     settings = SettlementSettings(_env_file=None)  # type: ignore[call-arg]
     cycles = settings.cycles()
@@ -33,7 +33,6 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         0,
         0,
     )
-    assert settings.unblock_on is UnblockOn.EXECUTED
     assert settings.settlement_sweep_seconds == 0.2
 
 
@@ -42,7 +41,6 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("REBAL_SETTLEMENT_CYCLE_DAYS", "-1"),
         ("REBAL_SETTLEMENT_CYCLES", '{"us_equity": -1}'),
-        ("REBAL_UNBLOCK_ON", "PLANNED"),
         ("REBAL_SETTLEMENT_SWEEP_SECONDS", "0"),
     ],
 )

@@ -23,7 +23,6 @@ from rebal_settlement_tracker.domain import (
     TransactionEventKind,
     TransactionSettled,
     TransactionStatus,
-    UnblockOn,
 )
 
 S = TransactionStatus
@@ -183,11 +182,11 @@ def test_replayed_close_is_a_duplicate_but_a_different_one_is_illegal() -> None:
 def test_partial_then_close_keeps_executed_part_which_settles() -> None:
     tx = planned(10).apply(filled(4)).apply(closed(CloseReason.EXPIRED, 4))
     assert (tx.status, tx.filled_qty, tx.is_settleable) == (S.EXPIRED, Decimal(4), True)
-    assert not tx.is_final(UnblockOn.SETTLED)
-    assert tx.is_final(UnblockOn.EXECUTED)
+    assert not tx.is_final
+    assert tx.is_order_final
     settled = tx.apply(TransactionSettled(date(2026, 11, 24)))
     assert (settled.status, settled.settled_on) == (S.EXPIRED, date(2026, 11, 24))
-    assert settled.is_final(UnblockOn.SETTLED)
+    assert settled.is_final
     with pytest.raises(IllegalTransition):  # the settled executed part cannot grow any more
         settled.apply(filled(5, minutes=50))
 
@@ -197,11 +196,11 @@ def test_close_before_its_fill_waits_for_the_fill() -> None:
     assert tx.status is S.CANCELLED
     assert not tx.executed_part_known
     assert not tx.is_settleable
-    assert not tx.is_final(UnblockOn.EXECUTED)
+    assert not tx.is_order_final
     tx = tx.apply(filled(4))
     assert tx.status is S.CANCELLED
     assert tx.filled_qty == Decimal(4)
-    assert tx.is_final(UnblockOn.EXECUTED)
+    assert tx.is_order_final
     assert tx.is_settleable
 
 
@@ -209,7 +208,7 @@ def test_closed_without_fill_is_final_at_once() -> None:
     tx = planned(10).apply(closed(CloseReason.REJECTED, 0))
     assert tx.status is S.NOT_EXECUTED
     assert tx.close_reason is CloseReason.REJECTED
-    assert tx.is_final(UnblockOn.SETTLED)
+    assert tx.is_final and tx.is_order_final
     assert not tx.is_settleable
 
 

@@ -16,17 +16,17 @@ from rebal_runtime.store.port import (
 
 
 def store_from_settings(settings: RuntimeSettings) -> DocumentStore:
-    url = settings.store_url
+    url = settings.store.url
     if url.startswith("sqlite:///"):
         from rebal_runtime.store.sqlite import SqliteStore
 
         return SqliteStore.from_url(
-            url, settings.processed_ids_kept, inline=settings.store_sqlite_inline
+            url, settings.processed_ids_kept, inline=settings.store.sqlite_inline
         )
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from rebal_runtime.store.mongo import MongoStore
 
-        return MongoStore.from_url(url, settings.store_database, settings.processed_ids_kept)
+        return MongoStore.from_url(url, settings.store.database, settings.processed_ids_kept)
     if url == "memory://":
         return InMemoryStore(settings.processed_ids_kept)
     raise ValueError(f"unsupported store_url {url!r} (sqlite:///..., mongodb://..., memory://)")

@@ -9,9 +9,9 @@ It also runs on FerretDB v1 (the project's Mongo-wire test server), whose gaps i
   version and written with `$set` (the write stays conditional on that version);
 - `$pull` with a condition silently removes nothing (only equal elements): there published
   messages are removed with `$pullAll` of the exact stored entries.
-Its updates are not atomic under contention (FerretDB#3040: the matching document is read, then
-written back whole), which no adapter can fix: two concurrent writers of one document may both
-succeed or lose each other's change.
+Its updates are not atomic under contention (docs/design.md §5 "Store backends and their
+limits": the matching document is read, then written back whole), which no adapter can fix:
+two concurrent writers of one document may both succeed or lose each other's change.
 
 Outbox claims are leases in a collection of their own (`outbox_leases`, one per claimed aggregate
 document, `_id` unique), never fields of the aggregate: a claim writes no aggregate document, so
@@ -25,7 +25,7 @@ leaves the row pending, never lost).
 Named leases (`acquire_lease`) are documents of `store_leases` (`_id` = the name): renewed or
 taken over by one conditional update (owner is us, or the lease has expired), else created by an
 insert that the unique `_id` lets only one acquirer through. On MongoDB both are atomic per
-document; on FerretDB two acquirers racing for one expired lease may both get it (FerretDB#3040).
+document; on FerretDB two acquirers racing for one expired lease may both get it (docs/design.md §5).
 """
 
 from __future__ import annotations

@@ -254,7 +254,7 @@ class DocumentStore(abc.ABC):
         `owner`'s (a renewal: its end moves to `now + seconds`); False, changing nothing, while
         another owner's lease is live. Atomic against other acquirers on the same store, across
         connections and processes: two owners never both hold a live lease on one name (except
-        on FerretDB, whose conditional updates are not atomic, FerretDB#3040). Independent of
+        on FerretDB, whose conditional updates are not atomic, docs/design.md §5). Independent of
         the outbox leases of `claim_pending`. `now` is Unix time (default: this host's clock);
         hosts sharing a store must agree on time to well within a lease."""
         if not name or not owner:

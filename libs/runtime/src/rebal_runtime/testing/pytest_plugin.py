@@ -144,6 +144,7 @@ def settings_for(
 ) -> RuntimeSettings:
     values: dict[str, object] = {
         "service_name": unique(service),
+        "profile": "dev",  # tests may use the demo/test settings (ALWAYS_OPEN, ...)
         "kafka_bootstrap_servers": bootstrap,
         "store_url": f"sqlite:///{tmp_path / (service + '.sqlite')}",
         "retry_backoff_seconds": 0.01,

@@ -30,7 +30,7 @@ class FillScheduler:
 
     async def fill_due_orders(self) -> tuple[int, datetime | None]:
         """Fill what is due now; return how many orders filled and when the next one is due."""
-        now = self._clock()
+        now = self._clock.now()
         filled = 0
         async with self._uow_factory() as uow:
             for order in await uow.orders.due_for_fill(now):
@@ -52,7 +52,7 @@ class FillScheduler:
             _, next_due = await self.fill_due_orders()
             timeout = self.MAX_IDLE_SECONDS
             if next_due is not None:
-                until_due = (next_due - self._clock()).total_seconds()
+                until_due = (next_due - self._clock.now()).total_seconds()
                 timeout = min(timeout, max(0.0, until_due))
             await self._fill_schedule.wait(ticket, timeout)
 

@@ -57,7 +57,7 @@ class OrderService:
         self._fill_schedule = fill_schedule
 
     async def submit_order(self, request: OrderRequest) -> SubmitResult:
-        now = self._clock()
+        now = self._clock.now()
         behaviour = self._behaviour.current
         async with self._uow_factory() as uow:
             if await uow.orders.by_client_order_id(request.account_id, request.client_order_id):
@@ -104,7 +104,7 @@ class OrderService:
         """Log a submission refused before it reached the order book (outage, bad input)."""
         async with self._uow_factory() as uow:
             await uow.requests.record(
-                self._clock(), account_id, client_order_id, symbol, outcome, http_status
+                self._clock.now(), account_id, client_order_id, symbol, outcome, http_status
             )
             await uow.commit()
 
@@ -129,7 +129,7 @@ class OrderService:
             return await uow.orders.select(account_id, statuses, limit)
 
     async def cancel_order(self, account_id: str, order_id: str) -> Order:
-        now = self._clock()
+        now = self._clock.now()
         async with self._uow_factory() as uow:
             order = await uow.orders.get(order_id)
             if order is None or order.account_id != account_id:
@@ -146,7 +146,7 @@ class OrderService:
 
     async def expire_open_orders(self) -> list[Order]:
         """End of the trading day: every open day order expires (partial fills keep their qty)."""
-        now = self._clock()
+        now = self._clock.now()
         expired: list[Order] = []
         async with self._uow_factory() as uow:
             for order in await uow.orders.select(statuses=OPEN_STATUSES):

@@ -12,8 +12,8 @@ from typing import Any, Protocol, Self
 
 from rebal_broker_sim.domain.orders import Order, OrderStatus
 from rebal_broker_sim.domain.quotes import Quote
+from rebal_runtime.clock import Clock as Clock  # the one clock port, re-exported
 
-Clock = Callable[[], datetime]
 JsonObject = dict[str, Any]
 
 

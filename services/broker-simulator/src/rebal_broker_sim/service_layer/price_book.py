@@ -32,7 +32,7 @@ class StoredPriceBook:
             raise ValueError("symbol must not be empty")
         if not price.is_finite() or price <= 0:
             raise ValueError(f"price of {symbol} must be a positive decimal")
-        stamped = as_of or self._clock()
+        stamped = as_of or self._clock.now()
         async with self._uow_factory() as uow:
             current = await uow.prices.get(symbol)
             # Prices arrive at least once and possibly out of order: the newest one wins.

@@ -88,6 +88,9 @@ def model_json(m: ModelPortfolio) -> Json:
         "cooldown_days": m.cooldown_days,
         "weights": [weight_json(w) for w in m.weights],
         "rebalance_conditions": [condition_json(c) for c in m.rebalance_conditions],
+        "fallbacks": dict(m.fallbacks),
+        "non_tradable": list(m.ineligible),
+        "revision": m.revision,
     }
 
 
@@ -100,6 +103,9 @@ def model_of(d: Json) -> ModelPortfolio:
         cooldown_days=d.get("cooldown_days", 0),
         weights=tuple(weight_of(w) for w in d["weights"]),
         rebalance_conditions=tuple(condition_of(c) for c in d.get("rebalance_conditions", ())),
+        fallbacks=d.get("fallbacks", {}),
+        ineligible=tuple(d.get("non_tradable", ())),
+        revision=d.get("revision", ""),
     )
 
 

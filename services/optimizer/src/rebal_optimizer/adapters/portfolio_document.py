@@ -30,11 +30,15 @@ from rebal_optimizer.adapters.domain_json import (
 )
 from rebal_optimizer.domain import (
     AwaitingOwner,
+    Deferred,
     Optimization,
+    PendingSubscription,
     Portfolio,
     PortfolioAccount,
     RunType,
+    TriggerReason,
 )
+from rebal_optimizer.service_layer.ports import StoredPortfolio
 from rebal_runtime.store import DocumentStore
 
 Json = dict[str, Any]
@@ -43,6 +47,8 @@ MODEL_INDEX = "model_id"
 EXPIRY_INDEX = "expires_at"
 BLOCKED_INDEX = "blocked_at"  # when a READY optimization blocked it (stale-block alarm)
 WAITING_INDEX = "waiting_for"  # `price:SPY` / `model:m` while an evaluation waits for it
+SUBSCRIBED_INDEX = "subscribed_account"  # the account_id while it follows a model (active)
+SUBSCRIPTION_DUE_INDEX = "subscription_due"  # a subscription's grace deadline (unknown model)
 
 
 def sortable_instant(moment: datetime) -> str:
@@ -58,6 +64,12 @@ def index_of(account: PortfolioAccount) -> dict[str, str | int | None]:
         WAITING_INDEX: waiting.token if (waiting := portfolio.waiting_for) else None,
         BLOCKED_INDEX: sortable_instant(blocked_at)
         if portfolio.blocked_by and (blocked_at := portfolio.blocked_at)
+        else None,
+        SUBSCRIBED_INDEX: account.account_id
+        if portfolio.settings.model_id is not None and portfolio.settings.active
+        else None,
+        SUBSCRIPTION_DUE_INDEX: sortable_instant(pending.deadline)
+        if (pending := account.pending_subscription)
         else None,
     }
 
@@ -101,6 +113,7 @@ def _portfolio_json(p: Portfolio) -> Json:
         "cooldown_waived": p.cooldown_waived,
         "targets_changed": p.targets_changed,
         "waiting_for": waiting_json(p.waiting_for),
+        "deferred": deferred_json(p.deferred),
     }
 
 
@@ -129,7 +142,33 @@ def _portfolio_of(d: Json) -> Portfolio:
         cooldown_waived=d.get("cooldown_waived", False),
         targets_changed=d.get("targets_changed", False),
         waiting_for=waiting_of(d.get("waiting_for")),
+        deferred=deferred_of(d.get("deferred")),
     )
+
+
+def deferred_json(d: Deferred | None) -> Json | None:
+    if d is None:
+        return None
+    return {"reasons": [str(r) for r in d.reasons], "until": iso(d.until), "model_id": d.model_id}
+
+
+def deferred_of(d: Json | None) -> Deferred | None:
+    if d is None:
+        return None
+    reasons = tuple(TriggerReason(r) for r in d["reasons"])
+    return Deferred(reasons, to_date(d.get("until")), d.get("model_id"))
+
+
+def pending_json(p: PendingSubscription | None) -> Json | None:
+    if p is None:
+        return None
+    return {"model_id": p.model_id, "deadline": p.deadline.isoformat(), "cause": p.cause_event_id}
+
+
+def pending_of(d: Json | None) -> PendingSubscription | None:
+    if d is None:
+        return None
+    return PendingSubscription(d["model_id"], datetime.fromisoformat(d["deadline"]), d["cause"])
 
 
 def record_to_document(r: PortfolioAccount, pending_history: Sequence[Json] | None = None) -> Json:
@@ -146,6 +185,9 @@ def record_to_document(r: PortfolioAccount, pending_history: Sequence[Json] | No
         "recent_external": list(r.recent_external),
         "last_optimization_id": r.last_optimization_id,
         "ready_event": r.ready_event,
+        "recent_runs": list(r.recent_runs),
+        "pending_subscription": pending_json(r.pending_subscription),
+        "recent_expired": list(r.recent_expired),
     }
 
 
@@ -162,23 +204,26 @@ def record_from_document(d: Json) -> PortfolioRecord:
         recent_external=tuple(d.get("recent_external", ())),
         last_optimization_id=d.get("last_optimization_id"),
         ready_event=d.get("ready_event"),
+        recent_runs=tuple(d.get("recent_runs", ())),
+        pending_subscription=pending_of(d.get("pending_subscription")),
+        recent_expired=tuple(d.get("recent_expired", ())),
     )
 
 
 class PortfolioDocumentMapping:
-    """The service layer's `PortfolioDocuments` port."""
+    """The service layer's `PortfolioDocuments` port (the portfolio repository's mapper)."""
 
     collection = PORTFOLIOS
 
-    def read(self, state: Json) -> tuple[PortfolioAccount, tuple[Json, ...]]:
+    def from_document(self, state: Json) -> StoredPortfolio:
         record = record_from_document(state)
-        return record.account, record.pending_history
+        return StoredPortfolio(record.account, record.pending_history)
 
-    def write(self, account: PortfolioAccount, pending_history: Sequence[Json]) -> Json:
-        return record_to_document(account, pending_history)
+    def to_document(self, stored: StoredPortfolio) -> Json:
+        return record_to_document(stored.account, stored.pending_history)
 
-    def index(self, account: PortfolioAccount) -> dict[str, str | int | None]:
-        return index_of(account)
+    def index(self, stored: StoredPortfolio) -> dict[str, str | int | None]:
+        return index_of(stored.account)
 
     def optimization(self, optimization: Optimization) -> Json:
         return optimization_json(optimization)
@@ -210,7 +255,21 @@ class StorePortfolioQueries:
     async def waiting(self, token: str, *, after: str | None, limit: int) -> list[str]:
         return await self.store.query(PORTFOLIOS, WAITING_INDEX, token, after_id=after, limit=limit)
 
-    async def blocked(self, *, after: str | None, limit: int) -> list[str]:
+    async def blocked(
+        self, *, after: str | None, limit: int, at_or_before: datetime | None = None
+    ) -> list[str]:
+        latest = LATEST if at_or_before is None else sortable_instant(at_or_before)
         return await self.store.query(
-            PORTFOLIOS, BLOCKED_INDEX, LATEST, op="le", after_id=after, limit=limit
+            PORTFOLIOS, BLOCKED_INDEX, latest, op="le", after_id=after, limit=limit
+        )
+
+    async def subscribed(self, account_id: str, *, after: str | None, limit: int) -> list[str]:
+        return await self.store.query(
+            PORTFOLIOS, SUBSCRIBED_INDEX, account_id, after_id=after, limit=limit
+        )
+
+    async def subscriptions_due(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
+        due = sortable_instant(now)
+        return await self.store.query(
+            PORTFOLIOS, SUBSCRIPTION_DUE_INDEX, due, op="le", after_id=after, limit=limit
         )

@@ -9,7 +9,7 @@ the store, as a single message's evaluation always did.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -43,9 +43,10 @@ def one_snapshot() -> Iterator[None]:
         _snapshot.reset(token)
 
 
-def model_document(model: ModelPortfolio, non_tradable: Iterable[str] = ()) -> dict[str, Any]:
-    """The model as the client last sent it, plus the symbols that made it `needs_adjustment`."""
-    return {**model_json(model), "non_tradable": sorted(non_tradable)}
+def model_document(model: ModelPortfolio) -> dict[str, Any]:
+    """The model as the client last sent it, its status as governed, and the symbols that made it
+    `needs_adjustment` (`non_tradable`)."""
+    return model_json(model)
 
 
 async def load_model(store: DocumentStore, model_id: str) -> ModelPortfolio | None:
@@ -101,22 +102,26 @@ class StoreReferenceData:
 
         return await apply_once(self.store, PRICES, symbol, event_id, mutate)
 
+    async def model_ids(self, *, after: str | None, limit: int) -> list[str]:
+        return await self.store.scan(MODELS, after_id=after, limit=limit)
+
     async def save_model(
         self,
         model: ModelPortfolio,
         event_id: str,
-        publish: Callable[[ModelPortfolio | None], list[Event]],
+        write: Callable[[ModelPortfolio | None], tuple[ModelPortfolio, list[Event]]],
     ) -> bool:
         async def mutate(doc: Document | None) -> Change:
             previous = model_of(doc.state) if doc is not None else None
-            return Change(model_document(model), publish=publish(previous))
+            stored, publish = write(previous)
+            return Change(model_document(stored), publish=publish)
 
         return await apply_once(self.store, MODELS, model.model_id, event_id, mutate)
 
     async def change_model(
         self,
         model_id: str,
-        change: Callable[[ModelPortfolio], tuple[ModelPortfolio, Sequence[str]] | None],
+        change: Callable[[ModelPortfolio], tuple[ModelPortfolio, list[Event]] | None],
     ) -> None:
         async def mutate(doc: Document | None) -> Change | None:
             if doc is None:
@@ -124,7 +129,7 @@ class StoreReferenceData:
             changed = change(model_of(doc.state))
             if changed is None:
                 return None
-            model, non_tradable = changed
-            return Change(model_document(model, non_tradable))
+            model, publish = changed
+            return Change(model_document(model), publish=publish)
 
         await apply_once(self.store, MODELS, model_id, None, mutate)

@@ -3,16 +3,10 @@
 No I/O, no clock, no awaits: `now` (aware UTC), `today` and the trading calendar are passed in.
 """
 
-from rebal_optimizer.domain.account import Clamp, PortfolioAccount
+from rebal_optimizer.domain.account import PortfolioAccount
 from rebal_optimizer.domain.allocation import CENT, QTY_STEP
-from rebal_optimizer.domain.conditions import (
-    MANUAL_WEIGHTS_WHILE_SUBSCRIBED,
-    Policy,
-    RunDecision,
-    decide_run,
-    resolve_policy,
-    uninvested_cash,
-)
+from rebal_optimizer.domain.conditions import decide_run
+from rebal_optimizer.domain.deferral import Deferred, next_trading_day
 from rebal_optimizer.domain.drift import (
     Drift,
     compute_drifts,
@@ -43,6 +37,18 @@ from rebal_optimizer.domain.errors import (
     InvalidSettings,
 )
 from rebal_optimizer.domain.evaluation import Evaluation, evaluate, submit_external
+from rebal_optimizer.domain.governance import (
+    PendingSubscription,
+    Refusal,
+    StatusChange,
+    deactivation_refusal,
+    governed,
+    ineligible,
+    overdue_subscription_refusal,
+    status_change,
+    subscription_refusal,
+    symbol_became_ineligible,
+)
 from rebal_optimizer.domain.model_portfolio import (
     ModelPortfolio,
     RebalanceCondition,
@@ -63,9 +69,17 @@ from rebal_optimizer.domain.optimization import (
     validate_external,
 )
 from rebal_optimizer.domain.orders import Order, OrderPlan, SkippedOrder, generate_orders
+from rebal_optimizer.domain.policy import Policy, resolve_policy, uninvested_cash
 from rebal_optimizer.domain.portfolio import OwnerDecision, Portfolio
 from rebal_optimizer.domain.prices import Price, Prices
-from rebal_optimizer.domain.reasons import FAILURE_CODES, Reason
+from rebal_optimizer.domain.reasons import (
+    CLIENT_HOLDINGS_LATE,
+    FAILURE_CODES,
+    OWN_WEIGHTS_WHILE_SUBSCRIBED,
+    Reason,
+)
+from rebal_optimizer.domain.record import RunDecision
+from rebal_optimizer.domain.runs import Clamp, RunResult, RunStep, run_completed, run_settled
 from rebal_optimizer.domain.settings import PortfolioSettings
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
 from rebal_optimizer.domain.triggers import AUTOMATIC_REASONS, ConditionEvaluation, Trigger
@@ -74,8 +88,9 @@ from rebal_optimizer.domain.waiting import Waiting, waiting_token
 __all__ = [
     "AUTOMATIC_REASONS",
     "CENT",
+    "CLIENT_HOLDINGS_LATE",
     "FAILURE_CODES",
-    "MANUAL_WEIGHTS_WHILE_SUBSCRIBED",
+    "OWN_WEIGHTS_WHILE_SUBSCRIBED",
     "QTY_STEP",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
@@ -85,6 +100,7 @@ __all__ = [
     "ConditionEvaluation",
     "ConditionSubType",
     "ConditionType",
+    "Deferred",
     "DomainError",
     "Drift",
     "Evaluation",
@@ -105,6 +121,7 @@ __all__ = [
     "OrderPlan",
     "OwnerChoice",
     "OwnerDecision",
+    "PendingSubscription",
     "Policy",
     "Portfolio",
     "PortfolioAccount",
@@ -113,10 +130,14 @@ __all__ = [
     "Prices",
     "Reason",
     "RebalanceCondition",
+    "Refusal",
     "RunDecision",
+    "RunResult",
+    "RunStep",
     "RunType",
     "Side",
     "SkippedOrder",
+    "StatusChange",
     "TargetWeights",
     "TradingDays",
     "Trigger",
@@ -126,15 +147,25 @@ __all__ = [
     "WeightType",
     "compute_drifts",
     "current_weights",
+    "deactivation_refusal",
     "decide_run",
     "evaluate",
     "external_orders",
     "generate_orders",
+    "governed",
+    "ineligible",
     "is_band_breached",
     "largest_drift",
+    "next_trading_day",
+    "overdue_subscription_refusal",
     "portfolio_value",
     "resolve_policy",
+    "run_completed",
+    "run_settled",
+    "status_change",
     "submit_external",
+    "subscription_refusal",
+    "symbol_became_ineligible",
     "trading_day_of",
     "uninvested_cash",
     "validate_conditions",

@@ -1,7 +1,7 @@
 """The optimizer's aggregate: one portfolio account — the `Portfolio` (holdings, cash, settings,
 block), the optimization waiting for its owner (in full, so a decision or the expiry sweep can
 move it) and its deadline, and the idempotency keys of the facts already applied (deposit ids,
-scheduler slots, external optimization ids).
+scheduler slots, external optimization ids, runs whose trades were applied: runs.py).
 
 Every state change is a method returning a new account; nothing is mutated. The service layer
 loads an account, calls one of these, translates the result into messages and commits it.
@@ -22,7 +22,8 @@ from decimal import Decimal
 
 from rebal_optimizer.domain import evaluation
 from rebal_optimizer.domain.drift import portfolio_value
-from rebal_optimizer.domain.enums import BrokerIntegration, OwnerChoice, RunType
+from rebal_optimizer.domain.enums import OwnerChoice, RunType
+from rebal_optimizer.domain.governance import PendingSubscription
 from rebal_optimizer.domain.model_portfolio import ZERO, ModelPortfolio
 from rebal_optimizer.domain.optimization import (
     ExternalOrder,
@@ -36,20 +37,11 @@ from rebal_optimizer.domain.settings import PortfolioSettings
 from rebal_optimizer.domain.trading_days import TradingDays
 from rebal_optimizer.domain.triggers import Trigger
 
-RECENT_KEYS_KEPT = 50  # deposit ids, slot ids, external optimization ids remembered per portfolio
+RECENT_KEYS_KEPT = 50  # deposit, slot, external optimization and run ids kept per portfolio
 
 
 def remember(keys: tuple[str, ...], key: str) -> tuple[str, ...]:
     return (*keys, key)[-RECENT_KEYS_KEPT:]
-
-
-@dataclass(frozen=True, slots=True)
-class Clamp:
-    """An executed sale larger than the holding, applied only down to zero."""
-
-    symbol: str
-    delta: Decimal
-    held: Decimal
 
 
 @dataclass(frozen=True)
@@ -63,6 +55,9 @@ class PortfolioAccount:
     recent_external: tuple[str, ...] = ()  # external_optimization_ids already submitted
     last_optimization_id: str | None = None
     ready_event: str | None = None  # the encoded optimization.ready of `portfolio.blocked_by`
+    recent_runs: tuple[str, ...] = ()  # runs whose trades were applied (runs.py)
+    pending_subscription: PendingSubscription | None = None  # to a model not read yet
+    recent_expired: tuple[str, ...] = ()  # advisory optimizations that expired
 
     @classmethod
     def create(cls, portfolio_id: str, account_id: str | None) -> PortfolioAccount:
@@ -78,10 +73,28 @@ class PortfolioAccount:
     # -- facts arriving on portfolio.patched --------------------------------------------------
 
     def change_settings(
-        self, settings: PortfolioSettings, account_id: str | None = None
+        self,
+        settings: PortfolioSettings,
+        account_id: str | None = None,
+        pending: PendingSubscription | None = None,
     ) -> PortfolioAccount:
+        """`pending`: the new subscription's model is not read yet (governance.py)."""
         changed = self.with_portfolio(self.portfolio.change_settings(settings))
+        if pending is not None:
+            changed = replace(changed, pending_subscription=pending)
         return changed if account_id is None else replace(changed, account_id=account_id)
+
+    def end_pending_subscription(self, refused: bool) -> PortfolioAccount:
+        """The grace period is over: kept (the model arrived) or `refused` (the subscription
+        ends, when the portfolio still follows that model)."""
+        pending = self.pending_subscription
+        cleared = replace(self, pending_subscription=None)
+        settings = self.portfolio.settings
+        if not refused or pending is None or settings.model_id != pending.model_id:
+            return cleared
+        return cleared.with_portfolio(
+            self.portfolio.change_settings(replace(settings, model_id=None))
+        )
 
     def report_holdings(
         self,
@@ -162,6 +175,7 @@ class PortfolioAccount:
         today: date,
         trading_days: TradingDays,
         max_price_age: timedelta,
+        client_holdings_wait: timedelta | None = None,
     ) -> evaluation.Evaluation:
         return evaluation.evaluate(
             self.portfolio,
@@ -173,6 +187,7 @@ class PortfolioAccount:
             today=today,
             trading_days=trading_days,
             max_price_age=max_price_age,
+            client_holdings_wait=client_holdings_wait,
         )
 
     def submit_external(
@@ -184,6 +199,7 @@ class PortfolioAccount:
         now: datetime,
         max_price_age: timedelta,
         run_type: RunType = RunType.FULL_REBALANCE,
+        client_holdings_wait: timedelta | None = None,
     ) -> evaluation.Evaluation:
         return evaluation.submit_external(
             self.portfolio,
@@ -193,6 +209,7 @@ class PortfolioAccount:
             now=now,
             max_price_age=max_price_age,
             run_type=run_type,
+            client_holdings_wait=client_holdings_wait,
         )
 
     def created(
@@ -232,14 +249,19 @@ class PortfolioAccount:
         """The optimization awaiting its owner, expired (nobody decided in time)."""
         assert self.awaiting is not None
         decision = self.portfolio.expire_if_due(self.awaiting, now, max_wait)
-        expired = replace(self.with_portfolio(decision.portfolio), awaiting=None, expires_at=None)
+        expired = replace(
+            self.with_portfolio(decision.portfolio),
+            awaiting=None,
+            expires_at=None,
+            recent_expired=remember(self.recent_expired, self.awaiting.optimization_id),
+        )
         return expired, decision.optimization
 
     def forget_expiry(self) -> PortfolioAccount:
         """A deadline with nothing awaiting behind it (a stale index entry)."""
         return replace(self, expires_at=None)
 
-    # -- the block and run.completed ------------------------------------------------------------
+    # -- the block --------------------------------------------------------------------------------
 
     def follow_block(self, ready: Mapping[str, str]) -> PortfolioAccount:
         """`ready_event` follows the block: the encoded ready event of the blocking optimization
@@ -250,29 +272,6 @@ class PortfolioAccount:
             return replace(self, ready_event=None) if self.ready_event is not None else self
         kept = ready.get(blocked_by)
         return replace(self, ready_event=kept) if kept is not None else self
-
-    def complete_run(
-        self,
-        optimization_id: str,
-        *,
-        executed: Mapping[str, Decimal],
-        cash_delta: Decimal,
-        last_execution_at: datetime | None,
-        completed_on: date,
-    ) -> tuple[PortfolioAccount, tuple[Clamp, ...]]:
-        """Unblock (see `Portfolio.complete_run`). PLATFORM applies the executed trades as they
-        can be applied: a sale never takes a holding below zero (holdings replaced by a snapshot
-        during the run may already show it); the alternative, refusing the completion, would
-        leave the portfolio blocked forever. Returns the clamped sales."""
-        applicable, clamps = _applicable(self.portfolio, executed)
-        done = self.portfolio.complete_run(
-            optimization_id,
-            executed=applicable,
-            cash_delta=cash_delta,
-            last_execution_at=last_execution_at,
-            completed_on=completed_on,
-        )
-        return self.with_portfolio(done), clamps
 
 
 def _withdrawal_paid_out(
@@ -293,18 +292,3 @@ def _withdrawal_paid_out(
     else:
         left = ZERO
     return min(pending, left) if left > 0 else ZERO
-
-
-def _applicable(
-    portfolio: Portfolio, deltas: Mapping[str, Decimal]
-) -> tuple[dict[str, Decimal], tuple[Clamp, ...]]:
-    if portfolio.settings.broker_integration is not BrokerIntegration.PLATFORM:
-        return dict(deltas), ()
-    applicable = {}
-    clamps = []
-    for symbol, delta in deltas.items():
-        floor = -portfolio.holdings.get(symbol, ZERO)
-        if delta < floor:
-            clamps.append(Clamp(symbol, delta, -floor))
-        applicable[symbol] = max(delta, floor)
-    return applicable, tuple(clamps)

@@ -1,132 +1,47 @@
 """When to optimize and which run type (docs/design.md §3 "Triggers and evaluation").
 
-Checks run in Alpaca's order (rebalancing-anchors.md §a.5, §a.8) and every check is written to
-the decision record, whether it stopped the evaluation or not.
+Checks run in Alpaca's order (inactive / blocked first, then cooldown, calendar, drift bands:
+automatic.py) and every check is written to the decision record (record.py), whether it stopped
+the evaluation or not. A run an automatic trigger would start is then held by the daily limit and
+deferred to the next trading day; a calendar slot a blocked portfolio cannot take is deferred to
+the unblock (deferral.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
-from rebal_optimizer.domain.drift import compute_drifts, largest_drift, portfolio_value
-from rebal_optimizer.domain.enums import (
-    ConditionType,
-    ModelStatus,
-    OptimizerMode,
-    RunType,
-    TriggerReason,
-)
-from rebal_optimizer.domain.model_portfolio import (
-    HUNDRED,
-    ZERO,
-    ModelPortfolio,
-    RebalanceCondition,
-    TargetWeights,
-    Weight,
-)
+from rebal_optimizer.domain.automatic import automatic
+from rebal_optimizer.domain.client_wait import late_client_holdings
+from rebal_optimizer.domain.deferral import defer, next_trading_day
+from rebal_optimizer.domain.enums import ModelStatus, OptimizerMode, RunType, TriggerReason
+from rebal_optimizer.domain.governance import ineligible, substitute
+from rebal_optimizer.domain.model_portfolio import ModelPortfolio
+from rebal_optimizer.domain.policy import Policy, resolve_policy, uninvested_cash
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, valuation_problems
-from rebal_optimizer.domain.reasons import Reason
-from rebal_optimizer.domain.settings import PortfolioSettings
+from rebal_optimizer.domain.reasons import (
+    AWAITING_CLIENT_HOLDINGS,
+    BLOCKED,
+    DAILY_LIMIT,
+    DEFERRED,
+    EXTERNAL_OPTIMIZER,
+    FALLBACK_USED,
+    MODEL_INACTIVE,
+    MODEL_NEEDS_ADJUSTMENT,
+    MODEL_UNKNOWN,
+    NO_TARGET_WEIGHTS,
+    NO_WITHDRAWAL_PENDING,
+    OWN_WEIGHTS_WHILE_SUBSCRIBED,
+    PORTFOLIO_INACTIVE,
+    Reason,
+)
+from rebal_optimizer.domain.record import DecisionRecord, RunDecision, seen
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
-from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
-from rebal_optimizer.domain.waiting import WaitKind, first_missing_price
+from rebal_optimizer.domain.triggers import Trigger
 
-MANUAL_WEIGHTS_WHILE_SUBSCRIBED = "MANUAL_WEIGHTS_WHILE_SUBSCRIBED"
-_DISPLAY = Decimal("0.000001")
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """What a portfolio steers toward: its model's weights and conditions, or its own."""
-
-    weights: tuple[Weight, ...]
-    conditions: tuple[RebalanceCondition, ...] = ()
-    cooldown_days: int = 0
-    model_id: str | None = None
-    model_status: ModelStatus = ModelStatus.ACTIVE
-
-    @property
-    def targets(self) -> TargetWeights:
-        return TargetWeights.from_weights(self.weights)
-
-    @property
-    def has_calendar(self) -> bool:
-        return any(c.type is ConditionType.CALENDAR for c in self.conditions)
-
-
-def resolve_policy(
-    settings: PortfolioSettings, model: ModelPortfolio | None, trigger: Trigger | None = None
-) -> Policy | None:
-    if trigger is not None and trigger.weights and not settings.follows_model:
-        return Policy(trigger.weights)  # a one-off manual run with its own weights
-    if settings.model_id is not None:
-        if model is None or model.model_id != settings.model_id:
-            return None
-        return Policy(
-            model.weights,
-            model.rebalance_conditions,
-            model.cooldown_days,
-            model.model_id,
-            model.status,
-        )
-    if settings.own_weights:
-        return Policy(settings.own_weights, settings.own_conditions, settings.own_cooldown_days)
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class RunDecision:
-    run_type: RunType | None
-    record: tuple[ConditionEvaluation, ...]
-    policy: Policy | None = None
-    amount: Decimal | None = None
-    refused_reason: str | None = None
-    first_funding: bool = False
-    missing: tuple[WaitKind, str] | None = None  # the price or model it could not do without
-
-
-def uninvested_cash(portfolio: Portfolio, policy: Policy, prices: Prices) -> Decimal:
-    """Cash above the cash target + buffer + pending withdrawal (same formula as the orders)."""
-    total = portfolio_value(portfolio.holdings, portfolio.cash, prices)
-    effective = policy.targets.with_cash_buffer(portfolio.settings.cash_buffer_percent)
-    reserved = portfolio.pending_withdrawal
-    investable = max(ZERO, total - reserved)
-    return portfolio.cash - investable * effective.cash / HUNDRED - reserved
-
-
-class _Record:
-    """Collects the decision record; `check` returns the outcome so checks read as conditions."""
-
-    def __init__(self) -> None:
-        self.lines: list[ConditionEvaluation] = []
-
-    def check(
-        self,
-        name: str,
-        met: bool,
-        value: str | Decimal | None = None,
-        threshold: str | Decimal | None = None,
-        detail: str = "",
-    ) -> bool:
-        self.lines.append(ConditionEvaluation(name, met, value, threshold, detail))
-        return met
-
-    def stop(
-        self, refused: str | None = None, missing: tuple[WaitKind, str] | None = None
-    ) -> RunDecision:
-        return RunDecision(None, tuple(self.lines), refused_reason=refused, missing=missing)
-
-    def run(
-        self,
-        run_type: RunType,
-        policy: Policy,
-        amount: Decimal | None = None,
-        first_funding: bool = False,
-    ) -> RunDecision:
-        return RunDecision(run_type, tuple(self.lines), policy, amount, None, first_funding)
+__all__ = ["Policy", "RunDecision", "decide_run", "resolve_policy", "uninvested_cash"]
 
 
 def decide_run(
@@ -139,50 +54,70 @@ def decide_run(
     today: date,
     trading_days: TradingDays,
     max_price_age: timedelta,
+    client_holdings_wait: timedelta | None = None,
 ) -> RunDecision:
     """Which run (if any) this trigger starts. Gates first (inactive, blocked, awaiting client
-    holdings, external optimizer), then explicit requests (withdrawal, manual), then the
-    automatic conditions."""
-    record = _Record()
+    holdings until `client_holdings_wait` after the run's last execution, external optimizer,
+    own weights while subscribed, the model), then explicit requests (withdrawal, manual), then
+    the automatic conditions and the daily limit."""
+    record = DecisionRecord(portfolio.deferred)
     check = record.check
     settings = portfolio.settings
     if trigger.waited_for is not None:
         check("waited_for", True, trigger.waited_for, detail=f"resumed {trigger.reason} trigger")
+    policy = resolve_policy(settings, model, trigger)
+    record.lines += seen(portfolio, policy, prices, model)
     if check("inactive", not settings.active):
-        return record.stop()
+        return record.stop(PORTFOLIO_INACTIVE)
     if check("blocked", portfolio.blocked_by is not None, portfolio.blocked_by):
-        return record.stop()
+        if trigger.reason is TriggerReason.CALENDAR:  # runs once the portfolio is unblocked
+            record.deferred = defer(record.deferred, (trigger.reason,), None, trigger.model_id)
+            record.notes.append(Reason(DEFERRED, None, "calendar: evaluated when unblocked"))
+        return record.stop(BLOCKED)
     waiting = portfolio.awaiting_client_holdings_after
     if check(
-        "awaiting_client_holdings", waiting is not None, waiting.isoformat() if waiting else None
+        "awaiting_client_holdings",
+        portfolio.awaits_client_holdings(now, client_holdings_wait),
+        waiting.isoformat() if waiting else None,
     ):
-        return record.stop()
+        return record.stop(AWAITING_CLIENT_HOLDINGS)
+    if (late := late_client_holdings(portfolio, now, client_holdings_wait)) is not None:
+        record.lines.append(late[0])
     if check("external_optimizer", settings.optimizer is OptimizerMode.EXTERNAL):
-        return record.stop()
+        return record.stop(EXTERNAL_OPTIMIZER)
     manual = trigger.reason is TriggerReason.MANUAL
     if check(
-        "manual_weights_while_subscribed",
+        "own_weights_while_subscribed",
         manual and bool(trigger.weights) and settings.follows_model,
         settings.model_id,
     ):
-        return record.stop(MANUAL_WEIGHTS_WHILE_SUBSCRIBED)
-    policy = resolve_policy(settings, model, trigger)
+        return record.stop(OWN_WEIGHTS_WHILE_SUBSCRIBED)
     if policy is None:
         check("no_target_weights", True, settings.model_id, detail="model unknown or no weights")
-        unknown = settings.model_id if model is None else None
-        return record.stop(missing=("model", unknown) if unknown is not None else None)
+        if settings.model_id is not None and model is None:
+            return record.stop(MODEL_UNKNOWN, missing=("model", settings.model_id))
+        return record.stop(NO_TARGET_WEIGHTS)
+    status = policy.model_status
     if check(
         "model_not_active",
-        policy.model_status is not ModelStatus.ACTIVE,
-        policy.model_status,
+        status is not ModelStatus.ACTIVE,
+        status,
         ModelStatus.ACTIVE,
+        ", ".join(model.ineligible) if model is not None else "",
     ):
-        return record.stop()
+        return record.stop(
+            MODEL_NEEDS_ADJUSTMENT if status is ModelStatus.NEEDS_ADJUSTMENT else MODEL_INACTIVE
+        )
+    if model is not None and policy.model_id is not None:
+        governed = _with_fallbacks(record, policy, model, prices, settings.fractional_trading)
+        if governed is None:
+            return record.stop(MODEL_NEEDS_ADJUSTMENT)
+        policy = governed
     if trigger.reason is TriggerReason.WITHDRAWAL:
         pending = portfolio.pending_withdrawal
         if check("withdrawal_requested", pending > 0, pending):
             return record.run(RunType.WITHDRAWAL, policy, pending)
-        return record.stop()
+        return record.stop(NO_WITHDRAWAL_PENDING)
     if manual:
         run_type = trigger.run_type or RunType.FULL_REBALANCE
         amount = trigger.amount
@@ -190,103 +125,76 @@ def decide_run(
             amount = portfolio.pending_withdrawal
         check("manual_run", True, run_type, detail=trigger.initiated_from)
         return record.run(run_type, policy, amount)
-    day = trading_day_of(today, trading_days)
-    if check("daily_limit", portfolio.last_automatic_optimization_day == day, day.isoformat()):
-        return record.stop()
-    problems = valuation_problems(portfolio.holdings, prices, now, max_price_age)
-    return _automatic(record, portfolio, policy, trigger, prices, today, problems)
+    return _automatic_with_daily_limit(
+        record, portfolio, policy, trigger, prices, now, today, trading_days, max_price_age
+    )
 
 
-def _automatic(
-    record: _Record,
+def _with_fallbacks(
+    record: DecisionRecord,
+    policy: Policy,
+    model: ModelPortfolio,
+    prices: Prices,
+    fractional: bool,
+) -> Policy | None:
+    """The policy with each ineligible symbol mapped to the model's fallback for it; None when
+    one has no fallback: the model needs adjustment (the service layer marks it)."""
+    unfit = ineligible(policy.targets.assets, prices, fractional=fractional)
+    weights, used = substitute(policy.weights, model.fallbacks, unfit)
+    for symbol, fallback in used.items():
+        record.check(f"fallback.{symbol}", True, fallback, detail=unfit[symbol])
+        record.notes.append(Reason(FALLBACK_USED, symbol, f"{unfit[symbol]}: traded as {fallback}"))
+    unfixable = tuple(s for s in unfit if s not in used)
+    if record.check(
+        "model_needs_adjustment",
+        bool(unfixable),
+        ", ".join(unfixable) or None,
+        detail="; ".join(f"{s} {unfit[s]}" for s in unfixable),
+    ):
+        record.needs_adjustment = unfixable
+        return None
+    return replace(policy, weights=weights, fallbacks=tuple(used.items()))
+
+
+def _automatic_with_daily_limit(
+    record: DecisionRecord,
     portfolio: Portfolio,
     policy: Policy,
     trigger: Trigger,
     prices: Prices,
+    now: datetime,
     today: date,
-    problems: list[Reason],
+    trading_days: TradingDays,
+    max_price_age: timedelta,
 ) -> RunDecision:
-    """Alpaca's daily evaluation: first funding, cooldown, calendar, drift bands (any met →
-    full_rebalance), otherwise invest_cash when uninvested cash exceeds the threshold.
-    Holdings that cannot be valued stop it; a missing or stale price is waited for."""
-    check = record.check
-    unvalued = ", ".join(f"{p.code}:{p.symbol}" for p in problems)
-    detail = f"holdings cannot be valued: {unvalued}" if unvalued else ""
-    threshold = portfolio.settings.invest_cash_threshold
-    uninvested = None if unvalued else uninvested_cash(portfolio, policy, prices)
-    invest_met = uninvested is not None and uninvested > threshold
-
-    # A withdrawal that could not be started when requested (blocked, awaiting holdings) is
-    # picked up by the next automatic evaluation instead of waiting for a new request.
-    pending = portfolio.pending_withdrawal
-    if check(
-        "withdrawal_pending", pending > 0 and pending > portfolio.cash, pending, portfolio.cash
-    ):
-        return record.run(RunType.WITHDRAWAL, policy, pending)
-    first_cash = trigger.reason in (TriggerReason.DEPOSIT, TriggerReason.HOLDINGS)
-    if (
-        first_cash
-        and not portfolio.funded
-        and check("first_funding", invest_met, uninvested, threshold, detail)
-    ):
-        return record.run(RunType.FULL_REBALANCE, policy, first_funding=True)
-
-    # Alpaca re-evaluates subscribers of a changed model even inside cooldown.
-    waived = (
-        trigger.reason is TriggerReason.MODEL_CHANGED
-        or portfolio.cooldown_waived
-        or portfolio.targets_changed
+    """What was deferred to now counts as this trigger's own; a run the conditions start is
+    held by the daily limit (one automatic optimization per trading day) and deferred."""
+    day = trading_day_of(today, trading_days)
+    due = (
+        portfolio.deferred
+        if portfolio.deferred and portfolio.deferred.due(day, blocked=False)
+        else None
     )
-    last = portfolio.last_rebalanced_at
-    days_since = (today - last).days if last is not None else None
-    cooling = days_since is not None and days_since < policy.cooldown_days
-    in_cooldown = check(
-        "in_cooldown",
-        cooling and not waived,
-        None if days_since is None else Decimal(days_since),
-        Decimal(policy.cooldown_days),
-        "waived: model or subscription changed" if cooling and waived else "",
+    reasons = {trigger.reason, *(due.reasons if due else ())}
+    calendar_model = trigger.model_id if trigger.reason is TriggerReason.CALENDAR else None
+    if due is not None:
+        when = due.until.isoformat() if due.until else "unblock"
+        record.check("deferred", True, ",".join(due.reasons), when, "acted on now")
+        record.deferred = None
+        calendar_model = calendar_model or due.model_id
+    problems = valuation_problems(portfolio.holdings, prices, now, max_price_age)
+    decided = automatic(record, portfolio, policy, reasons, calendar_model, prices, today, problems)
+    if decided.run_type is None or decided.policy is None:
+        # holdings it could not value: what was deferred is not acted on yet
+        return replace(decided, deferred=portfolio.deferred) if problems else decided
+    if not record.check(
+        "daily_limit", portfolio.last_automatic_optimization_day == day, day.isoformat()
+    ):
+        return record.run(decided.run_type, decided.policy, decided.amount, decided.first_funding)
+    until = next_trading_day(day, trading_days)
+    record.deferred = defer(record.deferred, reasons, until, calendar_model)
+    what = ", ".join(sorted(reasons))
+    record.notes.append(
+        Reason(DEFERRED, None, f"{decided.run_type} ({what}) evaluated again on {until}")
     )
-    if not in_cooldown:
-        if check("targets_changed", portfolio.targets_changed):
-            return record.run(RunType.FULL_REBALANCE, policy)
-        calendar_met = (
-            trigger.reason is TriggerReason.CALENDAR
-            and policy.has_calendar
-            and trigger.model_id in (None, policy.model_id)
-        )
-        if check("calendar", calendar_met, trigger.reason):
-            return record.run(RunType.FULL_REBALANCE, policy)
-        if _drift_bands(record, portfolio, policy, prices, detail):
-            return record.run(RunType.FULL_REBALANCE, policy)
-    if check("invest_cash", invest_met, uninvested, threshold, detail):
-        return record.run(RunType.INVEST_CASH, policy)
-    symbol = first_missing_price(problems)
-    return record.stop(missing=("price", symbol) if symbol is not None else None)
-
-
-def _drift_bands(
-    record: _Record, portfolio: Portfolio, policy: Policy, prices: Prices, unvalued_detail: str
-) -> bool:
-    bands = [c for c in policy.conditions if c.type is ConditionType.DRIFT_BAND]
-    if unvalued_detail:
-        for band in bands:
-            record.check(f"drift_band.{band.sub_type}", False, None, band.percent, unvalued_detail)
-        return False
-    targets = policy.targets.with_cash_buffer(portfolio.settings.cash_buffer_percent)
-    drifts = compute_drifts(portfolio.holdings, portfolio.cash, prices, targets) if bands else ()
-    breached = False
-    for band in bands:
-        assert band.percent is not None  # validated: drift bands always carry a percent
-        worst = largest_drift(drifts, band.sub_type)
-        value = worst.measure(band.sub_type) if worst is not None else ZERO
-        where = "" if worst is None else (worst.symbol or "cash")
-        met = record.check(
-            f"drift_band.{band.sub_type}",
-            value > band.percent,
-            value.quantize(_DISPLAY),
-            band.percent,
-            where,
-        )
-        breached = breached or met
-    return breached
+    return record.stop(DAILY_LIMIT)

@@ -1,7 +1,7 @@
 """Current weights and drift from target (Alpaca drift bands, rebalancing-anchors.md §a.5).
 
 `absolute` drift is in percentage points; `relative` drift is percent of the target weight.
-A band is breached when a drift is strictly greater than the band's percent.
+A band is met when a drift *reaches* the band's percent (`>=`, "when we reach the threshold").
 """
 
 from __future__ import annotations
@@ -85,5 +85,10 @@ def largest_drift(drifts: Iterable[Drift], sub_type: ConditionSubType) -> Drift 
     return best
 
 
+def band_met(drift: Decimal, band: Decimal) -> bool:
+    """A drift band is met when the drift reaches it."""
+    return drift >= band
+
+
 def is_band_breached(drifts: Iterable[Drift], sub_type: ConditionSubType, band: Decimal) -> bool:
-    return any(drift.measure(sub_type) > band for drift in drifts)
+    return any(band_met(drift.measure(sub_type), band) for drift in drifts)

@@ -1,16 +1,17 @@
 """One evaluation of one portfolio: decide the run (conditions.py), generate its orders, create
 the optimization and move the portfolio along through its own methods (`Portfolio.evaluated`:
-block it, or wait for the owner; `wait_for`, `defer_model_change`). Imports run one way:
+block it, or wait for the owner; `wait_for`, `defer`, `defer_model_change`). Imports run one way:
 portfolio <- conditions <- evaluation <- account."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from rebal_optimizer.domain.conditions import RunDecision, decide_run
+from rebal_optimizer.domain.client_wait import late_client_holdings
+from rebal_optimizer.domain.conditions import decide_run
 from rebal_optimizer.domain.enums import Initiator, OptimizerMode, RunType, TriggerReason
 from rebal_optimizer.domain.model_portfolio import ZERO, ModelPortfolio, Weight
 from rebal_optimizer.domain.optimization import (
@@ -22,24 +23,36 @@ from rebal_optimizer.domain.optimization import (
 from rebal_optimizer.domain.orders import OrderPlan, generate_orders
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, require_aware, valuation_problems
-from rebal_optimizer.domain.reasons import Reason
+from rebal_optimizer.domain.reasons import (
+    AWAITING_CLIENT_HOLDINGS,
+    BLOCKED,
+    DAILY_LIMIT,
+    EXTERNAL_OPTIMIZER,
+    MODEL_INACTIVE,
+    MODEL_NEEDS_ADJUSTMENT,
+    OWN_WEIGHTS_WHILE_SUBSCRIBED,
+    PORTFOLIO_INACTIVE,
+    Reason,
+)
+from rebal_optimizer.domain.record import RunDecision
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
 from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
 from rebal_optimizer.domain.waiting import NOT_RESUMED, Waiting, first_missing_price, waiting_for
 
-# Gates that only postpone: a model change stopped by them must still waive cooldown later.
-_DEFERRING_GATES = frozenset({"blocked", "daily_limit", "awaiting_client_holdings"})
-# Gates that stop an evaluation before it looks at prices or the model: what the portfolio was
-# waiting for still stands (the blocked portfolio's run, or tomorrow, will come back to it).
-_GATES = frozenset(
+# Rules that only postpone: a model change stopped by them must still waive cooldown later.
+_DEFERRING_RULES = frozenset({BLOCKED, DAILY_LIMIT, AWAITING_CLIENT_HOLDINGS})
+# Rules that stop an evaluation before it looks at prices or the model (or, the daily limit,
+# after it found nothing missing): what the portfolio was waiting for still stands.
+_GATE_RULES = frozenset(
     {
-        "inactive",
-        "blocked",
-        "awaiting_client_holdings",
-        "external_optimizer",
-        "manual_weights_while_subscribed",
-        "model_not_active",
-        "daily_limit",
+        PORTFOLIO_INACTIVE,
+        BLOCKED,
+        AWAITING_CLIENT_HOLDINGS,
+        EXTERNAL_OPTIMIZER,
+        OWN_WEIGHTS_WHILE_SUBSCRIBED,
+        MODEL_INACTIVE,
+        MODEL_NEEDS_ADJUSTMENT,
+        DAILY_LIMIT,
     }
 )
 
@@ -49,9 +62,10 @@ class Evaluation:
     portfolio: Portfolio
     optimization: Optimization | None
     decision: tuple[ConditionEvaluation, ...]
-    refused_reason: str | None = None  # an explicit request that was refused (manual/external)
+    rule: str | None = None  # the rule that started no optimization (reasons.py)
     superseded_optimization_id: str | None = None  # apply REPLACED to it
-    model_needs_adjustment: tuple[str, ...] = ()  # non-tradable symbols of the followed model
+    model_needs_adjustment: tuple[str, ...] = ()  # ineligible symbols of the followed model
+    notes: tuple[Reason, ...] = ()  # informing reasons when no optimization (DEFERRED, ...)
 
 
 def evaluate(
@@ -65,7 +79,10 @@ def evaluate(
     today: date,
     trading_days: TradingDays,
     max_price_age: timedelta,
+    client_holdings_wait: timedelta | None = None,
 ) -> Evaluation:
+    """`client_holdings_wait`: how long a CLIENT portfolio waits for the client's holdings after
+    a run's last execution before it is optimized on its own book (None: no deadline)."""
     require_aware(now)
     decision = decide_run(
         portfolio,
@@ -76,11 +93,21 @@ def evaluate(
         today=today,
         trading_days=trading_days,
         max_price_age=max_price_age,
+        client_holdings_wait=client_holdings_wait,
     )
     if decision.run_type is None or decision.policy is None:
         stopped = _note_deferred_model_change(portfolio, trigger, decision)
-        stopped = stopped.wait_for(_waiting(portfolio, trigger, decision, ()))
-        return Evaluation(stopped, None, decision.record, decision.refused_reason)
+        stopped = stopped.defer(decision.deferred).wait_for(
+            _waiting(portfolio, trigger, decision, ())
+        )
+        return Evaluation(
+            stopped,
+            None,
+            decision.record,
+            decision.rule,
+            model_needs_adjustment=decision.needs_adjustment,
+            notes=decision.notes,
+        )
     run_type = decision.run_type
     policy = decision.policy
     reserved = ZERO if run_type is RunType.WITHDRAWAL else portfolio.pending_withdrawal
@@ -95,7 +122,12 @@ def evaluate(
         max_price_age,
         decision.amount,
         reserved_cash=reserved,
+        fallbacks=policy.fallback_map,
     )
+    late = late_client_holdings(portfolio, now, client_holdings_wait)
+    notes = (*decision.notes, *((late[1],) if late is not None else ()))
+    if notes:
+        plan = replace(plan, reasons=(*plan.reasons, *notes))
     optimization = _optimization(
         portfolio,
         optimization_id,
@@ -109,13 +141,16 @@ def evaluate(
         decision.amount,
     )
     recommended_automatic = optimization.is_recommended and trigger.is_automatic
-    updated, superseded = portfolio.evaluated(
+    # a failed plan (a price missing, ...) did not act on what was deferred: it stays deferred
+    deferred = decision.deferred if decision.deferred or not plan.failed else portfolio.deferred
+    updated, superseded = portfolio.defer(deferred).evaluated(
         optimization,
         waiting=_waiting(portfolio, trigger, decision, plan.reasons),
         # The change was honoured: proposed, executed, or already in place (nothing to trade).
         targets_honoured=run_type is RunType.FULL_REBALANCE and not plan.failed,
         automatic_day=trading_day_of(today, trading_days) if recommended_automatic else None,
         first_funding=decision.first_funding,
+        client_holdings_late=late is not None,
     )
     needs_adjustment = plan.non_tradable_targets if policy.model_id is not None else ()
     return Evaluation(updated, optimization, decision.record, None, superseded, needs_adjustment)
@@ -130,16 +165,17 @@ def submit_external(
     now: datetime,
     max_price_age: timedelta,
     run_type: RunType = RunType.FULL_REBALANCE,
+    client_holdings_wait: timedelta | None = None,
 ) -> Evaluation:
     """An optimization computed outside rebal, validated against holdings, cash and prices."""
     require_aware(now)
     gates = (
-        ("inactive", not portfolio.settings.active, "PORTFOLIO_INACTIVE"),
-        ("blocked", portfolio.blocked_by is not None, "PORTFOLIO_BLOCKED"),
+        ("inactive", not portfolio.settings.active, PORTFOLIO_INACTIVE),
+        ("blocked", portfolio.blocked_by is not None, BLOCKED),
         (
             "awaiting_client_holdings",
-            portfolio.awaiting_client_holdings_after is not None,
-            "AWAITING_CLIENT_HOLDINGS",
+            portfolio.awaits_client_holdings(now, client_holdings_wait),
+            AWAITING_CLIENT_HOLDINGS,
         ),
         (
             "platform_optimizer",
@@ -152,6 +188,9 @@ def submit_external(
         record.append(ConditionEvaluation(name, met))
         if met:
             return Evaluation(portfolio, None, tuple(record), refusal)
+    late = late_client_holdings(portfolio, now, client_holdings_wait)
+    if late is not None:
+        record.insert(3, late[0])  # after the gate it lifted
     symbols = {order.symbol for order in orders}
     reasons = tuple(valuation_problems(symbols & set(prices), prices, now, max_price_age))
     reasons += validate_external(orders, portfolio.holdings, portfolio.cash, prices)
@@ -161,12 +200,16 @@ def submit_external(
         )
     )
     valid = not reasons and bool(orders)
+    if late is not None:
+        reasons += (late[1],)
     plan = OrderPlan(external_orders(orders, prices) if valid else (), reasons=reasons)
     trigger = Trigger(TriggerReason.EXTERNAL, Initiator.API)
     optimization = _optimization(
         portfolio, optimization_id, run_type, trigger, plan, tuple(record), now, (), None, None
     )
-    updated, superseded = portfolio.evaluated(optimization, waiting=portfolio.waiting_for)
+    updated, superseded = portfolio.evaluated(
+        optimization, waiting=portfolio.waiting_for, client_holdings_late=late is not None
+    )
     return Evaluation(updated, optimization, tuple(record), None, superseded)
 
 
@@ -216,8 +259,7 @@ def _waiting(
         missing = ("price", symbol)
     if missing is not None:
         return waiting_for(trigger, *missing)
-    last = decision.record[-1] if decision.record else None
-    if decision.run_type is None and last is not None and last.met and last.name in _GATES:
+    if decision.run_type is None and decision.rule in _GATE_RULES:
         return portfolio.waiting_for
     return None
 
@@ -225,9 +267,6 @@ def _waiting(
 def _note_deferred_model_change(
     portfolio: Portfolio, trigger: Trigger, decision: RunDecision
 ) -> Portfolio:
-    if trigger.reason is not TriggerReason.MODEL_CHANGED or not decision.record:
-        return portfolio
-    last = decision.record[-1]
-    if last.met and last.name in _DEFERRING_GATES:
+    if trigger.reason is TriggerReason.MODEL_CHANGED and decision.rule in _DEFERRING_RULES:
         return portfolio.defer_model_change()
     return portfolio

@@ -173,6 +173,10 @@ class ModelPortfolio:
     status: ModelStatus = ModelStatus.ACTIVE
     cooldown_days: int = 0
     rebalance_conditions: tuple[RebalanceCondition, ...] = field(default=())
+    # symbol -> the symbol subscribers trade instead while it is ineligible (governance.py)
+    fallbacks: Mapping[str, str] = field(default_factory=dict)
+    ineligible: tuple[str, ...] = ()  # the symbols that made it `needs_adjustment`
+    revision: str = ""  # the model.updated event it was built from (the decision records cite it)
 
     def __post_init__(self) -> None:
         if not self.model_id:
@@ -188,6 +192,15 @@ class ModelPortfolio:
         object.__setattr__(self, "rebalance_conditions", tuple(self.rebalance_conditions))
         validate_weights(self.weights)
         validate_conditions(self.rebalance_conditions)
+        held = {w.symbol for w in self.weights if w.symbol is not None}
+        for symbol, fallback in self.fallbacks.items():
+            if symbol not in held or fallback in held or fallback == symbol:
+                raise InvalidModel(
+                    f"fallback {symbol} -> {fallback}: the model must hold {symbol} and not "
+                    f"{fallback}"
+                )
+        object.__setattr__(self, "fallbacks", dict(sorted(self.fallbacks.items())))
+        object.__setattr__(self, "ineligible", tuple(sorted(set(self.ineligible))))
 
     @property
     def targets(self) -> TargetWeights:
@@ -199,12 +212,17 @@ class ModelPortfolio:
             (c for c in self.rebalance_conditions if c.type is ConditionType.CALENDAR), None
         )
 
-    def with_status(self, status: ModelStatus) -> ModelPortfolio:
-        return replace(self, status=ModelStatus(status))
+    def with_status(self, status: ModelStatus, ineligible: Iterable[str] = ()) -> ModelPortfolio:
+        """`ineligible`: the symbols that make it `needs_adjustment` (kept only in that status)."""
+        status = ModelStatus(status)
+        kept = tuple(ineligible) if status is ModelStatus.NEEDS_ADJUSTMENT else ()
+        return replace(self, status=status, ineligible=kept)
 
     def rebalance_relevant_change(self, previous: ModelPortfolio) -> bool:
-        """Alpaca re-evaluates subscribers (even in cooldown) when weights or conditions change."""
+        """Alpaca re-evaluates subscribers (even in cooldown) when weights or conditions change;
+        rebal also when the fallbacks do (they change what ineligible symbols are traded as)."""
         return (
             self.weights != previous.weights
             or self.rebalance_conditions != previous.rebalance_conditions
+            or self.fallbacks != previous.fallbacks
         )

@@ -107,6 +107,7 @@ class _Book:
     total: Decimal
     whole: frozenset[str]
     min_notional: Decimal
+    kept: frozenset[str] = frozenset()  # held ineligible symbols a fallback stands in for
 
 
 def _arithmetic_is_a_reason(plan_orders: Callable[P, OrderPlan]) -> Callable[P, OrderPlan]:
@@ -151,17 +152,21 @@ def generate_orders(
     amount: Decimal | None = None,
     *,
     reserved_cash: Decimal = ZERO,
+    fallbacks: Mapping[str, str] | None = None,
 ) -> OrderPlan:
     """Orders moving the portfolio toward `targets` for one run type.
 
     `amount`: withdrawal = cash to raise (cash on hand counts); invest_cash = at most this much
     (None = all uninvested cash); ignored by full_rebalance. `reserved_cash` is kept aside as
-    cash on top of the cash target (a pending withdrawal).
+    cash on top of the cash target (a pending withdrawal). `fallbacks`: ineligible symbol ->
+    the fallback `targets` name instead; a holding of such a symbol is kept as it is (it cannot
+    be traded) and counts toward its fallback's target.
     """
     require_aware(now)
     run_type = RunType(run_type)
     held = {symbol: qty for symbol, qty in holdings.items() if qty > 0}
-    problems = _price_problems(run_type, held, targets, prices, now, max_price_age)
+    kept = {s: f for s, f in (fallbacks or {}).items() if s in held}
+    problems = _price_problems(run_type, held, targets, prices, now, max_price_age, set(kept))
     if problems:
         non_tradable = tuple(
             r.symbol
@@ -170,7 +175,7 @@ def generate_orders(
         )
         return OrderPlan((), (), _unraised(run_type, amount, cash), tuple(problems), non_tradable)
     with localcontext(_EXACT):
-        book = _build_book(held, cash, targets, prices, settings, reserved_cash)
+        book = _build_book(held, cash, targets, prices, settings, reserved_cash, kept)
         if book.total <= 0 and run_type is not RunType.WITHDRAWAL:
             return OrderPlan((), reasons=(Reason(NO_PORTFOLIO_VALUE),))
         if run_type is RunType.FULL_REBALANCE:
@@ -190,15 +195,16 @@ def _price_problems(
     prices: Prices,
     now: datetime,
     max_price_age: timedelta,
+    kept: set[str],
 ) -> list[Reason]:
     # Only what the run values or trades must be priced and tradable: a withdrawal never buys,
-    # invest_cash never sells.
+    # invest_cash never sells, a kept holding is not traded.
     valued = set(held) if run_type is RunType.WITHDRAWAL else set(held) | set(targets.assets)
     traded = {
         RunType.FULL_REBALANCE: set(held) | set(targets.assets),
         RunType.INVEST_CASH: set(targets.assets),
         RunType.WITHDRAWAL: set(held),
-    }[run_type]
+    }[run_type] - kept
     return valuation_problems(valued, prices, now, max_price_age) + trading_problems(traded, prices)
 
 
@@ -215,6 +221,7 @@ def _build_book(
     prices: Prices,
     settings: PortfolioSettings,
     reserved_cash: Decimal,
+    kept: Mapping[str, str],
 ) -> _Book:
     effective = targets.with_cash_buffer(settings.cash_buffer_percent)
     symbols = set(held) | set(effective.assets)
@@ -223,6 +230,9 @@ def _build_book(
     total = cash + sum(values.values(), ZERO)
     investable = max(ZERO, total - reserved_cash)
     target_values = {s: investable * effective.assets.get(s, ZERO) / HUNDRED for s in symbols}
+    for symbol, fallback in kept.items():  # held as it is, toward its fallback's target
+        target_values[symbol] = values[symbol]
+        target_values[fallback] = max(ZERO, target_values.get(fallback, ZERO) - values[symbol])
     whole = frozenset(
         s for s in symbols if not (settings.fractional_trading and prices[s].fractionable)
     )
@@ -236,6 +246,7 @@ def _build_book(
         total=total,
         whole=whole,
         min_notional=settings.min_order_notional,
+        kept=frozenset(kept),
     )
 
 
@@ -276,10 +287,11 @@ def _full_rebalance(book: _Book) -> OrderPlan:
 
 def _withdrawal(book: _Book, amount: Decimal) -> OrderPlan:
     need = amount - book.cash
-    excess = {s: book.values[s] - book.target_values[s] for s in book.held}
-    sells = withdrawal_sells(
-        excess, book.values, book.held, book.prices, book.whole, need, book.min_notional
-    )
+    sold = [s for s in book.held if s not in book.kept]
+    excess = {s: book.values[s] - book.target_values[s] for s in sold}
+    values = {s: book.values[s] for s in sold}
+    held = {s: book.held[s] for s in sold}
+    sells = withdrawal_sells(excess, values, held, book.prices, book.whole, need, book.min_notional)
     plan = _plan(book, sells, {})
     raised = sum((o.notional for o in plan.orders), ZERO)
     shortfall = max(ZERO, need - raised)

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from rebal_optimizer.domain.deferral import Deferred
 from rebal_optimizer.domain.enums import (
     BrokerIntegration,
     Initiator,
@@ -55,7 +56,7 @@ class Portfolio:
     holdings: Mapping[str, Decimal] = field(default_factory=dict)
     cash: Decimal = ZERO
     settings: PortfolioSettings = field(default_factory=PortfolioSettings)
-    blocked_by: str | None = None  # a READY optimization: nothing else until its run completes
+    blocked_by: str | None = None  # a READY optimization: nothing else until its run is over
     blocked_run_type: RunType | None = None
     blocked_at: datetime | None = None  # when the blocking optimization became READY
     awaiting_owner: AwaitingOwner | None = None  # advisory optimization waiting for a choice
@@ -68,6 +69,7 @@ class Portfolio:
     cooldown_waived: bool = False  # a model change could not be acted on yet
     targets_changed: bool = False  # new subscription or own weights: rebalance next time
     waiting_for: Waiting | None = None  # a price or model an evaluation missed, and its trigger
+    deferred: Deferred | None = None  # automatic triggers a rule held back (deferral.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holdings", _normalized(self.holdings))
@@ -145,6 +147,10 @@ class Portfolio:
         """What it waits for after an evaluation (a missing price or model and its trigger)."""
         return self if waiting == self.waiting_for else replace(self, waiting_for=waiting)
 
+    def defer(self, deferred: Deferred | None) -> Portfolio:
+        """What is deferred after an evaluation: held back now, or None once acted on."""
+        return self if deferred == self.deferred else replace(self, deferred=deferred)
+
     def defer_model_change(self) -> Portfolio:
         """A model change a gate postponed: the next evaluation rebalances despite cooldown."""
         return replace(self, cooldown_waived=True)
@@ -157,15 +163,19 @@ class Portfolio:
         targets_honoured: bool = False,
         automatic_day: date | None = None,
         first_funding: bool = False,
+        client_holdings_late: bool = False,
     ) -> tuple[Portfolio, str | None]:
         """After an evaluation created `optimization`: what it waits for, a target change
         honoured (cooldown no longer waived), the trading day of a recommended automatic
-        optimization, first funding; a recommended optimization replaces one still waiting for
+        optimization, first funding, the end of a CLIENT wait past its deadline (it was
+        optimized on its own book); a recommended optimization replaces one still waiting for
         its owner, a READY one blocks. Returns the portfolio and the id of the optimization it
         superseded, if any. One replace() per evaluation: it is the hot path."""
         changes: dict[str, Any] = {}
         if waiting != self.waiting_for:
             changes["waiting_for"] = waiting
+        if client_holdings_late:
+            changes["awaiting_client_holdings_after"] = None
         if targets_honoured:
             changes.update(cooldown_waived=False, targets_changed=False)
         recommended = optimization.is_recommended
@@ -228,7 +238,7 @@ class Portfolio:
         return OwnerDecision(replace(self, awaiting_owner=None) if mine else self, expired)
 
     def block(self, optimization: Optimization) -> Portfolio:
-        """A READY optimization blocks the portfolio until its run completes."""
+        """A READY optimization blocks the portfolio until its run is over (runs.py)."""
         if optimization.status is not OptimizationStatus.READY:
             raise IllegalTransition(f"only a READY optimization blocks, not {optimization.status}")
         return replace(
@@ -246,38 +256,45 @@ class Portfolio:
         blocked_for = now - self.blocked_at
         return blocked_for if blocked_for >= deadline else None
 
-    # -- run.completed -----------------------------------------------------------------------
+    # -- a run's outcome (runs.py) and the CLIENT integration's wait ---------------------------
 
-    def complete_run(
+    def apply_run(
         self,
-        optimization_id: str,
-        *,
         executed: Mapping[str, Decimal],
         cash_delta: Decimal,
         last_execution_at: datetime | None,
-        completed_on: date,
     ) -> Portfolio:
-        """Unblock. PLATFORM integration applies the executed trades (signed qty) and the cash
-        delta now; CLIENT integration waits for the client's holdings snapshot newer than the
-        run's last execution. A completion for another optimization changes nothing."""
+        """A run's executed trades (signed qty) and cash delta. PLATFORM: into holdings and cash.
+        CLIENT: into the optimizer's own book as well, unless a client snapshot newer than the
+        run's last execution already shows them; then the portfolio waits for such a snapshot
+        (it replaces the book; an older one is ignored from now on) or for the deadline
+        (`client_holdings_late`)."""
+        if self.settings.broker_integration is BrokerIntegration.PLATFORM:
+            return self.apply_holdings_delta(executed, cash_delta)
+        at = last_execution_at
+        if at is None or (self.holdings_as_of is not None and self.holdings_as_of > at):
+            return self
+        booked = self.apply_holdings_delta(executed, cash_delta)
+        return replace(booked, awaiting_client_holdings_after=at, holdings_as_of=at)
+
+    def unblock(self, optimization_id: str) -> Portfolio:
+        """The blocking optimization's run is over; another optimization id changes nothing."""
         if self.blocked_by != optimization_id:
             return self
-        unblocked = replace(
-            self,
-            blocked_by=None,
-            blocked_run_type=None,
-            blocked_at=None,
-            last_rebalanced_at=(
-                completed_on
-                if self.blocked_run_type is RunType.FULL_REBALANCE
-                else self.last_rebalanced_at
-            ),
-        )
-        if self.settings.broker_integration is BrokerIntegration.PLATFORM:
-            return unblocked.apply_holdings_delta(executed, cash_delta)
-        already_seen = last_execution_at is None or (
-            self.holdings_as_of is not None and self.holdings_as_of > last_execution_at
-        )
-        return replace(
-            unblocked, awaiting_client_holdings_after=None if already_seen else last_execution_at
-        )
+        return replace(self, blocked_by=None, blocked_run_type=None, blocked_at=None)
+
+    def rebalanced(self, day: date) -> Portfolio:
+        """A full rebalance completed on `day` (the cooldown's start); never moved back."""
+        if self.last_rebalanced_at is not None and self.last_rebalanced_at >= day:
+            return self
+        return replace(self, last_rebalanced_at=day)
+
+    def client_holdings_late(self, now: datetime, wait: timedelta | None) -> bool:
+        """CLIENT: no snapshot newer than the run's last execution came within `wait` of it
+        (None: no deadline, wait for the client forever)."""
+        after = self.awaiting_client_holdings_after
+        return after is not None and wait is not None and now >= after + wait
+
+    def awaits_client_holdings(self, now: datetime, wait: timedelta | None) -> bool:
+        waiting = self.awaiting_client_holdings_after is not None
+        return waiting and not self.client_holdings_late(now, wait)

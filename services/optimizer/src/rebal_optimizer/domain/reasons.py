@@ -17,6 +17,26 @@ EXTERNAL_SELL_EXCEEDS_HOLDING = "EXTERNAL_SELL_EXCEEDS_HOLDING"
 EXTERNAL_BUY_EXCEEDS_CASH = "EXTERNAL_BUY_EXCEEDS_CASH"
 ORDER_OUT_OF_BOUNDS = "ORDER_OUT_OF_BOUNDS"  # a quantity or amount the wire cannot carry
 ARITHMETIC_ERROR = "ARITHMETIC_ERROR"  # decimal overflow or invalid operation while planning
+CLIENT_HOLDINGS_LATE = "CLIENT_HOLDINGS_LATE"  # informs: optimized without the client's holdings
+DEFERRED = "DEFERRED"  # informs: the run a rule held back is evaluated again on a later day
+FALLBACK_USED = "FALLBACK_USED"  # informs: an ineligible symbol is traded as the model's fallback
+
+# The rule that decided an evaluation which starts no run: the reason of its NOT_RECOMMENDED
+# decision record. Spelled like the `request.rejected` reason code where the wire has one.
+PORTFOLIO_INACTIVE = "PORTFOLIO_INACTIVE"
+BLOCKED = "BLOCKED"
+AWAITING_CLIENT_HOLDINGS = "AWAITING_CLIENT_HOLDINGS"
+EXTERNAL_OPTIMIZER = "EXTERNAL_OPTIMIZER"
+OWN_WEIGHTS_WHILE_SUBSCRIBED = "OWN_WEIGHTS_WHILE_SUBSCRIBED"
+MODEL_UNKNOWN = "MODEL_UNKNOWN"
+NO_TARGET_WEIGHTS = "NO_TARGET_WEIGHTS"
+MODEL_INACTIVE = "MODEL_INACTIVE"
+MODEL_NEEDS_ADJUSTMENT = "MODEL_NEEDS_ADJUSTMENT"
+NO_WITHDRAWAL_PENDING = "NO_WITHDRAWAL_PENDING"
+DAILY_LIMIT = "DAILY_LIMIT"
+COOLDOWN = "COOLDOWN"
+IN_BAND = "IN_BAND"  # every drift within its band, no other condition met
+NO_CONDITION_MET = "NO_CONDITION_MET"  # no drift band, no calendar date, no cash to invest
 
 # Reasons that make an optimization fail (not recommended) rather than merely inform.
 FAILURE_CODES = frozenset(

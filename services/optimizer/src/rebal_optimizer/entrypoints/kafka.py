@@ -1,8 +1,8 @@
 """Kafka entry point: one subscriber per consumed topic, each a thin call into the handlers.
 
 What the optimizer publishes goes through its outbox (optimization.created, optimization.ready,
-its own scope-`model` rebalance.requested) or, for the fan-out, straight to Kafka with
-deterministic ids (see service_layer/fanout.py).
+its own scope-`model` rebalance.requested, model.status_changed, request.rejected) or, for the
+fan-out, straight to Kafka with deterministic ids (see service_layer/fanout.py).
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from rebal_schemas import (
     PriceUpdated,
     RebalanceRequested,
     RunCompleted,
+    RunSettled,
 )
 from rebal_schemas.topics import (
     MARKET_PRICES,
+    MODEL_STATUS_CHANGED,
     MODEL_UPDATED,
     OPTIMIZATION_CREATED,
     OPTIMIZATION_DECIDED,
@@ -34,7 +36,9 @@ from rebal_schemas.topics import (
     OPTIMIZATION_SUBMITTED,
     PORTFOLIO_PATCHED,
     REBALANCE_REQUESTED,
+    REQUEST_REJECTED,
     RUN_COMPLETED,
+    RUN_SETTLED,
 )
 
 
@@ -49,8 +53,10 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
     @router.subscriber(  # type: ignore[untyped-decorator]
         PORTFOLIO_PATCHED.name,
         title="portfolio.patched:optimizer",
-        description="Settings create/patch a portfolio; holdings, deposits and withdrawal "
-        "requests update it; each is evaluated with its trigger. Consumed in batches.",
+        description="Settings create/patch a portfolio (a second subscription of an account, or "
+        "one to an inactive model, is refused with request.rejected; one to a model not read "
+        "yet waits `model_wait_seconds` for it); holdings, deposits and withdrawal requests "
+        "update it; each is evaluated with its trigger. Consumed in batches.",
         **batch_options,
     )
     async def on_portfolio_patched(events: list[PortfolioPatched]) -> None:
@@ -59,8 +65,10 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
     @router.subscriber(  # type: ignore[untyped-decorator]
         MODEL_UPDATED.name,
         title="model.updated:optimizer",
-        description="Stores the model; a change of weights or conditions re-evaluates its "
-        "subscribers.",
+        description="Stores the model with its governed status (needs_adjustment while it holds "
+        "an ineligible symbol without fallback; model.status_changed on every status change); "
+        "deactivating a model with active subscribers is refused (request.rejected MODEL_IN_USE); "
+        "a change of weights, conditions or fallbacks re-evaluates its subscribers.",
         **options,
     )
     async def on_model_updated(event: ModelUpdated) -> None:
@@ -69,7 +77,9 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
     @router.subscriber(  # type: ignore[untyped-decorator]
         MARKET_PRICES.name,
         title="market.prices:optimizer",
-        description="Keeps the last price of each symbol (by as_of).",
+        description="Keeps the last price of each symbol (by as_of). A symbol that becomes not "
+        "tradable (or not fractionable where subscribers trade fractions) turns every active "
+        "model holding it without a fallback into needs_adjustment (model.status_changed).",
         **options,
     )
     async def on_price(event: PriceUpdated) -> None:
@@ -78,8 +88,10 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
     @router.subscriber(  # type: ignore[untyped-decorator]
         REBALANCE_REQUESTED.name,
         title="rebalance.requested:optimizer",
-        description="Scope portfolio: evaluate it. Scope model/all: fan out one scope-portfolio "
-        "request per portfolio. Consumed in batches.",
+        description="Scope portfolio: evaluate it and answer (the optimization, or a "
+        "NOT_RECOMMENDED decision record naming the rule; a client's request a rule holds also "
+        "with request.rejected). Scope model/all: fan out one scope-portfolio request per "
+        "portfolio. Consumed in batches.",
         **batch_options,
     )
     async def on_rebalance_requested(events: list[RebalanceRequested]) -> None:
@@ -97,7 +109,8 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
     @router.subscriber(  # type: ignore[untyped-decorator]
         OPTIMIZATION_DECIDED.name,
         title="optimization.decided:optimizer",
-        description="The owner's ACCEPT, REJECT or REOPTIMIZE of an advisory optimization.",
+        description="The owner's ACCEPT, REJECT or REOPTIMIZE of an advisory optimization; a "
+        "choice on an expired or unknown optimization is refused (request.rejected).",
         **options,
     )
     async def on_decided(event: OptimizationDecided) -> None:
@@ -106,13 +119,31 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
     @router.subscriber(  # type: ignore[untyped-decorator]
         RUN_COMPLETED.name,
         title="run.completed:optimizer",
-        description="Unblocks the portfolio; PLATFORM integration applies the executed trades.",
+        description="Every order is final: the executed trades are applied to holdings and cash "
+        "once (CLIENT integration: to the optimizer's own book, then it waits for the client's "
+        "holdings until `client_holdings_wait_seconds`); a full rebalance starts the cooldown. "
+        "Unblocks the portfolio only under `unblock_on=execution`.",
         **options,
     )
     async def on_run_completed(event: RunCompleted) -> None:
         await handlers.run_completed(event)
 
+    @router.subscriber(  # type: ignore[untyped-decorator]
+        RUN_SETTLED.name,
+        title="run.settled:optimizer",
+        description="Every transaction is final: unblocks the portfolio (and applies the trades "
+        "if run.completed was not read yet; either order gives the same state).",
+        **options,
+    )
+    async def on_run_settled(event: RunSettled) -> None:
+        await handlers.run_settled(event)
+
     document_publishers(
-        router, OPTIMIZATION_CREATED.name, OPTIMIZATION_READY.name, REBALANCE_REQUESTED.name
+        router,
+        OPTIMIZATION_CREATED.name,
+        OPTIMIZATION_READY.name,
+        REBALANCE_REQUESTED.name,
+        MODEL_STATUS_CHANGED.name,
+        REQUEST_REJECTED.name,
     )
     return router

@@ -3,8 +3,9 @@
 A READY optimization blocks its portfolio until its run's outcome arrives (run.completed or
 run.settled). If that outcome is lost on the way (a broker that lost records, a tracker that
 never saw the run), the portfolio would stay blocked in silence. Every `stale_block_check_seconds`
-this loop finds the portfolios blocked since before the deadline (store index `blocked_at`) and
-logs one error line per portfolio and block, and counts them: `alarms` (blocks alarmed so far)
+this loop finds the portfolios blocked since before the deadline (`PortfolioQueries.blocked`,
+the store index `blocked_at`), reads each through the service layer's `PortfolioUnitOfWork.load`
+and logs one error line per portfolio and block, and counts them: `alarms` (blocks alarmed so far)
 and `stale` (blocked past the deadline at the last round) are the optimizer's metrics for it;
 the service has no metrics endpoint, so the log line is what an operator sees. It unblocks
 nothing: only the run's outcome (or an operator) may.
@@ -12,28 +13,33 @@ nothing: only the run's outcome (or an operator) may.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from rebal_optimizer.adapters.portfolio_document import (
-    BLOCKED_INDEX,
-    PORTFOLIOS,
-    record_from_document,
-    sortable_instant,
-)
+from rebal_optimizer.domain import PortfolioAccount
+from rebal_optimizer.service_layer.ports import PortfolioQueries
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
 from rebal_runtime.periodic import PeriodicTask
-from rebal_runtime.store import DocumentStore
 
 log = get_logger(__name__)
 PAGE = 500
 
+Load = Callable[[str], Awaitable[PortfolioAccount | None]]
+"""The portfolio account of an id (`PortfolioUnitOfWork.load`), None when there is none."""
+
 
 class StaleBlockAlarm:
     def __init__(
-        self, store: DocumentStore, clock: Clock, deadline: timedelta, every_seconds: float
+        self,
+        queries: PortfolioQueries,
+        load: Load,
+        clock: Clock,
+        deadline: timedelta,
+        every_seconds: float,
     ) -> None:
-        self.store = store
+        self.queries = queries
+        self.load = load
         self.clock = clock
         self.deadline = deadline
         self.every_seconds = every_seconds
@@ -49,19 +55,14 @@ class StaleBlockAlarm:
         still: set[tuple[str, str]] = set()
         after: str | None = None
         while True:
-            ids = await self.store.query(
-                PORTFOLIOS,
-                BLOCKED_INDEX,
-                sortable_instant(now - self.deadline),
-                op="le",
-                after_id=after,
-                limit=PAGE,
+            ids = await self.queries.blocked(
+                after=after, limit=PAGE, at_or_before=now - self.deadline
             )
             for portfolio_id in ids:
-                doc = await self.store.load(PORTFOLIOS, portfolio_id)
-                if doc is None:
+                account = await self.load(portfolio_id)
+                if account is None:
                     continue
-                portfolio = record_from_document(doc.state).portfolio
+                portfolio = account.portfolio
                 blocked_for = portfolio.stale_block(now, self.deadline)
                 if blocked_for is None or portfolio.blocked_by is None:
                     continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from rebal_optimizer.domain import (
     ConditionEvaluation,
@@ -15,12 +16,15 @@ from rebal_optimizer.domain import (
     Optimization,
     OptimizationStatus,
     PortfolioAccount,
+    Refusal,
     Trigger,
 )
 from rebal_optimizer.domain.reasons import NO_PORTFOLIO_VALUE
 from rebal_optimizer.domain.trading_days import TradingCalendar
 from rebal_optimizer.service_layer import messages
 from rebal_optimizer.service_layer.ports import ReferenceData
+from rebal_optimizer.service_layer.rejections import REJECTING_RULES, refused, rejecting
+from rebal_optimizer.service_layer.stop_reasons import rule_reason
 from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork
 from rebal_schemas import Event, OptimizerMode, Reason, RunInitiator, RunType, TriggerReason
 
@@ -32,6 +36,9 @@ class OptimizerConfig:
     advisory_expiry: timedelta
     fanout_batch: int = 1000
     history_enabled: bool = True
+    unblock_on: Literal["settlement", "execution"] = "settlement"  # run.settled or run.completed
+    client_holdings_wait: timedelta | None = timedelta(days=1)  # None: wait for the client forever
+    model_wait: timedelta = timedelta(hours=1)  # grace for a subscribed model to arrive
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,8 @@ class Answer:
     cause: Event
     initiated_from: RunInitiator
     source: OptimizerMode = OptimizerMode.PLATFORM
-    explicit: bool = False  # a client asked: answer with NOT_RECOMMENDED rather than silence
+    explicit: bool = False  # a request: answered even when the portfolio is empty (not evaluated)
+    rejects: bool = False  # a client's request: a rule that holds it answers with request.rejected
     run_type: RunType = RunType.full_rebalance  # of the NOT_RECOMMENDED answer
     trigger: TriggerReason = TriggerReason.manual  # of the NOT_RECOMMENDED answer
     extra_reasons: Sequence[Reason] = ()
@@ -61,6 +69,10 @@ class Evaluator:
         self.calendar = calendar
         self.config = config
 
+    def not_evaluated(self, record: PortfolioAccount, answer: Answer, reason: Reason) -> Outcome:
+        """The answer to a request that is not evaluated: NOT_RECOMMENDED with `reason`."""
+        return Outcome(record, [self._answer(record, (), answer, reason)])
+
     async def evaluate(
         self, record: PortfolioAccount, trigger: Trigger, answer: Answer, now: datetime
     ) -> Outcome:
@@ -68,7 +80,7 @@ class Evaluator:
             if not answer.explicit:
                 return Outcome(record)
             empty = Reason(code=NO_PORTFOLIO_VALUE, detail="no holdings and no cash")
-            return Outcome(record, [self._answer(record, (), answer, empty)])
+            return self.not_evaluated(record, answer, empty)
         portfolio = record.portfolio
         settings = portfolio.settings
         model = await self.reference.model(settings.model_id) if settings.model_id else None
@@ -84,6 +96,7 @@ class Evaluator:
             today=self.calendar.today(now),
             trading_days=self.calendar,
             max_price_age=self.config.max_price_age,
+            client_holdings_wait=self.config.client_holdings_wait,
         )
         return self.outcome(record, evaluation, answer, now)
 
@@ -97,8 +110,19 @@ class Evaluator:
         opt = evaluation.optimization
         if opt is not None:
             result = result.extend(self._created(result.record, opt, answer, now))
-        elif answer.explicit or evaluation.refused_reason is not None:
-            result.publish.append(self._not_recommended(record, evaluation, answer))
+        else:  # every evaluation leaves its decision record, also one that starts no run
+            reason = rule_reason(evaluation.rule, evaluation.decision)
+            result.publish.append(self._not_recommended(record, evaluation, answer, reason))
+            if answer.rejects and evaluation.rule in REJECTING_RULES:
+                refusal = Refusal(reason.code, f"{reason.code}: {reason.detail or 'held'}")
+                rejection = rejecting(
+                    answer.cause,
+                    refusal,
+                    self.config.producer,
+                    portfolio_id=record.portfolio_id,
+                    account_id=record.account_id,
+                )
+                result.publish = refused(result.publish, rejection)
         needs = evaluation.model_needs_adjustment
         if needs and record.portfolio.settings.model_id is not None:
             result.needs_adjustment = (record.portfolio.settings.model_id, tuple(needs))
@@ -154,10 +178,10 @@ class Evaluator:
         return Outcome(new, [event], [entry])
 
     def _not_recommended(
-        self, record: PortfolioAccount, evaluation: Evaluation, answer: Answer
+        self, record: PortfolioAccount, evaluation: Evaluation, answer: Answer, reason: Reason
     ) -> Event:
-        reason = messages.stop_reason(evaluation.decision, evaluation.refused_reason)
-        return self._answer(record, evaluation.decision, answer, reason)
+        notes = tuple(messages.wire_reason(n) for n in evaluation.notes)
+        return self._answer(record, evaluation.decision, answer, reason, notes)
 
     def _answer(
         self,
@@ -165,6 +189,7 @@ class Evaluator:
         decision: Sequence[ConditionEvaluation],
         answer: Answer,
         reason: Reason,
+        notes: Sequence[Reason] = (),
     ) -> Event:
         settings = record.portfolio.settings
         return messages.not_recommended(
@@ -179,7 +204,7 @@ class Evaluator:
             initiated_from=answer.initiated_from,
             source=answer.source,
             decision=decision,
-            reasons=(reason, *answer.extra_reasons),
+            reasons=(reason, *notes, *answer.extra_reasons),
             cause=answer.cause,
             producer=self.config.producer,
         )
@@ -193,4 +218,5 @@ def _target_symbols(
         *trigger.weights,
         *(model.weights if model is not None else ()),
     )
-    return {w.symbol for w in weights if w.symbol is not None}
+    fallbacks = set(model.fallbacks.values()) if model is not None else set()
+    return {w.symbol for w in weights if w.symbol is not None} | fallbacks

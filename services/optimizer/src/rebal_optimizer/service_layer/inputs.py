@@ -53,6 +53,8 @@ def model(event: ModelUpdated) -> ModelPortfolio:
         cooldown_days=event.cooldown_days,
         weights=weights(event.weights),
         rebalance_conditions=conditions(event.rebalance_conditions),
+        fallbacks=dict(event.fallbacks),
+        revision=event.event_id,
     )
 
 
@@ -76,12 +78,14 @@ def trigger(event: RebalanceRequested) -> Trigger:
 
 
 def patched_settings(
-    current: PortfolioSettings, event: PortfolioSettingsChanged
+    current: PortfolioSettings,
+    event: PortfolioSettingsChanged,
+    skip: frozenset[str] = frozenset(),
 ) -> PortfolioSettings:
     """Only the fields present in the event change; `model_id: null` ends a subscription.
     Following a model and following own weights exclude each other: setting one clears the
-    other."""
-    present = event.model_fields_set
+    other. `skip`: fields of the event not applied (a refused subscription's `model_id`)."""
+    present = event.model_fields_set - skip
     changes: dict[str, object] = {}
     for name in ("mandate", "broker_integration", "optimizer"):
         value = getattr(event, name)

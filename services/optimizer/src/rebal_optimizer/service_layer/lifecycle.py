@@ -1,16 +1,24 @@
-"""After an optimization exists: external submissions, the owner's choice, run completion and
-the expiry of advisory optimizations nobody decided on."""
+"""After an optimization exists: external submissions and the run's outcome (run.completed,
+run.settled: domain/runs.py). The owner's choice and the advisory expiry: owner.py.
+
+The run's outcome that unblocks the portfolio evaluates the calendar slot deferred while it was
+blocked (domain/deferral.py), once, in the same step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from rebal_optimizer.domain import (
     DomainError,
-    OptimizationStatus,
-    OwnerChoice,
     PortfolioAccount,
+    RunResult,
+    RunStep,
+    Trigger,
+    run_completed,
+    run_settled,
 )
+from rebal_optimizer.domain import TriggerReason as Why
 from rebal_optimizer.service_layer import inputs, messages
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
 from rebal_optimizer.service_layer.ports import PortfolioQueries, ReferenceData
@@ -18,14 +26,15 @@ from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfW
 from rebal_runtime.log import get_logger
 from rebal_schemas import (
     Event,
-    OptimizationDecided,
     OptimizationSubmitted,
     OptimizerMode,
     PlannedOrder,
     PoisonMessage,
+    PortfolioRunType,
     Reason,
     RunCompleted,
     RunInitiator,
+    RunSettled,
     RunType,
     TriggerReason,
 )
@@ -50,19 +59,7 @@ class Lifecycle:
         self.config = config
 
     async def _update(self, event: Event, portfolio_id: str, step: Step) -> Outcome | None:
-        async def guarded(record: PortfolioAccount | None) -> Outcome | None:
-            if record is None:
-                raise PoisonMessage(
-                    f"unknown portfolio {portfolio_id!r} in {event.event_type} {event.event_id}"
-                )
-            try:
-                return await step(record)
-            except DomainError as error:
-                raise PoisonMessage(
-                    f"{event.event_type} {event.event_id}: {error.reason}"
-                ) from error
-
-        return await self.portfolios.update(portfolio_id, event.event_id, guarded)
+        return await update_known(self.portfolios, event, portfolio_id, step)
 
     # -- optimization.submitted (external optimizer) --------------------------------------------
 
@@ -81,6 +78,7 @@ class Lifecycle:
                 RunInitiator.api,
                 OptimizerMode.EXTERNAL,
                 explicit=True,
+                rejects=True,
                 trigger=TriggerReason.external,
                 extra_reasons=event.reasons,
                 optimization_id=external_id,
@@ -94,6 +92,7 @@ class Lifecycle:
                 optimization_id=external_id,
                 now=now,
                 max_price_age=self.config.max_price_age,
+                client_holdings_wait=self.config.client_holdings_wait,
             )
             return self.evaluator.outcome(record, evaluation, answer, now)
 
@@ -126,77 +125,49 @@ class Lifecycle:
             orders=orders,
         )
 
-    # -- optimization.decided (advisory mandate) ------------------------------------------------
-
-    async def decided(self, event: OptimizationDecided, now: datetime) -> Outcome | None:
-        async def step(record: PortfolioAccount | None) -> Outcome:
-            assert record is not None
-            awaiting = record.awaiting
-            if awaiting is None or awaiting.optimization_id != event.optimization_id:
-                current = f"awaiting: {awaiting.optimization_id}" if awaiting else "none is"
-                raise PoisonMessage(
-                    f"optimization {event.optimization_id!r} is not awaiting its owner on "
-                    f"portfolio {event.portfolio_id!r} ({current}); {event.owner_choice.value} "
-                    f"in {event.event_id} cannot be applied"
-                )
-            if record.awaiting_expired(now, self.config.advisory_expiry):
-                return self._expire(
-                    record, event, now, "the owner's choice arrived after the deadline"
-                )
-            decided, decision = record.decide(OwnerChoice(event.owner_choice.value), now)
-            opt = decision.optimization
-            producer = self.config.producer
-            publish: list[Event] = [
-                messages.status_changed(
-                    opt, cause=event, producer=producer, owner_choice=event.owner_choice
-                )
-            ]
-            if opt.status is OptimizationStatus.READY:
-                publish.append(
-                    messages.optimization_ready(
-                        opt,
-                        account_id=record.account_id,
-                        broker_integration=str(record.portfolio.settings.broker_integration),
-                        initiated_from=RunInitiator(str(opt.initiated_from)),
-                        cause=event,
-                        producer=producer,
-                    )
-                )
-            entry = self.portfolios.history_entry(
-                record, opt, cause_id=event.event_id, suffix=str(opt.status)
-            )
-            outcome = Outcome(decided, publish, [entry])
-            if decision.reoptimize is not None:
-                answer = Answer(
-                    event, RunInitiator.api, explicit=True, run_type=RunType(str(opt.run_type))
-                )
-                again = await self.evaluator.evaluate(decided, decision.reoptimize, answer, now)
-                outcome = outcome.extend(again)
-            return outcome
-
-        return await self._update(event, event.portfolio_id, step)
-
-    # -- run.completed --------------------------------------------------------------------------
+    # -- run.completed, run.settled -------------------------------------------------------------
 
     async def run_completed(self, event: RunCompleted, now: datetime) -> Outcome | None:
+        """Every order is final: the trades are applied (once), a full rebalance starts the
+        cooldown on the completion's trading day; unblocked here under `unblock_on=execution`."""
+        completed_on = None
+        if event.type is PortfolioRunType.full_rebalance:
+            completed_on = self.evaluator.calendar.today(event.completed_at or event.updated_at)
+        unblock = self.config.unblock_on == "execution"
+        run = _result(event)
+        return await self._run_outcome(
+            event,
+            lambda record: run_completed(record, run, completed_on=completed_on, unblock=unblock),
+            now,
+        )
+
+    async def run_settled(self, event: RunSettled, now: datetime) -> Outcome | None:
+        """Every transaction is final: unblocked, and the trades applied if run.completed was not
+        read yet (run.settled carries them too)."""
+        executed = event.last_execution_at
+        executed_on = self.evaluator.calendar.today(executed) if executed is not None else None
+        run = _result(event)
+        return await self._run_outcome(
+            event, lambda record: run_settled(record, run, executed_on=executed_on), now
+        )
+
+    async def _run_outcome(
+        self,
+        event: RunCompleted | RunSettled,
+        take: Callable[[PortfolioAccount], RunStep | None],
+        now: datetime,
+    ) -> Outcome | None:
         async def step(record: PortfolioAccount | None) -> Outcome | None:
             assert record is not None
-            portfolio = record.portfolio
-            if portfolio.blocked_by != event.optimization_id:
+            done = take(record)
+            if done is None:
                 log.info(
-                    "run.completed for an optimization that does not block this portfolio",
+                    "run outcome changes nothing: applied already, or not the blocking run",
                     optimization_id=event.optimization_id,
-                    blocked_by=portfolio.blocked_by,
+                    blocked_by=record.portfolio.blocked_by,
                 )
                 return None
-            done, clamps = record.complete_run(
-                event.optimization_id,
-                executed=event.holdings_delta,
-                cash_delta=event.cash_delta,
-                last_execution_at=event.last_execution_at,
-                completed_on=self.evaluator.calendar.today(event.completed_at),
-            )
-            for clamp in clamps:
+            for clamp in done.clamps:
                 log.warning(
                     "executed sale exceeds the holding; clamped",
                     symbol=clamp.symbol,
@@ -204,54 +175,43 @@ class Lifecycle:
                     held=str(clamp.held),
                 )
             log.info(
-                "portfolio unblocked",
+                "run outcome applied",
                 optimization_id=event.optimization_id,
                 run_status=event.status.value,
+                trades_applied=done.applied,
+                unblocked=done.unblocked,
             )
-            return Outcome(done)
+            deferred = done.account.portfolio.deferred
+            if not done.unblocked or deferred is None or not deferred.at_unblock:
+                return Outcome(done.account)
+            # the calendar slot it could not take while blocked: evaluated now, once
+            trigger = Trigger(Why.CALENDAR, model_id=deferred.model_id)
+            answer = Answer(event, RunInitiator.system, trigger=TriggerReason.calendar)
+            return await self.evaluator.evaluate(done.account, trigger, answer, now)
 
         return await self._update(event, event.portfolio_id, step)
 
-    # -- expiry (clock-driven) ------------------------------------------------------------------
 
-    async def expire_due(self, now: datetime) -> int:
-        """Expire every advisory optimization past its deadline; returns how many."""
-        expired = 0
-        after: str | None = None
-        while True:
-            ids = await self.queries.expired(now, after=after, limit=EXPIRY_PAGE)
-            for portfolio_id in ids:
-                if await self._expire_one(portfolio_id, now):
-                    expired += 1
-            if len(ids) < EXPIRY_PAGE:
-                return expired
-            after = ids[-1]
+def _result(event: RunCompleted | RunSettled) -> RunResult:
+    return RunResult(
+        event.optimization_id, event.holdings_delta, event.cash_delta, event.last_execution_at
+    )
 
-    async def _expire_one(self, portfolio_id: str, now: datetime) -> bool:
-        async def step(record: PortfolioAccount | None) -> Outcome | None:
-            if record is None:
-                return None
-            if record.awaiting is None:
-                return Outcome(record.forget_expiry())  # a stale index entry
-            if not record.awaiting_expired(now, self.config.advisory_expiry):
-                return None
-            return self._expire(record, None, now, "nobody decided in time")
 
-        return await self.portfolios.update(portfolio_id, None, step) is not None
+async def update_known(
+    portfolios: PortfolioUnitOfWork, event: Event, portfolio_id: str, step: Step
+) -> Outcome | None:
+    """`step` on an existing portfolio; an unknown portfolio or a domain refusal is a dead
+    letter naming the event."""
 
-    def _expire(
-        self,
-        record: PortfolioAccount,
-        cause: Event | None,
-        now: datetime,
-        detail: str,
-    ) -> Outcome:
-        expired, opt = record.expire(now, self.config.advisory_expiry)
-        event = messages.status_changed(
-            opt, cause=cause, producer=self.config.producer, detail=detail
-        )
-        entry = self.portfolios.history_entry(
-            record, opt, cause_id=cause.event_id if cause else None, suffix=str(opt.status)
-        )
-        log.info("advisory optimization expired", optimization_id=opt.optimization_id)
-        return Outcome(expired, [event], [entry])
+    async def guarded(record: PortfolioAccount | None) -> Outcome | None:
+        if record is None:
+            raise PoisonMessage(
+                f"unknown portfolio {portfolio_id!r} in {event.event_type} {event.event_id}"
+            )
+        try:
+            return await step(record)
+        except DomainError as error:
+            raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}") from error
+
+    return await portfolios.update(portfolio_id, event.event_id, guarded)

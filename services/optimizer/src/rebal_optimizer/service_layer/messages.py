@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from rebal_optimizer.domain import ConditionEvaluation as DomainCondition
-from rebal_optimizer.domain import Optimization, Order, Side
+from rebal_optimizer.domain import Optimization, Order, Side, StatusChange
 from rebal_optimizer.domain import Reason as DomainReason
 from rebal_optimizer.domain import SkippedOrder as DomainSkipped
 from rebal_optimizer.domain import Weight as DomainWeight
@@ -27,6 +27,8 @@ from rebal_schemas import (
     ConditionEvaluation,
     Event,
     Mandate,
+    ModelStatus,
+    ModelStatusChanged,
     OptimizationCreated,
     OptimizationReady,
     OptimizationStatus,
@@ -250,13 +252,19 @@ def not_recommended(
     )
 
 
-def stop_reason(record: Sequence[DomainCondition], refused: str | None) -> Reason:
-    """Why an evaluation stopped: the refusal, or the gate that was met (e.g. `blocked`)."""
-    if refused:
-        return Reason(code=refused)
-    met = [c for c in record if c.met]
-    if not met:
-        return Reason(code="NO_CONDITION_MET", detail="no rebalance condition is met")
-    gate = met[-1]
-    detail = " ".join(str(part) for part in (gate.value, gate.detail) if part)
-    return Reason(code=gate.name.upper().replace(".", "_"), detail=detail)
+def model_status_changed(
+    change: StatusChange, *, cause_id: str, producer: str, correlation_id: str | None = None
+) -> ModelStatusChanged:
+    """Id derived from the cause and the model: the same cause changes a model once."""
+    return ModelStatusChanged(
+        event_id=derived_id(cause_id, change.model_id, "status", str(change.status)),
+        model_id=change.model_id,
+        status=ModelStatus(str(change.status)),
+        previous_status=ModelStatus(str(change.previous)),
+        reason=change.reason[:1024],
+        symbols=change.symbols,
+        fallbacks=dict(change.fallbacks),
+        causation_id=cause_id,
+        correlation_id=correlation_id,
+        producer=producer,
+    )

@@ -1,41 +1,43 @@
 """What the service layer needs from storage, as ports: implemented in `adapters/`, wired in
 `bootstrap.py`. The service layer imports no adapter.
 
-- `PortfolioDocuments`: how a `PortfolioAccount` maps to and from its store document (with the
-  decision records not yet copied to the history) and its index values;
-- `PortfolioQueries`: the portfolio ids the handlers look up by index (subscribers of a model,
-  expired advisory optimizations, portfolios waiting for a price, blocked portfolios);
+- `PortfolioDocuments`: the runtime `Mapper` of a `StoredPortfolio` (the account and the decision
+  records not yet copied to the history) to and from its store document, and its index values;
+- `PortfolioQueries`: the portfolio ids the handlers and the stale-block alarm look up by index
+  (subscribers of a model, expired advisory optimizations, portfolios waiting for a price,
+  blocked portfolios, blocked since before a moment);
 - `ReferenceData`: models and last prices as an evaluation reads them, and their writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from rebal_optimizer.domain import ModelPortfolio, Optimization, PortfolioAccount, Price
+from rebal_runtime.repository import Mapper
 from rebal_schemas import Event
 
 Json = dict[str, Any]
-Index = dict[str, str | int | None]
 
 
-class PortfolioDocuments(Protocol):
+@dataclass(frozen=True)
+class StoredPortfolio:
+    """What one portfolio document holds: the account, and the decision records it keeps until
+    they are known to be in the append-only history (`unit_of_work.py`)."""
+
+    account: PortfolioAccount
+    pending_history: tuple[Json, ...] = ()
+
+
+class PortfolioDocuments(Mapper[StoredPortfolio], Protocol):
     """One store document per portfolio account (collection `collection`)."""
 
     @property
     def collection(self) -> str: ...
-
-    def read(self, state: Json) -> tuple[PortfolioAccount, tuple[Json, ...]]:
-        """The account and the decision records kept in the document for the history."""
-        ...
-
-    def write(self, account: PortfolioAccount, pending_history: Sequence[Json]) -> Json: ...
-
-    def index(self, account: PortfolioAccount) -> Index: ...
 
     def optimization(self, optimization: Optimization) -> Json:
         """An optimization as the decision-record history keeps it."""
@@ -57,15 +59,26 @@ class PortfolioQueries(Protocol):
         """Portfolios waiting for `token` (`price:SPY`, `model:m`)."""
         ...
 
-    async def blocked(self, *, after: str | None, limit: int) -> list[str]:
-        """Portfolios blocked by a READY optimization."""
+    async def blocked(
+        self, *, after: str | None, limit: int, at_or_before: datetime | None = None
+    ) -> list[str]:
+        """Portfolios blocked by a READY optimization (`at_or_before`: blocked then or earlier)."""
+        ...
+
+    async def subscribed(self, account_id: str, *, after: str | None, limit: int) -> list[str]:
+        """Active portfolios of the account that follow a model."""
+        ...
+
+    async def subscriptions_due(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
+        """Portfolios whose subscription to a model not read yet ends its grace by `now`."""
         ...
 
 
-# Called with the model stored before (None: new); returns the events to publish with the write.
-ModelWrite = Callable[[ModelPortfolio | None], list[Event]]
-# Called with the stored model; returns it changed and its non-tradable symbols, or None.
-ModelChange = Callable[[ModelPortfolio], tuple[ModelPortfolio, Sequence[str]] | None]
+# Called with the model stored before (None: new); returns the model to store (the previous one
+# to keep it) and the events to publish with the write.
+ModelWrite = Callable[[ModelPortfolio | None], tuple[ModelPortfolio, list[Event]]]
+# Called with the stored model; returns it changed and the events to publish, or None.
+ModelChange = Callable[[ModelPortfolio], tuple[ModelPortfolio, list[Event]] | None]
 
 
 class ReferenceData(Protocol):
@@ -86,8 +99,13 @@ class ReferenceData(Protocol):
         per event id. True when this call applied the event."""
         ...
 
-    async def save_model(self, model: ModelPortfolio, event_id: str, publish: ModelWrite) -> bool:
-        """Store the model as sent, with `publish(previous)` in the same write, once."""
+    async def model_ids(self, *, after: str | None, limit: int) -> list[str]:
+        """Every stored model's id, in pages."""
+        ...
+
+    async def save_model(self, model: ModelPortfolio, event_id: str, write: ModelWrite) -> bool:
+        """Store what `write(previous)` returns with its events in the same write, once per
+        event id."""
         ...
 
     async def change_model(self, model_id: str, change: ModelChange) -> None: ...

@@ -1,19 +1,20 @@
 """One step on one portfolio document, exactly once, with its decision records.
 
-`PortfolioUnitOfWork.update` wraps `apply_once`: the step sees the portfolio account (None when
-the portfolio does not exist yet) and returns an `Outcome`: the new account, the events to publish
-(outbox, same atomic write) and the decision records for the append-only `optimizations` history.
+`PortfolioUnitOfWork.update` runs a step through the runtime's `Repository` (`update`: inbox,
+one atomic commit, retried on a version conflict): the step sees the portfolio account (None
+when the portfolio does not exist yet) and returns an `Outcome`: the new account, the events to
+publish (outbox, same atomic write) and the decision records for the append-only
+`optimizations` history.
 
 Why history goes through the document: the append cannot share the atomic write, so the records
-are first committed *inside* the portfolio document (`pending_history`), appended right after the
-commit, and appended again (idempotently, by id) at the start of the next step on that portfolio.
-A crash between commit and append therefore delays a record; it never loses one.
+are first committed *inside* the portfolio document (`StoredPortfolio.pending_history`), appended
+right after the commit, and appended again (idempotently, by id) before the next commit on that
+portfolio replaces them: the repository's `flush`. A crash between commit and append therefore
+delays a record; it never loses one.
 
-`update_many` is the batch path (a batch subscriber's list of events): the same steps, with one
-store read for all the portfolios and one write for all the commits. It gives exactly what
-calling `update` for each item in order gives: items on a portfolio already touched in the batch
-start a new round, so every step sees the previous one committed; a commit refused on a version
-conflict (another handler wrote that portfolio meanwhile) is redone alone through `update`.
+`update_many` is the batch path (a batch subscriber's list of events): `Repository.update_many`,
+one store read for all the portfolios of a round and one write for all its commits, giving
+exactly what calling `update` for each item in order gives.
 
 Both paths keep the optimization.ready of the optimization that blocks the portfolio on the
 account (`kept_ready`, `PortfolioAccount.follow_block`): whichever step blocks it (an evaluation,
@@ -23,16 +24,17 @@ each step having to. How the account maps to its document is the `PortfolioDocum
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from rebal_optimizer.domain import Optimization, PortfolioAccount, TriggerReason
-from rebal_optimizer.service_layer.ports import PortfolioDocuments
-from rebal_runtime.store import Commit, Document, DocumentStore
-from rebal_runtime.uow import Change, apply_once, to_outbox
+from rebal_optimizer.service_layer.ports import PortfolioDocuments, StoredPortfolio
+from rebal_runtime import repository
+from rebal_runtime.repository import Repository
+from rebal_runtime.store import DocumentStore
 from rebal_schemas import Event, OptimizationReady, encode
 
 Json = dict[str, Any]
@@ -88,6 +90,7 @@ class PortfolioUnitOfWork:
         self.documents = documents
         self.history_enabled = history_enabled
         self.collection = documents.collection
+        self.repository = Repository(store, self.collection, documents, flush=self._append)
 
     def history_entry(
         self,
@@ -109,103 +112,44 @@ class PortfolioUnitOfWork:
         return {"id": entry_id, "body": body}
 
     async def load(self, portfolio_id: str) -> PortfolioAccount | None:
-        doc = await self.store.load(self.collection, portfolio_id)
-        return self.documents.read(doc.state)[0] if doc is not None else None
-
-    def _pending(self, outcome: Outcome) -> tuple[Json, ...]:
-        return tuple(outcome.history) if self.history_enabled else ()
+        stored = await self.repository.load(portfolio_id)
+        return stored.account if stored is not None else None
 
     async def update(self, portfolio_id: str, event_id: str | None, step: Step) -> Outcome | None:
         """Run `step` and commit; None when nothing was committed (seen before, or no change)."""
-        committed: list[Outcome] = []
-
-        async def mutate(doc: Document | None) -> Change | None:
-            committed.clear()
-            account = None
-            if doc is not None:
-                account, pending = self.documents.read(doc.state)
-                await self._append(pending)
-            outcome = await step(account)
-            if outcome is None:
-                return None
-            new = kept_ready(outcome)
-            outcome.record = new
-            committed.append(outcome)
-            state = self.documents.write(new, self._pending(outcome))
-            return Change(state, publish=outcome.publish, index=self.documents.index(new))
-
+        work, last = self._work(Work(portfolio_id, event_id, step))
         # Every line logged while handling this portfolio carries its id.
         with structlog.contextvars.bound_contextvars(portfolio_id=portfolio_id):
-            applied = await apply_once(self.store, self.collection, portfolio_id, event_id, mutate)
-        if not applied or not committed:
-            return None
-        await self._append(self._pending(committed[0]))
-        return committed[0]
+            committed = await self.repository.update(work.id, work.event_id, work.step)
+        return last[0] if committed is not None else None
 
     async def update_many(self, works: Sequence[Work]) -> list[Outcome | None]:
         """`update` for each item, in order, batched; the result of each item, by position."""
-        results: list[Outcome | None] = [None] * len(works)
-        start = 0
-        while start < len(works):
-            touched: set[str] = set()
-            end = start
-            while end < len(works) and works[end].portfolio_id not in touched:
-                touched.add(works[end].portfolio_id)
-                end += 1
-            await self._round(works, start, end, results)
-            start = end
-        return results
+        items = [self._work(work) for work in works]
+        committed = await self.repository.update_many([work for work, _ in items])
+        return [
+            last[0] if done is not None else None
+            for (_, last), done in zip(items, committed, strict=True)
+        ]
 
-    async def _round(
-        self, works: Sequence[Work], start: int, end: int, results: list[Outcome | None]
-    ) -> None:
-        """Items start..end-1, on distinct portfolios: one load, the steps, one commit."""
-        collection = self.collection
-        docs = await self.store.load_many(collection, [w.portfolio_id for w in works[start:end]])
-        leftovers: list[Json] = []
-        commits: list[Commit] = []
-        staged: dict[int, Outcome] = {}
-        for index in range(start, end):
-            work = works[index]
-            doc = docs.get(work.portfolio_id)
-            if doc is not None and work.event_id is not None and doc.has_processed(work.event_id):
-                continue  # a redelivery: the inbox drops it
-            account = None
-            if doc is not None:
-                account, pending = self.documents.read(doc.state)
-                leftovers.extend(pending)
+    def _work(self, work: Work) -> tuple[repository.Work[StoredPortfolio], list[Outcome | None]]:
+        """The repository's form of `work`, and where its step leaves its last `Outcome` (a
+        version conflict runs it again)."""
+        last: list[Outcome | None] = [None]
+
+        async def step(
+            stored: StoredPortfolio | None,
+        ) -> repository.Outcome[StoredPortfolio] | None:
             with structlog.contextvars.bound_contextvars(portfolio_id=work.portfolio_id):
-                outcome = await work.step(account)
-            version = doc.version if doc is not None else 0
+                outcome = last[0] = await work.step(None if stored is None else stored.account)
             if outcome is None:
-                if doc is not None and work.event_id is not None:  # remember it was seen
-                    commits.append(
-                        Commit(collection, work.portfolio_id, version, doc.state, work.event_id)
-                    )
-                continue
+                return None
             new = outcome.record = kept_ready(outcome)
-            commits.append(
-                Commit(
-                    collection,
-                    work.portfolio_id,
-                    version,
-                    self.documents.write(new, self._pending(outcome)),
-                    work.event_id,
-                    outbox=[to_outbox(e) for e in outcome.publish],
-                    index=self.documents.index(new),
-                )
-            )
-            staged[index] = outcome
-        await self._append(leftovers)
-        conflicts = set(await self.store.commit_many(commits))
-        done = [(i, o) for i, o in staged.items() if works[i].portfolio_id not in conflicts]
-        await self._append(entry for _, o in done for entry in self._pending(o))
-        for index, outcome in done:
-            results[index] = outcome
-        for index in range(start, end):
-            if works[index].portfolio_id in conflicts:
-                work = works[index]
-                results[index] = await self.update(work.portfolio_id, work.event_id, work.step)
+            pending = tuple(outcome.history) if self.history_enabled else ()
+            return repository.Outcome(StoredPortfolio(new, pending), publish=outcome.publish)
 
-    async def _append(self, entries: Iterable[Json]) -> None:
-        await self.store.append_many(HISTORY, [(entry["id"], entry["body"]) for entry in entries])
+        return repository.Work(work.portfolio_id, work.event_id, step), last
+
+    async def _append(self, stored: Sequence[StoredPortfolio]) -> None:
+        entries = [(e["id"], e["body"]) for s in stored for e in s.pending_history]
+        await self.store.append_many(HISTORY, entries)

@@ -12,8 +12,7 @@ object: never in an attribute of this class, a log line, an error message or `re
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -37,14 +36,11 @@ from rebal_order_router.domain import (
     OrderSide,
     TradeUpdate,
 )
+from rebal_runtime.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 TRADE_EVENTS_PATH = "/v2/events/trades"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _orders_path(account_id: str) -> str:
@@ -66,7 +62,7 @@ class AlpacaBrokerClient:
         *,
         stream_idle_timeout: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.default_account_id = account_id
@@ -74,7 +70,7 @@ class AlpacaBrokerClient:
         # No heartbeat within this long means a dead connection: the stream raises and the caller
         # reconnects from its last processed event id.
         self._stream_idle_timeout = stream_idle_timeout
-        self._clock = clock
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             auth=httpx.BasicAuth(key, secret),
@@ -151,7 +147,7 @@ class AlpacaBrokerClient:
             ) as response:
                 if response.status_code != 200:
                     await response.aread()
-                    raise broker_error_from(response, self._clock())
+                    raise broker_error_from(response, self._clock.now())
                 async for message in iter_sse(response.aiter_text()):
                     update = self._trade_update_from(message)
                     if update is not None and update.event_id != since_id:
@@ -179,7 +175,7 @@ class AlpacaBrokerClient:
         log.debug("broker %s %s -> %s", method, path, response.status_code)
         if response.is_success or (absent_ok and response.status_code == 404):
             return response
-        error = broker_error_from(response, self._clock())
+        error = broker_error_from(response, self._clock.now())
         log.warning("broker %s %s failed: %s", method, path, error)
         raise error
 

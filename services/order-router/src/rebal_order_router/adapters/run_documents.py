@@ -2,8 +2,10 @@
 
 Besides the domain state the document keeps what only the service needs: the envelope of the
 optimization.ready that created the run, the schema's integer leg of every order, and which
-intents the dispatcher has started to send (those are looked up before any re-send).
-Decimals are stored as strings and times as ISO 8601, never floats.
+intents the dispatcher has started to send (those are looked up before any re-send). Format 2
+adds each order's expected price and the run's execution start (queued, started, stopped);
+a format 1 document reads as a run that started at once. Decimals are stored as strings and
+times as ISO 8601, never floats.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from rebal_order_router.domain import (
+    ExecutionStart,
     Order,
     OrderSide,
     OrderStatus,
     RunExecution,
     RunMeta,
+    StopOutcome,
     StoredRun,
     done_day,
     needs_dispatch,
@@ -25,7 +29,7 @@ from rebal_order_router.domain import (
 from rebal_runtime.repository import DocumentMapper
 
 COLLECTION = "executions"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -59,6 +63,7 @@ def _order_to_doc(order: Order) -> dict[str, Any]:
         "last_fill_at": _time(order.last_fill_at),
         "closed_at": _time(order.closed_at),
         "close_detail": order.close_detail,
+        "expected_price": _dec(order.expected_price),
     }
 
 
@@ -78,6 +83,35 @@ def _order_from_doc(run_id: str, doc: dict[str, Any]) -> Order:
         last_fill_at=_untime(doc["last_fill_at"]),
         closed_at=_untime(doc["closed_at"]),
         close_detail=doc["close_detail"],
+        expected_price=_undec(doc.get("expected_price")),
+    )
+
+
+def _start_to_doc(start: ExecutionStart) -> dict[str, Any]:
+    return {
+        "queued_at": _time(start.queued_at),
+        "starts_at": _time(start.starts_at),
+        "released_at": _time(start.released_at),
+        "started_at": _time(start.started_at),
+        "stop": None if start.stop is None else start.stop.value,
+        "stop_reason": start.stop_reason,
+        "stopped_at": _time(start.stopped_at),
+        "stop_cause": start.stop_cause,
+    }
+
+
+def _start_from_doc(doc: dict[str, Any] | None) -> ExecutionStart:
+    if doc is None:  # format 1: the run started at once
+        return ExecutionStart()
+    return ExecutionStart(
+        queued_at=_untime(doc["queued_at"]),
+        starts_at=_untime(doc["starts_at"]),
+        released_at=_untime(doc["released_at"]),
+        started_at=_untime(doc["started_at"]),
+        stop=None if doc["stop"] is None else StopOutcome(doc["stop"]),
+        stop_reason=doc["stop_reason"],
+        stopped_at=_untime(doc["stopped_at"]),
+        stop_cause=doc["stop_cause"],
     )
 
 
@@ -90,6 +124,7 @@ def run_to_doc(stored: StoredRun) -> dict[str, Any]:
         "account_id": run.account_id,
         "canceled_at": _time(run.canceled_at),
         "cancel_reason": run.cancel_reason,
+        "start": _start_to_doc(run.start),
         "orders": [_order_to_doc(o) for o in run.orders],
         "ready_event_id": meta.ready_event_id,
         "correlation_id": meta.correlation_id,
@@ -107,6 +142,7 @@ def run_from_doc(doc: dict[str, Any]) -> StoredRun:
         orders=tuple(_order_from_doc(run_id, o) for o in doc["orders"]),
         canceled_at=_untime(doc["canceled_at"]),
         cancel_reason=doc["cancel_reason"],
+        start=_start_from_doc(doc.get("start")),
     )
     meta = RunMeta(
         ready_event_id=doc["ready_event_id"],
@@ -122,6 +158,8 @@ NEEDS_DISPATCH = "needs_dispatch"
 OPEN = "open"
 DONE_DAY = "done_day"
 """UTC day (YYYYMMDD) a run's last order became final: finds the recent runs to re-report."""
+QUEUED = "queued"
+"""1 while the run waits for the execution window (QUEUED): the queue the drain starts."""
 
 
 def run_index(stored: StoredRun) -> dict[str, int | None]:
@@ -130,6 +168,7 @@ def run_index(stored: StoredRun) -> dict[str, int | None]:
         NEEDS_DISPATCH: 1 if needs_dispatch(stored) else None,
         OPEN: None if stored.run.is_complete else 1,
         DONE_DAY: done_day(stored),
+        QUEUED: 1 if stored.run.start.waiting else None,
     }
 
 

@@ -7,6 +7,7 @@ the events to publish are one atomic commit (docs/design.md §4), retried on a v
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rebal_order_router.adapters.run_documents import (
@@ -14,12 +15,14 @@ from rebal_order_router.adapters.run_documents import (
     DONE_DAY,
     NEEDS_DISPATCH,
     OPEN,
+    QUEUED,
     RUN_MAPPER,
 )
 from rebal_order_router.domain import StoredRun
 from rebal_order_router.service_layer.ports import RunStep
 from rebal_runtime.repository import DocumentMapper, Outcome, Repository
 from rebal_runtime.store import DocumentStore
+from rebal_schemas import Event
 
 CLIENT_ORDER_REFS = "client_order_refs"
 CURSORS = "stream_cursors"
@@ -49,8 +52,11 @@ class RunStore:
     async def get(self, run_id: str) -> StoredRun | None:
         return await self.runs.load(run_id)
 
-    async def create(self, stored: StoredRun, cause_event_id: str) -> bool:
-        """Store a new run (inbox: `cause_event_id`). False if a run with this id exists.
+    async def create(
+        self, stored: StoredRun, cause_event_id: str, publish: Sequence[Event] = ()
+    ) -> bool:
+        """Store a new run (inbox: `cause_event_id`) with the events its creation publishes, in
+        one commit. False if a run with this id exists (nothing is published then).
 
         The client_order_id refs are written first: once a run exists, every report about its
         orders can be routed to it. Refs without a run (crash in between) are harmless.
@@ -61,7 +67,7 @@ class RunStore:
             )
 
         def create_absent(current: StoredRun | None) -> Outcome[StoredRun] | None:
-            return Outcome(stored) if current is None else None
+            return Outcome(stored, publish=publish) if current is None else None
 
         committed = await self.runs.update(stored.run.run_id, cause_event_id, create_absent)
         return committed is not None
@@ -91,6 +97,9 @@ class RunStore:
 
     async def runs_needing_dispatch(self) -> list[str]:
         return await self.runs.ids(NEEDS_DISPATCH, 1)
+
+    async def queued_runs(self) -> list[str]:
+        return await self.runs.ids(QUEUED, 1)
 
     async def open_runs(self) -> list[str]:
         return await self.runs.ids(OPEN, 1)

@@ -26,7 +26,7 @@ from rebal_order_router.domain.events import OrderEvent, OrderEventKind
 from rebal_order_router.domain.facts import OrderClosed, OrderFact, OrderFilled
 from rebal_order_router.domain.order import TRANSITIONS, ApplyOutcome, Order, OrderTransition
 from rebal_order_router.domain.ports import BrokerPort
-from rebal_order_router.domain.retry import RetryPolicy, backoff_delay
+from rebal_order_router.domain.retry import RetryPolicy
 from rebal_order_router.domain.run_execution import (
     RUN_CANCELED,
     BrokerCancel,
@@ -36,11 +36,21 @@ from rebal_order_router.domain.run_execution import (
     RunUpdate,
     UnknownOrder,
 )
+from rebal_order_router.domain.start import (
+    DEFAULT_PRICE_TOLERANCE,
+    ExecutionStart,
+    PriceMove,
+    StartError,
+    StopOutcome,
+    price_moves,
+    replan_reason,
+)
 from rebal_order_router.domain.stored_run import (
     RunMeta,
     StoredRun,
     day_key,
     done_day,
+    has_started,
     needs_dispatch,
 )
 from rebal_order_router.domain.values import (
@@ -50,8 +60,10 @@ from rebal_order_router.domain.values import (
     OrderStatus,
     trade_date_of,
 )
+from rebal_order_router.domain.window import ExecutionWindow, SessionCalendar
 
 __all__ = [
+    "DEFAULT_PRICE_TOLERANCE",
     "MAX_CLIENT_ORDER_ID_LENGTH",
     "NEW_YORK",
     "RUN_CANCELED",
@@ -65,6 +77,8 @@ __all__ = [
     "BrokerUnavailable",
     "CloseReason",
     "DuplicateClientOrderId",
+    "ExecutionStart",
+    "ExecutionWindow",
     "Order",
     "OrderClosed",
     "OrderEvent",
@@ -76,24 +90,30 @@ __all__ = [
     "OrderSide",
     "OrderStatus",
     "OrderTransition",
+    "PriceMove",
     "RateLimited",
     "RetryPolicy",
     "RunCancellation",
     "RunExecution",
     "RunMeta",
     "RunUpdate",
+    "SessionCalendar",
+    "StartError",
+    "StopOutcome",
     "StoredRun",
     "TradeUpdate",
     "UnknownOrder",
-    "backoff_delay",
     "client_order_id",
     "day_key",
     "done_day",
     "event_from_broker_order",
     "event_from_trade_update",
+    "has_started",
     "is_rebal_client_order_id",
     "is_valid_leg",
     "leg_id",
     "needs_dispatch",
+    "price_moves",
+    "replan_reason",
     "trade_date_of",
 ]

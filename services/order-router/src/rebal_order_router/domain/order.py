@@ -98,6 +98,7 @@ class Order:
     last_fill_at: datetime | None = None
     closed_at: datetime | None = None
     close_detail: str = ""
+    expected_price: Decimal | None = None  # the plan's price, re-checked at a queued start
 
     def apply(self, event: OrderEvent, market_tz: tzinfo = NEW_YORK) -> OrderTransition:
         """Apply one report; never raises for bad input, the outcome says what happened."""

@@ -1,9 +1,10 @@
-"""Retry policy for broker calls: bounded exponential backoff with jitter (pure arithmetic;
-the randomness is passed in).
+"""Retry policy for broker calls: the attempts budget of one exactly-once submit, the numbers of
+its bounded exponential backoff with jitter, and the longest Retry-After honoured, all set per
+broker.
 
-A domain rule of its own rather than `rebal_runtime.backoff.Backoff`: the domain imports no
-runtime (tests/test_architecture.py), and the policy is more than a delay (the attempts budget
-of one exactly-once submit, the longest Retry-After honoured), all set per broker.
+The delays themselves follow the runtime's one doubling rule, `rebal_runtime.backoff.Backoff`
+(`service_layer.exactly_once.backoff_delay`): the domain imports no runtime
+(tests/test_architecture.py), so it holds only the numbers.
 """
 
 from __future__ import annotations
@@ -26,15 +27,3 @@ class RetryPolicy:
             raise ValueError("jitter must be within [0, 1]")
         if self.base_delay < 0 or self.max_delay < self.base_delay:
             raise ValueError("need 0 <= base_delay <= max_delay")
-
-
-def backoff_delay(policy: RetryPolicy, failures: int, random_fraction: float) -> float:
-    """Delay after the `failures`-th consecutive failure (1-based), in
-    [(1 - jitter) * cap, cap] with cap = min(max_delay, base_delay * 2 ** (failures - 1))."""
-    if failures < 1:
-        raise ValueError("failures must be >= 1")
-    if not 0 <= random_fraction <= 1:
-        raise ValueError("random_fraction must be within [0, 1]")
-    # min() before the power would overflow for a huge count: cap the exponent first.
-    cap = min(policy.max_delay, policy.base_delay * 2.0 ** min(failures - 1, 62))
-    return cap * (1 - policy.jitter * random_fraction)

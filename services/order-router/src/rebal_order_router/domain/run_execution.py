@@ -11,7 +11,7 @@ evaluation corrects the remaining drift.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
 
@@ -19,9 +19,11 @@ from rebal_order_router.domain.client_order_id import client_order_id, is_valid_
 from rebal_order_router.domain.events import OrderEvent, OrderEventKind
 from rebal_order_router.domain.facts import OrderFact
 from rebal_order_router.domain.order import ApplyOutcome, Order
+from rebal_order_router.domain.start import ExecutionStart
 from rebal_order_router.domain.values import NEW_YORK, OrderSide, OrderStatus, require_aware
 
-RUN_CANCELED = "run_canceled"
+RUN_CANCELED = "run canceled"
+"""The reason of the order.closed of a leg a run cancel kept from ever being sent."""
 
 
 class UnknownOrder(KeyError):
@@ -37,6 +39,7 @@ class OrderIntent:
     side: OrderSide
     qty: Decimal | None = None
     notional: Decimal | None = None
+    expected_price: Decimal | None = None
 
     def __post_init__(self) -> None:
         if not is_valid_leg(self.leg):
@@ -95,6 +98,7 @@ class RunExecution:
     orders: tuple[Order, ...]  # sells first, then buys; each by symbol
     canceled_at: datetime | None = None
     cancel_reason: str = ""
+    start: ExecutionStart = field(default_factory=ExecutionStart)
 
     @classmethod
     def plan(
@@ -109,6 +113,7 @@ class RunExecution:
                 side=intent.side,
                 qty=intent.qty,
                 notional=intent.notional,
+                expected_price=intent.expected_price,
             )
             for intent in intents
         ]
@@ -135,8 +140,12 @@ class RunExecution:
 
     @property
     def is_complete(self) -> bool:
-        """Every order is final: nothing more will be sent or reported."""
-        return all(o.status.is_terminal for o in self.orders)
+        """Every order is final, or the run stopped before any left: nothing more will be sent
+        or reported."""
+        return self.start.stopped_before_start or all(o.status.is_terminal for o in self.orders)
+
+    def with_start(self, start: ExecutionStart) -> RunExecution:
+        return replace(self, start=start)
 
     def find(self, client_order_id: str) -> Order | None:
         return next((o for o in self.orders if o.client_order_id == client_order_id), None)
@@ -148,8 +157,9 @@ class RunExecution:
         return found
 
     def sendable(self) -> tuple[Order, ...]:
-        """Intents that may be submitted now (resubmitting one is safe: the id is deterministic)."""
-        if self.is_canceled:
+        """Intents that may be submitted now (resubmitting one is safe: the id is deterministic).
+        Nothing while the run waits for the window or after it stopped."""
+        if self.is_canceled or self.start.waiting or self.start.stop is not None:
             return ()
         if not self.sells_done:
             return tuple(o for o in self.sells if o.status is OrderStatus.PENDING_SUBMIT)
@@ -168,7 +178,8 @@ class RunExecution:
     ) -> RunCancellation:
         """Cancel the run; idempotent (a repeat returns what is still open, keeps the first time).
 
-        A complete run has nothing left to cancel and is returned unchanged.
+        A complete run has nothing left to cancel and is returned unchanged. Legs never sent
+        close with the reason `RUN_CANCELED`; `reason` (the request's) stays on the run.
         """
         require_aware(at, "cancel time")
         if self.is_complete:
@@ -180,7 +191,7 @@ class RunExecution:
         facts: list[OrderFact] = []
         for order in run.buys:
             if buys_never_sendable and order.status is OrderStatus.PENDING_SUBMIT:
-                abandoned = OrderEvent(OrderEventKind.ABANDONED, at, reason=reason)
+                abandoned = OrderEvent(OrderEventKind.ABANDONED, at, reason=RUN_CANCELED)
                 update = run.apply(order.client_order_id, abandoned, market_tz)
                 run = update.run
                 facts.extend(update.facts)

@@ -34,11 +34,20 @@ def needs_dispatch(stored: StoredRun) -> bool:
     return bool(stored.run.sendable())
 
 
+def has_started(stored: StoredRun) -> bool:
+    """An order of the run may have left for the broker: its first send was recorded (runs
+    stored before `started_at` existed know it from their attempted intents)."""
+    return stored.run.start.started_at is not None or bool(stored.meta.attempted)
+
+
 def done_day(stored: StoredRun) -> int | None:
-    """UTC day (YYYYMMDD) the run's last order became final; None while it is open."""
+    """UTC day (YYYYMMDD) the run's last order became final (or it stopped before any left);
+    None while it is open."""
     if not stored.run.is_complete:
         return None
     closed = [o.closed_at for o in stored.run.orders if o.closed_at is not None]
+    if stored.run.start.stopped_at is not None:
+        closed.append(stored.run.start.stopped_at)
     if not closed:
         return None
     return day_key(max(closed))

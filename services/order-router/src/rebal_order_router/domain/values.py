@@ -23,7 +23,8 @@ class OrderStatus(StrEnum):
     PENDING_SUBMIT exists because the intent is stored before it is sent (docs/design.md §4); an order in
     it may or may not have reached the broker, so it is resolved by a lookup, never by a guess.
     NOT_EXECUTED is ours (InvestSuite's movement status): the intent was abandoned and the broker
-    provably never had it (run canceled before the leg was sent, confirmed by a lookup).
+    provably never had it (run canceled before the leg was sent, confirmed by a lookup). It is
+    published as an order.closed with status `canceled` (the run cancel closed the leg).
     """
 
     PENDING_SUBMIT = "pending_submit"
@@ -69,7 +70,7 @@ CLOSE_REASON_BY_STATUS: dict[OrderStatus, CloseReason] = {
     OrderStatus.REJECTED: CloseReason.REJECTED,
     OrderStatus.EXPIRED: CloseReason.EXPIRED,
     OrderStatus.CANCELED: CloseReason.CANCELED,
-    OrderStatus.NOT_EXECUTED: CloseReason.NOT_EXECUTED,
+    OrderStatus.NOT_EXECUTED: CloseReason.CANCELED,  # a leg a run cancel kept from being sent
 }
 
 

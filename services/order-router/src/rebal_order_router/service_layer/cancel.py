@@ -1,6 +1,19 @@
-"""Cancelling a run (Alpaca's DELETE /v1/rebalancing/runs/{run_id}): nothing more is sent,
-open orders are canceled at the broker, and intents that may have been sent are resolved by a
-lookup, never by a guess. No topic triggers it yet; `cancel_run` is the service-layer entry.
+"""Cancelling a run (Alpaca's DELETE /v1/rebalancing/runs/{run_id}, on run.cancel_requested).
+
+- A run none of whose orders left yet (QUEUED, or ready in the window but not dispatched) stops
+  as `canceled`: nothing is ever sent, `run.execution_stopped` says so, no order.closed.
+- A started run is canceled mid-run: nothing more is sent, the legs never sent close as
+  canceled ("run canceled"), open orders are canceled at the broker, and intents that may have
+  been sent are resolved by a lookup, never by a guess; fills that happened (or beat the
+  cancel: the broker's answer decides) are kept and reported as usual. `run.execution_stopped`
+  `canceled_mid_run` is committed with the cancel itself, before any broker call.
+- A run the router does not know (a CLIENT run, another portfolio's), or whose orders are all
+  final, is ignored: the settlement-tracker answers the request.
+
+Every decision is taken under the run's lock and lease (no send of the run is in flight) and
+committed with its events in one write; the run's state makes a redelivered request a no-op.
+A crash after that commit leaves the broker cancels to the reconciliation poll, which settles
+canceled runs again.
 """
 
 from __future__ import annotations
@@ -13,19 +26,56 @@ from rebal_order_router.domain import (
     OrderEvent,
     OrderEventKind,
     OrderRejected,
+    StopOutcome,
     StoredRun,
     event_from_broker_order,
+    has_started,
 )
-from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports
+from rebal_order_router.service_layer.context import (
+    Report,
+    RouterContext,
+    RunBusy,
+    apply_reports,
+)
+from rebal_order_router.service_layer.execution_events import mark_started, stopped_event
 from rebal_order_router.service_layer.publishing import events_for
+from rebal_runtime.consume import Transient
 from rebal_runtime.log import get_logger
-from rebal_schemas import Event
+from rebal_schemas import Event, RunCancelRequested
 
 log = get_logger(__name__)
 
 
+async def on_cancel_requested(ctx: RouterContext, event: RunCancelRequested) -> bool:
+    """run.cancel_requested: cancel a run this router executes; True when it stopped now.
+    Raises Transient while another instance holds the run (the request is read again)."""
+    stored = await ctx.runs.get(event.run_id)
+    if stored is None or stored.run.portfolio_id != event.portfolio_id:
+        log.info("cancel of a run the router does not execute; ignored", run_id=event.run_id)
+        return False
+    if stored.run.is_complete:
+        log.info("cancel of a run with every order final; ignored", run_id=event.run_id)
+        return False
+    try:
+        canceled = await cancel_run(ctx, event.run_id, event.reason or RUN_CANCELED, event.event_id)
+    except RunBusy as exc:
+        raise Transient(str(exc)) from exc
+    stop = canceled.run.start if canceled is not None else None
+    return stop is not None and stop.stop_cause == event.event_id
+
+
+def stop_before_start(
+    stored: StoredRun, outcome: StopOutcome, reason: str, cause: str, ctx: RouterContext
+) -> tuple[StoredRun, Sequence[Event]]:
+    """The run stops before any order left: nothing will be sent, one run.execution_stopped."""
+    now = ctx.clock.now()
+    start = stored.run.start.stopped(outcome, now, reason, cause)
+    stopped = StoredRun(stored.run.with_start(start), stored.meta)
+    return stopped, [stopped_event(stopped, ctx.producer, now)]
+
+
 async def cancel_run(
-    ctx: RouterContext, run_id: str, reason: str = RUN_CANCELED
+    ctx: RouterContext, run_id: str, reason: str = RUN_CANCELED, cause: str = ""
 ) -> StoredRun | None:
     """Cancel a run (idempotent). Returns the run as it stands, None for an unknown run.
 
@@ -36,16 +86,25 @@ async def cancel_run(
     async with ctx.locks.hold(run_id):
 
         def mark_canceled(stored: StoredRun) -> tuple[StoredRun, Sequence[Event]] | None:
-            cancellation = stored.run.cancel(ctx.clock(), reason, ctx.market_tz)
-            if cancellation.run == stored.run:
-                return None
-            canceled = StoredRun(cancellation.run, stored.meta)
-            return canceled, events_for(cancellation.facts, canceled, ctx.producer, ctx.clock())
+            run = stored.run
+            if run.is_complete or run.start.stop is not None:
+                return None  # nothing left to stop, or stopped already (a redelivery)
+            if not has_started(stored):
+                return stop_before_start(stored, StopOutcome.CANCELED, reason, cause, ctx)
+            now = ctx.clock.now()
+            stored, started = mark_started(stored, ctx.producer, now)  # no answer came yet
+            cancellation = stored.run.cancel(now, reason, ctx.market_tz)
+            start = cancellation.run.start.stopped(StopOutcome.CANCELED_MID_RUN, now, reason, cause)
+            canceled = StoredRun(cancellation.run.with_start(start), stored.meta)
+            events = events_for(cancellation.facts, canceled, ctx.producer, now)
+            return canceled, [*started, *events, stopped_event(canceled, ctx.producer, now)]
 
         stored = await ctx.runs.update(run_id, mark_canceled)
         if stored is None:
             return None
-        log.info("run canceled", run_id=run_id, reason=stored.run.cancel_reason)
+        log.info("run canceled", run_id=run_id, outcome=str(stored.run.start.stop), reason=reason)
+        if not stored.run.is_canceled:
+            return stored  # stopped before start (or complete): nothing at the broker
         return await settle_cancellation(ctx, stored)
 
 
@@ -54,12 +113,12 @@ async def settle_cancellation(ctx: RouterContext, stored: StoredRun) -> StoredRu
     so no submit of this run is in flight in this process or another (RunBusy if the lease was
     lost meanwhile: a lookup could then no longer prove an intent unsent)."""
     run = stored.run
-    now = ctx.clock()
+    now = ctx.clock.now()
     pending = run.cancel(now, run.cancel_reason or RUN_CANCELED, ctx.market_tz)
     reports: list[Report] = []
     for coid in pending.to_look_up:
         ctx.locks.check(run.run_id)
-        abandoned = OrderEvent(OrderEventKind.ABANDONED, now, reason=run.cancel_reason)
+        abandoned = OrderEvent(OrderEventKind.ABANDONED, now, reason=RUN_CANCELED)
         if coid not in stored.meta.attempted:
             reports.append((coid, abandoned))  # the dispatcher never started to send it
             continue

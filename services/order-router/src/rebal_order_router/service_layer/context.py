@@ -11,12 +11,15 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
+from decimal import Decimal
 
 from rebal_order_router.domain import (
+    DEFAULT_PRICE_TOLERANCE,
     NEW_YORK,
     ApplyOutcome,
     BrokerPort,
+    ExecutionWindow,
     OrderEvent,
     OrderFact,
     RetryPolicy,
@@ -25,8 +28,10 @@ from rebal_order_router.domain import (
     needs_dispatch,
 )
 from rebal_order_router.service_layer.exactly_once import DEFAULT_RETRY_POLICY
-from rebal_order_router.service_layer.ports import Runs, RunStep
+from rebal_order_router.service_layer.execution_events import mark_started
+from rebal_order_router.service_layer.ports import Prices, Runs, RunStep
 from rebal_order_router.service_layer.publishing import events_for
+from rebal_runtime.clock import Clock, SystemClock
 from rebal_runtime.log import get_logger
 from rebal_runtime.store import DocumentStore
 from rebal_schemas import Event
@@ -35,10 +40,6 @@ log = get_logger(__name__)
 
 Report = tuple[str, OrderEvent]
 """(client_order_id, what the broker said about it)."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 DEFAULT_RUN_LEASE_SECONDS = 15.0
@@ -200,13 +201,20 @@ class RouterContext:
     runs: Runs
     broker: BrokerPort
     producer: str
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = field(default_factory=SystemClock)
+    """What time it is for the run's facts; the dispatcher, the trade-update follower and the
+    reconciliation sleep on it too (a `FakeClock` in tests)."""
     market_tz: tzinfo = NEW_YORK
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
     wake_dispatcher: Callable[[], None] = _no_wake
     owner: str = field(default_factory=instance_id)
     """This instance's id as the holder of run leases (unique per process)."""
     run_lease_seconds: float = DEFAULT_RUN_LEASE_SECONDS
+    window: ExecutionWindow = field(default_factory=ExecutionWindow)
+    """When orders may leave (default: always, as with the ALWAYS_OPEN calendar)."""
+    prices: Prices | None = None
+    """The last prices a queued run is checked against at its start (None: not checked)."""
+    price_tolerance: Decimal = DEFAULT_PRICE_TOLERANCE
     locks: RunLocks = field(init=False)
 
     def __post_init__(self) -> None:
@@ -214,7 +222,8 @@ class RouterContext:
 
 
 def reports_step(ctx: RouterContext, reports: Sequence[Report]) -> RunStep:
-    """A pure RunStep applying reports in order; duplicates and stale reports are no-ops."""
+    """A pure RunStep applying reports in order; duplicates and stale reports are no-ops. The
+    first report that changes a run starts it (run.execution_started, `mark_started`)."""
 
     def step(stored: StoredRun) -> tuple[StoredRun, Sequence[Event]] | None:
         run = stored.run
@@ -236,8 +245,9 @@ def reports_step(ctx: RouterContext, reports: Sequence[Report]) -> RunStep:
             facts.extend(update.facts)
         if run == stored.run:
             return None
-        updated = StoredRun(run, stored.meta)
-        return updated, events_for(facts, updated, ctx.producer, ctx.clock())
+        now = ctx.clock.now()
+        updated, started = mark_started(StoredRun(run, stored.meta), ctx.producer, now)
+        return updated, [*started, *events_for(facts, updated, ctx.producer, now)]
 
     return step
 

@@ -9,7 +9,13 @@ lost request still land afterwards, the broker refuses the resubmission as a dup
 order is adopted. Either way the order reaches the broker once.
 
 A run whose broker calls failed (broker down) stays PENDING_SUBMIT and is retried with a
-per-run backoff; the `needs_dispatch` index finds such runs again after a restart.
+per-run backoff (`rebal_runtime.backoff.Backoff` from `poll_seconds` up to
+`backoff_max_seconds`, in real time like the run leases it may wait out); the `needs_dispatch`
+index finds such runs again after a restart.
+
+The polling loop is a `rebal_runtime.periodic.PeriodicTask` on the context's clock: a round every
+`poll_seconds` or as soon as `wake()` is called; a stop lets the round in progress finish (it only
+starts run tasks), then gives the runs in flight `stop_timeout_seconds`.
 
 Two instances sharing the store both see every run (the `needs_dispatch` poll, the trade-update
 stream that wakes them): the run's store lease (`RunLocks.hold`) lets one of them work on it at
@@ -22,7 +28,6 @@ further broker call for the run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +50,9 @@ from rebal_order_router.service_layer.context import (
     apply_reports,
 )
 from rebal_order_router.service_layer.exactly_once import submit_exactly_once
+from rebal_runtime.backoff import Backoff
 from rebal_runtime.log import get_logger
+from rebal_runtime.periodic import PeriodicTask
 from rebal_schemas import Event
 
 log = get_logger(__name__)
@@ -70,10 +77,12 @@ class Dispatcher:
         self.ctx = ctx
         self.poll_seconds = poll_seconds
         self.backoff_max_seconds = backoff_max_seconds
+        self.backoff = Backoff(poll_seconds, backoff_max_seconds)
         self.stop_timeout_seconds = stop_timeout_seconds
         self._slots = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
+        self.task = PeriodicTask(
+            "order-router-dispatcher", self.dispatch_pending, poll_seconds, ctx.clock
+        )
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
@@ -82,22 +91,18 @@ class Dispatcher:
         self.skipped = 0  # rounds left to another instance holding the run's lease
 
     def wake(self) -> None:
-        self._wake.set()
+        self.task.wake()
 
     async def start(self) -> None:
         self._stopping = False
-        self._loop_task = asyncio.create_task(self._run(), name="order-router-dispatcher")
+        await self.task.start()
 
     async def stop(self) -> None:
-        """Stop scheduling; give in-flight runs a moment, then cancel them. A cancelled send is
-        safe: its intent is `attempted`, so the next start looks it up before anything else."""
+        """Stop scheduling (the round in progress starts no more runs); give in-flight runs a
+        moment, then cancel them. A cancelled send is safe: its intent is `attempted`, so the
+        next start looks it up before anything else."""
         self._stopping = True
-        self._wake.set()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await self.task.stop()
         running = list(self._runs.values())
         if running:
             _, pending = await asyncio.wait(running, timeout=self.stop_timeout_seconds)
@@ -105,18 +110,10 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await self.dispatch_pending()
-            except Exception as exc:  # store down: try again at the next poll
-                log.warning("dispatcher round failed", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-
     async def dispatch_pending(self) -> None:
-        """Start a task for every run with work that is not already running or backing off."""
+        """Start a task for every run with work that is not already running or backing off.
+        One round of the loop; a round that fails (store down) is logged and the next poll
+        tries again."""
         now = time.monotonic()
         for run_id in await self.ctx.runs.runs_needing_dispatch():
             if self._stopping:
@@ -145,12 +142,11 @@ class Dispatcher:
             self._not_before.pop(run_id, None)
             # a report may have made more orders sendable while this task was finishing (its
             # wake-up found the run busy): look again now rather than at the next poll
-            self._wake.set()
+            self.wake()
             return
         failures = self._failures.get(run_id, 0) + 1
         self._failures[run_id] = failures
-        delay = min(self.backoff_max_seconds, self.poll_seconds * 2 ** min(failures - 1, 20))
-        self._not_before[run_id] = time.monotonic() + delay
+        self._not_before[run_id] = time.monotonic() + self.backoff.delay(failures - 1)
 
     async def dispatch_run(self, run_id: str) -> bool:
         """Send what the run allows, phase after phase. False when a broker call failed and the
@@ -216,7 +212,7 @@ class Dispatcher:
                     return SendResult(coid, None)
                 if found is not None:
                     log.info("resumed order found at the broker", client_order_id=coid)
-                    return SendResult(coid, event_from_broker_order(found, ctx.clock()))
+                    return SendResult(coid, event_from_broker_order(found, ctx.clock.now()))
                 log.info("resumed order not at the broker; submitting", client_order_id=coid)
             try:
                 placed = await submit_exactly_once(
@@ -228,12 +224,13 @@ class Dispatcher:
                     qty=order.qty,
                     notional=order.notional,
                     policy=ctx.retry_policy,
+                    sleep=ctx.clock.sleep,
                 )
             except OrderRejected as exc:
                 log.info("order rejected by the broker", client_order_id=coid, reason=exc.message)
                 self.sent += 1
                 reason = f"{exc.message} (HTTP {exc.status_code})"
-                rejected = OrderEvent(OrderEventKind.REJECTED, ctx.clock(), reason=reason)
+                rejected = OrderEvent(OrderEventKind.REJECTED, ctx.clock.now(), reason=reason)
                 return SendResult(coid, rejected)
             except BrokerError as exc:
                 log.warning(
@@ -241,7 +238,7 @@ class Dispatcher:
                 )
                 return SendResult(coid, None)
         self.sent += 1
-        report = event_from_broker_order(placed, ctx.clock())
+        report = event_from_broker_order(placed, ctx.clock.now())
         if report is None:
             log.warning("unexpected broker status", client_order_id=coid, status=placed.status)
         return SendResult(coid, report)

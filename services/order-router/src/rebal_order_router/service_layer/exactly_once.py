@@ -30,12 +30,22 @@ from rebal_order_router.domain import (
     OrderSide,
     RateLimited,
     RetryPolicy,
-    backoff_delay,
 )
+from rebal_runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
+
+
+def backoff_delay(policy: RetryPolicy, failures: int, random_fraction: float) -> float:
+    """Delay after the `failures`-th consecutive failure (1-based), in
+    [(1 - jitter) * cap, cap] with cap = min(max_delay, base_delay * 2 ** (failures - 1)):
+    the runtime's `Backoff` with the policy's numbers."""
+    if failures < 1:
+        raise ValueError("failures must be >= 1")
+    backoff = Backoff(policy.base_delay, policy.max_delay, jitter=policy.jitter)
+    return backoff.delay(failures - 1, random_fraction)
 
 
 class _Step(StrEnum):

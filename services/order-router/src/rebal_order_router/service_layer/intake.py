@@ -1,5 +1,9 @@
 """optimization.ready -> a stored `RunExecution`: every intent with its deterministic
-client_order_id is committed BEFORE anything is sent (docs/design.md §4 "Broker orders")."""
+client_order_id is committed BEFORE anything is sent (docs/design.md §4 "Broker orders").
+
+Inside the execution window the run may send at once (the dispatcher is woken); outside it the
+run is stored QUEUED with the next opening, and `run.execution_queued` is published in the same
+commit (docs/design.md §3 "Execution window"); the queue drain starts it then."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from rebal_order_router.domain import (
     leg_id,
 )
 from rebal_order_router.service_layer.context import RouterContext
+from rebal_order_router.service_layer.execution_events import queued_event
 from rebal_runtime.log import get_logger
-from rebal_schemas import BrokerIntegration, OptimizationReady, PlannedOrder, PoisonMessage
+from rebal_schemas import BrokerIntegration, Event, OptimizationReady, PlannedOrder, PoisonMessage
 
 log = get_logger(__name__)
 
@@ -26,6 +31,7 @@ def _intent(order: PlannedOrder) -> OrderIntent:
         side=side,
         qty=order.qty,
         notional=order.notional,
+        expected_price=order.expected_price,
     )
 
 
@@ -61,11 +67,26 @@ async def on_optimization_ready(ctx: RouterContext, event: OptimizationReady) ->
         log.info("run without orders; nothing to route", run_id=event.optimization_id)
         return False
     stored = plan_run(event)
-    created = await ctx.runs.create(stored, event.event_id)
-    if created:
-        log.info("run stored", run_id=stored.run.run_id, orders=len(stored.run.orders))
+    now = ctx.clock.now()
+    publish: list[Event] = []
+    if not ctx.window.is_open(now):
+        starts_at = ctx.window.next_opening(now)
+        stored = StoredRun(
+            stored.run.with_start(stored.run.start.queue(now, starts_at)), stored.meta
+        )
+        publish.append(queued_event(stored, ctx.producer, now))
+    created = await ctx.runs.create(stored, event.event_id, publish)
+    run = stored.run
+    if not created:
+        log.info("run already stored; redelivery ignored", run_id=run.run_id)
+    elif run.start.waiting:
+        log.info(
+            "run queued until the window opens",
+            run_id=run.run_id,
+            starts_at=str(run.start.starts_at),
+        )
     else:
-        log.info("run already stored; redelivery ignored", run_id=stored.run.run_id)
+        log.info("run stored", run_id=run.run_id, orders=len(run.orders))
     # woken even for a redelivery: harmless, and it covers a run stored just before a crash
     ctx.wake_dispatcher()
     return created

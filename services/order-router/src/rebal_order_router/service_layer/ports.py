@@ -1,10 +1,13 @@
-"""What the service layer needs of the order-router's storage (adapters/run_store.py is the
-implementation over the runtime's store): runs, client_order_id -> run refs, the trade-update
-stream cursor, and the store itself for the runs' leases."""
+"""What the service layer needs of the order-router's storage (adapters/run_store.py and
+adapters/price_store.py implement it over the runtime's store): runs, client_order_id -> run
+refs, the trade-update stream cursor, the store itself for the runs' leases, and the last price
+of each symbol."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from rebal_order_router.domain import StoredRun
@@ -23,8 +26,11 @@ class Runs(Protocol):
 
     async def get(self, run_id: str) -> StoredRun | None: ...
 
-    async def create(self, stored: StoredRun, cause_event_id: str) -> bool:
-        """Store a new run (inbox: `cause_event_id`). False if a run with this id exists."""
+    async def create(
+        self, stored: StoredRun, cause_event_id: str, publish: Sequence[Event] = ()
+    ) -> bool:
+        """Store a new run (inbox: `cause_event_id`) and publish `publish` in the same commit.
+        False if a run with this id exists."""
         ...
 
     async def update(self, run_id: str, step: RunStep) -> StoredRun | None:
@@ -35,6 +41,10 @@ class Runs(Protocol):
 
     async def runs_needing_dispatch(self) -> list[str]: ...
 
+    async def queued_runs(self) -> list[str]:
+        """Runs waiting for the execution window (QUEUED)."""
+        ...
+
     async def open_runs(self) -> list[str]: ...
 
     async def runs_done_on(self, day: int) -> list[str]:
@@ -44,3 +54,15 @@ class Runs(Protocol):
     async def load_cursor(self, name: str) -> str | None: ...
 
     async def save_cursor(self, name: str, last_event_id: str) -> None: ...
+
+
+class Prices(Protocol):
+    """The last price of each symbol, from market.prices."""
+
+    async def record(self, symbol: str, price: Decimal, as_of: datetime) -> bool:
+        """Keep `price` unless a newer one (by `as_of`) is known; True when it was kept."""
+        ...
+
+    async def last_prices(self, symbols: Collection[str]) -> dict[str, Decimal]:
+        """The known last prices of `symbols` (a symbol never priced is absent)."""
+        ...

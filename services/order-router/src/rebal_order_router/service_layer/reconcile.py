@@ -43,7 +43,7 @@ async def reconcile_run(ctx: RouterContext, run_id: str) -> int:
             if found is None:
                 log.error("broker has no order it accepted", client_order_id=order.client_order_id)
                 continue
-            report = event_from_broker_order(found, ctx.clock())
+            report = event_from_broker_order(found, ctx.clock.now())
             if report is not None:
                 reports.append((order.client_order_id, report))
         updated = await apply_reports(ctx, run_id, reports) if reports else stored

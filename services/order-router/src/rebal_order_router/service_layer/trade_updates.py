@@ -19,7 +19,7 @@ from rebal_order_router.domain import (
 )
 from rebal_order_router.service_layer.context import RouterContext, apply_reports
 from rebal_runtime.backoff import Backoff
-from rebal_runtime.clock import Clock, SystemClock
+from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
 from rebal_runtime.periodic import Background
 
@@ -60,7 +60,8 @@ class TradeUpdateFollower:
         self.cursor_seconds = cursor_seconds
         self.processed = 0
         self.connections = 0
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        # it sleeps on the clock the handlers read unless given one: a fake clock moves both
+        self.clock: Clock = clock if clock is not None else ctx.clock
         self.backoff = Backoff(reconnect_seconds, MAX_RECONNECT_SECONDS)
         self._background = Background("order-router-trade-updates", self._run)
 

@@ -1,4 +1,4 @@
-"""Fixtures of the service-layer tests: the in-memory store, a fixed clock, and a hand-written
+"""Fixtures of the service-layer tests: the in-memory store, a fake clock, and a hand-written
 fake broker implementing BrokerPort with Alpaca's semantics (a client_order_id is unique
 forever, orders are looked up by it) plus knobs for outages, lost replies and rejections."""
 
@@ -6,24 +6,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from rebal_order_router.adapters.price_store import PriceStore
 from rebal_order_router.adapters.run_store import RunStore
 from rebal_order_router.domain import (
+    NEW_YORK,
     BrokerOrder,
     BrokerUnavailable,
     DuplicateClientOrderId,
+    ExecutionWindow,
     OrderRejected,
     OrderSide,
     RetryPolicy,
     TradeUpdate,
 )
 from rebal_order_router.service_layer.context import RouterContext
+from rebal_runtime.clock import FakeClock
 from rebal_runtime.store import InMemoryStore
+from rebal_runtime.testing.calendars import nyse_2026
 from rebal_schemas import (
     BrokerIntegration,
     Event,
@@ -34,30 +39,25 @@ from rebal_schemas import (
 )
 
 T0 = datetime(2024, 7, 1, 14, 0, tzinfo=UTC)  # 10:00 in New York, trade date 2024-07-01
+NIGHT = datetime(2026, 3, 10, 2, 0, tzinfo=NEW_YORK)  # a Tuesday, 02:00: the nightly batch
+OPENING = datetime(2026, 3, 10, 9, 30, tzinfo=NEW_YORK)  # that session's window opens
 _TERMINAL = {"filled", "canceled", "expired", "rejected"}
-
-
-class FixedClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class FakeBroker:
     """BrokerPort fake. `mode` per symbol: fill (at once), accept (rests open), partial (half
     fills, rests open), reject (refused with 403)."""
 
-    def __init__(self, clock: FixedClock) -> None:
+    def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.orders: dict[str, BrokerOrder] = {}
         self.calls: list[tuple[str, str]] = []  # (method, client_order_id or order id)
         self.updates: list[TradeUpdate] = []
-        self.prices: dict[str, Decimal] = {"AAPL": Decimal("200"), "MSFT": Decimal("400")}
+        self.prices: dict[str, Decimal] = {
+            "AAPL": Decimal("200"),
+            "MSFT": Decimal("400"),
+            "VTI": Decimal("250"),
+        }
         self.mode: dict[str, str] = {}
         self.down = 0  # the next N calls fail before reaching the broker
         self.lose_replies = 0  # the next N accepted submits lose their answer
@@ -91,8 +91,8 @@ class FakeBroker:
             status="accepted",
             qty=qty,
             notional=notional,
-            created_at=self.clock(),
-            updated_at=self.clock(),
+            created_at=self.clock.now(),
+            updated_at=self.clock.now(),
         )
         self.orders[client_order_id] = order
         self._emit("new", order)
@@ -119,7 +119,7 @@ class FakeBroker:
         order = next(o for o in self.orders.values() if o.id == order_id)
         if order.status in _TERMINAL:
             raise OrderRejected(422, 42210000, f'order is already in "{order.status}" state')
-        self._set(order, status="canceled", canceled_at=self.clock(), event="canceled")
+        self._set(order, status="canceled", canceled_at=self.clock.now(), event="canceled")
 
     async def stream_trade_updates(self, since_id: str | None = None) -> AsyncIterator[TradeUpdate]:
         """Everything after since_id (None: from the beginning), then the stream ends."""
@@ -143,19 +143,19 @@ class FakeBroker:
             status="filled" if done else "partially_filled",
             filled_qty=total,
             filled_avg_price=average,
-            filled_at=self.clock() if done else None,
+            filled_at=self.clock.now() if done else None,
             event="fill" if done else "partial_fill",
         )
 
     def expire(self, client_order_id: str) -> None:
         order = self.orders[client_order_id]
-        self._set(order, status="expired", expired_at=self.clock(), event="expired")
+        self._set(order, status="expired", expired_at=self.clock.now(), event="expired")
 
     def submits(self, client_order_id: str | None = None) -> list[str]:
         return [c for m, c in self.calls if m == "submit" and client_order_id in (None, c)]
 
     def _set(self, order: BrokerOrder, event: str, **changes: Any) -> None:
-        updated = replace(order, updated_at=self.clock(), **changes)
+        updated = replace(order, updated_at=self.clock.now(), **changes)
         self.orders[order.client_order_id] = updated
         self._emit(event, updated)
 
@@ -164,10 +164,10 @@ class FakeBroker:
             TradeUpdate(
                 event_id=str(len(self.updates) + 1),
                 event=event,
-                at=self.clock(),
+                at=self.clock.now(),
                 account_id="acct-1",
                 order=order,
-                timestamp=self.clock(),
+                timestamp=self.clock.now(),
             )
         )
 
@@ -185,8 +185,11 @@ def ready_event(
     ),
     integration: BrokerIntegration = BrokerIntegration.PLATFORM,
     portfolio_id: str = "pf-1",
+    expected: dict[str, str] | None = None,
 ) -> OptimizationReady:
-    """orders: (leg, symbol, side, qty); a qty starting with '$' is a notional."""
+    """orders: (leg, symbol, side, qty); a qty starting with '$' is a notional; `expected`:
+    the plan's expected price per symbol."""
+    prices = expected or {}
     planned = tuple(
         PlannedOrder(
             leg=leg,
@@ -194,6 +197,7 @@ def ready_event(
             side=side,  # type: ignore[arg-type]
             qty=None if size.startswith("$") else Decimal(size),
             notional=Decimal(size[1:]) if size.startswith("$") else None,
+            expected_price=Decimal(prices[symbol]) if symbol in prices else None,
         )
         for leg, symbol, side, size in orders
     )
@@ -215,8 +219,8 @@ def published(store: InMemoryStore) -> list[Event]:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
@@ -225,12 +229,12 @@ def store() -> InMemoryStore:
 
 
 @pytest.fixture
-def broker(clock: FixedClock) -> FakeBroker:
+def broker(clock: FakeClock) -> FakeBroker:
     return FakeBroker(clock)
 
 
 @pytest.fixture
-def ctx(store: InMemoryStore, broker: FakeBroker, clock: FixedClock) -> RouterContext:
+def ctx(store: InMemoryStore, broker: FakeBroker, clock: FakeClock) -> RouterContext:
     no_wait = RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0, jitter=0.0)
     return RouterContext(
         runs=RunStore(store),
@@ -239,6 +243,16 @@ def ctx(store: InMemoryStore, broker: FakeBroker, clock: FixedClock) -> RouterCo
         clock=clock,
         retry_policy=no_wait,
     )
+
+
+@pytest.fixture
+def window_ctx(ctx: RouterContext, store: InMemoryStore, clock: FakeClock) -> RouterContext:
+    """The router on the NYSE 2026 window (09:30-15:30 New York) at 02:00 New York, with its
+    price store: ready runs queue."""
+    clock.set(NIGHT)
+    ctx.window = ExecutionWindow(nyse_2026())
+    ctx.prices = PriceStore(store)
+    return ctx
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""cancel_run: nothing more is sent, open orders are canceled, maybe-sent intents are looked up."""
+"""cancel_run: nothing more is sent, open orders are canceled, maybe-sent intents are looked up;
+a run none of whose orders left stops as canceled without a single broker call."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rebal_order_router.service_layer.dispatch import Dispatcher
 from rebal_order_router.service_layer.intake import on_optimization_ready
 from rebal_order_router.service_layer.reconcile import reconcile_all
 from rebal_order_router.service_layer.trade_updates import handle_trade_update
-from rebal_schemas import OrderClosed
+from rebal_schemas import OrderClosed, RunExecutionStopped
 
 
 def by_symbol(stored: StoredRun) -> dict[str, OrderStatus]:
@@ -33,8 +34,10 @@ async def test_cancel_mid_run_cancels_open_sells_and_abandons_unsent_buys(
     assert by_symbol(stored) == {"AAPL": OrderStatus.SUBMITTED, "MSFT": OrderStatus.NOT_EXECUTED}
     closed = [e for e in outbox() if isinstance(e, OrderClosed)]
     assert [(c.symbol, c.status.value, c.reason) for c in closed] == [
-        ("MSFT", "not_executed", "owner canceled")
+        ("MSFT", "canceled", "run canceled")
     ]
+    (stop,) = [e for e in outbox() if isinstance(e, RunExecutionStopped)]
+    assert (stop.outcome, stop.reason) == ("canceled_mid_run", "owner canceled")
 
     # the broker confirms the cancel on the stream: the sell closes as canceled
     for update in broker.updates:
@@ -42,7 +45,7 @@ async def test_cancel_mid_run_cancels_open_sells_and_abandons_unsent_buys(
     final = await ctx.runs.get("opt-1")
     assert final is not None and final.run.is_complete
     assert [c.status.value for c in outbox() if isinstance(c, OrderClosed)] == [
-        "not_executed",
+        "canceled",
         "canceled",
     ]
     # nothing is ever sent for a canceled run
@@ -73,11 +76,11 @@ async def test_cancel_resolves_maybe_sent_intents_by_lookup(ctx, broker, make_re
     assert broker.submits() == []
 
 
-async def test_cancel_is_idempotent_and_unknown_runs_are_none(
+async def test_cancel_before_any_order_left_stops_the_run_once_without_the_broker(
     ctx, broker, make_ready, outbox
 ) -> None:
     assert await cancel_run(ctx, "no-such-run") is None
-    await on_optimization_ready(ctx, make_ready())
+    await on_optimization_ready(ctx, make_ready())  # inside the window, not dispatched yet
     first = await cancel_run(ctx, "opt-1")
     events = outbox()
 
@@ -86,10 +89,11 @@ async def test_cancel_is_idempotent_and_unknown_runs_are_none(
     assert first is not None and second is not None
     assert second.run == first.run
     assert outbox() == events
-    assert [c.status.value for c in events if isinstance(c, OrderClosed)] == [
-        "not_executed",
-        "not_executed",
-    ]
+    assert [(e.event_type, getattr(e, "outcome", None)) for e in events] == [
+        ("run.execution_stopped", "canceled")
+    ]  # no order.closed: no order ever existed
+    assert first.run.is_complete and await ctx.runs.open_runs() == []
+    assert await Dispatcher(ctx).dispatch_run("opt-1") is True
     assert broker.calls == []  # nothing was ever sent, so nothing needed a lookup
 
 

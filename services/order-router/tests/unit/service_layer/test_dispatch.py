@@ -109,7 +109,7 @@ async def test_broker_down_leaves_orders_pending_then_looks_up_before_resending(
     assert stored.run.order(coid).status is OrderStatus.PENDING_SUBMIT
     assert coid in stored.meta.attempted
     assert await ctx.runs.runs_needing_dispatch() == ["opt-1"]
-    assert broker.orders == {} and outbox() == []
+    assert broker.orders == {} and outbox() == []  # nothing known to have left: not started
 
     broker.down = 0
     broker.calls.clear()
@@ -153,13 +153,14 @@ async def test_restart_after_a_crash_mid_send_looks_up_and_never_sends_twice(
         await Dispatcher(ctx).dispatch_run("opt-1")
     broker.submit_order = original_submit
     assert (await stored_run(ctx)).run.order(coid).status is OrderStatus.PENDING_SUBMIT
-    assert outbox() == []
+    assert outbox() == []  # the run's outbox is empty while its orders are in flight
 
     assert await Dispatcher(ctx).dispatch_run("opt-1") is True  # "the restarted process"
 
     assert broker.submits() == [coid]
     assert (await stored_run(ctx)).run.order(coid).status is OrderStatus.FILLED
     assert [e.filled_qty for e in outbox() if isinstance(e, OrderFilled)] == [Decimal("5")]
+    assert [e.event_type for e in outbox()][0] == "run.execution_started"  # with the answer
 
 
 async def test_dispatcher_loop_sends_a_new_run_when_woken(ctx, broker, make_ready) -> None:

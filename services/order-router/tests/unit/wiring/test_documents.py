@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import orjson
@@ -11,6 +11,7 @@ from rebal_order_router.adapters.run_documents import (
     DONE_DAY,
     NEEDS_DISPATCH,
     OPEN,
+    QUEUED,
     RunMeta,
     StoredRun,
     run_from_doc,
@@ -18,11 +19,13 @@ from rebal_order_router.adapters.run_documents import (
     run_to_doc,
 )
 from rebal_order_router.domain import (
+    ExecutionStart,
     OrderEvent,
     OrderEventKind,
     OrderIntent,
     OrderSide,
     RunExecution,
+    StopOutcome,
 )
 from rebal_order_router.service_layer.publishing import event_id_for
 
@@ -60,6 +63,45 @@ def test_round_trip_through_json_is_exact() -> None:
     assert run_from_doc(doc) == stored
 
 
+def test_a_queued_then_stopped_run_round_trips_with_its_expected_prices() -> None:
+    run = RunExecution.plan(
+        "opt-2",
+        "pf-1",
+        "acct-1",
+        [
+            OrderIntent(
+                "001.sell.AAPL",
+                "AAPL",
+                OrderSide.SELL,
+                qty=Decimal(1),
+                expected_price=Decimal("199.5"),
+            )
+        ],
+    )
+    start = run.start.queue(AT, AT + timedelta(hours=7))
+    start = start.stopped(StopOutcome.REPLAN, AT + timedelta(hours=7), "AAPL moved", "ev-9")
+    stored = StoredRun(
+        run.with_start(start), RunMeta("ev-1", "opt-2", {run.orders[0].client_order_id: 1})
+    )
+    doc = orjson.loads(orjson.dumps(run_to_doc(stored)))
+    assert run_from_doc(doc) == stored
+    assert run_from_doc(doc).run.orders[0].expected_price == Decimal("199.5")
+    assert run_index(stored)[QUEUED] is None and run_index(stored)[OPEN] is None
+    assert run_index(stored)[DONE_DAY] == 20240701
+
+
+def test_a_format_1_document_reads_as_a_run_that_started_at_once() -> None:
+    stored = a_run()
+    doc = orjson.loads(orjson.dumps(run_to_doc(stored)))
+    del doc["start"]
+    for order in doc["orders"]:
+        del order["expected_price"]
+    doc["format"] = 1
+    old = run_from_doc(doc)
+    assert old.run.start == ExecutionStart() and old.run.orders[0].expected_price is None
+    assert old == stored
+
+
 def test_canceled_run_round_trips() -> None:
     stored = a_run()
     canceled = StoredRun(stored.run.cancel(AT, "owner").run, stored.meta)
@@ -68,12 +110,13 @@ def test_canceled_run_round_trips() -> None:
 
 def test_index_lists_runs_with_work_only() -> None:
     stored = a_run()
-    assert run_index(stored) == {NEEDS_DISPATCH: None, OPEN: 1, DONE_DAY: None}  # sell open
+    assert run_index(stored) == {NEEDS_DISPATCH: None, OPEN: 1, DONE_DAY: None, QUEUED: None}
     done = stored.run.apply(
         stored.run.orders[0].client_order_id,
         OrderEvent(OrderEventKind.FILLED, AT, "B1", Decimal("5.000000001"), Decimal("200")),
     ).run
-    assert run_index(StoredRun(done, stored.meta)) == {NEEDS_DISPATCH: 1, OPEN: 1, DONE_DAY: None}
+    after = run_index(StoredRun(done, stored.meta))
+    assert after == {NEEDS_DISPATCH: 1, OPEN: 1, DONE_DAY: None, QUEUED: None}
 
 
 def test_event_ids_are_deterministic_and_fit_the_envelope() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
+from rebal_order_router.adapters.clock import ShiftedClock
 from rebal_order_router.bootstrap import alpaca_client
 from rebal_order_router.settings import RouterSettings
 
@@ -71,3 +73,32 @@ def test_every_router_field_is_documented() -> None:
     assert own, "no fields?"
     undocumented = [name for name in own if not RouterSettings.model_fields[name].description]
     assert undocumented == []
+
+
+def test_the_execution_window_settings_and_their_defaults() -> None:
+    settings = RouterSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.execution_window_open, settings.execution_window_close) == (
+        time(9, 30),
+        time(15, 30),
+    )
+    assert settings.replan_price_tolerance == Decimal("0.02")
+    assert settings.execution_start_rate > 0 and settings.clock_start_at is None
+    with pytest.raises(ValidationError, match="before execution_window_close"):
+        RouterSettings(
+            _env_file=None,  # type: ignore[call-arg]
+            execution_window_open=time(16),
+            execution_window_close=time(9),
+        )
+
+
+def test_a_process_clock_that_starts_elsewhere_is_dev_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REBAL_CLOCK_START_AT", "2026-03-10T02:00:00-04:00")
+    with pytest.raises(ValidationError, match="REBAL_PROFILE=dev"):
+        RouterSettings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("REBAL_PROFILE", "dev")
+    settings = RouterSettings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.clock_start_at == datetime(2026, 3, 10, 6, tzinfo=UTC)
+
+    clock = ShiftedClock(settings.clock_start_at)
+    assert abs(clock.now() - settings.clock_start_at) < timedelta(seconds=5)
+    assert clock.now().tzinfo is not None

@@ -23,7 +23,15 @@ def test_asyncapi_document_shows_what_the_router_consumes_and_publishes(tmp_path
     app = asyncapi_app(settings(tmp_path))
     spec = app.schema.to_specification().to_jsonable()
     text = str(spec)
-    for topic in ("optimization.ready", "order.filled", "order.closed"):
+    for topic in (
+        "optimization.ready",
+        "run.cancel_requested",
+        "model.status_changed",
+        "market.prices",
+        "order.filled",
+        "order.closed",
+        "run.execution",
+    ):
         assert topic in text
     assert "OptimizationReady" in text and "OrderFilled" in text and "OrderClosed" in text
     assert not (tmp_path / "router.sqlite").exists()  # no store was opened
@@ -35,6 +43,9 @@ def test_bootstrap_wires_the_background_loops(tmp_path: Path) -> None:
     assert router.ctx.wake_dispatcher == router.dispatcher.wake
     assert router.ctx.producer == "order-router"
     assert router.reconciler.seconds == router.settings.reconcile_seconds
+    assert router.queue.task.seconds == router.settings.execution_queue_poll_seconds
+    assert router.queue.rate == router.settings.execution_start_rate
+    assert router.ctx.prices is not None and not router.ctx.window.always_open  # XNYS
 
     without_stream = bootstrap(settings(tmp_path, stream_enabled=False))
     assert without_stream.follower is None

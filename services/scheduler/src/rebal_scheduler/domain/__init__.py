@@ -32,11 +32,7 @@ from rebal_scheduler.domain.slots import (
     nightly_slots,
     slot_order,
 )
-from rebal_scheduler.domain.trading_calendar import (
-    CalendarOutOfRangeError,
-    TradingCalendar,
-    session_on_or_before,
-)
+from rebal_scheduler.domain.trading_calendar import TradingCalendar, session_on_or_before
 
 __all__ = [
     "ALL_SCOPE",
@@ -44,7 +40,6 @@ __all__ = [
     "WEEKDAYS",
     "AllScope",
     "CalendarCondition",
-    "CalendarOutOfRangeError",
     "CalendarSubType",
     "InvalidCalendarConditionError",
     "MissedSlotPolicy",

@@ -1,8 +1,8 @@
-"""The trading-calendar port the scheduler's pure domain computes against.
+"""The trading calendar as the scheduler's pure domain computes against it: a port.
 
-The domain never builds a calendar itself (that would be I/O or a dependency on
-exchange_calendars): callers pass one in. Adapters live in
-``rebal_scheduler.adapters.trading_calendar``.
+The domain never builds a calendar (that would be I/O or a dependency on exchange_calendars):
+callers pass one in. The bootstrap passes the runtime's (`rebal_runtime.calendar`), which
+satisfies this protocol; a day outside its data raises a ``LookupError`` rather than a guess.
 """
 
 from __future__ import annotations
@@ -10,11 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from typing import Protocol
-
-
-class CalendarOutOfRangeError(ValueError):
-    """Asked about a day the calendar has no data for (never guessed: a wrong
-    answer would silently move or drop rebalances)."""
 
 
 class TradingCalendar(Protocol):
@@ -27,7 +22,7 @@ class TradingCalendar(Protocol):
 
     @property
     def timezone(self) -> tzinfo:
-        """The exchange's timezone; every configured time of day is read in it."""
+        """The market time zone; every configured time of day is read in it."""
         ...
 
     def is_session(self, day: date) -> bool: ...

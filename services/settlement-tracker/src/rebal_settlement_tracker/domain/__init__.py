@@ -8,23 +8,30 @@ from rebal_settlement_tracker.domain.acceptance import (
     PendingFact,
     Rejection,
     check_fact,
+    check_signed,
 )
 from rebal_settlement_tracker.domain.completion import (
     OrderOutcome,
+    OrderStatus,
     RunCompletion,
-    RunStatus,
     build_completion,
     decide_status,
     holdings_delta,
     leg_cash_amount,
+    order_status,
 )
+from rebal_settlement_tracker.domain.deadline import deadline, time_out_if_due
 from rebal_settlement_tracker.domain.errors import (
+    CancelOfFinalRun,
+    CancelOfUnknownRun,
+    CancelRefused,
     DomainError,
     DuplicateCancel,
     DuplicateClose,
     DuplicateEvent,
     DuplicateFill,
     DuplicatePlan,
+    DuplicateStatus,
     FactRejected,
     IllegalTransition,
     InvalidEvent,
@@ -33,14 +40,37 @@ from rebal_settlement_tracker.domain.errors import (
     UnknownLeg,
 )
 from rebal_settlement_tracker.domain.facts import merge_close, merge_fill
-from rebal_settlement_tracker.domain.plan import PlannedOrder, SkippedOrder
-from rebal_settlement_tracker.domain.progress import Progress, SettlementPolicy, advance
+from rebal_settlement_tracker.domain.lifecycle import (
+    FINAL_STATUSES,
+    RUN_TRANSITIONS,
+    RunLifecycle,
+    RunStatus,
+    StatusChange,
+)
+from rebal_settlement_tracker.domain.order_ref import OrderRef
+from rebal_settlement_tracker.domain.plan import (
+    PlannedOrder,
+    RunTerms,
+    SkippedOrder,
+    TargetWeight,
+)
+from rebal_settlement_tracker.domain.progress import (
+    Progress,
+    SettlementPolicy,
+    advance,
+    move_status,
+    reported_completion,
+    settle_due,
+    settle_run,
+    settlement_dates,
+)
 from rebal_settlement_tracker.domain.run import Run
 from rebal_settlement_tracker.domain.settlement import (
     SettlementCycles,
     TradingCalendar,
     settlement_date,
 )
+from rebal_settlement_tracker.domain.stop import DEADLINE_NOTE, RunStop, StopKind
 from rebal_settlement_tracker.domain.transaction import (
     CLOSED_STATUSES,
     TRANSITIONS,
@@ -53,14 +83,19 @@ from rebal_settlement_tracker.domain.transaction import (
     TransactionEventKind,
     TransactionSettled,
     TransactionStatus,
-    UnblockOn,
 )
 
 __all__ = [
     "CLOSED_STATUSES",
+    "DEADLINE_NOTE",
+    "FINAL_STATUSES",
     "MAX_PENDING",
+    "RUN_TRANSITIONS",
     "TRANSITIONS",
     "AcceptancePolicy",
+    "CancelOfFinalRun",
+    "CancelOfUnknownRun",
+    "CancelRefused",
     "CloseReason",
     "DomainError",
     "DuplicateCancel",
@@ -68,6 +103,7 @@ __all__ = [
     "DuplicateEvent",
     "DuplicateFill",
     "DuplicatePlan",
+    "DuplicateStatus",
     "FactKind",
     "FactRejected",
     "FactSource",
@@ -76,6 +112,8 @@ __all__ = [
     "OrderClosed",
     "OrderFilled",
     "OrderOutcome",
+    "OrderRef",
+    "OrderStatus",
     "PendingFact",
     "PlannedOrder",
     "Progress",
@@ -84,26 +122,40 @@ __all__ = [
     "Run",
     "RunAlreadyCompleted",
     "RunCompletion",
+    "RunLifecycle",
     "RunStatus",
+    "RunStop",
+    "RunTerms",
     "SettlementCycles",
     "SettlementPolicy",
     "Side",
     "SkippedOrder",
+    "StatusChange",
+    "StopKind",
+    "TargetWeight",
     "TradingCalendar",
     "Transaction",
     "TransactionEvent",
     "TransactionEventKind",
     "TransactionSettled",
     "TransactionStatus",
-    "UnblockOn",
     "UnknownLeg",
     "advance",
     "build_completion",
     "check_fact",
+    "check_signed",
+    "deadline",
     "decide_status",
     "holdings_delta",
     "leg_cash_amount",
     "merge_close",
     "merge_fill",
+    "move_status",
+    "order_status",
+    "reported_completion",
+    "settle_due",
+    "settle_run",
     "settlement_date",
+    "settlement_dates",
+    "time_out_if_due",
 ]

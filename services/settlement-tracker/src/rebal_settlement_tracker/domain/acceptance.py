@@ -4,7 +4,8 @@ check what they can"), whatever the broker's ACLs already let through.
 A fact is accepted only for an order of the run's plan and only if
 - provenance: on a PLATFORM run, when the deployment names a platform signer (the order-router),
   the fact carries that signer's verified signature. CLIENT runs' facts come from the client's
-  middleware, which the broker's ACL admits; they are not signature-checked;
+  middleware, which the broker's ACL admits; they are not signature-checked (the run's
+  execution reports, run.execution, are the order-router's alone: `check_signed`, always);
 - identity: it names the order's symbol and side;
 - quantity: its cumulative quantity never exceeds the order's; for a notional order, the filled
   value never exceeds the notional by more than a tolerance (closes carry no price: their quantity
@@ -181,7 +182,7 @@ def check_fact(
     """Raise FactRejected when `fact` may not be applied to `order`."""
     kind = FactKind.FILL if isinstance(fact, OrderFilled) else FactKind.CLOSE
     what = f"{kind} for leg {order.leg}"
-    _check_provenance(what, source, broker_integration, policy)
+    _check_provenance(f"{what} of a PLATFORM run", source, broker_integration, policy)
     if source is not None and source.symbol is not None:
         claimed = (source.symbol, source.side)
         if claimed != (order.symbol, order.side):
@@ -204,16 +205,22 @@ def check_fact(
 def _check_provenance(
     what: str, source: FactSource | None, broker_integration: str | None, policy: AcceptancePolicy
 ) -> None:
+    if broker_integration == PLATFORM:
+        check_signed(what, source, policy)
+
+
+def check_signed(what: str, source: FactSource | None, policy: AcceptancePolicy) -> None:
+    """Raise FactRejected (NOT_SIGNED) unless the deployment names no platform signer or
+    `source` carries its verified signature: for a PLATFORM run's facts, and for everything on
+    run.execution, which only the order-router writes."""
     required = policy.platform_signer
-    if required is None or broker_integration != PLATFORM:
+    if required is None:
         return
     signer = source.signer if source is not None else None
     if signer == required:
         return
     found = f"signed by {signer}" if signer else (source.signature if source else "no signature")
-    raise FactRejected(
-        RejectCode.NOT_SIGNED, f"{what} of a PLATFORM run must be signed by {required}: {found}"
-    )
+    raise FactRejected(RejectCode.NOT_SIGNED, f"{what} must be signed by {required}: {found}")
 
 
 def _check_notional(

@@ -73,4 +73,20 @@ class DuplicatePlan(DuplicateEvent):
 
 
 class DuplicateCancel(DuplicateEvent):
-    """The run was already canceled."""
+    """The run was already canceled, or its cancel already requested."""
+
+
+class DuplicateStatus(DuplicateEvent):
+    """The run is already in that status, or past it (a stale "execution started")."""
+
+
+class CancelRefused(DomainError):
+    """A cancel request the run refuses (answered with request.rejected, not dead-lettered)."""
+
+
+class CancelOfUnknownRun(CancelRefused):
+    """No run of that id (its plan is not known) for that portfolio."""
+
+
+class CancelOfFinalRun(CancelRefused):
+    """The run already reached a final status."""

@@ -1,12 +1,22 @@
-"""The plan of a run, as optimization.ready carries it: order legs and skipped orders."""
+"""The plan of a run, as optimization.ready carries it: order legs, skipped orders, and the terms
+every run event reports (Alpaca's run fields)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from typing import Final
 
 from rebal_settlement_tracker.domain.errors import InvalidEvent
-from rebal_settlement_tracker.domain.transaction import ZERO, Side
+from rebal_settlement_tracker.domain.transaction import (
+    ZERO,
+    OrderClosed,
+    OrderFilled,
+    Side,
+    Transaction,
+    TransactionSettled,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,26 @@ class PlannedOrder:
         if self.expected_price is not None and self.expected_price <= ZERO:
             raise InvalidEvent(f"leg {self.leg}: expected_price must be > 0")
 
+    def transaction(
+        self, fill: OrderFilled | None, close: OrderClosed | None, settled_on: date | None
+    ) -> Transaction:
+        """This order's transaction, replaying its facts in a fixed order: fill, close, settle."""
+        tx = Transaction.planned(
+            self.leg,
+            self.symbol,
+            self.side,
+            qty=self.qty,
+            notional=self.notional,
+            asset_class=self.asset_class,
+        )
+        if fill is not None:
+            tx = tx.apply(fill)
+        if close is not None and not tx.is_fully_executed:
+            tx = tx.apply(close)
+        if settled_on is not None:
+            tx = tx.apply(TransactionSettled(settled_on))
+        return tx
+
 
 @dataclass(frozen=True)
 class SkippedOrder:
@@ -43,3 +73,29 @@ class SkippedOrder:
     notional: Decimal
     reason: str = "ORDER_LESS_THAN_MIN_NOTIONAL"
     reason_details: str | None = None
+
+
+SYSTEM: Final = "system"  # Alpaca `initiated_from` of a run the platform started
+
+
+@dataclass(frozen=True)
+class TargetWeight:
+    """One weight the run rebalanced to (Alpaca `PortfolioWeight`): `asset` with a symbol, or
+    `cash`."""
+
+    kind: str
+    symbol: str | None
+    percent: Decimal
+
+
+@dataclass(frozen=True)
+class RunTerms:
+    """What optimization.ready says about the run besides its orders; reported, never reasoned on
+    (but `broker_integration`, which decides who may vouch for its fills)."""
+
+    run_type: str | None = None  # full_rebalance, invest_cash, withdrawal
+    broker_integration: str | None = None  # PLATFORM or CLIENT
+    account_id: str | None = None
+    initiated_from: str = SYSTEM
+    weights: tuple[TargetWeight, ...] = ()
+    amount: Decimal | None = None  # of an invest_cash or withdrawal run

@@ -4,7 +4,12 @@ The run stores FACTS — the plan, the best-known cumulative fill and close per 
 dates — and derives each Transaction by replaying them in a fixed order (fill, close, settle)
 through the transaction state machine. Facts are merged with joins (see ``facts.py``), so any
 permutation of the same events, duplicates included, gives the same transactions and the same
-RunCompletion.
+RunCompletion. Its status (``lifecycle.py``) follows from those facts: ``progress.advance``
+moves it after every command; run.completed is due when every *order* is final, run.settled
+when every *transaction* is.
+
+A run may end before its orders all ran (``stop.py``); a fill reported after that end is kept
+apart (``late_fills``, ``execution.py``): it settles, but the run's reports stay as it ended.
 
 Every fact must pass the checks of ``acceptance.py`` against its order. Fills and closes that
 arrive before the plan cannot be checked yet: each is kept as it came (``pending``, not merged, so
@@ -21,6 +26,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Final
 
+from rebal_settlement_tracker.domain import execution
 from rebal_settlement_tracker.domain.acceptance import (
     AcceptancePolicy,
     FactKind,
@@ -31,34 +37,30 @@ from rebal_settlement_tracker.domain.acceptance import (
     judge_pending,
     keep_pending,
 )
-from rebal_settlement_tracker.domain.completion import RunCompletion, RunStatus, build_completion
+from rebal_settlement_tracker.domain.completion import RunCompletion, build_completion
 from rebal_settlement_tracker.domain.errors import (
-    DuplicateCancel,
     DuplicateClose,
     DuplicateFill,
     DuplicatePlan,
     IllegalTransition,
     InvalidEvent,
-    RunAlreadyCompleted,
 )
-from rebal_settlement_tracker.domain.facts import merge_close, merge_fill
-from rebal_settlement_tracker.domain.plan import PlannedOrder, SkippedOrder
-from rebal_settlement_tracker.domain.settlement import (
-    SettlementCycles,
-    TradingCalendar,
-    settlement_date,
-)
+from rebal_settlement_tracker.domain.facts import check_leg_change, merge_close, merge_fill
+from rebal_settlement_tracker.domain.lifecycle import RunLifecycle, RunStatus
+from rebal_settlement_tracker.domain.order_ref import OrderRef
+from rebal_settlement_tracker.domain.plan import PlannedOrder, RunTerms, SkippedOrder
+from rebal_settlement_tracker.domain.stop import RunStop, StopKind
 from rebal_settlement_tracker.domain.transaction import (
     ZERO,
     CloseReason,
     OrderClosed,
     OrderFilled,
     Transaction,
-    TransactionSettled,
-    UnblockOn,
+    require_aware,
 )
 
 DEFAULT_POLICY: Final = AcceptancePolicy()
+NO_TERMS: Final = RunTerms()
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,7 @@ class Run:
 
     run_id: str
     portfolio_id: str
-    run_type: str | None = None
-    broker_integration: str | None = None
-    account_id: str | None = None  # from optimization.ready, reported in run.completed
+    terms: RunTerms = NO_TERMS  # from optimization.ready, reported on every run event
     orders: tuple[PlannedOrder, ...] | None = None  # None until optimization.ready
     skipped_orders: tuple[SkippedOrder, ...] = ()
     fills: Mapping[int, OrderFilled] = field(default_factory=dict)
@@ -77,10 +77,12 @@ class Run:
     settlements: Mapping[int, date] = field(default_factory=dict)
     pending: tuple[PendingFact, ...] = ()  # facts received before the plan, not yet judged
     rejections: tuple[Rejection, ...] = ()  # early facts the plan refused
-    canceled_at: datetime | None = None
-    canceled_before_execution: bool = False
-    completed: bool = False
-    final_status: RunStatus | None = None
+    execution_starts_at: datetime | None = None  # queued by the order-router until then
+    execution_started_at: datetime | None = None  # the order-router said its first order left
+    cancel_requested_at: datetime | None = None  # a client asked to cancel
+    stop: RunStop | None = None  # how its execution ended early (canceled, re-plan, timeout)
+    late_fills: Mapping[int, OrderFilled] = field(default_factory=dict)  # after the end
+    lifecycle: RunLifecycle = field(default_factory=RunLifecycle)
 
     # ---- derived state -------------------------------------------------------------------
 
@@ -88,48 +90,44 @@ class Run:
     def is_planned(self) -> bool:
         return self.orders is not None
 
+    @property
+    def is_completed(self) -> bool:
+        """Its final status was reached (and run.completed said so)."""
+        return self.lifecycle.is_final
+
+    @property
+    def started(self) -> bool:
+        """Its execution started: an order event was accepted for it, or the router said so."""
+        if self.fills or self.closes or self.execution_started_at is not None:
+            return True
+        return self.stop is not None and self.stop.orders_left
+
+    @property
+    def canceled_at(self) -> datetime | None:
+        return self.stop.at if self.stop is not None and self.stop.is_cancel else None
+
     @cached_property
     def transactions(self) -> Mapping[int, Transaction]:
-        """Transactions by leg (empty until the plan is known)."""
+        """Transactions by leg (empty until the plan is known), late fills included."""
         return {order.leg: self._derive(order) for order in self.orders or ()}
+
+    @cached_property
+    def reported_transactions(self) -> Mapping[int, Transaction]:
+        """The transactions as the run ended: what run.completed and run.settled report."""
+        return execution.as_ended(self).transactions
 
     @property
     def status(self) -> RunStatus:
-        if self.final_status is not None:
-            return self.final_status
-        started = self.fills or self.closes or self.pending
-        return RunStatus.IN_PROGRESS if started else RunStatus.QUEUED
-
-    @property
-    def executed_anything(self) -> bool:
-        early = any(p.fact.cum_qty > ZERO for p in self.pending)
-        return early or bool(self.fills) or any(c.cum_qty > ZERO for c in self.closes.values())
+        """The status last reached (QUEUED also before the run is created)."""
+        return self.lifecycle.status or RunStatus.QUEUED
 
     def _derive(self, order: PlannedOrder) -> Transaction:
-        tx = Transaction.planned(
-            order.leg,
-            order.symbol,
-            order.side,
-            qty=order.qty,
-            notional=order.notional,
-            asset_class=order.asset_class,
-        )
-        fill = self.fills.get(order.leg)
-        if fill is not None:
-            tx = tx.apply(fill)
-        close = self.closes.get(order.leg) or self._cancel_close()
-        if close is not None and not tx.is_fully_executed:
-            tx = tx.apply(close)
-        settled_on = self.settlements.get(order.leg)
-        if settled_on is not None:
-            tx = tx.apply(TransactionSettled(settled_on))
-        return tx
-
-    def _cancel_close(self) -> OrderClosed | None:
-        # A run canceled before anything executed closes its open legs at once (Alpaca CANCELED).
-        if self.canceled_at is None or not self.canceled_before_execution:
-            return None
-        return OrderClosed(CloseReason.CANCELED, ZERO, self.canceled_at)
+        leg = order.leg
+        fill, late, close = self.fills.get(leg), self.late_fills.get(leg), self.closes.get(leg)
+        fill = merge_fill(fill, late) if late is not None else fill
+        if self.stop is not None:
+            close = self.stop.close_for(close, fill.cum_qty if fill else ZERO)
+        return order.transaction(fill, close, self.settlements.get(leg))
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -137,36 +135,37 @@ class Run:
         self,
         orders: Sequence[PlannedOrder],
         skipped: Sequence[SkippedOrder] = (),
+        terms: RunTerms = NO_TERMS,
         *,
-        run_type: str | None = None,
-        broker_integration: str | None = None,
-        account_id: str | None = None,
+        created_at: datetime | None = None,
         policy: AcceptancePolicy = DEFAULT_POLICY,
     ) -> Run:
-        """Record the plan of optimization.ready; facts received earlier are judged now: the
-        accepted ones apply, the refused ones are added to ``rejections``."""
+        """Record the plan of optimization.ready (the run is created at ``created_at``); facts
+        received earlier are judged now: the accepted ones apply, the refused ones are added to
+        ``rejections``."""
         ordered = tuple(sorted(orders, key=lambda order: order.leg))
         if len({order.leg for order in ordered}) != len(ordered):
             raise InvalidEvent(f"run {self.run_id}: duplicate legs in plan")
+        if self.orders is not None:
+            if (ordered, tuple(skipped), terms) == (self.orders, self.skipped_orders, self.terms):
+                raise DuplicatePlan(f"run {self.run_id}: plan already known")
+            raise IllegalTransition(f"run {self.run_id}: a different plan is already known")
+        if created_at is not None:
+            require_aware(created_at, "created_at")
         planned = replace(
             self,
             orders=ordered,
             skipped_orders=tuple(skipped),
-            run_type=run_type,
-            broker_integration=broker_integration,
-            account_id=account_id,
+            terms=terms,
+            lifecycle=replace(self.lifecycle, created_at=created_at),
         )
-        if self.orders is not None:
-            if planned == self:
-                raise DuplicatePlan(f"run {self.run_id}: plan already known")
-            raise IllegalTransition(f"run {self.run_id}: a different plan is already known")
         # (Fills and closes known before the plan are in `pending`; documents written before
         # early facts were judged kept them merged in `fills` and `closes`: those still count.)
         fills, closes, refused = judge_pending(
             self.run_id,
             self.pending,
             ordered,
-            broker_integration,
+            terms.broker_integration,
             policy,
             (self.fills, self.closes),
         )
@@ -177,6 +176,8 @@ class Run:
             pending=(),
             rejections=(*self.rejections, *refused),
         )
+        # only the order-router reports an execution, and only of PLATFORM runs
+        planned = execution.without_foreign_execution(planned)
         planned.transactions  # noqa: B018  derive now so an inconsistency surfaces here
         return planned
 
@@ -191,14 +192,17 @@ class Run:
         fully_filled: bool = False,
         source: FactSource | None = None,
         policy: AcceptancePolicy = DEFAULT_POLICY,
+        ref: OrderRef | None = None,
     ) -> Run:
         """Record order.filled. Raises DuplicateFill when it adds nothing (a no-op) and
         FactRejected when it fails a check (``source`` None: no order identity is claimed)."""
-        fill = OrderFilled(cum_qty, avg_price, trade_date, executed_at, fully_filled)
+        fill = OrderFilled(cum_qty, avg_price, trade_date, executed_at, fully_filled, ref)
         if self.orders is None:
             early = PendingFact(FactKind.FILL, leg, fill, source)
             return replace(self, pending=keep_pending(self.run_id, self.pending, early))
-        accept(self.run_id, self.orders, leg, fill, source, self.broker_integration, policy)
+        accept(self.run_id, self.orders, leg, fill, source, self.terms.broker_integration, policy)
+        if execution.is_late(self, leg):
+            return execution.with_late_fill(self, leg, fill)
         known = self.fills.get(leg)
         merged = merge_fill(known, fill)
         if merged == known:
@@ -214,6 +218,7 @@ class Run:
         *,
         source: FactSource | None = None,
         policy: AcceptancePolicy = DEFAULT_POLICY,
+        ref: OrderRef | None = None,
     ) -> Run:
         """Record order.closed. Raises DuplicateClose when it adds nothing (a no-op) and
         FactRejected when it fails a check."""
@@ -221,109 +226,81 @@ class Run:
             close_reason = CloseReason(reason)
         except ValueError as error:
             raise InvalidEvent(f"unknown close reason {reason!r}") from error
-        close = OrderClosed(close_reason, cum_qty, closed_at)
+        close = OrderClosed(close_reason, cum_qty, closed_at, ref)
         if self.orders is None:
             early = PendingFact(FactKind.CLOSE, leg, close, source)
             return replace(self, pending=keep_pending(self.run_id, self.pending, early))
-        accept(self.run_id, self.orders, leg, close, source, self.broker_integration, policy)
+        accept(self.run_id, self.orders, leg, close, source, self.terms.broker_integration, policy)
+        if execution.is_late(self, leg):
+            raise DuplicateClose(f"run {self.run_id} leg {leg}: its outcome was fixed at the end")
         known = self.closes.get(leg)
         merged = merge_close(known, close)
         if merged == known:
             raise DuplicateClose(f"run {self.run_id} leg {leg}: close already known")
         return self._with_leg_change(replace(self, closes={**self.closes, leg: merged}), leg)
 
-    def settle_due(
-        self, today: date, calendar: TradingCalendar, cycles: SettlementCycles
-    ) -> tuple[Run, list[Transaction]]:
-        """Settle every transaction whose settlement date is on or before ``today``.
+    def with_settlements(self, due: Mapping[int, date]) -> Run:
+        """The settlements of ``due`` (leg -> date) recorded (``progress.settle_due`` finds them)."""
+        return replace(self, settlements={**self.settlements, **due})
 
-        Returns the new run and the newly settled transactions (by leg). Allowed after
-        completion too: with unblock_on=EXECUTED the run completes before it settles.
-        """
-        due = {
-            leg: settles
-            for leg, settles in self.settlement_dates(calendar, cycles).items()
-            if settles <= today
-        }
-        if not due:
-            return self, []
-        settled = replace(self, settlements={**self.settlements, **due})
-        return settled, [settled.transactions[leg] for leg in sorted(due)]
+    def queue_execution(self, starts_at: datetime) -> Run:
+        """The order-router queued the run until ``starts_at``: it stays QUEUED."""
+        return execution.queued(self, starts_at)
 
-    def settlement_dates(
-        self, calendar: TradingCalendar, cycles: SettlementCycles
-    ) -> dict[int, date]:
-        """When each settleable, not yet settled transaction settles (to schedule a wake-up)."""
-        return {
-            leg: settlement_date(tx.trade_date, cycles.days_for(tx.asset_class), calendar)
-            for leg, tx in self.transactions.items()
-            if tx.is_settleable and tx.trade_date is not None
-        }
+    def start_execution(self, at: datetime) -> Run:
+        """The order-router started executing the run (its first order is leaving): the run is
+        IN_PROGRESS even before any order event. DuplicateStatus when that is known or moot."""
+        return execution.started(self, at)
 
-    def cancel(self, now: datetime) -> Run:
-        """Cancel the run: CANCELED if nothing executed yet (open legs close at once), else
-        CANCELED_MID_RUN once the open legs close (order.closed from the order-router)."""
-        if self.completed:
-            raise RunAlreadyCompleted(f"run {self.run_id} already completed")
-        if self.canceled_at is not None:
-            raise DuplicateCancel(f"run {self.run_id} already canceled")
-        if now.tzinfo is None:
-            raise InvalidEvent("now must be timezone-aware")
-        return replace(self, canceled_at=now, canceled_before_execution=not self.executed_anything)
+    def request_cancel(self, portfolio_id: str, at: datetime) -> Run:
+        """A client asks to cancel the run (Alpaca ``DELETE /runs/{id}``): recorded (``cancel``
+        ends a CLIENT run; a PLATFORM run's execution is stopped by the order-router).
+        CancelOfUnknownRun / CancelOfFinalRun refuse it."""
+        return execution.cancel_requested(self, portfolio_id, at)
 
-    def completion(self, unblock_on: UnblockOn = UnblockOn.SETTLED) -> RunCompletion | None:
-        """The run.completed content, or None: not planned, not every transaction final, or
-        already completed (so that run.completed is produced exactly once)."""
-        if self.completed or self.orders is None:
-            return None
-        transactions = self.transactions.values()
-        if not all(tx.is_final(unblock_on) for tx in transactions):
-            return None
+    def cancel(self, now: datetime, reason: str = "", cause: str | None = None) -> Run:
+        """End the run now: open legs CANCELLED; CANCELED if nothing executed, else
+        CANCELED_MID_RUN (fills kept). ``cause``: the cancel request's event id."""
+        return execution.canceled(self, RunStop(StopKind.CANCELED, now, reason, cause))
+
+    def stop_execution(self, stop: RunStop) -> Run:
+        """The order-router stopped the run (``stop.py``); DuplicateStatus when moot."""
+        return execution.stopped(self, stop)
+
+    def time_out(self, now: datetime) -> Run:
+        """Its deadline passed (``deadline.py``): open legs EXPIRE, the run ends TIMEOUT."""
+        return execution.timed_out(self, now)
+
+    # ---- what it reports -----------------------------------------------------------------
+
+    def report(self) -> RunCompletion:
+        """What the run's facts say now: status, outcome per order, deltas."""
+        if self.orders is None:
+            raise IllegalTransition(f"run {self.run_id} has no plan")
         return build_completion(
             run_id=self.run_id,
             portfolio_id=self.portfolio_id,
-            run_type=self.run_type,
-            broker_integration=self.broker_integration,
-            transactions=transactions,
+            terms=self.terms,
+            transactions=self.reported_transactions.values(),
             skipped=self.skipped_orders,
-            canceled=self.canceled_at is not None,
-            unblock_on=UnblockOn(unblock_on),
+            stop=self.stop,
         )
 
-    def reported_completion(self, unblock_on: UnblockOn = UnblockOn.SETTLED) -> RunCompletion:
-        """What run.completed said about this completed run, to say it again (the broker may
-        have lost it). Derived from the same facts, so it is the same content."""
-        if not self.completed:
-            raise IllegalTransition(f"run {self.run_id} has not completed")
-        completion = replace(self, completed=False, final_status=None).completion(unblock_on)
-        assert completion is not None  # it completed on these facts
-        return completion
-
-    def complete(
-        self, unblock_on: UnblockOn = UnblockOn.SETTLED
-    ) -> tuple[Run, RunCompletion | None]:
-        """Mark the run completed when it can be; the completion is returned exactly once."""
-        completion = self.completion(unblock_on)
-        if completion is None:
-            return self, None
-        return replace(self, completed=True, final_status=completion.status), completion
+    def completion(self) -> RunCompletion | None:
+        """The run.completed content, or None: not planned, not every order final, or already
+        completed (so that run.completed is produced exactly once)."""
+        if self.is_completed or self.orders is None:
+            return None
+        if not all(tx.is_order_final for tx in self.transactions.values()):
+            return None
+        return self.report()
 
     # ---- guards --------------------------------------------------------------------------
 
     def _with_leg_change(self, changed: Run, leg: int) -> Run:
         """Accept new facts unless they alter a transaction that was already reported on."""
-        if self.orders is None:
-            return changed
-        before, after = self.transactions[leg], changed.transactions[leg]
-        if _reported_view(before) == _reported_view(after):
-            return changed
-        if self.completed:
-            raise RunAlreadyCompleted(f"run {self.run_id} already completed; leg {leg} changed")
-        if before.settled_on is not None:
-            raise IllegalTransition(f"run {self.run_id} leg {leg} already settled")
+        if self.orders is not None:
+            what = f"run {self.run_id} leg {leg}"
+            before, after = self.transactions[leg], changed.transactions[leg]
+            check_leg_change(what, before, after, completed=self.is_completed)
         return changed
-
-
-def _reported_view(tx: Transaction) -> tuple[object, ...]:
-    """What transaction.settled and run.completed publish about a transaction."""
-    return (tx.status, tx.filled_qty, tx.avg_price, tx.trade_date, tx.close_reason, tx.settled_on)

@@ -10,7 +10,8 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class TradingCalendar(Protocol):
-    """Business days of an exchange. Implementations live in ``adapters/trading_calendar.py``."""
+    """Business days of an exchange; the bootstrap passes the runtime's (`rebal_runtime.calendar`).
+    A day outside its data raises a ``LookupError``."""
 
     def is_session(self, day: date) -> bool:
         """True when the exchange trades on ``day``."""
@@ -20,7 +21,7 @@ class TradingCalendar(Protocol):
         """The first session strictly after ``day``."""
         ...
 
-    def sessions_after(self, day: date, count: int) -> date:
+    def add_sessions(self, day: date, count: int) -> date:
         """The ``count``-th session strictly after ``day`` (``count`` >= 1)."""
         ...
 
@@ -53,4 +54,4 @@ def settlement_date(trade_date: date, days: int, calendar: TradingCalendar) -> d
     effective = trade_date if calendar.is_session(trade_date) else calendar.next_session(trade_date)
     if days == 0:
         return effective
-    return calendar.sessions_after(effective, days)
+    return calendar.add_sessions(effective, days)

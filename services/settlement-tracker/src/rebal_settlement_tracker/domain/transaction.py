@@ -11,7 +11,7 @@ and rejected with ``DuplicateFill`` (a no-op for callers) before the transition 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -24,6 +24,7 @@ from rebal_settlement_tracker.domain.errors import (
     IllegalTransition,
     InvalidEvent,
 )
+from rebal_settlement_tracker.domain.order_ref import OrderRef
 
 ZERO: Final = Decimal(0)
 
@@ -56,13 +57,6 @@ class CloseReason(StrEnum):
     NOT_EXECUTED = "not_executed"
 
 
-class UnblockOn(StrEnum):
-    """Transaction status that unblocks the portfolio (seed: SETTLED; later docs: EXECUTED)."""
-
-    SETTLED = "SETTLED"
-    EXECUTED = "EXECUTED"
-
-
 class TransactionEventKind(StrEnum):
     FILLED_PARTIALLY = "FILLED_PARTIALLY"
     FILLED_FULLY = "FILLED_FULLY"
@@ -72,7 +66,7 @@ class TransactionEventKind(StrEnum):
     SETTLED = "SETTLED"
 
 
-def _require_aware(moment: datetime, name: str) -> None:
+def require_aware(moment: datetime, name: str) -> None:
     # Facts are ordered by time; mixing naive and aware datetimes would crash that comparison.
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidEvent(f"{name} must be timezone-aware, got {moment!r}")
@@ -87,13 +81,14 @@ class OrderFilled:
     trade_date: date
     executed_at: datetime
     fully_filled: bool = False  # the broker says the order is done (Alpaca status ``filled``)
+    ref: OrderRef | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.cum_qty <= ZERO:
             raise InvalidEvent(f"cum_qty must be > 0, got {self.cum_qty}")
         if self.avg_price <= ZERO:
             raise InvalidEvent(f"avg_price must be > 0, got {self.avg_price}")
-        _require_aware(self.executed_at, "executed_at")
+        require_aware(self.executed_at, "executed_at")
 
 
 @dataclass(frozen=True)
@@ -103,11 +98,13 @@ class OrderClosed:
     reason: CloseReason
     cum_qty: Decimal
     closed_at: datetime
+    ref: OrderRef | None = field(default=None, compare=False)
+    note: str | None = field(default=None, compare=False)  # why the tracker closed it itself
 
     def __post_init__(self) -> None:
         if self.cum_qty < ZERO:
             raise InvalidEvent(f"cum_qty must be >= 0, got {self.cum_qty}")
-        _require_aware(self.closed_at, "closed_at")
+        require_aware(self.closed_at, "closed_at")
 
 
 @dataclass(frozen=True)
@@ -218,18 +215,23 @@ class Transaction:
             return self.is_fully_executed
         return self.is_closed and self.executed_part_known
 
-    def is_final(self, unblock_on: UnblockOn) -> bool:
+    @property
+    def is_order_final(self) -> bool:
+        """The order is done (run.completed waits for this): fully executed, or closed with its
+        executed part known."""
+        if self.status in (TransactionStatus.EXECUTED, TransactionStatus.SETTLED):
+            return self.is_fully_executed
+        return self.is_closed and self.executed_part_known
+
+    @property
+    def is_final(self) -> bool:
+        """The transaction is done (run.settled waits for this): SETTLED, or its order ended with
+        nothing executed or with its executed part settled."""
         if self.status is TransactionStatus.SETTLED:
             return True
-        if self.status is TransactionStatus.EXECUTED:
-            return unblock_on is UnblockOn.EXECUTED and self.is_fully_executed
         if not self.is_closed or not self.executed_part_known:
             return False
-        return (
-            self.filled_qty == ZERO
-            or self.settled_on is not None
-            or unblock_on is UnblockOn.EXECUTED
-        )
+        return self.filled_qty == ZERO or self.settled_on is not None
 
     def event_kind(self, event: TransactionEvent) -> TransactionEventKind:
         """Classify ``event``; raises Duplicate* when it adds nothing to this transaction."""

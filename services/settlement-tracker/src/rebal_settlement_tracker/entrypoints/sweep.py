@@ -1,4 +1,5 @@
-"""The clock-driven entry point: settle what has come due, every `settlement_sweep_seconds`.
+"""The clock-driven entry point, every `settlement_sweep_seconds`: time out the runs whose
+deadline passed (`run_timeout_seconds`), then settle what has come due.
 
 Fills settle in the handler that records them when they are already due (T+0); everything else
 waits for this loop to reach its settlement date. A failing round (store down, ...) is logged
@@ -31,10 +32,11 @@ class SettlementSweep:
         )
 
     async def run_once(self) -> int:
-        produced = await self.handlers.settle_due()
+        timed_out = await self.handlers.time_out_due()
+        produced = timed_out + await self.handlers.settle_due()
         self.rounds += 1
         if produced:
-            log.info("settlement sweep", events=produced)
+            log.info("settlement sweep", events=produced, timeout_events=timed_out)
         return produced
 
     async def start(self) -> None:

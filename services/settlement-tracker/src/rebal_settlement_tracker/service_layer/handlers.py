@@ -8,7 +8,10 @@ topics with the same shape; they differ in who may vouch for them (`domain/accep
 PLATFORM fact must carry the order-router's signature when the deployment verifies signatures).
 
 Fate of an input, decided by the domain:
-- new fact              -> recorded; whatever is due settles; run.completed when all is final;
+- new fact              -> recorded; whatever is due settles; each status change the facts call
+                           for is published (run.created at the plan, IN_PROGRESS at the first
+                           order event, the final status with run.completed once every order is
+                           final), then run.settled once every transaction is (`publishing.py`);
 - duplicate / stale     -> no-op (the event id is still recorded);
 - refused by a check    -> FactRejectedMessage (dead.letter) with the reason, counted: unsigned
   (provenance, order,      PLATFORM fact, wrong symbol or side, above the order's quantity or
@@ -17,19 +20,29 @@ Fate of an input, decided by the domain:
                            refused ones then published to dead.letter through the outbox, counted;
 - contradiction         -> PoisonMessage with the reason (dead.letter), e.g. a fill that would
                            change a completed run.
+A cancel request is answered by `cancels.py`; the order-router's run.execution reports are
+commands of `execution.py`. The sweep settles what is due and times out the runs whose deadline
+passed (`domain/deadline.py`), each found through an index of the run documents.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
 from rebal_runtime.repository import Outcome
-from rebal_schemas import Event, OptimizationReady, OrderClosed, OrderFilled, PoisonMessage
+from rebal_schemas import (
+    Event,
+    OptimizationReady,
+    OrderClosed,
+    OrderFilled,
+    PoisonMessage,
+    RunCancelRequested,
+)
 from rebal_settlement_tracker.domain import (
     AcceptancePolicy,
     CloseReason,
@@ -38,29 +51,33 @@ from rebal_settlement_tracker.domain import (
     FactSource,
     IllegalTransition,
     InvalidEvent,
-    Progress,
     Rejection,
     Run,
     SettlementPolicy,
     Side,
     advance,
     settlement_date,
+    time_out_if_due,
 )
-from rebal_settlement_tracker.service_layer import messages
+from rebal_settlement_tracker.service_layer import cancels, messages
+from rebal_settlement_tracker.service_layer.execution import RunExecution, execution_command
 from rebal_settlement_tracker.service_layer.provenance import (
     FactRejectedMessage,
     Provenance,
     letter_from_event,
     letter_template,
-    rejection_letter,
 )
+from rebal_settlement_tracker.service_layer.publishing import run_outcome
 from rebal_settlement_tracker.service_layer.run_records import (
-    COMPLETED_DAY_INDEX,
     SETTLE_DUE_INDEX,
+    TIMEOUT_DUE_INDEX,
     Letters,
+    RefusalRepository,
     RunRecord,
     RunRepository,
+    instant_key,
 )
+from rebal_settlement_tracker.service_layer.sweeps import sweep_due
 
 log = get_logger(__name__)
 
@@ -75,10 +92,12 @@ class SettlementHandlers:
         policy: SettlementPolicy,
         producer: str,
         *,
+        refusals: RefusalRepository,
         acceptance: AcceptancePolicy | None = None,
         sweep_page: int = 200,
     ) -> None:
         self.runs = runs
+        self.refusals = refusals
         self.clock = clock
         self.policy = policy
         self.acceptance = acceptance if acceptance is not None else AcceptancePolicy()
@@ -91,15 +110,11 @@ class SettlementHandlers:
 
     async def optimization_ready(self, event: OptimizationReady) -> bool:
         orders, skipped = messages.planned_orders(event), messages.skipped_orders(event)
+        terms = messages.run_terms(event)
 
         def plan(run: Run) -> Run:
             return run.plan(
-                orders,
-                skipped,
-                run_type=event.run_type.value,
-                broker_integration=event.broker_integration.value,
-                account_id=event.account_id,
-                policy=self.acceptance,
+                orders, skipped, terms, created_at=event.occurred_at, policy=self.acceptance
             )
 
         return await self._record(event, event.optimization_id, event.portfolio_id, plan)
@@ -120,6 +135,7 @@ class SettlementHandlers:
                 fully_filled=event.status == "filled",
                 source=source,
                 policy=self.acceptance,
+                ref=messages.order_ref(event),
             )
 
         return await self._record(event, event.run_id, event.portfolio_id, fill, provenance)
@@ -136,51 +152,63 @@ class SettlementHandlers:
                 event.closed_at,
                 source=source,
                 policy=self.acceptance,
+                ref=messages.order_ref(event),
             )
 
         return await self._record(event, event.run_id, event.portfolio_id, close, provenance)
+
+    async def run_cancel_requested(self, event: RunCancelRequested) -> bool:
+        return await cancels.answer_cancel(
+            self.runs, self.refusals, event, self.clock.now(), self.producer, self.policy
+        )
+
+    async def run_execution(
+        self, event: RunExecution, provenance: Provenance | None = None
+    ) -> bool:
+        command = execution_command(event, provenance, self.acceptance)
+        return await self._record(event, event.run_id, event.portfolio_id, command)
 
     # ---- clock-driven ---------------------------------------------------------------------
 
     async def settle_due(self, now: datetime | None = None) -> int:
         """Settle every run whose next settlement date is on or before today's date of the
-        exchange. Returns how many events (transaction.settled, run.completed) it produced."""
+        exchange. Returns how many events (transaction.settled, status changes, run.completed,
+        run.settled) it produced."""
         moment = now if now is not None else self.clock.now()
-        today = self.policy.today(moment).isoformat()
-        produced = 0
-        after: str | None = None
-        while True:
-            ids = await self.runs.query(
-                SETTLE_DUE_INDEX, today, op="le", after_id=after, limit=self.sweep_page
-            )
-            for run_id in ids:
-                produced += await self._sweep_run(run_id, moment)
-            if len(ids) < self.sweep_page:
-                return produced
-            after = ids[-1]
+        return await self._sweep(SETTLE_DUE_INDEX, self.policy.today(moment).isoformat(), moment)
 
-    async def _sweep_run(self, run_id: str, now: datetime) -> int:
-        published: list[int] = [0]
+    async def time_out_due(self, now: datetime | None = None) -> int:
+        """End TIMEOUT every run whose deadline passed with outcomes still unknown; returns how
+        many events it produced."""
+        moment = now if now is not None else self.clock.now()
+        timeout = self.policy.run_timeout
+        return await self._sweep(
+            TIMEOUT_DUE_INDEX,
+            instant_key(moment),
+            moment,
+            lambda run: time_out_if_due(run, moment, timeout),
+        )
 
+    async def _sweep(
+        self, index: str, bound: str, now: datetime, command: Command | None = None
+    ) -> int:
         def sweep(record: RunRecord | None) -> Outcome[RunRecord] | None:
             if record is None:
                 return None
             run = record.run
             try:
-                progress = advance(run, now, self.policy)
+                progress = advance(command(run) if command else run, now, self.policy)
+            except DuplicateEvent:  # the index was behind the document: nothing is due
+                return None
             except LookupError as error:  # a trade date beyond the loaded calendar
-                log.error("cannot settle run", run_id=run_id, error=str(error))
+                log.error("cannot settle run", run_id=run.run_id, error=str(error))
                 return None
             if not progress.changed:
                 return None
             envelope = self._envelope(run.run_id, None)
-            letters = dict(record.letters)
-            change = self._change(progress, now, envelope, letters, report=_report(record))
-            published[0] = len(change.publish)
-            return change
+            return run_outcome(progress, now, envelope, dict(record.letters), record.reports)
 
-        await self.runs.update(run_id, None, sweep)
-        return published[0]
+        return await sweep_due(self.runs, index, bound, self.sweep_page, sweep)
 
     # ---- common ---------------------------------------------------------------------------
 
@@ -229,53 +257,13 @@ class SettlementHandlers:
             if changed.is_planned and not run.is_planned:
                 refused.extend(changed.rejections[len(run.rejections) :])
             envelope = self._envelope(run_id, event)
-            return self._change(progress, now, envelope, letters, refused, _report(record))
+            reports = record.reports if record else {}
+            return run_outcome(progress, now, envelope, letters, reports, refused)
 
         applied = await self.runs.apply(run_id, event.event_id, record_fact)
         for rejection in refused:
             self._count(rejection.code.value, run_id, rejection.event_id, rejection.detail)
         return applied
-
-    def _change(
-        self,
-        progress: Progress,
-        now: datetime,
-        envelope: dict[str, Any],
-        letters: Letters,
-        refused: Sequence[Rejection] = (),
-        report: dict[str, Any] | None = None,
-    ) -> Outcome[RunRecord]:
-        run = progress.run
-        publish: list[Event] = []
-        if run.is_planned:
-            # The plan judged the early facts: publish the refused ones' letters, drop the rest.
-            for rejection in refused:
-                template = letters.get(rejection.event_id or "")
-                if template is None:  # only a document written before letters were kept
-                    log.warning("refused early fact has no letter", event_id=rejection.event_id)
-                    continue
-                publish.append(rejection_letter(template, rejection, run.run_id, now))
-            letters = {}
-        publish += [messages.transaction_settled(run, tx, now, envelope) for tx in progress.settled]
-        if progress.completion is not None:
-            completed = messages.run_completed(run, progress.completion, now, envelope)
-            publish.append(completed)
-            report = {
-                "event_id": completed.event_id,
-                "causation_id": completed.causation_id,
-                "completed_at": completed.completed_at.isoformat(),
-                "completed_day": completed.completed_at.astimezone(UTC).date().isoformat(),
-            }
-            log.info("run completed", run_id=run.run_id, status=progress.completion.status.value)
-        due = progress.next_settlement
-        return Outcome(
-            RunRecord(run, letters, report),
-            publish=publish,
-            index={
-                SETTLE_DUE_INDEX: due.isoformat() if due else None,
-                COMPLETED_DAY_INDEX: report["completed_day"] if report else None,
-            },
-        )
 
     def _count(self, code: str, run_id: str, event_id: str | None, detail: str) -> None:
         self.rejected[code] += 1
@@ -308,8 +296,3 @@ class SettlementHandlers:
             raise PoisonMessage(
                 f"{event.event_type} {event.event_id}: trade date {event.trade_date}: {error}"
             ) from error
-
-
-def _report(record: RunRecord | None) -> dict[str, Any] | None:
-    report = record.report if record else None
-    return dict(report) if report else None

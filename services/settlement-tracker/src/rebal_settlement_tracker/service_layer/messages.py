@@ -1,16 +1,37 @@
-"""Translation between the wire events (`rebal_schemas`) and the pure domain.
+"""Translation between the wire events (`rebal_schemas`) and the pure domain, and the ids of what
+the tracker publishes.
 
-Inbound: optimization.ready becomes a plan (PlannedOrder/SkippedOrder of the domain).
-Outbound: a settled Transaction becomes `transaction.settled`, a RunCompletion `run.completed`.
+Inbound: optimization.ready becomes a plan (PlannedOrder/SkippedOrder/RunTerms of the domain).
+Outbound: a settled Transaction becomes `transaction.settled` (the run events: `run_messages.py`).
+
+Every event the tracker publishes has an id derived from its run and what it says (`event_id_for`):
+saying the same thing again (a re-run after a version conflict, a re-report after the broker lost
+records) gives the same id, so consumers drop the copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
 import rebal_schemas as wire
 from rebal_settlement_tracker import domain
+
+RUN_CREATED = "run.created"
+RUN_COMPLETED = "run.completed"
+RUN_SETTLED = "run.settled"
+
+
+def event_id_for(run_id: str, kind: str) -> str:
+    """`kind`: run.created, run.status_changed:<status>, run.completed, run.settled,
+    transaction.settled:<leg>, request.rejected:<request event id>."""
+    digest = hashlib.sha256(f"{run_id}\x00{kind}".encode()).hexdigest()
+    return f"st-{digest[:40]}"
+
+
+def status_changed_kind(status: domain.RunStatus) -> str:
+    return f"run.status_changed:{status.value}"
 
 
 def planned_orders(event: wire.OptimizationReady) -> tuple[domain.PlannedOrder, ...]:
@@ -41,6 +62,24 @@ def skipped_orders(event: wire.OptimizationReady) -> tuple[domain.SkippedOrder, 
     )
 
 
+def run_terms(event: wire.OptimizationReady) -> domain.RunTerms:
+    return domain.RunTerms(
+        run_type=event.run_type.value,
+        broker_integration=event.broker_integration.value,
+        account_id=event.account_id,
+        initiated_from=event.initiated_from.value,
+        weights=tuple(
+            domain.TargetWeight(weight.type, weight.symbol, weight.percent)
+            for weight in event.weights
+        ),
+        amount=event.amount,
+    )
+
+
+def order_ref(event: wire.OrderFilled | wire.OrderClosed) -> domain.OrderRef:
+    return domain.OrderRef(event.client_order_id, event.broker_order_id)
+
+
 def transaction_settled(
     run: domain.Run, tx: domain.Transaction, now: datetime, envelope: dict[str, Any]
 ) -> wire.TransactionSettled:
@@ -57,54 +96,5 @@ def transaction_settled(
         trade_date=tx.fill.trade_date,
         settlement_date=tx.settled_on,
         occurred_at=now,
-        **envelope,
-    )
-
-
-def run_completed(
-    run: domain.Run, completion: domain.RunCompletion, now: datetime, envelope: dict[str, Any]
-) -> wire.RunCompleted:
-    # completion exists only for a planned run, and the plan carries all of these
-    if run.run_type is None or run.broker_integration is None or run.account_id is None:
-        raise ValueError(f"run {run.run_id} completed without the fields of optimization.ready")
-    return wire.RunCompleted(
-        run_id=run.run_id,
-        optimization_id=run.run_id,
-        portfolio_id=run.portfolio_id,
-        account_id=run.account_id,
-        run_type=wire.RunType(run.run_type),
-        broker_integration=wire.BrokerIntegration(run.broker_integration),
-        status=wire.RunStatus(completion.status.value),
-        orders=tuple(_outcome(order) for order in completion.orders),
-        skipped_orders=tuple(_skipped(skipped) for skipped in completion.skipped_orders),
-        cash_delta=completion.cash_delta,
-        holdings_delta=dict(completion.holdings_delta),
-        last_execution_at=completion.last_execution_at,
-        completed_at=now,
-        occurred_at=now,
-        **envelope,
-    )
-
-
-def _outcome(order: domain.OrderOutcome) -> wire.OrderOutcome:
-    return wire.OrderOutcome(
-        leg=order.leg,
-        symbol=order.symbol,
-        side=wire.OrderSide(order.side.value),
-        planned_qty=order.planned_qty,
-        planned_notional=order.planned_notional,
-        filled_qty=order.filled_qty,
-        filled_avg_price=order.avg_price,
-        status=wire.TransactionStatus(order.status.value),
-        reason=order.reason or "",
-    )
-
-
-def _skipped(skipped: domain.SkippedOrder) -> wire.SkippedOrder:
-    return wire.SkippedOrder(
-        symbol=skipped.symbol,
-        side=wire.OrderSide(skipped.side.value),
-        notional=skipped.notional,
-        reason=skipped.reason,
-        reason_details=skipped.reason_details or "",
+        **{**envelope, "event_id": event_id_for(run.run_id, f"transaction.settled:{tx.leg}")},
     )

@@ -1,0 +1,145 @@
+"""What the order-router, the client and the deadline say about a run's execution: the Run's
+commands for it (queued, started, cancel requested, canceled, stopped, timed out), and the late
+facts that arrive after the run ended.
+
+Pure functions of a `Run` (the aggregate's methods delegate here). The order-router executes
+PLATFORM runs only: its queued / started / stopped reports of a CLIENT run are refused once the
+plan says CLIENT, and dropped if they came before it.
+
+A *late* fill is one for a leg the run's end closed without an outcome of its own (no close,
+nothing executed: `RunStop.close_open_leg`). It is kept apart (`Run.late_fills`), settles like
+any other (its transaction.settled is the only report of it), and is never part of what
+run.completed and run.settled said (`as_ended`): the run does not reopen. A late close adds
+nothing (the leg's outcome was fixed at the end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rebal_settlement_tracker.domain.acceptance import PLATFORM
+from rebal_settlement_tracker.domain.errors import (
+    CancelOfFinalRun,
+    CancelOfUnknownRun,
+    DuplicateCancel,
+    DuplicateFill,
+    DuplicateStatus,
+    IllegalTransition,
+    InvalidEvent,
+    RunAlreadyCompleted,
+)
+from rebal_settlement_tracker.domain.facts import merge_fill
+from rebal_settlement_tracker.domain.stop import RunStop, StopKind, timeout_reason
+from rebal_settlement_tracker.domain.transaction import OrderFilled, require_aware
+
+if TYPE_CHECKING:
+    from rebal_settlement_tracker.domain.run import Run
+
+
+def require_platform(run: Run, what: str) -> None:
+    """Refuse an execution report of a run whose plan says CLIENT (no order-router runs it)."""
+    integration = run.terms.broker_integration
+    if run.is_planned and integration != PLATFORM:
+        raise IllegalTransition(
+            f"run {run.run_id} is {integration}: the order-router reports no execution "
+            f"({what}) of it"
+        )
+
+
+def without_foreign_execution(run: Run) -> Run:
+    """The just planned run without the execution reports kept before its plan said CLIENT."""
+    if run.terms.broker_integration == PLATFORM:
+        return run
+    return replace(run, execution_starts_at=None, execution_started_at=None, stop=None)
+
+
+def queued(run: Run, starts_at: datetime) -> Run:
+    """DuplicateStatus when the queued start is known or moot (started, ended)."""
+    require_aware(starts_at, "starts_at")
+    require_platform(run, "queued")
+    if run.execution_starts_at is not None or run.started or run.is_completed:
+        raise DuplicateStatus(f"run {run.run_id}: queued start already known or moot")
+    return replace(run, execution_starts_at=starts_at)
+
+
+def started(run: Run, at: datetime) -> Run:
+    require_aware(at, "started_at")
+    require_platform(run, "started")
+    if run.execution_started_at is not None or run.is_completed:
+        raise DuplicateStatus(f"run {run.run_id}: execution start already known")
+    return replace(run, execution_started_at=at)
+
+
+def cancel_requested(run: Run, portfolio_id: str, at: datetime) -> Run:
+    require_aware(at, "requested_at")
+    if not run.is_planned or portfolio_id != run.portfolio_id:
+        raise CancelOfUnknownRun(f"no run {run.run_id} for portfolio {portfolio_id}")
+    if run.is_completed:
+        raise CancelOfFinalRun(f"run {run.run_id} is already {run.status.value}")
+    if run.cancel_requested_at is not None:
+        raise DuplicateCancel(f"run {run.run_id}: cancel already requested")
+    return replace(run, cancel_requested_at=at)
+
+
+def canceled(run: Run, stop: RunStop) -> Run:
+    """The tracker ends the run itself (a CLIENT run's cancel)."""
+    require_aware(stop.at, "now")
+    if run.is_completed:
+        raise RunAlreadyCompleted(f"run {run.run_id} already completed")
+    if run.stop is not None and run.stop.is_cancel:
+        raise DuplicateCancel(f"run {run.run_id} already canceled")
+    return replace(run, stop=stop)
+
+
+def stopped(run: Run, stop: RunStop) -> Run:
+    """The order-router stopped the run: moot (DuplicateStatus) once it ended or stopped."""
+    require_aware(stop.at, "stopped_at")
+    require_platform(run, "stopped")
+    if stop.kind is StopKind.TIMEOUT:
+        raise InvalidEvent("only the tracker times a run out")
+    if run.is_completed or run.stop is not None:
+        raise DuplicateStatus(f"run {run.run_id}: already ended or stopped; the stop is moot")
+    return replace(run, stop=stop)
+
+
+def timed_out(run: Run, now: datetime) -> Run:
+    """The run's open legs EXPIRE now (a stop still waiting for closes is superseded)."""
+    require_aware(now, "now")
+    if not run.is_planned or run.is_completed:
+        raise DuplicateStatus(f"run {run.run_id}: not running; nothing to time out")
+    if run.stop is not None and run.stop.kind is StopKind.TIMEOUT:
+        raise DuplicateStatus(f"run {run.run_id}: already timed out")
+    legs = run.transactions.values()
+    open_legs = sum(1 for tx in legs if not tx.is_order_final)
+    before = f"{run.stop.reason}; then " if run.stop is not None and run.stop.reason else ""
+    reason = before + timeout_reason(open_legs, len(legs))
+    return replace(run, stop=RunStop(StopKind.TIMEOUT, now, reason))
+
+
+def is_late(run: Run, leg: int) -> bool:
+    """A fact for `leg` comes after the run's end closed it without an outcome of its own."""
+    stop = run.stop
+    if not run.is_completed or stop is None or not stop.closes_open_legs:
+        return False
+    return leg not in run.closes and leg not in run.fills
+
+
+def with_late_fill(run: Run, leg: int, fill: OrderFilled) -> Run:
+    """`fill` kept as a late fill of `leg`; DuplicateFill when it adds nothing."""
+    known = run.late_fills.get(leg)
+    merged = merge_fill(known, fill)
+    if merged == known:
+        raise DuplicateFill(f"run {run.run_id} leg {leg}: late cum_qty {fill.cum_qty} known")
+    if leg in run.settlements:
+        raise IllegalTransition(f"run {run.run_id} leg {leg}: its late execution already settled")
+    return replace(run, late_fills={**run.late_fills, leg: merged})
+
+
+def as_ended(run: Run) -> Run:
+    """The run as it ended: without its late fills and their settlements."""
+    if not run.late_fills:
+        return run
+    settlements = {leg: day for leg, day in run.settlements.items() if leg not in run.late_fills}
+    return replace(run, late_fills={}, settlements=settlements)

@@ -1,0 +1,195 @@
+"""The run events the tracker publishes, from the domain's Run and its reports: run.created and
+run.status_changed (Alpaca's run object without orders), run.completed (with its orders),
+run.settled, and the request.rejected answering a refused cancel.
+
+Every one carries the same Alpaca run fields, built once here (`run_fields`), and an id derived
+from its run and what it says (`messages.event_id_for`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import rebal_schemas as wire
+from rebal_settlement_tracker import domain
+from rebal_settlement_tracker.service_layer.messages import (
+    RUN_COMPLETED,
+    RUN_CREATED,
+    RUN_SETTLED,
+    event_id_for,
+    status_changed_kind,
+)
+
+CANCELED = (domain.RunStatus.CANCELED, domain.RunStatus.CANCELED_MID_RUN)
+#: which Alpaca order timestamp tells when an order ended, by its status
+_ENDED_AT = {
+    domain.OrderStatus.EXPIRED: "expired_at",
+    domain.OrderStatus.CANCELED: "canceled_at",
+    domain.OrderStatus.REJECTED: "failed_at",
+}
+
+
+def run_fields(
+    run: domain.Run,
+    status: domain.RunStatus,
+    updated_at: datetime,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Alpaca's run object without orders, as of a change to `status` at `updated_at`."""
+    terms = run.terms
+    if terms.run_type is None or terms.broker_integration is None or terms.account_id is None:
+        raise ValueError(f"run {run.run_id} has no plan: optimization.ready carries these fields")
+    created_at = run.lifecycle.created_at
+    return {
+        "id": run.run_id,
+        "optimization_id": run.run_id,
+        "type": wire.PortfolioRunType.of(wire.RunType(terms.run_type)),
+        "amount": terms.amount,
+        "initiated_from": wire.RunInitiator(terms.initiated_from),
+        "status": wire.RunStatus(status.value),
+        "reason": reason,
+        "account_id": terms.account_id,
+        "portfolio_id": run.portfolio_id,
+        "weights": tuple(
+            wire.Weight.model_validate({"type": w.kind, "symbol": w.symbol, "percent": w.percent})
+            for w in terms.weights
+        ),
+        "created_at": created_at if created_at is not None else updated_at,
+        "updated_at": updated_at,
+        "completed_at": updated_at if status.is_final else None,
+        "canceled_at": run.canceled_at if status in CANCELED else None,
+        "broker_integration": wire.BrokerIntegration(terms.broker_integration),
+    }
+
+
+def _envelope(run: domain.Run, envelope: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {**envelope, "event_id": event_id_for(run.run_id, kind)}
+
+
+def status_changed(
+    run: domain.Run, change: domain.StatusChange, envelope: dict[str, Any]
+) -> wire.RunCreated | wire.RunStatusChanged:
+    fields = run_fields(run, change.status, change.at, change.reason)
+    if change.previous is None:
+        return wire.RunCreated(
+            **fields, occurred_at=change.at, **_envelope(run, envelope, RUN_CREATED)
+        )
+    return wire.RunStatusChanged(
+        **fields,
+        previous_status=wire.RunStatus(change.previous.value),
+        occurred_at=change.at,
+        **_envelope(run, envelope, status_changed_kind(change.status)),
+    )
+
+
+def run_completed(
+    run: domain.Run, completion: domain.RunCompletion, envelope: dict[str, Any]
+) -> wire.RunCompleted:
+    at = run.lifecycle.completed_at
+    if at is None:
+        raise ValueError(f"run {run.run_id} has not completed")
+    return wire.RunCompleted(
+        **run_fields(run, completion.status, at, completion.reason),
+        run_id=run.run_id,
+        orders=tuple(run_order(order) for order in completion.executed),
+        failed_orders=tuple(run_order(order) for order in completion.failed),
+        skipped_orders=tuple(_skipped(skipped) for skipped in completion.skipped_orders),
+        cash_delta=completion.cash_delta,
+        holdings_delta=dict(completion.holdings_delta),
+        last_execution_at=completion.last_execution_at,
+        replan=_replan(run),
+        occurred_at=at,
+        **_envelope(run, envelope, RUN_COMPLETED),
+    )
+
+
+def run_settled(
+    run: domain.Run, report: domain.RunCompletion, envelope: dict[str, Any]
+) -> wire.RunSettled:
+    at, status = run.lifecycle.settled_at, run.lifecycle.status
+    if at is None or status is None or run.terms.account_id is None:
+        raise ValueError(f"run {run.run_id} has not settled")
+    return wire.RunSettled(
+        run_id=run.run_id,
+        optimization_id=run.run_id,
+        portfolio_id=run.portfolio_id,
+        account_id=run.terms.account_id,
+        status=wire.RunStatus(status.value),
+        transactions=tuple(
+            wire.SettledTransaction(
+                leg=order.leg,
+                symbol=order.symbol,
+                side=wire.OrderSide(order.side.value),
+                filled_qty=order.filled_qty,
+                status=wire.TransactionStatus(order.status.value),
+            )
+            for order in report.orders
+        ),
+        cash_delta=report.cash_delta,
+        holdings_delta=dict(report.holdings_delta),
+        last_execution_at=report.last_execution_at,
+        replan=_replan(run),
+        settled_at=at,
+        occurred_at=at,
+        **_envelope(run, envelope, RUN_SETTLED),
+    )
+
+
+def cancel_rejected(
+    request: wire.RunCancelRequested,
+    code: wire.RejectionCode,
+    message: str,
+    account_id: str | None,
+    now: datetime,
+    producer: str,
+) -> wire.RequestRejected:
+    """The answer to a refused cancel; `causation_id` names it, so the client finds it."""
+    return wire.RequestRejected(
+        reason_code=code,
+        message=message,
+        request_event_type=request.event_type,
+        portfolio_id=request.portfolio_id,
+        account_id=account_id,
+        run_id=request.run_id,
+        occurred_at=now,
+        **request.caused(producer=producer, correlation_id=request.run_id),
+        event_id=event_id_for(request.run_id, f"request.rejected:{request.event_id}"),
+    )
+
+
+def run_order(order: domain.OrderOutcome) -> wire.RunOrder:
+    """One order in Alpaca's order-object shape, its transaction status alongside."""
+    ended = _ENDED_AT.get(order.order_status)
+    return wire.RunOrder(
+        id=order.broker_order_id,
+        client_order_id=order.client_order_id,
+        leg=order.leg,
+        symbol=order.symbol,
+        side=wire.OrderSide(order.side.value),
+        notional=order.planned_notional,
+        qty=order.planned_qty,
+        filled_qty=order.filled_qty,
+        filled_avg_price=order.avg_price,
+        status=wire.OrderStatus(order.order_status.value),
+        filled_at=order.filled_at,
+        updated_at=order.updated_at,
+        transaction_status=wire.TransactionStatus(order.status.value),
+        reason=order.reason or "",
+        **({ended: order.closed_at} if ended else {}),
+    )
+
+
+def _replan(run: domain.Run) -> bool:
+    """Stopped at its start because its prices moved: the optimizer plans the portfolio again."""
+    return run.stop is not None and run.stop.replan
+
+
+def _skipped(skipped: domain.SkippedOrder) -> wire.SkippedOrder:
+    return wire.SkippedOrder(
+        symbol=skipped.symbol,
+        side=wire.OrderSide(skipped.side.value),
+        notional=skipped.notional,
+        reason=skipped.reason,
+        reason_details=skipped.reason_details or "",
+    )

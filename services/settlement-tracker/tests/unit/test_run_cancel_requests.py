@@ -1,0 +1,100 @@
+"""run.cancel_requested: refused with request.rejected when the run is unknown or final, else
+recorded on the run and left to the order-router. Each answer once."""
+
+from __future__ import annotations
+
+from rebal_schemas import CloseReason, RejectionCode, RunStatus
+from rebal_settlement_tracker.adapters.run_document import REFUSALS, RUNS
+from rebal_settlement_tracker.service_layer.messages import event_id_for
+
+from .test_handlers import WEDNESDAY, fill_all, market_time
+
+
+async def test_a_cancel_of_an_unknown_run_is_refused_at_once_and_once(harness, run_events) -> None:
+    h = harness(market_time(WEDNESDAY, 14))
+    events = run_events()
+    cancel = events.cancel()
+    assert await h.handle(cancel) is True
+
+    [rejected] = h.rejected()
+    assert rejected.reason_code is RejectionCode.RUN_UNKNOWN
+    assert rejected.causation_id == cancel.event_id
+    assert rejected.request_event_type == "run.cancel_requested"
+    assert (rejected.portfolio_id, rejected.run_id, rejected.account_id) == (
+        events.portfolio_id,
+        events.run_id,
+        None,
+    )
+    assert rejected.message == f"no run {events.run_id} for portfolio {events.portfolio_id}"
+    assert rejected.event_id == event_id_for(events.run_id, f"request.rejected:{cancel.event_id}")
+    assert await h.store.load(RUNS, events.run_id) is None  # no run made up for it
+    assert await h.store.load(REFUSALS, cancel.event_id) is not None
+
+    assert await h.handle(cancel) is False  # redelivered: answered already
+    await h.handle(events.ready())  # the plan arriving later is not held by the refusal
+    assert await h.handle(cancel) is False
+    assert len(h.rejected()) == 1 and h.status_path() == ["QUEUED"]
+
+
+async def test_a_cancel_naming_another_portfolio_or_a_run_without_plan_is_unknown(
+    harness, run_events
+) -> None:
+    h = harness(market_time(WEDNESDAY, 16))
+    planned, early = run_events(), run_events()
+    await h.handle(planned.ready())
+    await h.handle(early.filled(0, "10", "200", WEDNESDAY))  # a fact, but no plan yet
+    before = {r: (await h.store.load(RUNS, r)) for r in (planned.run_id, early.run_id)}
+
+    await h.handle(planned.cancel(portfolio_id="someone-else"))
+    await h.handle(early.cancel())
+    codes = [(r.run_id, r.portfolio_id, r.reason_code) for r in h.rejected()]
+    assert codes == [
+        (planned.run_id, "someone-else", RejectionCode.RUN_UNKNOWN),
+        (early.run_id, early.portfolio_id, RejectionCode.RUN_UNKNOWN),
+    ]
+    for run_id, doc in before.items():  # nothing recorded on either run
+        after = await h.store.load(RUNS, run_id)
+        assert after is not None and doc is not None and after.version == doc.version
+
+
+async def test_a_cancel_of_a_final_run_is_refused_once(harness, run_events) -> None:
+    h = harness(market_time(WEDNESDAY, 16))
+    events = run_events(orders=run_events().orders[:1])
+    await h.handle(events.ready())
+    await h.handle(events.closed(0, CloseReason.rejected, market_time(WEDNESDAY, 16)))
+    assert (await h.run(events.run_id)).status == RunStatus.ERROR
+
+    cancel = events.cancel()
+    await h.handle(cancel)
+    assert await h.handle(cancel) is False
+    [rejected] = h.rejected()
+    assert rejected.reason_code is RejectionCode.RUN_FINAL
+    assert rejected.message == f"run {events.run_id} is already ERROR"
+    assert (rejected.causation_id, rejected.account_id) == (cancel.event_id, events.account_id)
+    assert (await h.store.load(REFUSALS, cancel.event_id)) is None  # answered with the run
+
+
+async def test_a_cancel_of_a_running_run_is_recorded_and_left_to_the_order_router(
+    harness, run_events
+) -> None:
+    h = harness(market_time(WEDNESDAY, 16), cycle_days=0)
+    events = run_events()
+    first, *rest = fill_all(events, WEDNESDAY)
+    await h.handle(events.ready())
+    await h.handle(first)
+    published = len(h.published())
+
+    cancel = events.cancel()
+    assert await h.handle(cancel) is True
+    run = await h.run(events.run_id)
+    assert run.cancel_requested_at == h.clock.now()
+    assert run.status == RunStatus.IN_PROGRESS and run.canceled_at is None
+    assert len(h.published()) == published  # no answer yet: the order-router's to give
+    assert await h.handle(cancel) is False
+    assert await h.handle(events.cancel()) is True  # asked again: still recorded once
+    assert (await h.run(events.run_id)).cancel_requested_at == run.cancel_requested_at
+
+    for fill in rest:  # the router did not stop it (yet): the run completes as it executed
+        await h.handle(fill)
+    assert h.status_path() == ["QUEUED", "IN_PROGRESS", "COMPLETED_SUCCESS"]
+    assert h.rejected() == []
