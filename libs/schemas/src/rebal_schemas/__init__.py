@@ -15,6 +15,24 @@ from rebal_schemas.codec import (
     loads,
     validate,
 )
+from rebal_schemas.enums import (
+    BrokerIntegration,
+    CloseReason,
+    Mandate,
+    ModelStatus,
+    OptimizationStatus,
+    OptimizerMode,
+    OrderSide,
+    OrderStatus,
+    OwnerChoice,
+    PortfolioRunType,
+    RejectionCode,
+    RunInitiator,
+    RunStatus,
+    RunType,
+    TransactionStatus,
+    TriggerReason,
+)
 from rebal_schemas.envelope import Event
 from rebal_schemas.events.dead_letter import MessageDeadLettered
 from rebal_schemas.events.execution import OrderClosed, OrderFilled
@@ -58,25 +76,7 @@ from rebal_schemas.events.run import (
 from rebal_schemas.events.settlement import TransactionSettled
 from rebal_schemas.model_portfolio import RebalanceCondition, Weight
 from rebal_schemas.topics import ALL_TOPICS, EVENT_TYPES, TOPICS, Topic, topic_of
-from rebal_schemas.types import (
-    BrokerIntegration,
-    CloseReason,
-    Mandate,
-    ModelStatus,
-    OptimizationStatus,
-    OptimizerMode,
-    OrderSide,
-    OrderStatus,
-    OwnerChoice,
-    PortfolioRunType,
-    RejectionCode,
-    RunInitiator,
-    RunStatus,
-    RunType,
-    TransactionStatus,
-    TriggerReason,
-    new_id,
-)
+from rebal_schemas.types import new_id
 
 __all__ = [
     "ALL_TOPICS",

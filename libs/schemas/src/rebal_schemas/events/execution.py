@@ -8,16 +8,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
+from rebal_schemas.enums import CloseReason, OrderSide
 from rebal_schemas.envelope import Event
-from rebal_schemas.types import (
-    CloseReason,
-    EntityId,
-    OrderSide,
-    PositiveQuantity,
-    Price,
-    Quantity,
-    Symbol,
-)
+from rebal_schemas.types import EntityId, PositiveQuantity, Price, Quantity, Symbol
 
 FILLED = "order.filled"
 CLOSED = "order.closed"

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from rebal_schemas.enums import ModelStatus
 from rebal_schemas.envelope import Event
 from rebal_schemas.model_portfolio import (
     RebalanceCondition,
@@ -13,7 +14,7 @@ from rebal_schemas.model_portfolio import (
     check_conditions,
     check_weights,
 )
-from rebal_schemas.types import MAX_CONDITIONS, MAX_WEIGHTS, EntityId, ModelStatus, Symbol
+from rebal_schemas.types import MAX_CONDITIONS, MAX_WEIGHTS, EntityId, Symbol
 
 TOPIC = "model.updated"
 

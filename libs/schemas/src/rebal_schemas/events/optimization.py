@@ -6,24 +6,20 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from rebal_schemas.envelope import Event
-from rebal_schemas.events.orders import PlannedOrder, ProposedOrder, SkippedOrder
-from rebal_schemas.model_portfolio import Weights, check_weights
-from rebal_schemas.types import (
-    MAX_ID_LENGTH,
-    MAX_POSITIONS,
+from rebal_schemas.enums import (
     BrokerIntegration,
-    EntityId,
     Mandate,
-    Money,
     OptimizationStatus,
     OptimizerMode,
     OwnerChoice,
-    PositiveMoney,
     RunInitiator,
     RunType,
     TriggerReason,
 )
+from rebal_schemas.envelope import Event
+from rebal_schemas.events.orders import PlannedOrder, ProposedOrder, SkippedOrder
+from rebal_schemas.model_portfolio import Weights, check_weights
+from rebal_schemas.types import MAX_ID_LENGTH, MAX_POSITIONS, EntityId, Money, PositiveMoney
 
 SUBMITTED = "optimization.submitted"
 CREATED = "optimization.created"

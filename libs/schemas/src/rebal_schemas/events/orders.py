@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rebal_schemas.types import Money, OrderSide, PositiveMoney, PositiveQuantity, Price, Symbol
+from rebal_schemas.enums import OrderSide
+from rebal_schemas.types import Money, PositiveMoney, PositiveQuantity, Price, Symbol
 
 
 class PlannedOrder(BaseModel):

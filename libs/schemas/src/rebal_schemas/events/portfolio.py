@@ -6,15 +6,13 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from rebal_schemas.enums import BrokerIntegration, Mandate, OptimizerMode
 from rebal_schemas.envelope import Event
 from rebal_schemas.model_portfolio import Weights, check_weights
 from rebal_schemas.types import (
     MAX_POSITIONS,
-    BrokerIntegration,
     EntityId,
-    Mandate,
     Money,
-    OptimizerMode,
     Percent,
     PositiveMoney,
     SignedMoney,

@@ -6,17 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, WithJsonSchema, model_validator
 
+from rebal_schemas.enums import RunInitiator, RunType, TriggerReason
 from rebal_schemas.envelope import Event
 from rebal_schemas.model_portfolio import Weights, check_weights
-from rebal_schemas.types import (
-    EntityId,
-    PositiveMoney,
-    RunInitiator,
-    RunType,
-    TriggerReason,
-    id_rule,
-    id_schema,
-)
+from rebal_schemas.types import EntityId, PositiveMoney, id_rule, id_schema
 
 SlotId = Annotated[str, AfterValidator(id_rule(200)), WithJsonSchema(id_schema(200))]
 """The scheduler's slot id: like an id, up to 200 characters."""

@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from rebal_schemas.enums import RejectionCode
 from rebal_schemas.envelope import Event
-from rebal_schemas.types import EntityId, RejectionCode
+from rebal_schemas.types import EntityId
 
 REJECTED = "request.rejected"
 

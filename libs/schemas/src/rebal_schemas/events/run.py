@@ -13,25 +13,27 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from rebal_schemas.enums import (
+    BrokerIntegration,
+    OrderSide,
+    OrderStatus,
+    PortfolioRunType,
+    RunInitiator,
+    RunStatus,
+    TransactionStatus,
+)
 from rebal_schemas.envelope import Event
 from rebal_schemas.events.orders import SkippedOrder
 from rebal_schemas.model_portfolio import Weights
 from rebal_schemas.types import (
     MAX_POSITIONS,
-    BrokerIntegration,
     EntityId,
-    OrderSide,
-    OrderStatus,
-    PortfolioRunType,
     PositiveMoney,
     Price,
     Quantity,
-    RunInitiator,
-    RunStatus,
     SignedMoney,
     SignedQuantity,
     Symbol,
-    TransactionStatus,
 )
 
 STATUS_CHANGED = "run.status_changed"

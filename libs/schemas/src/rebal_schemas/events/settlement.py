@@ -7,14 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from rebal_schemas.enums import OrderSide
 from rebal_schemas.envelope import Event
-from rebal_schemas.types import (
-    EntityId,
-    OrderSide,
-    PositiveQuantity,
-    Price,
-    Symbol,
-)
+from rebal_schemas.types import EntityId, PositiveQuantity, Price, Symbol
 
 SETTLED = "transaction.settled"
 
