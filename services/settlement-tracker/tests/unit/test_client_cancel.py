@@ -58,9 +58,9 @@ async def test_a_client_run_with_fills_ends_canceled_mid_run_and_late_fills_stil
     assert await h.handle(late.model_copy(update={"event_id": "late-again"})) is True  # no-op
     h.clock.set(market_time(THURSDAY, 14))
     await h.handlers.settle_due()
-    assert [(s.leg, s.qty) for s in h.settled(events.run_id)] == [
-        (0, Decimal(10)),
-        (1, Decimal(4)),  # the late leg: its transaction.settled is its report
+    assert [(s.leg, s.qty, s.late) for s in h.settled(events.run_id)] == [
+        (0, Decimal(10), False),
+        (1, Decimal(4), True),  # the late leg: its transaction.settled is its report
     ]
     [settled] = h.run_settled()
     assert settled.status is RunStatus.CANCELED_MID_RUN

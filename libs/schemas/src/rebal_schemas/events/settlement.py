@@ -26,3 +26,8 @@ class TransactionSettled(Event):
     avg_price: Price
     trade_date: date
     settlement_date: date
+    late: bool = Field(
+        default=False,
+        description="executed after its run had ended (TIMEOUT, CANCELED, CANCELED_MID_RUN): not in "
+        "the run's run.completed, so a holder of the book applies it on its own",
+    )

@@ -95,6 +95,7 @@ def transaction_settled(
         avg_price=tx.fill.avg_price,
         trade_date=tx.fill.trade_date,
         settlement_date=tx.settled_on,
+        late=tx.leg in run.late_fills,
         occurred_at=now,
         **{**envelope, "event_id": event_id_for(run.run_id, f"transaction.settled:{tx.leg}")},
     )
