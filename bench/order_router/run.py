@@ -79,6 +79,9 @@ def start_router(workdir: Path, bootstrap: str, broker_url: str) -> subprocess.P
         "REBAL_STORE_URL": f"sqlite:///{workdir / 'router.sqlite'}",
         "REBAL_BROKER_BASE_URL": broker_url,
         "REBAL_OUTBOX_POLL_SECONDS": "0.05",
+        # Any hour: the execution window is always open (a dev-profile setting).
+        "REBAL_PROFILE": "dev",
+        "REBAL_TRADING_CALENDAR": "ALWAYS_OPEN",
         "REBAL_LOG_LEVEL": "WARNING",
         "REBAL_LOG_FORMAT": "json",
     }

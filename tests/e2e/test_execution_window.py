@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
 
+from rebal_client.kafka import Publisher
 from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
@@ -44,8 +44,6 @@ from rebal_schemas import (
     RunExecutionStarted,
     RunExecutionStopped,
     RunType,
-    encode,
-    key_of,
 )
 
 from .conftest import logs
@@ -119,13 +117,8 @@ def cancel(run_id: str) -> RunCancelRequested:
 
 
 async def publish(bootstrap: str, *events: Event) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(event.TOPIC, encode(event), key=key_of(event))
-    finally:
-        await producer.stop()
+    async with Publisher(bootstrap) as publisher:
+        await publisher.publish_many(events)
 
 
 def simulator(stack: Stack, method: str, path: str, body: Any = None) -> Any:

@@ -156,6 +156,7 @@ def run_from_doc(doc: dict[str, Any]) -> StoredRun:
 # Index fields (store.query): which runs the background loops must look at.
 NEEDS_DISPATCH = "needs_dispatch"
 OPEN = "open"
+"""1 while the run may still change at the broker (not complete, not queued): reconciled."""
 DONE_DAY = "done_day"
 """UTC day (YYYYMMDD) a run's last order became final: finds the recent runs to re-report."""
 QUEUED = "queued"
@@ -166,7 +167,8 @@ def run_index(stored: StoredRun) -> dict[str, int | None]:
     """None removes the run from an index, so queries only ever find runs with work."""
     return {
         NEEDS_DISPATCH: 1 if needs_dispatch(stored) else None,
-        OPEN: None if stored.run.is_complete else 1,
+        # a queued run has nothing at the broker to reconcile (the queue drain finds it)
+        OPEN: None if stored.run.is_complete or stored.run.start.waiting else 1,
         DONE_DAY: done_day(stored),
         QUEUED: 1 if stored.run.start.waiting else None,
     }

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from rebal_order_router.domain import StoredRun
-from rebal_order_router.service_layer.publishing import event_id_for
+from rebal_order_router.service_layer.publishing import event_id_for, run_envelope
 from rebal_schemas import Event, RunExecutionQueued, RunExecutionStarted, RunExecutionStopped
 
 QUEUED, STARTED, STOPPED = "queued", "started", "stopped"
@@ -23,16 +23,8 @@ def execution_event_id(run_id: str, kind: str) -> str:
 
 
 def _envelope(stored: StoredRun, kind: str, producer: str, recorded_at: datetime) -> dict[str, Any]:
-    run, meta = stored.run, stored.meta
-    return {
-        "event_id": execution_event_id(run.run_id, kind),
-        "producer": producer,
-        "correlation_id": meta.correlation_id,
-        "causation_id": meta.ready_event_id,
-        "recorded_at": recorded_at,
-        "run_id": run.run_id,
-        "portfolio_id": run.portfolio_id,
-    }
+    event_id = execution_event_id(stored.run.run_id, kind)
+    return run_envelope(stored, event_id, producer, recorded_at)
 
 
 def queued_event(stored: StoredRun, producer: str, recorded_at: datetime) -> Event:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from rebal_order_router.domain import OrderClosed, OrderFact, OrderFilled, StoredRun
 from rebal_schemas import CloseReason, Event, OrderSide
@@ -21,6 +22,22 @@ def event_id_for(run_id: str, dedupe_key: str) -> str:
     return f"orr-{digest[:40]}"
 
 
+def run_envelope(
+    stored: StoredRun, event_id: str, producer: str, recorded_at: datetime
+) -> dict[str, Any]:
+    """The envelope and run fields every event of the order-router about a run carries."""
+    run, meta = stored.run, stored.meta
+    return {
+        "event_id": event_id,
+        "producer": producer,
+        "correlation_id": meta.correlation_id,
+        "causation_id": meta.ready_event_id,
+        "recorded_at": recorded_at,
+        "run_id": run.run_id,
+        "portfolio_id": run.portfolio_id,
+    }
+
+
 def events_for(
     facts: Iterable[OrderFact], stored: StoredRun, producer: str, recorded_at: datetime
 ) -> list[Event]:
@@ -28,16 +45,10 @@ def events_for(
 
 
 def event_for(fact: OrderFact, stored: StoredRun, producer: str, recorded_at: datetime) -> Event:
-    run, meta = stored.run, stored.meta
+    event_id = event_id_for(stored.run.run_id, fact.dedupe_key)
     common = {
-        "event_id": event_id_for(run.run_id, fact.dedupe_key),
-        "producer": producer,
-        "correlation_id": meta.correlation_id,
-        "causation_id": meta.ready_event_id,
-        "recorded_at": recorded_at,
-        "run_id": run.run_id,
-        "portfolio_id": run.portfolio_id,
-        "leg": meta.schema_legs[fact.client_order_id],
+        **run_envelope(stored, event_id, producer, recorded_at),
+        "leg": stored.meta.schema_legs[fact.client_order_id],
         "client_order_id": fact.client_order_id,
         "broker_order_id": fact.broker_order_id,
         "symbol": fact.symbol,

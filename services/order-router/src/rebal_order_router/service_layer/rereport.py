@@ -29,7 +29,7 @@ log = get_logger(__name__)
 async def recent_runs(ctx: RouterContext) -> list[str]:
     today = ctx.clock.now()
     days = {day_key(today), day_key(today - timedelta(days=1))}
-    ids = set(await ctx.runs.open_runs())
+    ids = set(await ctx.runs.open_runs()) | set(await ctx.runs.queued_runs())
     for day in sorted(days):
         ids.update(await ctx.runs.runs_done_on(day))
     return sorted(ids)

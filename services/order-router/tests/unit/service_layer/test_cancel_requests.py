@@ -46,6 +46,14 @@ def closes(events: list) -> list[tuple[str, str, str, Decimal]]:  # type: ignore
     ]
 
 
+async def sell_resting_at_the_broker(ctx, broker, make_ready, mode: str = "accept"):  # type: ignore[no-untyped-def]
+    """Run opt-1 sent: its sell open at the broker (`mode`), its buy waiting for the sell."""
+    broker.mode["AAPL"] = mode
+    await on_optimization_ready(ctx, make_ready())
+    await Dispatcher(ctx).dispatch_run("opt-1")
+    return next(iter(broker.orders.values()))
+
+
 async def deliver_updates(ctx, broker) -> None:
     for update in list(broker.updates):
         await handle_trade_update(ctx, update)
@@ -72,10 +80,8 @@ async def test_a_queued_run_is_canceled_and_no_order_is_ever_sent(
 async def test_an_in_progress_run_is_canceled_mid_run_keeping_its_fills(
     ctx, broker, make_ready, outbox
 ) -> None:
-    broker.mode["AAPL"] = "partial"  # half the sell fills, the rest rests at the broker
-    await on_optimization_ready(ctx, make_ready())
-    await Dispatcher(ctx).dispatch_run("opt-1")
-    sell = next(iter(broker.orders.values()))
+    # half the sell fills, the rest rests at the broker
+    sell = await sell_resting_at_the_broker(ctx, broker, make_ready, "partial")
 
     assert await on_cancel_requested(ctx, cancel_request()) is True
 
@@ -99,10 +105,7 @@ async def test_an_in_progress_run_is_canceled_mid_run_keeping_its_fills(
 async def test_a_cancel_racing_a_fill_lets_the_broker_decide(
     ctx, broker, make_ready, outbox
 ) -> None:
-    broker.mode["AAPL"] = "accept"
-    await on_optimization_ready(ctx, make_ready())
-    await Dispatcher(ctx).dispatch_run("opt-1")
-    sell = next(iter(broker.orders.values()))
+    sell = await sell_resting_at_the_broker(ctx, broker, make_ready)
     cancel_at_broker = broker.cancel_order
 
     async def filled_just_before(account_id: str, order_id: str) -> None:
@@ -157,9 +160,7 @@ async def test_a_crash_between_the_cancel_and_the_broker_cancel_publishes_once(
     """The cancel commits the stop (with its event in the outbox) before any broker call; the
     process dies there. The event is published once by the relay; the redelivered request and
     the reconciliation poll finish the work without a second event."""
-    broker.mode["AAPL"] = "accept"
-    await on_optimization_ready(ctx, make_ready())
-    await Dispatcher(ctx).dispatch_run("opt-1")
+    await sell_resting_at_the_broker(ctx, broker, make_ready)
 
     class Crash(BaseException):
         pass

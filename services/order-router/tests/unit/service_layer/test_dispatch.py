@@ -160,7 +160,7 @@ async def test_restart_after_a_crash_mid_send_looks_up_and_never_sends_twice(
     assert broker.submits() == [coid]
     assert (await stored_run(ctx)).run.order(coid).status is OrderStatus.FILLED
     assert [e.filled_qty for e in outbox() if isinstance(e, OrderFilled)] == [Decimal("5")]
-    assert [e.event_type for e in outbox()][0] == "run.execution_started"  # with the answer
+    assert outbox()[0].event_type == "run.execution_started"  # with the answer
 
 
 async def test_dispatcher_loop_sends_a_new_run_when_woken(ctx, broker, make_ready) -> None:

@@ -52,6 +52,7 @@ async def test_a_run_ready_at_night_is_queued_until_the_opening_then_started_onc
     assert queued.event_id == execution_event_id("opt-1", "queued")
     assert await window_ctx.runs.queued_runs() == ["opt-1"]
     assert await window_ctx.runs.runs_needing_dispatch() == []
+    assert await window_ctx.runs.open_runs() == []  # nothing at the broker to reconcile
     dispatcher, drain = Dispatcher(window_ctx), QueueDrain(window_ctx)
     assert await dispatcher.dispatch_run("opt-1") is True  # nothing may leave yet
     assert await drain.drain_once() == 0
