@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from rebal_api.adapters.documents import read_model
 from rebal_api.entrypoints.http_app import Services, create_app
 from rebal_api.entrypoints.kafka import build_router
+from rebal_api.service_layer.book_commands import BookCommands
+from rebal_api.service_layer.book_queries import BookQueries
 from rebal_api.service_layer.commands import Commands
 from rebal_api.service_layer.ports import ReadModel
 from rebal_api.service_layer.projector import Projector
@@ -47,8 +49,15 @@ def bootstrap(
     runtime = ServiceRuntime(settings, store=store)
     read = read_model(runtime.store)
     projector = Projector(read, clock, settings.service_name)
-    queries = Queries(read)
-    commands = Commands(queries, Writes(read, projector), projector, clock, settings.service_name)
+    queries, book_queries, writes = Queries(read), BookQueries(read), Writes(read, projector)
+    name = settings.service_name
     runtime.include_router(build_router(settings, projector))
-    services = Services(commands, queries, Stream(read, clock, settings.stream_poll_seconds), clock)
+    services = Services(
+        commands=Commands(queries, writes, projector, clock, name),
+        queries=queries,
+        stream=Stream(read, clock, settings.stream_poll_seconds),
+        clock=clock,
+        book_commands=BookCommands(book_queries, writes, clock, name),
+        book_queries=book_queries,
+    )
     return Api(settings, runtime, read, projector, services)

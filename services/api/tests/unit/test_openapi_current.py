@@ -18,7 +18,7 @@ def test_committed_openapi_document_is_current() -> None:
     )
 
 
-def test_it_documents_every_alpaca_path() -> None:
+def test_it_documents_every_path() -> None:
     paths = json.loads(render())["paths"]
     assert set(paths) == {
         "/v1/rebalancing/portfolios",
@@ -28,6 +28,13 @@ def test_it_documents_every_alpaca_path() -> None:
         "/v1/rebalancing/runs",
         "/v1/rebalancing/runs/{run_id}",
         "/v2/events/rebalancer",
+        "/v1/portfolios/{portfolio_id}",
+        "/v1/portfolios/{portfolio_id}/deposits",
+        "/v1/portfolios/{portfolio_id}/withdrawals",
+        "/v1/portfolios/{portfolio_id}/optimizations",
+        "/v1/portfolios/{portfolio_id}/optimizations/latest",
+        "/v1/portfolios/{portfolio_id}/optimizations/{optimization_id}/decision",
+        "/v1/portfolios/{portfolio_id}/transactions",
     }
     assert set(paths["/v1/rebalancing/portfolios/{portfolio_id}"]) == {"get", "patch", "delete"}
     assert set(paths["/v1/rebalancing/runs/{run_id}"]) == {"get", "delete"}

@@ -266,7 +266,8 @@ async def at_target(h: Harness, count: int) -> tuple[str, str, str, list[str]]:
             ),
         )
     for pid in pids:  # the new subscription is evaluated: nothing to trade
-        (opt,) = await h.output(h.created, created_for(pid))
+        # (the new model's own fan-out may reach the portfolio too, and is answered)
+        (opt,) = await h.output(h.created, created_for(pid, trigger="holdings"))
         assert opt.status == "NOT_RECOMMENDED" and opt.reasons[0].code == "NOTHING_TO_TRADE"
     return mid, a, b, pids
 
@@ -284,7 +285,9 @@ async def test_model_change_reevaluates_its_subscribers(harness: Harness) -> Non
     )
     await h.send(change)
     for pid in pids:
-        (opt,) = await h.output(h.created, created_for(pid, trigger="model_changed"))
+        (opt,) = await h.output(
+            h.created, created_for(pid, trigger="model_changed", is_recommended=True)
+        )
         assert opt.status == "READY"
         assert [(o.symbol, o.side, o.qty) for o in opt.orders] == [
             (a, "sell", D(10)),

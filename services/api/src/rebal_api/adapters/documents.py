@@ -3,18 +3,23 @@ JSON, decimals as strings and times as ISO 8601) and the index values it is foun
 
 Collections: `models` (by rebal model id), `accounts` (by rebal portfolio id), `runs` (by rebal
 run id), `run_requests` (by Alpaca run id), `requests` (answered writes, by idempotency key),
-`stream` (the rebalancer stream, by ULID: a scan in id order is the stream in time order).
+`stream` (the rebalancer stream, by ULID: a scan in id order is the stream in time order),
+`portfolios` (InvestSuite's, by rebal portfolio id), `optimizations` (newest first per
+portfolio), `run_list` (the runs' listing, newest first).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
+from rebal_api.adapters.run_listing import RUN_LIST, RunListing
 from rebal_api.domain.ids import to_uuid
+from rebal_api.domain.optimizations import OptimizationView
+from rebal_api.domain.portfolio_book import PortfolioView
 from rebal_api.domain.views import AccountView, ModelView, RequestRecord, RunRequest, RunView
 from rebal_api.service_layer.ports import ReadModel
 from rebal_runtime.repository import DocumentMapper, Repository
@@ -29,10 +34,12 @@ RUNS = "runs"
 RUN_REQUESTS = "run_requests"
 REQUESTS = "requests"
 STREAM = "stream"
+PORTFOLIOS = "portfolios"
+OPTIMIZATIONS = "optimizations"
 
 
-def _mapper(
-    kind: type[V], index: Callable[[V], Mapping[str, IndexValue]] | None
+def mapper(
+    kind: type[V], index: Callable[[V], Mapping[str, IndexValue]] | None = None
 ) -> DocumentMapper[V]:
     adapter: TypeAdapter[V] = TypeAdapter(kind)
 
@@ -55,22 +62,40 @@ def _account_index(view: AccountView) -> Mapping[str, IndexValue]:
     }
 
 
-def _run_index(view: RunView) -> Mapping[str, IndexValue]:
+def run_index(view: RunView) -> Mapping[str, IndexValue]:
     account = to_uuid("account", view.account_id)
     return {
         "uuid": view.uuid,
         "account_uuid": account,
         "open_account": None if view.is_final else account,
+        "portfolio_id": view.portfolio_id,
     }
 
 
-def _request_index(view: RunRequest) -> Mapping[str, IndexValue]:
+def optimization_index(view: OptimizationView) -> Mapping[str, IndexValue]:
+    return {"portfolio_id": view.portfolio_id, "optimization_id": view.optimization_id}
+
+
+def request_index(view: RunRequest) -> Mapping[str, IndexValue]:
     account = to_uuid("account", view.account_id)
     return {
         "account_uuid": account,
         "open_account": account if view.is_open else None,
         "optimization_id": view.optimization_id,
     }
+
+
+F = TypeVar("F")
+
+
+def both(
+    *flushes: Callable[[Sequence[F]], Awaitable[None]],
+) -> Callable[[Sequence[F]], Awaitable[None]]:
+    async def flush(views: Sequence[F]) -> None:
+        for one in flushes:
+            await one(views)
+
+    return flush
 
 
 class StreamWriter:
@@ -90,16 +115,25 @@ class StreamWriter:
 def read_model(store: DocumentStore) -> ReadModel:
     """Every repository of the read model over `store`."""
     writer = StreamWriter(store)
+    runs, requests = mapper(RunView, run_index), mapper(RunRequest, request_index)
     return ReadModel(
         store=store,
         models=Repository(
-            store, MODELS, _mapper(ModelView, lambda v: {"uuid": v.uuid}), flush=writer
+            store, MODELS, mapper(ModelView, lambda v: {"uuid": v.uuid}), flush=writer
         ),
-        accounts=Repository(store, ACCOUNTS, _mapper(AccountView, _account_index)),
-        runs=Repository(store, RUNS, _mapper(RunView, _run_index), flush=writer),
+        accounts=Repository(store, ACCOUNTS, mapper(AccountView, _account_index)),
+        runs=Repository(store, RUNS, runs, flush=both(writer, RunListing(store, RUNS, RunView))),
         run_requests=Repository(
-            store, RUN_REQUESTS, _mapper(RunRequest, _request_index), flush=writer
+            store,
+            RUN_REQUESTS,
+            requests,
+            flush=both(writer, RunListing(store, RUN_REQUESTS, RunRequest)),
         ),
-        requests=Repository(store, REQUESTS, _mapper(RequestRecord, None)),
+        requests=Repository(store, REQUESTS, mapper(RequestRecord)),
+        portfolios=Repository(store, PORTFOLIOS, mapper(PortfolioView)),
+        optimizations=Repository(
+            store, OPTIMIZATIONS, mapper(OptimizationView, optimization_index)
+        ),
         stream=STREAM,
+        run_list=RUN_LIST,
     )

@@ -129,7 +129,7 @@ def order_json(order: OrderView, run: RunView) -> Json:
         "status": order.status,
         "extended_hours": False,
         "rebal_leg": order.leg,
-        "transaction_status": order.transaction_status,
+        "transaction_status": run.transaction_status(order),
     }
 
 

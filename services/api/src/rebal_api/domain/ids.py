@@ -12,7 +12,7 @@ Stream event ids are ULIDs, as Alpaca's are: the time they were recorded and 80 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from ulid import ULID
 
@@ -80,3 +80,15 @@ def is_ulid(text: str) -> bool:
 def ulid_time(text: str) -> datetime:
     """The time a ULID carries (its first 48 bits, milliseconds)."""
     return ULID.from_str(text).datetime
+
+
+_HEX_COMPLEMENT = str.maketrans("0123456789abcdef", "fedcba9876543210")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def newest_first(at: datetime, tiebreak: str) -> str:
+    """A key that sorts newest first (by `at`, then `tiebreak` descending when it is a UUID):
+    the inverted microseconds since the epoch, fixed width. Lists in newest-first order are
+    store ids or queries in ascending id order over such keys."""
+    micros = (at - _EPOCH) // timedelta(microseconds=1)
+    return f"{10**17 - micros:017d}.{tiebreak.lower().translate(_HEX_COMPLEMENT)}"

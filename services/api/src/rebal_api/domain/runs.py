@@ -21,7 +21,9 @@ from rebal_api.domain.alpaca import request_json, run_json, ts
 from rebal_api.domain.ids import to_uuid, ulid_uuid
 from rebal_api.domain.views import (
     FINAL_STATUSES,
+    LegView,
     OrderView,
+    PlannedView,
     RunRequest,
     RunView,
     SkippedView,
@@ -63,6 +65,26 @@ class RunFacts:
     orders: tuple[OrderView, ...] | None = None
     failed_orders: tuple[OrderView, ...] | None = None
     skipped_orders: tuple[SkippedView, ...] | None = None
+    planned: tuple[PlannedView, ...] | None = None
+    legs: tuple[LegView, ...] = ()
+
+
+def merged_legs(current: tuple[LegView, ...], news: tuple[LegView, ...]) -> tuple[LegView, ...]:
+    """Each leg's latest status (SETTLED stays), its dates filled in as they come."""
+    by_leg = {state.leg: state for state in current}
+    for new in news:
+        old = by_leg.get(new.leg)
+        if old is None:
+            by_leg[new.leg] = new
+            continue
+        by_leg[new.leg] = LegView(
+            new.leg,
+            old.status if old.status == "SETTLED" else new.status,
+            old.trade_date or new.trade_date,
+            old.settlement_date or new.settlement_date,
+            old.settled_at or new.settled_at,
+        )
+    return tuple(sorted(by_leg.values(), key=lambda state: state.leg))
 
 
 def _merged_status(current: str, new: str | None) -> str:
@@ -132,6 +154,8 @@ def run_changed(
         skipped_orders=(
             facts.skipped_orders if facts.skipped_orders is not None else base.skipped_orders
         ),
+        planned=facts.planned if facts.planned is not None else base.planned,
+        legs=merged_legs(base.legs, facts.legs),
         stream=(),
     )
     if not run.shown:
@@ -145,19 +169,14 @@ def run_changed(
     return run
 
 
-def leg_settled(current: RunView | None, leg: int, at: datetime) -> RunView | None:
-    """transaction.settled: the order's transaction reached SETTLED."""
+def leg_settled(current: RunView | None, state: LegView, at: datetime) -> RunView | None:
+    """transaction.settled: the leg's transaction reached SETTLED."""
     if current is None:
         return None
-
-    def settle(orders: tuple[OrderView, ...]) -> tuple[OrderView, ...]:
-        return tuple(
-            replace(o, transaction_status="SETTLED") if o.leg == leg else o for o in orders
-        )
-
-    return replace(
-        current, orders=settle(current.orders), updated_at=_later(current.updated_at, at), stream=()
-    )
+    legs = merged_legs(current.legs, (state,))
+    if legs == current.legs:
+        return None
+    return replace(current, legs=legs, updated_at=_later(current.updated_at, at), stream=())
 
 
 def cancel_requested(current: RunView | None, at: datetime) -> RunView | None:

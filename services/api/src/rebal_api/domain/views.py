@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -113,6 +113,30 @@ class OrderView:
 
 
 @dataclass(frozen=True)
+class PlannedView:
+    """One leg the optimizer planned (optimization.created / .ready): by `qty` or `notional`."""
+
+    leg: int
+    symbol: str
+    side: str
+    qty: Decimal | None = None
+    notional: Decimal | None = None
+    expected_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class LegView:
+    """Where a leg's transaction is, as transaction.settled and run.settled say (they may
+    arrive before run.completed gives the orders)."""
+
+    leg: int
+    status: str
+    trade_date: date | None = None
+    settlement_date: date | None = None
+    settled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class SkippedView:
     symbol: str
     side: str
@@ -146,11 +170,21 @@ class RunView:
     canceled_at: datetime | None = None
     settled_at: datetime | None = None
     cancel_requested_at: datetime | None = None
+    planned: tuple[PlannedView, ...] = ()
+    legs: tuple[LegView, ...] = ()
     stream: tuple[StreamEntry, ...] = ()
 
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    def leg(self, leg: int) -> LegView | None:
+        return next((state for state in self.legs if state.leg == leg), None)
+
+    def transaction_status(self, order: OrderView) -> str:
+        """The leg's settlement news first, else what run.completed said."""
+        state = self.leg(order.leg)
+        return state.status if state is not None else order.transaction_status
 
     @property
     def shown(self) -> bool:

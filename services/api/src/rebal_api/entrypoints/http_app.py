@@ -18,19 +18,25 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 
+from rebal_api.service_layer.book_commands import BookCommands
+from rebal_api.service_layer.book_queries import BookQueries
 from rebal_api.service_layer.commands import Commands
 from rebal_api.service_layer.errors import ApiError, BadRequest, Unauthorized
 from rebal_api.service_layer.queries import Queries
 from rebal_api.service_layer.stream import Stream
 from rebal_api.service_layer.writes import Answer, fingerprint
 from rebal_runtime.clock import Clock
+from rebal_schemas.types import EntityId
 
 DESCRIPTION = """Alpaca's Broker API Rebalancing endpoints (portfolios, subscriptions, runs, the
-rebalancer event stream) over rebal's topics: reads from the api's projection of the public
-topics, writes as events (model.updated, portfolio.patched, rebalance.requested,
-run.cancel_requested). Every POST takes an `Idempotency-Key`."""
+rebalancer event stream) and InvestSuite-style portfolio endpoints (`/v1/portfolios`: holdings,
+cash, settings, block state, optimizations with their decision record, transactions, deposits,
+withdrawals, the owner's choice) over rebal's topics: reads from the api's projection of the
+public topics, writes as events (model.updated, portfolio.patched, rebalance.requested,
+optimization.decided, run.cancel_requested). Every write takes an `Idempotency-Key`."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class Services:
     queries: Queries
     stream: Stream
     clock: Clock
+    book_commands: BookCommands
+    book_queries: BookQueries
 
 
 def answer(result: Answer) -> Response:
@@ -63,6 +71,17 @@ def parse_uuid(name: str, value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise BadRequest(f"{name} is not a UUID: {value[:64]!r}") from None
+
+
+_ENTITY_ID: TypeAdapter[str] = TypeAdapter(EntityId)
+
+
+def parse_id(name: str, value: str) -> str:
+    """A rebal id (1-128 printable characters, no white space), or 400."""
+    try:
+        return _ENTITY_ID.validate_python(value)
+    except ValidationError:
+        raise BadRequest(f"{name} is not a rebal id: {value[:64]!r}") from None
 
 
 def _authenticator(key: str, secret: str) -> Any:
@@ -90,11 +109,16 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def create_app(services: Services, key: str, secret: str) -> FastAPI:
-    from rebal_api.entrypoints import routes_events, routes_portfolios, routes_runs
+    from rebal_api.entrypoints import (
+        routes_events,
+        routes_investsuite,
+        routes_portfolios,
+        routes_runs,
+    )
 
     app = FastAPI(title="rebal api", version="0.1.0", description=DESCRIPTION)
     auth = [Depends(_authenticator(key, secret))]
-    for module in (routes_portfolios, routes_runs, routes_events):
+    for module in (routes_portfolios, routes_runs, routes_events, routes_investsuite):
         app.include_router(module.router(services), dependencies=auth)
 
     @app.get("/health", include_in_schema=False)

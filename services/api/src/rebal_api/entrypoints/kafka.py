@@ -37,6 +37,7 @@ PUBLISHES = (
     topics.MODEL_UPDATED.name,
     topics.PORTFOLIO_PATCHED.name,
     topics.REBALANCE_REQUESTED.name,
+    topics.OPTIMIZATION_DECIDED.name,
     topics.RUN_CANCEL_REQUESTED.name,
 )
 

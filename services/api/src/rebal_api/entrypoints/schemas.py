@@ -38,24 +38,24 @@ Number = Annotated[
 ]
 
 
-class _In(BaseModel):
+class Incoming(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class WeightIn(_In):
+class WeightIn(Incoming):
     type: Literal["asset", "cash"]
     symbol: str | None = None
     percent: Number
 
 
-class ConditionIn(_In):
+class ConditionIn(Incoming):
     type: Literal["drift_band", "calendar"]
     sub_type: str
     percent: Number | None = None
     day: str | int | None = None
 
 
-class PortfolioIn(_In):
+class PortfolioIn(Incoming):
     name: str = Field(min_length=1, max_length=128)
     description: str = Field("", max_length=1024)
     weights: list[WeightIn]
@@ -63,7 +63,7 @@ class PortfolioIn(_In):
     rebalance_conditions: list[ConditionIn] | None = None
 
 
-class PortfolioPatch(_In):
+class PortfolioPatch(Incoming):
     name: str | None = Field(None, min_length=1, max_length=128)
     description: str | None = Field(None, max_length=1024)
     weights: list[WeightIn] | None = None
@@ -71,7 +71,7 @@ class PortfolioPatch(_In):
     rebalance_conditions: list[ConditionIn] | None = None
 
 
-class SubscriptionIn(_In):
+class SubscriptionIn(Incoming):
     account_id: UUID
     portfolio_id: UUID
     trade_marker: str | None = Field(
@@ -79,31 +79,31 @@ class SubscriptionIn(_In):
     )
 
 
-class RunIn(_In):
+class RunIn(Incoming):
     account_id: UUID
     type: Literal["full_rebalance", "invest_cash"]
     amount: Number | None = None
     weights: list[WeightIn] | None = None
 
 
-class _Out(BaseModel):
+class Outgoing(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class WeightOut(_Out):
+class WeightOut(Outgoing):
     type: Literal["asset", "cash"]
     symbol: str | None
     percent: str
 
 
-class ConditionOut(_Out):
+class ConditionOut(Outgoing):
     type: Literal["drift_band", "calendar"]
     sub_type: str
     percent: str | None = None
     day: str | None = None
 
 
-class PortfolioOut(_Out):
+class PortfolioOut(Outgoing):
     id: UUID
     name: str
     description: str
@@ -116,7 +116,7 @@ class PortfolioOut(_Out):
     rebal_model_id: str = Field(description="rebal's model id")
 
 
-class SubscriptionOut(_Out):
+class SubscriptionOut(Outgoing):
     id: UUID
     account_id: UUID
     portfolio_id: UUID
@@ -126,12 +126,12 @@ class SubscriptionOut(_Out):
     rebal_portfolio_id: str = Field(description="rebal's portfolio (one per account)")
 
 
-class SubscriptionsOut(_Out):
+class SubscriptionsOut(Outgoing):
     subscriptions: list[SubscriptionOut]
     next_page_token: str | None
 
 
-class OrderOut(_Out):
+class OrderOut(Outgoing):
     id: UUID
     client_order_id: str
     symbol: str
@@ -149,7 +149,7 @@ class OrderOut(_Out):
     transaction_status: str = Field(description="InvestSuite movement status of the order")
 
 
-class SkippedOrderOut(_Out):
+class SkippedOrderOut(Outgoing):
     symbol: str
     side: str
     notional: str
@@ -158,7 +158,7 @@ class SkippedOrderOut(_Out):
     reason_details: str
 
 
-class RunOut(_Out):
+class RunOut(Outgoing):
     id: UUID
     type: Literal["full_rebalance", "invest_cash", "partial_liquidation"]
     amount: str | None
@@ -181,7 +181,7 @@ class RunOut(_Out):
     rebal_run_id: str | None = Field(description="rebal's run (optimization) id, once it exists")
 
 
-class RunsOut(_Out):
+class RunsOut(Outgoing):
     runs: list[RunOut]
     next_page_token: str | None
 

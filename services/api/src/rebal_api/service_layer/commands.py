@@ -19,24 +19,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 import rebal_schemas as wire
 from rebal_api.domain import alpaca, catalog, rules
 from rebal_api.domain.ids import new_uuid
 from rebal_api.domain.views import ModelView, RunRequest
 from rebal_api.service_layer import translate
+from rebal_api.service_layer.command_base import EventCommands, SettingsPatch
 from rebal_api.service_layer.errors import NotFound, Unprocessable
 from rebal_api.service_layer.projector import Projector
 from rebal_api.service_layer.queries import Queries
 from rebal_api.service_layer.writes import Answer, Decision, Writes, as_consumed
 from rebal_runtime.clock import Clock
-from rebal_schemas.codec import describe
 
 Json = Mapping[str, Any]
-M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ def _as_input(model: ModelView | None) -> PortfolioInput:
     )
 
 
-class Commands:
+class Commands(EventCommands):
     def __init__(
         self,
         queries: Queries,
@@ -79,23 +76,9 @@ class Commands:
         clock: Clock,
         producer: str,
     ) -> None:
+        super().__init__(writes, clock, producer)
         self.queries = queries
-        self.writes = writes
         self.projector = projector
-        self.clock = clock
-        self.producer = producer
-
-    def _envelope(self) -> dict[str, Any]:
-        now = self.clock.now()
-        return {"producer": self.producer, "occurred_at": now, "recorded_at": now}
-
-    @staticmethod
-    def _valid(build: type[M], **fields: Any) -> M:
-        """The event, or 422 with rebal's reason (rebal_schemas checks what rebal would)."""
-        try:
-            return build(**fields)
-        except ValidationError as exc:
-            raise Unprocessable(describe(exc)) from None
 
     # -- portfolios (rebal models) ------------------------------------------------------------
 
@@ -192,7 +175,7 @@ class Commands:
                     "optimizer": wire.OptimizerMode.PLATFORM,
                 }
             event = self._valid(
-                wire.PortfolioSettingsChanged,
+                SettingsPatch,
                 portfolio_id=account.portfolio_id if account else account_uuid,
                 account_id=(account.account_id if account else None) or account_uuid,
                 model_id=model.model_id,
@@ -214,7 +197,7 @@ class Commands:
             account = await self.queries.subscription(uuid)
             if account is None:
                 raise Unprocessable(f"subscription {uuid} not found")
-            event = wire.PortfolioSettingsChanged(
+            event = SettingsPatch(
                 portfolio_id=account.portfolio_id, model_id=None, **self._envelope()
             )
             return Answer(204), [event]

@@ -14,12 +14,19 @@ from rebal_api.domain import catalog, runs
 from rebal_api.domain.ids import ulid_uuid
 from rebal_api.domain.views import AccountView
 from rebal_api.service_layer import translate
+from rebal_api.service_layer.book_projection import BookProjection
+from rebal_api.service_layer.ports import ReadModel
 from rebal_api.service_layer.run_projection import RunProjection, changed
+from rebal_runtime.clock import Clock
 from rebal_runtime.repository import Outcome, Work
 
 
 class Projector(RunProjection):
     """Every event the api reads (`project`) and every event it writes (`apply`)."""
+
+    def __init__(self, read: ReadModel, clock: Clock, service_name: str) -> None:
+        super().__init__(read, clock, service_name)
+        self.book = BookProjection(read, clock)
 
     # -- models and accounts ---------------------------------------------------------------
 
@@ -50,13 +57,15 @@ class Projector(RunProjection):
         )
 
     async def portfolio_patched(self, events: Sequence[wire.PortfolioPatched]) -> None:
-        """Only settings matter here (account, subscription, own weights): holdings, deposits
-        and withdrawals change nothing the api shows."""
-        works = [
-            self._settings_work(e) for e in events if isinstance(e, wire.PortfolioSettingsChanged)
-        ]
-        if works:
-            await self.read.accounts.update_many(works)
+        """Settings make the account (Alpaca's) and the portfolio (InvestSuite's); holdings,
+        deposits and withdrawals change the portfolio's book."""
+        settings = [e for e in events if isinstance(e, wire.PortfolioSettingsChanged)]
+        if settings:
+            await self.read.accounts.update_many([self._settings_work(e) for e in settings])
+            await self.book.settings_changed(settings)
+        for event in events:
+            if not isinstance(event, wire.PortfolioSettingsChanged):
+                await self.book.patched(event)
 
     async def request_rejected(self, event: wire.RequestRejected) -> None:
         cause, kind = event.causation_id, event.request_event_type
@@ -75,6 +84,8 @@ class Projector(RunProjection):
                 event.event_id,
                 lambda current: changed(catalog.subscription_refused(current, cause)),
             )
+        elif kind == "optimization.decided":
+            await self.book.decision_refused(event)
         elif kind == "model.updated" and event.model_id is not None:
             await self.read.models.update(
                 event.model_id,
@@ -103,27 +114,41 @@ class Projector(RunProjection):
             await self.model_updated(event)
         elif isinstance(event, wire.ModelStatusChanged):
             await self.model_status_changed(event)
-        elif isinstance(event, wire.PortfolioSettingsChanged):
+        elif isinstance(
+            event,
+            wire.PortfolioSettingsChanged
+            | wire.HoldingsReported
+            | wire.CashDeposited
+            | wire.WithdrawalRequested,
+        ):
             await self.portfolio_patched([event])
         elif isinstance(event, wire.RebalanceRequested):
             await self.rebalance_requested([event])
-        elif isinstance(event, wire.OptimizationCreated | wire.OptimizationStatusChanged):
+        elif isinstance(event, wire.OptimizationCreated):
             await self.optimization_created(event)
+            await self.book.optimization_created(event)
+        elif isinstance(event, wire.OptimizationStatusChanged):
+            await self.optimization_created(event)
+            await self.book.optimization_status_changed(event)
         elif isinstance(event, wire.OptimizationReady):
             await self.optimization_ready(event)
+            await self.book.optimization_ready(event)
+        elif isinstance(event, wire.OptimizationDecided):
+            await self.book.decided(event)
         elif isinstance(event, wire.RunCreated | wire.RunStatusChanged):
             await self.run_status_changed(event)
         elif isinstance(event, wire.RunCompleted):
             await self.run_completed(event)
+            await self.book.run_finished(event)
         elif isinstance(event, wire.RunSettled):
             await self.run_settled(event)
+            await self.book.run_finished(event)
         elif isinstance(event, wire.TransactionSettled):
             await self.transaction_settled(event)
         elif isinstance(event, wire.RunCancelRequested):
             await self.run_cancel_requested(event)
         elif isinstance(event, wire.RequestRejected):
             await self.request_rejected(event)
-        # holdings, deposits, withdrawals: nothing the api shows
 
     # -- the command side's own writes -------------------------------------------------------
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from rebal_api.domain import alpaca
+from rebal_api.domain.listing import REQUEST, RUN, Listed, listed_request, listed_run, parse
 from rebal_api.domain.views import AccountView, ModelView, RunRequest, RunView
 from rebal_api.service_layer.errors import BadRequest
 from rebal_api.service_layer.ports import ReadModel
@@ -202,32 +203,66 @@ class Queries:
         page_token: str | None,
         limit: int | None,
     ) -> Page:
-        """Newest first. `partial_liquidation` runs only when `type` asks for them."""
-        read = self.read
+        """Newest first. `partial_liquidation` runs only when `type` asks for them. A page is one
+        query of the listing per type (`domain.listing`), or the account's own runs."""
+        size, token = limit_of(limit), decode_token(page_token)
+        after = token[0] if token else None
+        types = [type] if type is not None else sorted(alpaca.SDK_RUN_TYPES)
         if account_uuid is not None:
-            run_ids = await read.runs.ids("account_uuid", account_uuid)
-            request_ids = await read.run_requests.ids("account_uuid", account_uuid)
+            shown = await self._account_runs(account_uuid)
+            ids = sorted(
+                i
+                for i, (listed, _) in shown.items()
+                if listed.type in types
+                and (status is None or listed.status == status)
+                and (after is None or i > after)
+            )[: size + 1]
+            items = [shown[i][1] for i in ids[:size]]
         else:
-            run_ids = await self._every_id(read.runs)
-            request_ids = await self._every_id(read.run_requests)
-        shown = [r for r in await self._load_all(read.runs, run_ids) if r.shown]
-        taken = {r.uuid for r in shown}
-        waiting = [
-            q
-            for q in await self._load_all(read.run_requests, request_ids)
-            if q.run_id is None and q.uuid not in taken
-        ]
-        wanted_type = (
-            (lambda t: t == type) if type is not None else (lambda t: t in alpaca.SDK_RUN_TYPES)
+            field = "type" if status is None else "type_status"
+            ids = []
+            for one in types:
+                value = one if status is None else f"{one}|{status}"
+                ids += await self.read.store.query(
+                    self.read.run_list, field, value, after_id=after, limit=size + 1
+                )
+            ids = sorted(ids)[: size + 1]
+            items = await self._listed(ids[:size], types, status)
+        more = len(ids) > size
+        return Page(items, encode_token([ids[size - 1]]) if more else None)
+
+    async def _account_runs(self, account_uuid: str) -> dict[str, tuple[Listed, Json]]:
+        read = self.read
+        runs = await self._load_all(read.runs, await read.runs.ids("account_uuid", account_uuid))
+        requests = await self._load_all(
+            read.run_requests, await read.run_requests.ids("account_uuid", account_uuid)
         )
-        keyed: list[tuple[tuple[str, ...], Json]] = [
-            ((sort_time(r.created_at), r.uuid or ""), alpaca.run_json(r))
-            for r in shown
-            if wanted_type(r.type) and (status is None or r.status == status)
-        ]
-        keyed += [
-            ((sort_time(q.created_at), q.uuid), alpaca.request_json(q))
-            for q in waiting
-            if wanted_type(q.type) and (status is None or q.status == status)
-        ]
-        return page_of(keyed, page_token, limit, newest_first=True)
+        shown = {r.uuid for r in runs if r.shown}
+        found = {listed_run(r).id: (listed_run(r), alpaca.run_json(r)) for r in runs if r.shown}
+        for q in requests:
+            if q.run_id is None and q.uuid not in shown:
+                found[listed_request(q).id] = (listed_request(q), alpaca.request_json(q))
+        return found
+
+    async def _listed(self, ids: list[str], types: list[str], status: str | None) -> list[Json]:
+        """The page's runs as they are now: one that no longer matches (its listing was behind)
+        is left out."""
+        refs = [parse(i) for i in ids]
+        store = self.read.store
+        runs = await store.load_many(self.read.runs.collection, [r for k, r in refs if k == RUN])
+        requests = await store.load_many(
+            self.read.run_requests.collection, [r for k, r in refs if k == REQUEST]
+        )
+        items: list[Json] = []
+        for kind, ref in refs:
+            if kind == RUN and ref in runs:
+                run = self.read.runs.mapper.from_document(runs[ref].state)
+                listed, body = listed_run(run), (alpaca.run_json(run) if run.shown else None)
+            elif kind == REQUEST and ref in requests:
+                request = self.read.run_requests.mapper.from_document(requests[ref].state)
+                listed, body = listed_request(request), alpaca.request_json(request)
+            else:
+                continue
+            if listed.type in types and (status is None or listed.status == status) and body:
+                items.append(body)
+        return items

@@ -148,11 +148,11 @@ class RunProjection:
         await self._run(translate.settled_facts(event, None), event.event_id)
 
     async def transaction_settled(self, event: wire.TransactionSettled) -> None:
-        at = event.occurred_at
+        at, state = event.occurred_at, translate.leg_settled(event)
         await self.read.runs.update(
             event.run_id,
             event.event_id,
-            lambda current: changed(runs.leg_settled(current, event.leg, at)),
+            lambda current: changed(runs.leg_settled(current, state, at)),
         )
 
     async def run_cancel_requested(self, event: wire.RunCancelRequested) -> None:

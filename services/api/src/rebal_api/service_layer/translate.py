@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from enum import Enum
+from typing import Any
 
 import rebal_schemas as wire
 from rebal_api.domain.catalog import ModelFacts, SettingsFacts
+from rebal_api.domain.optimizations import EvaluationView, OptimizationView, ReasonView
 from rebal_api.domain.runs import RunFacts
-from rebal_api.domain.views import ConditionView, OrderView, SkippedView, WeightView
+from rebal_api.domain.views import (
+    ConditionView,
+    LegView,
+    OrderView,
+    PlannedView,
+    SkippedView,
+    WeightView,
+)
 
 
 def weights(items: Iterable[wire.Weight]) -> tuple[WeightView, ...]:
@@ -66,6 +76,13 @@ def order_view(order: wire.RunOrder) -> OrderView:
     )
 
 
+def planned_views(items: Iterable[wire.PlannedOrder]) -> tuple[PlannedView, ...]:
+    return tuple(
+        PlannedView(o.leg, o.symbol, o.side.value, o.qty, o.notional, o.expected_price)
+        for o in items
+    )
+
+
 def skipped_views(items: Iterable[wire.SkippedOrder]) -> tuple[SkippedView, ...]:
     return tuple(
         SkippedView(s.symbol, s.side.value, s.notional, s.currency, s.reason, s.reason_details)
@@ -119,6 +136,7 @@ def ready_facts(
         weights=weights(event.weights) or None,
         created_at=event.occurred_at,
         skipped_orders=skipped_views(event.skipped_orders),
+        planned=planned_views(event.orders),
     )
 
 
@@ -131,10 +149,77 @@ def settled_facts(event: wire.RunSettled, uuid: str | None) -> RunFacts:
         uuid=uuid,
         status=event.status.value,
         settled_at=event.settled_at,
+        legs=tuple(
+            LegView(t.leg, t.status.value, settled_at=event.settled_at) for t in event.transactions
+        ),
+    )
+
+
+def leg_settled(event: wire.TransactionSettled) -> LegView:
+    return LegView(
+        event.leg, "SETTLED", event.trade_date, event.settlement_date, settled_at=event.occurred_at
     )
 
 
 def reasons_text(reasons: Iterable[wire.Reason]) -> str:
     return "; ".join(f"{r.code}: {r.detail}" if r.detail else r.code for r in reasons) or (
         "not recommended"
+    )
+
+
+SETTINGS_FIELDS = (
+    "account_id",
+    "mandate",
+    "broker_integration",
+    "optimizer",
+    "model_id",
+    "target_weights",
+    "fractional_trading",
+    "min_order_notional",
+    "cash_buffer_percent",
+    "invest_cash_threshold",
+    "active",
+)
+
+
+def settings_present(event: wire.PortfolioSettingsChanged) -> dict[str, Any]:
+    """The settings fields the event names (null included), as plain values."""
+    present: dict[str, Any] = {}
+    for name in SETTINGS_FIELDS:
+        if name not in event.model_fields_set:
+            continue
+        value = getattr(event, name)
+        if name == "target_weights":
+            value = None if value is None else weights(value)
+        elif isinstance(value, Enum):
+            value = value.value
+        present[name] = value
+    return present
+
+
+def optimization_view(event: wire.OptimizationCreated) -> OptimizationView:
+    return OptimizationView(
+        optimization_id=event.optimization_id,
+        portfolio_id=event.portfolio_id,
+        account_id=event.account_id,
+        status=event.status.value,
+        is_recommended=event.is_recommended,
+        run_type=event.run_type.value,
+        trigger=event.trigger.value,
+        initiated_from=event.initiated_from.value,
+        source=event.source.value,
+        mandate=event.mandate.value,
+        broker_integration=event.broker_integration.value,
+        created_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        weights=weights(event.weights),
+        orders=planned_views(event.orders),
+        skipped_orders=skipped_views(event.skipped_orders),
+        decision=tuple(
+            EvaluationView(d.name, d.met, d.value, d.threshold, d.detail) for d in event.decision
+        ),
+        reasons=tuple(ReasonView(r.code, r.detail) for r in event.reasons),
+        amount=event.amount,
+        shortfall=event.shortfall,
+        expires_at=event.expires_at,
     )
