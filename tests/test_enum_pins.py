@@ -47,7 +47,7 @@ DIFFERENT: list[tuple[type[Enum], type[Enum], set[str], set[str] | None]] = [
     # api and dashboard to API.
     (optimizer_enums.Initiator, wire.RunInitiator, set(), {"dashboard"}),
     # TIMEOUT is never produced: rebal does not give up on a run by itself (completion.py).
-    (tracker_completion.RunStatus, wire.RunStatus, set(), {"TIMEOUT"}),
+    (tracker_completion.RunStatus, wire.RunStatus, set(), set()),
     # A slot kind becomes the `reason` of the rebalance.requested it fires
     # (TriggerReason(slot.kind.value)); the other reasons are not scheduled.
     (scheduler_slots.SlotKind, wire.TriggerReason, set(), None),
