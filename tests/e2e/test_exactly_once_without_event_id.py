@@ -25,7 +25,7 @@ from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_runtime.stack import Stack
 from rebal_runtime.store.sqlite import SqliteStore
-from rebal_runtime.testing.pytest_plugin import stack_kafka
+from rebal_runtime.testing.pytest_plugin import broker_kind, stack_kafka
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import PortfolioSettingsChanged
 from rebal_schemas.topics import PORTFOLIO_PATCHED
@@ -43,6 +43,12 @@ TOPIC = PORTFOLIO_PATCHED.name
 def optimizer_only(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
+    if broker_kind(request.config) == "tansu":
+        # `make test` runs this on Apache Kafka; the Tansu smoke suite leaves it out.
+        pytest.skip(
+            "the replay step commits the group's offsets from outside the group (as "
+            "kafka-consumer-groups --reset-offsets does); Tansu answers UnknownMemberIdError"
+        )
     running = Stack(
         tmp_path_factory.mktemp("no-event-id"),
         overrides=DEMO_ENVIRONMENT,
