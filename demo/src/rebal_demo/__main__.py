@@ -7,6 +7,8 @@ import asyncio
 import os
 import sys
 import time
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 from rich.console import Console
@@ -45,6 +47,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", type=Path, default=Path("demo-output"))
     p.add_argument("--phase-timeout", type=float, default=900.0)
+    p.add_argument(
+        "--window",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="start the order-router's clock just before a 09:30 New York opening, so the first "
+        "runs queue for the window (default: on)",
+    )
     return p.parse_args(argv)
 
 
@@ -98,6 +107,21 @@ async def run(args: argparse.Namespace, bootstrap: str, console: Console) -> int
     return 1 if problems else 0
 
 
+def window_opening_soon(lead: timedelta = timedelta(seconds=45)) -> dict[str, str]:
+    """The order-router alone on New York's real calendar, its clock started `lead` before a
+    session's 09:30 opening: the first runs of the day are QUEUED and start at the open."""
+    from rebal_runtime.calendar import NEW_YORK, trading_calendar
+
+    calendar = trading_calendar("XNYS")
+    today = datetime.now(NEW_YORK).date()
+    session = today if calendar.is_session(today) else calendar.previous_session(today)
+    opening = datetime.combine(session, dtime(9, 30), NEW_YORK)
+    return {
+        "REBAL_TRADING_CALENDAR": "XNYS",
+        "REBAL_CLOCK_START_AT": (opening - lead).isoformat(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     from rebal_runtime.stack import Stack
     from rebal_runtime.topics_admin import ensure_topics
@@ -106,9 +130,19 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=132)
     console.print(
         f"[bold]rebal demo[/bold]: {args.portfolios} portfolios over {len(FLOWS)} process flows; "
-        "trading window open all day and T+0 settlement (demo configuration)."
+        "T+0 settlement (demo configuration); "
+        + (
+            "the order-router's clock starts 45 s before a 09:30 New York opening, so the first "
+            "runs queue for the window."
+            if args.window
+            else "the trading window open all day."
+        )
     )
-    stack = Stack(Path("var/demo") / time.strftime("%Y%m%d-%H%M%S"), overrides=DEMO_ENVIRONMENT)
+    stack = Stack(
+        Path("var/demo") / time.strftime("%Y%m%d-%H%M%S"),
+        overrides=DEMO_ENVIRONMENT,
+        service_overrides={"order-router": window_opening_soon()} if args.window else {},
+    )
     stack.start(echo=False)
     console.print(
         f"stack: Kafka {stack.kafka.bootstrap_servers}, {', '.join(p.name for p in stack.processes)}; logs in {stack.var_dir}"

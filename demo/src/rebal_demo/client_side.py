@@ -31,7 +31,11 @@ from rebal_schemas import (
     OrderSide,
     OwnerChoice,
     ProposedOrder,
+    RunCancelRequested,
     RunCompleted,
+    RunCreated,
+    RunExecutionQueued,
+    RunExecutionStarted,
     RunSettled,
 )
 
@@ -70,6 +74,11 @@ class ClientSide:
     payout_event_ids: dict[str, str] = field(default_factory=dict)
     last_created: dict[str, float] = field(default_factory=dict)  # portfolio -> monotonic time
     decisions: dict[str, OwnerChoice] = field(default_factory=dict)  # optimization id -> choice
+    cancel_one_client_run: bool = True
+    cancel_target: str | None = None  # the CLIENT run whose owner cancels it before any fill
+    created_runs: set[str] = field(default_factory=set)
+    queued: dict[str, RunExecutionQueued] = field(default_factory=dict)  # run id -> queued
+    started: dict[str, RunExecutionStarted] = field(default_factory=dict)
 
     def unanswered_decisions(self) -> list[str]:
         """Owner choices rebal has not acted on yet: ACCEPT -> optimization.ready, REJECT ->
@@ -101,6 +110,12 @@ class ClientSide:
             self._on_completed(event)
         elif isinstance(event, RunSettled):
             self.settled.setdefault(event.run_id, event)
+        elif isinstance(event, RunCreated):
+            self._on_run_created(event)
+        elif isinstance(event, RunExecutionQueued):
+            self.queued.setdefault(event.run_id, event)
+        elif isinstance(event, RunExecutionStarted):
+            self.started.setdefault(event.run_id, event)
         elif isinstance(event, MessageDeadLettered):
             self.dead_letters.append(event)
 
@@ -132,8 +147,30 @@ class ClientSide:
     def _on_ready(self, event: OptimizationReady) -> None:
         self.readies[event.optimization_id] = event
         self.timeline.ready[event.optimization_id] = time.monotonic()
-        if event.broker_integration == BrokerIntegration.CLIENT:
-            self.outbox.extend(self._client_fills(event))
+        if event.broker_integration != BrokerIntegration.CLIENT:
+            return
+        if self.cancel_one_client_run and self.cancel_target is None:
+            # The owner changes their mind: the middleware holds the orders, the run is cancelled.
+            self.cancel_target = event.optimization_id
+            if event.optimization_id in self.created_runs:
+                self.outbox.append(self._cancel(event.portfolio_id, event.optimization_id))
+            return
+        self.outbox.extend(self._client_fills(event))
+
+    def _on_run_created(self, event: RunCreated) -> None:
+        # A cancel is sent once the run exists at the settlement-tracker (its run.created):
+        # before that the tracker would answer that it knows no such run.
+        self.created_runs.add(event.id)
+        if event.id == self.cancel_target:
+            self.outbox.append(self._cancel(event.portfolio_id, event.id))
+
+    def _cancel(self, portfolio_id: str, run_id: str) -> RunCancelRequested:
+        return RunCancelRequested(
+            run_id=run_id,
+            portfolio_id=portfolio_id,
+            reason="the owner changed their mind",
+            producer="demo-owner",
+        )
 
     def _client_fills(self, ready: OptimizationReady) -> list[Event]:
         """The client's middleware executes the orders at its broker and reports the fills."""

@@ -37,10 +37,12 @@ OPTIMIZER_GROUP = "optimizer"
 CLIENT_FOLLOWED = (
     "optimization.created",
     "optimization.ready",
+    "run.status_changed",
     "run.completed",
     "run.settled",
 )
-OPERATOR_FOLLOWED = ("dead.letter",)
+# run.execution (the order-router's queue and starts) is rebal's own, read as the operator.
+OPERATOR_FOLLOWED = ("dead.letter", "run.execution")
 FOLLOWED = CLIENT_FOLLOWED + OPERATOR_FOLLOWED
 Progress = Callable[[str, int, int], None]
 

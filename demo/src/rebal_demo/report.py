@@ -6,12 +6,15 @@ from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
 from rebal_demo.client_side import ClientSide
 from rebal_demo.scenario import MODELS_BY_ID, PortfolioPlan, flow_name
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -30,6 +33,31 @@ def drift_after(client: ClientSide, plans: dict[str, PortfolioPlan]) -> dict[str
     }
 
 
+def window_and_cancel(client: ClientSide, console: Console) -> None:
+    """The runs that waited for the window's opening, and the run its owner cancelled."""
+    queued = client.queued
+    if queued:
+        started = [client.started[r] for r in queued if r in client.started]
+        opens = sorted({q.starts_at for q in queued.values()})
+        first = min((s.started_at for s in started), default=None)
+        table = Table(title="Execution window (order-router clock)")
+        for col in ("queued before the open", "opening", "started at the open", "first start"):
+            table.add_column(col, justify="right")
+        table.add_row(
+            str(len(queued)),
+            ", ".join(f"{o.astimezone(NEW_YORK):%H:%M:%S} New York" for o in opens),
+            str(len(started)),
+            f"{first.astimezone(NEW_YORK):%H:%M:%S} New York" if first else "-",
+        )
+        console.print(table)
+    if client.cancel_target is not None:
+        run = client.completed.get(client.cancel_target)
+        outcome = run.status.value if run is not None else "no run.completed"
+        console.print(
+            f"cancelled by its owner before any fill: run {client.cancel_target}: {outcome}"
+        )
+
+
 def render(
     client: ClientSide,
     plans: dict[str, PortfolioPlan],
@@ -45,6 +73,8 @@ def render(
         table.add_row(status, str(count))
     table.add_row("[bold]total[/bold]", f"[bold]{len(runs)}[/bold]")
     console.print(table)
+
+    window_and_cancel(client, console)
 
     flows = Table(title="Runs by flow (broker integration / mandate / optimizer) and run type")
     for col in (
