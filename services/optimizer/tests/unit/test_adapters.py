@@ -99,7 +99,9 @@ def test_portfolio_record_with_a_waiting_optimization_round_trips(trading_days) 
         expires_at=NOW + timedelta(days=2),
         recent_slots=("s1",),
         pending_history=({"id": "O1", "body": {"x": 1}},),
+        recent_late_fills=("r1/3",),
     )
+    assert record.portfolio.origin is not None  # kept for a re-plan, round-trips too
     again = record_from_document(record_to_document(record))
     assert again.portfolio == record.portfolio
     assert again.awaiting is not None

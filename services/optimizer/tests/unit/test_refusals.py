@@ -16,6 +16,7 @@ from rebal_schemas import (
     RequestRejected,
 )
 
+from ..run_events import completed, settled  # type: ignore[import-not-found]
 from .conftest import Env, held, weights
 
 
@@ -154,3 +155,44 @@ async def test_a_request_from_outside_rebal_that_no_band_holds_is_refused_in_ban
     await env.handlers.rebalance_requested(asked)
     (refused,) = rejections(env.new())
     assert refused.reason_code == "IN_BAND" and refused.causation_id == asked.event_id
+
+
+async def manual_refusal(env: Env) -> str:
+    """A client's manual run on p1: the code of its request.rejected (one), also its record's."""
+    env.new()
+    request = await env.request(scope="portfolio", portfolio_id="p1", reason="manual")
+    events = env.new()
+    (refused,) = rejections(events)
+    assert refused.causation_id == request.event_id
+    assert held(events) == [refused.reason_code]
+    return refused.reason_code
+
+
+async def test_a_manual_run_held_by_a_gate_is_refused_with_its_code(env: Env) -> None:
+    await env.funded("p1", "m1", optimizer="EXTERNAL")
+    assert await manual_refusal(env) == "EXTERNAL_OPTIMIZER"
+    await env.settings("p2")
+    await env.holdings("p2", "1000")
+    env.new()
+    request = await env.request(scope="portfolio", portfolio_id="p2", reason="manual")
+    (refused,) = rejections(env.new())
+    assert refused.reason_code == "NO_TARGET_WEIGHTS" and refused.causation_id == request.event_id
+
+
+async def test_a_manual_run_on_a_model_needing_adjustment_is_refused(env: Env) -> None:
+    await env.funded("p1", "m1", mandate="ADVISORY")
+    env.clock.advance(timedelta(minutes=1))  # a newer quote: SPY halted
+    await env.price("SPY", "100", tradable=False)
+    assert await manual_refusal(env) == "MODEL_NEEDS_ADJUSTMENT"
+
+
+async def test_a_manual_run_awaiting_the_client_holdings_is_refused(env: Env) -> None:
+    await env.funded("p1", "m1", broker_integration="CLIENT")
+    (first,) = [e for e in env.new() if isinstance(e, OptimizationCreated)]
+    run = completed(
+        first, integration="CLIENT", holdings_delta={"SPY": D(1)}, last_execution_at=env.clock.now()
+    )
+    await env.handlers.run_completed(run)
+    await env.handlers.run_settled(settled(run))
+    env.clock.advance(timedelta(hours=1))
+    assert await manual_refusal(env) == "AWAITING_CLIENT_HOLDINGS"

@@ -146,29 +146,19 @@ def settings_of(d: Json) -> PortfolioSettings:
     )
 
 
-def waiting_json(w: Waiting | None) -> Json | None:
-    if w is None:
-        return None
-    t = w.trigger
+def trigger_json(t: Trigger) -> Json:
     return {
-        "kind": w.kind,
-        "key": w.key,
-        "trigger": {
-            "reason": str(t.reason),
-            "initiated_from": str(t.initiated_from),
-            "run_type": str(t.run_type) if t.run_type else None,
-            "weights": [weight_json(x) for x in t.weights],
-            "amount": opt_dec(t.amount),
-            "model_id": t.model_id,
-        },
+        "reason": str(t.reason),
+        "initiated_from": str(t.initiated_from),
+        "run_type": str(t.run_type) if t.run_type else None,
+        "weights": [weight_json(x) for x in t.weights],
+        "amount": opt_dec(t.amount),
+        "model_id": t.model_id,
     }
 
 
-def waiting_of(d: Json | None) -> Waiting | None:
-    if d is None:
-        return None
-    t = d["trigger"]
-    trigger = Trigger(
+def trigger_of(t: Json) -> Trigger:
+    return Trigger(
         TriggerReason(t["reason"]),
         Initiator(t["initiated_from"]),
         run_type=RunType(t["run_type"]) if t.get("run_type") else None,
@@ -176,7 +166,18 @@ def waiting_of(d: Json | None) -> Waiting | None:
         amount=to_dec(t.get("amount")),
         model_id=t.get("model_id"),
     )
-    return Waiting(d["kind"], d["key"], trigger)
+
+
+def waiting_json(w: Waiting | None) -> Json | None:
+    if w is None:
+        return None
+    return {"kind": w.kind, "key": w.key, "trigger": trigger_json(w.trigger)}
+
+
+def waiting_of(d: Json | None) -> Waiting | None:
+    if d is None:
+        return None
+    return Waiting(d["kind"], d["key"], trigger_of(d["trigger"]))
 
 
 def price_json(p: Price) -> Json:

@@ -25,6 +25,8 @@ from rebal_optimizer.adapters.domain_json import (
     settings_of,
     to_date,
     to_datetime,
+    trigger_json,
+    trigger_of,
     waiting_json,
     waiting_of,
 )
@@ -32,6 +34,7 @@ from rebal_optimizer.domain import (
     AwaitingOwner,
     Deferred,
     Optimization,
+    Origin,
     PendingSubscription,
     Portfolio,
     PortfolioAccount,
@@ -114,6 +117,7 @@ def _portfolio_json(p: Portfolio) -> Json:
         "targets_changed": p.targets_changed,
         "waiting_for": waiting_json(p.waiting_for),
         "deferred": deferred_json(p.deferred),
+        "origin": origin_json(p.origin),
     }
 
 
@@ -143,6 +147,7 @@ def _portfolio_of(d: Json) -> Portfolio:
         targets_changed=d.get("targets_changed", False),
         waiting_for=waiting_of(d.get("waiting_for")),
         deferred=deferred_of(d.get("deferred")),
+        origin=origin_of(d.get("origin")),
     )
 
 
@@ -157,6 +162,34 @@ def deferred_of(d: Json | None) -> Deferred | None:
         return None
     reasons = tuple(TriggerReason(r) for r in d["reasons"])
     return Deferred(reasons, to_date(d.get("until")), d.get("model_id"))
+
+
+def origin_json(o: Origin | None) -> Json | None:
+    if o is None:
+        return None
+    return {
+        "optimization_id": o.optimization_id,
+        "trigger": trigger_json(o.trigger),
+        "automatic_day": iso(o.automatic_day),
+        "funded": o.funded,
+        "targets_changed": o.targets_changed,
+        "cooldown_waived": o.cooldown_waived,
+        "deferred": deferred_json(o.deferred),
+    }
+
+
+def origin_of(d: Json | None) -> Origin | None:
+    if d is None:
+        return None
+    return Origin(
+        d["optimization_id"],
+        trigger_of(d["trigger"]),
+        to_date(d.get("automatic_day")),
+        d["funded"],
+        d["targets_changed"],
+        d["cooldown_waived"],
+        deferred_of(d.get("deferred")),
+    )
 
 
 def pending_json(p: PendingSubscription | None) -> Json | None:
@@ -188,6 +221,7 @@ def record_to_document(r: PortfolioAccount, pending_history: Sequence[Json] | No
         "recent_runs": list(r.recent_runs),
         "pending_subscription": pending_json(r.pending_subscription),
         "recent_expired": list(r.recent_expired),
+        "recent_late_fills": list(r.recent_late_fills),
     }
 
 
@@ -207,6 +241,7 @@ def record_from_document(d: Json) -> PortfolioRecord:
         recent_runs=tuple(d.get("recent_runs", ())),
         pending_subscription=pending_of(d.get("pending_subscription")),
         recent_expired=tuple(d.get("recent_expired", ())),
+        recent_late_fills=tuple(d.get("recent_late_fills", ())),
     )
 
 

@@ -79,7 +79,17 @@ from rebal_optimizer.domain.reasons import (
     Reason,
 )
 from rebal_optimizer.domain.record import RunDecision
-from rebal_optimizer.domain.runs import Clamp, RunResult, RunStep, run_completed, run_settled
+from rebal_optimizer.domain.replan import Origin
+from rebal_optimizer.domain.runs import (
+    Clamp,
+    LateFill,
+    LateFillStep,
+    RunResult,
+    RunStep,
+    late_fill,
+    run_completed,
+    run_settled,
+)
 from rebal_optimizer.domain.settings import PortfolioSettings
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
 from rebal_optimizer.domain.triggers import AUTOMATIC_REASONS, ConditionEvaluation, Trigger
@@ -110,6 +120,8 @@ __all__ = [
     "InvalidModel",
     "InvalidPortfolioUpdate",
     "InvalidSettings",
+    "LateFill",
+    "LateFillStep",
     "Mandate",
     "ModelPortfolio",
     "ModelStatus",
@@ -119,6 +131,7 @@ __all__ = [
     "OptimizerMode",
     "Order",
     "OrderPlan",
+    "Origin",
     "OwnerChoice",
     "OwnerDecision",
     "PendingSubscription",
@@ -156,6 +169,7 @@ __all__ = [
     "ineligible",
     "is_band_breached",
     "largest_drift",
+    "late_fill",
     "next_trading_day",
     "overdue_subscription_refusal",
     "portfolio_value",

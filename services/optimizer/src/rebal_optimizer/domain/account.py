@@ -37,7 +37,7 @@ from rebal_optimizer.domain.settings import PortfolioSettings
 from rebal_optimizer.domain.trading_days import TradingDays
 from rebal_optimizer.domain.triggers import Trigger
 
-RECENT_KEYS_KEPT = 50  # deposit, slot, external optimization and run ids kept per portfolio
+RECENT_KEYS_KEPT = 50  # deposit, slot, external optimization, run and late-fill keys kept
 
 
 def remember(keys: tuple[str, ...], key: str) -> tuple[str, ...]:
@@ -58,6 +58,7 @@ class PortfolioAccount:
     recent_runs: tuple[str, ...] = ()  # runs whose trades were applied (runs.py)
     pending_subscription: PendingSubscription | None = None  # to a model not read yet
     recent_expired: tuple[str, ...] = ()  # advisory optimizations that expired
+    recent_late_fills: tuple[str, ...] = ()  # `run/leg` of late fills applied (runs.py)
 
     @classmethod
     def create(cls, portfolio_id: str, account_id: str | None) -> PortfolioAccount:

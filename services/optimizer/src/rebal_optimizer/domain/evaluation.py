@@ -35,6 +35,7 @@ from rebal_optimizer.domain.reasons import (
     Reason,
 )
 from rebal_optimizer.domain.record import RunDecision
+from rebal_optimizer.domain.replan import Origin
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
 from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
 from rebal_optimizer.domain.waiting import NOT_RESUMED, Waiting, first_missing_price, waiting_for
@@ -151,6 +152,15 @@ def evaluate(
         automatic_day=trading_day_of(today, trading_days) if recommended_automatic else None,
         first_funding=decision.first_funding,
         client_holdings_late=late is not None,
+        origin=Origin(
+            optimization_id,
+            replace(trigger, waited_for=None),
+            portfolio.last_automatic_optimization_day,
+            portfolio.funded,
+            portfolio.targets_changed,
+            portfolio.cooldown_waived,
+            portfolio.deferred,
+        ),
     )
     needs_adjustment = plan.non_tradable_targets if policy.model_id is not None else ()
     return Evaluation(updated, optimization, decision.record, None, superseded, needs_adjustment)

@@ -30,6 +30,7 @@ from rebal_optimizer.domain.optimization import (
     OptimizationEvent,
     OptimizationStatus,
 )
+from rebal_optimizer.domain.replan import Origin
 from rebal_optimizer.domain.settings import PortfolioSettings
 from rebal_optimizer.domain.triggers import Trigger
 from rebal_optimizer.domain.waiting import Waiting
@@ -70,6 +71,7 @@ class Portfolio:
     targets_changed: bool = False  # new subscription or own weights: rebalance next time
     waiting_for: Waiting | None = None  # a price or model an evaluation missed, and its trigger
     deferred: Deferred | None = None  # automatic triggers a rule held back (deferral.py)
+    origin: Origin | None = None  # what the awaiting or blocking optimization used up (replan.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holdings", _normalized(self.holdings))
@@ -164,13 +166,14 @@ class Portfolio:
         automatic_day: date | None = None,
         first_funding: bool = False,
         client_holdings_late: bool = False,
+        origin: Origin | None = None,
     ) -> tuple[Portfolio, str | None]:
         """After an evaluation created `optimization`: what it waits for, a target change
         honoured (cooldown no longer waived), the trading day of a recommended automatic
         optimization, first funding, the end of a CLIENT wait past its deadline (it was
         optimized on its own book); a recommended optimization replaces one still waiting for
-        its owner, a READY one blocks. Returns the portfolio and the id of the optimization it
-        superseded, if any. One replace() per evaluation: it is the hot path."""
+        its owner, a READY one blocks, and keeps its `origin` for a re-plan. Returns the
+        portfolio and the id of the optimization it superseded, if any. One replace() per evaluation: it is the hot path."""
         changes: dict[str, Any] = {}
         if waiting != self.waiting_for:
             changes["waiting_for"] = waiting
@@ -187,6 +190,7 @@ class Portfolio:
         if recommended:
             previous = self.awaiting_owner
             superseded = previous.optimization_id if previous is not None else None
+            changes["origin"] = origin
             if optimization.status is OptimizationStatus.AWAITING_OWNER:
                 changes["awaiting_owner"] = AwaitingOwner(
                     optimization.optimization_id, optimization.created_at
@@ -281,7 +285,21 @@ class Portfolio:
         """The blocking optimization's run is over; another optimization id changes nothing."""
         if self.blocked_by != optimization_id:
             return self
-        return replace(self, blocked_by=None, blocked_run_type=None, blocked_at=None)
+        return replace(self, blocked_by=None, blocked_run_type=None, blocked_at=None, origin=None)
+
+    def replanned(self, origin: Origin | None) -> Portfolio:
+        """Unblocked by a run stopped before any order left (re-plan): what its optimization
+        used up is given back (replan.py); what arrived meanwhile stays."""
+        if origin is None:
+            return self
+        return replace(
+            self,
+            last_automatic_optimization_day=origin.automatic_day,
+            funded=origin.funded or any(qty > 0 for qty in self.holdings.values()),
+            targets_changed=self.targets_changed or origin.targets_changed,
+            cooldown_waived=self.cooldown_waived or origin.cooldown_waived,
+            deferred=self.deferred or origin.deferred,
+        )
 
     def rebalanced(self, day: date) -> Portfolio:
         """A full rebalance completed on `day` (the cooldown's start); never moved back."""

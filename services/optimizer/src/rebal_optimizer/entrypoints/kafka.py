@@ -25,6 +25,7 @@ from rebal_schemas import (
     RebalanceRequested,
     RunCompleted,
     RunSettled,
+    TransactionSettled,
 )
 from rebal_schemas.topics import (
     MARKET_PRICES,
@@ -39,6 +40,7 @@ from rebal_schemas.topics import (
     REQUEST_REJECTED,
     RUN_COMPLETED,
     RUN_SETTLED,
+    TRANSACTION_SETTLED,
 )
 
 
@@ -122,7 +124,8 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         description="Every order is final: the executed trades are applied to holdings and cash "
         "once (CLIENT integration: to the optimizer's own book, then it waits for the client's "
         "holdings until `client_holdings_wait_seconds`); a full rebalance starts the cooldown. "
-        "Unblocks the portfolio only under `unblock_on=execution`.",
+        "Unblocks the portfolio only under `unblock_on=execution`. A `replan` run (stopped at its "
+        "start, prices moved) starts no cooldown and, when it unblocks, is planned again.",
         **options,
     )
     async def on_run_completed(event: RunCompleted) -> None:
@@ -132,11 +135,24 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         RUN_SETTLED.name,
         title="run.settled:optimizer",
         description="Every transaction is final: unblocks the portfolio (and applies the trades "
-        "if run.completed was not read yet; either order gives the same state).",
+        "if run.completed was not read yet; either order gives the same state). A `replan` run "
+        "is planned again at once under its optimization's trigger (reason REPLANNED).",
         **options,
     )
     async def on_run_settled(event: RunSettled) -> None:
         await handlers.run_settled(event)
+
+    @router.subscriber(  # type: ignore[untyped-decorator]
+        TRANSACTION_SETTLED.name,
+        title="transaction.settled:optimizer",
+        description="A late fill (`late`: executed after its run ended, not in its run.completed) "
+        "is applied to a PLATFORM portfolio's holdings and cash once per run and leg; the block "
+        "and the cooldown stay as they are. CLIENT portfolios and fills that are not late: "
+        "ignored.",
+        **options,
+    )
+    async def on_transaction_settled(event: TransactionSettled) -> None:
+        await handlers.transaction_settled(event)
 
     document_publishers(
         router,

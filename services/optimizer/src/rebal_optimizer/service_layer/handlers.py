@@ -62,6 +62,7 @@ from rebal_schemas import (
     RunInitiator,
     RunSettled,
     RunType,
+    TransactionSettled,
     TriggerReason,
 )
 from rebal_schemas.events.portfolio import PortfolioEvent
@@ -158,6 +159,9 @@ class OptimizerHandlers:
 
     async def run_settled(self, event: RunSettled) -> Outcome | None:
         return await self.lifecycle.run_settled(event, self.clock.now())
+
+    async def transaction_settled(self, event: TransactionSettled) -> Outcome | None:
+        return await self.lifecycle.transaction_settled(event)
 
     async def expire_due(self, now: datetime | None = None) -> int:
         """The clock-driven sweep: advisory optimizations past their deadline expire (returns

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from decimal import Decimal
 
 from rebal_optimizer.domain import (
     ExternalOrder,
@@ -82,21 +81,27 @@ def patched_settings(
     event: PortfolioSettingsChanged,
     skip: frozenset[str] = frozenset(),
 ) -> PortfolioSettings:
-    """Only the fields present in the event change; `model_id: null` ends a subscription.
-    Following a model and following own weights exclude each other: setting one clears the
-    other. `skip`: fields of the event not applied (a refused subscription's `model_id`)."""
+    """Only the fields present in the event change, and a null one does not either (a client
+    serializing the whole model sends every field, nulls included), except where null is the
+    contract's value: `model_id: null` ends a subscription, `target_weights: null` drops the own
+    weights. Following a model and following own weights exclude each other: setting one clears
+    the other. `skip`: fields of the event not applied (a refused subscription's `model_id`)."""
     present = event.model_fields_set - skip
     changes: dict[str, object] = {}
     for name in ("mandate", "broker_integration", "optimizer"):
         value = getattr(event, name)
         if name in present and value is not None:
             changes[name] = value.value
-    for name in ("fractional_trading", "min_order_notional", "invest_cash_threshold", "active"):
+    for name in (
+        "fractional_trading",
+        "min_order_notional",
+        "cash_buffer_percent",
+        "invest_cash_threshold",
+        "active",
+    ):
         value = getattr(event, name)
         if name in present and value is not None:
             changes[name] = value
-    if "cash_buffer_percent" in present:
-        changes["cash_buffer_percent"] = event.cash_buffer_percent or Decimal(0)
     if "model_id" in present:
         changes["model_id"] = event.model_id
         if event.model_id is not None:

@@ -1,24 +1,33 @@
-"""After an optimization exists: external submissions and the run's outcome (run.completed,
-run.settled: domain/runs.py). The owner's choice and the advisory expiry: owner.py.
+"""After an optimization exists: external submissions, the run's outcome (run.completed,
+run.settled: domain/runs.py) and its late fills (transaction.settled `late`). The owner's choice
+and the advisory expiry: owner.py.
 
-The run's outcome that unblocks the portfolio evaluates the calendar slot deferred while it was
-blocked (domain/deferral.py), once, in the same step."""
+The run's outcome that unblocks the portfolio evaluates, once, in the same step: a run stopped at
+its start because its prices moved (`replan`) again under its optimization's trigger, its decision
+record saying so (`REPLANNED`, the old run id); otherwise the calendar slot deferred while it was
+blocked (domain/deferral.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from rebal_optimizer.domain import (
+    Clamp,
     DomainError,
+    Initiator,
+    LateFill,
     PortfolioAccount,
     RunResult,
     RunStep,
+    Side,
     Trigger,
+    late_fill,
     run_completed,
     run_settled,
 )
 from rebal_optimizer.domain import TriggerReason as Why
+from rebal_optimizer.domain.reasons import REPLANNED
 from rebal_optimizer.service_layer import inputs, messages
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
 from rebal_optimizer.service_layer.ports import PortfolioQueries, ReferenceData
@@ -36,6 +45,7 @@ from rebal_schemas import (
     RunInitiator,
     RunSettled,
     RunType,
+    TransactionSettled,
     TriggerReason,
 )
 
@@ -167,13 +177,7 @@ class Lifecycle:
                     blocked_by=record.portfolio.blocked_by,
                 )
                 return None
-            for clamp in done.clamps:
-                log.warning(
-                    "executed sale exceeds the holding; clamped",
-                    symbol=clamp.symbol,
-                    delta=str(clamp.delta),
-                    held=str(clamp.held),
-                )
+            _log_clamps(done.clamps, "executed sale exceeds the holding; clamped")
             log.info(
                 "run outcome applied",
                 optimization_id=event.optimization_id,
@@ -181,6 +185,8 @@ class Lifecycle:
                 trades_applied=done.applied,
                 unblocked=done.unblocked,
             )
+            if done.replan is not None:
+                return await self._replan(done.account, done.replan, event, now)
             deferred = done.account.portfolio.deferred
             if not done.unblocked or deferred is None or not deferred.at_unblock:
                 return Outcome(done.account)
@@ -191,10 +197,73 @@ class Lifecycle:
 
         return await self._update(event, event.portfolio_id, step)
 
+    async def _replan(
+        self,
+        record: PortfolioAccount,
+        trigger: Trigger,
+        event: RunCompleted | RunSettled,
+        now: datetime,
+    ) -> Outcome:
+        """The run was stopped at its start (its prices moved) and nothing was sent: the
+        portfolio is planned again under its optimization's trigger (a deferred calendar slot
+        counts as the trigger's own when it is automatic). Always answered (`explicit`)."""
+        log.info("re-plan", run_id=event.run_id, trigger=str(trigger.reason))
+        replanned = Reason(code=REPLANNED, detail=f"run {event.run_id}: prices moved at its start")
+        system = trigger.initiated_from is Initiator.SYSTEM
+        answer = Answer(
+            event,
+            RunInitiator.system if system else RunInitiator.api,
+            explicit=True,
+            run_type=RunType(trigger.run_type.value)
+            if trigger.run_type
+            else RunType.full_rebalance,
+            trigger=TriggerReason(trigger.reason.value),
+            extra_reasons=(replanned,),
+        )
+        return await self.evaluator.evaluate(record, trigger, answer, now)
+
+    # -- transaction.settled (late fills) -------------------------------------------------------
+
+    async def transaction_settled(self, event: TransactionSettled) -> Outcome | None:
+        """A late fill (executed after its run ended, not in its run.completed) on the PLATFORM
+        book, once per run and leg; a CLIENT portfolio ignores it (the client's holdings snapshot
+        is the truth), as every fill that is not late (its run's outcome carries it)."""
+        if not event.late:
+            return None
+        fill = LateFill(
+            event.run_id,
+            event.leg,
+            event.symbol,
+            Side(event.side.value),
+            event.qty,
+            event.avg_price,
+        )
+
+        async def step(record: PortfolioAccount | None) -> Outcome | None:
+            assert record is not None
+            done = late_fill(record, fill)
+            if done is None:
+                log.info("late fill not applied: CLIENT book, or applied already", key=fill.key)
+                return None
+            _log_clamps(done.clamps, "late fill exceeds the holding or the cash; clamped")
+            log.info("late fill applied", key=fill.key, symbol=fill.symbol, side=str(fill.side))
+            return Outcome(done.account)
+
+        return await self._update(event, event.portfolio_id, step)
+
+
+def _log_clamps(clamps: Iterable[Clamp], message: str) -> None:
+    for clamp in clamps:
+        log.warning(message, symbol=clamp.symbol, delta=str(clamp.delta), held=str(clamp.held))
+
 
 def _result(event: RunCompleted | RunSettled) -> RunResult:
     return RunResult(
-        event.optimization_id, event.holdings_delta, event.cash_delta, event.last_execution_at
+        event.optimization_id,
+        event.holdings_delta,
+        event.cash_delta,
+        event.last_execution_at,
+        replan=event.replan,
     )
 
 

@@ -22,9 +22,13 @@ REJECTING_RULES = frozenset(
     {
         RejectionCode.PORTFOLIO_INACTIVE,
         RejectionCode.BLOCKED,
+        RejectionCode.AWAITING_CLIENT_HOLDINGS,
+        RejectionCode.EXTERNAL_OPTIMIZER,
         RejectionCode.OWN_WEIGHTS_WHILE_SUBSCRIBED,
         RejectionCode.MODEL_UNKNOWN,
+        RejectionCode.NO_TARGET_WEIGHTS,
         RejectionCode.MODEL_INACTIVE,
+        RejectionCode.MODEL_NEEDS_ADJUSTMENT,
         RejectionCode.DAILY_LIMIT,
         RejectionCode.COOLDOWN,
         RejectionCode.IN_BAND,
