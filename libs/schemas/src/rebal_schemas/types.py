@@ -186,6 +186,7 @@ SignedMoney = Annotated[Decimal, BoundedDecimal(CASH_PLACES, "any", "signed cash
 Money = Annotated[Decimal, BoundedDecimal(CASH_PLACES, "non_negative", "cash amount")]
 PositiveMoney = Annotated[Decimal, BoundedDecimal(CASH_PLACES, "positive", "cash amount")]
 Percent = Annotated[Decimal, BoundedDecimal(PERCENT_PLACES, "positive", "percent")]
+PercentOrZero = Annotated[Decimal, BoundedDecimal(PERCENT_PLACES, "non_negative", "percent")]
 """Alpaca's weight/band percent: positive, at most two decimals."""
 
 

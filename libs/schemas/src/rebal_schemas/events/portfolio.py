@@ -13,7 +13,7 @@ from rebal_schemas.types import (
     MAX_POSITIONS,
     EntityId,
     Money,
-    Percent,
+    PercentOrZero,
     PositiveMoney,
     SignedMoney,
     SignedQuantity,
@@ -46,7 +46,9 @@ class PortfolioSettingsChanged(PortfolioEvent):
     target_weights: Weights | None = None
     fractional_trading: bool | None = None
     min_order_notional: PositiveMoney | None = None
-    cash_buffer_percent: Percent | None = None
+    cash_buffer_percent: PercentOrZero | None = Field(
+        default=None, description="0 removes the buffer; null leaves it unchanged"
+    )
     invest_cash_threshold: Money | None = None
     active: bool | None = None
     base_currency: Literal["USD"] = "USD"
