@@ -69,14 +69,21 @@ async def publish_and_wait(
         await consumer.stop()
 
 
-async def _partitions(consumer: Any, topic: str) -> set[int]:
-    found = consumer.partitions_for_topic(topic)
-    if not found:
-        await consumer.topics()  # loads the cluster's metadata
+async def _partitions(consumer: Any, topic: str, wait: float = 10.0) -> set[int]:
+    """The topic's partitions, once the cluster's metadata has them (a topic just created may
+    take a moment to appear)."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
         found = consumer.partitions_for_topic(topic)
-    if not found:
-        raise LookupError(f"topic {topic} does not exist")
-    return set(found)
+        if not found:
+            # aiokafka has no public call that refreshes the consumer's own metadata.
+            cluster = await consumer._client.fetch_all_metadata()
+            found = cluster.partitions_for_topic(topic)
+        if found:
+            return set(found)
+        if asyncio.get_running_loop().time() > deadline:
+            raise LookupError(f"topic {topic} does not exist")
+        await asyncio.sleep(0.2)
 
 
 async def _first_answer(consumer: Any, request_id: str) -> Answer:
