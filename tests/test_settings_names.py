@@ -12,7 +12,8 @@ from pydantic_settings import EnvSettingsSource
 
 from rebal_optimizer.settings import OptimizerSettings
 from rebal_order_router.settings import RouterSettings
-from rebal_runtime.settings import GROUPS, RuntimeSettings, effective_settings
+from rebal_runtime.settings import RuntimeSettings, effective_settings
+from rebal_runtime.settings_groups import GROUPS
 from rebal_scheduler.settings import SchedulerSettings
 from rebal_settlement_tracker.settings import SettlementSettings
 

@@ -44,7 +44,8 @@ from aiokafka.errors import (
 from rebal_runtime.backoff import Backoff
 from rebal_runtime.kafka_security import aiokafka_security
 from rebal_runtime.log import get_logger
-from rebal_runtime.settings import OutboxSettings, RuntimeSettings
+from rebal_runtime.settings import RuntimeSettings
+from rebal_runtime.settings_groups import OutboxSettings
 from rebal_runtime.signing import signer_from_settings
 from rebal_runtime.store.port import DocumentStore, OutboxMessage, PendingMessage
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from rebal_runtime.settings import GROUPS, RuntimeSettings, effective_settings
+from rebal_runtime.settings import RuntimeSettings, effective_settings
+from rebal_runtime.settings_groups import GROUPS
 
 
 def flat_names(settings_class: type[RuntimeSettings]) -> set[str]:

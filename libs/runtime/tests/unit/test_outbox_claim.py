@@ -16,7 +16,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from rebal_runtime.outbox import OutboxRelay, PublishIncomplete, permanent_failure
-from rebal_runtime.settings import OutboxSettings
+from rebal_runtime.settings_groups import OutboxSettings
 from rebal_runtime.store import Commit, DocumentStore, InMemoryStore, OutboxMessage
 from rebal_runtime.store.sqlite import SqliteStore
 
