@@ -23,7 +23,8 @@ from rebal_demo.scenario import INITIAL_PRICES
 
 from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_runtime.calendar import NEW_YORK
-from rebal_runtime.stack import ServiceProcess, Stack
+from rebal_runtime.processes import ServiceProcess
+from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_runtime.topics_admin import ensure_topics
