@@ -13,7 +13,7 @@ TANSU_SMOKE := libs/runtime/tests/integration/test_delivery_guarantees.py \
 	libs/runtime/tests/integration/test_batch_consume.py tests/e2e/test_demo_day.py
 
 .PHONY: help install test test-fast test-repeat lint format asyncapi dev prod-like demo bench \
-	compose-check kafka-jars ferretdb clean
+	compose-check kafka-jars ferretdb clean fuzz
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,10 @@ test-repeat: install kafka-jars ferretdb ## Run the whole-stack suites REPEAT ti
 
 test-fast: install ferretdb ## Unit and contract tests only (no Kafka broker; the contract suite runs over FerretDB too)
 	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS) libs/schemas libs/runtime/tests/contract services/*/tests/unit
+
+FUZZ_EXAMPLES ?= 300
+fuzz: install ## Fuzz the api from its OpenAPI document (schemathesis), FUZZ_EXAMPLES per operation (CI: 30)
+	REBAL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -p no:cacheprovider services/api/tests/integration/test_openapi_fuzz.py
 
 kafka-jars: ## Fetch the Apache Kafka broker jars from Maven Central into var/kafka/ (cached; Java 17 + Maven)
 	bash scripts/fetch-kafka.sh

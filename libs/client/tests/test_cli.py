@@ -70,12 +70,12 @@ def test_portfolio_settings_only_carry_what_was_given(capsys: pytest.CaptureFixt
     )
     assert code == 0
     assert isinstance(body, dict)
-    assert (
-        body["mandate"],
-        body["model_id"],
-        body["fractional_trading"],
-        body["broker_integration"],
-    ) == ("ADVISORY", "balanced", False, None)
+    assert (body["mandate"], body["model_id"], body["fractional_trading"]) == (
+        "ADVISORY",
+        "balanced",
+        False,
+    )
+    assert "broker_integration" not in body and "cash_buffer_percent" not in body
 
 
 def test_withdraw_full_and_decide(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,8 @@ rebal portfolio pf-1 --mandate DISCRETIONARY --broker-integration PLATFORM --opt
 rebal deposit pf-1 10000.00
 rebal cancel pf-1 RUN_ID     # waits for the answer: accepted, or refused with the reason
 rebal follow run.completed --json
+rebal runs --status COMPLETED_SUCCESS --api-env var/dev/api.env   # reads, from the api
+rebal show pf-1; rebal optimization pf-1
 
 On a secured Kafka the CLI authenticates from the environment, as the services do:
 REBAL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT REBAL_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
@@ -21,10 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
 from rebal_client import builders
 from rebal_client.answers import Answer, publish_and_wait
+from rebal_client.api_reads import READS, read
 from rebal_client.cli_args import parser
 from rebal_client.kafka import KafkaConnection, KafkaCredentialsMissing, Publisher, follow
 from rebal_client.render import render_event
@@ -220,8 +224,11 @@ async def _publish(a: argparse.Namespace, event: Event) -> Answer | None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
+    """`transport`: how the reads reach the api (tests give a fake one)."""
     args = parser(__doc__ or "", DEFAULT_FOLLOW).parse_args(argv)
+    if args.command in READS:
+        return read(args, transport)
     try:
         if args.command == "follow":
             asyncio.run(_follow(args))

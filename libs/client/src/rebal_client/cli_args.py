@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from rebal_schemas import TOPICS
 
@@ -111,6 +112,36 @@ def parser(description: str, follow_default: Sequence[str]) -> argparse.Argument
     raw = sub.add_parser("publish", help="validate and publish raw JSON on a topic")
     raw.add_argument("topic", choices=sorted(TOPICS))
     raw.add_argument("file", help="a JSON file, or - for standard input")
+
+    api = argparse.ArgumentParser(add_help=False)
+    api.add_argument("--api", metavar="URL", help="the api (default REBAL_API_URL, else :8000)")
+    api.add_argument(
+        "--api-env",
+        type=Path,
+        metavar="FILE",
+        help="REBAL_API_URL/_KEY/_SECRET lines, e.g. var/dev/api.env (key and secret otherwise "
+        "from the environment)",
+    )
+    api.add_argument("--json", action="store_true", help="print the api's JSON instead")
+    runs = sub.add_parser("runs", parents=[api], help="list runs from the api, newest first")
+    runs.add_argument("--status", help="QUEUED, IN_PROGRESS, COMPLETED_SUCCESS, ...")
+    runs.add_argument("--account", help="the Alpaca account id (a UUID)")
+    runs.add_argument(
+        "--type", dest="run_type", choices=["full_rebalance", "invest_cash", "partial_liquidation"]
+    )
+    runs.add_argument("--limit", type=int, default=50)
+    show = sub.add_parser(
+        "show", parents=[api], help="a portfolio from the api: holdings, cash, settings, block"
+    )
+    show.add_argument("portfolio_id")
+    o = sub.add_parser(
+        "optimization",
+        parents=[api],
+        help="a portfolio's latest optimization with its decision record (--list: all)",
+    )
+    o.add_argument("portfolio_id")
+    o.add_argument("--list", action="store_true", help="list its optimizations, newest first")
+    o.add_argument("--limit", type=int, default=20)
 
     f = sub.add_parser("follow", help="follow topics as a table, or JSON lines with --json")
     f.add_argument("topics", nargs="*", default=list(follow_default))

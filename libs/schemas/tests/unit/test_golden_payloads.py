@@ -133,3 +133,16 @@ def test_a_fallback_replaces_a_held_symbol_with_one_the_model_does_not_hold() ->
     for fallbacks in ({"ZZZ": "YYY"}, {held[0]: held[0]}, {held[0]: held[-1]}):
         with pytest.raises(SchemaViolation, match="fallback"):
             decode("model.updated", json.dumps({**payload, "fallbacks": fallbacks}).encode())
+
+
+def test_a_settings_patch_carries_only_the_settings_it_was_given() -> None:
+    from rebal_schemas import PortfolioSettingsChanged
+
+    patch = json.loads(encode(PortfolioSettingsChanged(portfolio_id="pf-1", active=False)))
+    assert {"model_id", "target_weights", "cash_buffer_percent"}.isdisjoint(patch)
+    assert patch["active"] is False
+    # Given as null on purpose: kept, since `model_id: null` ends the subscription.
+    unsubscribe = json.loads(encode(PortfolioSettingsChanged(portfolio_id="pf-1", model_id=None)))
+    assert unsubscribe["model_id"] is None
+    again = decode("portfolio.patched", json.dumps(unsubscribe).encode())
+    assert "model_id" in again.model_fields_set

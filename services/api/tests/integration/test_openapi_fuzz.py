@@ -33,7 +33,6 @@ from rebal_schemas import (
     OptimizationStatus,
     PortfolioSettingsChanged,
     Reason,
-    TransactionSettled,
 )
 
 from ..unit import rebal_events as rebal
@@ -82,17 +81,7 @@ def _seed() -> dict[str, list[str]]:
         rebal.ready("ORUN", "pf-1", "acct-1", START),
         rebal.queued("ORUN", "pf-1", "acct-1", START),
         rebal.completed("ORUN", "pf-1", "acct-1", START),
-        TransactionSettled(
-            run_id="ORUN",
-            portfolio_id="pf-1",
-            leg=0,
-            symbol="SPY",
-            side="buy",
-            qty="1.2",
-            avg_price="500",
-            trade_date=START.date(),
-            settlement_date=START.date(),
-        ),
+        rebal.leg_settled("ORUN", "pf-1", START),
         rebal.created("OSYS", ACCOUNT, ACCOUNT, START),
         rebal.ready("OSYS", ACCOUNT, ACCOUNT, START),
         waiting,
@@ -108,9 +97,7 @@ def _seed() -> dict[str, list[str]]:
 
 
 KNOWN = _seed()
-schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(
-    path="/v2/events/rebalancer"
-)
+schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path="/v2/events/rebalancer")
 
 
 @schema.hook

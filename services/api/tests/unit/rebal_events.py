@@ -23,6 +23,7 @@ from rebal_schemas import (
     RunSettled,
     RunStatus,
     RunType,
+    TransactionSettled,
     TransactionStatus,
     TriggerReason,
     Weight,
@@ -177,4 +178,19 @@ def settled(run_id: str, portfolio_id: str, account_id: str, at: datetime) -> Ru
         status=RunStatus.COMPLETED_SUCCESS,
         settled_at=at,
         producer="settlement-tracker",
+    )
+
+
+def leg_settled(run_id: str, portfolio_id: str, at: datetime, days: int = 0) -> TransactionSettled:
+    """Leg 0 of `completed` (1.2 SPY at 500) settled `days` after its trade date."""
+    return TransactionSettled(
+        run_id=run_id,
+        portfolio_id=portfolio_id,
+        leg=0,
+        symbol="SPY",
+        side="buy",
+        qty="1.2",
+        avg_price="500",
+        trade_date=at.date(),
+        settlement_date=(at + timedelta(days=days)).date(),
     )

@@ -14,7 +14,6 @@ from rebal_schemas import (
     RunSettled,
     RunStatus,
     SettledTransaction,
-    TransactionSettled,
     TransactionStatus,
 )
 
@@ -114,17 +113,7 @@ async def test_transactions_planned_executed_settled(harness: Harness) -> None:
     assert planned["id"] == "ORUN-0" and planned["order_status"] is None
     # the settlement of the leg may come before the run's completion (another topic)
     await harness.consume(
-        TransactionSettled(
-            run_id="ORUN",
-            portfolio_id=PID,
-            leg=0,
-            symbol="SPY",
-            side="buy",
-            qty="1.2",
-            avg_price="500",
-            trade_date=START.date(),
-            settlement_date=(START + timedelta(days=1)).date(),
-        ),
+        rebal.leg_settled("ORUN", PID, START, days=1),
         rebal.completed("ORUN", PID, ACCT, START),
     )
     [row] = (await harness.http.get(f"{BASE}/{PID}/transactions")).json()["transactions"]

@@ -57,13 +57,20 @@ async def test_patch_creates_and_sends_only_the_settings_given(harness: Harness)
     assert (await harness.http.get(f"{BASE}/pf-1")).json() == answer.json()
 
 
-async def test_a_null_resets_as_on_the_topic(harness: Harness) -> None:
-    await created(harness, cash_buffer_percent="3")
-    answer = await harness.http.patch(
+async def test_nulls_read_as_the_optimizer_reads_them(harness: Harness) -> None:
+    """null leaves the cash buffer unchanged, 0 removes it; `model_id: null` unsubscribes."""
+    model = await harness.portfolio()
+    await created(harness, model_id=model["rebal_model_id"], cash_buffer_percent="3")
+    kept = await harness.http.patch(
         f"{BASE}/pf-1", json={"settings": {"cash_buffer_percent": None}}
     )
-    assert answer.json()["settings"]["cash_buffer_percent"] == "0"
+    assert kept.json()["settings"]["cash_buffer_percent"] == "3"
     assert wire(harness)[-1]["cash_buffer_percent"] is None
+    zero = await harness.http.patch(f"{BASE}/pf-1", json={"settings": {"cash_buffer_percent": 0}})
+    assert zero.status_code == 202 and zero.json()["settings"]["cash_buffer_percent"] == "0"
+    left = await harness.http.patch(f"{BASE}/pf-1", json={"settings": {"model_id": None}})
+    assert left.json()["settings"]["model_id"] is None
+    assert (await harness.http.get("/v1/rebalancing/subscriptions")).json()["subscriptions"] == []
 
 
 async def test_a_subscription_names_only_what_it_sets(harness: Harness) -> None:

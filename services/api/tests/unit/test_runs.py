@@ -13,7 +13,6 @@ from rebal_schemas import (
     RunCancelRequested,
     RunInitiator,
     RunType,
-    TransactionSettled,
 )
 
 from . import rebal_events as rebal
@@ -63,17 +62,7 @@ async def test_a_system_run_reads_as_alpacas_run_with_its_orders(harness: Harnes
     assert got["last_rebalanced_at"] == run["completed_at"]
     await harness.consume(
         rebal.settled("OABC", ACCOUNT, ACCOUNT, START + timedelta(days=1)),
-        TransactionSettled(
-            run_id="OABC",
-            portfolio_id=ACCOUNT,
-            leg=0,
-            symbol="SPY",
-            side="buy",
-            qty="1.2",
-            avg_price="500",
-            trade_date=START.date(),
-            settlement_date=START.date(),
-        ),
+        rebal.leg_settled("OABC", ACCOUNT, START),
     )
     after = (await harness.http.get(f"{RUNS}/{run['id']}")).json()
     assert after["settled_at"] is not None and after["orders"][0]["transaction_status"] == "SETTLED"

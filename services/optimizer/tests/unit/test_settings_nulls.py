@@ -4,19 +4,23 @@ keep their contract meaning (null ends the subscription / drops the own weights)
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal as D
 
 from rebal_schemas import PortfolioSettingsChanged, decode, encode
+from rebal_schemas.events.portfolio import PATCHABLE_SETTINGS
 from rebal_schemas.topics import PORTFOLIO_PATCHED
 
 from .conftest import Env
 
 
 def with_every_field(**given: object) -> PortfolioSettingsChanged:
-    """The event as the wire carries it from such a client: `encode` writes every field."""
+    """The event as the wire carries it from such a client: every setting, nulls included
+    (`encode` itself writes only the settings given)."""
     event = PortfolioSettingsChanged(portfolio_id="p1", **given)  # type: ignore[arg-type]
-    decoded = decode(PORTFOLIO_PATCHED.name, encode(event))
+    wire = {name: None for name in PATCHABLE_SETTINGS} | json.loads(encode(event))
+    decoded = decode(PORTFOLIO_PATCHED.name, json.dumps(wire).encode())
     assert isinstance(decoded, PortfolioSettingsChanged)
     assert {"cash_buffer_percent", "mandate", "active"} <= decoded.model_fields_set
     return decoded

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from rebal_schemas.enums import BrokerIntegration, Mandate, OptimizerMode
 from rebal_schemas.envelope import Event
@@ -26,6 +32,24 @@ TOPIC = "portfolio.patched"
 class PortfolioEvent(Event):
     TOPIC = TOPIC
     portfolio_id: EntityId
+
+
+PATCHABLE_SETTINGS = frozenset(
+    {
+        "account_id",
+        "mandate",
+        "broker_integration",
+        "optimizer",
+        "model_id",
+        "target_weights",
+        "fractional_trading",
+        "min_order_notional",
+        "cash_buffer_percent",
+        "invest_cash_threshold",
+        "active",
+    }
+)
+"""The settings a `portfolio.settings_changed` patches (present = changed, absent = kept)."""
 
 
 class PortfolioSettingsChanged(PortfolioEvent):
@@ -52,6 +76,16 @@ class PortfolioSettingsChanged(PortfolioEvent):
     invest_cash_threshold: Money | None = None
     active: bool | None = None
     base_currency: Literal["USD"] = "USD"
+
+    @model_serializer(mode="wrap")
+    def _only_what_was_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A patch says only what it changes: a setting the producer did not give is left out of
+        # the JSON, since `null` means something for some of them (`model_id: null` ends the
+        # subscription). A setting given as None stays, as an explicit null.
+        data: dict[str, Any] = handler(self)
+        for name in PATCHABLE_SETTINGS - self.model_fields_set:
+            data.pop(name, None)
+        return data
 
     @model_validator(mode="after")
     def _one_target(self) -> PortfolioSettingsChanged:

@@ -11,6 +11,7 @@ Stream event ids are ULIDs, as Alpaca's are: the time they were recorded and 80 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -41,11 +42,14 @@ def ulid_uuid(text: str | None) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def to_uuid(kind: str, rebal_id: str) -> str:
-    """The Alpaca id of rebal's `rebal_id` of this `kind` (model, account, run, order...)."""
+    """The Alpaca id of rebal's `rebal_id` of this `kind` (model, account, run, order...);
+    remembered, since every answer about a run names several (a pure function)."""
     return canonical_uuid(rebal_id) or ulid_uuid(rebal_id) or name_uuid(kind, rebal_id)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_uuid(kind: str, name: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{kind}:{name}"))
 

@@ -80,9 +80,9 @@ def settings_patched(
     at: datetime,
 ) -> PortfolioView:
     """`portfolio.settings_changed` with the fields it names (`present`, null included), as the
-    optimizer applies them: null keeps a switch, resets the cash buffer, ends a subscription
-    (`model_id`) or the own weights (`target_weights`); a model and own weights exclude each
-    other. Creates the portfolio on first sight."""
+    optimizer applies them: null leaves a setting unchanged (a cash buffer of 0 removes it),
+    except that it ends a subscription (`model_id`) or the own weights (`target_weights`); a
+    model and own weights exclude each other. Creates the portfolio on first sight."""
     view = current or PortfolioView(portfolio_id, None, SettingsView(), at, at)
     changes: dict[str, Any] = {
         name: value
@@ -95,12 +95,11 @@ def settings_patched(
             "optimizer",
             "fractional_trading",
             "min_order_notional",
+            "cash_buffer_percent",
             "invest_cash_threshold",
             "active",
         }
     }
-    if "cash_buffer_percent" in present:
-        changes["cash_buffer_percent"] = present["cash_buffer_percent"] or ZERO
     if "model_id" in present:
         changes["model_id"] = present["model_id"]
         if present["model_id"] is not None:

@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse as StarletteJSON
+from fastapi.responses import Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
@@ -37,6 +39,13 @@ cash, settings, block state, optimizations with their decision record, transacti
 withdrawals, the owner's choice) over rebal's topics: reads from the api's projection of the
 public topics, writes as events (model.updated, portfolio.patched, rebalance.requested,
 optimization.decided, run.cancel_requested). Every write takes an `Idempotency-Key`."""
+
+
+class JSONResponse(StarletteJSON):
+    """JSON by orjson: the same compact UTF-8 text, several times faster for a page of runs."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from rebal_api.entrypoints.http_app import Services, answer, parse_id
+from rebal_api.entrypoints.http_app import JSONResponse, Services, answer, parse_id
 from rebal_api.entrypoints.routes_portfolios import ERRORS, IdempotencyKey
 from rebal_api.entrypoints.schemas_investsuite import (
     DecisionIn,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from rebal_api.domain import alpaca
-from rebal_api.entrypoints.http_app import Services, answer, deleted, parse_uuid
+from rebal_api.entrypoints.http_app import JSONResponse, Services, answer, deleted, parse_uuid
 from rebal_api.entrypoints.schemas import (
     ErrorOut,
     PortfolioIn,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from rebal_api.domain import alpaca
 from rebal_api.domain.views import RunRequest
-from rebal_api.entrypoints.http_app import Services, answer, deleted, parse_uuid
+from rebal_api.entrypoints.http_app import JSONResponse, Services, answer, deleted, parse_uuid
 from rebal_api.entrypoints.routes_portfolios import ERRORS, IdempotencyKey
 from rebal_api.entrypoints.schemas import RunIn, RunOut, RunsOut
 from rebal_api.service_layer.commands import RunInput

@@ -25,8 +25,9 @@ TransactionStatus = Literal[
 
 
 class SettingsIn(Incoming):
-    """Only the fields given change; null resets a field as on the topic (`cash_buffer_percent`
-    to 0, `model_id` ends the subscription, `target_weights` drops the own weights)."""
+    """Only the fields given change. As on the topic, null leaves a setting unchanged except
+    `model_id` (null ends the subscription) and `target_weights` (null drops the own weights);
+    a `cash_buffer_percent` of 0 removes the buffer."""
 
     mandate: Literal["ADVISORY", "DISCRETIONARY"] | None = None
     broker_integration: Literal["PLATFORM", "CLIENT"] | None = None

@@ -26,6 +26,7 @@ from rebal_api.domain import optimizations as opt
 from rebal_api.domain import portfolio_book as book
 from rebal_api.domain.portfolio_book import PortfolioView
 from rebal_api.service_layer import translate
+from rebal_api.service_layer.book_projection import applied
 from rebal_api.service_layer.book_queries import BookQueries
 from rebal_api.service_layer.command_base import EventCommands, SettingsPatch
 from rebal_api.service_layer.errors import NotFound, Unprocessable
@@ -75,8 +76,7 @@ class BookCommands(EventCommands):
                 deposit_id=deposit_id,
                 **self._envelope(),
             )
-            after = book.cash_deposited(current, event.amount, deposit_id, event.occurred_at)
-            return await self._accepted(after or current), [event]
+            return await self._accepted(applied(current, event) or current), [event]
 
         return await self.writes.perform(key, print_, decide)
 
@@ -92,9 +92,7 @@ class BookCommands(EventCommands):
                 full=full,
                 **self._envelope(),
             )
-            asked = None if event.full else event.amount
-            after = book.withdrawal_requested(current, asked, event.occurred_at)
-            return await self._accepted(after), [event]
+            return await self._accepted(applied(current, event)), [event]
 
         return await self.writes.perform(key, print_, decide)
 
@@ -130,27 +128,16 @@ class BookCommands(EventCommands):
                 view = book.settings_patched(view, portfolio_id, present, settings.occurred_at)
                 events.append(settings)
             if data.holdings is not None:
-                now = self.clock.now()
                 holdings = self._valid(
                     wire.HoldingsReported,
                     portfolio_id=portfolio_id,
                     mode="snapshot",
-                    as_of=data.holdings.as_of or now,
+                    as_of=data.holdings.as_of or self.clock.now(),
                     holdings=dict(data.holdings.holdings),
                     cash=data.holdings.cash,
                     **self._envelope(),
                 )
-                view = (
-                    book.holdings_reported(
-                        view,
-                        holdings.holdings,
-                        snapshot=True,
-                        cash=holdings.cash,
-                        as_of=holdings.as_of,
-                        at=now,
-                    )
-                    or view
-                )
+                view = applied(view, holdings) or view
                 events.append(holdings)
             return await self._accepted(view), events
 

@@ -13,9 +13,23 @@ from rebal_api.service_layer import translate
 from rebal_api.service_layer.ports import ReadModel
 from rebal_api.service_layer.run_projection import changed
 from rebal_runtime.clock import Clock
-from rebal_runtime.repository import Outcome, Step, Work
+from rebal_runtime.repository import Outcome, Work
 
 Patch = wire.HoldingsReported | wire.CashDeposited | wire.WithdrawalRequested
+
+
+def applied(current: PortfolioView | None, event: Patch) -> PortfolioView | None:
+    """A holdings report, a deposit or a withdrawal request on the portfolio's book (None:
+    an unknown portfolio, or nothing changed)."""
+    at = event.occurred_at
+    if isinstance(event, wire.HoldingsReported):
+        snapshot = event.mode == "snapshot"
+        return book.holdings_reported(
+            current, event.holdings, snapshot=snapshot, cash=event.cash, as_of=event.as_of, at=at
+        )
+    if isinstance(event, wire.CashDeposited):
+        return book.cash_deposited(current, event.amount, event.deposit_id, at)
+    return book.withdrawal_requested(current, None if event.full else event.amount, at)
 
 
 class BookProjection:
@@ -39,28 +53,9 @@ class BookProjection:
         await self.read.portfolios.update_many([work(e) for e in events])
 
     async def patched(self, event: Patch) -> None:
-        at = event.occurred_at
-        step: Step[PortfolioView]
-        if isinstance(event, wire.HoldingsReported):
-            snapshot = event.mode == "snapshot"
-            step = lambda current: changed(  # noqa: E731
-                book.holdings_reported(
-                    current,
-                    event.holdings,
-                    snapshot=snapshot,
-                    cash=event.cash,
-                    as_of=event.as_of,
-                    at=at,
-                )
-            )
-        elif isinstance(event, wire.CashDeposited):
-            step = lambda current: changed(  # noqa: E731
-                book.cash_deposited(current, event.amount, event.deposit_id, at)
-            )
-        else:
-            amount = None if event.full else event.amount
-            step = lambda current: changed(book.withdrawal_requested(current, amount, at))  # noqa: E731
-        await self.read.portfolios.update(event.portfolio_id, event.event_id, step)
+        await self.read.portfolios.update(
+            event.portfolio_id, event.event_id, lambda current: changed(applied(current, event))
+        )
 
     # -- optimizations and the block ---------------------------------------------------------
 

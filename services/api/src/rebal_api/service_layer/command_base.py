@@ -42,10 +42,10 @@ _PATCHED = frozenset(wire.PortfolioSettingsChanged.model_fields) - frozenset(
 class SettingsPatch(wire.PortfolioSettingsChanged):
     """`portfolio.settings_changed` on the wire with only the settings it was given.
 
-    `rebal_schemas.encode` writes every field, nulls included, and every consumer applies a
-    field the JSON names: `cash_buffer_percent: null` resets the buffer to 0, `model_id: null`
-    ends a subscription, `target_weights: null` drops the own weights (the optimizer's
-    `patched_settings`). So the api's settings events leave out what the client did not give."""
+    `rebal_schemas.encode` writes every field, nulls included, and the optimizer applies a null
+    the JSON names for two fields: `model_id: null` ends a subscription, `target_weights: null`
+    drops the own weights (its `patched_settings`; other nulls leave a setting unchanged). So
+    the api's settings events leave out what the client did not give."""
 
     @model_serializer(mode="wrap")
     def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
