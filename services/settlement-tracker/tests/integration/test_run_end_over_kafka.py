@@ -82,6 +82,10 @@ async def test_a_signed_stop_cancels_the_run_and_a_forged_one_is_dead_lettered(
             )
             await settled.wait_for(lambda evs: bool(of_run(events.run_id, RunSettled)(evs)))
             [letter] = forged_letters(await dead.wait_for(lambda evs: bool(forged_letters(evs))))
+            # The status change travels on its own topic: waited for, not assumed read yet.
+            await statuses.wait_for(
+                lambda evs: any(e.status is RunStatus.CANCELED for e in ended(evs))
+            )
         finally:
             await relay.stop()
         await statuses.settle(0.3)
