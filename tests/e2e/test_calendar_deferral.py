@@ -16,15 +16,12 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-import httpx
 import pytest
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.book import balanced_account
 from rebal_demo.scenario import INITIAL_PRICES
 
-from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
@@ -47,6 +44,7 @@ from rebal_schemas import (
     Weight,
 )
 
+from .broker_helpers import publish_consumed, simulator
 from .conftest import logs
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -72,20 +70,6 @@ def stack(
         yield running
     finally:
         running.stop()
-
-
-def simulator(stack: Stack, path: str, body: Any = None) -> Any:
-    url = f"http://127.0.0.1:{stack.simulator_port}{path}"
-    response = httpx.post(url, json=body, headers=stack.simulator_admin_headers(), timeout=10)
-    response.raise_for_status()
-    return response.json()
-
-
-async def publish_consumed(bootstrap: str, *events: Event) -> None:
-    """Publish, then wait until the optimizer's group has read all of it."""
-    async with Publisher(bootstrap) as publisher:
-        ends = await publisher.publish_tracked(events)
-    await wait_until_consumed(bootstrap, "optimizer", ends, timeout=120)
 
 
 def model(day: int) -> ModelUpdated:
@@ -157,7 +141,7 @@ def test_a_quarterly_slot_blocked_by_an_open_run_rebalances_once_when_the_run_se
         # SPY +20 %: 64 % of the portfolio against 60 (no drift band: nothing acts on it alone)
         spy_up = PriceUpdated(symbol="SPY", price=Decimal("600.00"), as_of=datetime.now(UTC))
         await publish_consumed(bootstrap, spy_up)
-        simulator(stack, "/admin/config", {"fill_mode": "partial"})
+        simulator(stack, "POST", "/admin/config", {"fill_mode": "partial"})
         async with (
             TopicReader(bootstrap, OptimizationCreated.TOPIC) as created,
             TopicReader(bootstrap, RunCompleted.TOPIC) as completed,
@@ -179,8 +163,8 @@ def test_a_quarterly_slot_blocked_by_an_open_run_rebalances_once_when_the_run_se
 
             # The day ends: what rests expires, the run completes adjusted and settles (T+0),
             # and the slot's rebalance runs by itself, its orders filled in full.
-            simulator(stack, "/admin/config", {"fill_mode": "immediate"})
-            simulator(stack, "/admin/end-of-day")
+            simulator(stack, "POST", "/admin/config", {"fill_mode": "immediate"})
+            simulator(stack, "POST", "/admin/end-of-day")
             stage.append("end of day")
             await completed.wait_for(
                 lambda evs: len([e for e in evs if isinstance(e, RunCompleted)]) >= 2, timeout=90

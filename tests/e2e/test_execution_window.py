@@ -13,39 +13,29 @@ canceled_mid_run).
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
 
-from rebal_client.kafka import Publisher
 from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_schemas import (
-    BrokerIntegration,
-    Event,
-    OptimizationReady,
     OrderClosed,
     OrderFilled,
-    PlannedOrder,
     PriceUpdated,
-    RunCancelRequested,
     RunExecutionQueued,
     RunExecutionStarted,
     RunExecutionStopped,
-    RunType,
 )
 
+from .broker_helpers import broker_orders, cancel, of, publish, ready, simulator, until
 from .conftest import logs
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -82,73 +72,10 @@ def stack(
         running.stop()
 
 
-def ready(run_id: str, *orders: tuple[int, str, str, str, str]) -> OptimizationReady:
-    """orders: (leg, symbol, side, qty, expected price)."""
-    return OptimizationReady(
-        event_id=f"ready-{run_id}",
-        optimization_id=run_id,
-        portfolio_id=f"pf-{run_id}",
-        account_id=f"acct-{run_id}",
-        run_type=RunType.full_rebalance,
-        broker_integration=BrokerIntegration.PLATFORM,
-        orders=tuple(
-            PlannedOrder(
-                leg=leg,
-                symbol=symbol,
-                side=side,  # type: ignore[arg-type]
-                qty=Decimal(qty),
-                expected_price=Decimal(price),
-            )
-            for leg, symbol, side, qty, price in orders
-        ),
-        correlation_id=run_id,
-        producer="optimizer",
-    )
-
-
-def cancel(run_id: str) -> RunCancelRequested:
-    return RunCancelRequested(
-        event_id=f"cancel-{run_id}",
-        run_id=run_id,
-        portfolio_id=f"pf-{run_id}",
-        reason="owner canceled",
-        producer="client",
-    )
-
-
-async def publish(bootstrap: str, *events: Event) -> None:
-    async with Publisher(bootstrap) as publisher:
-        await publisher.publish_many(events)
-
-
-def simulator(stack: Stack, method: str, path: str, body: Any = None) -> Any:
-    url = f"http://127.0.0.1:{stack.simulator_port}{path}"
-    headers = stack.simulator_admin_headers()
-    response = httpx.request(method, url, json=body, headers=headers, timeout=10)
-    response.raise_for_status()
-    return response.json()
-
-
-def broker_orders(stack: Stack) -> dict[str, dict[str, Any]]:
-    return {o["client_order_id"]: o for o in simulator(stack, "GET", "/admin/orders")["orders"]}
-
-
 def stored_ids(db: Path, collection: str) -> set[str]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
         rows = conn.execute("SELECT id FROM documents WHERE collection = ?", (collection,))
         return {row[0] for row in rows}
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.1)
-
-
-def of(events: list[Event], kind: type[Event], run_id: str) -> list[Any]:
-    return [e for e in events if isinstance(e, kind) and getattr(e, "run_id", None) == run_id]
 
 
 async def test_runs_ready_at_night_queue_start_after_the_opening_and_cancel(stack: Stack) -> None:

@@ -21,7 +21,6 @@ from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.book import balanced_account
 from rebal_demo.scenario import INITIAL_PRICES
 
-from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.processes import ServiceProcess
 from rebal_runtime.stack import Stack
@@ -47,6 +46,7 @@ from rebal_schemas import (
     key_of,
 )
 
+from .broker_helpers import publish_consumed
 from .conftest import logs
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -94,13 +94,6 @@ def start_scheduler(stack: Stack, fires_at: datetime) -> None:
     process.start(stack.var_dir, echo=False)
     stack.processes.append(process)
     stack.wait_ready(120)
-
-
-async def publish_consumed(bootstrap: str, *events: Event) -> None:
-    """Publish, then wait until the optimizer's group has read all of it."""
-    async with Publisher(bootstrap) as publisher:
-        ends = await publisher.publish_tracked(events)
-    await wait_until_consumed(bootstrap, "optimizer", ends, timeout=120)
 
 
 def weights(**percent: str) -> tuple[Weight, ...]:

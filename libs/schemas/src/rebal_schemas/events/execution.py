@@ -48,3 +48,8 @@ class OrderClosed(OrderEvent):
     filled_avg_price: Price | None = None
     reason: str = ""
     closed_at: AwareDatetime
+    run_canceled: bool = Field(
+        default=False,
+        description="closed because its run was canceled: the run's end is the order-router's "
+        "run.execution_stopped (committed with it), not this close",
+    )
