@@ -7,10 +7,8 @@ inactivate_portfolio_by_id refused (APIError 422) while subscribed, allowed afte
 unsubscribe_account; create_manual_run for the now unsubscribed account, which completes;
 cancel_run_by_id of a final run is refused with 422.
 
-Not here: cancelling a QUEUED run needs the order-router's execution window (a run waits QUEUED
-only outside it; the stack runs ALWAYS_OPEN, so runs start at once). The api's side of a cancel
-(its run.cancel_requested, the 422 for a final run) is proven over fakes in
-services/api/tests/unit (test_runs.py, test_alpaca_sdk.py) and the 422 here.
+cancel_run_by_id of a QUEUED run: test_api_queued_cancel.py (its order-router lives at night, so the
+run waits for the execution window).
 """
 
 from __future__ import annotations

@@ -1,0 +1,160 @@
+"""Alpaca's SDK cancels a QUEUED run through the api, over the whole embedded stack: the
+order-router lives at night on New York's calendar (its clock started hours before a 09:30
+opening), so a manual run created with `create_manual_run` waits QUEUED for the window;
+`cancel_run_by_id` ends it CANCELED and no order ever reaches the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+import pytest
+from alpaca.broker.client import BrokerClient
+from alpaca.broker.enums import RunStatus, RunType, WeightType
+from alpaca.broker.models.rebalancing import RebalancingRun
+from alpaca.broker.requests import CreateRunRequest, Weight
+from alpaca.common.exceptions import APIError
+from rebal_demo.__main__ import DEMO_ENVIRONMENT, window_opening_soon
+from rebal_demo.scenario import INITIAL_PRICES
+
+from rebal_client.kafka import Publisher
+from rebal_runtime.calendar import NEW_YORK
+from rebal_runtime.stack import Stack
+from rebal_runtime.testing.kafka import TopicReader
+from rebal_runtime.testing.pytest_plugin import stack_kafka
+from rebal_schemas import (
+    BrokerIntegration,
+    CashDeposited,
+    Mandate,
+    OptimizerMode,
+    PortfolioSettingsChanged,
+    PriceUpdated,
+    RunExecutionQueued,
+)
+
+from .broker_helpers import broker_orders, publish_consumed
+from .conftest import logs
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    running = Stack(
+        tmp_path_factory.mktemp("queued"),
+        overrides=DEMO_ENVIRONMENT,
+        kafka=stack_kafka(request.config),
+        service_overrides={"order-router": window_opening_soon(lead=timedelta(hours=6))},
+    )
+    running.start(echo=False)
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+def eventually(read: Callable[[], T | None], what: str, stack: Stack, timeout: float = 120) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = read()
+        if found is not None:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"no {what} after {timeout}s\n{logs(stack)}")
+
+
+def test_cancel_run_by_id_cancels_a_queued_run(stack: Stack) -> None:
+    bootstrap = stack.kafka.bootstrap_servers
+    account = str(uuid.uuid4())  # the account's rebal portfolio is its own UUID
+    now = datetime.now(UTC)
+    asyncio.run(
+        publish_consumed(
+            bootstrap,
+            *(PriceUpdated(symbol=s, price=p, as_of=now) for s, p in INITIAL_PRICES.items()),
+            PortfolioSettingsChanged(
+                portfolio_id=account,
+                account_id=account,
+                mandate=Mandate.DISCRETIONARY,
+                broker_integration=BrokerIntegration.PLATFORM,
+                optimizer=OptimizerMode.PLATFORM,
+            ),
+        )
+    )
+
+    async def fund() -> None:
+        async with Publisher(bootstrap) as publisher:
+            await publisher.publish(
+                CashDeposited(portfolio_id=account, amount=Decimal("10000.00"), deposit_id=account)
+            )
+
+    asyncio.run(fund())
+    client = BrokerClient(
+        stack.api_key, stack.api_secret, sandbox=False, url_override=stack.api_url
+    )
+
+    last_refusal: list[str] = []
+
+    def create() -> RebalancingRun | None:
+        try:
+            return client.create_manual_run(
+                CreateRunRequest(
+                    account_id=account,
+                    type=RunType.FULL_REBALANCE,
+                    weights=[
+                        Weight(type=WeightType.ASSET, symbol="SPY", percent=60),
+                        Weight(type=WeightType.CASH, percent=40),
+                    ],
+                )
+            )
+        except APIError as refused:  # 404/422 until the api has read the account's funding
+            if refused.status_code not in (404, 422):
+                raise
+            last_refusal[:] = [str(refused)]
+            return None
+
+    try:
+        manual = eventually(create, "manual run accepted", stack, timeout=30)
+    except AssertionError:
+        raise AssertionError(last_refusal) from None
+    assert manual.status is RunStatus.QUEUED
+
+    async def queued_by_the_router() -> RunExecutionQueued:
+        async with TopicReader(bootstrap, RunExecutionQueued.TOPIC) as execution:
+            events = await execution.wait_for(
+                lambda evs: any(isinstance(e, RunExecutionQueued) for e in evs), timeout=120
+            )
+        (queued,) = [e for e in events if isinstance(e, RunExecutionQueued)]
+        return queued
+
+    try:
+        queued = asyncio.run(queued_by_the_router())
+    except TimeoutError:
+        raise AssertionError(logs(stack)) from None
+    opening = queued.starts_at.astimezone(NEW_YORK)
+    assert (opening.hour, opening.minute) == (9, 30)  # waits for the window's opening
+    assert client.get_run_by_id(manual.id).status is RunStatus.QUEUED
+    client.cancel_run_by_id(manual.id)
+
+    def canceled() -> RebalancingRun | None:
+        run = client.get_run_by_id(manual.id)
+        return run if run.status is RunStatus.CANCELED else None
+
+    done = eventually(canceled, "canceled run", stack)
+    assert done.canceled_at is not None
+    planned = [*(done.orders or ()), *(done.failed_orders or ())]
+    assert planned
+    assert {(o.status.value, Decimal(o.filled_qty or 0)) for o in planned} == {("canceled", 0)}
+    assert broker_orders(stack) == {}  # nothing ever left for the broker
+    with pytest.raises(APIError) as final:  # canceled is final: a second cancel is refused
+        client.cancel_run_by_id(manual.id)
+    assert final.value.status_code == 422
