@@ -83,6 +83,7 @@ def bootstrap(
         window=execution_window(settings, runtime),
         prices=PriceStore(runtime.store),
         price_tolerance=settings.replan_price_tolerance,
+        pending_cancel_seconds=settings.pending_cancel_seconds,
     )
     dispatcher = Dispatcher(
         ctx,

@@ -158,6 +158,14 @@ class RouterSettings(RuntimeSettings):
         "expected price, as a fraction (0.02 = 2 %), at which a QUEUED run still starts; "
         "beyond it no order is sent and the run stops for a re-plan.",
     )
+    pending_cancel_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="How long a run.cancel_requested read before its run's optimization.ready "
+        "(another topic: a backlog of readies, a restart) is kept for it; the ready then stores "
+        "the run already canceled, nothing sent. Longer than any backlog of readies; a kept "
+        "cancel whose ready never comes (a CLIENT run) is dropped after it.",
+    )
     clock_start_at: AwareDatetime | None = Field(
         None,
         description="Demo/test only (REBAL_PROFILE=dev): the process clock starts at this "

@@ -66,6 +66,28 @@ def test_a_run_stops_once_and_a_stop_before_start_completes_it() -> None:
         ExecutionStart(started_at=AT).queue(AT, OPENS)
 
 
+def test_a_run_that_sent_nothing_queues_again_and_each_queuing_is_counted() -> None:
+    run = RunExecution.plan(
+        "run-1",
+        "pf-1",
+        "acct-1",
+        [OrderIntent("001.sell.AAPL", "AAPL", OrderSide.SELL, qty=Decimal(1))],
+    )
+    at_close = run.start.queue(AT, OPENS)  # stored inside the window, unsent at the close
+    assert at_close.waiting and at_close.requeued == 0
+    with pytest.raises(StartError):
+        at_close.queue(AT, OPENS)  # waiting already
+    released = at_close.release(OPENS)
+    tomorrow = OPENS + timedelta(days=1)
+    again = released.queue(OPENS + timedelta(hours=7), tomorrow)  # released, still unsent
+    assert again.waiting and again.released_at is None and again.requeued == 1
+    assert again.starts_at == tomorrow
+    unknown = again.release(tomorrow).queue(tomorrow, None)  # the calendar cannot say when
+    assert unknown.waiting and unknown.starts_at is None and unknown.requeued == 2
+    with pytest.raises(StartError):
+        again.release(tomorrow).mark_started(tomorrow).queue(tomorrow, None)  # it sent
+
+
 def test_price_moves_beyond_the_tolerance_either_way() -> None:
     expected = [
         ("AAPL", Decimal("200")),

@@ -3,9 +3,10 @@
 Besides the domain state the document keeps what only the service needs: the envelope of the
 optimization.ready that created the run, the schema's integer leg of every order, and which
 intents the dispatcher has started to send (those are looked up before any re-send). Format 2
-adds each order's expected price and the run's execution start (queued, started, stopped);
-a format 1 document reads as a run that started at once. Decimals are stored as strings and
-times as ISO 8601, never floats.
+adds each order's expected price and the run's execution start (queued, started, stopped, and
+how many times it queued again: absent in older documents, read as none); a format 1 document
+reads as a run that started at once. Decimals are stored as strings and times as ISO 8601,
+never floats.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def _start_to_doc(start: ExecutionStart) -> dict[str, Any]:
         "stop_reason": start.stop_reason,
         "stopped_at": _time(start.stopped_at),
         "stop_cause": start.stop_cause,
+        "requeued": start.requeued,
     }
 
 
@@ -112,6 +114,7 @@ def _start_from_doc(doc: dict[str, Any] | None) -> ExecutionStart:
         stop_reason=doc["stop_reason"],
         stopped_at=_untime(doc["stopped_at"]),
         stop_cause=doc["stop_cause"],
+        requeued=doc.get("requeued", 0),  # absent before runs could queue again: never did
     )
 
 

@@ -1,5 +1,6 @@
-"""The `Runs` port over the runtime's typed repository: runs, client_order_id -> run refs, and
-the trade-update stream cursor.
+"""The `Runs` port over the runtime's typed repository: runs, client_order_id -> run refs, the
+cancels kept for runs not stored yet (`adapters/pending_cancels.py`), and the trade-update
+stream cursor.
 
 Every write of a run goes through `Repository.update`, so the new state, its index values and
 the events to publish are one atomic commit (docs/design.md §4), retried on a version conflict.
@@ -10,6 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rebal_order_router.adapters.pending_cancels import (
+    DOCUMENT_ID,
+    PENDING_CANCELS_COLLECTION,
+    PENDING_CANCELS_MAPPER,
+)
 from rebal_order_router.adapters.run_documents import (
     COLLECTION,
     DONE_DAY,
@@ -18,8 +24,8 @@ from rebal_order_router.adapters.run_documents import (
     QUEUED,
     RUN_MAPPER,
 )
-from rebal_order_router.domain import StoredRun
-from rebal_order_router.service_layer.ports import RunStep
+from rebal_order_router.domain import PendingCancels, StoredRun
+from rebal_order_router.service_layer.ports import PendingCancelsStep, RunStep
 from rebal_runtime.repository import DocumentMapper, Outcome, Repository
 from rebal_runtime.store import DocumentStore
 from rebal_schemas import Event
@@ -44,6 +50,7 @@ class RunStore:
         self.cursors: Repository[str | None] = Repository(
             store, CURSORS, DocumentMapper(_cursor_to, _cursor_from)
         )
+        self.pending = Repository(store, PENDING_CANCELS_COLLECTION, PENDING_CANCELS_MAPPER)
 
     @property
     def store(self) -> DocumentStore:
@@ -107,6 +114,17 @@ class RunStore:
     async def runs_done_on(self, day: int) -> list[str]:
         """Runs whose last order became final on UTC day `day` (YYYYMMDD)."""
         return await self.runs.ids(DONE_DAY, day)
+
+    async def pending_cancels(self) -> PendingCancels:
+        return await self.pending.load(DOCUMENT_ID) or PendingCancels()
+
+    async def update_pending_cancels(self, step: PendingCancelsStep) -> None:
+        def apply(current: PendingCancels | None) -> Outcome[PendingCancels] | None:
+            before = current or PendingCancels()
+            after = step(before)
+            return None if after == before else Outcome(after)
+
+        await self.pending.update(DOCUMENT_ID, None, apply)
 
     async def load_cursor(self, name: str) -> str | None:
         return await self.cursors.load(name)

@@ -25,6 +25,11 @@ from rebal_order_router.domain.errors import (
 from rebal_order_router.domain.events import OrderEvent, OrderEventKind
 from rebal_order_router.domain.facts import OrderClosed, OrderFact, OrderFilled
 from rebal_order_router.domain.order import TRANSITIONS, ApplyOutcome, Order, OrderTransition
+from rebal_order_router.domain.pending_cancel import (
+    MAX_PENDING_CANCELS,
+    PendingCancel,
+    PendingCancels,
+)
 from rebal_order_router.domain.ports import BrokerPort
 from rebal_order_router.domain.retry import RetryPolicy
 from rebal_order_router.domain.run_execution import (
@@ -65,6 +70,7 @@ from rebal_order_router.domain.window import ExecutionWindow, SessionCalendar
 __all__ = [
     "DEFAULT_PRICE_TOLERANCE",
     "MAX_CLIENT_ORDER_ID_LENGTH",
+    "MAX_PENDING_CANCELS",
     "NEW_YORK",
     "RUN_CANCELED",
     "TRANSITIONS",
@@ -90,6 +96,8 @@ __all__ = [
     "OrderSide",
     "OrderStatus",
     "OrderTransition",
+    "PendingCancel",
+    "PendingCancels",
     "PriceMove",
     "RateLimited",
     "RetryPolicy",

@@ -1,5 +1,8 @@
 """Deterministic `client_order_id`: the key that makes "the same order never reaches the broker
-twice" hold across retries and crashes (docs/design.md §4, kafka-reliability-notes §1.6).
+twice" hold across retries and crashes (docs/design.md §4 "Broker orders"). Kafka redelivers
+optimization.ready and a crash can interrupt a send whose answer never came; because every
+attempt derives the same id from (run id, leg), the broker refuses a second order under it and
+a lookup by it tells whether the first one arrived.
 
 Format: ``rebal-{run_id}-{leg}`` when readable, else ``rebalh-{h<40 hex of sha256(run_id)>}-{leg}``.
 

@@ -4,7 +4,9 @@ A run ready inside the execution window starts at once. One ready outside it WAI
 QUEUED) for `starts_at`, the next opening, and is then released, oldest first, after its prices
 are checked again: if the last price of any planned symbol moved from the price the plan
 expected by more than the tolerance, nothing is sent and the run stops for a re-plan. A run
-has *started* once its first order leaves for the broker.
+has *started* once its first order leaves for the broker. A run the window closed on before its
+first order left (ready or released just before the close, a router down until after it)
+waits again, for the next opening; `starts_at` is None when the calendar cannot say when that is.
 
 A run stops at most once: `canceled` before any order left (a queued run, or one whose first
 order was not sent yet), `canceled_mid_run` after, `replan` at its start. Each of these
@@ -44,14 +46,15 @@ class StartError(ValueError):
 class ExecutionStart:
     """Where a run's execution is: queued, released, started, stopped (each once)."""
 
-    queued_at: datetime | None = None  # stored outside the window
-    starts_at: datetime | None = None  # the opening it waits for
+    queued_at: datetime | None = None  # stored outside the window (the last time it queued)
+    starts_at: datetime | None = None  # the opening it waits for (None: the calendar can't say)
     released_at: datetime | None = None  # a queued run let go at its start
     started_at: datetime | None = None  # its first order left
     stop: StopOutcome | None = None
     stop_reason: str = ""
     stopped_at: datetime | None = None
     stop_cause: str = ""  # event id of what stopped it (the cancel request, a model change)
+    requeued: int = 0  # times it queued again after a first queuing (each one is published)
 
     @property
     def waiting(self) -> bool:
@@ -63,12 +66,17 @@ class ExecutionStart:
         """Stopped before any order left: nothing will ever be sent or reported."""
         return self.stop is not None and self.stop.before_start
 
-    def queue(self, at: datetime, starts_at: datetime) -> ExecutionStart:
+    def queue(self, at: datetime, starts_at: datetime | None) -> ExecutionStart:
+        """Wait for `starts_at`: a new run, or one that sent nothing yet (never queued, or
+        released) when the window closed on it. The caller knows whether an order may have
+        left (`stored_run.has_started`): such a run keeps its place instead."""
         require_aware(at, "queue time")
-        require_aware(starts_at, "start time")
-        if self.queued_at is not None or self.started_at is not None or self.stop is not None:
-            raise StartError("only a new run can be queued")
-        return replace(self, queued_at=at, starts_at=starts_at)
+        if starts_at is not None:
+            require_aware(starts_at, "start time")
+        if self.waiting or self.started_at is not None or self.stop is not None:
+            raise StartError("only a run that sent nothing and is not waiting can be queued")
+        again = self.requeued + (1 if self.queued_at is not None else 0)
+        return replace(self, queued_at=at, starts_at=starts_at, released_at=None, requeued=again)
 
     def release(self, at: datetime) -> ExecutionStart:
         if not self.waiting:

@@ -7,8 +7,12 @@
   been sent are resolved by a lookup, never by a guess; fills that happened (or beat the
   cancel: the broker's answer decides) are kept and reported as usual. `run.execution_stopped`
   `canceled_mid_run` is committed with the cancel itself, before any broker call.
-- A run the router does not know (a CLIENT run, another portfolio's), or whose orders are all
-  final, is ignored: the settlement-tracker answers the request.
+- A run the router has not stored is kept as a pending cancel (`domain/pending_cancel.py`):
+  its optimization.ready may still be on its way (another topic, read in no order with this
+  one), and then stores the run already stopped as `canceled` (service_layer/intake.py). A
+  cancel whose ready never comes (a CLIENT run: the router never stores those) expires.
+- A run of another portfolio, or whose orders are all final, is ignored: the
+  settlement-tracker answers the request.
 
 Every decision is taken under the run's lock and lease (no send of the run is in flight) and
 committed with its events in one write; the run's state makes a redelivered request a no-op.
@@ -26,6 +30,7 @@ from rebal_order_router.domain import (
     OrderEvent,
     OrderEventKind,
     OrderRejected,
+    PendingCancel,
     StopOutcome,
     StoredRun,
     event_from_broker_order,
@@ -47,21 +52,64 @@ log = get_logger(__name__)
 
 
 async def on_cancel_requested(ctx: RouterContext, event: RunCancelRequested) -> bool:
-    """run.cancel_requested: cancel a run this router executes; True when it stopped now.
-    Raises Transient while another instance holds the run (the request is read again)."""
+    """run.cancel_requested: cancel a run this router executes; True when it stopped now (a
+    cancel kept for a run not stored yet stops it later: False). Raises Transient while another
+    instance holds the run (the request is read again)."""
+    reason = event.reason or RUN_CANCELED
     stored = await ctx.runs.get(event.run_id)
-    if stored is None or stored.run.portfolio_id != event.portfolio_id:
-        log.info("cancel of a run the router does not execute; ignored", run_id=event.run_id)
+    if stored is None:
+        now = ctx.clock.now()
+        kept = PendingCancel(event.run_id, event.portfolio_id, event.event_id, reason, now)
+        ttl = ctx.pending_cancel_ttl
+        await ctx.runs.update_pending_cancels(lambda cancels: cancels.kept(kept, now, ttl))
+        # The ready may have stored the run after the read above, finding no kept cancel yet:
+        # read again now that this one is kept (the ready reads kept cancels after storing).
+        stored = await ctx.runs.get(event.run_id)
+        if stored is None:
+            log.info("cancel of a run not stored yet; kept for its ready", run_id=event.run_id)
+            return False
+        await forget_kept_cancel(ctx, event.run_id)  # answered below, as for any stored run
+    if stored.run.portfolio_id != event.portfolio_id:
+        log.info("cancel of another portfolio's run; ignored", run_id=event.run_id)
         return False
     if stored.run.is_complete:
         log.info("cancel of a run with every order final; ignored", run_id=event.run_id)
         return False
     try:
-        canceled = await cancel_run(ctx, event.run_id, event.reason or RUN_CANCELED, event.event_id)
+        canceled = await cancel_run(ctx, event.run_id, reason, event.event_id)
     except RunBusy as exc:
         raise Transient(str(exc)) from exc
     stop = canceled.run.start if canceled is not None else None
     return stop is not None and stop.stop_cause == event.event_id
+
+
+async def kept_cancel(ctx: RouterContext, run_id: str, portfolio_id: str) -> PendingCancel | None:
+    """The cancel kept for a run not stored yet, unless it expired or names another portfolio
+    (then it is ignored, as a cancel of a stored run of another portfolio is)."""
+    cancels = await ctx.runs.pending_cancels()
+    kept = cancels.find(run_id, ctx.clock.now(), ctx.pending_cancel_ttl)
+    if kept is None and run_id in cancels.entries:
+        log.warning("the run's cancel was kept too long and expired; not applied", run_id=run_id)
+    if kept is None or kept.portfolio_id == portfolio_id:
+        return kept
+    log.info("kept cancel names another portfolio; ignored", run_id=run_id)
+    return None
+
+
+async def cancel_kept(ctx: RouterContext, kept: PendingCancel) -> None:
+    """Apply a kept cancel to its run, stored meanwhile; Transient while another instance holds
+    the run (the optimization.ready is read again, and finds the cancel still kept)."""
+    try:
+        await cancel_run(ctx, kept.run_id, kept.reason, kept.request_event_id)
+    except RunBusy as exc:
+        raise Transient(str(exc)) from exc
+
+
+async def forget_kept_cancel(ctx: RouterContext, run_id: str) -> None:
+    """Drop a kept cancel once its run is stored (a crash before this leaves it to expire: it
+    is only ever read when a run is stored, and a run is stored once)."""
+    now, ttl = ctx.clock.now(), ctx.pending_cancel_ttl
+    await ctx.runs.update_pending_cancels(lambda cancels: cancels.without(run_id, now, ttl))
 
 
 def stop_before_start(

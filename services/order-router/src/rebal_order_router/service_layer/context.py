@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from decimal import Decimal
 
 from rebal_order_router.domain import (
@@ -44,6 +44,11 @@ Report = tuple[str, OrderEvent]
 
 DEFAULT_RUN_LEASE_SECONDS = 15.0
 """How long a run's store lease lasts without a renewal (`RouterSettings.run_lease_seconds`)."""
+
+
+DEFAULT_PENDING_CANCEL_SECONDS = 86_400.0
+"""How long a cancel of a run not stored yet is kept for its optimization.ready (a day:
+`RouterSettings.pending_cancel_seconds`)."""
 
 
 def instance_id() -> str:
@@ -215,10 +220,16 @@ class RouterContext:
     prices: Prices | None = None
     """The last prices a queued run is checked against at its start (None: not checked)."""
     price_tolerance: Decimal = DEFAULT_PRICE_TOLERANCE
+    pending_cancel_seconds: float = DEFAULT_PENDING_CANCEL_SECONDS
+    """How long a cancel read before its run's optimization.ready is kept for it."""
     locks: RunLocks = field(init=False)
 
     def __post_init__(self) -> None:
         self.locks = RunLocks(self.runs.store, self.owner, self.run_lease_seconds)
+
+    @property
+    def pending_cancel_ttl(self) -> timedelta:
+        return timedelta(seconds=self.pending_cancel_seconds)
 
 
 def reports_step(ctx: RouterContext, reports: Sequence[Report]) -> RunStep:

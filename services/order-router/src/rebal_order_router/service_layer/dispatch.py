@@ -13,6 +13,12 @@ per-run backoff (`rebal_runtime.backoff.Backoff` from `poll_seconds` up to
 `backoff_max_seconds`, in real time like the run leases it may wait out); the `needs_dispatch`
 index finds such runs again after a restart.
 
+Orders leave only while the execution window is open, whenever the run was stored: the window
+is checked at every phase (buys whose sells became final after the close) and before every
+submit (retries within one attempt). A run the window closed on queues again if it sent nothing
+yet, else keeps its unsent orders until the next opening (`held`: not looked at before it);
+why, in `service_layer/window.py`.
+
 The polling loop is a `rebal_runtime.periodic.PeriodicTask` on the context's clock: a round every
 `poll_seconds` or as soon as `wake()` is called; a stop lets the round in progress finish (it only
 starts run tasks), then gives the runs in flight `stop_timeout_seconds`.
@@ -31,6 +37,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from rebal_order_router.domain import (
     BrokerError,
@@ -41,6 +48,7 @@ from rebal_order_router.domain import (
     OrderStatus,
     StoredRun,
     event_from_broker_order,
+    has_started,
 )
 from rebal_order_router.service_layer.context import (
     Report,
@@ -49,7 +57,8 @@ from rebal_order_router.service_layer.context import (
     RunLease,
     apply_reports,
 )
-from rebal_order_router.service_layer.exactly_once import submit_exactly_once
+from rebal_order_router.service_layer.exactly_once import SubmitWithheld, submit_exactly_once
+from rebal_order_router.service_layer.window import next_opening, queue_run, window_open
 from rebal_runtime.backoff import Backoff
 from rebal_runtime.log import get_logger
 from rebal_runtime.periodic import PeriodicTask
@@ -86,6 +95,7 @@ class Dispatcher:
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
+        self.held: dict[str, datetime] = {}  # run id -> the opening its unsent orders wait for
         self._stopping = False
         self.sent = 0  # orders answered by the broker (tests and benchmarks read it)
         self.skipped = 0  # rounds left to another instance holding the run's lease
@@ -114,12 +124,19 @@ class Dispatcher:
         """Start a task for every run with work that is not already running or backing off.
         One round of the loop; a round that fails (store down) is logged and the next poll
         tries again."""
-        now = time.monotonic()
-        for run_id in await self.ctx.runs.runs_needing_dispatch():
+        now, clock_now = time.monotonic(), self.ctx.clock.now()
+        run_ids = await self.ctx.runs.runs_needing_dispatch()
+        for run_id in self.held.keys() - set(run_ids):  # nothing left to send (a cancel)
+            del self.held[run_id]
+        for run_id in run_ids:
             if self._stopping:
                 return
             if run_id in self._runs or self._not_before.get(run_id, 0.0) > now:
                 continue
+            if run_id in self.held:
+                if clock_now < self.held[run_id]:
+                    continue
+                del self.held[run_id]
             self._runs[run_id] = asyncio.create_task(
                 self._dispatch_task(run_id), name=f"dispatch-{run_id}"
             )
@@ -156,11 +173,22 @@ class Dispatcher:
             while True:
                 lease.check()
                 previously_attempted: frozenset[str] = frozenset()
+                waits = False
 
                 def mark_attempted(stored: StoredRun) -> tuple[StoredRun, Sequence[Event]] | None:
-                    nonlocal previously_attempted
+                    nonlocal previously_attempted, waits
                     previously_attempted = stored.meta.attempted
                     sendable = [o.client_order_id for o in stored.run.sendable()]
+                    waits = False
+                    if not sendable:
+                        return None
+                    now = self.ctx.clock.now()
+                    if not window_open(self.ctx, now, run_id):
+                        if has_started(stored):
+                            waits = True  # an order may have left: the rest waits for the opening
+                            return None
+                        log.info("window closed before the first order; queued", run_id=run_id)
+                        return queue_run(self.ctx, stored, now)
                     if all(coid in stored.meta.attempted for coid in sendable):
                         return None
                     return StoredRun(stored.run, stored.meta.with_attempted(sendable)), ()
@@ -168,6 +196,8 @@ class Dispatcher:
                 stored = await self.ctx.runs.update(run_id, mark_attempted)
                 if stored is None:
                     return True
+                if waits:
+                    return self._hold(run_id)
                 sendable = stored.run.sendable()
                 if not sendable:
                     return True
@@ -192,11 +222,25 @@ class Dispatcher:
                     log.warning("broker answers left orders pending", run_id=run_id)
                     return False
 
+    def _hold(self, run_id: str) -> bool:
+        """Keep a started run's unsent orders until the next opening; False (retried after a
+        backoff) when the calendar cannot say when that is."""
+        opening = next_opening(self.ctx, self.ctx.clock.now(), run_id)
+        if opening is None:
+            return False
+        self.held[run_id] = opening
+        log.info("window closed; the run's unsent orders wait", run_id=run_id, until=str(opening))
+        return True
+
     async def _send(
         self, stored: StoredRun, order: Order, look_up_first: bool, lease: RunLease
     ) -> SendResult:
         ctx, account = self.ctx, stored.run.account_id
         coid = order.client_order_id
+
+        def may_submit() -> bool:
+            return window_open(ctx, ctx.clock.now(), stored.run.run_id)
+
         async with self._slots:
             if lease.lost:  # (waiting for a slot took that long) another instance may send it
                 log.warning("run lease lost; order left to its holder", client_order_id=coid)
@@ -225,7 +269,11 @@ class Dispatcher:
                     notional=order.notional,
                     policy=ctx.retry_policy,
                     sleep=ctx.clock.sleep,
+                    may_submit=may_submit,
                 )
+            except SubmitWithheld:
+                log.info("window closed; order kept for the next opening", client_order_id=coid)
+                return SendResult(coid, None)
             except OrderRejected as exc:
                 log.info("order rejected by the broker", client_order_id=coid, reason=exc.message)
                 self.sent += 1

@@ -8,6 +8,8 @@ Each broker call is one attempt. The loop is a small state machine:
   LOOK_UP -> found: adopt it, done. Not found: SUBMIT (no wait). Failure: LOOK_UP again.
   ADOPT   -> found: done. Not found (the broker said it exists): wait, ADOPT again.
 Waits are bounded exponential backoff with jitter; a Retry-After is honoured as given.
+Every SUBMIT first asks `may_submit` (the execution window: a retry may come after the close);
+a refusal raises SubmitWithheld and sends nothing (lookups go on: they place no order).
 When the attempts run out the last transient error is raised: the caller leaves the message
 unacked and a later redelivery runs this again, which is safe for the same reasons.
 """
@@ -48,6 +50,14 @@ def backoff_delay(policy: RetryPolicy, failures: int, random_fraction: float) ->
     return backoff.delay(failures - 1, random_fraction)
 
 
+class SubmitWithheld(Exception):
+    """The order may not leave now (`may_submit` said no): nothing was sent this time."""
+
+
+def _always() -> bool:
+    return True
+
+
 class _Step(StrEnum):
     SUBMIT = "submit"
     LOOK_UP = "look_up"
@@ -66,10 +76,12 @@ async def submit_exactly_once(
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     random_fraction: Callable[[], float] = random.random,
+    may_submit: Callable[[], bool] = _always,
 ) -> BrokerOrder:
     """The broker's order for `client_order_id`: newly submitted or adopted if it already exists.
 
-    Raises OrderRejected (permanent) or the last BrokerUnavailable / RateLimited (transient).
+    Raises OrderRejected (permanent), the last BrokerUnavailable / RateLimited (transient), or
+    SubmitWithheld when a submit was due but `may_submit` refused it.
     """
     step = _Step.SUBMIT
     failures = 0
@@ -78,6 +90,8 @@ async def submit_exactly_once(
         tried = step
         try:
             if step is _Step.SUBMIT:
+                if not may_submit():
+                    raise SubmitWithheld(client_order_id)
                 return await broker.submit_order(
                     account_id, client_order_id, symbol, side, qty=qty, notional=notional
                 )

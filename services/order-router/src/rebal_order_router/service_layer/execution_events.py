@@ -4,6 +4,10 @@ settlement-tracker): `run.execution_queued`, `run.execution_started`, `run.execu
 Each is published at most once per run and its event id is derived from the run id and the kind
 (`event_id_for(run_id, "execution:<kind>")`), so the same moment derived again (a retried
 commit, a re-report after the broker lost records) carries the same id and consumers drop it.
+The one exception is a run that queues again (the window closed before its first order left):
+each later queuing is a new fact, `queued.<n>`, not a duplicate of the first. A run queued
+without a start time (the calendar cannot say when the window opens) publishes no
+run.execution_queued, whose `starts_at` is required: none is invented.
 """
 
 from __future__ import annotations
@@ -27,15 +31,19 @@ def _envelope(stored: StoredRun, kind: str, producer: str, recorded_at: datetime
     return run_envelope(stored, event_id, producer, recorded_at)
 
 
-def queued_event(stored: StoredRun, producer: str, recorded_at: datetime) -> Event:
+def queued_events(stored: StoredRun, producer: str, recorded_at: datetime) -> list[Event]:
+    """The run.execution_queued of the run's last queuing; none without a start time."""
     start = stored.run.start
     assert start.queued_at is not None
-    assert start.starts_at is not None
-    return RunExecutionQueued(
+    if start.starts_at is None:
+        return []
+    kind = QUEUED if start.requeued == 0 else f"{QUEUED}.{start.requeued}"
+    queued = RunExecutionQueued(
         occurred_at=start.queued_at,
         starts_at=start.starts_at,
-        **_envelope(stored, QUEUED, producer, recorded_at),
+        **_envelope(stored, kind, producer, recorded_at),
     )
+    return [queued]
 
 
 def started_event(stored: StoredRun, producer: str, recorded_at: datetime) -> Event:
@@ -87,8 +95,8 @@ def current_execution_events(
     """Every run.execution event the run's state says was published, derived again."""
     start = stored.run.start
     events: list[Event] = []
-    if start.queued_at is not None:
-        events.append(queued_event(stored, producer, recorded_at))
+    if start.queued_at is not None:  # the last queuing: an earlier one's start is not kept
+        events.extend(queued_events(stored, producer, recorded_at))
     if start.started_at is not None:
         events.append(started_event(stored, producer, recorded_at))
     if start.stop is not None:

@@ -3,20 +3,36 @@ client_order_id is committed BEFORE anything is sent (docs/design.md §4 "Broker
 
 Inside the execution window the run may send at once (the dispatcher is woken); outside it the
 run is stored QUEUED with the next opening, and `run.execution_queued` is published in the same
-commit (docs/design.md §3 "Execution window"); the queue drain starts it then."""
+commit (docs/design.md §3 "Execution window"); the queue drain starts it then. A calendar that
+cannot say when the window opens queues the run without a start time (`service_layer/window.py`).
+
+A cancel read before the run (`domain/pending_cancel.py`) was kept: the run is then stored
+already stopped as `canceled`, its run.execution_stopped naming the request, and nothing is ever
+sent. The cancel handler writes its kept cancel, then reads the run; this handler stores the run,
+then reads the kept cancels again: whichever way the two interleave, one of them sees the other.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from rebal_order_router.domain import (
     OrderIntent,
     OrderSide,
     RunExecution,
     RunMeta,
+    StopOutcome,
     StoredRun,
     leg_id,
 )
+from rebal_order_router.service_layer.cancel import (
+    cancel_kept,
+    forget_kept_cancel,
+    kept_cancel,
+    stop_before_start,
+)
 from rebal_order_router.service_layer.context import RouterContext
-from rebal_order_router.service_layer.execution_events import queued_event
+from rebal_order_router.service_layer.window import queue_run, window_open
 from rebal_runtime.log import get_logger
 from rebal_schemas import BrokerIntegration, Event, OptimizationReady, PlannedOrder, PoisonMessage
 
@@ -67,26 +83,35 @@ async def on_optimization_ready(ctx: RouterContext, event: OptimizationReady) ->
         log.info("run without orders; nothing to route", run_id=event.optimization_id)
         return False
     stored = plan_run(event)
+    run_id = stored.run.run_id
     now = ctx.clock.now()
-    publish: list[Event] = []
-    if not ctx.window.is_open(now):
-        starts_at = ctx.window.next_opening(now)
-        stored = StoredRun(
-            stored.run.with_start(stored.run.start.queue(now, starts_at)), stored.meta
+    kept = await kept_cancel(ctx, run_id, event.portfolio_id)
+    publish: Sequence[Event] = ()
+    if kept is not None:  # canceled before it was stored: it never queues nor sends
+        stored, publish = stop_before_start(
+            stored, StopOutcome.CANCELED, kept.reason, kept.request_event_id, ctx
         )
-        publish.append(queued_event(stored, ctx.producer, now))
+    elif not window_open(ctx, now, run_id):
+        stored, publish = queue_run(ctx, stored, now)
     created = await ctx.runs.create(stored, event.event_id, publish)
+    stored_stopped = created and kept is not None
+    if kept is None:  # a cancel that read no run while this one was being stored, kept since
+        kept = await kept_cancel(ctx, run_id, event.portfolio_id)
+    if kept is not None:
+        if not stored_stopped:  # stored without it (that race, or a redelivery after it)
+            await cancel_kept(ctx, kept)
+        await forget_kept_cancel(ctx, run_id)
     run = stored.run
     if not created:
-        log.info("run already stored; redelivery ignored", run_id=run.run_id)
+        log.info("run already stored; redelivery ignored", run_id=run_id)
+    elif run.start.stop is not None:
+        log.info("run stored canceled: its cancel came first", run_id=run_id)
     elif run.start.waiting:
         log.info(
-            "run queued until the window opens",
-            run_id=run.run_id,
-            starts_at=str(run.start.starts_at),
+            "run queued until the window opens", run_id=run_id, starts_at=str(run.start.starts_at)
         )
     else:
-        log.info("run stored", run_id=run.run_id, orders=len(run.orders))
+        log.info("run stored", run_id=run_id, orders=len(run.orders))
     # woken even for a redelivery: harmless, and it covers a run stored just before a crash
     ctx.wake_dispatcher()
     return created

@@ -1,7 +1,7 @@
 """What the service layer needs of the order-router's storage (adapters/run_store.py and
 adapters/price_store.py implement it over the runtime's store): runs, client_order_id -> run
-refs, the trade-update stream cursor, the store itself for the runs' leases, and the last price
-of each symbol."""
+refs, the cancels kept for runs not stored yet, the trade-update stream cursor, the store itself
+for the runs' leases, and the last price of each symbol."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from rebal_order_router.domain import StoredRun
+from rebal_order_router.domain import PendingCancels, StoredRun
 from rebal_runtime.store import DocumentStore
 from rebal_schemas import Event
 
 RunStep = Callable[[StoredRun], tuple[StoredRun, Sequence[Event]] | None]
 """Pure step on a stored run: the new run and the events to publish, or None for no change."""
+
+PendingCancelsStep = Callable[[PendingCancels], PendingCancels]
+"""Pure step on the kept cancels: what they become."""
 
 
 class Runs(Protocol):
@@ -49,6 +52,15 @@ class Runs(Protocol):
 
     async def runs_done_on(self, day: int) -> list[str]:
         """Runs whose last order became final on UTC day `day` (YYYYMMDD)."""
+        ...
+
+    async def pending_cancels(self) -> PendingCancels:
+        """The cancels kept for runs not stored yet, expired ones included (the caller's clock
+        tells them apart)."""
+        ...
+
+    async def update_pending_cancels(self, step: PendingCancelsStep) -> None:
+        """Apply `step` to the kept cancels and commit (re-run on a version conflict)."""
         ...
 
     async def load_cursor(self, name: str) -> str | None: ...

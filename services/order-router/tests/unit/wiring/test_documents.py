@@ -90,6 +90,18 @@ def test_a_queued_then_stopped_run_round_trips_with_its_expected_prices() -> Non
     assert run_index(stored)[DONE_DAY] == 20240701
 
 
+def test_a_run_queued_again_round_trips_and_older_documents_never_were() -> None:
+    stored = a_run()
+    fresh = StoredRun(stored.run.with_start(ExecutionStart()), stored.meta)
+    first = fresh.run.start.queue(AT, AT + timedelta(hours=1)).release(AT + timedelta(hours=1))
+    again = StoredRun(fresh.run.with_start(first.queue(AT + timedelta(hours=8), None)), fresh.meta)
+    doc = orjson.loads(orjson.dumps(run_to_doc(again)))
+    assert run_from_doc(doc) == again and run_from_doc(doc).run.start.requeued == 1
+    assert run_index(again)[QUEUED] == 1 and run_index(again)[NEEDS_DISPATCH] is None
+    del doc["start"]["requeued"]  # written before runs could queue again
+    assert run_from_doc(doc).run.start.requeued == 0
+
+
 def test_a_format_1_document_reads_as_a_run_that_started_at_once() -> None:
     stored = a_run()
     doc = orjson.loads(orjson.dumps(run_to_doc(stored)))

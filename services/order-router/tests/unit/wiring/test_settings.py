@@ -102,3 +102,11 @@ def test_a_process_clock_that_starts_elsewhere_is_dev_only(monkeypatch: pytest.M
     clock = ShiftedClock(settings.clock_start_at)
     assert abs(clock.now() - settings.clock_start_at) < timedelta(seconds=5)
     assert clock.now().tzinfo is not None
+
+
+def test_kept_cancels_expire_after_a_day_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert RouterSettings(_env_file=None).pending_cancel_seconds == 86400  # type: ignore[call-arg]
+    monkeypatch.setenv("REBAL_PENDING_CANCEL_SECONDS", "3600")
+    assert RouterSettings(_env_file=None).pending_cancel_seconds == 3600  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        RouterSettings(_env_file=None, pending_cancel_seconds=0)  # type: ignore[call-arg]

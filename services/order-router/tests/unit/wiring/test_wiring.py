@@ -46,6 +46,7 @@ def test_bootstrap_wires_the_background_loops(tmp_path: Path) -> None:
     assert router.queue.task.seconds == router.settings.execution_queue_poll_seconds
     assert router.queue.rate == router.settings.execution_start_rate
     assert router.ctx.prices is not None and not router.ctx.window.always_open  # XNYS
+    assert router.ctx.pending_cancel_seconds == router.settings.pending_cancel_seconds
 
     without_stream = bootstrap(settings(tmp_path, stream_enabled=False))
     assert without_stream.follower is None
