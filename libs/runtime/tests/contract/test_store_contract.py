@@ -340,6 +340,22 @@ async def test_settled_messages_are_never_claimed_again(store: DocumentStore) ->
     assert await store.pending_outbox() == []
 
 
+async def test_the_same_event_committed_again_while_claimed_survives_the_first_settle(
+    store: DocumentStore,
+) -> None:
+    """A re-publish commits the very event again (same id, same bytes) while the relay may hold
+    the first row published but not yet settled: settling the first row leaves the second."""
+    await store.commit(Commit("portfolios", "p1", 0, {}, outbox=[msg("a")]))
+    claimed = await store.claim_pending("A", 30, now=T0)
+    await store.commit(Commit("portfolios", "p1", 1, {}, outbox=[msg("a")]))
+    await store.settle(claimed, owner="A", now=T0 + 1)
+    assert ids(await store.pending_outbox()) == ["a"]
+    again = await store.claim_pending("A", 30, now=T0 + 2)
+    assert ids(again) == ["a"]
+    await store.settle(again, owner="A", now=T0 + 3)
+    assert await store.pending_outbox() == []
+
+
 async def test_settling_releases_the_lease_so_new_commits_need_not_wait(
     store: DocumentStore,
 ) -> None:

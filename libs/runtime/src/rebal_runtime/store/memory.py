@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -29,6 +30,7 @@ class InMemoryStore(DocumentStore):
         self._index: dict[tuple[str, str], dict[str, IndexValue]] = {}
         self._appended: dict[tuple[str, str], JsonDict] = {}
         self._outbox: list[PendingMessage] = []
+        self._rows = itertools.count(1)
         self._leases: dict[_DocKey, tuple[str, float]] = {}  # document -> (owner, until)
         self._quarantine: list[QuarantinedMessage] = []
         self._named_leases: dict[str, tuple[str, float]] = {}  # name -> (owner, until)
@@ -54,7 +56,10 @@ class InMemoryStore(DocumentStore):
             commit.collection, commit.id, version, copy.deepcopy(commit.state), processed
         )
         self._index[key] = {**self._index.get(key, {}), **commit.index}
-        self._outbox.extend(PendingMessage(commit.collection, commit.id, m) for m in commit.outbox)
+        self._outbox.extend(
+            PendingMessage(commit.collection, commit.id, m, str(next(self._rows)))
+            for m in commit.outbox
+        )
         self.commits += 1
         return version
 
@@ -123,11 +128,12 @@ class InMemoryStore(DocumentStore):
         now: float | None = None,
     ) -> None:
         at = now_or_clock(now)
-        reasons = {(p.collection, p.doc_id, p.message.event_id): r for p, r in quarantined}
-        done = {(p.collection, p.doc_id, p.message.event_id) for p in published} | set(reasons)
+        reasons = {p.row: r for p, r in quarantined}
+        done = {p.row for p in published} | set(reasons)
+        docs = {(p.collection, p.doc_id) for p in [*published, *(q for q, _ in quarantined)]}
         kept: list[PendingMessage] = []
         for p in self._outbox:
-            key = (p.collection, p.doc_id, p.message.event_id)
+            key = p.row
             if key in reasons:
                 self._quarantine.append(
                     QuarantinedMessage(p.collection, p.doc_id, p.message, reasons[key], at)
@@ -136,7 +142,7 @@ class InMemoryStore(DocumentStore):
                 kept.append(p)
         self._outbox = kept
         if owner is not None:
-            for collection, doc_id, _ in done:
+            for collection, doc_id in docs:
                 if self._leases.get((collection, doc_id), ("", 0.0))[0] == owner:
                     del self._leases[(collection, doc_id)]
 

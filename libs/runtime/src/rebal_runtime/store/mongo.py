@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -145,7 +146,7 @@ class MongoStore(DocumentStore):
         self._collections.add(c.collection)
         for field in c.index:
             await self._ensure_index(c.collection, field)
-        outbox = [_outbox_doc(m) for m in c.outbox]
+        outbox = [{**_outbox_doc(m), "rid": uuid.uuid4().hex} for m in c.outbox]
         processed = [c.processed_event_id] if c.processed_event_id is not None else []
         coll = self.db[c.collection]
         try:
@@ -236,9 +237,7 @@ class MongoStore(DocumentStore):
         for name in sorted(self._collections):
             cursor = self.db[name].find({"outbox.0": {"$exists": True}}, {"outbox": 1}).limit(limit)
             async for doc in cursor:
-                pending.extend(
-                    PendingMessage(name, doc["_id"], _outbox_message(m)) for m in doc["outbox"]
-                )
+                pending.extend(_pending(name, doc["_id"], m) for m in doc["outbox"])
                 if len(pending) >= limit:
                     return pending[:limit]
         return pending
@@ -303,7 +302,7 @@ class MongoStore(DocumentStore):
         used: set[str] = set()
         async for doc in docs:
             take = doc.get("outbox", [])[: room - len(claimed)]
-            claimed += [PendingMessage(name, doc["_id"], _outbox_message(m)) for m in take]
+            claimed += [_pending(name, doc["_id"], m) for m in take]
             if take:
                 used.add(doc["_id"])
         unused = [_lease_id(name, i) for i in won if i not in used]
@@ -322,26 +321,33 @@ class MongoStore(DocumentStore):
         if not published and not quarantined:
             return
         at = now_or_clock(now)
-        by_doc: dict[tuple[str, str], list[OutboxMessage]] = {}
+        by_doc: dict[tuple[str, str], list[PendingMessage]] = {}
         for p in [*published, *(q for q, _ in quarantined)]:
-            by_doc.setdefault((p.collection, p.doc_id), []).append(p.message)
+            by_doc.setdefault((p.collection, p.doc_id), []).append(p)
         try:
             if quarantined:  # first into the quarantine, then out of the outbox: never lost
                 await self._quarantine(quarantined, at)
-            for (collection, doc_id), messages in by_doc.items():
-                update: dict[str, Any]
-                if self._ferretdb:
-                    # entries written by this adapter's _outbox_doc, so equal field by field
-                    update = {"$pullAll": {"outbox": [_outbox_doc(m) for m in messages]}}
-                else:
-                    ids = [m.event_id for m in messages]
-                    update = {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
-                await self.db[collection].update_one({"_id": doc_id}, update)
+            for (collection, doc_id), rows in by_doc.items():
+                await self.db[collection].update_one({"_id": doc_id}, self._pull(rows))
             if owner is not None:  # after the rows left: nobody can claim them again
                 keys = [_lease_id(c, d) for c, d in by_doc]
                 await self.db[_LEASES].delete_many({"_id": {"$in": keys}, "owner": owner})
         except PyMongoError as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    def _pull(self, rows: Sequence[PendingMessage]) -> dict[str, Any]:
+        """The update that takes exactly these rows out of a document's outbox: by their row id
+        (the same event may be there twice); rows written before row ids by their event id."""
+        if self._ferretdb:
+            # entries rebuilt as this adapter wrote them, so equal field by field
+            return {"$pullAll": {"outbox": [_stored_entry(p) for p in rows]}}
+        rids = [p.row for p in rows if p.row]
+        legacy = [p.message.event_id for p in rows if not p.row]
+        match: dict[str, Any] = {"rid": {"$in": rids}}
+        if legacy:
+            old = {"event_id": {"$in": legacy}, "rid": {"$exists": False}}
+            match = {"$or": [match, old]} if rids else old
+        return {"$pull": {"outbox": match}}
 
     async def _quarantine(
         self, quarantined: Sequence[tuple[PendingMessage, str]], at: float
@@ -415,6 +421,15 @@ def _outbox_doc(m: OutboxMessage) -> JsonDict:
         # documents, not [name, value] pairs: FerretDB v1 refuses nested arrays
         "headers": [{"name": k, "value": v} for k, v in m.headers],
     }
+
+
+def _stored_entry(p: PendingMessage) -> JsonDict:
+    entry = _outbox_doc(p.message)
+    return {**entry, "rid": p.row} if p.row else entry
+
+
+def _pending(collection: str, doc_id: str, entry: JsonDict) -> PendingMessage:
+    return PendingMessage(collection, doc_id, _outbox_message(entry), entry.get("rid", ""))
 
 
 def _outbox_message(d: JsonDict) -> OutboxMessage:

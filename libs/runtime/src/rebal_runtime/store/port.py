@@ -64,9 +64,13 @@ class Document:
 
 @dataclass(frozen=True)
 class PendingMessage:
+    """An outbox row. `row` is the store's own id of the row: one event may be pending twice
+    (a re-publish commits the very event again), and settling one row must leave the other."""
+
     collection: str
     doc_id: str
     message: OutboxMessage
+    row: str = ""
 
 
 @dataclass(frozen=True)

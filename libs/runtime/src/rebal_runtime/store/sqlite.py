@@ -310,7 +310,7 @@ class SqliteStore(DocumentStore):
     async def pending_outbox(self, limit: int = 500) -> list[PendingMessage]:
         def pending(db: sqlite3.Connection) -> list[PendingMessage]:
             rows = db.execute(
-                "SELECT collection, doc_id, event_id, topic, key, value, headers FROM outbox ORDER BY seq LIMIT ?",
+                "SELECT collection, doc_id, event_id, topic, key, value, headers, seq FROM outbox ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
             return [_pending(r) for r in rows]
@@ -326,8 +326,8 @@ class SqliteStore(DocumentStore):
             db.execute("BEGIN IMMEDIATE")  # the write lock: no other claim or commit in between
             try:
                 rows = db.execute(
-                    "SELECT o.collection, o.doc_id, o.event_id, o.topic, o.key, o.value, o.headers"
-                    " FROM outbox o LEFT JOIN outbox_lease l"
+                    "SELECT o.collection, o.doc_id, o.event_id, o.topic, o.key, o.value, o.headers,"
+                    " o.seq FROM outbox o LEFT JOIN outbox_lease l"
                     " ON l.collection = o.collection AND l.doc_id = o.doc_id"
                     " WHERE l.owner IS NULL OR l.until <= ? OR l.owner = ?"
                     " ORDER BY o.seq LIMIT ?",
@@ -370,12 +370,10 @@ class SqliteStore(DocumentStore):
                     "INSERT OR IGNORE INTO outbox_quarantine (seq, collection, doc_id, event_id,"
                     " topic, key, value, headers, reason, quarantined_at)"
                     " SELECT seq, collection, doc_id, event_id, topic, key, value, headers, ?, ?"
-                    " FROM outbox WHERE event_id=? AND collection=? AND doc_id=?",
+                    " FROM outbox WHERE seq=?",
                     moved,
                 )
-                db.executemany(
-                    "DELETE FROM outbox WHERE event_id=? AND collection=? AND doc_id=?", rows
-                )
+                db.executemany("DELETE FROM outbox WHERE seq=?", rows)
                 if owner is not None:
                     db.executemany(
                         "DELETE FROM outbox_lease WHERE collection=? AND doc_id=? AND owner=?",
@@ -425,28 +423,27 @@ class SqliteStore(DocumentStore):
     async def quarantined_outbox(self, limit: int = 500) -> list[QuarantinedMessage]:
         def read(db: sqlite3.Connection) -> list[QuarantinedMessage]:
             rows = db.execute(
-                "SELECT collection, doc_id, event_id, topic, key, value, headers, reason,"
+                "SELECT collection, doc_id, event_id, topic, key, value, headers, seq, reason,"
                 " quarantined_at FROM outbox_quarantine ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
             found: list[QuarantinedMessage] = []
             for r in rows:
                 p = _pending(r)
-                found.append(QuarantinedMessage(p.collection, p.doc_id, p.message, r[7], r[8]))
+                found.append(QuarantinedMessage(p.collection, p.doc_id, p.message, r[8], r[9]))
             return found
 
         return await self._run(read)
 
 
-def _row_key(p: PendingMessage) -> tuple[str, str, str]:
-    return p.message.event_id, p.collection, p.doc_id
+def _row_key(p: PendingMessage) -> tuple[int]:
+    return (int(p.row),)
 
 
 def _pending(r: Sequence[Any]) -> PendingMessage:
-    """A PendingMessage from (collection, doc_id, event_id, topic, key, value, headers, ...)."""
-    return PendingMessage(
-        r[0], r[1], OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6]))
-    )
+    """A PendingMessage from (collection, doc_id, event_id, topic, key, value, headers, seq)."""
+    message = OutboxMessage(r[2], r[3], bytes(r[4]), bytes(r[5]), _load_headers(r[6]))
+    return PendingMessage(r[0], r[1], message, str(r[7]))
 
 
 def _dump_headers(headers: tuple[tuple[str, bytes], ...]) -> bytes:
