@@ -43,7 +43,9 @@ def fill(run: Run, leg: int, cum: str, price: str, minutes: int = 0, **kw: bool)
 
 
 def settle(run: Run, today: date = MONDAY) -> Run:
-    return settle_due(run, today, CALENDAR, T1)[0]
+    """Settle what is due, late fills included (as `progress.advance` does)."""
+    run = settle_due(run, today, CALENDAR, T1)[0]
+    return settle_due(run, today, CALENDAR, T1, late=True)[0]
 
 
 def complete(run: Run, minutes: int = 600) -> tuple[Run, RunCompletion | None]:

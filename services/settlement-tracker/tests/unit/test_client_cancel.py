@@ -54,7 +54,9 @@ async def test_a_client_run_with_fills_ends_canceled_mid_run_and_late_fills_stil
 
     late = events.filled(1, "4", "400", WEDNESDAY, at=market_time(WEDNESDAY, 16, 5))
     assert await h.handle(late) is True
-    assert (await h.run(events.run_id)).transactions[1].status == TransactionStatus.EXECUTED
+    run = await h.run(events.run_id)
+    assert run.late_transactions[1].status == TransactionStatus.EXECUTED
+    assert run.transactions[1].status == TransactionStatus.CANCELLED  # as the run ended
     assert await h.handle(late.model_copy(update={"event_id": "late-again"})) is True  # no-op
     h.clock.set(market_time(THURSDAY, 14))
     await h.handlers.settle_due()

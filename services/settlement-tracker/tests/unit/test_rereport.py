@@ -3,11 +3,15 @@ run.settled again, identically."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from rebal_runtime.clock import FakeClock
 from rebal_settlement_tracker.service_layer.rereport import rereport_recent
 
 from .test_handlers import THURSDAY, WEDNESDAY, fill_all, market_time
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def same_but_recorded(again, first) -> bool:  # type: ignore[no-untyped-def]
@@ -57,3 +61,29 @@ async def test_only_what_was_said_today_or_yesterday_is_said_again(harness, run_
     h.clock.set(market_time(THURSDAY, 14) + timedelta(days=2))
     assert await rereport_recent(h.handlers) == 0
     assert len(h.completed(events.run_id)) == 2 and len(h.run_settled(events.run_id)) == 3
+
+
+class NewYorkClock(FakeClock):
+    """A clock that tells the time in New York, not UTC (any aware datetime is a valid `now`)."""
+
+    def now(self) -> datetime:
+        return super().now().astimezone(NEW_YORK)
+
+
+async def test_what_was_said_is_found_by_its_utc_day_whatever_the_clock_zone(
+    harness, run_events
+) -> None:
+    # 22:00 in New York on Wednesday is 03:00 UTC on Thursday: run.completed is indexed on
+    # Thursday (UTC), which the re-report must look up even though the clock says Wednesday
+    evening = datetime(2026, 3, 4, 22, tzinfo=NEW_YORK)
+    h = harness(evening, cycle_days=0)
+    h.handlers.clock = NewYorkClock(evening)
+    events = run_events()
+    await h.handle(events.ready())
+    for fill in fill_all(events, WEDNESDAY):
+        await h.handle(fill)
+    [first] = h.completed(events.run_id)
+    assert first.completed_at.astimezone(UTC).date() == THURSDAY
+
+    assert await rereport_recent(h.handlers) == 2
+    assert same_but_recorded(h.completed(events.run_id)[1], first)

@@ -3,6 +3,8 @@ recorded on the run and left to the order-router. Each answer once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rebal_schemas import CloseReason, RejectionCode, RunStatus
 from rebal_settlement_tracker.adapters.run_document import REFUSALS, RUNS
 from rebal_settlement_tracker.service_layer.messages import event_id_for
@@ -94,7 +96,45 @@ async def test_a_cancel_of_a_running_run_is_recorded_and_left_to_the_order_route
     assert await h.handle(events.cancel()) is True  # asked again: still recorded once
     assert (await h.run(events.run_id)).cancel_requested_at == run.cancel_requested_at
 
-    for fill in rest:  # the router did not stop it (yet): the run completes as it executed
+    for fill in rest:  # the router never stopped it (every order was final): it completes
         await h.handle(fill)
     assert h.status_path() == ["QUEUED", "IN_PROGRESS", "COMPLETED_SUCCESS"]
-    assert h.rejected() == []
+    # ... and the request it did not act on is answered then, once, with RUN_FINAL
+    [rejected] = h.rejected()
+    assert rejected.reason_code is RejectionCode.RUN_FINAL
+    assert (rejected.causation_id, rejected.run_id) == (cancel.event_id, events.run_id)
+    assert rejected.event_id == event_id_for(events.run_id, f"request.rejected:{cancel.event_id}")
+    assert (
+        rejected.message
+        == f"run {events.run_id} ended COMPLETED_SUCCESS before the cancel took effect"
+    )
+    assert rejected.account_id == events.account_id
+    await h.handle(cancel)  # redelivered: answered already
+    h.clock.set(market_time(WEDNESDAY, 20))
+    await h.handlers.settle_due()
+    assert len(h.rejected()) == 1
+
+
+async def test_a_cancel_request_the_deadline_overtook_is_answered_with_run_final(
+    harness, run_events
+) -> None:
+    h = harness(market_time(WEDNESDAY, 14, 30))
+    events = run_events()
+    await h.handle(events.ready())
+    await h.handle(events.started(market_time(WEDNESDAY, 14, 30)))
+    cancel = events.cancel()
+    await h.handle(cancel)
+    # the order-router stopped the run mid-run for it, but the deadline came before the closes:
+    # the TIMEOUT status change names no cause, so nothing would answer the client
+    stop = events.stopped(
+        "canceled_mid_run", market_time(WEDNESDAY, 15), causation_id=cancel.event_id
+    )
+    await h.handle(stop)
+    h.clock.set(market_time(WEDNESDAY, 14, 30) + timedelta(days=1))
+    await h.handlers.time_out_due()
+    assert h.status_path()[-1] == "TIMEOUT"
+    [rejected] = h.rejected()
+    assert (rejected.reason_code, rejected.causation_id) == (
+        RejectionCode.RUN_FINAL,
+        cancel.event_id,
+    )

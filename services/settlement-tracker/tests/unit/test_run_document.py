@@ -35,6 +35,7 @@ from rebal_settlement_tracker.domain import (
 )
 
 FRIDAY = date(2026, 11, 20)
+MONDAY, TUESDAY = date(2026, 11, 23), date(2026, 11, 24)
 AT = datetime(2026, 11, 20, 15, 30, 1, 123456, tzinfo=UTC)
 PLAN = (
     PlannedOrder(0, "AAPL", Side.SELL, qty=Decimal("10.000000001")),
@@ -83,13 +84,21 @@ def runs() -> list[Run]:
     settled = settle_run(settled, AT + timedelta(days=3))[0]
     canceled = planned().cancel(AT, "client changed its mind", cause="c-1")
     started = move_status(planned(PLATFORM_TERMS).start_execution(AT), AT)[0]
-    requested = started.request_cancel("pf-1", AT)
+    requested = started.request_cancel("pf-1", AT, "c-2")
     queued = planned(PLATFORM_TERMS).queue_execution(AT + timedelta(hours=1))
     stopping = requested.stop_execution(RunStop(StopKind.CANCELED_MID_RUN, AT, "asked", "c-2"))
     timed_out = move_status(stopping.time_out(AT + timedelta(days=1)), AT + timedelta(days=1))[0]
     late = move_status(planned().cancel(AT), AT)[0].record_fill(
         2, Decimal(3), Decimal("410.5"), FRIDAY, AT + timedelta(minutes=5), fully_filled=True
     )
+    partial = planned(PLATFORM_TERMS).start_execution(AT)
+    partial = move_status(partial.record_fill(0, Decimal(4), Decimal("187.1"), FRIDAY, AT), AT)[0]
+    expired = move_status(partial.time_out(AT + timedelta(days=1)), AT + timedelta(days=1))[0]
+    # 7 x 187.2 - 4 x 187.1 = 562 for the 3 more: 187.333... a quotient, stored exactly
+    increment = expired.record_fill(0, Decimal(7), Decimal("187.2"), MONDAY, AT + timedelta(days=3))
+    calendar, cycles = weekday_calendar(), SettlementCycles()
+    both_due = settle_due(increment, TUESDAY, calendar, cycles)[0]
+    late_settled = settle_due(both_due, TUESDAY, calendar, cycles, late=True)
     signed = FactSource("e-1", "MSFT", Side.BUY, signer="order-router")
     early = (
         Run("run-2", "pf-1")
@@ -112,6 +121,8 @@ def runs() -> list[Run]:
         queued,
         stopping,
         timed_out,
+        increment,
+        late_settled[0],
         late,
     ]
 
@@ -223,5 +234,30 @@ def test_stops_and_late_fills_are_stored() -> None:
     }
     assert document["late_fills"]["2"]["cum_qty"] == "3"
     assert document["canceled_at"] == AT.isoformat()  # a view
-    view = {t["leg"]: t for t in document["transactions"]}
-    assert view[2]["status"] == "EXECUTED" and view[0]["status"] == "CANCELLED"
+    view = {t["leg"]: t for t in document["transactions"]}  # as the run ended
+    assert view[2]["status"] == view[0]["status"] == "CANCELLED"
+    [late_view] = document["late_transactions"]
+    assert (late_view["leg"], late_view["status"]) == (2, "EXECUTED")
+
+
+def test_the_cancel_request_and_late_increments_are_stored() -> None:
+    all_runs = runs()
+    requested, late_settled = all_runs[9], all_runs[-2]
+    assert run_to_document(requested)["cancel_request_id"] == "c-2"
+    document = run_to_document(late_settled)
+    assert document["late_fills"]["0"]["cum_qty"] == "3"  # beyond the 4 the run reported
+    assert document["late_settlements"] == {"0": TUESDAY.isoformat()}
+    assert document["settlements"] == {"0": MONDAY.isoformat()}  # the reported 4, on their own
+    [late_view] = document["late_transactions"]
+    assert (late_view["leg"], late_view["filled_qty"]) == (0, "3")
+
+
+def test_a_late_fill_settled_before_late_parts_were_kept_apart_still_loads() -> None:
+    """Such a document kept a late leg's settlement with the others (a late fill was then only
+    of a leg without a fill of its own)."""
+    late = settle_due(runs()[-1], MONDAY, weekday_calendar(), SettlementCycles(), late=True)[0]
+    assert late.late_settlements == {2: MONDAY} and late.settlements == {}
+    document = orjson.loads(orjson.dumps(run_to_document(late)))
+    document["settlements"] |= document.pop("late_settlements")
+    del document["cancel_request_id"]
+    assert run_from_document(document) == late

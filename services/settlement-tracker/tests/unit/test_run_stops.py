@@ -194,7 +194,8 @@ def test_a_late_fill_is_recorded_and_settles_but_the_run_stays_as_it_ended() -> 
     run = ended(complete(fill(planned_run(), 0, "10", "190", 1), 1)[0].time_out(at(2) + DAY))
     said = run.report()
     late = run.record_fill(1, Decimal(5), Decimal(410), MONDAY, at(3) + DAY, fully_filled=True)
-    assert late.transactions[1].status is TransactionStatus.EXECUTED
+    assert late.late_transactions[1].status is TransactionStatus.EXECUTED
+    assert late.transactions == run.transactions  # as it ended
     assert late.report() == said and late.completion() is None  # not reopened, not said again
     with pytest.raises(DuplicateFill):
         late.record_fill(1, Decimal(5), Decimal(410), MONDAY, at(3) + DAY, fully_filled=True)
@@ -202,8 +203,8 @@ def test_a_late_fill_is_recorded_and_settles_but_the_run_stays_as_it_ended() -> 
         late.record_close(1, CloseReason.REJECTED, Decimal(0), at(4) + DAY)
     tuesday = MONDAY + timedelta(days=1)
     settled = settle(late, tuesday)
-    assert settled.transactions[1].status is TransactionStatus.SETTLED
-    assert settled.transactions[1].settled_on == tuesday
+    assert settled.late_transactions[1].status is TransactionStatus.SETTLED
+    assert settled.late_transactions[1].settled_on == tuesday
     assert settled.report() == settle(run, tuesday).report()  # run.settled: as it ended
     with pytest.raises(IllegalTransition, match="already settled"):
         settled.record_fill(1, Decimal(5), Decimal(411), MONDAY, at(5) + DAY, fully_filled=True)
@@ -231,3 +232,20 @@ def test_timeout_also_ends_a_leg_whose_close_claims_fills_that_never_came() -> N
     [msft] = completion.orders
     assert (msft.status, msft.filled_qty) == (TransactionStatus.EXPIRED, Decimal(0))
     assert settle_run(run, at(3) + DAY)[1] is not None  # the portfolio is unblocked
+
+
+def test_after_a_timeout_what_a_leg_executed_beyond_its_report_is_a_late_increment() -> None:
+    run = ended(complete(fill(planned_run(), 0, "4", "190", 1), 1)[0].time_out(at(2) + DAY))
+    said = run.report()
+    late = run.record_fill(0, Decimal(7), Decimal("190.3"), MONDAY, at(3) + DAY)
+    increment = late.late_fills[0]  # 7 x 190.3 - 4 x 190 = 572.1 for the 3 more
+    assert (increment.cum_qty, increment.avg_price) == (Decimal(3), Decimal("190.7"))
+    assert late.report() == said and late.transactions == run.transactions
+    for stale in ("4", "2"):  # what the run reported, or less: nothing new
+        with pytest.raises(DuplicateFill):
+            late.record_fill(0, Decimal(stale), Decimal(190), MONDAY, at(4) + DAY)
+    with pytest.raises(DuplicateClose):  # every leg's outcome was fixed at the deadline
+        late.record_close(0, CloseReason.EXPIRED, Decimal(7), at(4) + DAY)
+    # averages that do not add up leave the increment no price of its own: the report's
+    odd = run.record_fill(0, Decimal(5), Decimal(100), MONDAY, at(3) + DAY).late_fills[0]
+    assert (odd.cum_qty, odd.avg_price) == (Decimal(1), Decimal(100))

@@ -73,7 +73,9 @@ async def test_a_run_without_every_outcome_by_its_deadline_ends_timeout(
     late = events.filled(1, "4", "400", THURSDAY, at=DEADLINE + timedelta(minutes=5))
     h.clock.set(DEADLINE + timedelta(minutes=6))
     assert await h.handle(late) is True
-    assert (await h.run(events.run_id)).transactions[1].status == TransactionStatus.EXECUTED
+    run = await h.run(events.run_id)
+    assert run.late_transactions[1].status == TransactionStatus.EXECUTED
+    assert run.transactions[1].status == TransactionStatus.EXPIRED  # as the run ended
     h.clock.set(market_time(FRIDAY, 14))
     assert await sweep.run_once() == 1
     [msft] = [s for s in h.settled(events.run_id) if s.leg == 1]

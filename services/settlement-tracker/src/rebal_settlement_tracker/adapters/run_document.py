@@ -5,12 +5,13 @@ and its lifecycle (status reached, when, what was reported); `run_from_document`
 the Run that was saved. It also carries views derived from those (`status`, `completed`,
 `settled`, `transactions`), for people and tools reading the store; they are rewritten on every
 save and ignored on load, so they can never disagree with the facts. A version 1 document
-(before the lifecycle) is read too.
+(before the lifecycle) is read too, and so is one written before late fills settled apart from
+the run (`_late_settlements`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -81,15 +82,17 @@ def run_to_document(run: Run) -> JsonDict:
         "skipped_orders": [js.skipped_to_json(s) for s in run.skipped_orders],
         "fills": {str(leg): js.fill_to_json(f) for leg, f in sorted(run.fills.items())},
         "closes": {str(leg): js.close_to_json(c) for leg, c in sorted(run.closes.items())},
-        "settlements": {str(leg): d.isoformat() for leg, d in sorted(run.settlements.items())},
+        "settlements": _dates_to_json(run.settlements),
         "pending": [js.pending_to_json(p) for p in run.pending],
         "rejections": [js.rejection_to_json(r) for r in run.rejections],
         "rejected_facts": len(run.rejections),
         "execution_starts_at": js.instant(run.execution_starts_at),
         "execution_started_at": js.instant(run.execution_started_at),
         "cancel_requested_at": js.instant(run.cancel_requested_at),
+        "cancel_request_id": run.cancel_request_id,
         "stop": js.stop_to_json(run.stop),
         "late_fills": {str(leg): js.fill_to_json(f) for leg, f in sorted(run.late_fills.items())},
+        "late_settlements": _dates_to_json(run.late_settlements),
         "lifecycle": js.lifecycle_to_json(run.lifecycle),
         # views for people and tools reading the store, ignored on load
         "canceled_at": js.instant(run.canceled_at),
@@ -97,6 +100,9 @@ def run_to_document(run: Run) -> JsonDict:
         "completed": run.is_completed,
         "settled": run.lifecycle.settled_at is not None,
         "transactions": [js.transaction_view(tx) for _, tx in sorted(run.transactions.items())],
+        "late_transactions": [
+            js.transaction_view(tx) for _, tx in sorted(run.late_transactions.items())
+        ],
     }
 
 
@@ -105,6 +111,8 @@ def run_from_document(state: Mapping[str, Any]) -> Run:
     if version not in (1, DOCUMENT_VERSION):
         raise ValueError(f"run document version {version!r} is not {DOCUMENT_VERSION}")
     orders = state["orders"]
+    late_fills = {int(leg): js.fill_from_json(f) for leg, f in state.get("late_fills", {}).items()}
+    settlements, late_settlements = _late_settlements(state, late_fills.keys())
     run = Run(
         run_id=state["run_id"],
         portfolio_id=state["portfolio_id"],
@@ -120,21 +128,42 @@ def run_from_document(state: Mapping[str, Any]) -> Run:
         skipped_orders=tuple(js.skipped_from_json(s) for s in state["skipped_orders"]),
         fills={int(leg): js.fill_from_json(f) for leg, f in state["fills"].items()},
         closes={int(leg): js.close_from_json(c) for leg, c in state["closes"].items()},
-        settlements={int(leg): date.fromisoformat(d) for leg, d in state["settlements"].items()},
+        settlements=settlements,
         # absent from documents written before early facts were kept apart and judged
         pending=tuple(js.pending_from_json(p) for p in state.get("pending", ())),
         rejections=tuple(js.rejection_from_json(r) for r in state.get("rejections", ())),
         execution_starts_at=js.parse_instant(state.get("execution_starts_at")),
         execution_started_at=js.parse_instant(state.get("execution_started_at")),
         cancel_requested_at=js.parse_instant(state.get("cancel_requested_at")),
+        cancel_request_id=state.get("cancel_request_id"),
         stop=js.stop_from_json(state["stop"]) if "stop" in state else js.legacy_stop(state),
-        late_fills={
-            int(leg): js.fill_from_json(f) for leg, f in state.get("late_fills", {}).items()
-        },
+        late_fills=late_fills,
+        late_settlements=late_settlements,
     )
     if version == 1:
         return replace(run, lifecycle=_lifecycle_of_version_1(run, state))
     return replace(run, lifecycle=js.lifecycle_from_json(state["lifecycle"]))
+
+
+def _dates_to_json(dates: Mapping[int, date]) -> JsonDict:
+    return {str(leg): day.isoformat() for leg, day in sorted(dates.items())}
+
+
+def _dates_from_json(data: Mapping[str, str]) -> dict[int, date]:
+    return {int(leg): date.fromisoformat(day) for leg, day in data.items()}
+
+
+def _late_settlements(
+    state: Mapping[str, Any], late_legs: Iterable[int]
+) -> tuple[dict[int, date], dict[int, date]]:
+    """The settlements of the run's legs and of its late fills. Before they were kept apart, a
+    late fill was only ever of a leg with no fill of its own: that leg's one settlement was the
+    late fill's."""
+    settlements = _dates_from_json(state["settlements"])
+    if "late_settlements" in state:
+        return settlements, _dates_from_json(state["late_settlements"])
+    late = {leg: settlements.pop(leg) for leg in late_legs if leg in settlements}
+    return settlements, late
 
 
 def _lifecycle_of_version_1(run: Run, state: Mapping[str, Any]) -> RunLifecycle:

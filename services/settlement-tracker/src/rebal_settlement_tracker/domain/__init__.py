@@ -39,6 +39,7 @@ from rebal_settlement_tracker.domain.errors import (
     RunAlreadyCompleted,
     UnknownLeg,
 )
+from rebal_settlement_tracker.domain.execution import unanswered_cancel
 from rebal_settlement_tracker.domain.facts import merge_close, merge_fill
 from rebal_settlement_tracker.domain.lifecycle import (
     FINAL_STATUSES,
@@ -158,4 +159,5 @@ __all__ = [
     "settlement_date",
     "settlement_dates",
     "time_out_if_due",
+    "unanswered_cancel",
 ]

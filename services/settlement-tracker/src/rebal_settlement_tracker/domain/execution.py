@@ -6,10 +6,13 @@ Pure functions of a `Run` (the aggregate's methods delegate here). The order-rou
 PLATFORM runs only: its queued / started / stopped reports of a CLIENT run are refused once the
 plan says CLIENT, and dropped if they came before it.
 
-A *late* fill is one for a leg the run's end closed without an outcome of its own (no close,
-nothing executed: `RunStop.close_open_leg`). It is kept apart (`Run.late_fills`), settles like
-any other (its transaction.settled is the only report of it), and is never part of what
-run.completed and run.settled said (`as_ended`): the run does not reopen. A late close adds
+A *late* fill is one that comes after the run's end fixed the leg's outcome: after a TIMEOUT,
+any leg (its orders were still out there; the deadline only stopped waiting for them); after a
+cancel that closed the open legs at once, a leg without an outcome of its own (no close, nothing
+executed: `RunStop.close_open_leg`). What it adds beyond what the run reported for the leg (the
+increment, `late_increment`) is kept apart (`Run.late_fills`) and settles as a transaction of its
+own (`late_transactions`: its transaction.settled, marked late, is the only report of it), never
+part of what run.completed and run.settled said: the run does not reopen. A late close adds
 nothing (the leg's outcome was fixed at the end).
 """
 
@@ -32,7 +35,12 @@ from rebal_settlement_tracker.domain.errors import (
 )
 from rebal_settlement_tracker.domain.facts import merge_fill
 from rebal_settlement_tracker.domain.stop import RunStop, StopKind, timeout_reason
-from rebal_settlement_tracker.domain.transaction import OrderFilled, require_aware
+from rebal_settlement_tracker.domain.transaction import (
+    ZERO,
+    OrderFilled,
+    Transaction,
+    require_aware,
+)
 
 if TYPE_CHECKING:
     from rebal_settlement_tracker.domain.run import Run
@@ -72,7 +80,7 @@ def started(run: Run, at: datetime) -> Run:
     return replace(run, execution_started_at=at)
 
 
-def cancel_requested(run: Run, portfolio_id: str, at: datetime) -> Run:
+def cancel_requested(run: Run, portfolio_id: str, at: datetime, request: str | None) -> Run:
     require_aware(at, "requested_at")
     if not run.is_planned or portfolio_id != run.portfolio_id:
         raise CancelOfUnknownRun(f"no run {run.run_id} for portfolio {portfolio_id}")
@@ -80,7 +88,18 @@ def cancel_requested(run: Run, portfolio_id: str, at: datetime) -> Run:
         raise CancelOfFinalRun(f"run {run.run_id} is already {run.status.value}")
     if run.cancel_requested_at is not None:
         raise DuplicateCancel(f"run {run.run_id}: cancel already requested")
-    return replace(run, cancel_requested_at=at)
+    return replace(run, cancel_requested_at=at, cancel_request_id=request)
+
+
+def unanswered_cancel(run: Run) -> str | None:
+    """The event id of the cancel request the ended run did not answer: one recorded on it (a
+    PLATFORM run's, left to the order-router) whose run ended by another way than a stop naming
+    it: every order final before the router stopped it, or the deadline. No final status change
+    names that request then, so the client asking would wait for ever."""
+    request = run.cancel_request_id
+    if request is None or not run.is_completed:
+        return None
+    return None if run.stop is not None and run.stop.cause == request else request
 
 
 def canceled(run: Run, stop: RunStop) -> Run:
@@ -119,27 +138,56 @@ def timed_out(run: Run, now: datetime) -> Run:
 
 
 def is_late(run: Run, leg: int) -> bool:
-    """A fact for `leg` comes after the run's end closed it without an outcome of its own."""
+    """A fact for `leg` comes after the run's end fixed the leg's outcome (module docstring)."""
     stop = run.stop
     if not run.is_completed or stop is None or not stop.closes_open_legs:
         return False
+    if stop.kind is StopKind.TIMEOUT:
+        return True
     return leg not in run.closes and leg not in run.fills
 
 
+def late_increment(reported: OrderFilled | None, fill: OrderFilled) -> OrderFilled:
+    """What the cumulative `fill` adds to the `reported` one: the quantity beyond it, at the
+    average price of those shares alone (their amount is the report's less the reported one's),
+    so that the run's report plus the increment is the broker's whole fill. DuplicateFill when it
+    adds no quantity (a replay, an older report, what the run had)."""
+    base_qty, base_amount = (
+        (reported.cum_qty, reported.cum_qty * reported.avg_price) if reported else (ZERO, ZERO)
+    )
+    qty = fill.cum_qty - base_qty
+    if qty <= ZERO:
+        raise DuplicateFill(f"cum_qty {fill.cum_qty} adds nothing to the reported {base_qty}")
+    amount = fill.cum_qty * fill.avg_price - base_amount
+    # Averages that do not add up (the later one far below the earlier) leave the increment no
+    # price of its own: the report's average is then the best there is.
+    price = amount / qty if amount > ZERO else fill.avg_price
+    return replace(fill, cum_qty=qty, avg_price=price)
+
+
 def with_late_fill(run: Run, leg: int, fill: OrderFilled) -> Run:
-    """`fill` kept as a late fill of `leg`; DuplicateFill when it adds nothing."""
+    """`fill`'s increment kept as the late fill of `leg`; DuplicateFill when it adds nothing."""
+    try:
+        increment = late_increment(run.fills.get(leg), fill)
+    except DuplicateFill as duplicate:
+        raise DuplicateFill(f"run {run.run_id} leg {leg}: late {duplicate}") from None
     known = run.late_fills.get(leg)
-    merged = merge_fill(known, fill)
+    merged = merge_fill(known, increment)  # the reported fill is fixed: increments merge as fills
     if merged == known:
         raise DuplicateFill(f"run {run.run_id} leg {leg}: late cum_qty {fill.cum_qty} known")
-    if leg in run.settlements:
+    if leg in run.late_settlements:
         raise IllegalTransition(f"run {run.run_id} leg {leg}: its late execution already settled")
     return replace(run, late_fills={**run.late_fills, leg: merged})
 
 
-def as_ended(run: Run) -> Run:
-    """The run as it ended: without its late fills and their settlements."""
-    if not run.late_fills:
-        return run
-    settlements = {leg: day for leg, day in run.settlements.items() if leg not in run.late_fills}
-    return replace(run, late_fills={}, settlements=settlements)
+def late_transactions(run: Run) -> dict[int, Transaction]:
+    """A transaction per leg with a late fill: the increment alone, closed as the run's end closed
+    open legs (it waits for nothing more), settled on a date of its own."""
+    close = run.stop.close_open_leg() if run.stop is not None else None
+    return {
+        order.leg: order.transaction(
+            run.late_fills[order.leg], close, run.late_settlements.get(order.leg)
+        )
+        for order in run.orders or ()
+        if order.leg in run.late_fills
+    }

@@ -3,13 +3,15 @@ is final, settle it when every transaction is, and say when its deadline is (`de
 
 Pure (the moment is passed in). Every handler runs `advance` after recording its fact, and the
 sweep runs it on its own, so a T+0 trade settles in the same atomic write as its fill, and a T+1
-trade settles at the first sweep on its settlement date. Each status change, run.completed and
-run.settled come out of `advance` exactly once: what was reported is part of the run
-(`RunLifecycle`), so the next call finds nothing left to report.
+trade settles at the first sweep on its settlement date. What executed after the run ended (its
+late transactions, `execution.py`) settles the same way, on its own date. Each status change,
+run.completed and run.settled come out of `advance` exactly once: what was reported is part of
+the run (`RunLifecycle`), so the next call finds nothing left to report.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -48,34 +50,46 @@ class Progress:
     settlement: RunCompletion | None = None  # run.settled: every transaction final
     next_settlement: date | None = None  # earliest pending settlement date: when to come back
     deadline: datetime | None = None  # when the run times out unless it ends before
+    late_settled: tuple[Transaction, ...] = ()  # transaction.settled `late`, each once
 
     @property
     def changed(self) -> bool:
         reports = (self.completion, self.settlement)
-        return bool(self.settled or self.changes) or any(r is not None for r in reports)
+        settled = self.settled or self.late_settled
+        return bool(settled or self.changes) or any(r is not None for r in reports)
 
 
 def settlement_dates(
-    run: Run, calendar: TradingCalendar, cycles: SettlementCycles
+    run: Run, calendar: TradingCalendar, cycles: SettlementCycles, *, late: bool = False
 ) -> dict[int, date]:
-    """When each settleable, not yet settled transaction settles (to schedule a wake-up)."""
+    """When each settleable, not yet settled transaction settles (to schedule a wake-up); of the
+    late transactions if ``late``."""
+    transactions: Mapping[int, Transaction] = run.late_transactions if late else run.transactions
     return {
         leg: settlement_date(tx.trade_date, cycles.days_for(tx.asset_class), calendar)
-        for leg, tx in run.transactions.items()
+        for leg, tx in transactions.items()
         if tx.is_settleable and tx.trade_date is not None
     }
 
 
 def settle_due(
-    run: Run, today: date, calendar: TradingCalendar, cycles: SettlementCycles
+    run: Run,
+    today: date,
+    calendar: TradingCalendar,
+    cycles: SettlementCycles,
+    *,
+    late: bool = False,
 ) -> tuple[Run, list[Transaction]]:
-    """Settle every transaction whose settlement date is on or before ``today``: the new run and
-    the newly settled transactions (by leg). Completed runs too: a run completes at execution."""
-    due = {leg: day for leg, day in settlement_dates(run, calendar, cycles).items() if day <= today}
+    """Settle every transaction whose settlement date is on or before ``today`` (the late ones if
+    ``late``): the new run and the newly settled transactions (by leg). Completed runs too: a run
+    completes at execution."""
+    dates = settlement_dates(run, calendar, cycles, late=late)
+    due = {leg: day for leg, day in dates.items() if day <= today}
     if not due:
         return run, []
-    settled = run.with_settlements(due)
-    return settled, [settled.transactions[leg] for leg in sorted(due)]
+    settled = run.with_settlements(due, late=late)
+    transactions = settled.late_transactions if late else settled.transactions
+    return settled, [transactions[leg] for leg in sorted(due)]
 
 
 def move_status(
@@ -112,7 +126,7 @@ def settle_run(run: Run, now: datetime) -> tuple[Run, RunCompletion | None]:
     fills (`execution.py`) are not awaited: they are no part of the run as it ended."""
     if not run.is_completed or run.lifecycle.settled_at is not None:
         return run, None
-    if not all(tx.is_final for tx in run.reported_transactions.values()):
+    if not all(tx.is_final for tx in run.transactions.values()):
         return run, None
     return replace(run, lifecycle=run.lifecycle.mark_settled(now)), run.report()
 
@@ -129,10 +143,22 @@ def reported_completion(run: Run) -> RunCompletion:
 
 def advance(run: Run, now: datetime, policy: SettlementPolicy) -> Progress:
     """Raises LookupError when a trade date is outside the calendar's range."""
-    run, settled = settle_due(run, policy.today(now), policy.calendar, policy.cycles)
+    today, calendar, cycles = policy.today(now), policy.calendar, policy.cycles
+    run, settled = settle_due(run, today, calendar, cycles)
+    run, late_settled = settle_due(run, today, calendar, cycles, late=True)
     run, changes, completion = move_status(run, now)
     run, settlement = settle_run(run, now)
-    pending = settlement_dates(run, policy.calendar, policy.cycles).values()
-    due = min(pending, default=None)
-    ends = deadline(run, policy.run_timeout)
-    return Progress(run, tuple(settled), changes, completion, settlement, due, ends)
+    pending = [
+        *settlement_dates(run, calendar, cycles).values(),
+        *settlement_dates(run, calendar, cycles, late=True).values(),
+    ]
+    return Progress(
+        run,
+        tuple(settled),
+        changes,
+        completion,
+        settlement,
+        next_settlement=min(pending, default=None),
+        deadline=deadline(run, policy.run_timeout),
+        late_settled=tuple(late_settled),
+    )

@@ -8,8 +8,9 @@ RunCompletion. Its status (``lifecycle.py``) follows from those facts: ``progres
 moves it after every command; run.completed is due when every *order* is final, run.settled
 when every *transaction* is.
 
-A run may end before its orders all ran (``stop.py``); a fill reported after that end is kept
-apart (``late_fills``, ``execution.py``): it settles, but the run's reports stay as it ended.
+A run may end before its orders all ran (``stop.py``); what a fill reported after that end adds
+is kept apart (``late_fills``, ``execution.py``): it settles on its own (``late_transactions``),
+but ``transactions`` and the run's reports stay as it ended.
 
 Every fact must pass the checks of ``acceptance.py`` against its order. Fills and closes that
 arrive before the plan cannot be checked yet: each is kept as it came (``pending``, not merged, so
@@ -80,8 +81,10 @@ class Run:
     execution_starts_at: datetime | None = None  # queued by the order-router until then
     execution_started_at: datetime | None = None  # the order-router said its first order left
     cancel_requested_at: datetime | None = None  # a client asked to cancel
+    cancel_request_id: str | None = None  # that request's event id, to answer it at the end
     stop: RunStop | None = None  # how its execution ended early (canceled, re-plan, timeout)
-    late_fills: Mapping[int, OrderFilled] = field(default_factory=dict)  # after the end
+    late_fills: Mapping[int, OrderFilled] = field(default_factory=dict)  # increments after the end
+    late_settlements: Mapping[int, date] = field(default_factory=dict)  # of the late fills
     lifecycle: RunLifecycle = field(default_factory=RunLifecycle)
 
     # ---- derived state -------------------------------------------------------------------
@@ -108,13 +111,14 @@ class Run:
 
     @cached_property
     def transactions(self) -> Mapping[int, Transaction]:
-        """Transactions by leg (empty until the plan is known), late fills included."""
+        """Transactions by leg (empty until the plan is known), as the run ended if it did: what
+        run.completed and run.settled report."""
         return {order.leg: self._derive(order) for order in self.orders or ()}
 
     @cached_property
-    def reported_transactions(self) -> Mapping[int, Transaction]:
-        """The transactions as the run ended: what run.completed and run.settled report."""
-        return execution.as_ended(self).transactions
+    def late_transactions(self) -> Mapping[int, Transaction]:
+        """By leg, what executed after the run ended (`execution.late_transactions`)."""
+        return execution.late_transactions(self)
 
     @property
     def status(self) -> RunStatus:
@@ -122,12 +126,10 @@ class Run:
         return self.lifecycle.status or RunStatus.QUEUED
 
     def _derive(self, order: PlannedOrder) -> Transaction:
-        leg = order.leg
-        fill, late, close = self.fills.get(leg), self.late_fills.get(leg), self.closes.get(leg)
-        fill = merge_fill(fill, late) if late is not None else fill
+        fill, close = self.fills.get(order.leg), self.closes.get(order.leg)
         if self.stop is not None:
             close = self.stop.close_for(close, fill.cum_qty if fill else ZERO)
-        return order.transaction(fill, close, self.settlements.get(leg))
+        return order.transaction(fill, close, self.settlements.get(order.leg))
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -239,8 +241,11 @@ class Run:
             raise DuplicateClose(f"run {self.run_id} leg {leg}: close already known")
         return self._with_leg_change(replace(self, closes={**self.closes, leg: merged}), leg)
 
-    def with_settlements(self, due: Mapping[int, date]) -> Run:
-        """The settlements of ``due`` (leg -> date) recorded (``progress.settle_due`` finds them)."""
+    def with_settlements(self, due: Mapping[int, date], *, late: bool = False) -> Run:
+        """The settlements of ``due`` (leg -> date) recorded (``progress.settle_due`` finds them),
+        of the late fills if ``late``."""
+        if late:
+            return replace(self, late_settlements={**self.late_settlements, **due})
         return replace(self, settlements={**self.settlements, **due})
 
     def queue_execution(self, starts_at: datetime) -> Run:
@@ -252,11 +257,11 @@ class Run:
         IN_PROGRESS even before any order event. DuplicateStatus when that is known or moot."""
         return execution.started(self, at)
 
-    def request_cancel(self, portfolio_id: str, at: datetime) -> Run:
-        """A client asks to cancel the run (Alpaca ``DELETE /runs/{id}``): recorded (``cancel``
-        ends a CLIENT run; a PLATFORM run's execution is stopped by the order-router).
-        CancelOfUnknownRun / CancelOfFinalRun refuse it."""
-        return execution.cancel_requested(self, portfolio_id, at)
+    def request_cancel(self, portfolio_id: str, at: datetime, request_id: str | None = None) -> Run:
+        """A client asks to cancel the run (Alpaca ``DELETE /runs/{id}``): recorded with its event
+        id (``cancel`` ends a CLIENT run; a PLATFORM run's execution is stopped by the
+        order-router). CancelOfUnknownRun / CancelOfFinalRun refuse it."""
+        return execution.cancel_requested(self, portfolio_id, at, request_id)
 
     def cancel(self, now: datetime, reason: str = "", cause: str | None = None) -> Run:
         """End the run now: open legs CANCELLED; CANCELED if nothing executed, else
@@ -281,7 +286,7 @@ class Run:
             run_id=self.run_id,
             portfolio_id=self.portfolio_id,
             terms=self.terms,
-            transactions=self.reported_transactions.values(),
+            transactions=self.transactions.values(),
             skipped=self.skipped_orders,
             stop=self.stop,
         )
@@ -295,12 +300,8 @@ class Run:
             return None
         return self.report()
 
-    # ---- guards --------------------------------------------------------------------------
-
     def _with_leg_change(self, changed: Run, leg: int) -> Run:
-        """Accept new facts unless they alter a transaction that was already reported on."""
-        if self.orders is not None:
-            what = f"run {self.run_id} leg {leg}"
-            before, after = self.transactions[leg], changed.transactions[leg]
-            check_leg_change(what, before, after, completed=self.is_completed)
+        """Accept new facts (of a planned run) unless they alter a transaction already reported."""
+        before, after = self.transactions[leg], changed.transactions[leg]
+        check_leg_change(f"run {self.run_id} leg {leg}", before, after, completed=self.is_completed)
         return changed

@@ -12,9 +12,10 @@
                        the deadline (`deadline.py`)
 
 A leg *open* at the end is one without an outcome of its own: no order.closed, not fully filled.
-Its close is made up by the tracker (`RunStop.close_open_leg`), not stored as a fact; a fill
-reported later for a leg that had executed nothing is a *late fill* (`Run.record_fill`): it is
-recorded and settles, but the run does not reopen.
+Its close is made up by the tracker (`RunStop.close_open_leg`), not stored as a fact. A fill
+reported later is a *late fill* (`execution.py`) for a leg that had executed nothing, and after a
+timeout for any leg (what it adds beyond the run's report): it is recorded and settles, but the
+run does not reopen.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 deadline passed (`run_timeout_seconds`), then settle what has come due.
 
 Fills settle in the handler that records them when they are already due (T+0); everything else
-waits for this loop to reach its settlement date. A failing round (store down, ...) is logged
-and the next one tries again.
+waits for this loop to reach its settlement date. A run either sweep cannot move is logged,
+counted and skipped (`service_layer/sweeps.py`), so it holds up neither the runs after it nor the
+settlements after the timeouts; a failing round (store down, ...) is logged and the next one tries
+again.
 """
 
 from __future__ import annotations

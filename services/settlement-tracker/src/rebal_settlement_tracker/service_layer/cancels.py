@@ -7,9 +7,11 @@
 - a CLIENT run (no order-router involved; the client's middleware executes): it ends at once,
   CANCELED if nothing executed, else CANCELED_MID_RUN; its unreported legs are CANCELLED and a
   later fill is still recorded (`domain/execution.py`). The status change names the request;
-- a PLATFORM run: the request is recorded on the run (`cancel_requested_at`) and logged; stopping
-  the execution is the order-router's, whose run.execution_stopped (naming the request) then ends
-  the run.
+- a PLATFORM run: the request is recorded on the run (`cancel_requested_at`, and its event id) and
+  logged; stopping the execution is the order-router's, whose run.execution_stopped (naming the
+  request) then ends the run. If the run ends otherwise (the router found every order final and
+  stopped nothing, or the deadline came first), the request is refused RUN_FINAL at that end
+  (`publishing.py`), so every request gets its answer.
 
 Every answer is given once. A refusal about a known run is committed with the run (its inbox
 holds the request's id); a refusal about an unknown run has no run to go with, so it gets a
@@ -67,7 +69,7 @@ async def answer_cancel(
             raise _UnknownRun
         run = record.run
         try:
-            requested = run.request_cancel(event.portfolio_id, now)
+            requested = run.request_cancel(event.portfolio_id, now, event.event_id)
         except CancelOfUnknownRun:
             raise _UnknownRun from None
         except CancelOfFinalRun as final:

@@ -105,6 +105,8 @@ class SettlementHandlers:
         self.sweep_page = sweep_page
         #: Fills and closes refused by a check, by reason code, since start (also logged).
         self.rejected: Counter[str] = Counter()
+        #: Runs a sweep could not move, by the index it found them by, since start (also logged).
+        self.sweep_failures: Counter[str] = Counter()
 
     # ---- input topics ---------------------------------------------------------------------
 
@@ -208,7 +210,7 @@ class SettlementHandlers:
             envelope = self._envelope(run.run_id, None)
             return run_outcome(progress, now, envelope, dict(record.letters), record.reports)
 
-        return await sweep_due(self.runs, index, bound, self.sweep_page, sweep)
+        return await sweep_due(self.runs, index, bound, self.sweep_page, sweep, self.sweep_failures)
 
     # ---- common ---------------------------------------------------------------------------
 

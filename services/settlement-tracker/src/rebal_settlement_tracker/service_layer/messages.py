@@ -2,7 +2,8 @@
 the tracker publishes.
 
 Inbound: optimization.ready becomes a plan (PlannedOrder/SkippedOrder/RunTerms of the domain).
-Outbound: a settled Transaction becomes `transaction.settled` (the run events: `run_messages.py`).
+Outbound: a settled Transaction becomes `transaction.settled` (the run events: `run_messages.py`);
+a late one (what executed after its run ended) says `late` and carries only that increment.
 
 Every event the tracker publishes has an id derived from its run and what it says (`event_id_for`):
 saying the same thing again (a re-run after a version conflict, a re-report after the broker lost
@@ -13,19 +14,22 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import rebal_schemas as wire
+from rebal_schemas.types import PRICE_PLACES
 from rebal_settlement_tracker import domain
 
 RUN_CREATED = "run.created"
 RUN_COMPLETED = "run.completed"
 RUN_SETTLED = "run.settled"
+PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)
 
 
 def event_id_for(run_id: str, kind: str) -> str:
     """`kind`: run.created, run.status_changed:<status>, run.completed, run.settled,
-    transaction.settled:<leg>, request.rejected:<request event id>."""
+    transaction.settled:<leg>[:late], request.rejected:<request event id>."""
     digest = hashlib.sha256(f"{run_id}\x00{kind}".encode()).hexdigest()
     return f"st-{digest[:40]}"
 
@@ -81,10 +85,18 @@ def order_ref(event: wire.OrderFilled | wire.OrderClosed) -> domain.OrderRef:
 
 
 def transaction_settled(
-    run: domain.Run, tx: domain.Transaction, now: datetime, envelope: dict[str, Any]
+    run: domain.Run,
+    tx: domain.Transaction,
+    now: datetime,
+    envelope: dict[str, Any],
+    *,
+    late: bool = False,
 ) -> wire.TransactionSettled:
+    """`late`: `tx` is one of `run.late_transactions`, a leg's increment after the run ended (the
+    leg's reported part may settle too: its own event, its own id)."""
     if tx.fill is None or tx.settled_on is None:
         raise ValueError(f"run {run.run_id} leg {tx.leg} is not settled")
+    kind = f"transaction.settled:{tx.leg}" + (":late" if late else "")
     return wire.TransactionSettled(
         run_id=run.run_id,
         portfolio_id=run.portfolio_id,
@@ -92,10 +104,20 @@ def transaction_settled(
         symbol=tx.symbol,
         side=wire.OrderSide(tx.side.value),
         qty=tx.fill.cum_qty,
-        avg_price=tx.fill.avg_price,
+        avg_price=_wire_price(tx.fill.avg_price),
         trade_date=tx.fill.trade_date,
         settlement_date=tx.settled_on,
-        late=tx.leg in run.late_fills,
+        late=late,
         occurred_at=now,
-        **{**envelope, "event_id": event_id_for(run.run_id, f"transaction.settled:{tx.leg}")},
+        **{**envelope, "event_id": event_id_for(run.run_id, kind)},
     )
+
+
+def _wire_price(price: Decimal) -> Decimal:
+    """A late increment's average price is a quotient: rounded to the places the wire carries
+    (qty x price then still rounds to the increment's cents for any real quantity). A broker's
+    own price fits already and is left as it came."""
+    exponent = price.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -PRICE_PLACES:
+        return price
+    return max(price.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP), PRICE_QUANTUM)

@@ -2,9 +2,11 @@
 the outbox, in the same atomic write), and the index values the sweep and the re-report find it by.
 
 The order of the events is the order things happened: the run created and started, transactions
-settled (T+0), the final status with run.completed, run.settled. The final status change of a
-run whose stop names a cause (a cancel request) names that cause, so the client that asked finds
-its answer (`rebal cancel --wait`).
+settled (T+0, then any late ones), the final status with run.completed, run.settled. The final
+status change of a run whose stop names a cause (a cancel request) names that cause, so the client
+that asked finds its answer (`rebal cancel --wait`); a cancel request recorded on the run that its
+end did not answer (`domain.unanswered_cancel`) is refused then, RUN_FINAL, as one that came after
+the end would be.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 
 from rebal_runtime.log import get_logger
 from rebal_runtime.repository import Outcome
-from rebal_schemas import Event
-from rebal_settlement_tracker.domain import Progress, Rejection
+from rebal_schemas import Event, RejectionCode
+from rebal_settlement_tracker.domain import Progress, Rejection, unanswered_cancel
 from rebal_settlement_tracker.service_layer import messages, run_messages
 from rebal_settlement_tracker.service_layer.messages import RUN_COMPLETED, RUN_SETTLED
 from rebal_settlement_tracker.service_layer.provenance import rejection_letter
@@ -57,6 +59,10 @@ def run_outcome(
     ended = [c for c in progress.changes if c.status.is_final]
     publish += [run_messages.status_changed(run, change, envelope) for change in started]
     publish += [messages.transaction_settled(run, tx, now, envelope) for tx in progress.settled]
+    publish += [
+        messages.transaction_settled(run, tx, now, envelope, late=True)
+        for tx in progress.late_settled
+    ]
     cause = run.stop.cause if run.stop is not None else None
     final_envelope = envelope if cause is None else {**envelope, "causation_id": cause}
     publish += [run_messages.status_changed(run, change, final_envelope) for change in ended]
@@ -66,6 +72,7 @@ def run_outcome(
         publish.append(completed)
         reports[RUN_COMPLETED] = _report(completed, completed.completed_at)
         log.info("run completed", run_id=run.run_id, status=completed.status.value)
+        publish += _answer_cancel(progress, now, envelope)
     if progress.settlement is not None:
         settled = run_messages.run_settled(run, progress.settlement, envelope)
         publish.append(settled)
@@ -82,6 +89,27 @@ def run_outcome(
             TIMEOUT_DUE_INDEX: instant_key(deadline) if deadline else None,
         },
     )
+
+
+def _answer_cancel(progress: Progress, now: datetime, envelope: dict[str, Any]) -> list[Event]:
+    """The refusal of the cancel request the run's end did not answer, at that end."""
+    run = progress.run
+    request = unanswered_cancel(run)
+    if request is None:
+        return []
+    log.info("cancel refused at the run's end", run_id=run.run_id, reason_code="RUN_FINAL")
+    message = f"run {run.run_id} ended {run.status.value} before the cancel took effect"
+    refusal = run_messages.cancel_refused(
+        run.run_id,
+        run.portfolio_id,
+        request,
+        RejectionCode.RUN_FINAL,
+        message,
+        run.terms.account_id,
+        now,
+        envelope["producer"],
+    )
+    return [refusal]
 
 
 def _report(event: Event, at: datetime | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ that no longer blocks the portfolio).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rebal_runtime.log import get_logger
 from rebal_runtime.repository import Outcome
@@ -37,7 +37,8 @@ async def recently(handlers: SettlementHandlers, kind: str, now: datetime) -> li
     """The runs that published `kind` (run.completed, run.settled) today or yesterday (UTC)."""
     ids: list[str] = []
     for day in (now - timedelta(days=1), now):
-        ids += await handlers.runs.ids(INDEX_OF[kind], day.date().isoformat())
+        # the UTC date, as `publishing.report_day` indexed it: a clock may tell any zone's time
+        ids += await handlers.runs.ids(INDEX_OF[kind], day.astimezone(UTC).date().isoformat())
     return ids
 
 

@@ -3,7 +3,9 @@ run.status_changed (Alpaca's run object without orders), run.completed (with its
 run.settled, and the request.rejected answering a refused cancel.
 
 Every one carries the same Alpaca run fields, built once here (`run_fields`), and an id derived
-from its run and what it says (`messages.event_id_for`).
+from its run and what it says (`messages.event_id_for`). The run's `reason` is cut to what the wire
+carries there (`bounded_reason`): the domain words it from what it was told, a cancel request's or
+the order-router's reason that may already use the whole limit.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import rebal_schemas as wire
+from rebal_schemas.events.run import CANCEL_REQUESTED, MAX_REASON
 from rebal_settlement_tracker import domain
 from rebal_settlement_tracker.service_layer.messages import (
     RUN_COMPLETED,
@@ -28,6 +31,16 @@ _ENDED_AT = {
     domain.OrderStatus.CANCELED: "canceled_at",
     domain.OrderStatus.REJECTED: "failed_at",
 }
+CUT = "…"  # ends a reason cut to fit the wire
+
+
+def bounded_reason(reason: str | None) -> str | None:
+    """`reason` as the wire takes it: at most MAX_REASON characters, the cut marked. Said at most
+    once per run and change, so a longer reason would make its event unpublishable for good (the
+    run never final, its portfolio blocked)."""
+    if reason is None or len(reason) <= MAX_REASON:
+        return reason
+    return reason[: MAX_REASON - len(CUT)] + CUT
 
 
 def run_fields(
@@ -48,7 +61,7 @@ def run_fields(
         "amount": terms.amount,
         "initiated_from": wire.RunInitiator(terms.initiated_from),
         "status": wire.RunStatus(status.value),
-        "reason": reason,
+        "reason": bounded_reason(reason),
         "account_id": terms.account_id,
         "portfolio_id": run.portfolio_id,
         "weights": tuple(
@@ -145,16 +158,42 @@ def cancel_rejected(
     producer: str,
 ) -> wire.RequestRejected:
     """The answer to a refused cancel; `causation_id` names it, so the client finds it."""
+    return cancel_refused(
+        request.run_id,
+        request.portfolio_id,
+        request.event_id,
+        code,
+        message,
+        account_id,
+        now,
+        producer,
+    )
+
+
+def cancel_refused(
+    run_id: str,
+    portfolio_id: str,
+    request_id: str,
+    code: wire.RejectionCode,
+    message: str,
+    account_id: str | None,
+    now: datetime,
+    producer: str,
+) -> wire.RequestRejected:
+    """`cancel_rejected` from what a run keeps of the request (its event id), to answer it when
+    the run ends. The same id whoever answers: a consumer keeps one answer per request."""
     return wire.RequestRejected(
         reason_code=code,
         message=message,
-        request_event_type=request.event_type,
-        portfolio_id=request.portfolio_id,
+        request_event_type=CANCEL_REQUESTED,
+        portfolio_id=portfolio_id,
         account_id=account_id,
-        run_id=request.run_id,
+        run_id=run_id,
         occurred_at=now,
-        **request.caused(producer=producer, correlation_id=request.run_id),
-        event_id=event_id_for(request.run_id, f"request.rejected:{request.event_id}"),
+        producer=producer,
+        causation_id=request_id,
+        correlation_id=run_id,
+        event_id=event_id_for(run_id, f"request.rejected:{request_id}"),
     )
 
 
