@@ -133,7 +133,9 @@ class RunCompleted(Event, RunFields):
     failed_orders: tuple[RunOrder, ...] = Field(default=(), max_length=MAX_POSITIONS)
     skipped_orders: tuple[SkippedOrder, ...] = Field(default=(), max_length=MAX_POSITIONS)
     cash_delta: SignedMoney = Field(description="signed: sells add, buys subtract")
-    holdings_delta: dict[Symbol, SignedQuantity] = Field(default_factory=dict)
+    holdings_delta: dict[Symbol, SignedQuantity] = Field(
+        default_factory=dict, max_length=MAX_POSITIONS
+    )
     last_execution_at: AwareDatetime | None = None
     replan: bool = Field(
         default=False,
@@ -166,7 +168,9 @@ class RunSettled(Event):
     status: RunStatus = Field(description="the run's final status")
     transactions: tuple[SettledTransaction, ...] = Field(default=(), max_length=MAX_POSITIONS)
     cash_delta: SignedMoney = Field(default=Decimal(0), description="as on run.completed")
-    holdings_delta: dict[Symbol, SignedQuantity] = Field(default_factory=dict)
+    holdings_delta: dict[Symbol, SignedQuantity] = Field(
+        default_factory=dict, max_length=MAX_POSITIONS
+    )
     last_execution_at: AwareDatetime | None = None
     replan: bool = Field(default=False, description="as on run.completed")
     settled_at: AwareDatetime
