@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream import AckPolicy
@@ -12,6 +13,10 @@ from rebal_runtime.consume import ReliableConsume, decode_body
 from rebal_runtime.kafka_security import faststream_security
 from rebal_runtime.settings import RuntimeSettings
 from rebal_schemas import TOPICS, MessageDeadLettered, encode
+from rebal_schemas.topics import Topic
+
+Handler = Callable[[Any], Awaitable[None]]
+Subscribe = Callable[..., Callable[[Handler], Handler]]
 
 
 def make_broker(settings: RuntimeSettings, consume: ReliableConsume) -> KafkaBroker:
@@ -81,3 +86,25 @@ def document_publishers(router: KafkaRouter, *topics: str) -> None:
         router.publisher(
             name, schema=topic.payload_type, title=f"{name}:publish", description=topic.description
         )
+
+
+def subscriptions(router: KafkaRouter, settings: RuntimeSettings) -> Subscribe:
+    """The decorator a service puts on each consumer of a topic: `@subscribe(TOPIC, "what it
+    does")`, or `batch=True` for a handler that takes a list of events (committed per batch).
+    The description and the handler's typed parameter feed the AsyncAPI document."""
+    options = subscriber_options(settings)
+    batch_options = batch_subscriber_options(settings)
+
+    def subscribe(
+        topic: Topic, description: str, *, batch: bool = False
+    ) -> Callable[[Handler], Handler]:
+        # FastStream's decorator is untyped; the handlers it wraps are fully typed.
+        decorator: Callable[[Handler], Handler] = router.subscriber(
+            topic.name,
+            title=f"{topic.name}:{settings.service_name}",
+            description=description,
+            **(batch_options if batch else options),
+        )
+        return decorator
+
+    return subscribe

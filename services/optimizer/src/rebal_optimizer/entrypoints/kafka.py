@@ -10,11 +10,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaRouter
 
 from rebal_optimizer.service_layer.handlers import OptimizerHandlers
-from rebal_runtime.broker import (
-    batch_subscriber_options,
-    document_publishers,
-    subscriber_options,
-)
+from rebal_runtime.broker import document_publishers, subscriptions
 from rebal_runtime.settings import RuntimeSettings
 from rebal_schemas import (
     ModelUpdated,
@@ -46,110 +42,93 @@ from rebal_schemas.topics import (
 
 def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> KafkaRouter:
     router = KafkaRouter()
-    options = subscriber_options(settings)
-    # The two topics a nightly batch or a burst of fundings floods: handled and committed in
-    # batches (one store write and one offset commit per batch; see rebal_runtime.consume).
-    batch_options = batch_subscriber_options(settings)
+    subscribe = subscriptions(router, settings)
 
-    # FastStream's decorator is untyped; the handlers below are fully typed.
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        PORTFOLIO_PATCHED.name,
-        title="portfolio.patched:optimizer",
-        description="Settings create/patch a portfolio (a second subscription of an account, or "
+    # The two topics a nightly batch or a burst of fundings floods (portfolio.patched and
+    # rebalance.requested) are handled and committed in batches: one store write and one offset
+    # commit per batch (see rebal_runtime.consume).
+    @subscribe(
+        PORTFOLIO_PATCHED,
+        "Settings create/patch a portfolio (a second subscription of an account, or "
         "one to an inactive model, is refused with request.rejected; one to a model not read "
         "yet waits `model_wait_seconds` for it); holdings, deposits and withdrawal requests "
         "update it; each is evaluated with its trigger. Consumed in batches.",
-        **batch_options,
+        batch=True,
     )
     async def on_portfolio_patched(events: list[PortfolioPatched]) -> None:
         await handlers.portfolio_patched_batch(events)
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        MODEL_UPDATED.name,
-        title="model.updated:optimizer",
-        description="Stores the model with its governed status (needs_adjustment while it holds "
+    @subscribe(
+        MODEL_UPDATED,
+        "Stores the model with its governed status (needs_adjustment while it holds "
         "an ineligible symbol without fallback; model.status_changed on every status change); "
         "deactivating a model with active subscribers is refused (request.rejected MODEL_IN_USE); "
         "a change of weights, conditions or fallbacks re-evaluates its subscribers.",
-        **options,
     )
     async def on_model_updated(event: ModelUpdated) -> None:
         await handlers.model_updated(event)
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        MARKET_PRICES.name,
-        title="market.prices:optimizer",
-        description="Keeps the last price of each symbol (by as_of). A symbol that becomes not "
+    @subscribe(
+        MARKET_PRICES,
+        "Keeps the last price of each symbol (by as_of). A symbol that becomes not "
         "tradable (or not fractionable where subscribers trade fractions) turns every active "
         "model holding it without a fallback into needs_adjustment (model.status_changed).",
-        **options,
     )
     async def on_price(event: PriceUpdated) -> None:
         await handlers.price_updated(event)
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        REBALANCE_REQUESTED.name,
-        title="rebalance.requested:optimizer",
-        description="Scope portfolio: evaluate it and answer (the optimization, or a "
+    @subscribe(
+        REBALANCE_REQUESTED,
+        "Scope portfolio: evaluate it and answer (the optimization, or a "
         "NOT_RECOMMENDED decision record naming the rule; a client's request a rule holds also "
         "with request.rejected). Scope model/all: fan out one scope-portfolio request per "
         "portfolio. Consumed in batches.",
-        **batch_options,
+        batch=True,
     )
     async def on_rebalance_requested(events: list[RebalanceRequested]) -> None:
         await handlers.rebalance_requested_batch(events)
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        OPTIMIZATION_SUBMITTED.name,
-        title="optimization.submitted:optimizer",
-        description="An external optimizer's orders, validated against holdings, cash and prices.",
-        **options,
+    @subscribe(
+        OPTIMIZATION_SUBMITTED,
+        "An external optimizer's orders, validated against holdings, cash and prices.",
     )
     async def on_submitted(event: OptimizationSubmitted) -> None:
         await handlers.optimization_submitted(event)
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        OPTIMIZATION_DECIDED.name,
-        title="optimization.decided:optimizer",
-        description="The owner's ACCEPT, REJECT or REOPTIMIZE of an advisory optimization; a "
+    @subscribe(
+        OPTIMIZATION_DECIDED,
+        "The owner's ACCEPT, REJECT or REOPTIMIZE of an advisory optimization; a "
         "choice on an expired or unknown optimization is refused (request.rejected).",
-        **options,
     )
     async def on_decided(event: OptimizationDecided) -> None:
         await handlers.optimization_decided(event)
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        RUN_COMPLETED.name,
-        title="run.completed:optimizer",
-        description="Every order is final: the executed trades are applied to holdings and cash "
+    @subscribe(
+        RUN_COMPLETED,
+        "Every order is final: the executed trades are applied to holdings and cash "
         "once (CLIENT integration: to the optimizer's own book, then it waits for the client's "
         "holdings until `client_holdings_wait_seconds`); a full rebalance starts the cooldown. "
         "Unblocks the portfolio only under `unblock_on=execution`. A `replan` run (stopped at its "
         "start, prices moved) starts no cooldown and, when it unblocks, is planned again.",
-        **options,
     )
     async def on_run_completed(event: RunCompleted) -> None:
         await handlers.run_completed(event)
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        RUN_SETTLED.name,
-        title="run.settled:optimizer",
-        description="Every transaction is final: unblocks the portfolio (and applies the trades "
+    @subscribe(
+        RUN_SETTLED,
+        "Every transaction is final: unblocks the portfolio (and applies the trades "
         "if run.completed was not read yet; either order gives the same state). A `replan` run "
         "is planned again at once under its optimization's trigger (reason REPLANNED).",
-        **options,
     )
     async def on_run_settled(event: RunSettled) -> None:
         await handlers.run_settled(event)
 
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        TRANSACTION_SETTLED.name,
-        title="transaction.settled:optimizer",
-        description="A late fill (`late`: executed after its run ended, not in its run.completed) "
+    @subscribe(
+        TRANSACTION_SETTLED,
+        "A late fill (`late`: executed after its run ended, not in its run.completed) "
         "is applied to a PLATFORM portfolio's holdings and cash once per run and leg; the block "
         "and the cooldown stay as they are. CLIENT portfolios and fills that are not late: "
         "ignored.",
-        **options,
     )
     async def on_transaction_settled(event: TransactionSettled) -> None:
         await handlers.transaction_settled(event)
