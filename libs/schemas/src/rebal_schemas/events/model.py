@@ -63,9 +63,6 @@ class ModelUpdated(Event):
         return self
 
 
-ModelEvent = ModelUpdated
-
-
 STATUS_TOPIC = "model.status_changed"
 
 

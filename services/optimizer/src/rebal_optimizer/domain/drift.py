@@ -1,4 +1,4 @@
-"""Current weights and drift from target (Alpaca drift bands, rebalancing-anchors.md §a.5).
+"""Current weights and drift from target (Alpaca's drift bands).
 
 `absolute` drift is in percentage points; `relative` drift is percent of the target weight.
 A band is met when a drift *reaches* the band's percent (`>=`, "when we reach the threshold").

@@ -1,8 +1,7 @@
 """Closed vocabularies of the optimizer domain.
 
-Wire values follow the sources: Alpaca's lowercase names for models, runs and sides
-(rebalancing-anchors.md §a.3-a.7), InvestSuite's uppercase names for mandates and owner
-choices (§b.1-b.2). StrEnum members compare equal to their wire strings, so the service layer
+Wire values follow the sources: Alpaca's lowercase names for models, runs and sides,
+InvestSuite's uppercase names for mandates and owner choices. StrEnum members compare equal to their wire strings, so the service layer
 can pass either.
 """
 

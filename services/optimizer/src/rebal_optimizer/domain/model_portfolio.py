@@ -1,6 +1,6 @@
 """The model portfolio (Alpaca "portfolio"): target weights plus when to rebalance toward them.
 
-Validation follows Alpaca's rules (rebalancing-anchors.md §a.3-a.5): an invalid model cannot be
+Validation follows Alpaca's rules for weights and conditions: an invalid model cannot be
 constructed, so every later step can trust the weights it is given.
 """
 

@@ -1,7 +1,7 @@
 """Alpaca calendar rebalance conditions and the dates they fall on.
 
-A model has at most one condition ``{"type": "calendar", "sub_type": ..., "day": ...}``
-(rebalancing-anchors.md §a.5):
+A model has at most one condition ``{"type": "calendar", "sub_type": ..., "day": ...}``,
+as Alpaca defines it:
 
 - ``weekly``: ``day`` is ``Monday`` .. ``Friday``;
 - ``monthly`` / ``quarterly``: ``day`` is 1 .. 31 (day of month);

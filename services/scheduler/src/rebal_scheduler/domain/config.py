@@ -35,7 +35,7 @@ class MissedSlotPolicy(StrEnum):
 
 @dataclass(frozen=True)
 class SchedulerConfig:
-    """Defaults follow docs/design.md §3 and the helper brief.
+    """Defaults follow docs/design.md §3.
 
     ``calendar_time``: when a model's calendar rebalance fires on its rebalance
     date; must lie in the trading window (a run needs an open market). On an
