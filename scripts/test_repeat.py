@@ -26,6 +26,7 @@ SUITES = (
     "services/scheduler/tests/integration",
     "services/scheduler/tests/e2e",
     "services/broker-simulator/tests/integration",
+    "services/api/tests/integration",
     "libs/runtime/tests/integration",
 )
 
