@@ -27,6 +27,7 @@ SUITES = (
     "services/scheduler/tests/e2e",
     "services/broker-simulator/tests/integration",
     "services/api/tests/integration",
+    "services/api/tests/e2e",
     "libs/runtime/tests/integration",
 )
 
