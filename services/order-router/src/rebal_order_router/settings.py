@@ -141,7 +141,8 @@ class RouterSettings(RuntimeSettings):
     execution_window_close: time = Field(
         time(15, 30),
         description="End of the execution window (exclusive), in the market time zone (Alpaca: "
-        "15:30 New York); an early close of the session ends it sooner.",
+        "15:30 New York); an early close of the session ends it sooner. The legs of a started "
+        "run not sent by then expire at it (order.closed expired).",
     )
     execution_start_rate: float = Field(
         10.0,

@@ -26,6 +26,7 @@ from rebal_order_router.domain import (
 
 S, K = OrderStatus, OrderEventKind
 DUP, STALE = ApplyOutcome.DUPLICATE, ApplyOutcome.STALE
+UNSENT = (K.ABANDONED, K.WINDOW_CLOSED)  # the router's own closes of an intent never sent
 AT = datetime(2024, 7, 1, 14, 30, tzinfo=UTC)
 
 # Written out independently of the implementation; any cell not listed must be ILLEGAL.
@@ -38,6 +39,7 @@ EXPECTED: dict[OrderStatus, dict[OrderEventKind, OrderStatus | ApplyOutcome]] = 
         K.EXPIRED: S.EXPIRED,
         K.REJECTED: S.REJECTED,
         K.ABANDONED: S.NOT_EXECUTED,
+        K.WINDOW_CLOSED: S.EXPIRED,
     },
     S.SUBMITTED: {
         K.ACCEPTED: DUP,
@@ -56,7 +58,7 @@ EXPECTED: dict[OrderStatus, dict[OrderEventKind, OrderStatus | ApplyOutcome]] = 
     },
     S.FILLED: {K.ACCEPTED: STALE},
     S.CANCELED: {K.ACCEPTED: STALE, K.CANCELED: DUP},
-    S.EXPIRED: {K.ACCEPTED: STALE, K.EXPIRED: DUP},
+    S.EXPIRED: {K.ACCEPTED: STALE, K.EXPIRED: DUP, K.WINDOW_CLOSED: DUP},
     S.REJECTED: {K.ACCEPTED: STALE, K.REJECTED: DUP},
     S.NOT_EXECUTED: {K.ABANDONED: DUP},
 }
@@ -88,8 +90,8 @@ def make_order(status: OrderStatus = S.PENDING_SUBMIT, filled: Decimal | None = 
 
 
 def event_for(order: Order, kind: OrderEventKind) -> OrderEvent:
-    if kind is K.ABANDONED:
-        return OrderEvent(kind, AT, reason="run_canceled")
+    if kind in UNSENT:
+        return OrderEvent(kind, AT, reason="never sent")
     if kind in (K.PARTIALLY_FILLED, K.FILLED):
         # one share more than known, so the duplicate rule does not decide the cell
         return OrderEvent(kind, AT, "B1", order.filled_qty + 1, Decimal("101"))
@@ -106,7 +108,7 @@ def test_every_cell_of_the_transition_table(status: OrderStatus, kind: OrderEven
     if isinstance(expected, OrderStatus):
         assert transition.outcome is ApplyOutcome.APPLIED
         assert transition.order.status is expected
-        assert transition.order.broker_order_id == (None if kind is K.ABANDONED else "B1")
+        assert transition.order.broker_order_id == (None if kind in UNSENT else "B1")
     else:
         assert transition.outcome is expected
         assert transition.order is order
@@ -210,8 +212,13 @@ def test_terminal_report_carrying_an_unseen_fill_emits_fill_then_close() -> None
 
 @pytest.mark.parametrize(
     ("kind", "close_reason"),
-    # an abandoned leg (a run cancel kept it from being sent) is published as canceled
-    [(K.REJECTED, CloseReason.REJECTED), (K.ABANDONED, CloseReason.CANCELED)],
+    # an abandoned leg (a run cancel kept it from being sent) is published as canceled, one the
+    # execution window closed on before it was sent as expired
+    [
+        (K.REJECTED, CloseReason.REJECTED),
+        (K.ABANDONED, CloseReason.CANCELED),
+        (K.WINDOW_CLOSED, CloseReason.EXPIRED),
+    ],
 )
 def test_closing_an_unsent_intent(kind: OrderEventKind, close_reason: CloseReason) -> None:
     order = make_order()
@@ -221,6 +228,36 @@ def test_closing_an_unsent_intent(kind: OrderEventKind, close_reason: CloseReaso
     assert fact.reason is close_reason
     assert fact.filled_qty == 0
     assert fact.dedupe_key == f"{order.client_order_id}:closed"
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "by_cancel"),
+    [
+        (S.SUBMITTED, K.CANCELED, True),  # the broker's cancel of an open order
+        (S.PARTIALLY_FILLED, K.CANCELED, True),
+        (S.PENDING_SUBMIT, K.CANCELED, True),  # a lookup at the cancel found it canceled
+        (S.PENDING_SUBMIT, K.ABANDONED, True),
+        (S.SUBMITTED, K.EXPIRED, False),  # a close a cancel did not bring
+        (S.SUBMITTED, K.REJECTED, False),
+        (S.PENDING_SUBMIT, K.WINDOW_CLOSED, False),
+    ],
+)
+def test_a_close_after_the_run_cancel_says_whether_the_cancel_brought_it(
+    status: OrderStatus, kind: OrderEventKind, by_cancel: bool
+) -> None:
+    order = make_order(status)
+    transition = order.apply(event_for(order, kind), run_canceled=True)
+    closed = transition.facts[-1]
+    assert isinstance(closed, OrderClosed)
+    assert transition.order.closed_by_run_cancel is closed.run_canceled is by_cancel
+    (again,) = [f for f in transition.order.current_facts() if isinstance(f, OrderClosed)]
+    assert again.run_canceled is by_cancel  # derived again (a re-report): the same
+
+
+def test_a_cancel_without_a_run_cancel_is_not_the_runs() -> None:
+    order = make_order(S.SUBMITTED)
+    (closed,) = order.apply(event_for(order, K.CANCELED)).facts
+    assert isinstance(closed, OrderClosed) and closed.run_canceled is False
 
 
 def test_fill_beyond_ordered_quantity_is_illegal() -> None:
@@ -251,6 +288,8 @@ def test_event_validation() -> None:
         OrderEvent(K.FILLED, AT, None, Decimal(1), Decimal(1))
     with pytest.raises(ValueError, match="abandoned"):
         OrderEvent(K.ABANDONED, AT, "B1")
+    with pytest.raises(ValueError, match="window_closed"):
+        OrderEvent(K.WINDOW_CLOSED, AT, "B1")
     with pytest.raises(ValueError, match="filled_qty"):
         OrderEvent(K.CANCELED, AT, "B1", Decimal(-1))
 

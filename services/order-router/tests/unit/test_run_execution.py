@@ -171,6 +171,7 @@ def test_cancel_mid_sells() -> None:
     assert set(closed) == {"AAPL", "VTI"}
     assert all(f.reason is CloseReason.CANCELED for f in closed.values())
     assert all(f.detail == RUN_CANCELED and f.closed_at == later for f in closed.values())
+    assert all(f.run_canceled for f in closed.values())  # the run's end is its stop, not these
     assert canceled.sendable() == ()
 
     # TLT turns out never to have reached the broker; BND's cancel is confirmed
@@ -181,6 +182,7 @@ def test_cancel_mid_sells() -> None:
         OrderStatus.CANCELED,
         OrderStatus.NOT_EXECUTED,
     }
+    assert all(o.closed_by_run_cancel for o in canceled.orders)
 
 
 def test_cancel_is_idempotent() -> None:

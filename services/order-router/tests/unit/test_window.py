@@ -99,11 +99,27 @@ def test_configured_hours_and_their_order() -> None:
         ExecutionWindow(nyse_2026(), opens=time(15), closes=time(9))
 
 
+@pytest.mark.parametrize(
+    ("since", "now", "open_since"),
+    [
+        (ny(TUESDAY, 10), ny(TUESDAY, 15, 29, 59), True),  # the same window, still open
+        (ny(TUESDAY, 9, 30), ny(TUESDAY, 12), True),
+        (ny(TUESDAY, 15, 29), ny(TUESDAY, 15, 30), False),  # closed now
+        (ny(TUESDAY, 15, 30, 1), ny(TUESDAY, 16), False),  # began after the close: closed
+        (ny(TUESDAY, 15), ny(date(2026, 3, 11), 9, 35), False),  # a close in between
+        (ny(TUESDAY, 2), ny(TUESDAY, 10), False),  # before this window opened
+    ],
+)
+def test_open_since(since: datetime, now: datetime, open_since: bool) -> None:
+    assert WINDOW.open_since(since, now) is open_since
+
+
 def test_always_open_is_inside_at_any_hour_of_any_day() -> None:
     always = ExecutionWindow()
     for moment in (ny(date(2026, 3, 14), 2), ny(date(2026, 12, 25), 23, 59), ny(TUESDAY, 16)):
         assert always.is_open(moment)
         assert always.next_opening(moment) == moment
+        assert always.open_since(ny(date(2026, 1, 2), 3), moment)
 
 
 def test_the_bootstrap_builds_the_window_from_the_settings(tmp_path: Path) -> None:

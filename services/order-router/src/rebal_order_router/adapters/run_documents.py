@@ -5,7 +5,9 @@ optimization.ready that created the run, the schema's integer leg of every order
 intents the dispatcher has started to send (those are looked up before any re-send). Format 2
 adds each order's expected price and the run's execution start (queued, started, stopped, and
 how many times it queued again: absent in older documents, read as none); a format 1 document
-reads as a run that started at once. Decimals are stored as strings and times as ISO 8601,
+reads as a run that started at once. An order's `closed_by_run_cancel` came later still; absent,
+it is read from the order's status (a leg never sent closes only by a cancel; a canceled order
+of a canceled run is taken as the run's). Decimals are stored as strings and times as ISO 8601,
 never floats.
 """
 
@@ -65,10 +67,15 @@ def _order_to_doc(order: Order) -> dict[str, Any]:
         "closed_at": _time(order.closed_at),
         "close_detail": order.close_detail,
         "expected_price": _dec(order.expected_price),
+        "closed_by_run_cancel": order.closed_by_run_cancel,
     }
 
 
-def _order_from_doc(run_id: str, doc: dict[str, Any]) -> Order:
+def _order_from_doc(run_id: str, doc: dict[str, Any], run_canceled: bool) -> Order:
+    status = OrderStatus(doc["status"])
+    by_cancel = status is OrderStatus.NOT_EXECUTED or (
+        run_canceled and status is OrderStatus.CANCELED
+    )
     return Order(
         run_id=run_id,
         leg=doc["leg"],
@@ -77,7 +84,7 @@ def _order_from_doc(run_id: str, doc: dict[str, Any]) -> Order:
         side=OrderSide(doc["side"]),
         qty=_undec(doc["qty"]),
         notional=_undec(doc["notional"]),
-        status=OrderStatus(doc["status"]),
+        status=status,
         broker_order_id=doc["broker_order_id"],
         filled_qty=_undec(doc["filled_qty"]) or Decimal(0),
         filled_avg_price=_undec(doc["filled_avg_price"]),
@@ -85,6 +92,7 @@ def _order_from_doc(run_id: str, doc: dict[str, Any]) -> Order:
         closed_at=_untime(doc["closed_at"]),
         close_detail=doc["close_detail"],
         expected_price=_undec(doc.get("expected_price")),
+        closed_by_run_cancel=doc.get("closed_by_run_cancel", by_cancel),
     )
 
 
@@ -138,12 +146,13 @@ def run_to_doc(stored: StoredRun) -> dict[str, Any]:
 
 def run_from_doc(doc: dict[str, Any]) -> StoredRun:
     run_id = doc["run_id"]
+    canceled_at = _untime(doc["canceled_at"])
     run = RunExecution(
         run_id=run_id,
         portfolio_id=doc["portfolio_id"],
         account_id=doc["account_id"],
-        orders=tuple(_order_from_doc(run_id, o) for o in doc["orders"]),
-        canceled_at=_untime(doc["canceled_at"]),
+        orders=tuple(_order_from_doc(run_id, o, canceled_at is not None) for o in doc["orders"]),
+        canceled_at=canceled_at,
         cancel_reason=doc["cancel_reason"],
         start=_start_from_doc(doc.get("start")),
     )

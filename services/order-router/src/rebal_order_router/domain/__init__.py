@@ -34,6 +34,7 @@ from rebal_order_router.domain.ports import BrokerPort
 from rebal_order_router.domain.retry import RetryPolicy
 from rebal_order_router.domain.run_execution import (
     RUN_CANCELED,
+    WINDOW_CLOSED,
     BrokerCancel,
     OrderIntent,
     RunCancellation,
@@ -57,6 +58,8 @@ from rebal_order_router.domain.stored_run import (
     done_day,
     has_started,
     needs_dispatch,
+    never_sent,
+    unanswered,
 )
 from rebal_order_router.domain.values import (
     NEW_YORK,
@@ -74,6 +77,7 @@ __all__ = [
     "NEW_YORK",
     "RUN_CANCELED",
     "TRANSITIONS",
+    "WINDOW_CLOSED",
     "ApplyOutcome",
     "BrokerAuthFailed",
     "BrokerCancel",
@@ -121,7 +125,9 @@ __all__ = [
     "is_valid_leg",
     "leg_id",
     "needs_dispatch",
+    "never_sent",
     "price_moves",
     "replan_reason",
     "trade_date_of",
+    "unanswered",
 ]

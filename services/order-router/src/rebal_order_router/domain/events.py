@@ -20,17 +20,23 @@ class OrderEventKind(StrEnum):
     EXPIRED = "expired"
     REJECTED = "rejected"
     ABANDONED = "abandoned"  # ours: a lookup proved the broker never got it; it will not be sent
+    # ours: the execution window closed before it was sent (and the broker provably never got
+    # it): it expires, as a day order at the broker does at the close
+    WINDOW_CLOSED = "window_closed"
 
 
 FILL_KINDS = frozenset({OrderEventKind.PARTIALLY_FILLED, OrderEventKind.FILLED})
 
 # Reports that can only come from an order the broker holds, so they always name it. REJECTED
-# may not (a submit refused with a 4xx never became an order); ABANDONED never does.
+# may not (a submit refused with a 4xx never became an order); ours never do.
 KINDS_NAMING_BROKER_ORDER = FILL_KINDS | {
     OrderEventKind.ACCEPTED,
     OrderEventKind.CANCELED,
     OrderEventKind.EXPIRED,
 }
+
+# Reports of the router itself about an intent the broker provably never got.
+KINDS_OF_UNSENT = frozenset({OrderEventKind.ABANDONED, OrderEventKind.WINDOW_CLOSED})
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class OrderEvent:
         require_aware(self.at, "event time")
         if self.kind in KINDS_NAMING_BROKER_ORDER and not self.broker_order_id:
             raise ValueError(f"a {self.kind} report must carry the broker order id")
-        if self.kind is OrderEventKind.ABANDONED and self.broker_order_id is not None:
-            raise ValueError("an abandoned intent has no broker order")
+        if self.kind in KINDS_OF_UNSENT and self.broker_order_id is not None:
+            raise ValueError(f"an intent closed as {self.kind} (never sent) has no broker order")
         if self.filled_qty < 0:
             raise ValueError(f"filled_qty must be >= 0, got {self.filled_qty}")

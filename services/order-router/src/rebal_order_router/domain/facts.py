@@ -56,6 +56,9 @@ class OrderClosed:
     filled_qty: Decimal
     filled_avg_price: Decimal | None
     closed_at: datetime
+    # closed because its run was canceled (a leg never sent, an open order the cancel ended):
+    # the run's end is its run.execution_stopped, not this close
+    run_canceled: bool = False
 
     @property
     def dedupe_key(self) -> str:

@@ -42,6 +42,7 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEventKind], OrderStatus | ApplyOutcome
     (S.PENDING_SUBMIT, K.EXPIRED): S.EXPIRED,
     (S.PENDING_SUBMIT, K.REJECTED): S.REJECTED,
     (S.PENDING_SUBMIT, K.ABANDONED): S.NOT_EXECUTED,
+    (S.PENDING_SUBMIT, K.WINDOW_CLOSED): S.EXPIRED,
     (S.SUBMITTED, K.ACCEPTED): A.DUPLICATE,
     (S.SUBMITTED, K.PARTIALLY_FILLED): S.PARTIALLY_FILLED,
     (S.SUBMITTED, K.FILLED): S.FILLED,
@@ -58,12 +59,16 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEventKind], OrderStatus | ApplyOutcome
     (S.CANCELED, K.CANCELED): A.DUPLICATE,
     (S.EXPIRED, K.ACCEPTED): A.STALE,
     (S.EXPIRED, K.EXPIRED): A.DUPLICATE,
+    (S.EXPIRED, K.WINDOW_CLOSED): A.DUPLICATE,
     (S.REJECTED, K.ACCEPTED): A.STALE,
     (S.REJECTED, K.REJECTED): A.DUPLICATE,
     (S.NOT_EXECUTED, K.ABANDONED): A.DUPLICATE,
 }
 
 del S, K, A
+
+# The closes a run cancel brings about: the broker's cancel of an open order, a leg never sent.
+_CANCEL_CLOSES = frozenset({OrderStatus.CANCELED, OrderStatus.NOT_EXECUTED})
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,16 @@ class Order:
     closed_at: datetime | None = None
     close_detail: str = ""
     expected_price: Decimal | None = None  # the plan's price, re-checked at a queued start
+    # closed because its run was canceled (order.closed `run_canceled`): the run's end is then
+    # its run.execution_stopped, which a consumer may read after this close
+    closed_by_run_cancel: bool = False
 
-    def apply(self, event: OrderEvent, market_tz: tzinfo = NEW_YORK) -> OrderTransition:
-        """Apply one report; never raises for bad input, the outcome says what happened."""
+    def apply(
+        self, event: OrderEvent, market_tz: tzinfo = NEW_YORK, *, run_canceled: bool = False
+    ) -> OrderTransition:
+        """Apply one report; never raises for bad input, the outcome says what happened.
+        `run_canceled`: the order's run was canceled, so a cancel the report brings is the
+        run's (`closed_by_run_cancel`)."""
         if (
             event.broker_order_id is not None
             and self.broker_order_id is not None
@@ -124,7 +136,7 @@ class Order:
             problem = self._fill_problem(event)
             if problem:
                 return self._unchanged(ApplyOutcome.ILLEGAL, problem)
-        return self._move_to(rule, event, has_new_fill, market_tz)
+        return self._move_to(rule, event, has_new_fill, market_tz, run_canceled)
 
     def _completes_at_known_quantity(self, event: OrderEvent) -> bool:
         """A FILLED report at the cumulative quantity already known still says something new:
@@ -144,7 +156,12 @@ class Order:
         return ""
 
     def _move_to(
-        self, target: OrderStatus, event: OrderEvent, has_new_fill: bool, market_tz: tzinfo
+        self,
+        target: OrderStatus,
+        event: OrderEvent,
+        has_new_fill: bool,
+        market_tz: tzinfo,
+        run_canceled: bool,
     ) -> OrderTransition:
         moved = replace(
             self,
@@ -155,6 +172,7 @@ class Order:
             last_fill_at=event.at if has_new_fill else self.last_fill_at,
             closed_at=event.at if target.is_terminal else None,
             close_detail=event.reason if target in CLOSE_REASON_BY_STATUS else "",
+            closed_by_run_cancel=run_canceled and target in _CANCEL_CLOSES,
         )
         facts: list[OrderFact] = []
         if has_new_fill or target is OrderStatus.FILLED:
@@ -192,6 +210,7 @@ class Order:
             filled_qty=self.filled_qty,
             filled_avg_price=self.filled_avg_price,
             closed_at=closed_at,
+            run_canceled=self.closed_by_run_cancel,
         )
 
     def current_facts(self, market_tz: tzinfo = NEW_YORK) -> tuple[OrderFact, ...]:

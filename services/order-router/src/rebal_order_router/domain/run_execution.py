@@ -25,6 +25,10 @@ from rebal_order_router.domain.values import NEW_YORK, OrderSide, OrderStatus, r
 RUN_CANCELED = "run canceled"
 """The reason of the order.closed of a leg a run cancel kept from ever being sent."""
 
+WINDOW_CLOSED = "execution window closed"
+"""The reason of the order.closed (expired) of a leg the execution window closed on before it
+was sent (`OrderEventKind.WINDOW_CLOSED`)."""
+
 
 class UnknownOrder(KeyError):
     """A report names a client_order_id that is not part of this run."""
@@ -168,7 +172,9 @@ class RunExecution:
     def apply(
         self, client_order_id: str, event: OrderEvent, market_tz: tzinfo = NEW_YORK
     ) -> RunUpdate:
-        transition = self.order(client_order_id).apply(event, market_tz)
+        # after the run's cancel, a cancel the report brings is the run's (order.closed says so)
+        order = self.order(client_order_id)
+        transition = order.apply(event, market_tz, run_canceled=self.is_canceled)
         if not transition.applied:
             return RunUpdate(self, transition.outcome, (), transition.note)
         return RunUpdate(self._with(transition.order), transition.outcome, transition.facts)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from rebal_order_router.domain.run_execution import RunExecution
+from rebal_order_router.domain.values import OrderStatus
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,25 @@ def has_started(stored: StoredRun) -> bool:
     """An order of the run may have left for the broker: its first send was recorded (runs
     stored before `started_at` existed know it from their attempted intents)."""
     return stored.run.start.started_at is not None or bool(stored.meta.attempted)
+
+
+def never_sent(stored: StoredRun) -> tuple[str, ...]:
+    """Intents the dispatcher never started to send (not `attempted`): the broker provably does
+    not have them, so they can be closed without asking it."""
+    return tuple(
+        o.client_order_id
+        for o in stored.run.orders
+        if o.status is OrderStatus.PENDING_SUBMIT and o.client_order_id not in stored.meta.attempted
+    )
+
+
+def unanswered(stored: StoredRun) -> tuple[str, ...]:
+    """Intents whose send started but got no answer: the broker may have them (looked up)."""
+    return tuple(
+        o.client_order_id
+        for o in stored.run.orders
+        if o.status is OrderStatus.PENDING_SUBMIT and o.client_order_id in stored.meta.attempted
+    )
 
 
 def done_day(stored: StoredRun) -> int | None:

@@ -76,6 +76,18 @@ class ExecutionWindow:
         hours = self.hours(now.astimezone(self.calendar.timezone).date())
         return hours is not None and hours[0] <= now < hours[1]
 
+    def open_since(self, since: datetime, now: datetime) -> bool:
+        """Open now, and without a close since `since`: the window open now had opened by then.
+        False once a close came in between, even if a later window is open now."""
+        if self.calendar is None:
+            return True
+        require_aware(since, "window time")
+        if not self.is_open(now):
+            return False
+        hours = self.hours(now.astimezone(self.calendar.timezone).date())
+        assert hours is not None  # it is open
+        return hours[0] <= since
+
     def next_opening(self, now: datetime) -> datetime:
         """`now` when the window is open, else the instant it next opens (aware UTC)."""
         if self.is_open(now):

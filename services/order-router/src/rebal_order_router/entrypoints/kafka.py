@@ -54,8 +54,11 @@ def build_router(settings: RuntimeSettings, ctx: RouterContext) -> KafkaRouter:
         RUN_CANCEL_REQUESTED,
         "Cancels a run the router executes: before any order left it stops as "
         "canceled; after, its open orders are cancelled at the broker, its unsent legs closed "
-        "as canceled and it stops as canceled_mid_run (run.execution_stopped). Runs it does not "
-        "know, or with every order final, are ignored (the settlement-tracker answers).",
+        "as canceled and it stops as canceled_mid_run (run.execution_stopped); the order.closed "
+        "the cancel brings carry run_canceled. A run it does not know yet is kept as a pending "
+        "cancel until its optimization.ready, which then stores it already stopped as canceled "
+        "(a cancel whose ready never comes expires). Runs of another portfolio, or with every "
+        "order final, are ignored (the settlement-tracker answers).",
     )
     async def on_cancel(event: RunCancelRequested) -> None:
         await on_cancel_requested(ctx, event)

@@ -16,8 +16,9 @@ index finds such runs again after a restart.
 Orders leave only while the execution window is open, whenever the run was stored: the window
 is checked at every phase (buys whose sells became final after the close) and before every
 submit (retries within one attempt). A run the window closed on queues again if it sent nothing
-yet, else keeps its unsent orders until the next opening (`held`: not looked at before it);
-why, in `service_layer/window.py`.
+yet; a started one ends at the close instead, its legs never sent closed as expired and those
+that may have been sent looked up (`window.close_unsent_step`, `window.resolve_at_close`); why,
+in `service_layer/window.py`.
 
 The polling loop is a `rebal_runtime.periodic.PeriodicTask` on the context's clock: a round every
 `poll_seconds` or as soon as `wake()` is called; a stop lets the round in progress finish (it only
@@ -37,7 +38,6 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from rebal_order_router.domain import (
     BrokerError,
@@ -58,7 +58,13 @@ from rebal_order_router.service_layer.context import (
     apply_reports,
 )
 from rebal_order_router.service_layer.exactly_once import SubmitWithheld, submit_exactly_once
-from rebal_order_router.service_layer.window import next_opening, queue_run, window_open
+from rebal_order_router.service_layer.window import (
+    close_unsent_step,
+    open_for_started,
+    queue_run,
+    resolve_at_close,
+    window_open,
+)
 from rebal_runtime.backoff import Backoff
 from rebal_runtime.log import get_logger
 from rebal_runtime.periodic import PeriodicTask
@@ -95,7 +101,6 @@ class Dispatcher:
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
-        self.held: dict[str, datetime] = {}  # run id -> the opening its unsent orders wait for
         self._stopping = False
         self.sent = 0  # orders answered by the broker (tests and benchmarks read it)
         self.skipped = 0  # rounds left to another instance holding the run's lease
@@ -124,19 +129,12 @@ class Dispatcher:
         """Start a task for every run with work that is not already running or backing off.
         One round of the loop; a round that fails (store down) is logged and the next poll
         tries again."""
-        now, clock_now = time.monotonic(), self.ctx.clock.now()
-        run_ids = await self.ctx.runs.runs_needing_dispatch()
-        for run_id in self.held.keys() - set(run_ids):  # nothing left to send (a cancel)
-            del self.held[run_id]
-        for run_id in run_ids:
+        now = time.monotonic()
+        for run_id in await self.ctx.runs.runs_needing_dispatch():
             if self._stopping:
                 return
             if run_id in self._runs or self._not_before.get(run_id, 0.0) > now:
                 continue
-            if run_id in self.held:
-                if clock_now < self.held[run_id]:
-                    continue
-                del self.held[run_id]
             self._runs[run_id] = asyncio.create_task(
                 self._dispatch_task(run_id), name=f"dispatch-{run_id}"
             )
@@ -173,20 +171,24 @@ class Dispatcher:
             while True:
                 lease.check()
                 previously_attempted: frozenset[str] = frozenset()
-                waits = False
+                closing = unknown = False
 
                 def mark_attempted(stored: StoredRun) -> tuple[StoredRun, Sequence[Event]] | None:
-                    nonlocal previously_attempted, waits
+                    nonlocal previously_attempted, closing, unknown
                     previously_attempted = stored.meta.attempted
                     sendable = [o.client_order_id for o in stored.run.sendable()]
-                    waits = False
+                    closing = unknown = False
                     if not sendable:
                         return None
                     now = self.ctx.clock.now()
-                    if not window_open(self.ctx, now, run_id):
-                        if has_started(stored):
-                            waits = True  # an order may have left: the rest waits for the opening
+                    if has_started(stored):  # an order may have left: the run ends at the close
+                        still_open = open_for_started(self.ctx, stored, now)
+                        unknown, closing = still_open is None, still_open is False
+                        if unknown:
                             return None
+                        if closing:
+                            return close_unsent_step(self.ctx, stored, now)
+                    elif not window_open(self.ctx, now, run_id):
                         log.info("window closed before the first order; queued", run_id=run_id)
                         return queue_run(self.ctx, stored, now)
                     if all(coid in stored.meta.attempted for coid in sendable):
@@ -196,8 +198,10 @@ class Dispatcher:
                 stored = await self.ctx.runs.update(run_id, mark_attempted)
                 if stored is None:
                     return True
-                if waits:
-                    return self._hold(run_id)
+                if unknown:
+                    return False  # the calendar cannot tell: nothing sent, nothing closed; retried
+                if closing:
+                    return await resolve_at_close(self.ctx, stored, lease)
                 sendable = stored.run.sendable()
                 if not sendable:
                     return True
@@ -221,16 +225,6 @@ class Dispatcher:
                     # off instead of looking it up again and again
                     log.warning("broker answers left orders pending", run_id=run_id)
                     return False
-
-    def _hold(self, run_id: str) -> bool:
-        """Keep a started run's unsent orders until the next opening; False (retried after a
-        backoff) when the calendar cannot say when that is."""
-        opening = next_opening(self.ctx, self.ctx.clock.now(), run_id)
-        if opening is None:
-            return False
-        self.held[run_id] = opening
-        log.info("window closed; the run's unsent orders wait", run_id=run_id, until=str(opening))
-        return True
 
     async def _send(
         self, stored: StoredRun, order: Order, look_up_first: bool, lease: RunLease
@@ -272,7 +266,7 @@ class Dispatcher:
                     may_submit=may_submit,
                 )
             except SubmitWithheld:
-                log.info("window closed; order kept for the next opening", client_order_id=coid)
+                log.info("window closed; order withheld", client_order_id=coid)
                 return SendResult(coid, None)
             except OrderRejected as exc:
                 log.info("order rejected by the broker", client_order_id=coid, reason=exc.message)

@@ -72,5 +72,6 @@ def event_for(fact: OrderFact, stored: StoredRun, producer: str, recorded_at: da
         filled_avg_price=fact.filled_avg_price if fact.filled_qty > 0 else None,
         reason=fact.detail,
         closed_at=fact.closed_at,
+        run_canceled=fact.run_canceled,
         **common,
     )

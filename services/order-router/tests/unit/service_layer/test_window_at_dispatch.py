@@ -1,6 +1,6 @@
 """The execution window at dispatch: orders leave only while it is open, whenever the run was
 stored. A run that sent nothing goes back to the queue for the next opening (run.execution_queued
-again); a started run keeps its unsent orders until the next opening. ALWAYS_OPEN changes nothing.
+again); a started run ends at the close (test_window_close.py). ALWAYS_OPEN changes nothing.
 A calendar that cannot say when the window opens queues the run without a start time (visible,
 cancelable) instead of losing it."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from decimal import Decimal
 
 import structlog
 
@@ -18,7 +17,6 @@ from rebal_order_router.service_layer.dispatch import Dispatcher
 from rebal_order_router.service_layer.execution_events import execution_event_id
 from rebal_order_router.service_layer.intake import on_optimization_ready
 from rebal_order_router.service_layer.queue import QueueDrain
-from rebal_order_router.service_layer.trade_updates import handle_trade_update
 from rebal_runtime.calendar import CalendarOutOfRangeError
 from rebal_runtime.testing.calendars import nyse_2026
 from rebal_schemas import RunExecutionQueued, RunExecutionStarted
@@ -49,39 +47,6 @@ async def run_pending_round(dispatcher: Dispatcher) -> None:
     """One polling round of the dispatcher, waiting for the run tasks it starts."""
     await dispatcher.dispatch_pending()
     await asyncio.gather(*list(dispatcher._runs.values()))
-
-
-async def test_buys_whose_sells_finish_after_the_close_wait_for_the_next_opening(
-    window_ctx, broker, clock, make_ready, outbox
-) -> None:
-    broker.mode["AAPL"] = "accept"  # the sell rests at the broker
-    clock.set(BEFORE_CLOSE)
-    await on_optimization_ready(window_ctx, make_ready())
-    dispatcher = Dispatcher(window_ctx)
-    await dispatcher.dispatch_run("opt-1")
-    sell, buy = await coid_of(window_ctx, "AAPL"), await coid_of(window_ctx, "MSFT")
-    assert broker.submits() == [sell]
-
-    clock.set(CLOSE + timedelta(minutes=1))  # the sell fills at 15:31: the buy may not leave
-    broker.fill(sell, Decimal(5))
-    for update in list(broker.updates):
-        await handle_trade_update(window_ctx, update)
-    assert await dispatcher.dispatch_run("opt-1") is True
-    assert broker.submits() == [sell]
-    assert dispatcher.held == {"opt-1": NEXT_OPENING.astimezone(UTC)}
-    calls = len(broker.calls)
-    clock.set(NEXT_OPENING - timedelta(seconds=1))
-    await run_pending_round(dispatcher)  # held: not even looked at before the opening
-    assert len(broker.calls) == calls and broker.submits() == [sell]
-    assert queued(outbox()) == []  # a started run does not queue again
-
-    clock.set(NEXT_OPENING)
-    await run_pending_round(dispatcher)
-    assert broker.submits() == [sell, buy]
-    assert dispatcher.held == {}
-    stored = await window_ctx.runs.get("opt-1")
-    assert stored is not None and stored.run.is_complete
-    assert len(started(outbox())) == 1
 
 
 async def test_a_run_stored_inside_the_window_but_not_sent_by_the_close_is_queued_again(
@@ -130,29 +95,6 @@ async def test_a_released_run_not_sent_before_the_close_is_queued_again(
     assert await QueueDrain(window_ctx).drain_once() == 1
     await Dispatcher(window_ctx).dispatch_run("opt-1")
     assert len(broker.submits()) == 2
-
-
-async def test_a_retry_after_a_broker_outage_past_the_close_waits_for_the_next_opening(
-    window_ctx, broker, clock, make_ready, outbox
-) -> None:
-    clock.set(BEFORE_CLOSE)
-    await on_optimization_ready(window_ctx, make_ready())
-    broker.down = 100
-    dispatcher = Dispatcher(window_ctx)
-    assert await dispatcher.dispatch_run("opt-1") is False  # the sell may be at the broker
-    broker.down = 0
-    calls = len(broker.calls)
-
-    clock.set(CLOSE + timedelta(minutes=2))  # the backoff is over after the close
-    assert await dispatcher.dispatch_run("opt-1") is True
-    assert len(broker.calls) == calls  # neither sent nor looked up: it waits
-    assert queued(outbox()) == []  # it may have started: kept, not queued again
-
-    clock.set(NEXT_OPENING)
-    await dispatcher.dispatch_run("opt-1")
-    sell = await coid_of(window_ctx, "AAPL")
-    assert ("lookup", sell) in broker.calls[calls:]  # looked up first, then sent once
-    assert broker.orders.keys() == {sell, await coid_of(window_ctx, "MSFT")}
 
 
 async def test_a_submit_retried_within_one_attempt_stops_at_the_close(

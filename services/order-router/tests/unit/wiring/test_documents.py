@@ -120,6 +120,28 @@ def test_canceled_run_round_trips() -> None:
     assert run_from_doc(orjson.loads(orjson.dumps(run_to_doc(canceled)))) == canceled
 
 
+def test_closes_by_the_run_cancel_round_trip_and_older_documents_derive_them() -> None:
+    stored = a_run()
+    sell, buy = (o.client_order_id for o in stored.run.orders)
+    run = stored.run.cancel(AT, "owner").run  # the buy, never sendable, closes at once
+    broker_cancel = OrderEvent(
+        OrderEventKind.CANCELED, AT, "B1", Decimal("2.5"), Decimal("199.995")
+    )
+    canceled = StoredRun(run.apply(sell, broker_cancel).run, stored.meta)
+    assert [o.closed_by_run_cancel for o in canceled.run.orders] == [True, True]
+    doc = orjson.loads(orjson.dumps(run_to_doc(canceled)))
+    assert run_from_doc(doc) == canceled
+
+    for order in doc["orders"]:
+        del order["closed_by_run_cancel"]  # written before order.closed said so
+    assert run_from_doc(doc) == canceled
+    on_its_own = StoredRun(stored.run.apply(sell, broker_cancel).run, stored.meta)
+    doc = orjson.loads(orjson.dumps(run_to_doc(on_its_own)))
+    del doc["orders"][0]["closed_by_run_cancel"]
+    assert run_from_doc(doc).run.order(sell).closed_by_run_cancel is False
+    assert run_from_doc(doc).run.order(buy).closed_by_run_cancel is False
+
+
 def test_index_lists_runs_with_work_only() -> None:
     stored = a_run()
     assert run_index(stored) == {NEEDS_DISPATCH: None, OPEN: 1, DONE_DAY: None, QUEUED: None}
