@@ -42,7 +42,13 @@ def bootstrap(
     clock = clock or SystemClock()
     calendar = calendar if calendar is not None else runtime.trading_calendar()
     market_timezone = market_timezone or settings.market_tz
-    policy = SettlementPolicy(calendar, market_timezone, settings.cycles(), settings.run_timeout())
+    policy = SettlementPolicy(
+        calendar,
+        market_timezone,
+        settings.cycles(),
+        settings.run_timeout(),
+        cancel_wait=settings.cancel_wait(),
+    )
     acceptance = settings.acceptance()
     handlers = SettlementHandlers(
         run_repository(runtime.store),

@@ -69,6 +69,16 @@ class SettlementSettings(RuntimeSettings):
         "Found by the sweep (`settlement_sweep_seconds`).",
     )
 
+    pending_cancel_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="How long a run.cancel_requested read before its run's optimization.ready "
+        "(another topic: a backlog of readies, a restart) is kept for it; the ready then applies "
+        "it (a PLATFORM run's cancel is recorded for the order-router, which keeps its own copy "
+        "as long: set both alike; a CLIENT run is canceled). A cancel whose run never comes is "
+        "refused RUN_UNKNOWN after it, by the sweep.",
+    )
+
     @model_validator(mode="after")
     def _platform_signer_is_trusted(self) -> Self:
         if self.trusted_signers and self.platform_fill_signer not in self.trusted_signers:
@@ -88,6 +98,9 @@ class SettlementSettings(RuntimeSettings):
 
     def run_timeout(self) -> timedelta:
         return timedelta(seconds=self.run_timeout_seconds)
+
+    def cancel_wait(self) -> timedelta:
+        return timedelta(seconds=self.pending_cancel_seconds)
 
     def cycles(self) -> SettlementCycles:
         return SettlementCycles(dict(self.settlement_cycles), self.settlement_cycle_days)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,13 @@ async def test_a_cancel_of_an_unknown_or_final_run_is_answered_on_request_reject
 ) -> None:
     await ensure_topics(kafka.bootstrap_servers)
     clock = FakeClock(market_time(WEDNESDAY, 20))
-    svc = service(kafka.bootstrap_servers, tmp_path, clock, settlement_cycle_days=0)
+    svc = service(
+        kafka.bootstrap_servers,
+        tmp_path,
+        clock,
+        settlement_cycle_days=0,
+        pending_cancel_seconds=60,
+    )
     events, unknown = run_events(orders=run_events().orders[:1]), run_events()
     final, nowhere = events.cancel(), unknown.cancel()
 
@@ -163,6 +169,9 @@ async def test_a_cancel_of_an_unknown_or_final_run_is_answered_on_request_reject
         await publish(kafka.bootstrap_servers, events.filled(0, "10", "200.50", WEDNESDAY))
         await run_settled.wait_for(lambda evs: bool(of_run(events.run_id, RunSettled)(evs)))
         await publish(kafka.bootstrap_servers, final, nowhere)  # nowhere: a client's retry
+        await rejected.wait_for(lambda evs: len(answers(evs)) == 1)  # RUN_FINAL, at once
+        # nowhere's run may still come: it waits for it, then the sweep refuses it
+        clock.advance(timedelta(minutes=2))
         await rejected.wait_for(lambda evs: len(answers(evs)) == 2)
         await rejected.settle(0.5)
 

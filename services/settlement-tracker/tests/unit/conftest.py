@@ -114,11 +114,12 @@ def harness() -> HarnessFactory:
         sweep_page: int = 200,
         acceptance: AcceptancePolicy | None = None,
         run_timeout: timedelta = timedelta(days=1),
+        cancel_wait: timedelta = timedelta(days=1),
     ) -> Harness:
         store = InMemoryStore()
         clock = FakeClock(start)
         cycles = SettlementCycles({}, cycle_days)
-        policy = SettlementPolicy(XNYS, XNYS.timezone, cycles, run_timeout)
+        policy = SettlementPolicy(XNYS, XNYS.timezone, cycles, run_timeout, cancel_wait)
         handlers = SettlementHandlers(
             run_repository(store),
             clock,

@@ -1,5 +1,6 @@
 """run.cancel_requested: refused with request.rejected when the run is unknown or final, else
-recorded on the run and left to the order-router. Each answer once."""
+recorded on the run and left to the order-router. Each answer once. (A run not planned yet keeps
+its cancels: `test_cancel_before_ready.py`.)"""
 
 from __future__ import annotations
 
@@ -12,11 +13,19 @@ from rebal_settlement_tracker.service_layer.messages import event_id_for
 from .test_handlers import WEDNESDAY, fill_all, market_time
 
 
-async def test_a_cancel_of_an_unknown_run_is_refused_at_once_and_once(harness, run_events) -> None:
+async def test_a_cancel_of_a_run_not_planned_yet_waits_for_it_and_is_refused_once(
+    harness, run_events
+) -> None:
+    """Its plan may still be on its way (`test_cancel_before_ready.py`): refused RUN_UNKNOWN only
+    once its wait is over, by the sweep."""
     h = harness(market_time(WEDNESDAY, 14))
     events = run_events()
     cancel = events.cancel()
     assert await h.handle(cancel) is True
+    assert h.rejected() == []
+    assert await h.store.load(REFUSALS, cancel.event_id) is None
+    h.clock.set(market_time(WEDNESDAY, 14) + timedelta(days=1))
+    await h.handlers.expire_kept_cancels()
 
     [rejected] = h.rejected()
     assert rejected.reason_code is RejectionCode.RUN_UNKNOWN
@@ -27,10 +36,11 @@ async def test_a_cancel_of_an_unknown_run_is_refused_at_once_and_once(harness, r
         events.run_id,
         None,
     )
-    assert rejected.message == f"no run {events.run_id} for portfolio {events.portfolio_id}"
+    assert rejected.message == (
+        f"no run {events.run_id} for portfolio {events.portfolio_id} (none came within 86400 s "
+        "of the request)"
+    )
     assert rejected.event_id == event_id_for(events.run_id, f"request.rejected:{cancel.event_id}")
-    assert await h.store.load(RUNS, events.run_id) is None  # no run made up for it
-    assert await h.store.load(REFUSALS, cancel.event_id) is not None
 
     assert await h.handle(cancel) is False  # redelivered: answered already
     await h.handle(events.ready())  # the plan arriving later is not held by the refusal
@@ -38,25 +48,22 @@ async def test_a_cancel_of_an_unknown_run_is_refused_at_once_and_once(harness, r
     assert len(h.rejected()) == 1 and h.status_path() == ["QUEUED"]
 
 
-async def test_a_cancel_naming_another_portfolio_or_a_run_without_plan_is_unknown(
+async def test_a_cancel_naming_another_portfolio_is_unknown_and_one_without_plan_waits(
     harness, run_events
 ) -> None:
     h = harness(market_time(WEDNESDAY, 16))
     planned, early = run_events(), run_events()
     await h.handle(planned.ready())
     await h.handle(early.filled(0, "10", "200", WEDNESDAY))  # a fact, but no plan yet
-    before = {r: (await h.store.load(RUNS, r)) for r in (planned.run_id, early.run_id)}
+    before = await h.store.load(RUNS, planned.run_id)
 
     await h.handle(planned.cancel(portfolio_id="someone-else"))
     await h.handle(early.cancel())
     codes = [(r.run_id, r.portfolio_id, r.reason_code) for r in h.rejected()]
-    assert codes == [
-        (planned.run_id, "someone-else", RejectionCode.RUN_UNKNOWN),
-        (early.run_id, early.portfolio_id, RejectionCode.RUN_UNKNOWN),
-    ]
-    for run_id, doc in before.items():  # nothing recorded on either run
-        after = await h.store.load(RUNS, run_id)
-        assert after is not None and doc is not None and after.version == doc.version
+    assert codes == [(planned.run_id, "someone-else", RejectionCode.RUN_UNKNOWN)]
+    after = await h.store.load(RUNS, planned.run_id)  # nothing recorded on the planned run
+    assert after is not None and before is not None and after.version == before.version
+    assert len((await h.run(early.run_id)).kept_cancels) == 1  # kept for the early one's plan
 
 
 async def test_a_cancel_of_a_final_run_is_refused_once(harness, run_events) -> None:

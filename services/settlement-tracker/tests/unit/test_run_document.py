@@ -18,6 +18,7 @@ from rebal_settlement_tracker.adapters.run_document import (
 from rebal_settlement_tracker.domain import (
     CloseReason,
     FactSource,
+    KeptCancel,
     OrderRef,
     PlannedOrder,
     Run,
@@ -29,6 +30,7 @@ from rebal_settlement_tracker.domain import (
     SkippedOrder,
     StopKind,
     TargetWeight,
+    keep_cancel,
     move_status,
     settle_due,
     settle_run,
@@ -261,3 +263,36 @@ def test_a_late_fill_settled_before_late_parts_were_kept_apart_still_loads() -> 
     document["settlements"] |= document.pop("late_settlements")
     del document["cancel_request_id"]
     assert run_from_document(document) == late
+
+
+def test_a_close_caused_by_a_run_cancel_is_stored_and_older_closes_read_as_not() -> None:
+    closed = planned(PLATFORM_TERMS).record_close(
+        1, CloseReason.CANCELED, Decimal(0), AT, run_canceled=True
+    )
+    closed = closed.record_close(2, CloseReason.NOT_EXECUTED, Decimal(0), AT)
+    document = orjson.loads(orjson.dumps(run_to_document(closed)))
+    assert document["closes"]["1"]["run_canceled"] is True
+    assert document["closes"]["2"]["run_canceled"] is False
+    assert run_from_document(document) == closed
+    early = Run("run-2", "pf-1").record_close(
+        0, CloseReason.CANCELED, Decimal(0), AT, run_canceled=True
+    )
+    assert run_from_document(run_to_document(early)).pending == early.pending
+    for close in document["closes"].values():  # written before the flag existed
+        del close["run_canceled"]
+    assert not any(c.run_canceled for c in run_from_document(document).closes.values())
+
+
+def test_kept_cancels_are_stored_and_documents_without_them_still_load() -> None:
+    kept = keep_cancel(Run("run-3", "pf-1"), KeptCancel("c-1", "pf-1", "asked", AT))
+    kept = keep_cancel(kept, KeptCancel("c-2", "pf-9", "", AT + timedelta(seconds=1)))
+    document = orjson.loads(orjson.dumps(run_to_document(kept)))
+    assert document["kept_cancels"][0] == {
+        "request_id": "c-1",
+        "portfolio_id": "pf-1",
+        "reason": "asked",
+        "recorded_at": AT.isoformat(),
+    }
+    assert run_from_document(document) == kept
+    del document["kept_cancels"]  # written before cancels were kept
+    assert run_from_document(document).kept_cancels == ()

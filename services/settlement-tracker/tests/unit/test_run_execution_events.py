@@ -5,6 +5,7 @@ re-runs give the same events."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,12 +22,14 @@ from rebal_schemas import (
     RunStatusChanged,
     TransactionStatus,
 )
+from rebal_settlement_tracker.adapters.run_document import RUNS
 from rebal_settlement_tracker.domain import AcceptancePolicy
 from rebal_settlement_tracker.service_layer.provenance import FactRejectedMessage, Provenance
 
-from .test_handlers import WEDNESDAY, market_time
+from .test_handlers import THURSDAY, WEDNESDAY, market_time
 
 NOON = market_time(WEDNESDAY, 16)
+FRIDAY = THURSDAY + timedelta(days=1)
 
 
 async def planned(harness, run_events):  # type: ignore[no-untyped-def]
@@ -241,3 +244,31 @@ def test_a_stop_before_the_last_outcome_ends_the_run_the_same_way_in_any_order(
         assert what_was_said(shuffled) == what_was_said(reference)
         assert final_change(shuffled, events.run_id).causation_id == "cancel-1"
     assert len(shuffled.completed()) == 1
+
+
+async def test_a_run_queued_again_waits_for_the_later_start(harness, run_events) -> None:
+    """The order-router queues a run that sent nothing again when the window closed on it: a new
+    run.execution_queued (`queued.1`, ...) with a later start. The run stays QUEUED, never having
+    been IN_PROGRESS (no order left: the router published no run.execution_started)."""
+    h = harness(market_time(WEDNESDAY, 12))
+    events = run_events()
+    first = events.queued(market_time(WEDNESDAY, 14, 30), event_id=f"{events.run_id}:queued")
+    again = events.queued(market_time(THURSDAY, 14, 30), event_id=f"{events.run_id}:queued.1")
+    await h.handle(events.ready())
+    await h.handle(first)
+    assert await h.handle(again) is True
+    run = await h.run(events.run_id)
+    assert run.execution_starts_at == market_time(THURSDAY, 14, 30)
+    assert h.status_path() == ["QUEUED"]
+
+    assert await h.handle(again) is False  # redelivered: the inbox drops it
+    version = (await h.store.load(RUNS, events.run_id)).version  # type: ignore[union-attr]
+    assert await h.handle(first.model_copy(update={"event_id": "older"})) is True  # stale: no-op
+    assert (await h.run(events.run_id)).execution_starts_at == market_time(THURSDAY, 14, 30)
+    assert (await h.store.load(RUNS, events.run_id)).version == version + 1  # type: ignore[union-attr]
+
+    await h.handle(events.started(market_time(THURSDAY, 14, 30)))
+    later = events.queued(market_time(FRIDAY, 14, 30), event_id=f"{events.run_id}:queued.2")
+    await h.handle(later)  # moot once it started: the router never queues a started run
+    assert (await h.run(events.run_id)).execution_starts_at == market_time(THURSDAY, 14, 30)
+    assert h.status_path() == ["QUEUED", "IN_PROGRESS"]

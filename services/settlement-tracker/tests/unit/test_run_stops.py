@@ -146,6 +146,13 @@ def test_queued_start_is_recorded_and_the_run_stays_queued() -> None:
     assert complete(run)[0].status is RunStatus.QUEUED
     with pytest.raises(DuplicateStatus):
         run.queue_execution(at(120))
+    requeued = run.queue_execution(at(120) + DAY)  # the window closed before it sent anything
+    assert requeued.execution_starts_at == at(120) + DAY
+    for stale in (at(120), at(60)):  # an older queuing read again: the later start stands
+        with pytest.raises(DuplicateStatus):
+            requeued.queue_execution(stale)
+    early = Run("O1", "pf-1").queue_execution(at(120)).queue_execution(at(120) + DAY)
+    assert early.execution_starts_at == at(120) + DAY  # before the plan too
     with pytest.raises(DuplicateStatus):  # moot once it started
         planned_run().start_execution(at(1)).queue_execution(at(120))
 
@@ -249,3 +256,29 @@ def test_after_a_timeout_what_a_leg_executed_beyond_its_report_is_a_late_increme
     # averages that do not add up leave the increment no price of its own: the report's
     odd = run.record_fill(0, Decimal(5), Decimal(100), MONDAY, at(3) + DAY).late_fills[0]
     assert (odd.cum_qty, odd.avg_price) == (Decimal(1), Decimal(100))
+
+
+def test_a_close_caused_by_the_run_cancel_waits_for_the_order_routers_stop() -> None:
+    def closes(run: Run, *flags: bool) -> Run:
+        for flag in flags:
+            try:
+                run = run.record_close(
+                    1, CloseReason.CANCELED, Decimal(0), at(5), run_canceled=flag
+                )
+            except DuplicateClose:  # the same close without the flag adds nothing
+                assert not flag
+        return run
+
+    filled = fill(planned_run(), 0, "10", "190", 1)
+    for flags in ((True,), (True, False), (False, True)):  # the flag is kept whatever the order
+        run = closes(filled, *flags)
+        assert run.closes[1].run_canceled and run.transactions[1].is_order_final
+        assert complete(run)[1] is None  # the stop is on its way: not COMPLETED_ADJUSTED
+    with pytest.raises(DuplicateClose):  # redelivered
+        closes(filled, True).record_close(
+            1, CloseReason.CANCELED, Decimal(0), at(5), run_canceled=True
+        )
+    mid_run = stop(StopKind.CANCELED_MID_RUN, cause="c-1")
+    completion = complete(closes(filled, True).stop_execution(mid_run))[1]
+    assert completion is not None and completion.status is RunStatus.CANCELED_MID_RUN
+    assert complete(closes(filled, False))[1] is not None  # closed by itself: completes

@@ -19,6 +19,7 @@ def test_defaults() -> None:
     assert settings.trading_calendar == "XNYS"  # the runtime's setting
     assert "unblock_on" not in SettlementSettings.model_fields  # the optimizer's choice now
     assert settings.settlement_sweep_seconds == 30
+    assert settings.cancel_wait() == timedelta(days=1)  # as the order-router keeps its copy
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,6 +27,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REBAL_SETTLEMENT_CYCLES", '{"us_equity": 2, "crypto": 0}')
     monkeypatch.setenv("REBAL_UNBLOCK_ON", "EXECUTED")  # a retired setting is ignored
     monkeypatch.setenv("REBAL_SETTLEMENT_SWEEP_SECONDS", "0.2")
+    monkeypatch.setenv("REBAL_PENDING_CANCEL_SECONDS", "90")
     settings = SettlementSettings(_env_file=None)  # type: ignore[call-arg]
     cycles = settings.cycles()
     assert (cycles.days_for("us_equity"), cycles.days_for("crypto"), cycles.days_for("fx")) == (
@@ -34,6 +36,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         0,
     )
     assert settings.settlement_sweep_seconds == 0.2
+    assert settings.cancel_wait() == timedelta(seconds=90)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +45,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("REBAL_SETTLEMENT_CYCLE_DAYS", "-1"),
         ("REBAL_SETTLEMENT_CYCLES", '{"us_equity": -1}'),
         ("REBAL_SETTLEMENT_SWEEP_SECONDS", "0"),
+        ("REBAL_PENDING_CANCEL_SECONDS", "0"),
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:

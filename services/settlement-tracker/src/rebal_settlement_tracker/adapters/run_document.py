@@ -6,20 +6,20 @@ the Run that was saved. It also carries views derived from those (`status`, `com
 `settled`, `transactions`), for people and tools reading the store; they are rewritten on every
 save and ignored on load, so they can never disagree with the facts. A version 1 document
 (before the lifecycle) is read too, and so is one written before late fills settled apart from
-the run (`_late_settlements`).
+the run (`_late_settlements`), or before cancels read ahead of their run were kept on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from rebal_runtime.repository import DocumentMapper, Repository
 from rebal_runtime.store import DocumentStore
 from rebal_settlement_tracker.adapters import run_json as js
-from rebal_settlement_tracker.domain import Run, RunLifecycle, RunStatus, RunTerms
+from rebal_settlement_tracker.domain import KeptCancel, Run, RunLifecycle, RunStatus, RunTerms
 from rebal_settlement_tracker.domain.plan import SYSTEM
 from rebal_settlement_tracker.service_layer.run_records import Refusal, RunRecord
 
@@ -90,6 +90,7 @@ def run_to_document(run: Run) -> JsonDict:
         "execution_started_at": js.instant(run.execution_started_at),
         "cancel_requested_at": js.instant(run.cancel_requested_at),
         "cancel_request_id": run.cancel_request_id,
+        "kept_cancels": [_kept_cancel_to_json(c) for c in run.kept_cancels],
         "stop": js.stop_to_json(run.stop),
         "late_fills": {str(leg): js.fill_to_json(f) for leg, f in sorted(run.late_fills.items())},
         "late_settlements": _dates_to_json(run.late_settlements),
@@ -136,6 +137,8 @@ def run_from_document(state: Mapping[str, Any]) -> Run:
         execution_started_at=js.parse_instant(state.get("execution_started_at")),
         cancel_requested_at=js.parse_instant(state.get("cancel_requested_at")),
         cancel_request_id=state.get("cancel_request_id"),
+        # absent from documents written before cancels were kept for runs not planned yet
+        kept_cancels=tuple(_kept_cancel_from_json(c) for c in state.get("kept_cancels", ())),
         stop=js.stop_from_json(state["stop"]) if "stop" in state else js.legacy_stop(state),
         late_fills=late_fills,
         late_settlements=late_settlements,
@@ -181,6 +184,24 @@ def _lifecycle_of_version_1(run: Run, state: Mapping[str, Any]) -> RunLifecycle:
         completed_at=completed_at,
         settled_at=completed_at if settled else None,
         settled_when_completed=frozenset(run.settlements),
+    )
+
+
+def _kept_cancel_to_json(kept: KeptCancel) -> JsonDict:
+    return {
+        "request_id": kept.request_id,
+        "portfolio_id": kept.portfolio_id,
+        "reason": kept.reason,
+        "recorded_at": kept.recorded_at.isoformat(),
+    }
+
+
+def _kept_cancel_from_json(data: Mapping[str, Any]) -> KeptCancel:
+    return KeptCancel(
+        data["request_id"],
+        data["portfolio_id"],
+        data["reason"],
+        datetime.fromisoformat(data["recorded_at"]),
     )
 
 

@@ -118,6 +118,7 @@ def close_to_json(close: OrderClosed) -> JsonDict:
         "reason": close.reason.value,
         "cum_qty": str(close.cum_qty),
         "closed_at": close.closed_at.isoformat(),
+        "run_canceled": close.run_canceled,
         **ref_to_json(close.ref),
     }
 
@@ -128,6 +129,7 @@ def close_from_json(data: Mapping[str, Any]) -> OrderClosed:
         cum_qty=Decimal(data["cum_qty"]),
         closed_at=datetime.fromisoformat(data["closed_at"]),
         ref=ref_from_json(data),
+        run_canceled=data.get("run_canceled", False),  # absent before the flag: the close's own
     )
 
 

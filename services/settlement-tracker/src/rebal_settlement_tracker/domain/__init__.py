@@ -41,6 +41,15 @@ from rebal_settlement_tracker.domain.errors import (
 )
 from rebal_settlement_tracker.domain.execution import unanswered_cancel
 from rebal_settlement_tracker.domain.facts import merge_close, merge_fill
+from rebal_settlement_tracker.domain.kept_cancel import (
+    MAX_KEPT_CANCELS,
+    KeptCancel,
+    apply_kept_cancels,
+    claimed_by,
+    expire_kept_cancels,
+    keep_cancel,
+    kept_cancels_due,
+)
 from rebal_settlement_tracker.domain.lifecycle import (
     FINAL_STATUSES,
     RUN_TRANSITIONS,
@@ -90,6 +99,7 @@ __all__ = [
     "CLOSED_STATUSES",
     "DEADLINE_NOTE",
     "FINAL_STATUSES",
+    "MAX_KEPT_CANCELS",
     "MAX_PENDING",
     "RUN_TRANSITIONS",
     "TRANSITIONS",
@@ -110,6 +120,7 @@ __all__ = [
     "FactSource",
     "IllegalTransition",
     "InvalidEvent",
+    "KeptCancel",
     "OrderClosed",
     "OrderFilled",
     "OrderOutcome",
@@ -142,12 +153,17 @@ __all__ = [
     "TransactionStatus",
     "UnknownLeg",
     "advance",
+    "apply_kept_cancels",
     "build_completion",
     "check_fact",
     "check_signed",
+    "claimed_by",
     "deadline",
     "decide_status",
+    "expire_kept_cancels",
     "holdings_delta",
+    "keep_cancel",
+    "kept_cancels_due",
     "leg_cash_amount",
     "merge_close",
     "merge_fill",

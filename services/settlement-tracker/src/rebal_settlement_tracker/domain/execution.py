@@ -64,11 +64,16 @@ def without_foreign_execution(run: Run) -> Run:
 
 
 def queued(run: Run, starts_at: datetime) -> Run:
-    """DuplicateStatus when the queued start is known or moot (started, ended)."""
+    """The run waits until `starts_at`. The router queues a run again, with a later start, when
+    the window closed before its first order left (a new event, `queued.<n>`): the latest start
+    stands, so an older queuing read again changes nothing. DuplicateStatus when the start is
+    known, older, or moot: once the run started (the router only queues again a run that sent
+    nothing, and said nothing had started: the run never goes back from IN_PROGRESS) or ended."""
     require_aware(starts_at, "starts_at")
     require_platform(run, "queued")
-    if run.execution_starts_at is not None or run.started or run.is_completed:
-        raise DuplicateStatus(f"run {run.run_id}: queued start already known or moot")
+    known = run.execution_starts_at
+    if (known is not None and starts_at <= known) or run.started or run.is_completed:
+        raise DuplicateStatus(f"run {run.run_id}: queued start known, older or moot")
     return replace(run, execution_starts_at=starts_at)
 
 
@@ -135,6 +140,19 @@ def timed_out(run: Run, now: datetime) -> Run:
     before = f"{run.stop.reason}; then " if run.stop is not None and run.stop.reason else ""
     reason = before + timeout_reason(open_legs, len(legs))
     return replace(run, stop=RunStop(StopKind.TIMEOUT, now, reason))
+
+
+def awaits_stop(run: Run) -> bool:
+    """The order-router closed a leg because the run was canceled (order.closed `run_canceled`)
+    and its stop was not read yet. It commits the stop with those closes, but they come on other
+    topics, in no order with it: completing the run from its closes now would end it
+    COMPLETED_ADJUSTED, and the stop then be moot. So the run waits for the stop
+    (CANCELED_MID_RUN), or for its deadline if the stop never comes (the TIMEOUT stop ends the
+    wait). Only the router's closes of PLATFORM runs say so; the flag on a CLIENT run's close
+    promises nothing."""
+    if run.stop is not None or run.terms.broker_integration != PLATFORM:
+        return False
+    return any(close.run_canceled for close in run.closes.values())
 
 
 def is_late(run: Run, leg: int) -> bool:

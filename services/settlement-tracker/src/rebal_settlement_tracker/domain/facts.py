@@ -38,10 +38,15 @@ def _fill_tiebreak(fill: OrderFilled) -> tuple[object, ...]:
 
 
 def merge_close(known: OrderClosed | None, new: OrderClosed) -> OrderClosed:
-    """An order closes once; of conflicting reports the one with the most filled wins."""
+    """An order closes once; of conflicting reports the one with the most filled wins. Either
+    report saying the run's cancel closed it is enough: that is what the run must wait on."""
     if known is None:
         return new
-    return replace(max(known, new, key=_close_key), ref=_join(known.ref, new.ref))
+    return replace(
+        max(known, new, key=_close_key),
+        ref=_join(known.ref, new.ref),
+        run_canceled=known.run_canceled or new.run_canceled,
+    )
 
 
 def _join(a: OrderRef | None, b: OrderRef | None) -> OrderRef | None:

@@ -1,5 +1,6 @@
 """Move a run forward in time: settle what is due, move its status, complete it when every order
-is final, settle it when every transaction is, and say when its deadline is (`deadline.py`).
+is final, settle it when every transaction is, and say when its deadline is (`deadline.py`) and
+when the cancels kept for it are refused (`kept_cancel.py`).
 
 Pure (the moment is passed in). Every handler runs `advance` after recording its fact, and the
 sweep runs it on its own, so a T+0 trade settles in the same atomic write as its fill, and a T+1
@@ -18,6 +19,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from rebal_settlement_tracker.domain.completion import RunCompletion
 from rebal_settlement_tracker.domain.deadline import deadline
 from rebal_settlement_tracker.domain.errors import DuplicateStatus, IllegalTransition
+from rebal_settlement_tracker.domain.kept_cancel import kept_cancels_due
 from rebal_settlement_tracker.domain.lifecycle import RunStatus, StatusChange
 from rebal_settlement_tracker.domain.run import Run
 from rebal_settlement_tracker.domain.settlement import (
@@ -36,6 +38,7 @@ class SettlementPolicy:
     market_timezone: tzinfo  # whose date "today" is: trade dates are the exchange's dates
     cycles: SettlementCycles
     run_timeout: timedelta = timedelta(days=1)  # outcomes unknown this long after the start
+    cancel_wait: timedelta = timedelta(days=1)  # a cancel read before its run waits for it so long
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self.market_timezone).date()
@@ -51,6 +54,7 @@ class Progress:
     next_settlement: date | None = None  # earliest pending settlement date: when to come back
     deadline: datetime | None = None  # when the run times out unless it ends before
     late_settled: tuple[Transaction, ...] = ()  # transaction.settled `late`, each once
+    kept_cancels_due: datetime | None = None  # when a cancel kept for the run is refused
 
     @property
     def changed(self) -> bool:
@@ -161,4 +165,5 @@ def advance(run: Run, now: datetime, policy: SettlementPolicy) -> Progress:
         next_settlement=min(pending, default=None),
         deadline=deadline(run, policy.run_timeout),
         late_settled=tuple(late_settled),
+        kept_cancels_due=kept_cancels_due(run, policy.cancel_wait),
     )

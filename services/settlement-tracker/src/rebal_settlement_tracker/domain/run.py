@@ -16,6 +16,8 @@ Every fact must pass the checks of ``acceptance.py`` against its order. Fills an
 arrive before the plan cannot be checked yet: each is kept as it came (``pending``, not merged, so
 that a forged large fill cannot swallow the real smaller ones), and judged when the plan arrives;
 the accepted ones are merged, the others recorded in ``rejections`` for the caller to report.
+A cancel request read before the plan is kept as well (``kept_cancels``), and applied when the
+plan arrives (``kept_cancel.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Final
 
-from rebal_settlement_tracker.domain import execution
+from rebal_settlement_tracker.domain import execution, planning
 from rebal_settlement_tracker.domain.acceptance import (
     AcceptancePolicy,
     FactKind,
@@ -35,18 +37,17 @@ from rebal_settlement_tracker.domain.acceptance import (
     PendingFact,
     Rejection,
     accept,
-    judge_pending,
     keep_pending,
 )
 from rebal_settlement_tracker.domain.completion import RunCompletion, build_completion
 from rebal_settlement_tracker.domain.errors import (
     DuplicateClose,
     DuplicateFill,
-    DuplicatePlan,
     IllegalTransition,
     InvalidEvent,
 )
 from rebal_settlement_tracker.domain.facts import check_leg_change, merge_close, merge_fill
+from rebal_settlement_tracker.domain.kept_cancel import KeptCancel
 from rebal_settlement_tracker.domain.lifecycle import RunLifecycle, RunStatus
 from rebal_settlement_tracker.domain.order_ref import OrderRef
 from rebal_settlement_tracker.domain.plan import PlannedOrder, RunTerms, SkippedOrder
@@ -57,7 +58,6 @@ from rebal_settlement_tracker.domain.transaction import (
     OrderClosed,
     OrderFilled,
     Transaction,
-    require_aware,
 )
 
 DEFAULT_POLICY: Final = AcceptancePolicy()
@@ -82,6 +82,7 @@ class Run:
     execution_started_at: datetime | None = None  # the order-router said its first order left
     cancel_requested_at: datetime | None = None  # a client asked to cancel
     cancel_request_id: str | None = None  # that request's event id, to answer it at the end
+    kept_cancels: tuple[KeptCancel, ...] = ()  # cancels read before the plan (`kept_cancel.py`)
     stop: RunStop | None = None  # how its execution ended early (canceled, re-plan, timeout)
     late_fills: Mapping[int, OrderFilled] = field(default_factory=dict)  # increments after the end
     late_settlements: Mapping[int, date] = field(default_factory=dict)  # of the late fills
@@ -144,44 +145,8 @@ class Run:
     ) -> Run:
         """Record the plan of optimization.ready (the run is created at ``created_at``); facts
         received earlier are judged now: the accepted ones apply, the refused ones are added to
-        ``rejections``."""
-        ordered = tuple(sorted(orders, key=lambda order: order.leg))
-        if len({order.leg for order in ordered}) != len(ordered):
-            raise InvalidEvent(f"run {self.run_id}: duplicate legs in plan")
-        if self.orders is not None:
-            if (ordered, tuple(skipped), terms) == (self.orders, self.skipped_orders, self.terms):
-                raise DuplicatePlan(f"run {self.run_id}: plan already known")
-            raise IllegalTransition(f"run {self.run_id}: a different plan is already known")
-        if created_at is not None:
-            require_aware(created_at, "created_at")
-        planned = replace(
-            self,
-            orders=ordered,
-            skipped_orders=tuple(skipped),
-            terms=terms,
-            lifecycle=replace(self.lifecycle, created_at=created_at),
-        )
-        # (Fills and closes known before the plan are in `pending`; documents written before
-        # early facts were judged kept them merged in `fills` and `closes`: those still count.)
-        fills, closes, refused = judge_pending(
-            self.run_id,
-            self.pending,
-            ordered,
-            terms.broker_integration,
-            policy,
-            (self.fills, self.closes),
-        )
-        planned = replace(
-            planned,
-            fills=fills,
-            closes=closes,
-            pending=(),
-            rejections=(*self.rejections, *refused),
-        )
-        # only the order-router reports an execution, and only of PLATFORM runs
-        planned = execution.without_foreign_execution(planned)
-        planned.transactions  # noqa: B018  derive now so an inconsistency surfaces here
-        return planned
+        ``rejections`` (``planning.py``)."""
+        return planning.planned(self, orders, skipped, terms, created_at, policy)
 
     def record_fill(
         self,
@@ -221,14 +186,15 @@ class Run:
         source: FactSource | None = None,
         policy: AcceptancePolicy = DEFAULT_POLICY,
         ref: OrderRef | None = None,
+        run_canceled: bool = False,
     ) -> Run:
-        """Record order.closed. Raises DuplicateClose when it adds nothing (a no-op) and
-        FactRejected when it fails a check."""
+        """Record order.closed (``run_canceled``: the router closed it for the run's cancel).
+        Raises DuplicateClose when it adds nothing (a no-op), FactRejected when a check fails."""
         try:
             close_reason = CloseReason(reason)
         except ValueError as error:
             raise InvalidEvent(f"unknown close reason {reason!r}") from error
-        close = OrderClosed(close_reason, cum_qty, closed_at, ref)
+        close = OrderClosed(close_reason, cum_qty, closed_at, ref, run_canceled=run_canceled)
         if self.orders is None:
             early = PendingFact(FactKind.CLOSE, leg, close, source)
             return replace(self, pending=keep_pending(self.run_id, self.pending, early))
@@ -249,7 +215,8 @@ class Run:
         return replace(self, settlements={**self.settlements, **due})
 
     def queue_execution(self, starts_at: datetime) -> Run:
-        """The order-router queued the run until ``starts_at``: it stays QUEUED."""
+        """The order-router queued the run until ``starts_at`` (again, later, if the window
+        closed before its first order left): it stays QUEUED."""
         return execution.queued(self, starts_at)
 
     def start_execution(self, at: datetime) -> Run:
@@ -292,9 +259,10 @@ class Run:
         )
 
     def completion(self) -> RunCompletion | None:
-        """The run.completed content, or None: not planned, not every order final, or already
-        completed (so that run.completed is produced exactly once)."""
-        if self.is_completed or self.orders is None:
+        """The run.completed content, or None: not planned, not every order final, waiting for
+        the order-router's stop (`execution.awaits_stop`), or already completed (so that
+        run.completed is produced exactly once)."""
+        if self.is_completed or self.orders is None or execution.awaits_stop(self):
             return None
         if not all(tx.is_order_final for tx in self.transactions.values()):
             return None

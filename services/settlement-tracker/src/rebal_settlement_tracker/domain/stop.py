@@ -11,6 +11,10 @@
     timeout            the sweep: outcomes unknown by     EXPIRED at once    TIMEOUT
                        the deadline (`deadline.py`)
 
+The router commits `canceled_mid_run` together with the closes its cancel brings about (order.closed
+`run_canceled`), but they reach the tracker on other topics: a run whose legs are all final by
+such closes still waits for the stop (`execution.awaits_stop`), or for its deadline.
+
 A leg *open* at the end is one without an outcome of its own: no order.closed, not fully filled.
 Its close is made up by the tracker (`RunStop.close_open_leg`), not stored as a fact. A fill
 reported later is a *late fill* (`execution.py`) for a leg that had executed nothing, and after a

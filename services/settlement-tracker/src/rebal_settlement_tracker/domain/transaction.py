@@ -100,6 +100,9 @@ class OrderClosed:
     closed_at: datetime
     ref: OrderRef | None = field(default=None, compare=False)
     note: str | None = field(default=None, compare=False)  # why the tracker closed it itself
+    # closed by the order-router because the run was canceled: the run's end is the router's
+    # stop, not this close (`execution.awaits_stop`)
+    run_canceled: bool = False
 
     def __post_init__(self) -> None:
         if self.cum_qty < ZERO:

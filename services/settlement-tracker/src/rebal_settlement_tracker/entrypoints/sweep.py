@@ -1,5 +1,6 @@
 """The clock-driven entry point, every `settlement_sweep_seconds`: time out the runs whose
-deadline passed (`run_timeout_seconds`), then settle what has come due.
+deadline passed (`run_timeout_seconds`), settle what has come due, then refuse the cancels kept
+for runs that never came (`pending_cancel_seconds`).
 
 Fills settle in the handler that records them when they are already due (T+0); everything else
 waits for this loop to reach its settlement date. A run either sweep cannot move is logged,
@@ -36,6 +37,7 @@ class SettlementSweep:
     async def run_once(self) -> int:
         timed_out = await self.handlers.time_out_due()
         produced = timed_out + await self.handlers.settle_due()
+        produced += await self.handlers.expire_kept_cancels()
         self.rounds += 1
         if produced:
             log.info("settlement sweep", events=produced, timeout_events=timed_out)

@@ -1,7 +1,12 @@
 """run.cancel_requested: the answers the tracker gives (it owns runs).
 
-- a run it does not know (no plan, or another portfolio's): request.rejected RUN_UNKNOWN, at once
-  (no grace for a plan still on its way);
+- a run whose plan it has not read yet (no document, or only facts read before the plan): the
+  cancel is kept on the run (`domain/kept_cancel.py`) and applied when the plan arrives, as the
+  order-router does with its own copy; a cancel still unmatched when its wait is over
+  (`SettlementPolicy.cancel_wait`) is refused RUN_UNKNOWN then, by the sweep
+  (`expire_step`), once. Beyond `MAX_KEPT_CANCELS` for one run, it is refused at once;
+- a known run of another portfolio: request.rejected RUN_UNKNOWN, at once (its plan came: no other
+  run of that id will);
 - a run that reached its final status: request.rejected RUN_FINAL (unless that status was this
   request's doing: the order-router's stop, naming it, was read first);
 - a CLIENT run (no order-router involved; the client's middleware executes): it ends at once,
@@ -13,10 +18,12 @@
   stopped nothing, or the deadline came first), the request is refused RUN_FINAL at that end
   (`publishing.py`), so every request gets its answer.
 
-Every answer is given once. A refusal about a known run is committed with the run (its inbox
-holds the request's id); a refusal about an unknown run has no run to go with, so it gets a
-document of its own (`Refusal`, by request id), looked at first on redelivery; the decision is
-taken inside the run's atomic write and nothing is committed there when the run is unknown, so a
+Every answer is given once. Keeping, applying and refusing a kept cancel are writes of the run's
+document, so a plan and the sweep's refusal cannot both take the same cancel. A refusal about a
+known run is committed with the run (its inbox holds the request's id); a refusal at once about a
+run of another portfolio (or of a run with too many cancels kept) has no run of its own to go
+with, so it gets a document of its own (`Refusal`, by request id), looked at first on redelivery;
+the decision is taken inside the run's atomic write and nothing is committed there then, so a
 crash between the two writes leaves the request undecided, never decided and unanswered.
 """
 
@@ -25,19 +32,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from rebal_runtime.log import get_logger
-from rebal_runtime.repository import Outcome
+from rebal_runtime.repository import Outcome, Step
 from rebal_schemas import PoisonMessage, RejectionCode, RunCancelRequested
 from rebal_settlement_tracker.domain import (
     CancelOfFinalRun,
     CancelOfUnknownRun,
     DuplicateCancel,
+    DuplicateEvent,
+    KeptCancel,
     Run,
     SettlementPolicy,
     advance,
+    expire_kept_cancels,
+    keep_cancel,
 )
 from rebal_settlement_tracker.domain.acceptance import PLATFORM
 from rebal_settlement_tracker.service_layer.publishing import run_outcome
-from rebal_settlement_tracker.service_layer.run_messages import cancel_rejected
+from rebal_settlement_tracker.service_layer.run_messages import cancel_refused, cancel_rejected
 from rebal_settlement_tracker.service_layer.run_records import (
     Refusal,
     RefusalRepository,
@@ -49,7 +60,7 @@ log = get_logger(__name__)
 
 
 class _UnknownRun(Exception):
-    """Raised out of the run's write so that nothing is committed there."""
+    """Raised out of the run's write so that nothing is committed there; says why."""
 
 
 async def answer_cancel(
@@ -65,13 +76,13 @@ async def answer_cancel(
         return False
 
     def decide(record: RunRecord | None) -> Outcome[RunRecord] | None:
-        if record is None:
-            raise _UnknownRun
+        if record is None or not record.run.is_planned:
+            return _keep(record, event, now, producer, policy)
         run = record.run
         try:
             requested = run.request_cancel(event.portfolio_id, now, event.event_id)
-        except CancelOfUnknownRun:
-            raise _UnknownRun from None
+        except CancelOfUnknownRun as unknown:
+            raise _UnknownRun(str(unknown)) from None
         except CancelOfFinalRun as final:
             if run.stop is not None and run.stop.cause == event.event_id:
                 log.info("cancel already answered by the run's end", run_id=run.run_id)
@@ -96,9 +107,8 @@ async def answer_cancel(
 
     try:
         return await runs.apply(event.run_id, event.event_id, decide)
-    except _UnknownRun:
-        pass
-    message = f"no run {event.run_id} for portfolio {event.portfolio_id}"
+    except _UnknownRun as unknown:
+        message = str(unknown)
     refusal = cancel_rejected(event, RejectionCode.RUN_UNKNOWN, message, None, now, producer)
 
     def refuse(known: Refusal | None) -> Outcome[Refusal] | None:
@@ -131,3 +141,73 @@ def _cancel_client_run(
     log.warning("CLIENT run canceled", run_id=requested.run_id, status=progress.run.status.value)
     envelope = event.caused(producer=producer, correlation_id=requested.run_id)
     return run_outcome(progress, now, envelope, dict(record.letters), record.reports)
+
+
+def _keep(
+    record: RunRecord | None,
+    event: RunCancelRequested,
+    now: datetime,
+    producer: str,
+    policy: SettlementPolicy,
+) -> Outcome[RunRecord] | None:
+    """The cancel kept on the run not planned yet: nothing is published now (its answer is the
+    run's end, or RUN_UNKNOWN once its wait is over: the index tells the sweep when)."""
+    run = record.run if record is not None else Run(event.run_id, event.portfolio_id)
+    kept = KeptCancel(event.event_id, event.portfolio_id, event.reason, now)
+    try:
+        waiting = keep_cancel(run, kept)
+    except DuplicateCancel:
+        log.info("cancel already kept for the run's plan; no-op", run_id=run.run_id)
+        return None
+    except CancelOfUnknownRun as full:
+        raise _UnknownRun(str(full)) from None
+    progress = advance(waiting, now, policy)
+    log.info(
+        "cancel of a run not planned yet; kept for its plan",
+        run_id=run.run_id,
+        refused_at=str(kept.due(policy.cancel_wait)),
+    )
+    envelope = event.caused(producer=producer, correlation_id=run.run_id)
+    letters = dict(record.letters) if record is not None else {}
+    reports = record.reports if record is not None else {}
+    return run_outcome(progress, now, envelope, letters, reports)
+
+
+def expire_step(now: datetime, policy: SettlementPolicy, producer: str) -> Step[RunRecord]:
+    """The sweep's write of a run whose kept cancels' wait is over at `now`: those still unmatched
+    are dropped and refused RUN_UNKNOWN, in the same commit (`causation_id`: each request)."""
+
+    def step(record: RunRecord | None) -> Outcome[RunRecord] | None:
+        if record is None:
+            return None
+        run = record.run
+        try:
+            left, expired = expire_kept_cancels(run, now, policy.cancel_wait)
+        except DuplicateEvent:  # the index was behind the document: nothing is due
+            return None
+        progress = advance(left, now, policy)
+        refusals = [
+            cancel_refused(
+                run.run_id,
+                kept.portfolio_id,
+                kept.request_id,
+                RejectionCode.RUN_UNKNOWN,
+                f"no run {run.run_id} for portfolio {kept.portfolio_id} (none came within "
+                f"{policy.cancel_wait.total_seconds():g} s of the request)",
+                None,
+                now,
+                producer,
+            )
+            for kept in expired
+        ]
+        log.warning(
+            "kept cancels refused: their run never came",
+            run_id=run.run_id,
+            reason_code="RUN_UNKNOWN",
+            requests=len(expired),
+        )
+        envelope = {"producer": producer, "correlation_id": run.run_id}
+        letters, reports = dict(record.letters), record.reports
+        return run_outcome(progress, now, envelope, letters, reports, answers=refusals)
+
+    return step

@@ -1,11 +1,13 @@
 """run.execution: the order-router's reports of a PLATFORM run's execution, as Run commands.
 
-- `run.execution_queued`  -> the run stays QUEUED; `starts_at` is recorded on it;
+- `run.execution_queued`  -> the run stays QUEUED; `starts_at` is recorded on it (a run the
+  window closed on before it sent anything is queued again, a new event with a later start:
+  the latest start stands);
 - `run.execution_started` -> IN_PROGRESS (its deadline starts counting);
 - `run.execution_stopped` -> `canceled` / `replan`: the run ends at once (CANCELED, or
   CANCELED_MID_RUN if fills had come); `canceled_mid_run`: recorded, the run ends
-  CANCELED_MID_RUN once every order is final. Its final status change names the stop's
-  `causation_id` (the cancel request).
+  CANCELED_MID_RUN once every order is final (closes it brought about, read before it, wait
+  for it). Its final status change names the stop's `causation_id` (the cancel request).
 
 Only the order-router writes this topic (the broker's ACLs say so); on a broker without ACLs its
 signature is the only proof, so when the deployment verifies signatures every report must carry

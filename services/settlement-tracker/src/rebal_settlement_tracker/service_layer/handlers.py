@@ -20,9 +20,10 @@ Fate of an input, decided by the domain:
                            refused ones then published to dead.letter through the outbox, counted;
 - contradiction         -> PoisonMessage with the reason (dead.letter), e.g. a fill that would
                            change a completed run.
-A cancel request is answered by `cancels.py`; the order-router's run.execution reports are
-commands of `execution.py`. The sweep settles what is due and times out the runs whose deadline
-passed (`domain/deadline.py`), each found through an index of the run documents.
+A cancel request is answered by `cancels.py` (one read before its run's plan is kept, applied by
+the plan); the order-router's run.execution reports are commands of `execution.py`. The sweep
+settles what is due, times out the runs whose deadline passed (`domain/deadline.py`) and refuses
+the kept cancels whose run never came, each found through an index of the run documents.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
-from rebal_runtime.repository import Outcome
+from rebal_runtime.repository import Outcome, Step
 from rebal_schemas import (
     Event,
     OptimizationReady,
@@ -56,6 +57,8 @@ from rebal_settlement_tracker.domain import (
     SettlementPolicy,
     Side,
     advance,
+    apply_kept_cancels,
+    claimed_by,
     settlement_date,
     time_out_if_due,
 )
@@ -69,6 +72,7 @@ from rebal_settlement_tracker.service_layer.provenance import (
 )
 from rebal_settlement_tracker.service_layer.publishing import run_outcome
 from rebal_settlement_tracker.service_layer.run_records import (
+    KEPT_CANCEL_DUE_INDEX,
     SETTLE_DUE_INDEX,
     TIMEOUT_DUE_INDEX,
     Letters,
@@ -77,7 +81,7 @@ from rebal_settlement_tracker.service_layer.run_records import (
     RunRepository,
     instant_key,
 )
-from rebal_settlement_tracker.service_layer.sweeps import sweep_due
+from rebal_settlement_tracker.service_layer.sweeps import advance_step, sweep_due
 
 log = get_logger(__name__)
 
@@ -115,9 +119,10 @@ class SettlementHandlers:
         terms = messages.run_terms(event)
 
         def plan(run: Run) -> Run:
-            return run.plan(
+            planned = run.plan(
                 orders, skipped, terms, created_at=event.occurred_at, policy=self.acceptance
             )
+            return apply_kept_cancels(planned, self.clock.now())  # read before it: apply now
 
         return await self._record(event, event.optimization_id, event.portfolio_id, plan)
 
@@ -155,6 +160,7 @@ class SettlementHandlers:
                 source=source,
                 policy=self.acceptance,
                 ref=messages.order_ref(event),
+                run_canceled=event.run_canceled,
             )
 
         return await self._record(event, event.run_id, event.portfolio_id, close, provenance)
@@ -177,40 +183,28 @@ class SettlementHandlers:
         exchange. Returns how many events (transaction.settled, status changes, run.completed,
         run.settled) it produced."""
         moment = now if now is not None else self.clock.now()
-        return await self._sweep(SETTLE_DUE_INDEX, self.policy.today(moment).isoformat(), moment)
+        step = advance_step(moment, self.policy, self.producer)
+        return await self._sweep(SETTLE_DUE_INDEX, self.policy.today(moment).isoformat(), step)
 
     async def time_out_due(self, now: datetime | None = None) -> int:
         """End TIMEOUT every run whose deadline passed with outcomes still unknown; returns how
         many events it produced."""
         moment = now if now is not None else self.clock.now()
         timeout = self.policy.run_timeout
-        return await self._sweep(
-            TIMEOUT_DUE_INDEX,
-            instant_key(moment),
-            moment,
-            lambda run: time_out_if_due(run, moment, timeout),
+        step = advance_step(
+            moment, self.policy, self.producer, lambda run: time_out_if_due(run, moment, timeout)
         )
+        return await self._sweep(TIMEOUT_DUE_INDEX, instant_key(moment), step)
 
-    async def _sweep(
-        self, index: str, bound: str, now: datetime, command: Command | None = None
-    ) -> int:
-        def sweep(record: RunRecord | None) -> Outcome[RunRecord] | None:
-            if record is None:
-                return None
-            run = record.run
-            try:
-                progress = advance(command(run) if command else run, now, self.policy)
-            except DuplicateEvent:  # the index was behind the document: nothing is due
-                return None
-            except LookupError as error:  # a trade date beyond the loaded calendar
-                log.error("cannot settle run", run_id=run.run_id, error=str(error))
-                return None
-            if not progress.changed:
-                return None
-            envelope = self._envelope(run.run_id, None)
-            return run_outcome(progress, now, envelope, dict(record.letters), record.reports)
+    async def expire_kept_cancels(self, now: datetime | None = None) -> int:
+        """Refuse RUN_UNKNOWN every cancel kept for a run whose plan did not come within
+        `cancel_wait` (`cancels.py`); returns how many events it produced."""
+        moment = now if now is not None else self.clock.now()
+        step = cancels.expire_step(moment, self.policy, self.producer)
+        return await self._sweep(KEPT_CANCEL_DUE_INDEX, instant_key(moment), step)
 
-        return await sweep_due(self.runs, index, bound, self.sweep_page, sweep, self.sweep_failures)
+    async def _sweep(self, index: str, bound: str, step: Step[RunRecord]) -> int:
+        return await sweep_due(self.runs, index, bound, self.sweep_page, step, self.sweep_failures)
 
     # ---- common ---------------------------------------------------------------------------
 
@@ -229,7 +223,7 @@ class SettlementHandlers:
 
         def record_fact(record: RunRecord | None) -> Outcome[RunRecord] | None:
             refused.clear()
-            run = record.run if record else Run(run_id, portfolio_id)
+            run = claimed_by(record.run if record else Run(run_id, portfolio_id), portfolio_id)
             if run.portfolio_id != portfolio_id:
                 raise PoisonMessage(
                     f"{what}: portfolio {portfolio_id} but the run belongs to {run.portfolio_id}"

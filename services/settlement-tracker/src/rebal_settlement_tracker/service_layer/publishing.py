@@ -6,7 +6,8 @@ settled (T+0, then any late ones), the final status with run.completed, run.sett
 status change of a run whose stop names a cause (a cancel request) names that cause, so the client
 that asked finds its answer (`rebal cancel --wait`); a cancel request recorded on the run that its
 end did not answer (`domain.unanswered_cancel`) is refused then, RUN_FINAL, as one that came after
-the end would be.
+the end would be. Refusals of cancels decided with the write (`answers`: kept cancels whose run
+never came) come last; the index says when the next kept cancel is due for that.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rebal_settlement_tracker.service_layer.messages import RUN_COMPLETED, RUN_S
 from rebal_settlement_tracker.service_layer.provenance import rejection_letter
 from rebal_settlement_tracker.service_layer.run_records import (
     COMPLETED_DAY_INDEX,
+    KEPT_CANCEL_DUE_INDEX,
     SETTLE_DUE_INDEX,
     SETTLED_DAY_INDEX,
     TIMEOUT_DUE_INDEX,
@@ -43,7 +45,9 @@ def run_outcome(
     letters: Letters,
     reports: Reports,
     refused: Sequence[Rejection] = (),
+    answers: Sequence[Event] = (),
 ) -> Outcome[RunRecord]:
+    """`answers`: the request.rejected of cancels refused with this write, published last."""
     run = progress.run
     publish: list[Event] = []
     if run.is_planned:
@@ -78,7 +82,12 @@ def run_outcome(
         publish.append(settled)
         reports[RUN_SETTLED] = _report(settled, settled.settled_at)
         log.info("run settled", run_id=run.run_id)
-    due, deadline = progress.next_settlement, progress.deadline
+    publish += answers
+    due, deadline, cancels_due = (
+        progress.next_settlement,
+        progress.deadline,
+        progress.kept_cancels_due,
+    )
     return Outcome(
         RunRecord(run, letters, reports),
         publish=publish,
@@ -87,6 +96,7 @@ def run_outcome(
             COMPLETED_DAY_INDEX: report_day(reports, RUN_COMPLETED),
             SETTLED_DAY_INDEX: report_day(reports, RUN_SETTLED),
             TIMEOUT_DUE_INDEX: instant_key(deadline) if deadline else None,
+            KEPT_CANCEL_DUE_INDEX: instant_key(cancels_due) if cancels_due else None,
         },
     )
 

@@ -19,6 +19,7 @@ SETTLE_DUE_INDEX = "settle_due"  # ISO date of the run's earliest pending settle
 COMPLETED_DAY_INDEX = "completed_day"  # UTC ISO date the run completed on, or None
 SETTLED_DAY_INDEX = "settled_day"  # UTC ISO date the run settled on, or None
 TIMEOUT_DUE_INDEX = "timeout_due"  # the run's deadline (`instant_key`), or None once it ended
+KEPT_CANCEL_DUE_INDEX = "kept_cancel_due"  # when a cancel kept for it is refused (`instant_key`)
 
 
 def instant_key(moment: datetime) -> str:

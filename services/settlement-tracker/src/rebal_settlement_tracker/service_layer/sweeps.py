@@ -1,5 +1,6 @@
 """The clock-driven side of the handlers: page through the runs an index says are due (a
-settlement date reached, a deadline passed) and move each forward in a write of its own.
+settlement date reached, a deadline passed, a kept cancel's wait over) and move each forward in a
+write of its own (`advance_step`; `cancels.expire_step` for kept cancels).
 
 A run the sweep cannot move (a bug, a document it cannot read or write) is logged, counted and
 skipped: it stays due and is tried again next round, and every run after it, and the other sweep
@@ -10,10 +11,14 @@ periodic task logs it and tries again) rather than logging the same outage once 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
 
 from rebal_runtime.log import get_logger
-from rebal_runtime.repository import Step
+from rebal_runtime.repository import Outcome, Step
 from rebal_runtime.store import StoreUnavailable
+from rebal_settlement_tracker.domain import DuplicateEvent, Run, SettlementPolicy, advance
+from rebal_settlement_tracker.service_layer.publishing import run_outcome
 from rebal_settlement_tracker.service_layer.run_records import RunRecord, RunRepository
 
 log = get_logger(__name__)
@@ -52,3 +57,31 @@ async def sweep_due(
         if len(ids) < page:
             return produced
         after = ids[-1]
+
+
+def advance_step(
+    now: datetime,
+    policy: SettlementPolicy,
+    producer: str,
+    command: Callable[[Run], Run] | None = None,
+) -> Step[RunRecord]:
+    """The sweep's write of one due run: `command` (a timeout) if any, then `advance` to `now`;
+    nothing when nothing is due after all (the index was behind the document)."""
+
+    def step(record: RunRecord | None) -> Outcome[RunRecord] | None:
+        if record is None:
+            return None
+        run = record.run
+        try:
+            progress = advance(command(run) if command else run, now, policy)
+        except DuplicateEvent:  # the index was behind the document: nothing is due
+            return None
+        except LookupError as error:  # a trade date beyond the loaded calendar
+            log.error("cannot settle run", run_id=run.run_id, error=str(error))
+            return None
+        if not progress.changed:
+            return None
+        envelope = {"producer": producer, "correlation_id": run.run_id}
+        return run_outcome(progress, now, envelope, dict(record.letters), record.reports)
+
+    return step
