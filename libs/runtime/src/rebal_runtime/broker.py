@@ -15,7 +15,7 @@ from rebal_runtime.settings import RuntimeSettings
 from rebal_schemas import TOPICS, MessageDeadLettered, encode
 from rebal_schemas.topics import Topic
 
-Handler = Callable[[Any], Awaitable[None]]
+Handler = Callable[..., Awaitable[None]]
 Subscribe = Callable[..., Callable[[Handler], Handler]]
 
 

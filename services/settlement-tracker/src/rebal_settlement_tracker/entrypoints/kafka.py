@@ -13,7 +13,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
-from rebal_runtime.broker import document_publishers, subscriber_options
+from rebal_runtime.broker import document_publishers, subscriptions
 from rebal_runtime.settings import RuntimeSettings
 from rebal_runtime.signing import trusted_keys
 from rebal_schemas import (
@@ -52,32 +52,54 @@ PUBLISHED_TOPICS = tuple(
 
 def build_router(settings: RuntimeSettings, handlers: SettlementHandlers) -> KafkaRouter:
     router = KafkaRouter()
-    options = subscriber_options(settings)
+    subscribe = subscriptions(router, settings)
     trusted = trusted_keys(settings)
     group = settings.service_name
 
+    @subscribe(
+        OPTIMIZATION_READY,
+        "Plans the run of a READY optimization (its orders as transactions, PLANNED) and "
+        "publishes run.created; a cancel read before it is applied now.",
+    )
     async def on_optimization_ready(event: OptimizationReady) -> None:
         await handlers.optimization_ready(event)
 
+    @subscribe(
+        ORDER_FILLED,
+        "An execution of a run's order (cumulative): checked against the order's leg, quantity, "
+        "notional and planned price, and for PLATFORM runs the order-router's signature; the "
+        "transaction becomes EXECUTED. A fill after the run ended is recorded as a late increment "
+        "(transaction.settled late). Refused fills are dead-lettered with the reason.",
+    )
     async def on_order_filled(event: OrderFilled, message: KafkaMessage) -> None:
         await handlers.order_filled(event, provenance_of(message, trusted, group))
 
+    @subscribe(
+        ORDER_CLOSED,
+        "An order ended without a (full) fill. When every order is final the run completes "
+        "(run.completed with Alpaca's run object); a close its run's cancel caused "
+        "(`run_canceled`) waits for the order-router's run.execution_stopped.",
+    )
     async def on_order_closed(event: OrderClosed, message: KafkaMessage) -> None:
         await handlers.order_closed(event, provenance_of(message, trusted, group))
 
+    @subscribe(
+        RUN_CANCEL_REQUESTED,
+        "A client's cancel: a CLIENT run is canceled here; a PLATFORM run's is the "
+        "order-router's (recorded here, answered at the run's end). A cancel of a final run is "
+        "refused (request.rejected RUN_FINAL); one of a run not read yet is kept and refused "
+        "RUN_UNKNOWN only when its wait ends.",
+    )
     async def on_run_cancel_requested(event: RunCancelRequested) -> None:
         await handlers.run_cancel_requested(event)
 
+    @subscribe(
+        RUN_EXECUTION,
+        "The order-router's execution of a PLATFORM run (signed): queued (QUEUED until the "
+        "window opens), started (IN_PROGRESS), stopped (canceled, canceled mid-run, re-plan).",
+    )
     async def on_run_execution(event: RunExecutionTopic, message: KafkaMessage) -> None:
         await handlers.run_execution(event, provenance_of(message, trusted, group))
-
-    # Registered by call rather than as decorators: FastStream's decorator is untyped for mypy,
-    # and a decorator would erase the handlers' signatures.
-    router.subscriber(OPTIMIZATION_READY.name, **options)(on_optimization_ready)
-    router.subscriber(ORDER_FILLED.name, **options)(on_order_filled)
-    router.subscriber(ORDER_CLOSED.name, **options)(on_order_closed)
-    router.subscriber(RUN_CANCEL_REQUESTED.name, **options)(on_run_cancel_requested)
-    router.subscriber(RUN_EXECUTION.name, **options)(on_run_execution)
 
     document_publishers(router, *PUBLISHED_TOPICS)
     return router
