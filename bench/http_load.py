@@ -1,9 +1,16 @@
 """HTTP load for the api benchmarks: a small keep-alive HTTP/1.1 client on asyncio streams (an
-HTTP library's own cost would be most of what is measured on 2 shared cores), closed-loop
-connections, requests per second and latency percentiles.
+HTTP library's own cost would be most of what is measured on 2 shared cores), requests per
+second and latency percentiles, closed loop and open loop.
 
-`measure` runs `requests` GETs over `concurrency` connections, each sending its next request as
-soon as its last answer is read; a warm-up is not counted. Every answer must be 200.
+`measure` (closed loop) runs `requests` GETs over `concurrency` connections, each sending its
+next request as soon as its last answer is read: the most the server answers, but each latency
+then includes the wait behind the other connections' requests (at 8 connections and 500/s, a
+p50 of ~16 ms is queueing, not service). `measure_rate` (open loop) sends at a fixed offered
+rate, on schedule whatever the answers do, each request on an idle keep-alive connection (a new
+one when none is idle), and times each from its write to its answer: the latency a client sees
+at that load. It also reports how late the generator was on its own schedule (it shares the
+cores with the server), so a figure spoiled by the generator shows as such. A warm-up is not
+counted; every answer must be 200.
 """
 
 from __future__ import annotations
@@ -11,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from rich.progress import Progress
+
+WARMUP = 100  # requests before the measured ones, not counted
 
 
 @dataclass(frozen=True)
@@ -25,14 +35,23 @@ class Figures:
     seconds: float
     latencies: tuple[float, ...]
     bytes_per_answer: float
+    offered: float | None = None
+    """The fixed rate asked for (open loop); None: closed loop."""
+    lateness: tuple[float, ...] = ()
+    """Open loop: how far behind its schedule each request was sent."""
+    connections: int = 0
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+        return percentile(self.latencies, p)
+
+
+def percentile(values: tuple[float, ...] | list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
 
 
 class Connection:
@@ -74,7 +93,7 @@ async def measure(
     requests: int,
     concurrency: int,
     progress: Progress,
-    warmup: int = 100,
+    warmup: int = WARMUP,
 ) -> Figures:
     """`path(i)` is the i-th request's path."""
     connections = [await Connection(url, *credentials).open() for _ in range(concurrency)]
@@ -105,3 +124,79 @@ async def measure(
     for connection in connections:
         await connection.close()
     return Figures(name, requests, seconds, tuple(latencies), sum(sizes) / len(sizes))
+
+
+class Overloaded(Exception):
+    """The offered rate is more than the server answers: answers pile up without bound."""
+
+
+async def measure_rate(
+    name: str,
+    url: str,
+    credentials: tuple[str, str],
+    path: Callable[[int], str],
+    rate: float,
+    requests: int,
+    progress: Progress,
+    *,
+    warmup: int = WARMUP,
+    pool: int = 8,
+    max_connections: int = 64,
+) -> Figures:
+    """`requests` GETs at `rate` per second (open loop); `Overloaded` when more than
+    `max_connections` requests are waiting for their answer at once."""
+    # first in, first out: every connection is used in turn, none left idle past the server's
+    # keep-alive timeout (uvicorn's: 5 s) to be found closed
+    idle = deque([await Connection(url, *credentials).open() for _ in range(pool)])
+    for i in range(warmup):
+        await idle[i % pool].get(path(i))
+    everyone = list(idle)
+    task = progress.add_task(f"{name} @ {rate:g}/s", total=requests)
+    latencies: list[float] = []
+    lateness: list[float] = []
+    sizes: list[int] = []
+
+    async def one(connection: Connection, index: int) -> None:
+        began = time.perf_counter()
+        status, body = await connection.get(path(index))
+        latencies.append(time.perf_counter() - began)
+        idle.append(connection)
+        if status != 200:
+            raise RuntimeError(f"{name}: HTTP {status} for {path(index)}: {body[:200]!r}")
+        sizes.append(len(body))
+
+    sent: list[asyncio.Task[None]] = []
+    began = time.perf_counter()
+    try:
+        for index in range(requests):
+            due = began + index / rate
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            lateness.append(max(0.0, time.perf_counter() - due))
+            if not idle:
+                if len(everyone) >= max_connections:
+                    raise Overloaded(f"{name}: {max_connections} requests waiting at {rate:g}/s")
+                everyone.append(await Connection(url, *credentials).open())
+                idle.append(everyone[-1])
+            sent.append(asyncio.create_task(one(idle.popleft(), index)))
+            if index % 100 == 0:
+                progress.update(task, completed=len(latencies))
+        await asyncio.gather(*sent)
+    finally:
+        for pending in sent:
+            pending.cancel()
+        await asyncio.gather(*sent, return_exceptions=True)
+        progress.update(task, completed=requests)
+        for connection in everyone:
+            await connection.close()
+    seconds = time.perf_counter() - began
+    return Figures(
+        name,
+        requests,
+        seconds,
+        tuple(latencies),
+        sum(sizes) / len(sizes),
+        offered=rate,
+        lateness=tuple(lateness),
+        connections=len(everyone),
+    )

@@ -1,14 +1,23 @@
-"""The api's reads at scale: `GET /v1/rebalancing/runs?status=...` and `GET /v1/portfolios/{id}`
-requests per second and p50/p99 with 100,000 portfolios and 1,000,000 runs in its projection,
-against `GET /health` on the same server in the same run (the baseline: HTTP, routing and the
-event loop, no store); then the projection lag (a deposit acknowledged on Kafka -> the new cash
-visible over HTTP) p50/p99 while the portfolio reads go on.
+"""The api's reads at scale: `GET /v1/portfolios/{id}` and `GET /v1/rebalancing/runs?status=...`
+with 100,000 portfolios and 1,000,000 runs in its projection, against `GET /health` on the same
+server in the same run (the baseline: HTTP, routing and the event loop, no store); then the
+projection lag (a deposit acknowledged on Kafka -> the new cash visible over HTTP) p50/p99 while
+the portfolio reads go on.
 
-The projection is seeded straight into the api's SQLite store (set-up, not measured), each
-document made by the api's own mappers and index functions (`rebal_api.adapters`), the runs'
-listing by `rebal_api.domain.listing`; then the embedded stack starts Tansu and the api alone.
+Each read is measured twice (`http_load`): closed loop over `--concurrency` connections, the
+most it answers per second (its ratio to /health's: what the read costs beyond HTTP), and open
+loop at each fixed offered rate of `--rates` (default 100 and 200/s) for `--seconds`, the
+latency a client sees at that load, without the wait behind the load generator's other
+connections that a closed loop's latency includes. A rate above 80% of what the closed loop
+answered is not offered (the latency of an overloaded server only says it is overloaded). The
+api process's CPU time per request (closed loop, /proc) is the figure least moved by whatever
+else the shared machine runs.
+
+The projection is seeded straight into the api's SQLite store (`seed.py`, set-up, not
+measured); then the embedded stack starts Tansu and the api alone.
 
     .venv/bin/python bench/api/run.py [--portfolios 100000] [--runs 1000000] [--requests 3000]
+        [--rates 100,200] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -16,13 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sqlite3
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,128 +38,18 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from http_load import Connection, Figures, measure
+from api.seed import progress_bar, seed
+from http_load import WARMUP, Connection, Figures, Overloaded, measure, measure_rate, percentile
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
-from steady_load import start_stack
+from steady_load import cpu_seconds, start_stack
 
-from rebal_api.adapters.documents import mapper, run_index
-from rebal_api.domain.ids import to_uuid
-from rebal_api.domain.listing import listed_run
-from rebal_api.domain.portfolio_book import BlockView, PortfolioView, SettingsView
-from rebal_api.domain.views import OrderView, RunView, WeightView
 from rebal_client.kafka import Publisher
-from rebal_runtime.store.sqlite import SqliteStore
 from rebal_schemas import CashDeposited
 
-EPOCH = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
-STATUSES = ["COMPLETED_SUCCESS"] * 90 + ["COMPLETED_ADJUSTED"] * 6 + ["ERROR"] * 3 + ["QUEUED"]
-TYPES = ["full_rebalance", "invest_cash", "invest_cash", "partial_liquidation"]
-BATCH = 50_000
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
-def _run(run_id: str, portfolio: str, status: str, kind: str, at: datetime) -> RunView:
-    order = OrderView(0, "SPY", "buy", "filled", Decimal("1.2"), notional=Decimal("600.00"))
-    weights = (WeightView("asset", "SPY", Decimal(60)), WeightView("cash", None, Decimal(40)))
-    return RunView(
-        run_id=run_id,
-        uuid=to_uuid("run", run_id),
-        portfolio_id=portfolio,
-        account_id=f"acct-{portfolio}",
-        model_id="balanced",
-        type=kind,
-        initiated_from="system",
-        status=status,
-        created_at=at,
-        updated_at=at + timedelta(seconds=5),
-        weights=weights,
-        orders=(order,) if status.startswith("COMPLETED") else (),
-    )
-
-
-def _rows(runs: Iterator[RunView]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """documents and doc_index rows of runs and their listing."""
-    to_state, docs, index = mapper(RunView).to_document, [], []
-    for run in runs:
-        docs.append(("runs", run.run_id, orjson.dumps(to_state(run))))
-        index += [("runs", f, run.run_id, v) for f, v in run_index(run).items() if v is not None]
-        listed = listed_run(run)
-        docs.append(("run_list", listed.id, orjson.dumps({"v": 1})))
-        index += [("run_list", f, listed.id, v) for f, v in listed.index().items() if v]
-    return docs, index
-
-
-def seed(path: Path, portfolios: int, runs: int, console: Console) -> None:
-    asyncio.run(_create_schema(path))
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute("PRAGMA cache_size=-2000000")  # 2 GB: the index B-trees stay in memory
-    insert_doc = "INSERT INTO documents (collection, id, version, state, processed) VALUES (?, ?, 1, ?, '[]')"
-    insert_index = "INSERT INTO doc_index (collection, field, id, value) VALUES (?, ?, ?, ?)"
-    started = time.perf_counter()
-    pick = random.Random(7)
-    to_portfolio = mapper(PortfolioView).to_document
-    with _progress(console) as bar:
-        task = bar.add_task("seeding portfolios", total=portfolios)
-        for first in range(0, portfolios, BATCH):
-            docs = []
-            for i in range(first, min(portfolios, first + BATCH)):
-                pid = f"pf-{i:06d}"
-                block = BlockView(f"R{i:07d}", "invest_cash", EPOCH) if i % 10 == 0 else None
-                view = PortfolioView(
-                    pid,
-                    f"acct-{pid}",
-                    SettingsView(model_id="balanced"),
-                    EPOCH,
-                    EPOCH,
-                    cash=Decimal("1250.00"),
-                    holdings={"SPY": Decimal("12.5"), "TLT": Decimal("30")},
-                    block=block,
-                    last_optimization_id=f"R{i:07d}",
-                )
-                docs.append(("portfolios", pid, orjson.dumps(to_portfolio(view))))
-            db.executemany(insert_doc, docs)
-            db.commit()
-            bar.update(task, completed=min(portfolios, first + BATCH))
-        task = bar.add_task("seeding runs and their listing", total=runs)
-        for first in range(0, runs, BATCH):
-            docs, index = _rows(
-                _run(
-                    f"R{i:07d}",
-                    f"pf-{i % portfolios:06d}",
-                    pick.choice(STATUSES),
-                    pick.choice(TYPES),
-                    EPOCH + timedelta(seconds=i),
-                )
-                for i in range(first, min(runs, first + BATCH))
-            )
-            db.executemany(insert_doc, docs)
-            db.executemany(insert_index, index)
-            db.commit()
-            bar.update(task, completed=min(runs, first + BATCH))
-    db.close()
-    console.print(
-        f"seeded {portfolios:,} portfolios and {runs:,} runs in "
-        f"{time.perf_counter() - started:.1f}s (set-up, not measured)"
-    )
-
-
-async def _create_schema(path: Path) -> None:
-    store = SqliteStore(path)
-    await store.open()
-    await store.close()
+CAPACITY_SHARE = 0.8  # the highest share of the closed-loop rate offered open loop
+Scenario = tuple[str, Callable[[int], str]]
 
 
 async def projection_lag(
@@ -183,34 +80,67 @@ async def projection_lag(
     return lags
 
 
-async def drive(stack: Any, args: argparse.Namespace, console: Console) -> list[Figures]:
-    url, credentials = stack.api_url, (stack.api_key, stack.api_secret)
+def scenarios(portfolios: int, count: int) -> list[Scenario]:
     pick = random.Random(11)
-    ids = [f"pf-{pick.randrange(args.portfolios):06d}" for _ in range(args.requests + 200)]
-    scenarios = [
+    ids = [f"pf-{pick.randrange(portfolios):06d}" for _ in range(count)]
+    errors = "/v1/rebalancing/runs?status=ERROR&limit=10"
+    successes = "/v1/rebalancing/runs?status=COMPLETED_SUCCESS"
+    return [
         ("GET /health (baseline)", lambda i: "/health"),
         ("GET /v1/portfolios/{id}", lambda i: f"/v1/portfolios/{ids[i]}"),
-        (
-            "GET /v1/rebalancing/runs?status=ERROR&limit=10",
-            lambda i: "/v1/rebalancing/runs?status=ERROR&limit=10",
-        ),
-        (
-            "GET /v1/rebalancing/runs?status=COMPLETED_SUCCESS",
-            lambda i: "/v1/rebalancing/runs?status=COMPLETED_SUCCESS",
-        ),
+        ("GET " + errors.removeprefix("/v1/rebalancing"), lambda i: errors),
+        ("GET " + successes.removeprefix("/v1/rebalancing"), lambda i: successes),
     ]
-    results = []
-    with _progress(console) as bar:
-        for name, path in scenarios:
-            results.append(
+
+
+async def fixed_rates(
+    scenario: Scenario, stack: Any, args: argparse.Namespace, most: float, bar: Progress
+) -> list[Figures | float]:
+    """The open-loop figures at each rate; the rate alone where it is not offered (too high)."""
+    name, path = scenario
+    credentials = (stack.api_key, stack.api_secret)
+    found: list[Figures | float] = []
+    for rate in args.rates:
+        if rate > CAPACITY_SHARE * most:
+            found.append(rate)
+            continue
+        try:
+            found.append(
+                await measure_rate(
+                    name, stack.api_url, credentials, path, rate, int(rate * args.seconds), bar
+                )
+            )
+        except Overloaded:
+            found.append(rate)
+    return found
+
+
+Results = tuple[list[Figures], list[list[Figures | float]], dict[str, float]]
+
+
+async def drive(stack: Any, args: argparse.Namespace, console: Console) -> Results:
+    url, credentials = stack.api_url, (stack.api_key, stack.api_secret)
+    count = max(args.requests, int(max(args.rates, default=0) * args.seconds)) + 200
+    closed: list[Figures] = []
+    opened: list[list[Figures | float]] = []
+    cpu: dict[str, float] = {}  # the api process's CPU seconds per request, closed loop
+    pid = stack.process("api").process.pid
+    with progress_bar(console) as bar:
+        for scenario in scenarios(args.portfolios, count):
+            name, path = scenario
+            used = cpu_seconds(pid)
+            closed.append(
                 await measure(name, url, credentials, path, args.requests, args.concurrency, bar)
             )
+            cpu[name] = (cpu_seconds(pid) - used) / (args.requests + WARMUP)
+            opened.append(await fixed_rates(scenario, stack, args, closed[-1].per_second, bar))
+        portfolio = scenarios(args.portfolios, count)[1][1]
         load = asyncio.create_task(
             measure(
                 "GET /v1/portfolios/{id} during lag",
                 url,
                 credentials,
-                lambda i: f"/v1/portfolios/{ids[i]}",
+                portfolio,
                 args.requests,
                 args.concurrency,
                 bar,
@@ -219,32 +149,67 @@ async def drive(stack: Any, args: argparse.Namespace, console: Console) -> list[
         lags = await projection_lag(
             stack.kafka.bootstrap_servers, url, credentials, args.portfolios, args.lag_samples
         )
-        results.append(await load)
-    ordered = sorted(lags)
+        closed.append(await load)
     console.print(
         f"projection lag (deposit acknowledged on Kafka -> cash visible over HTTP, under the "
-        f"portfolio reads, {len(lags)} samples): p50 {ordered[len(ordered) // 2] * 1000:.1f} ms, "
-        f"p99 {ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000:.1f} ms, "
-        f"max {ordered[-1] * 1000:.1f} ms"
+        f"portfolio reads, {len(lags)} samples): p50 {percentile(lags, 50) * 1000:.1f} ms, "
+        f"p99 {percentile(lags, 99) * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms"
     )
-    return results
+    return closed, opened, cpu
 
 
-def report(results: list[Figures], console: Console) -> None:
-    base = results[0].per_second
-    table = Table(title="api reads (one uvicorn process; 2 shared cores with the load generator)")
-    for column in ("request", "requests", "req/s", "p50 ms", "p99 ms", "bytes", "ratio to /health"):
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+def report(results: Results, concurrency: int, console: Console) -> None:
+    closed, opened, cpu = results
+    base = closed[0].per_second
+    table = Table(
+        title=f"most answered: closed loop, {concurrency} connections (one uvicorn process; "
+        "2 shared cores with the load generator); p50/p99 include the queue of the connections"
+    )
+    columns = ("request", "requests", "req/s", "ratio to /health", "p50 ms", "p99 ms", "bytes")
+    for column in (*columns, "api CPU µs/req"):
         table.add_column(column, justify="left" if column == "request" else "right")
-    for f in results:
+    for f in closed:
         table.add_row(
             f.name,
             f"{f.requests:,}",
             f"{f.per_second:,.0f}",
-            f"{f.percentile(50) * 1000:.2f}",
-            f"{f.percentile(99) * 1000:.2f}",
-            f"{f.bytes_per_answer:,.0f}",
             f"{f.per_second / base:.2f}",
+            _ms(f.percentile(50)),
+            _ms(f.percentile(99)),
+            f"{f.bytes_per_answer:,.0f}",
+            f"{cpu[f.name] * 1e6:,.0f}" if f.name in cpu else "",
         )
+    console.print(table)
+    table = Table(
+        title="latency at a fixed offered rate: open loop, write -> answer read; "
+        "'late p99': how far behind schedule the load generator sent"
+    )
+    rates = ("request", "offered/s", "answered/s", "p50 ms", "p99 ms", "max ms")
+    for column in (*rates, "p99 / /health's", "late p99 ms", "conns"):
+        table.add_column(column, justify="left" if column == "request" else "right")
+    health = {f.offered: f for f in opened[0] if isinstance(f, Figures)}
+    for (name, _), figures in zip(scenarios(1, 1), opened, strict=True):
+        for at in figures:
+            if not isinstance(at, Figures):
+                table.add_row(name, f"{at:g}", f"over {CAPACITY_SHARE:.0%} of the closed loop's")
+                continue
+            same = health.get(at.offered)
+            ratio = at.percentile(99) / same.percentile(99) if same else float("nan")
+            table.add_row(
+                name,
+                f"{at.offered:g}",
+                f"{at.per_second:,.0f}",
+                _ms(at.percentile(50)),
+                _ms(at.percentile(99)),
+                _ms(max(at.latencies)),
+                f"{ratio:.2f}",
+                _ms(percentile(at.lateness, 99)),
+                str(at.connections),
+            )
     console.print(table)
 
 
@@ -252,11 +217,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--portfolios", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=3000, help="per scenario")
+    parser.add_argument("--requests", type=int, default=3000, help="per closed-loop scenario")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(r) for r in text.split(",") if r],
+        default=[100.0, 200.0],
+        help="open-loop offered rates per second, comma-separated",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="per open-loop rate")
     parser.add_argument("--lag-samples", type=int, default=200)
     args = parser.parse_args()
-    console = Console(width=120)
+    console = Console(width=140)
     var = Path(tempfile.mkdtemp(prefix="bench-api-"))
     seed(var / "api.sqlite", args.portfolios, args.runs, console)
     stack = start_stack(var, only=("api",))
@@ -264,7 +236,7 @@ def main() -> None:
         results = asyncio.run(drive(stack, args, console))
     finally:
         stack.stop()
-    report(results, console)
+    report(results, args.concurrency, console)
     size = (var / "api.sqlite").stat().st_size
     console.print(
         f"store: {args.portfolios:,} portfolios, {args.runs:,} runs, {size / 2**20:,.0f} MiB"

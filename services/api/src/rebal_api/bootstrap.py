@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from rebal_api.adapters.documents import read_model
+from rebal_api.adapters.documents import listing_backfill, read_model
 from rebal_api.entrypoints.http_app import Services, create_app
 from rebal_api.entrypoints.kafka import build_router
 from rebal_api.service_layer.book_commands import BookCommands
@@ -48,6 +48,7 @@ def bootstrap(
     clock = clock if clock is not None else SystemClock()
     runtime = ServiceRuntime(settings, store=store)
     read = read_model(runtime.store)
+    runtime.on_start(listing_backfill(runtime.store))  # before the consumers start
     projector = Projector(read, clock, settings.service_name)
     queries, book_queries, writes = Queries(read), BookQueries(read), Writes(read, projector)
     name = settings.service_name

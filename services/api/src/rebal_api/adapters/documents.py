@@ -16,17 +16,19 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
-from rebal_api.adapters.run_listing import RUN_LIST, RunListing
+from rebal_api.adapters.run_listing import RUN_LIST, RunListing, backfill
 from rebal_api.domain.ids import to_uuid
 from rebal_api.domain.optimizations import OptimizationView
 from rebal_api.domain.portfolio_book import PortfolioView
 from rebal_api.domain.views import AccountView, ModelView, RequestRecord, RunRequest, RunView
 from rebal_api.service_layer.ports import ReadModel
+from rebal_runtime.log import get_logger
 from rebal_runtime.repository import DocumentMapper, Repository
 from rebal_runtime.store import Commit, ConcurrencyError, DocumentStore
 from rebal_runtime.store.port import IndexValue, JsonDict
 
 V = TypeVar("V")
+log = get_logger(__name__)
 
 MODELS = "models"
 ACCOUNTS = "accounts"
@@ -137,3 +139,16 @@ def read_model(store: DocumentStore) -> ReadModel:
         stream=STREAM,
         run_list=RUN_LIST,
     )
+
+
+def listing_backfill(store: DocumentStore) -> Callable[[], Awaitable[None]]:
+    """The start hook that brings a store's run listing up to this code's index values."""
+
+    async def run() -> None:
+        rewritten = await backfill(
+            store, [RunListing(store, RUNS, RunView), RunListing(store, RUN_REQUESTS, RunRequest)]
+        )
+        if rewritten:
+            log.info("run listing rewritten for its new index values", documents=rewritten)
+
+    return run

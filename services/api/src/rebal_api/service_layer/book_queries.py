@@ -1,23 +1,16 @@
 """Reads of InvestSuite's portfolio: the portfolio, its optimizations (newest first, one
 indexed query a page: their document ids sort newest first), its transactions (every leg of its
-runs, newest run first)."""
+runs, newest run first: the runs' listing, `domain.listing`, a page at a time)."""
 
 from __future__ import annotations
 
 from rebal_api.domain import investsuite
-from rebal_api.domain.ids import newest_first
+from rebal_api.domain.listing import RUN, listed_run, parse
 from rebal_api.domain.optimizations import OptimizationView
 from rebal_api.domain.portfolio_book import PortfolioView
-from rebal_api.service_layer.errors import NotFound
+from rebal_api.service_layer.errors import BadRequest, NotFound
 from rebal_api.service_layer.ports import ReadModel
-from rebal_api.service_layer.queries import (
-    Json,
-    Page,
-    decode_token,
-    encode_token,
-    limit_of,
-    page_of,
-)
+from rebal_api.service_layer.queries import Json, Page, decode_token, encode_token, limit_of
 
 
 class BookQueries:
@@ -80,16 +73,49 @@ class BookQueries:
     async def transactions(
         self, portfolio_id: str, page_token: str | None, limit: int | None
     ) -> Page:
-        """Every leg of every run of the portfolio: newest run first, legs in order."""
+        """Every leg of every run of the portfolio: newest run first, legs in order. The runs
+        come from their listing (index `portfolio`), a page at a time: the run the last page
+        ended in (its remaining legs), then the next ones until the page is full."""
         await self.known(portfolio_id)
+        size, after = limit_of(limit), decode_token(page_token)
+        cursor = after[0] if after else None
+        rows = await self._legs([cursor], portfolio_id, after) if cursor is not None else []
+        while len(rows) <= size:
+            ids = await self.read.store.query(
+                self.read.run_list, "portfolio", portfolio_id, after_id=cursor, limit=size + 1
+            )
+            rows += await self._legs(ids, portfolio_id, after)
+            if len(ids) <= size:
+                break
+            cursor = ids[-1]
+        page = rows[:size]
+        more = len(rows) > size
+        return Page([row for _, row in page], encode_token(page[-1][0]) if more else None)
+
+    async def _legs(
+        self, listing_ids: list[str], portfolio_id: str, after: tuple[str, ...] | None
+    ) -> list[tuple[tuple[str, ...], Json]]:
+        """The legs of these listed runs after the token's key, keyed (listing id, leg). A run
+        whose listing is not this one (its `created_at` moved; a listing behind) is left out:
+        it is served under its current listing id."""
+        try:
+            refs = [parse(i) for i in listing_ids]
+        except ValueError:
+            raise BadRequest("page_token is not one this api gave") from None
         runs = self.read.runs
-        ids = await runs.ids("portfolio_id", portfolio_id)
-        docs = await self.read.store.load_many(runs.collection, ids)
-        keyed: list[tuple[tuple[str, ...], Json]] = []
-        for doc in docs.values():
-            run = runs.mapper.from_document(doc.state)
-            if not run.type:
-                continue  # known from run.settled alone so far: its legs come with its plan
-            key = newest_first(run.created_at, run.run_id)
-            keyed += [((key, f"{row['leg']:05d}"), row) for row in investsuite.transactions(run)]
-        return page_of(keyed, page_token, limit, newest_first=False)
+        docs = await self.read.store.load_many(
+            runs.collection, [ref for kind, ref in refs if kind == RUN]
+        )
+        rows: list[tuple[tuple[str, ...], Json]] = []
+        for listing_id, (kind, ref) in zip(listing_ids, refs, strict=True):
+            doc = docs.get(ref) if kind == RUN else None
+            run = runs.mapper.from_document(doc.state) if doc is not None else None
+            if run is None or run.portfolio_id != portfolio_id:
+                continue
+            if listed_run(run).id != listing_id:
+                continue
+            for row in investsuite.transactions(run):
+                key = (listing_id, f"{row['leg']:05d}")
+                if after is None or key > after:
+                    rows.append((key, row))
+        return rows

@@ -1,8 +1,10 @@
 """Reads of the read model, in Alpaca's shapes and orders (lists, filters, pages).
 
-Page tokens are opaque to clients: the sort key of the last item served, base64url JSON. A list
-reads the documents it may show (all of a collection, or the ones of an account by index) and
-sorts them; the api serves a platform's book, not a market's, so that stays small.
+Page tokens are opaque to clients: the sort key of the last item served, base64url JSON. Runs
+are read a page at a time from their listing (`domain.listing`: ids in sort order, one indexed
+query with a limit). Models (Alpaca answers a bare array) and subscriptions are read whole and
+sorted: the store port only pages in id order, and neither collection's ids sort as they are
+listed (a listing collection like the runs' would do it).
 
 Run types on `GET /runs`: rebal's withdrawal runs are Alpaca's `partial_liquidation`, a type
 alpaca-py 0.44 cannot parse. They are listed only when a client asks for that type explicitly
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from rebal_api.domain import alpaca
-from rebal_api.domain.listing import REQUEST, RUN, Listed, listed_request, listed_run, parse
+from rebal_api.domain.listing import REQUEST, RUN, listed_request, listed_run, parse
 from rebal_api.domain.views import AccountView, ModelView, RunRequest, RunView
 from rebal_api.service_layer.errors import BadRequest
 from rebal_api.service_layer.ports import ReadModel
@@ -204,45 +206,24 @@ class Queries:
         limit: int | None,
     ) -> Page:
         """Newest first. `partial_liquidation` runs only when `type` asks for them. A page is one
-        query of the listing per type (`domain.listing`), or the account's own runs."""
+        query of the listing per type (`domain.listing`), within the account when one is given."""
         size, token = limit_of(limit), decode_token(page_token)
         after = token[0] if token else None
         types = [type] if type is not None else sorted(alpaca.SDK_RUN_TYPES)
+        field = "type" if status is None else "type_status"
+        scope = ""
         if account_uuid is not None:
-            shown = await self._account_runs(account_uuid)
-            ids = sorted(
-                i
-                for i, (listed, _) in shown.items()
-                if listed.type in types
-                and (status is None or listed.status == status)
-                and (after is None or i > after)
-            )[: size + 1]
-            items = [shown[i][1] for i in ids[:size]]
-        else:
-            field = "type" if status is None else "type_status"
-            ids = []
-            for one in types:
-                value = one if status is None else f"{one}|{status}"
-                ids += await self.read.store.query(
-                    self.read.run_list, field, value, after_id=after, limit=size + 1
-                )
-            ids = sorted(ids)[: size + 1]
-            items = await self._listed(ids[:size], types, status)
+            field, scope = f"account_{field}", f"{account_uuid}|"
+        ids: list[str] = []
+        for one in types:
+            value = scope + (one if status is None else f"{one}|{status}")
+            ids += await self.read.store.query(
+                self.read.run_list, field, value, after_id=after, limit=size + 1
+            )
+        ids = sorted(ids)[: size + 1]
+        items = await self._listed(ids[:size], types, status)
         more = len(ids) > size
         return Page(items, encode_token([ids[size - 1]]) if more else None)
-
-    async def _account_runs(self, account_uuid: str) -> dict[str, tuple[Listed, Json]]:
-        read = self.read
-        runs = await self._load_all(read.runs, await read.runs.ids("account_uuid", account_uuid))
-        requests = await self._load_all(
-            read.run_requests, await read.run_requests.ids("account_uuid", account_uuid)
-        )
-        shown = {r.uuid for r in runs if r.shown}
-        found = {listed_run(r).id: (listed_run(r), alpaca.run_json(r)) for r in runs if r.shown}
-        for q in requests:
-            if q.run_id is None and q.uuid not in shown:
-                found[listed_request(q).id] = (listed_request(q), alpaca.request_json(q))
-        return found
 
     async def _listed(self, ids: list[str], types: list[str], status: str | None) -> list[Json]:
         """The page's runs as they are now: one that no longer matches (its listing was behind)
