@@ -34,21 +34,18 @@ class PortfolioEvent(Event):
     portfolio_id: EntityId
 
 
-PATCHABLE_SETTINGS = frozenset(
-    {
-        "account_id",
-        "mandate",
-        "broker_integration",
-        "optimizer",
-        "model_id",
-        "target_weights",
-        "fractional_trading",
-        "min_order_notional",
-        "cash_buffer_percent",
-        "invest_cash_threshold",
-        "active",
-    }
+PLAIN_SETTINGS = (
+    "mandate",
+    "broker_integration",
+    "optimizer",
+    "fractional_trading",
+    "min_order_notional",
+    "cash_buffer_percent",
+    "invest_cash_threshold",
+    "active",
 )
+"""The settings that are values of their own (null = kept): no other setting depends on them."""
+PATCHABLE_SETTINGS = ("account_id", "model_id", "target_weights", *PLAIN_SETTINGS)
 """The settings a `portfolio.settings_changed` patches (present = changed, absent = kept)."""
 
 
@@ -83,7 +80,7 @@ class PortfolioSettingsChanged(PortfolioEvent):
         # the JSON, since `null` means something for some of them (`model_id: null` ends the
         # subscription). A setting given as None stays, as an explicit null.
         data: dict[str, Any] = handler(self)
-        for name in PATCHABLE_SETTINGS - self.model_fields_set:
+        for name in set(PATCHABLE_SETTINGS) - self.model_fields_set:
             data.pop(name, None)
         return data
 

@@ -20,6 +20,7 @@ from rebal_api.domain.views import (
     SkippedView,
     WeightView,
 )
+from rebal_schemas.events.portfolio import PATCHABLE_SETTINGS
 
 
 def weights(items: Iterable[wire.Weight]) -> tuple[WeightView, ...]:
@@ -167,25 +168,10 @@ def reasons_text(reasons: Iterable[wire.Reason]) -> str:
     )
 
 
-SETTINGS_FIELDS = (
-    "account_id",
-    "mandate",
-    "broker_integration",
-    "optimizer",
-    "model_id",
-    "target_weights",
-    "fractional_trading",
-    "min_order_notional",
-    "cash_buffer_percent",
-    "invest_cash_threshold",
-    "active",
-)
-
-
 def settings_present(event: wire.PortfolioSettingsChanged) -> dict[str, Any]:
     """The settings fields the event names (null included), as plain values."""
     present: dict[str, Any] = {}
-    for name in SETTINGS_FIELDS:
+    for name in PATCHABLE_SETTINGS:
         if name not in event.model_fields_set:
             continue
         value = getattr(event, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from enum import Enum
 
 from rebal_optimizer.domain import (
     ExternalOrder,
@@ -30,6 +31,7 @@ from rebal_schemas import (
 )
 from rebal_schemas import RebalanceCondition as WireCondition
 from rebal_schemas import Weight as WireWeight
+from rebal_schemas.events.portfolio import PLAIN_SETTINGS
 
 
 def weights(wire: Iterable[WireWeight]) -> tuple[Weight, ...]:
@@ -88,20 +90,10 @@ def patched_settings(
     the other. `skip`: fields of the event not applied (a refused subscription's `model_id`)."""
     present = event.model_fields_set - skip
     changes: dict[str, object] = {}
-    for name in ("mandate", "broker_integration", "optimizer"):
+    for name in PLAIN_SETTINGS:
         value = getattr(event, name)
         if name in present and value is not None:
-            changes[name] = value.value
-    for name in (
-        "fractional_trading",
-        "min_order_notional",
-        "cash_buffer_percent",
-        "invest_cash_threshold",
-        "active",
-    ):
-        value = getattr(event, name)
-        if name in present and value is not None:
-            changes[name] = value
+            changes[name] = value.value if isinstance(value, Enum) else value
     if "model_id" in present:
         changes["model_id"] = event.model_id
         if event.model_id is not None:
