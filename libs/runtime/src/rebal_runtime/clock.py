@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -53,11 +54,18 @@ class FakeClock:
         self.set(self._now + delta)
         return self._now
 
-    async def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        """Wait for the next move of the time. The move to wait for is fixed when `sleep` is
+        called, not when the coroutine first runs: a loop that read the time, ticked and asked
+        to sleep wakes for a move made in between (it would otherwise sleep past it)."""
         if self._moved is None:
             self._moved = asyncio.Event()
+        return self._wait(self._moved, seconds)
+
+    @staticmethod
+    async def _wait(moved: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._moved.wait(), seconds)
+            await asyncio.wait_for(moved.wait(), seconds)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -130,3 +130,38 @@ async def test_wake_ticks_at_once_and_a_wake_during_a_tick_is_not_lost() -> None
     await asyncio.sleep(0.02)
     await task.stop()
     assert len(seen) == 3 and task.rounds == 3
+
+
+async def test_a_move_between_asking_to_sleep_and_sleeping_is_not_slept_past() -> None:
+    """A loop reads the time, ticks, asks to sleep; the time moves before its sleep first runs
+    (the test driving the clock saw the tick): the sleep still ends with that move."""
+    clock = FakeClock(datetime(2026, 3, 10, 14, 30, tzinfo=UTC))
+    asleep = asyncio.ensure_future(clock.sleep(60))
+    clock.advance(timedelta(hours=1))
+    await asyncio.wait_for(asleep, 1)
+
+
+async def test_two_loops_on_one_fake_clock_both_tick_at_every_move() -> None:
+    clock = FakeClock(datetime(2026, 3, 10, 14, 30, tzinfo=UTC))
+    seen: dict[str, list[datetime]] = {"a": [], "b": []}
+
+    def ticker(name: str) -> PeriodicTask:
+        async def tick() -> None:
+            seen[name].append(clock.now())
+
+        return PeriodicTask(name, tick, 60, clock)
+
+    loops = [ticker("a"), ticker("b")]
+    for loop in loops:
+        await loop.start()
+    try:
+        for hour in range(1, 30):
+            moment = clock.advance(timedelta(hours=1))
+            for _ in range(200):
+                if all(seen[n] and seen[n][-1] == moment for n in seen):
+                    break
+                await asyncio.sleep(0.005)
+            assert all(seen[n][-1] == moment for n in seen), (hour, seen)
+    finally:
+        for loop in loops:
+            await loop.stop()
