@@ -48,9 +48,10 @@ class TokenBucket:
         return max(0.0, (tokens - self._tokens) / self.rate)
 
     def pause(self, now: datetime, seconds: float) -> None:
-        """Empty the bucket for `seconds` (a broker's 429 Retry-After: nobody sends before)."""
+        """Nothing is taken for `seconds` from now (a broker's 429 Retry-After). Pauses overlap
+        rather than add up: requests refused together each say how long from now."""
         self._refill(now)
-        self._tokens = min(self._tokens, 0.0) - seconds * self.rate
+        self._tokens = min(self._tokens, -seconds * self.rate)
 
     async def acquire(self, clock: Clock, tokens: float = 1.0) -> None:
         """Wait until `tokens` can be taken, then take them; callers are served in turn."""

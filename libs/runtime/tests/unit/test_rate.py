@@ -47,6 +47,9 @@ def test_a_pause_holds_every_taker_for_its_length() -> None:
     assert bucket.wait_seconds(at(1.0)) == pytest.approx(1.1)
     assert not bucket.take(at(1.99))
     assert bucket.take(at(2.1))
+    bucket.pause(at(3), 2.0)
+    bucket.pause(at(3), 1.0)  # a second 429 at the same moment: the pauses overlap
+    assert bucket.wait_seconds(at(3)) == pytest.approx(2.1)
 
 
 def test_a_rate_must_be_positive() -> None:

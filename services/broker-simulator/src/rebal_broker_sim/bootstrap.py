@@ -17,6 +17,7 @@ from rebal_broker_sim.service_layer.orders_service import OrderService
 from rebal_broker_sim.service_layer.ports import Clock
 from rebal_broker_sim.service_layer.price_book import StoredPriceBook
 from rebal_broker_sim.service_layer.queries import Queries
+from rebal_broker_sim.service_layer.rate_limit import RequestRateLimit
 from rebal_runtime.clock import SystemClock
 
 
@@ -40,6 +41,8 @@ class Simulator:
     queries: Queries
     trade_updates: ChangeNotifier
     fill_schedule: ChangeNotifier
+    rate_limit: RequestRateLimit
+    """The trading routes' request limit (429 + Retry-After over `rate_limit_per_minute`)."""
     admin_token: str | None = field(default=None, repr=False)
     """The bearer token of /admin/*; None: they are open (the embedded default, on loopback)."""
     _fill_task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -88,5 +91,6 @@ def bootstrap(
         queries=Queries(uow_factory),
         trade_updates=trade_updates,
         fill_schedule=fill_schedule,
+        rate_limit=RequestRateLimit(clock),
         admin_token=admin_token or None,
     )

@@ -27,6 +27,7 @@ DEFAULT_CONFIG = {
     "fail_next_n_requests": 0,
     "drop_next_n_responses": 0,
     "drop_response_after_accept": False,
+    "rate_limit_per_minute": 0,
 }
 STARTUP_WAIT_SECONDS = 30.0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rebal_order_router.adapters.alpaca_client import AlpacaBrokerClient
+from rebal_order_router.adapters.broker_limits import LimitedBroker, broker_bucket
 from rebal_order_router.adapters.clock import ShiftedClock
 from rebal_order_router.adapters.price_store import PriceStore
 from rebal_order_router.adapters.run_store import RunStore
@@ -36,6 +37,8 @@ class OrderRouter:
     follower: TradeUpdateFollower | None
     reconciler: PeriodicTask
     queue: QueueDrain
+    broker: LimitedBroker
+    """The broker port every loop calls through (its counters: requests, 429s, peak in flight)."""
 
 
 def alpaca_client(settings: RouterSettings, clock: Clock | None = None) -> AlpacaBrokerClient:
@@ -59,8 +62,10 @@ def bootstrap(
     """Build an order-router process; nothing connects until ``runtime.start()``.
 
     Tests may pass a fake ``broker``; otherwise an Alpaca Broker API client is built from the
-    settings and closed when the runtime stops. Everything reads and sleeps on one ``clock``
-    (the system clock unless given): the handlers, the broker client and the background loops.
+    settings and closed when the runtime stops. Either is wrapped in the broker's limits
+    (`LimitedBroker`: requests per minute, requests in flight, 429 holds). Everything reads
+    and sleeps on one ``clock`` (the system clock unless given): the handlers, the broker
+    client, its limits and the background loops.
     """
     settings = settings if settings is not None else RouterSettings()
     if clock is None:
@@ -71,9 +76,17 @@ def bootstrap(
         client = alpaca_client(settings, clock)
         runtime.on_stop(client.aclose)  # registered first: runs after every loop has stopped
         broker = client
+    # Wrapped once, here: every broker call of every loop shares the rate and the in-flight cap.
+    limited = LimitedBroker(
+        broker,
+        broker_bucket(settings.broker_requests_per_minute),
+        clock,
+        max_in_flight=settings.broker_max_in_flight,
+        max_hold_seconds=settings.retry_max_retry_after_seconds,
+    )
     ctx = RouterContext(
         runs=RunStore(runtime.store),
-        broker=broker,
+        broker=limited,
         producer=settings.service_name,
         clock=clock,
         market_tz=settings.market_tz,
@@ -130,7 +143,7 @@ def bootstrap(
     )
     runtime.on_start(queue.start)
     runtime.on_stop(queue.stop)
-    return OrderRouter(settings, runtime, ctx, dispatcher, follower, reconciler, queue)
+    return OrderRouter(settings, runtime, ctx, dispatcher, follower, reconciler, queue, limited)
 
 
 def execution_window(settings: RouterSettings, runtime: ServiceRuntime) -> ExecutionWindow:

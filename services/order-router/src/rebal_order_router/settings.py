@@ -5,6 +5,7 @@ Pointing the router at Alpaca's paper-trading sandbox instead of the embedded si
     REBAL_BROKER_BASE_URL=https://broker-api.sandbox.alpaca.markets
     REBAL_BROKER_KEY=<API key from the Alpaca Broker dashboard (sandbox)>
     REBAL_BROKER_SECRET=<its secret>
+    REBAL_BROKER_REQUESTS_PER_MINUTE=200   # the key's limit (more for broker partners)
 
 The key and secret are the Broker API credentials shown once in the Alpaca *Broker* dashboard
 (sandbox environment, "API Keys"); they are sent as HTTP Basic authentication. The accounts the
@@ -57,6 +58,22 @@ class RouterSettings(RuntimeSettings):
         gt=0,
         description="The trade-update stream is considered dead (and reconnected from the last "
         "processed event id) after this long without a byte, heartbeats included.",
+    )
+
+    broker_requests_per_minute: float = Field(
+        200.0,
+        gt=0,
+        description="Requests per minute the router makes to the broker API at most, over all "
+        "calls (submits, lookups, cancels, stream connects) and runs: Alpaca's limit of the "
+        "API key (200/min by default for trading API keys, more for broker partners). Bursts "
+        "are one second's worth. A 429 holds every call for its Retry-After. The embedded "
+        "simulator limits nothing unless told to (its `rate_limit_per_minute`).",
+    )
+    broker_max_in_flight: int = Field(
+        8,
+        ge=1,
+        description="Broker API requests in flight at once, over all calls and runs (the "
+        "dispatcher's `dispatch_concurrency` bounds the orders being sent, this every request).",
     )
 
     retry_max_attempts: int = Field(

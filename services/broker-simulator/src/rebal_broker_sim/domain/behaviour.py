@@ -27,6 +27,8 @@ class BehaviourConfig:
     drop_next_n_responses: int = 0
     # Sticky switch: every accepted order's response is dropped while it is on.
     drop_response_after_accept: bool = False
+    # Trading requests a minute before 429 + Retry-After, like Alpaca's per-key limit (0: off).
+    rate_limit_per_minute: int = 0
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0 or self.fill_delay_ms < 0:
@@ -35,3 +37,5 @@ class BehaviourConfig:
             raise ValueError("partial_fill_ratio must be between 0 and 1 (exclusive)")
         if self.fail_next_n_requests < 0 or self.drop_next_n_responses < 0:
             raise ValueError("fail_next_n_requests and drop_next_n_responses must be >= 0")
+        if self.rate_limit_per_minute < 0:
+            raise ValueError("rate_limit_per_minute must be >= 0 (0: no limit)")

@@ -52,6 +52,8 @@ async def list_everything(request: Request) -> Response:
             "request_count": len(requests),
             "duplicate_requests": outcomes.get("duplicate", 0),
             "outcomes": dict(sorted(outcomes.items())),
+            # every trading request answered 429, lookups and cancels included
+            "rate_limited_requests": simulator_of(request).rate_limit.refused,
         }
     )
 

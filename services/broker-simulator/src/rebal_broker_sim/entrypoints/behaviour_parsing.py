@@ -9,7 +9,13 @@ from rebal_broker_sim.domain.behaviour import BehaviourConfig, FillMode
 from rebal_broker_sim.domain.decimals import DecimalFieldError, format_decimal, parse_decimal
 from rebal_broker_sim.service_layer.errors import UnprocessableRequest
 
-_INT_FIELDS = ("latency_ms", "fill_delay_ms", "fail_next_n_requests", "drop_next_n_responses")
+_INT_FIELDS = (
+    "latency_ms",
+    "fill_delay_ms",
+    "fail_next_n_requests",
+    "drop_next_n_responses",
+    "rate_limit_per_minute",
+)
 _BOOL_FIELDS = ("reject_unknown_symbols", "drop_response_after_accept")
 KNOWN_FIELDS = frozenset(
     {*_INT_FIELDS, *_BOOL_FIELDS, "fill_mode", "partial_fill_ratio", "reject_symbols", "cash"}
@@ -78,5 +84,6 @@ def behaviour_view(config: BehaviourConfig, cash: dict[str, Decimal]) -> dict[st
         "fail_next_n_requests": config.fail_next_n_requests,
         "drop_next_n_responses": config.drop_next_n_responses,
         "drop_response_after_accept": config.drop_response_after_accept,
+        "rate_limit_per_minute": config.rate_limit_per_minute,
         "cash": {account: format_decimal(amount) for account, amount in sorted(cash.items())},
     }

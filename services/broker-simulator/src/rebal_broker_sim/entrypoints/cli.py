@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-next-n-requests", type=int, default=0)
     parser.add_argument("--drop-response-after-accept", action="store_true")
     parser.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        default=0,
+        help="trading requests a minute before 429 + Retry-After, like Alpaca (0: no limit)",
+    )
+    parser.add_argument(
         "--cash",
         action="append",
         default=[],
@@ -117,6 +123,7 @@ def behaviour_from(args: argparse.Namespace) -> BehaviourConfig:
         reject_unknown_symbols=not args.accept_unknown_symbols,
         fail_next_n_requests=args.fail_next_n_requests,
         drop_response_after_accept=args.drop_response_after_accept,
+        rate_limit_per_minute=args.rate_limit_per_minute,
     )
 
 

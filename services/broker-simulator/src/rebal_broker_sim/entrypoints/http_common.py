@@ -17,6 +17,7 @@ from rebal_broker_sim.bootstrap import Simulator
 from rebal_broker_sim.service_layer.errors import (
     BrokerError,
     MalformedRequest,
+    RateLimitExceeded,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -45,6 +46,8 @@ def error_response(error: BrokerError) -> Response:
     response = json_response({"code": error.code, "message": error.message}, error.http_status)
     if isinstance(error, Unauthorized):
         response.headers["WWW-Authenticate"] = error.challenge
+    if isinstance(error, RateLimitExceeded):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
 
 
@@ -90,13 +93,25 @@ async def apply_latency(request: Request) -> None:
         await asyncio.sleep(latency_ms / 1000)
 
 
+def check_rate_limit(request: Request) -> None:
+    """Raise RateLimitExceeded when the client is over `rate_limit_per_minute` (trading routes;
+    the admin routes and the event stream are not counted)."""
+    simulator = simulator_of(request)
+    retry_after = simulator.rate_limit.admit(simulator.behaviour.current.rate_limit_per_minute)
+    if retry_after is not None:
+        raise RateLimitExceeded(retry_after)
+
+
 def check_outage(request: Request) -> None:
     if simulator_of(request).behaviour.take_outage():
         raise ServiceUnavailable("service unavailable (simulated outage)")
 
 
-async def broker_gate(request: Request) -> None:
-    """Auth, then the configured latency, then a simulated outage if one is pending."""
+async def broker_gate(request: Request, *, rate_limited: bool = False) -> None:
+    """Auth, then the rate limit (`rate_limited`: a trading route), then the configured latency,
+    then a simulated outage if one is pending."""
     check_auth(request)
+    if rate_limited:
+        check_rate_limit(request)
     await apply_latency(request)
     check_outage(request)

@@ -15,6 +15,7 @@ from rebal_broker_sim.entrypoints.http_common import (
     apply_latency,
     broker_gate,
     check_auth,
+    check_rate_limit,
     json_response,
     read_json,
     simulator_of,
@@ -26,6 +27,7 @@ from rebal_broker_sim.entrypoints.order_parsing import (
 )
 from rebal_broker_sim.service_layer.errors import (
     MalformedRequest,
+    RateLimitExceeded,
     ServiceUnavailable,
     UnprocessableRequest,
 )
@@ -38,9 +40,16 @@ TRANSPORT_STATE_KEY = "rebal_broker_sim.transport"
 
 async def submit_order(request: Request) -> Response:
     check_auth(request)
-    await apply_latency(request)
     simulator = simulator_of(request)
     account_id = request.path_params["account_id"]
+    try:
+        check_rate_limit(request)
+    except RateLimitExceeded:
+        body = await _body_or_none(request)  # only to name the refused order in /admin/orders
+        coid, symbol = client_order_id_of(body), symbol_of(body)
+        await simulator.orders.record_refused_request(account_id, coid, symbol, "rate_limited", 429)
+        raise
+    await apply_latency(request)
     try:
         body = await read_json(request)
     except MalformedRequest:
@@ -61,8 +70,15 @@ async def submit_order(request: Request) -> Response:
     return json_response(order_view(result.order))
 
 
+async def _body_or_none(request: Request) -> Any:
+    try:
+        return await read_json(request)
+    except MalformedRequest:
+        return None
+
+
 async def get_order_by_client_order_id(request: Request) -> Response:
-    await broker_gate(request)
+    await broker_gate(request, rate_limited=True)
     client_order_id = request.query_params.get("client_order_id")
     if not client_order_id:
         raise UnprocessableRequest("client_order_id is required")
@@ -73,7 +89,7 @@ async def get_order_by_client_order_id(request: Request) -> Response:
 
 
 async def get_order(request: Request) -> Response:
-    await broker_gate(request)
+    await broker_gate(request, rate_limited=True)
     order = await simulator_of(request).orders.get_order(
         request.path_params["account_id"], request.path_params["order_id"]
     )
@@ -81,7 +97,7 @@ async def get_order(request: Request) -> Response:
 
 
 async def cancel_order(request: Request) -> Response:
-    await broker_gate(request)
+    await broker_gate(request, rate_limited=True)
     await simulator_of(request).orders.cancel_order(
         request.path_params["account_id"], request.path_params["order_id"]
     )
@@ -93,7 +109,7 @@ _CLOSED_STATUSES = frozenset(OrderStatus) - OPEN_STATUSES
 
 async def list_orders(request: Request) -> Response:
     """Alpaca's list orders: ?status=open|closed|all (default open), limit (default 50, ≤500)."""
-    await broker_gate(request)
+    await broker_gate(request, rate_limited=True)
     status = request.query_params.get("status", "open")
     statuses: dict[str, frozenset[OrderStatus] | None] = {
         "open": OPEN_STATUSES,

@@ -54,6 +54,18 @@ class OrderNotCancelable(UnprocessableRequest):
     pass
 
 
+class RateLimitExceeded(BrokerError):
+    """429 with a `Retry-After` (whole seconds, as HTTP's delta-seconds): the request was not
+    processed."""
+
+    http_status = 429
+    code = 42910000
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__("rate limit exceeded")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ServiceUnavailable(BrokerError):
     http_status = 503
     code = 50310000

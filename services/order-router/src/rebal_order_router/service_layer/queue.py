@@ -2,7 +2,8 @@
 
 - `QueueDrain`: a `PeriodicTask` on the context's clock. Once the window is open it starts the
   QUEUED runs, oldest first (by the time they were queued, then run id), at most `rate` a second
-  (a token bucket on the same clock, holding at most one poll's worth, at least one run).
+  (`rebal_runtime.rate.TokenBucket` on the same clock, holding at most one poll's worth, at
+  least one run). The broker's own limits then pace the orders (`adapters/broker_limits.py`).
 - `start_queued_run`: the re-check at the start. The last price of every planned symbol is
   compared with the plan's expected price; a move beyond the tolerance stops the run as
   `replan` (no order sent, run.execution_stopped with the symbols and moves); otherwise the run
@@ -31,6 +32,7 @@ from rebal_order_router.service_layer.cancel import stop_before_start
 from rebal_order_router.service_layer.context import RouterContext
 from rebal_runtime.log import get_logger
 from rebal_runtime.periodic import PeriodicTask
+from rebal_runtime.rate import TokenBucket
 from rebal_schemas import Event, ModelStatus, ModelStatusChanged, PriceUpdated
 
 log = get_logger(__name__)
@@ -117,9 +119,8 @@ class QueueDrain:
             raise ValueError("the start rate must be > 0")
         self.ctx = ctx
         self.rate = rate
-        self.capacity = max(1.0, rate * poll_seconds)
-        self._tokens = self.capacity
-        self._refilled_at: datetime | None = None
+        # one poll's worth: a round after a long pause starts no more than a regular one
+        self.bucket = TokenBucket(rate, capacity=max(1.0, rate * poll_seconds))
         self._order: dict[str, tuple[datetime, str]] = {}  # run id -> its place in the queue
         self.task = PeriodicTask("order-router-queue", self.drain_once, poll_seconds, ctx.clock)
         self.started = 0  # runs released to the dispatcher (tests and benchmarks read it)
@@ -148,29 +149,22 @@ class QueueDrain:
             run_id for run_id in sorted(present & self._order.keys(), key=self._order.__getitem__)
         ]
 
-    def _refill(self, now: datetime) -> None:
-        if self._refilled_at is not None:
-            elapsed = max(0.0, (now - self._refilled_at).total_seconds())
-            self._tokens = min(self.capacity, self._tokens + self.rate * elapsed)
-        self._refilled_at = now
-
     async def drain_once(self) -> int:
         """One round: start as many queued runs as the rate allows; returns how many."""
         now = self.ctx.clock.now()
         if not self.ctx.window.is_open(now):
             return 0
-        self._refill(now)
-        if self._tokens < 1:
+        if self.bucket.available(now) < 1:
             return 0
         done = 0
         for run_id in await self.queue():
-            if self._tokens < 1:
+            if self.bucket.available(now) < 1:
                 break
             started = await start_queued_run(self.ctx, run_id)
             self._order.pop(run_id, None)
             if started is None:
                 continue  # not waiting any more (another instance, a cancel): costs nothing
-            self._tokens -= 1
+            self.bucket.take(now)
             done += 1
             if started.run.start.stop is StopOutcome.REPLAN:
                 self.replans += 1

@@ -61,7 +61,13 @@ def test_retry_policy_and_market_zone_come_from_the_settings() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("market_timezone", "Mars/Olympus"), ("reconcile_seconds", 0), ("dispatch_concurrency", 0)],
+    [
+        ("market_timezone", "Mars/Olympus"),
+        ("reconcile_seconds", 0),
+        ("dispatch_concurrency", 0),
+        ("broker_requests_per_minute", 0),
+        ("broker_max_in_flight", 0),
+    ],
 )
 def test_invalid_settings_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
@@ -110,3 +116,14 @@ def test_kept_cancels_expire_after_a_day_by_default(monkeypatch: pytest.MonkeyPa
     assert RouterSettings(_env_file=None).pending_cancel_seconds == 3600  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         RouterSettings(_env_file=None, pending_cancel_seconds=0)  # type: ignore[call-arg]
+
+
+def test_the_broker_limits_default_to_alpacas_and_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = RouterSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.broker_requests_per_minute, settings.broker_max_in_flight) == (200, 8)
+    monkeypatch.setenv("REBAL_BROKER_REQUESTS_PER_MINUTE", "1000")
+    monkeypatch.setenv("REBAL_BROKER_MAX_IN_FLIGHT", "4")
+    settings = RouterSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.broker_requests_per_minute, settings.broker_max_in_flight) == (1000, 4)

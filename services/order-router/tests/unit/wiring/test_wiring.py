@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from rebal_order_router.adapters.broker_limits import LimitedBroker
 from rebal_order_router.bootstrap import bootstrap
 from rebal_order_router.entrypoints.app import asyncapi_app
 from rebal_order_router.settings import RouterSettings
@@ -47,6 +50,10 @@ def test_bootstrap_wires_the_background_loops(tmp_path: Path) -> None:
     assert router.queue.rate == router.settings.execution_start_rate
     assert router.ctx.prices is not None and not router.ctx.window.always_open  # XNYS
     assert router.ctx.pending_cancel_seconds == router.settings.pending_cancel_seconds
+    # every loop calls the broker through the one limiter
+    assert router.ctx.broker is router.broker and isinstance(router.broker, LimitedBroker)
+    assert router.broker.bucket.rate == pytest.approx(200 / 60)
+    assert router.broker.max_in_flight == router.settings.broker_max_in_flight
 
     without_stream = bootstrap(settings(tmp_path, stream_enabled=False))
     assert without_stream.follower is None
