@@ -3,16 +3,13 @@ market.prices in; order.filled / order.closed / run.execution go out via the out
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from faststream.kafka import KafkaRouter
 
 from rebal_order_router.service_layer.cancel import on_cancel_requested
 from rebal_order_router.service_layer.context import RouterContext
 from rebal_order_router.service_layer.intake import on_optimization_ready
 from rebal_order_router.service_layer.queue import on_model_status_changed, on_price_updated
-from rebal_runtime.broker import document_publishers, subscriber_options
+from rebal_runtime.broker import document_publishers, subscriptions
 from rebal_runtime.settings import RuntimeSettings
 from rebal_schemas import ModelStatusChanged, OptimizationReady, PriceUpdated, RunCancelRequested
 from rebal_schemas.topics import (
@@ -23,22 +20,12 @@ from rebal_schemas.topics import (
     ORDER_FILLED,
     RUN_CANCEL_REQUESTED,
     RUN_EXECUTION,
-    Topic,
 )
-
-Handler = Callable[[Any], Awaitable[None]]
 
 
 def build_router(settings: RuntimeSettings, ctx: RouterContext) -> KafkaRouter:
     router = KafkaRouter()
-    options = subscriber_options(settings)
-
-    def subscribe(topic: Topic, description: str) -> Callable[[Handler], Handler]:
-        # FastStream's decorator is untyped; the handlers below are fully typed.
-        decorator: Callable[[Handler], Handler] = router.subscriber(
-            topic.name, title=f"{topic.name}:order-router", description=description, **options
-        )
-        return decorator
+    subscribe = subscriptions(router, settings)
 
     @subscribe(
         OPTIMIZATION_READY,
