@@ -134,7 +134,11 @@ class Stack:
             # The broker here is the simulator, unlimited unless a test limits it: Alpaca's
             # 200 requests a minute (the router's default, for a real broker) would make the
             # demo's thousand portfolios take a quarter of an hour.
-            **({"REBAL_BROKER_REQUESTS_PER_MINUTE": "600000"} if name == "order-router" else {}),
+            **(
+                {"REBAL_BROKER_REQUESTS_PER_MINUTE": "600000", "REBAL_BROKER_MAX_IN_FLIGHT": "64"}
+                if name == "order-router"
+                else {}
+            ),
             **self.overrides,
             **self.service_overrides.get(name, {}),
         }
