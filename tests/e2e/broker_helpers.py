@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -21,6 +21,8 @@ from rebal_schemas import (
     RunCancelRequested,
     RunType,
 )
+
+from .conftest import logs
 
 
 def ready(run_id: str, *orders: tuple[int, str, str, str, str]) -> OptimizationReady:
@@ -89,6 +91,21 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 60.0)
         if time.monotonic() > deadline:
             raise TimeoutError(f"not within {timeout}s: {what}")
         await asyncio.sleep(0.05)
+
+
+T = TypeVar("T")
+
+
+def eventually(read: Callable[[], T | None], what: str, stack: Stack, timeout: float = 120) -> T:
+    """Poll `read` (a synchronous look, e.g. over HTTP) until it gives something; the stack's
+    logs in the failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = read()
+        if found is not None:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"no {what} after {timeout}s\n{logs(stack)}")
 
 
 def of(events: list[Event], kind: type[Event], run_id: str) -> list[Any]:

@@ -14,12 +14,9 @@ run waits for the execution window).
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TypeVar
 
 import httpx
 import pytest
@@ -42,21 +39,10 @@ from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_schemas import CashDeposited, PortfolioSettingsChanged, PriceUpdated
 
-from .conftest import logs
+from .broker_helpers import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-T = TypeVar("T")
 FINAL = {RunStatus.COMPLETED_SUCCESS, RunStatus.COMPLETED_ADJUSTED, RunStatus.ERROR}
-
-
-def eventually(read: Callable[[], T | None], what: str, stack: Stack, timeout: float = 120) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = read()
-        if found is not None:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"no {what} after {timeout}s\n{logs(stack)}")
 
 
 async def publish_prices(bootstrap: str) -> None:

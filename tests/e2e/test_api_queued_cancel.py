@@ -7,12 +7,10 @@ opening), so a manual run created with `create_manual_run` waits QUEUED for the 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
 
 import pytest
 from alpaca.broker.client import BrokerClient
@@ -20,14 +18,13 @@ from alpaca.broker.enums import RunStatus, RunType, WeightType
 from alpaca.broker.models.rebalancing import RebalancingRun
 from alpaca.broker.requests import CreateRunRequest, Weight
 from alpaca.common.exceptions import APIError
-from rebal_demo.__main__ import DEMO_ENVIRONMENT, window_opening_soon
+from rebal_demo.__main__ import window_opening_soon
 from rebal_demo.scenario import INITIAL_PRICES
 
 from rebal_client.kafka import Publisher
 from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
-from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_schemas import (
     BrokerIntegration,
     CashDeposited,
@@ -38,39 +35,23 @@ from rebal_schemas import (
     RunExecutionQueued,
 )
 
-from .broker_helpers import broker_orders, publish_consumed
-from .conftest import logs
+from .broker_helpers import broker_orders, eventually, publish_consumed
+from .conftest import logs, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    running = Stack(
-        tmp_path_factory.mktemp("queued"),
-        overrides=DEMO_ENVIRONMENT,
-        kafka=stack_kafka(request.config),
+    with running_stack(
+        tmp_path_factory,
+        request,
+        "queued",
         service_overrides={"order-router": window_opening_soon(lead=timedelta(hours=6))},
-    )
-    running.start(echo=False)
-    try:
-        running.wait_ready()
+    ) as running:
         yield running
-    finally:
-        running.stop()
-
-
-def eventually(read: Callable[[], T | None], what: str, stack: Stack, timeout: float = 120) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = read()
-        if found is not None:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"no {what} after {timeout}s\n{logs(stack)}")
 
 
 def test_cancel_run_by_id_cancels_a_queued_run(stack: Stack) -> None:

@@ -18,14 +18,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.book import balanced_account
 from rebal_demo.scenario import INITIAL_PRICES
 
 from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
-from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import (
     BrokerIntegration,
@@ -45,7 +43,7 @@ from rebal_schemas import (
 )
 
 from .broker_helpers import publish_consumed, simulator
-from .conftest import logs
+from .conftest import logs, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -57,19 +55,13 @@ MODEL = "quarterly"
 def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    running = Stack(
-        tmp_path_factory.mktemp("deferral"),
-        overrides=DEMO_ENVIRONMENT,
-        kafka=stack_kafka(request.config),
-    )
-    running.start(
-        echo=False, only=("broker-simulator", "optimizer", "order-router", "settlement-tracker")
-    )
-    try:
-        running.wait_ready()
+    with running_stack(
+        tmp_path_factory,
+        request,
+        "deferral",
+        only=("broker-simulator", "optimizer", "order-router", "settlement-tracker"),
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def model(day: int) -> ModelUpdated:

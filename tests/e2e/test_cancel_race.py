@@ -19,11 +19,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from rebal_demo.__main__ import DEMO_ENVIRONMENT
 
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
-from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import (
     PriceUpdated,
@@ -33,7 +31,7 @@ from rebal_schemas import (
 )
 
 from .broker_helpers import broker_orders, cancel, of, publish, ready, simulator, until
-from .conftest import logs
+from .conftest import logs, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -55,18 +53,14 @@ SIGN = {"buy": Decimal(1), "sell": Decimal(-1)}
 def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    running = Stack(
-        tmp_path_factory.mktemp("race"),
-        overrides=DEMO_ENVIRONMENT,
-        kafka=stack_kafka(request.config),
+    with running_stack(
+        tmp_path_factory,
+        request,
+        "race",
+        only=("broker-simulator", "order-router", "settlement-tracker"),
         service_overrides={"order-router": {"REBAL_DISPATCH_POLL_SECONDS": "0.1"}},
-    )
-    running.start(echo=False, only=("broker-simulator", "order-router", "settlement-tracker"))
-    try:
-        running.wait_ready()
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def sell(run_id: str) -> str:

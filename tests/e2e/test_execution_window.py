@@ -20,12 +20,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from rebal_demo.__main__ import DEMO_ENVIRONMENT
 
 from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
-from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_schemas import (
     OrderClosed,
     OrderFilled,
@@ -36,7 +34,7 @@ from rebal_schemas import (
 )
 
 from .broker_helpers import broker_orders, cancel, of, publish, ready, simulator, until
-from .conftest import logs
+from .conftest import logs, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -58,18 +56,14 @@ ROUTER = {
 def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    running = Stack(
-        tmp_path_factory.mktemp("window"),
-        overrides=DEMO_ENVIRONMENT,
-        kafka=stack_kafka(request.config),
+    with running_stack(
+        tmp_path_factory,
+        request,
+        "window",
+        only=("broker-simulator", "order-router"),
         service_overrides={"order-router": ROUTER},
-    )
-    running.start(echo=False, only=("broker-simulator", "order-router"))
-    try:
-        running.wait_ready()
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def stored_ids(db: Path, collection: str) -> set[str]:

@@ -11,12 +11,11 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
-from rebal_demo.__main__ import DEMO_ENVIRONMENT
 
 from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
-from rebal_runtime.testing.pytest_plugin import stack_kafka, unique
+from rebal_runtime.testing.pytest_plugin import unique
 from rebal_schemas import (
     BrokerIntegration,
     CashDeposited,
@@ -38,7 +37,7 @@ from rebal_schemas import (
     Weight,
 )
 
-from .conftest import logs
+from .conftest import logs, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -49,17 +48,13 @@ TIMEOUT_SECONDS = 4
 def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    running = Stack(
-        tmp_path_factory.mktemp("stack"),
-        overrides={**DEMO_ENVIRONMENT, "REBAL_RUN_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS)},
-        kafka=stack_kafka(request.config),
-    )
-    running.start(echo=False)
-    try:
-        running.wait_ready()
+    with running_stack(
+        tmp_path_factory,
+        request,
+        "stack",
+        overrides={"REBAL_RUN_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS)},
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_silent_client_middleware_times_out_and_a_late_fill_still_counts(stack: Stack) -> None:

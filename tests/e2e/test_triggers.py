@@ -17,7 +17,6 @@ from decimal import Decimal
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.book import balanced_account
 from rebal_demo.scenario import INITIAL_PRICES
 
@@ -25,7 +24,6 @@ from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.processes import ServiceProcess
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
-from rebal_runtime.testing.pytest_plugin import stack_kafka
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import (
     BrokerIntegration,
@@ -47,7 +45,7 @@ from rebal_schemas import (
 )
 
 from .broker_helpers import publish_consumed
-from .conftest import logs
+from .conftest import logs, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -69,19 +67,13 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
     """Everything but the scheduler, which the calendar test starts when its facts are in."""
-    running = Stack(
-        tmp_path_factory.mktemp("stack"),
-        overrides=DEMO_ENVIRONMENT,
-        kafka=stack_kafka(request.config),
-    )
-    running.start(
-        echo=False, only=("broker-simulator", "optimizer", "order-router", "settlement-tracker")
-    )
-    try:
-        running.wait_ready()
+    with running_stack(
+        tmp_path_factory,
+        request,
+        "stack",
+        only=("broker-simulator", "optimizer", "order-router", "settlement-tracker"),
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def start_scheduler(stack: Stack, fires_at: datetime) -> None:
