@@ -22,6 +22,7 @@ from rebal_schemas import (
     RunOrder,
     RunSettled,
     RunStatus,
+    RunStatusChanged,
     RunType,
     TransactionSettled,
     TransactionStatus,
@@ -129,6 +130,19 @@ def queued(
 ) -> RunCreated:
     return RunCreated(
         status=RunStatus.QUEUED, **_run(run_id, portfolio_id, account_id, run_type, at, initiated)
+    )
+
+
+def ended(run_id: str, portfolio_id: str, account_id: str, at: datetime) -> RunStatusChanged:
+    """The final status change the settlement-tracker writes with `completed`'s report."""
+    done = at + timedelta(seconds=5)
+    fields = _run(run_id, portfolio_id, account_id, RunType.invest_cash, at, RunInitiator.system)
+    fields.update(updated_at=done, occurred_at=done)
+    return RunStatusChanged(
+        status=RunStatus.COMPLETED_SUCCESS,
+        previous_status=RunStatus.QUEUED,
+        completed_at=done,
+        **fields,
     )
 
 

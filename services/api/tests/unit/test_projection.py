@@ -28,6 +28,21 @@ async def test_a_run_seen_first_without_its_type_is_shown_once_it_is_known(
     assert run["status"] == "COMPLETED_SUCCESS" and run["settled_at"] is not None
 
 
+async def test_a_final_status_is_shown_with_the_report_of_its_orders(
+    harness: Harness,
+) -> None:
+    """run.status_changed and run.settled can be read before run.completed (other topics)."""
+    await harness.consume(rebal.ready("OF", ACCOUNT, ACCOUNT, START))
+    await harness.consume(rebal.ended("OF", ACCOUNT, ACCOUNT, START))
+    await harness.consume(rebal.settled("OF", ACCOUNT, ACCOUNT, START))
+    [early] = (await harness.http.get(RUNS)).json()["runs"]
+    assert early["status"] == "QUEUED" and early["completed_at"] is None
+    await harness.consume(rebal.completed("OF", ACCOUNT, ACCOUNT, START))
+    run = (await harness.http.get(f"{RUNS}/{early['id']}")).json()
+    assert run["status"] == "COMPLETED_SUCCESS" and run["completed_at"] is not None
+    assert [o["status"] for o in run["orders"]] == ["filled"]
+
+
 async def test_redelivered_events_are_applied_once(harness: Harness) -> None:
     events = [
         rebal.ready("OR", ACCOUNT, ACCOUNT, START),

@@ -3,7 +3,8 @@
 Events about one run arrive on several topics (optimization.created / .ready from the
 optimizer, run.status_changed / .completed / .settled and transaction.settled from the
 settlement-tracker), in any order across topics. The merge is order-tolerant: a final status is
-never replaced by a non-final one, fields only fill in, and `updated_at` only moves forward.
+never replaced by a non-final one, is shown only with run.completed's report of the orders,
+fields only fill in, and `updated_at` only moves forward.
 
 A run's Alpaca id: for a run the api asked for (`initiated_from: api`, its request's event id a
 ULID) the request's ULID as a UUID, learnt from the optimizer's events (they name the request in
@@ -121,6 +122,12 @@ def run_changed(
     """`current` with what `facts` says. `model_id`: the model the account follows (the run's
     Alpaca `portfolio_id`), used for a run seen the first time; `announced`: the stream already
     told the run's creation (the api's `POST /runs` did)."""
+    reported = (current is not None and current.reported) or facts.orders is not None
+    if facts.status in FINAL_STATUSES and not reported:
+        # The settlement-tracker writes a final run.status_changed (and run.settled) with
+        # run.completed, but on other topics: until the report is read the run keeps its open
+        # status, so nobody reads a final run without its orders.
+        facts = replace(facts, status=None, reason=None, completed_at=None, canceled_at=None)
     base = current or RunView(
         run_id=facts.run_id,
         uuid=None,
@@ -157,6 +164,7 @@ def run_changed(
         planned=facts.planned if facts.planned is not None else base.planned,
         legs=merged_legs(base.legs, facts.legs),
         stream=(),
+        reported=reported,
     )
     if not run.shown:
         return run

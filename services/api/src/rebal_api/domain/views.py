@@ -173,6 +173,8 @@ class RunView:
     planned: tuple[PlannedView, ...] = ()
     legs: tuple[LegView, ...] = ()
     stream: tuple[StreamEntry, ...] = ()
+    reported: bool = False
+    """run.completed has been read: the orders are the run's final report."""
 
     @property
     def is_final(self) -> bool:
