@@ -18,90 +18,23 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baseline import measure
-from rebal_demo.book import balanced_account
-from rebal_demo.scenario import INITIAL_PRICES, MODELS_BY_ID
+from optimizer_seed import seed_portfolios
+from rebal_demo.scenario import INITIAL_PRICES
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from steady_load import start_stack
 
 from rebal_client.kafka import Publisher
-from rebal_optimizer.adapters.portfolio_document import PortfolioRecord, record_to_document
-from rebal_optimizer.adapters.reference_data import model_document
-from rebal_optimizer.domain import (
-    BrokerIntegration,
-    Mandate,
-    OptimizerMode,
-    Portfolio,
-    PortfolioSettings,
-)
-from rebal_optimizer.service_layer import inputs
-from rebal_runtime.store.sqlite import SqliteStore
 from rebal_schemas import PriceUpdated, RebalanceRequested
 from rebal_schemas.types import utc_now
-
-
-def seed(path: Path, count: int, console: Console) -> None:
-    asyncio.run(_create_schema(path))
-    model = MODELS_BY_ID["balanced"]
-    account = balanced_account(model, Decimal(100_000), INITIAL_PRICES)
-    settings = PortfolioSettings(
-        mandate=Mandate.DISCRETIONARY,
-        broker_integration=BrokerIntegration.PLATFORM,
-        optimizer=OptimizerMode.PLATFORM,
-        model_id="balanced",
-    )
-    template = record_to_document(
-        PortfolioRecord(
-            Portfolio(
-                "TEMPLATE",
-                dict(account.holdings),
-                account.cash,
-                settings,
-                funded=True,
-                holdings_as_of=datetime(2026, 1, 2, tzinfo=UTC),
-            ),
-            "TEMPLATE",
-        )
-    )
-    raw = orjson.dumps(template)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
-    started = time.perf_counter()
-    batch = 50_000
-    for first in range(0, count, batch):
-        ids = [f"nb-{i:07d}" for i in range(first, min(count, first + batch))]
-        db.executemany(
-            "INSERT INTO documents (collection, id, version, state, processed) VALUES ('portfolios', ?, 1, ?, '[]')",
-            [(pid, raw.replace(b"TEMPLATE", pid.encode())) for pid in ids],
-        )
-        db.executemany(
-            "INSERT INTO doc_index (collection, field, id, value) VALUES ('portfolios', 'model_id', ?, 'balanced')",
-            [(pid,) for pid in ids],
-        )
-        db.commit()
-    # The model is known already: publishing it now would make the optimizer re-evaluate all its
-    # subscribers (a model change) and the benchmark would time two batches at once.
-    db.execute(
-        "INSERT INTO documents (collection, id, version, state, processed) VALUES ('models', ?, 1, ?, '[]')",
-        (model.model_id, orjson.dumps(model_document(inputs.model(model)))),
-    )
-    db.commit()
-    db.close()
-    console.print(
-        f"seeded {count:,} portfolios in {time.perf_counter() - started:.1f}s (set-up, not measured)"
-    )
 
 
 def slot_of_today() -> str:
@@ -120,12 +53,6 @@ def _evaluated(path: Path, slot: str) -> int:
     finally:
         db.close()
     return int(count)
-
-
-async def _create_schema(path: Path) -> None:
-    store = SqliteStore(path)
-    await store.open()
-    await store.close()
 
 
 async def nightly(bootstrap: str, count: int, console: Console) -> tuple[float, int]:
@@ -201,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     console = Console(width=120)
     var = Path(tempfile.mkdtemp(prefix="bench-nightly-"))
-    seed(var / "optimizer.sqlite", args.portfolios, console)
+    seed_portfolios(var / "optimizer.sqlite", args.portfolios, console, prefix="nb")
     stack = start_stack(var, only=("optimizer",))
     try:
         elapsed, _ = asyncio.run(nightly(stack.kafka.bootstrap_servers, args.portfolios, console))
