@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
 from rebal_demo.scenario import INITIAL_PRICES, MODELS
 from rich.console import Console
@@ -86,6 +86,9 @@ async def steady_deposits(
             for s, p in INITIAL_PRICES.items()
         )
         await publisher.publish_many(MODELS)
+        # The models first, read before any portfolio subscribes: a model the optimizer reads
+        # after its subscribers re-evaluates all of them, a fan-out inside the measured load.
+        await drained(bootstrap, "optimizer", MODELS[0].TOPIC)
         await publisher.publish_many(
             PortfolioSettingsChanged(
                 portfolio_id=f"{prefix}-{i:06d}",
@@ -179,7 +182,7 @@ def run_under_load(
 
     stack = start_stack(Path(tempfile.mkdtemp(prefix=prefix)), only=only)
     broker = getattr(stack.kafka, "process", None)  # a launcher with a process of its own
-    pids = {"broker (Tansu)": broker.pid if broker is not None else 0}
+    pids = {f"broker ({type(stack.kafka).__name__})": broker.pid if broker is not None else 0}
     pids |= {p.name: p.process.pid for p in stack.processes if p.process is not None}
     pids["this driver"] = os.getpid()
     try:
@@ -191,6 +194,27 @@ def run_under_load(
         return result, asyncio.run(measure(stack.kafka.bootstrap_servers, 600, 20_000))
     finally:
         stack.stop()
+
+
+async def drained(bootstrap: str, group: str, topic: str, timeout: float = 120) -> None:
+    """Wait until consumer group `group` has committed every record of `topic`."""
+    probe: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await probe.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await probe.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+        ends = await probe.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            committed = [await probe.committed(tp) or 0 for tp in partitions]
+            if all(c >= ends[tp] for c, tp in zip(committed, partitions, strict=True)):
+                return
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"{group} has not read {topic} within {timeout:.0f} s")
+    finally:
+        await probe.stop()
 
 
 def cpu_seconds(pid: int) -> float:
