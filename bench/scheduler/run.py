@@ -7,13 +7,14 @@ with the scheduler's deterministic slot event id) is published; the optimizer fa
 request per portfolio and evaluates each. Progress is the optimizer group's committed offsets on
 `rebalance.requested` against the topic's end offsets.
 
-    .venv/bin/python bench/scheduler/run.py [--portfolios 1000000]
+    .venv/bin/python bench/scheduler/run.py [--portfolios 1000000] [--kafka tansu|apache]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from steady_load import start_stack
 
 from rebal_client.kafka import Publisher
+from rebal_runtime.stack import STACK_KAFKA_ENV
 from rebal_schemas import PriceUpdated, RebalanceRequested
 from rebal_schemas.types import utc_now
 
@@ -125,7 +127,9 @@ async def _count_requests(bootstrap: str, partitions: list[TopicPartition]) -> t
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--portfolios", type=int, default=1_000_000)
+    parser.add_argument("--kafka", choices=("tansu", "apache"), default="tansu")
     args = parser.parse_args()
+    os.environ[STACK_KAFKA_ENV] = args.kafka
     console = Console(width=120)
     var = Path(tempfile.mkdtemp(prefix="bench-nightly-"))
     seed_portfolios(var / "optimizer.sqlite", args.portfolios, console, prefix="nb")
@@ -138,7 +142,8 @@ def main() -> None:
     rate = args.portfolios / elapsed
     console.print(
         f"nightly batch: {args.portfolios:,} portfolios evaluated in {elapsed:,.1f}s "
-        f"= {rate:,.0f} evaluations/s (2 cores shared by broker, optimizer and this driver)"
+        f"= {rate:,.0f} evaluations/s on {args.kafka} "
+        "(2 cores shared by broker, optimizer and this driver)"
     )
     if args.portfolios != 1_000_000:
         console.print(
