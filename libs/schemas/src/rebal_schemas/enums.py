@@ -104,6 +104,14 @@ class OrderSide(StrEnum):
     sell = "sell"
 
 
+class RebalanceTo(StrEnum):
+    """How far a full rebalance trades: back to target (Alpaca), or only what breaches its
+    drift band, to just inside it (`band_edge`)."""
+
+    target = "target"
+    band_edge = "band_edge"
+
+
 class OwnerChoice(StrEnum):
     """InvestSuite's `owner_choice` for advisory optimizations."""
 

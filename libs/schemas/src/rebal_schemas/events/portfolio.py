@@ -12,13 +12,14 @@ from pydantic import (
     model_validator,
 )
 
-from rebal_schemas.enums import BrokerIntegration, Mandate, OptimizerMode
+from rebal_schemas.enums import BrokerIntegration, Mandate, OptimizerMode, RebalanceTo
 from rebal_schemas.envelope import Event
 from rebal_schemas.model_portfolio import Weights, check_weights
 from rebal_schemas.types import (
     MAX_POSITIONS,
     EntityId,
     Money,
+    Percent,
     PercentOrZero,
     PositiveMoney,
     SignedMoney,
@@ -43,6 +44,8 @@ PLAIN_SETTINGS = (
     "cash_buffer_percent",
     "invest_cash_threshold",
     "active",
+    "rebalance_to",
+    "band_edge_margin_percent",
 )
 """The settings that are values of their own (null = kept): no other setting depends on them."""
 PATCHABLE_SETTINGS = ("account_id", "model_id", "target_weights", *PLAIN_SETTINGS)
@@ -72,6 +75,16 @@ class PortfolioSettingsChanged(PortfolioEvent):
     )
     invest_cash_threshold: Money | None = None
     active: bool | None = None
+    rebalance_to: RebalanceTo | None = Field(
+        default=None,
+        description="beyond Alpaca: `target` (default) rebalances back to target; `band_edge` "
+        "trades only the positions that breach their drift band, to just inside it",
+    )
+    band_edge_margin_percent: Percent | None = Field(
+        default=None,
+        description="with `band_edge`: how far inside the band a breaching position lands, in "
+        "percent of the band's width (default 20; 100 = back to target)",
+    )
     base_currency: Literal["USD"] = "USD"
 
     @model_serializer(mode="wrap")

@@ -31,6 +31,8 @@ def settings_json(view: PortfolioView) -> Json:
         "cash_buffer_percent": dec(s.cash_buffer_percent),
         "invest_cash_threshold": dec(s.invest_cash_threshold),
         "active": s.active,
+        "rebalance_to": s.rebalance_to,
+        "band_edge_margin_percent": dec(s.band_edge_margin_percent),
     }
 
 

@@ -39,6 +39,8 @@ class SettingsView:
     cash_buffer_percent: Decimal = ZERO
     invest_cash_threshold: Decimal = Decimal(10)
     active: bool = True
+    rebalance_to: str = "target"
+    band_edge_margin_percent: Decimal = Decimal(20)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def settings_patched(
             "cash_buffer_percent",
             "invest_cash_threshold",
             "active",
+            "rebalance_to",
+            "band_edge_margin_percent",
         }
     }
     if "model_id" in present:

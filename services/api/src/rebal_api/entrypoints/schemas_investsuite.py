@@ -39,6 +39,12 @@ class SettingsIn(Incoming):
     cash_buffer_percent: Number | None = None
     invest_cash_threshold: Number | None = None
     active: bool | None = None
+    rebalance_to: Literal["target", "band_edge"] | None = Field(
+        None, description="beyond InvestSuite: trade back to target, or only what breaches its band"
+    )
+    band_edge_margin_percent: Number | None = Field(
+        None, description="with band_edge: how far inside the band, % of its width (default 20)"
+    )
 
 
 class HoldingIn(Incoming):
@@ -83,6 +89,8 @@ class SettingsOut(Outgoing):
     cash_buffer_percent: str
     invest_cash_threshold: str
     active: bool
+    rebalance_to: Literal["target", "band_edge"]
+    band_edge_margin_percent: str
 
 
 class HoldingOut(Outgoing):

@@ -126,6 +126,8 @@ def settings_json(s: PortfolioSettings) -> Json:
         "cash_buffer_percent": dec(s.cash_buffer_percent),
         "invest_cash_threshold": dec(s.invest_cash_threshold),
         "active": s.active,
+        "rebalance_to": str(s.rebalance_to),
+        "band_edge_margin_percent": dec(s.band_edge_margin_percent),
     }
 
 
@@ -143,6 +145,8 @@ def settings_of(d: Json) -> PortfolioSettings:
         cash_buffer_percent=Decimal(d["cash_buffer_percent"]),
         invest_cash_threshold=Decimal(d["invest_cash_threshold"]),
         active=d["active"],
+        rebalance_to=d.get("rebalance_to", "target"),  # a document older than the setting
+        band_edge_margin_percent=Decimal(d.get("band_edge_margin_percent", "20")),
     )
 
 

@@ -85,6 +85,13 @@ class Initiator(StrEnum):
     API = "api"
 
 
+class RebalanceTo(StrEnum):
+    """How far a rebalance trades: back to target (Alpaca), or to just inside the band."""
+
+    TARGET = "target"
+    BAND_EDGE = "band_edge"
+
+
 class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"

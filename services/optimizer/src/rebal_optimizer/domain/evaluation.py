@@ -124,6 +124,7 @@ def evaluate(
         decision.amount,
         reserved_cash=reserved,
         fallbacks=policy.fallback_map,
+        bands=policy.drift_bands,
     )
     late = late_client_holdings(portfolio, now, client_holdings_wait)
     notes = (*decision.notes, *((late[1],) if late is not None else ()))

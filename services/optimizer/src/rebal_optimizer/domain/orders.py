@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Context, Decimal, localcontext
 from typing import ParamSpec
@@ -24,10 +24,12 @@ from rebal_optimizer.domain.allocation import (
     floor_cents,
     floor_qty,
     sell_notional,
+    water_fill,
     withdrawal_sells,
 )
-from rebal_optimizer.domain.enums import RunType, Side
-from rebal_optimizer.domain.model_portfolio import HUNDRED, TargetWeights
+from rebal_optimizer.domain.band_edge import band_edge_trades, band_width
+from rebal_optimizer.domain.enums import RebalanceTo, RunType, Side
+from rebal_optimizer.domain.model_portfolio import HUNDRED, RebalanceCondition, TargetWeights
 from rebal_optimizer.domain.prices import (
     Prices,
     require_aware,
@@ -37,6 +39,7 @@ from rebal_optimizer.domain.prices import (
 from rebal_optimizer.domain.reasons import (
     ARITHMETIC_ERROR,
     ASSET_NOT_TRADABLE,
+    BAND_EDGE,
     NO_PORTFOLIO_VALUE,
     NOTHING_TO_TRADE,
     ORDER_LESS_THAN_MIN_NOTIONAL,
@@ -105,6 +108,7 @@ class _Book:
     cash: Decimal
     cash_target: Decimal  # cash weight + buffer, plus cash reserved (pending withdrawal)
     total: Decimal
+    investable: Decimal  # total less the cash reserved: what the target weights divide
     whole: frozenset[str]
     min_notional: Decimal
     kept: frozenset[str] = frozenset()  # held ineligible symbols a fallback stands in for
@@ -153,6 +157,7 @@ def generate_orders(
     *,
     reserved_cash: Decimal = ZERO,
     fallbacks: Mapping[str, str] | None = None,
+    bands: tuple[RebalanceCondition, ...] = (),
 ) -> OrderPlan:
     """Orders moving the portfolio toward `targets` for one run type.
 
@@ -160,7 +165,8 @@ def generate_orders(
     (None = all uninvested cash); ignored by full_rebalance. `reserved_cash` is kept aside as
     cash on top of the cash target (a pending withdrawal). `fallbacks`: ineligible symbol ->
     the fallback `targets` name instead; a holding of such a symbol is kept as it is (it cannot
-    be traded) and counts toward its fallback's target.
+    be traded) and counts toward its fallback's target. `bands`: the policy's drift bands, which
+    a full rebalance of a portfolio set to `rebalance_to: band_edge` trades to (band_edge.py).
     """
     require_aware(now)
     run_type = RunType(run_type)
@@ -179,6 +185,8 @@ def generate_orders(
         if book.total <= 0 and run_type is not RunType.WITHDRAWAL:
             return OrderPlan((), reasons=(Reason(NO_PORTFOLIO_VALUE),))
         if run_type is RunType.FULL_REBALANCE:
+            if settings.rebalance_to is RebalanceTo.BAND_EDGE and bands:
+                return _to_band_edge(book, bands, settings.band_edge_margin_percent)
             return _full_rebalance(book)
         if run_type is RunType.INVEST_CASH:
             budget = book.cash - book.cash_target
@@ -244,6 +252,7 @@ def _build_book(
         cash=cash,
         cash_target=investable * effective.cash / HUNDRED + reserved_cash,
         total=total,
+        investable=investable,
         whole=whole,
         min_notional=settings.min_order_notional,
         kept=frozenset(kept),
@@ -274,15 +283,52 @@ def _full_rebalance(book: _Book) -> OrderPlan:
             qty = min(floor_qty(excess, book.prices[symbol], symbol in book.whole), qty_held)
             if qty > 0:
                 sells[symbol] = qty
-    proceeds = sum(
-        (
-            n
-            for n in (sell_notional(q, book.prices[s]) for s, q in sells.items())
-            if n >= book.min_notional
-        ),
-        ZERO,
+    return _plan(
+        book, sells, _buys(book, book.cash + _counted_proceeds(book, sells) - book.cash_target)
     )
-    return _plan(book, sells, _buys(book, book.cash + proceeds - book.cash_target))
+
+
+def _counted_proceeds(book: _Book, sells: Mapping[str, Decimal]) -> Decimal:
+    """What the sells raise, without those under the minimum notional (they are skipped)."""
+    notionals = (sell_notional(q, book.prices[s]) for s, q in sells.items())
+    return sum((n for n in notionals if n >= book.min_notional), ZERO)
+
+
+def _to_band_edge(
+    book: _Book, bands: tuple[RebalanceCondition, ...], margin_percent: Decimal
+) -> OrderPlan:
+    def width(target_value: Decimal) -> Decimal:
+        percent = target_value * HUNDRED / book.investable if book.investable > 0 else ZERO
+        return book.investable * (band_width(percent, bands) or ZERO) / HUNDRED
+
+    tradable = {s: v for s, v in book.target_values.items() if s not in book.kept}
+    trades = band_edge_trades(
+        {s: v for s, v in book.values.items() if s not in book.kept},
+        tradable,
+        {s: width(v) for s, v in tradable.items()},
+        book.cash,
+        book.cash_target,
+        width(book.cash_target),
+        margin_percent,
+    )
+    sells = {
+        s: book.held[s]
+        if book.target_values[s] == 0
+        else min(floor_qty(money, book.prices[s], s in book.whole), book.held[s])
+        for s, money in trades.sells.items()
+    }
+    sells = {s: q for s, q in sells.items() if q > 0}
+    # A sell under the minimum notional is skipped: its proceeds must not pay for the buys.
+    budget = max(ZERO, book.cash + _counted_proceeds(book, sells) - trades.cash_floor)
+    money = trades.buys
+    if sum(money.values(), ZERO) > budget:
+        money = water_fill(money, budget, cover=False)
+    buys = {s: floor_qty(m, book.prices[s], s in book.whole) for s, m in money.items()}
+    plan = _plan(book, sells, {s: q for s, q in buys.items() if q > 0})
+    if not plan.orders:
+        return plan
+    note = Reason(BAND_EDGE, None, "to the band's edge: " + (", ".join(trades.breaching) or "cash"))
+    return replace(plan, reasons=(*plan.reasons, note))
 
 
 def _withdrawal(book: _Book, amount: Decimal) -> OrderPlan:

@@ -20,6 +20,7 @@ ARITHMETIC_ERROR = "ARITHMETIC_ERROR"  # decimal overflow or invalid operation w
 CLIENT_HOLDINGS_LATE = "CLIENT_HOLDINGS_LATE"  # informs: optimized without the client's holdings
 DEFERRED = "DEFERRED"  # informs: the run a rule held back is evaluated again on a later day
 FALLBACK_USED = "FALLBACK_USED"  # informs: an ineligible symbol is traded as the model's fallback
+BAND_EDGE = "BAND_EDGE"  # informs: traded only what breached its band, to just inside it
 REPLANNED = "REPLANNED"  # informs: planned again, its run stopped at its start (prices moved)
 
 # The rule that decided an evaluation which starts no run: the reason of its NOT_RECOMMENDED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rebal_optimizer.domain.enums import BrokerIntegration, Mandate, OptimizerMode
+from rebal_optimizer.domain.enums import BrokerIntegration, Mandate, OptimizerMode, RebalanceTo
 from rebal_optimizer.domain.errors import InvalidModel, InvalidSettings
 from rebal_optimizer.domain.model_portfolio import (
     HUNDRED,
@@ -31,6 +31,8 @@ class PortfolioSettings:
     cash_buffer_percent: Decimal = Decimal(0)
     invest_cash_threshold: Decimal = Decimal(10)
     active: bool = True
+    rebalance_to: RebalanceTo = RebalanceTo.TARGET
+    band_edge_margin_percent: Decimal = Decimal(20)  # how far inside the band, % of its width
 
     def __post_init__(self) -> None:
         try:
@@ -39,6 +41,7 @@ class PortfolioSettings:
                 self, "broker_integration", BrokerIntegration(self.broker_integration)
             )
             object.__setattr__(self, "optimizer", OptimizerMode(self.optimizer))
+            object.__setattr__(self, "rebalance_to", RebalanceTo(self.rebalance_to))
         except ValueError as exc:
             raise InvalidSettings(str(exc)) from None
         object.__setattr__(self, "own_weights", tuple(self.own_weights))
@@ -61,6 +64,9 @@ class PortfolioSettings:
             raise InvalidSettings("cash_buffer_percent must be in [0, 100)")
         if self.invest_cash_threshold < 0:
             raise InvalidSettings("invest_cash_threshold must be >= 0")
+        if not 0 < self.band_edge_margin_percent <= HUNDRED:
+            # 0 would land a breaching position on its band's edge, which still breaches
+            raise InvalidSettings("band_edge_margin_percent must be in (0, 100]")
 
     @property
     def follows_model(self) -> bool:
