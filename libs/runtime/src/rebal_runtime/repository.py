@@ -218,7 +218,7 @@ class Repository(Generic[A]):
             staged[position] = Committed(outcome.aggregate, tuple(outcome.publish))
         await self._flush([c.loaded for c in chains.values() if c.loaded is not None])
         commits = [c for i, chain in chains.items() if (c := chain.commit(self.collection, i))]
-        conflicts = set(await self.store.commit_many(commits))
+        conflicts = set(await self.store.commit_many(commits)) if commits else set()
         committed = [c.current for i, c in chains.items() if c.changed and i not in conflicts]
         await self._flush([a for a in committed if a is not None])
         for position in positions:
