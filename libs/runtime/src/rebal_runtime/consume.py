@@ -19,6 +19,10 @@ back; anything else (one bad message poisons a list) re-runs the batch one messa
 exactly the bad ones are dead-lettered and the rest is handled (the inbox makes any message the
 failed batch call had already applied a no-op), then the batch is committed once.
 
+A handler that needs its records (headers, coordinates) reads `handled_records()`, one per event
+of its call, set by the middleware for each call: cheaper than FastStream's `KafkaMessage`
+parameter, whose injection costs a worker-thread hop per call.
+
 The decoder (`decode_body`) applies two rules to every record, so that no service has to:
 
 - **an event without `event_id` gets one from the record's coordinates** (`coordinates_id`), the
@@ -38,6 +42,7 @@ import copy
 import enum
 import hashlib
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -117,6 +122,15 @@ def records_of(msg: Any) -> tuple[Any, ...]:
     return raw if isinstance(raw, tuple) else (raw,)
 
 
+_HANDLED: ContextVar[tuple[Any, ...]] = ContextVar("rebal_handled_records", default=())
+
+
+def handled_records() -> tuple[Any, ...]:
+    """The Kafka records of the message the running handler call was given, one per event (a
+    batch's, in its order); empty outside ReliableConsume (a handler called directly)."""
+    return _HANDLED.get()
+
+
 def one_of(batch: Any, index: int) -> Any:
     """The `index`-th record of a batch message as a batch of one (same decoder, own cache)."""
     single = copy.copy(batch)  # StreamMessage.__copy__ gives the copy its own decode cache
@@ -133,7 +147,12 @@ MAX_KEPT_HEADERS = 64
 
 
 def dead_letter_for(msg: Any, group: str, error_type: str, reason: str) -> MessageDeadLettered:
-    record = records_of(msg)[0]
+    return record_dead_letter(records_of(msg)[0], group, error_type, reason)
+
+
+def record_dead_letter(
+    record: Any, group: str, error_type: str, reason: str
+) -> MessageDeadLettered:
     value: bytes = record.value or b""
     key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else record.key
     # A key or headers of any size must not make the letter itself too large to publish.
@@ -210,6 +229,15 @@ def _log_context(msg: Any) -> dict[str, Any]:
     return context
 
 
+async def _call(call_next: Any, msg: Any) -> Any:
+    """The handler call, with `handled_records()` telling it the records of `msg`."""
+    token = _HANDLED.set(records_of(msg))
+    try:
+        return await call_next(msg)
+    finally:
+        _HANDLED.reset(token)
+
+
 class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unused-ignore]
     def __init__(self, msg: Any, /, *, context: Any, policy: ReliableConsume) -> None:
         super().__init__(msg, context=context)
@@ -241,7 +269,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unuse
         attempt = 0
         while True:
             try:
-                return _Fate.HANDLED, await call_next(msg)
+                return _Fate.HANDLED, await _call(call_next, msg)
             except TRANSIENT_ERRORS as exc:
                 if attempt >= policy.settings.consume.retries:
                     log.warning(

@@ -10,8 +10,11 @@ event id on an existing document, so a redelivery is recognised cheaply.
 `update_many` is the batch form (a batch subscriber's list of events): one store read for the
 documents of a round and one write for its commits, giving exactly what `update` for each item
 in order gives. An item on a document already touched in the batch starts a new round, so every
-step sees the previous one committed; a commit refused on a version conflict (another writer got
-there first) is redone alone through `update`.
+step sees the previous one committed; with `together=True` it is applied in the same round
+instead, on the aggregate the item before left, and the document's items commit as ONE write
+(every event id in its inbox, their events in order): a batch is one read and one write however
+many of its items share a document. A commit refused on a version conflict (another writer got
+there first) is redone alone through `update`, item by item.
 
 A repository may be given a `flush`: writes an aggregate carries for a place its commit cannot
 reach (records for an append-only log, kept in the document until known written). It is called
@@ -169,9 +172,15 @@ class Repository(Generic[A]):
         await self._flush([committed[0].aggregate])
         return applied, committed[0]
 
-    async def update_many(self, works: Sequence[Work[A]]) -> list[Committed[A] | None]:
-        """`update` for each item, in order, batched; the result of each item, by position."""
+    async def update_many(
+        self, works: Sequence[Work[A]], *, together: bool = False
+    ) -> list[Committed[A] | None]:
+        """`update` for each item, in order, batched; the result of each item, by position.
+        `together`: the items on one document are one step and one commit (see the module)."""
         results: list[Committed[A] | None] = [None] * len(works)
+        if together:
+            await self._round(works, range(len(works)), results)
+            return results
         start = 0
         while start < len(works):
             touched: set[str] = set()
@@ -179,61 +188,45 @@ class Repository(Generic[A]):
             while end < len(works) and works[end].id not in touched:
                 touched.add(works[end].id)
                 end += 1
-            await self._round(works, start, end, results)
+            await self._round(works, range(start, end), results)
             start = end
         return results
 
     async def _round(
-        self,
-        works: Sequence[Work[A]],
-        start: int,
-        end: int,
-        results: list[Committed[A] | None],
+        self, works: Sequence[Work[A]], positions: range, results: list[Committed[A] | None]
     ) -> None:
-        """Items start..end-1, on distinct documents: one load, the steps, one commit (and, with
-        a `flush`, one flush of what was loaded before it and one of what it committed)."""
-        docs = await self.store.load_many(self.collection, [w.id for w in works[start:end]])
-        loaded: list[A] = []
-        commits: list[Commit] = []
+        """The items at `positions`: one load, the steps (an item on a document an earlier item
+        of the round changed runs on what that one left), one commit per document in one
+        `commit_many` (and, with a `flush`, one flush of what was loaded before it and one of
+        what it committed)."""
+        docs = await self.store.load_many(self.collection, [works[p].id for p in positions])
+        chains: dict[str, _Chain[A]] = {}
         staged: dict[int, Committed[A]] = {}
-        for position in range(start, end):
+        for position in positions:
             work = works[position]
-            doc = docs.get(work.id)
-            if doc is not None and work.event_id is not None and doc.has_processed(work.event_id):
-                continue  # a redelivery: the inbox drops it
-            current = self._from(doc)
-            if current is not None:
-                loaded.append(current)
-            outcome = await _run(work.step, current)
-            version = doc.version if doc is not None else 0
+            chain = chains.get(work.id)
+            if chain is None:
+                chain = chains[work.id] = _Chain(self.mapper, docs.get(work.id))
+            if work.event_id is not None and chain.has_processed(work.event_id):
+                continue  # a redelivery (or a repeat within the batch): the inbox drops it
+            outcome = await _run(work.step, chain.current)
             if outcome is None:
-                if doc is not None and work.event_id is not None:  # remember it was seen
-                    commits.append(
-                        Commit(self.collection, work.id, version, doc.state, work.event_id)
-                    )
+                if chain.current is not None and work.event_id is not None:
+                    chain.processed.append(work.event_id)  # remember it was seen
                 continue
-            commits.append(
-                Commit(
-                    self.collection,
-                    work.id,
-                    version,
-                    self.mapper.to_document(outcome.aggregate),
-                    work.event_id,
-                    outbox=[to_outbox(e) for e in outcome.publish],
-                    index=self._index(outcome),
-                )
-            )
+            chain.add(outcome, self._index(outcome), work.event_id)
             staged[position] = Committed(outcome.aggregate, tuple(outcome.publish))
-        await self._flush(loaded)
-        conflicts = set(await self.store.commit_many(commits))
-        done = {p: c for p, c in staged.items() if works[p].id not in conflicts}
-        await self._flush([c.aggregate for c in done.values()])
-        for position, committed in done.items():
-            results[position] = committed
-        for position in range(start, end):
+        await self._flush([c.loaded for c in chains.values() if c.loaded is not None])
+        commits = [c for i, chain in chains.items() if (c := chain.commit(self.collection, i))]
+        conflicts = set(await self.store.commit_many(commits)) if commits else set()
+        committed = [c.current for i, c in chains.items() if c.changed and i not in conflicts]
+        await self._flush([a for a in committed if a is not None])
+        for position in positions:
             work = works[position]
             if work.id in conflicts:
                 results[position] = await self.update(work.id, work.event_id, work.step)
+            elif position in staged:
+                results[position] = staged[position]
 
     async def query(
         self,
@@ -261,3 +254,51 @@ class Repository(Generic[A]):
             if len(page) < _PAGE:
                 return found
             after = page[-1]
+
+
+class _Chain(Generic[A]):
+    """What a round does to one document: the aggregate as its items leave it, the event ids
+    they handle and the events they publish, in order, for one commit."""
+
+    def __init__(self, mapper: Mapper[A], doc: Document | None) -> None:
+        self.mapper = mapper
+        self.doc = doc
+        self.loaded = None if doc is None else mapper.from_document(doc.state)
+        self.current = self.loaded
+        self.changed = False
+        self.processed: list[str] = []
+        self.publish: list[Event] = []
+        self.index: dict[str, IndexValue] = {}
+
+    def has_processed(self, event_id: str) -> bool:
+        return event_id in self.processed or (
+            self.doc is not None and self.doc.has_processed(event_id)
+        )
+
+    def add(
+        self, outcome: Outcome[A], index: Mapping[str, IndexValue], event_id: str | None
+    ) -> None:
+        self.current, self.changed = outcome.aggregate, True
+        self.publish.extend(outcome.publish)
+        self.index.update(index)  # as successive commits would leave it: the latest value wins
+        if event_id is not None:
+            self.processed.append(event_id)
+
+    def commit(self, collection: str, doc_id: str) -> Commit | None:
+        """The one write of the document's items; None when there is nothing to write."""
+        if self.changed and self.current is not None:
+            state = self.mapper.to_document(self.current)
+        elif self.doc is not None and self.processed:
+            state = self.doc.state  # nothing changed: only remember the ids were seen
+        else:
+            return None
+        return Commit(
+            collection,
+            doc_id,
+            self.doc.version if self.doc is not None else 0,
+            state,
+            self.processed[0] if self.processed else None,
+            outbox=[to_outbox(e) for e in self.publish],
+            index=self.index,
+            also_processed=self.processed[1:],
+        )

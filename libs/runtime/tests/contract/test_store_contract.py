@@ -147,6 +147,21 @@ async def test_processed_ids_are_a_bounded_window(store: DocumentStore) -> None:
     assert doc.has_processed("e4") and not doc.has_processed("e0")
 
 
+async def test_one_commit_records_several_processed_ids_in_order(store: DocumentStore) -> None:
+    await store.commit(Commit("portfolios", "p1", 0, {"i": 0}, "e0", also_processed=("e1",)))
+    [conflict] = await store.commit_many(
+        [Commit("portfolios", "p1", 0, {"i": 9}, "x", also_processed=("y",))]
+    )
+    assert conflict == "p1"
+    await store.commit_many([Commit("portfolios", "p1", 1, {"i": 3}, "e2", also_processed=["e3"])])
+    doc = await store.load("portfolios", "p1")
+    assert doc is not None and doc.state == {"i": 3} and doc.version == 2
+    assert doc.processed == ("e1", "e2", "e3")  # the window of 3 keeps the latest, in order
+    await store.commit(Commit("portfolios", "p2", 0, {}, also_processed=("only",)))
+    doc = await store.load("portfolios", "p2")
+    assert doc is not None and doc.processed == ("only",)
+
+
 async def test_outbox_is_written_with_the_state_and_marked_published(store: DocumentStore) -> None:
     await store.commit(Commit("portfolios", "p1", 0, {}, outbox=[msg("a"), msg("b")]))
     await store.commit(Commit("portfolios", "p2", 0, {}, outbox=[msg("c")]))

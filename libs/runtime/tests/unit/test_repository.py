@@ -139,6 +139,78 @@ async def test_update_many_equals_update_in_order() -> None:
     assert again is None  # both applied before: the inbox drops them
 
 
+async def test_together_is_one_read_and_one_write_however_many_items_share_a_document() -> None:
+    store, counters = repo()
+    await counters.update("b", "seen", bump)
+    loads, commits = store.load_many, store.commit_many
+    reads: list[Sequence[str]] = []
+    writes: list[list[tuple[str, tuple[str, ...]]]] = []
+
+    async def counted_load(collection: str, ids: Sequence[str]) -> dict[str, Document]:
+        reads.append(ids)
+        return await loads(collection, ids)
+
+    async def counted_commit(batch: Sequence[Commit]) -> list[str]:
+        writes.append([(c.id, c.processed_ids) for c in batch])
+        return await commits(batch)
+
+    store.load_many = counted_load  # type: ignore[method-assign]
+    store.commit_many = counted_commit  # type: ignore[method-assign]
+    works = [
+        Work("a", "1", bump),
+        Work("b", "seen", bump),  # applied before
+        Work("a", "2", bump_async),  # on what item 1 left
+        Work("a", "1", bump),  # a repeat within the batch: dropped as a redelivery would be
+        Work("b", "3", nothing),  # no change: its id still recorded
+        Work("a", "4", nothing),
+        Work("c", "5", nothing),  # no document, no change: nothing written
+    ]
+    results = await counters.update_many(works, together=True)
+    assert [r.aggregate.count if r else None for r in results] == [
+        1,
+        None,
+        2,
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert len(reads) == 1 and writes == [[("a", ("1", "2", "4")), ("b", ("3",))]]
+    assert await counters.load("a") == Counter(2)
+    assert await counters.ids("count", 2) == ["a"]
+    assert [p.message.event_id for p in await store.pending_outbox()] == ["e-1", "e-1", "e-2"]
+    assert await store.load("counters", "c") is None
+    # the same as update for each item in order, and a redelivery of it all is dropped
+    _, plain = repo()
+    await plain.update("b", "seen", bump)
+    for work in works:
+        await plain.update(work.id, work.event_id, work.step)
+    assert await plain.load("a") == Counter(2) and await plain.load("b") == Counter(1)
+    writes.clear()
+    again = await counters.update_many(works, together=True)
+    assert again == [None] * len(works) and writes == []  # nothing to write: no store call
+
+
+async def test_together_redoes_a_conflicting_document_item_by_item() -> None:
+    store, counters = repo()
+    await counters.update("a", None, bump)
+    calls: list[int] = []
+
+    async def interfere(current: Counter | None) -> Outcome[Counter]:
+        if not calls:  # once, another writer commits the document after the round loaded it
+            doc = await store.load("counters", "a")
+            assert doc is not None
+            await store.commit(Commit("counters", "a", doc.version, {"count": 10}))
+        calls.append(1)
+        return bump(current)
+
+    works = [Work("a", "x", interfere), Work("a", "y", bump), Work("b", "z", bump)]
+    results = await counters.update_many(works, together=True)
+    assert [r.aggregate.count if r else None for r in results] == [11, 12, 1]
+    doc = await store.load("counters", "a")
+    assert doc is not None and doc.state == {"count": 12} and doc.processed == ("x", "y")
+
+
 async def test_update_many_redoes_a_conflicting_commit_alone() -> None:
     store, counters = repo()
     await counters.update("a", None, bump)

@@ -49,8 +49,8 @@ class InMemoryStore(DocumentStore):
                 f"{key}: expected v{commit.expected_version}, found v{current_version}"
             )
         processed = current.processed if current else ()
-        if commit.processed_event_id is not None:
-            processed = (*processed, commit.processed_event_id)[-self.processed_ids_kept :]
+        if commit.processed_ids:
+            processed = (*processed, *commit.processed_ids)[-self.processed_ids_kept :]
         version = current_version + 1
         self._docs[key] = Document(
             commit.collection, commit.id, version, copy.deepcopy(commit.state), processed

@@ -147,7 +147,7 @@ class MongoStore(DocumentStore):
         for field in c.index:
             await self._ensure_index(c.collection, field)
         outbox = [{**_outbox_doc(m), "rid": uuid.uuid4().hex} for m in c.outbox]
-        processed = [c.processed_event_id] if c.processed_event_id is not None else []
+        processed = list(c.processed_ids)
         coll = self.db[c.collection]
         try:
             if c.expected_version == 0:

@@ -87,7 +87,11 @@ class QuarantinedMessage:
 
 @dataclass(frozen=True)
 class Commit:
-    """One atomic write. `expected_version` 0 creates the document."""
+    """One atomic write. `expected_version` 0 creates the document.
+
+    `also_processed`: more event ids the write handles, after `processed_event_id`, in order (a
+    batch's several events on one document, applied in one step: one write, every id in the
+    inbox)."""
 
     collection: str
     id: str
@@ -96,6 +100,13 @@ class Commit:
     processed_event_id: str | None = None
     outbox: Sequence[OutboxMessage] = ()
     index: Mapping[str, IndexValue] = field(default_factory=dict)
+    also_processed: Sequence[str] = ()
+
+    @property
+    def processed_ids(self) -> tuple[str, ...]:
+        """Every event id this write records as processed, in order."""
+        first = () if self.processed_event_id is None else (self.processed_event_id,)
+        return (*first, *self.also_processed)
 
 
 class DocumentStore(abc.ABC):

@@ -220,8 +220,8 @@ class SqliteStore(DocumentStore):
                 f"{c.collection}/{c.id}: expected v{c.expected_version}, found v{found}"
             )
         processed: list[str] = orjson.loads(row[1]) if row else []
-        if c.processed_event_id is not None:
-            processed = [*processed, c.processed_event_id][-self.processed_ids_kept :]
+        if c.processed_ids:
+            processed = [*processed, *c.processed_ids][-self.processed_ids_kept :]
         db.execute(
             "INSERT OR REPLACE INTO documents (collection, id, version, state, processed) VALUES (?,?,?,?,?)",
             (c.collection, c.id, found + 1, orjson.dumps(c.state), orjson.dumps(processed)),

@@ -1,17 +1,18 @@
-"""Kafka entry points: thin subscribers that hand each typed event to its handler.
+"""Kafka entry points: thin subscribers that hand typed events to their handlers.
 
 Errors are not caught here: the runtime's consume policy turns PoisonMessage and schema errors
 into dead letters and retries transient failures (see `rebal_runtime.consume`).
 
-Fills, closes and run.execution reports also get their record's provenance: FastStream hands a handler the message it
-is handling (`KafkaMessage`, a context parameter, not part of the payload schema), whose raw
-record carries the headers the producer's signature travels in.
+The hot topics (optimization.ready, order.filled, order.closed, run.execution: several messages
+per run) are consumed in batches: one store read and write and one offset commit per batch, the
+consume policy keeping each message's fate (a bad one is dead-lettered alone). Fills, closes and
+run.execution reports also get each record's provenance: the consume policy tells the handler
+the records behind its events (`handled_records`), whose headers carry the producer's signature.
 """
 
 from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
-from faststream.kafka.annotations import KafkaMessage
 
 from rebal_runtime.broker import document_publishers, subscriptions
 from rebal_runtime.settings import RuntimeSettings
@@ -35,7 +36,7 @@ from rebal_schemas.topics import (
     RUN_STATUS_CHANGED,
     TRANSACTION_SETTLED,
 )
-from rebal_settlement_tracker.entrypoints.provenance import provenance_of
+from rebal_settlement_tracker.entrypoints.provenance import handled_provenances
 from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
 
 PUBLISHED_TOPICS = tuple(
@@ -59,29 +60,33 @@ def build_router(settings: RuntimeSettings, handlers: SettlementHandlers) -> Kaf
     @subscribe(
         OPTIMIZATION_READY,
         "Plans the run of a READY optimization (its orders as transactions, PLANNED) and "
-        "publishes run.created; a cancel read before it is applied now.",
+        "publishes run.created; a cancel read before it is applied now. Consumed in batches.",
+        batch=True,
     )
-    async def on_optimization_ready(event: OptimizationReady) -> None:
-        await handlers.optimization_ready(event)
+    async def on_optimization_ready(events: list[OptimizationReady]) -> None:
+        await handlers.optimization_ready_batch(events)
 
     @subscribe(
         ORDER_FILLED,
         "An execution of a run's order (cumulative): checked against the order's leg, quantity, "
         "notional and planned price, and for PLATFORM runs the order-router's signature; the "
         "transaction becomes EXECUTED. A fill after the run ended is recorded as a late increment "
-        "(transaction.settled late). Refused fills are dead-lettered with the reason.",
+        "(transaction.settled late). Refused fills are dead-lettered with the reason. Consumed "
+        "in batches.",
+        batch=True,
     )
-    async def on_order_filled(event: OrderFilled, message: KafkaMessage) -> None:
-        await handlers.order_filled(event, provenance_of(message, trusted, group))
+    async def on_order_filled(events: list[OrderFilled]) -> None:
+        await handlers.order_filled_batch(events, handled_provenances(len(events), trusted, group))
 
     @subscribe(
         ORDER_CLOSED,
         "An order ended without a (full) fill. When every order is final the run completes "
         "(run.completed with Alpaca's run object); a close its run's cancel caused "
-        "(`run_canceled`) waits for the order-router's run.execution_stopped.",
+        "(`run_canceled`) waits for the order-router's run.execution_stopped. Consumed in batches.",
+        batch=True,
     )
-    async def on_order_closed(event: OrderClosed, message: KafkaMessage) -> None:
-        await handlers.order_closed(event, provenance_of(message, trusted, group))
+    async def on_order_closed(events: list[OrderClosed]) -> None:
+        await handlers.order_closed_batch(events, handled_provenances(len(events), trusted, group))
 
     @subscribe(
         RUN_CANCEL_REQUESTED,
@@ -96,10 +101,13 @@ def build_router(settings: RuntimeSettings, handlers: SettlementHandlers) -> Kaf
     @subscribe(
         RUN_EXECUTION,
         "The order-router's execution of a PLATFORM run (signed): queued (QUEUED until the "
-        "window opens), started (IN_PROGRESS), stopped (canceled, canceled mid-run, re-plan).",
+        "window opens), started (IN_PROGRESS), stopped (canceled, canceled mid-run, re-plan). "
+        "Consumed in batches.",
+        batch=True,
     )
-    async def on_run_execution(event: RunExecutionTopic, message: KafkaMessage) -> None:
-        await handlers.run_execution(event, provenance_of(message, trusted, group))
+    async def on_run_execution(events: list[RunExecutionTopic]) -> None:
+        provenances = handled_provenances(len(events), trusted, group)
+        await handlers.run_execution_batch(events, provenances)
 
     document_publishers(router, *PUBLISHED_TOPICS)
     return router

@@ -1,18 +1,17 @@
-"""The provenance of a consumed record: who verifiably signed it, and its dead letter."""
+"""The provenance of consumed records: who verifiably signed each, and its dead letter."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from rebal_runtime.consume import dead_letter_for, records_of
+from rebal_runtime.consume import handled_records, record_dead_letter
 from rebal_runtime.signing import verify_record
 from rebal_settlement_tracker.service_layer.provenance import ERROR_TYPE, Provenance
 
 
-def provenance_of(message: Any, trusted: Mapping[str, bytes], group: str) -> Provenance:
-    """`message` is FastStream's KafkaMessage of one record (these subscribers do not batch)."""
-    record = records_of(message)[0]
+def provenance_of(record: Any, trusted: Mapping[str, bytes], group: str) -> Provenance:
+    """`record`: the Kafka record (aiokafka's ConsumerRecord) an event was decoded from."""
     if trusted:
         verdict = verify_record(record, trusted)
         signer, signature = verdict.signer, verdict.problem
@@ -20,5 +19,16 @@ def provenance_of(message: Any, trusted: Mapping[str, bytes], group: str) -> Pro
         signer, signature = None, "signatures are not verified"
     # The letter is ready now, with the record's bytes and coordinates, for a fact that can only
     # be judged later (one received before its run's plan); its reason is filled in then.
-    letter = dead_letter_for(message, group, ERROR_TYPE, reason="")
+    letter = record_dead_letter(record, group, ERROR_TYPE, reason="")
     return Provenance(signer, signature, letter)
+
+
+def handled_provenances(
+    events: int, trusted: Mapping[str, bytes], group: str
+) -> list[Provenance | None]:
+    """The provenance of each of the `events` the running batch handler was given, read from
+    the records the consume policy handed it (`handled_records`), in the same order."""
+    records = handled_records()
+    if len(records) != events:  # not called by the consume policy (a test calling it directly)
+        return [None] * events
+    return [provenance_of(record, trusted, group) for record in records]

@@ -1,8 +1,10 @@
 """Handlers of the settlement-tracker: one per input topic, plus the clock-driven sweep.
 
 Each run is ONE document (id = run id = optimization id), a `RunRecord` written through the
-runtime's `Repository.update`: the new facts, the processed event id and the events to publish
-commit together.
+runtime's `Repository` (`recording.py`): the new facts, the processed event id and the events to
+publish commit together. The hot inputs (optimization.ready, order.filled, order.closed,
+run.execution) also come as a batch subscriber's list (`*_batch`): one store read and one write
+for it all, a run's events applied in order in one step, each event id still in its inbox.
 PLATFORM fills (order-router) and CLIENT fills (the client's middleware) arrive on the same
 topics with the same shape; they differ in who may vouch for them (`domain/acceptance.py`: a
 PLATFORM fact must carry the order-router's signature when the deployment verifies signatures).
@@ -29,13 +31,12 @@ the kept cancels whose run never came, each found through an index of the run do
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from rebal_runtime.clock import Clock
-from rebal_runtime.log import get_logger
-from rebal_runtime.repository import Outcome, Step
+from rebal_runtime.repository import Step
 from rebal_schemas import (
     Event,
     OptimizationReady,
@@ -47,35 +48,22 @@ from rebal_schemas import (
 from rebal_settlement_tracker.domain import (
     AcceptancePolicy,
     CloseReason,
-    DuplicateEvent,
-    FactRejected,
     FactSource,
-    IllegalTransition,
-    InvalidEvent,
-    Rejection,
     Run,
     SettlementPolicy,
     Side,
-    advance,
     apply_kept_cancels,
-    claimed_by,
     settlement_date,
     time_out_if_due,
 )
 from rebal_settlement_tracker.service_layer import cancels, messages
 from rebal_settlement_tracker.service_layer.execution import RunExecution, execution_command
-from rebal_settlement_tracker.service_layer.provenance import (
-    FactRejectedMessage,
-    Provenance,
-    letter_from_event,
-    letter_template,
-)
-from rebal_settlement_tracker.service_layer.publishing import run_outcome
+from rebal_settlement_tracker.service_layer.provenance import Provenance
+from rebal_settlement_tracker.service_layer.recording import Fact, FactRecorder
 from rebal_settlement_tracker.service_layer.run_records import (
     KEPT_CANCEL_DUE_INDEX,
     SETTLE_DUE_INDEX,
     TIMEOUT_DUE_INDEX,
-    Letters,
     RefusalRepository,
     RunRecord,
     RunRepository,
@@ -83,9 +71,8 @@ from rebal_settlement_tracker.service_layer.run_records import (
 )
 from rebal_settlement_tracker.service_layer.sweeps import advance_step, sweep_due
 
-log = get_logger(__name__)
-
-Command = Callable[[Run], Run]
+Provenances = Sequence[Provenance | None]
+E = TypeVar("E", bound=Event)
 
 
 class SettlementHandlers:
@@ -107,14 +94,54 @@ class SettlementHandlers:
         self.acceptance = acceptance if acceptance is not None else AcceptancePolicy()
         self.producer = producer
         self.sweep_page = sweep_page
+        self.recorder = FactRecorder(runs, policy, producer)
         #: Fills and closes refused by a check, by reason code, since start (also logged).
-        self.rejected: Counter[str] = Counter()
+        self.rejected: Counter[str] = self.recorder.rejected
         #: Runs a sweep could not move, by the index it found them by, since start (also logged).
         self.sweep_failures: Counter[str] = Counter()
 
-    # ---- input topics ---------------------------------------------------------------------
+    # ---- input topics: one event (False when it was seen before), or a batch in order ------
 
     async def optimization_ready(self, event: OptimizationReady) -> bool:
+        return await self.recorder.record(self._planned(event), self.clock.now())
+
+    async def optimization_ready_batch(self, events: Sequence[OptimizationReady]) -> None:
+        await self._record_many([self._planned(e) for e in events])
+
+    async def order_filled(self, event: OrderFilled, provenance: Provenance | None = None) -> bool:
+        return await self.recorder.record(self._filled(event, provenance), self.clock.now())
+
+    async def order_filled_batch(
+        self, events: Sequence[OrderFilled], provenances: Provenances = ()
+    ) -> None:
+        await self._record_many([self._filled(e, p) for e, p in _with(events, provenances)])
+
+    async def order_closed(self, event: OrderClosed, provenance: Provenance | None = None) -> bool:
+        return await self.recorder.record(self._closed(event, provenance), self.clock.now())
+
+    async def order_closed_batch(
+        self, events: Sequence[OrderClosed], provenances: Provenances = ()
+    ) -> None:
+        await self._record_many([self._closed(e, p) for e, p in _with(events, provenances)])
+
+    async def run_cancel_requested(self, event: RunCancelRequested) -> bool:
+        return await cancels.answer_cancel(
+            self.runs, self.refusals, event, self.clock.now(), self.producer, self.policy
+        )
+
+    async def run_execution(
+        self, event: RunExecution, provenance: Provenance | None = None
+    ) -> bool:
+        return await self.recorder.record(self._executed(event, provenance), self.clock.now())
+
+    async def run_execution_batch(
+        self, events: Sequence[RunExecution], provenances: Provenances = ()
+    ) -> None:
+        await self._record_many([self._executed(e, p) for e, p in _with(events, provenances)])
+
+    # ---- the facts of the input topics --------------------------------------------------
+
+    def _planned(self, event: OptimizationReady) -> Fact:
         orders, skipped = messages.planned_orders(event), messages.skipped_orders(event)
         terms = messages.run_terms(event)
 
@@ -124,9 +151,9 @@ class SettlementHandlers:
             )
             return apply_kept_cancels(planned, self.clock.now())  # read before it: apply now
 
-        return await self._record(event, event.optimization_id, event.portfolio_id, plan)
+        return Fact(event, event.optimization_id, event.portfolio_id, plan)
 
-    async def order_filled(self, event: OrderFilled, provenance: Provenance | None = None) -> bool:
+    def _filled(self, event: OrderFilled, provenance: Provenance | None) -> Fact:
         self._check_trade_date(event)
         source = self._source(event, event.symbol, event.side.value, provenance)
 
@@ -145,9 +172,9 @@ class SettlementHandlers:
                 ref=messages.order_ref(event),
             )
 
-        return await self._record(event, event.run_id, event.portfolio_id, fill, provenance)
+        return Fact(event, event.run_id, event.portfolio_id, fill, provenance)
 
-    async def order_closed(self, event: OrderClosed, provenance: Provenance | None = None) -> bool:
+    def _closed(self, event: OrderClosed, provenance: Provenance | None) -> Fact:
         source = self._source(event, event.symbol, event.side.value, provenance)
 
         def close(run: Run) -> Run:
@@ -163,18 +190,14 @@ class SettlementHandlers:
                 run_canceled=event.run_canceled,
             )
 
-        return await self._record(event, event.run_id, event.portfolio_id, close, provenance)
+        return Fact(event, event.run_id, event.portfolio_id, close, provenance)
 
-    async def run_cancel_requested(self, event: RunCancelRequested) -> bool:
-        return await cancels.answer_cancel(
-            self.runs, self.refusals, event, self.clock.now(), self.producer, self.policy
-        )
-
-    async def run_execution(
-        self, event: RunExecution, provenance: Provenance | None = None
-    ) -> bool:
+    def _executed(self, event: RunExecution, provenance: Provenance | None) -> Fact:
         command = execution_command(event, provenance, self.acceptance)
-        return await self._record(event, event.run_id, event.portfolio_id, command)
+        return Fact(event, event.run_id, event.portfolio_id, command)
+
+    async def _record_many(self, facts: Sequence[Fact]) -> None:
+        await self.recorder.record_many(facts, self.clock.now())
 
     # ---- clock-driven ---------------------------------------------------------------------
 
@@ -208,79 +231,10 @@ class SettlementHandlers:
 
     # ---- common ---------------------------------------------------------------------------
 
-    async def _record(
-        self,
-        event: Event,
-        run_id: str,
-        portfolio_id: str,
-        command: Command,
-        provenance: Provenance | None = None,
-    ) -> bool:
-        """Apply `command` to the run and move it forward; False when the event was seen."""
-        now = self.clock.now()
-        what = f"{event.event_type} {event.event_id} (run {run_id})"
-        refused: list[Rejection] = []  # of the attempt that committed: counted after the commit
-
-        def record_fact(record: RunRecord | None) -> Outcome[RunRecord] | None:
-            refused.clear()
-            run = claimed_by(record.run if record else Run(run_id, portfolio_id), portfolio_id)
-            if run.portfolio_id != portfolio_id:
-                raise PoisonMessage(
-                    f"{what}: portfolio {portfolio_id} but the run belongs to {run.portfolio_id}"
-                )
-            try:
-                changed = command(run)
-            except DuplicateEvent as duplicate:
-                log.info("duplicate fact; no-op", run_id=run_id, detail=str(duplicate))
-                return None
-            except FactRejected as rejected:
-                self._count(rejected.code.value, run_id, event.event_id, rejected.detail)
-                raise FactRejectedMessage(f"{what}: {rejected.code.value}: {rejected}") from None
-            except (IllegalTransition, InvalidEvent) as error:
-                raise PoisonMessage(f"{what}: {error}") from error
-            try:
-                progress = advance(changed, now, self.policy)
-            except LookupError as error:
-                raise PoisonMessage(f"{what}: {error}") from error
-            letters: Letters = dict(record.letters) if record else {}
-            if any(
-                p.source is not None and p.source.event_id == event.event_id
-                for p in changed.pending
-            ):
-                letter = provenance.letter if provenance and provenance.letter else None
-                letter = letter or letter_from_event(event, self.producer, now)
-                letters[event.event_id] = letter_template(letter)
-            if changed.is_planned and not run.is_planned:
-                refused.extend(changed.rejections[len(run.rejections) :])
-            envelope = self._envelope(run_id, event)
-            reports = record.reports if record else {}
-            return run_outcome(progress, now, envelope, letters, reports, refused)
-
-        applied = await self.runs.apply(run_id, event.event_id, record_fact)
-        for rejection in refused:
-            self._count(rejection.code.value, run_id, rejection.event_id, rejection.detail)
-        return applied
-
-    def _count(self, code: str, run_id: str, event_id: str | None, detail: str) -> None:
-        self.rejected[code] += 1
-        log.warning(
-            "fact rejected",
-            reason=code,
-            run_id=run_id,
-            rejected_event_id=event_id,
-            detail=detail[:500],
-            rejected_total=self.rejected.total(),
-        )
-
     @staticmethod
     def _source(event: Event, symbol: str, side: str, provenance: Provenance | None) -> FactSource:
         known = provenance or Provenance()
         return FactSource(event.event_id, symbol, Side(side), known.signer, known.signature)
-
-    def _envelope(self, run_id: str, cause: Event | None) -> dict[str, Any]:
-        if cause is None:
-            return {"producer": self.producer, "correlation_id": run_id}
-        return cause.caused(producer=self.producer, correlation_id=run_id)
 
     def _check_trade_date(self, event: OrderFilled) -> None:
         """A trade date the calendar cannot settle would block the run later: refuse it now."""
@@ -292,3 +246,8 @@ class SettlementHandlers:
             raise PoisonMessage(
                 f"{event.event_type} {event.event_id}: trade date {event.trade_date}: {error}"
             ) from error
+
+
+def _with(events: Sequence[E], provenances: Provenances) -> list[tuple[E, Provenance | None]]:
+    """Each event with its provenance (none for any: a direct call without records)."""
+    return list(zip(events, provenances or [None] * len(events), strict=True))
