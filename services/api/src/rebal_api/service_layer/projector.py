@@ -44,7 +44,9 @@ class Projector(RunProjection):
             event.model_id,
             event.event_id,
             lambda current: changed(
-                catalog.model_status_changed(current, event.status.value, event.event_id, at, sid)
+                catalog.model_status_changed(
+                    current, event.status.value, event.event_id, at, sid, tuple(event.symbols)
+                )
             ),
         )
 
