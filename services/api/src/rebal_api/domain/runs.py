@@ -32,7 +32,6 @@ from rebal_api.domain.views import (
     WeightView,
 )
 
-
 REQUESTED_HERE = frozenset({"api", "dashboard"})
 """The `initiated_from` of runs the api may have asked for: `POST /runs` (api) and its `/ui`
 (dashboard)."""
