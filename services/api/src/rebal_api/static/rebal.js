@@ -49,7 +49,11 @@
 
   async function act(button, what, perform) {
     button.disabled = true;
-    try { await perform(); notice(what + ": sent"); document.body.dispatchEvent(new Event("rebal:changed")); }
+    try {
+      const said = await perform();
+      notice(typeof said === "string" ? said : what + ": sent");
+      document.body.dispatchEvent(new Event("rebal:changed"));
+    }
     catch (e) { notice(what + " refused: " + e.message, true); button.disabled = false; }
   }
 
@@ -82,7 +86,7 @@
     const body = { account_id: data.get("account_id"), type: data.get("type"), weights: weights(data.get("weights") || "") };
     act(form.querySelector("button"), "manual run", async () => {
       const run = await call("POST", "/ui/runs", body);
-      notice(`manual run ${run.id} ${run.status}`);
+      return `manual run ${run.id}: ${run.status}`;
     });
   });
 
