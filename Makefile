@@ -13,7 +13,7 @@ TANSU_SMOKE := libs/runtime/tests/integration/test_delivery_guarantees.py \
 	libs/runtime/tests/integration/test_batch_consume.py tests/e2e/test_demo_day.py
 
 .PHONY: help install test test-fast test-repeat lint format asyncapi dev prod-like demo bench \
-	compose-check kafka-jars ferretdb clean fuzz
+	compose-check kafka-jars ferretdb clean fuzz browser ui-assets
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,7 +26,7 @@ install: .venv/.installed ## Install Python deps of every lib and service (uv wo
 	$(UV) sync --all-packages --locked
 	@touch $@
 
-test: install compose-check kafka-jars ferretdb ## Run every test on Apache Kafka, then the Tansu smoke suite
+test: install compose-check kafka-jars ferretdb browser ## Run every test on Apache Kafka, then the Tansu smoke suite
 	$(PY) -m pytest --kafka-broker=$(KAFKA) $(PYTEST_ARGS)
 	$(PY) -m pytest --kafka-broker=tansu -p no:cacheprovider $(TANSU_SMOKE)
 
@@ -70,12 +70,22 @@ dev: install ## Start the embedded broker, the simulator and every service; Ctrl
 prod-like: install kafka-jars ferretdb ## The compose topology as processes: Apache Kafka, 2 instances per scalable service, scheduler on FerretDB; Ctrl-C stops all
 	$(PY) -m rebal_runtime.prodlike
 
-demo: install ## The main job: fund and rebalance N portfolios end to end on the embedded stack
+demo: install browser ## The main job: fund and rebalance N portfolios end to end on the embedded stack
 	@if $(PY) -c "import rebal_demo" 2>/dev/null; then $(PY) -m rebal_demo $(DEMO_ARGS); \
 	else echo "make demo: not built yet (issue 'End to end'); try 'make dev' and 'make test'"; fi
 
 bench: install ## Run the benchmarks in bench/ (figures and ratios, not pass/fail)
 	@for b in bench/*/run.py; do [ -f "$$b" ] && $(PY) "$$b"; done; true
+
+CHROMIUM := /usr/bin/chromium
+browser: ## Install Debian's chromium (the dashboard's browser tests and the demo's screenshots drive it headless)
+	@[ -x $(CHROMIUM) ] || { echo "installing chromium (Debian package) for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends chromium; fi >/dev/null; }
+	@$(CHROMIUM) --version 2>/dev/null
+
+ui-assets: ## Refresh the dashboard's vendored htmx and Chart.js from npm (services/api/ui-assets/package-lock.json)
+	bash scripts/vendor-ui-assets.sh
 
 compose-check: ## Validate deploy/docker-compose.yml with docker-compose config -q (installs docker-compose)
 	@command -v docker-compose >/dev/null 2>&1 || { \

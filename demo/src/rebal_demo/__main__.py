@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -24,6 +25,9 @@ from rich.progress import (
 from rebal_demo.driver import DemoOptions, Driver
 from rebal_demo.report import chart, render
 from rebal_demo.scenario import FLOWS, plan_portfolios
+
+if TYPE_CHECKING:
+    from rebal_runtime.stack import Stack
 
 # The demo runs on any day at any hour: every day is a trading day with a 24-hour window (New
 # York time), and trades settle T+0, so a whole rebalance completes while you watch. Demo-only
@@ -47,6 +51,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", type=Path, default=Path("demo-output"))
     p.add_argument("--phase-timeout", type=float, default=900.0)
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="after the day, keep the stack and its dashboard up until Ctrl-C",
+    )
     p.add_argument(
         "--window",
         action=argparse.BooleanOptionalAction,
@@ -150,9 +159,48 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.wait_ready()
         asyncio.run(ensure_topics(stack.kafka.bootstrap_servers))
-        return asyncio.run(run(args, stack.kafka.bootstrap_servers, console))
+        code = asyncio.run(run(args, stack.kafka.bootstrap_servers, console))
+        dashboard_screenshots(stack, args, console)
+        if args.keep:
+            keep_up(stack, console)
+        return code
     finally:
         stack.stop()
+
+
+def dashboard_screenshots(stack: Stack, args: argparse.Namespace, console: Console) -> None:
+    """A screenshot of each page of the api's dashboard into `--out` (headless chromium)."""
+    from rebal_demo.browser import available, screenshots
+
+    why = available()
+    if why is not None:
+        console.print(f"dashboard screenshots: skipped ({why})")
+        return
+    plans = plan_portfolios(args.portfolios, args.seed)
+    shown = next((p for p in plans if p.cohort == "drifter"), plans[0] if plans else None)
+    written = screenshots(
+        stack.api_url,
+        stack.api_key,
+        stack.api_secret,
+        args.out,
+        shown.portfolio_id if shown else None,
+    )
+    console.print(f"dashboard screenshots: {', '.join(str(p) for p in written)}")
+
+
+def keep_up(stack: Stack, console: Console) -> None:
+    console.print(f"dashboard: {stack.dashboard_url}")
+    console.print(
+        f"api key: {stack.api_key}  secret: {stack.api_secret}  (HTTP Basic; also in "
+        f"{stack.api_credentials_file})"
+    )
+    console.print("the stack stays up: Ctrl-C stops it")
+    try:
+        while all(p.process is None or p.process.poll() is None for p in stack.processes):
+            time.sleep(1)
+        console.print("[red]a process of the stack exited[/red]; stopping")
+    except KeyboardInterrupt:
+        console.print("stopping...")
 
 
 if __name__ == "__main__":

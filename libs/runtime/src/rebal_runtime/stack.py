@@ -297,6 +297,11 @@ class Stack:
         return f"http://127.0.0.1:{self.api_port}"
 
     @property
+    def dashboard_url(self) -> str:
+        """The operator dashboard the api serves (the api's HTTP Basic credentials)."""
+        return f"{self.api_url}/ui"
+
+    @property
     def api_credentials_file(self) -> Path:
         """Where `start` leaves the api's URL, key and secret (REBAL_API_URL, _KEY, _SECRET)."""
         return self.var_dir / "api.env"
@@ -307,6 +312,7 @@ class Stack:
         if any(p.module == "rebal_api" for p in self.processes):
             lines += [
                 f"api: {self.api_url}",
+                f"dashboard: {self.dashboard_url}",
                 f"api key: {self.api_key}  secret: {self.api_secret}  "
                 f"(HTTP Basic; also in {self.api_credentials_file})",
             ]

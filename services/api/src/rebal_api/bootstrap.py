@@ -13,6 +13,7 @@ from rebal_api.entrypoints.kafka import build_router
 from rebal_api.service_layer.book_commands import BookCommands
 from rebal_api.service_layer.book_queries import BookQueries
 from rebal_api.service_layer.commands import Commands
+from rebal_api.service_layer.dashboard import DashboardQueries
 from rebal_api.service_layer.ports import ReadModel
 from rebal_api.service_layer.projector import Projector
 from rebal_api.service_layer.queries import Queries
@@ -60,5 +61,6 @@ def bootstrap(
         clock=clock,
         book_commands=BookCommands(book_queries, writes, clock, name),
         book_queries=book_queries,
+        dashboard=DashboardQueries(read, clock, projector.lag),
     )
     return Api(settings, runtime, read, projector, services)

@@ -181,7 +181,7 @@ def request_json(request: RunRequest, *, orders: bool = True) -> Json:
         "id": request.uuid,
         "type": request.type,
         "amount": dec(request.amount),
-        "initiated_from": "api",
+        **_initiator(request.initiated_from, True),
         "status": request.status,
         "reason": request.reason,
         "account_id": to_uuid("account", request.account_id),

@@ -80,14 +80,20 @@ def model_updated(
 
 
 def model_status_changed(
-    current: ModelView | None, status: str, event_id: str, at: datetime, stream_id: str
+    current: ModelView | None,
+    status: str,
+    event_id: str,
+    at: datetime,
+    stream_id: str,
+    symbols: tuple[str, ...] = (),
 ) -> ModelView | None:
-    """`model.status_changed` (the optimizer found an ineligible symbol, ...)."""
+    """`model.status_changed` (the optimizer found an ineligible symbol, `symbols`, ...)."""
     if current is None or current.status == status:
         return None
     model = replace(
         current,
         status=status,
+        ineligible=symbols if status == "needs_adjustment" else (),
         updated_at=at,
         last_event_id=event_id,
         previous_status=current.status,

@@ -32,10 +32,15 @@ from rebal_api.domain.views import (
     WeightView,
 )
 
+REQUESTED_HERE = frozenset({"api", "dashboard"})
+"""The `initiated_from` of runs the api may have asked for: `POST /runs` (api) and its `/ui`
+(dashboard)."""
+
 
 def run_uuid(run_id: str, initiated_from: str, cause: str | None) -> str | None:
     """The Alpaca id of rebal's run `run_id`; None when it cannot be known from this event
-    (an `api` run seen without the optimizer's event naming its request)."""
+    (an `api` run seen without the optimizer's event naming its request). A `dashboard` run has
+    the derived id here; the projection gives it its request's when the api asked for it."""
     if initiated_from != "api":
         return to_uuid("run", run_id)
     if cause is None:

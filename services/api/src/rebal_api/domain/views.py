@@ -65,6 +65,8 @@ class ModelView:
     previous_status: str | None = None
     """The status before `last_event_id` changed it (restored if that change is refused)."""
     stream: tuple[StreamEntry, ...] = ()
+    ineligible: tuple[str, ...] = ()
+    """The symbols that made it `needs_adjustment` (model.status_changed's `symbols`)."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,8 @@ class RunRequest:
     run_id: str | None = None
     completed_at: datetime | None = None
     stream: tuple[StreamEntry, ...] = ()
+    initiated_from: str = "api"
+    """`api` (`POST /runs`) or `dashboard` (the api's `/ui`)."""
 
     @property
     def is_open(self) -> bool:

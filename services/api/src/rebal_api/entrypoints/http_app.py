@@ -25,6 +25,7 @@ from rebal_api.entrypoints.auth import ApiKeyAuth
 from rebal_api.service_layer.book_commands import BookCommands
 from rebal_api.service_layer.book_queries import BookQueries
 from rebal_api.service_layer.commands import Commands
+from rebal_api.service_layer.dashboard import DashboardQueries
 from rebal_api.service_layer.errors import ApiError, BadRequest
 from rebal_api.service_layer.queries import Queries
 from rebal_api.service_layer.stream import Stream
@@ -55,6 +56,7 @@ class Services:
     clock: Clock
     book_commands: BookCommands
     book_queries: BookQueries
+    dashboard: DashboardQueries
 
 
 def answer(result: Answer) -> Response:
@@ -106,6 +108,7 @@ def create_app(services: Services, key: str, secret: str) -> FastAPI:
         routes_investsuite,
         routes_portfolios,
         routes_runs,
+        routes_ui,
     )
 
     app = FastAPI(title="rebal api", version="0.1.0", description=DESCRIPTION)
@@ -113,7 +116,7 @@ def create_app(services: Services, key: str, secret: str) -> FastAPI:
     # FastAPI tries the routes in order, a regex match each: the portfolio reads come first,
     # the most frequent (the paths are disjoint, so the order changes no match; the OpenAPI
     # document is rendered with sorted keys, so not it either)
-    for module in (routes_investsuite, routes_runs, routes_portfolios, routes_events):
+    for module in (routes_investsuite, routes_runs, routes_portfolios, routes_events, routes_ui):
         app.include_router(module.router(services), dependencies=auth)
 
     @app.get("/health", include_in_schema=False)

@@ -4,7 +4,7 @@
 |---|---|
 | create / update / inactivate a portfolio | `model.updated` (the whole model; `inactive` retires it) |
 | create / delete a subscription | `portfolio.settings_changed` with `model_id` / `model_id: null` |
-| create a run | `rebalance.requested` (scope portfolio, reason manual, initiated_from api) |
+| create a run | `rebalance.requested` (scope portfolio, reason manual, initiated_from api; the dashboard's: dashboard) |
 | cancel a run | `run.cancel_requested` |
 
 Where the read model already shows that rebal would refuse, the answer is 422 at once
@@ -53,6 +53,8 @@ class RunInput:
     type: str
     amount: Decimal | None = None
     weights: Sequence[Json] | None = None
+    initiated_from: str = "api"
+    """`api` for `POST /runs`, `dashboard` for the api's dashboard."""
 
 
 def _as_input(model: ModelView | None) -> PortfolioInput:
@@ -223,7 +225,7 @@ class Commands(EventCommands):
                 run_type=data.type,
                 weights=list(data.weights) if own and data.weights else None,
                 amount=data.amount,
-                initiated_from=wire.RunInitiator.api,
+                initiated_from=wire.RunInitiator(data.initiated_from),
                 **self._envelope(),
             )
             request = await self.projector.run_request(event, account)

@@ -15,6 +15,7 @@ from rebal_api.domain.ids import ulid_uuid
 from rebal_api.domain.views import AccountView
 from rebal_api.service_layer import translate
 from rebal_api.service_layer.book_projection import BookProjection
+from rebal_api.service_layer.lag import ProjectionLag
 from rebal_api.service_layer.ports import ReadModel
 from rebal_api.service_layer.run_projection import RunProjection, changed
 from rebal_runtime.clock import Clock
@@ -27,6 +28,7 @@ class Projector(RunProjection):
     def __init__(self, read: ReadModel, clock: Clock, service_name: str) -> None:
         super().__init__(read, clock, service_name)
         self.book = BookProjection(read, clock)
+        self.lag = ProjectionLag()
 
     # -- models and accounts ---------------------------------------------------------------
 
@@ -44,7 +46,9 @@ class Projector(RunProjection):
             event.model_id,
             event.event_id,
             lambda current: changed(
-                catalog.model_status_changed(current, event.status.value, event.event_id, at, sid)
+                catalog.model_status_changed(
+                    current, event.status.value, event.event_id, at, sid, tuple(event.symbols)
+                )
             ),
         )
 
@@ -108,6 +112,7 @@ class Projector(RunProjection):
                 settings = []
             if event is not None:
                 await self.one(event)
+        self.lag.observed(events, self.clock.now())
 
     async def one(self, event: wire.Event) -> None:
         if isinstance(event, wire.ModelUpdated):

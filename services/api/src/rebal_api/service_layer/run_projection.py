@@ -51,10 +51,14 @@ class RunProjection:
     ) -> str | None:
         """The Alpaca id of a run from an optimizer event: the request's, when the api was asked
         for it (by the request's ULID, or an advisory request by its optimization id)."""
-        if initiated_from == "api":
+        if initiated_from in runs.REQUESTED_HERE:
             waiting = await self.read.run_requests.query("optimization_id", run_id, limit=1)
             if waiting:
                 return waiting[0]
+        if initiated_from == "dashboard" and cause is not None:
+            asked = ulid_uuid(cause)
+            if asked is not None and await self.read.run_requests.load(asked) is not None:
+                return asked  # the dashboard's own request (its `/ui` run form)
         return runs.run_uuid(run_id, initiated_from, cause)
 
     async def _run(self, facts: RunFacts, event_id: str) -> RunView | None:
@@ -74,11 +78,14 @@ class RunProjection:
         run = committed.aggregate if committed is not None else None
         if run is not None and run.uuid is not None:
             at = self.clock.now()
-            await self.read.run_requests.update(
-                run.uuid,
-                event_id,
-                lambda current: changed(runs.request_linked(current, run.run_id, at)),
-            )
+            # the request the run answers: by its id, or the one this event names (a dashboard
+            # run a settlement event showed first under its derived id)
+            for asked in dict.fromkeys(u for u in (run.uuid, facts.uuid) if u is not None):
+                await self.read.run_requests.update(
+                    asked,
+                    event_id,
+                    lambda current: changed(runs.request_linked(current, run.run_id, at)),
+                )
         return run
 
     async def optimization_created(self, event: wire.OptimizationCreatedTopic) -> None:
@@ -91,7 +98,7 @@ class RunProjection:
             uuid = await self._api_run_uuid(event.optimization_id, initiated, event.causation_id)
             await self._run(translate.ready_facts(event, uuid), event.event_id)
             return
-        request_uuid = ulid_uuid(event.causation_id) if initiated == "api" else None
+        request_uuid = ulid_uuid(event.causation_id) if initiated in runs.REQUESTED_HERE else None
         if request_uuid is None:
             return  # an evaluation that made no run, and answers no request of the api
         if status is wire.OptimizationStatus.AWAITING_OWNER:
@@ -186,6 +193,7 @@ class RunProjection:
             updated_at=event.occurred_at,
             amount=event.amount,
             weights=weights,
+            initiated_from=event.initiated_from.value,
         )
         return runs.run_requested(request, self._stream_id())
 
