@@ -61,6 +61,7 @@ class AlpacaBrokerClient:
         timeout: float = 10.0,
         *,
         stream_idle_timeout: float = 120.0,
+        max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -71,10 +72,17 @@ class AlpacaBrokerClient:
         # reconnects from its last processed event id.
         self._stream_idle_timeout = stream_idle_timeout
         self._clock: Clock = clock if clock is not None else SystemClock()
+        # One client for every call: its connections are kept alive and reused. Every one of
+        # them may stay in the pool (httpx keeps 20 by default), so requests up to the limit in
+        # flight never pay for a new connection after the first ones.
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             auth=httpx.BasicAuth(key, secret),
             timeout=timeout,
+            limits=limits,
             transport=transport,
             headers={"Accept": "application/json"},
         )
