@@ -48,6 +48,8 @@ def alpaca_client(settings: RouterSettings, clock: Clock | None = None) -> Alpac
         settings.broker_secret.get_secret_value(),
         timeout=settings.broker_timeout_seconds,
         stream_idle_timeout=settings.broker_stream_idle_seconds,
+        # the requests the limiter lets out at once, and the trade-update stream's connection
+        max_connections=settings.broker_max_in_flight + 1,
         clock=clock,
     )
 

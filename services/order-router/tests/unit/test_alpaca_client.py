@@ -202,7 +202,9 @@ async def test_stream_parses_events_and_resumes_after_since_id(alpaca_client, fa
         + trade_event("01C", "fill", "10")
     ).encode()
 
-    updates = [u async for u in alpaca_client.stream_trade_updates(since_id="01A")]
+    updates = [
+        u async for batch in alpaca_client.stream_trade_updates(since_id="01A") for u in batch
+    ]
 
     assert [(u.event_id, u.event, u.order.filled_qty) for u in updates] == [
         ("01B", "partial_fill", Decimal(4)),
@@ -218,7 +220,7 @@ async def test_stream_parses_events_and_resumes_after_since_id(alpaca_client, fa
 
 async def test_stream_without_since_id_sends_no_resume_point(alpaca_client, fake_alpaca) -> None:
     fake_alpaca.sse_body = trade_event("01A", "new", "0").encode()
-    updates = [u async for u in alpaca_client.stream_trade_updates()]
+    updates = [u async for batch in alpaca_client.stream_trade_updates() for u in batch]
     assert [u.event_id for u in updates] == ["01A"]
     assert "Last-Event-ID" not in fake_alpaca.requests[-1].headers
     assert "since_id" not in fake_alpaca.requests[-1].url.params
@@ -227,14 +229,14 @@ async def test_stream_without_since_id_sends_no_resume_point(alpaca_client, fake
 async def test_stream_takes_the_sse_id_when_the_json_has_none(alpaca_client, fake_alpaca) -> None:
     event = trade_event("", "new", "0")
     fake_alpaca.sse_body = f"id: 99\n{event}".encode()
-    updates = [u async for u in alpaca_client.stream_trade_updates()]
+    updates = [u async for batch in alpaca_client.stream_trade_updates() for u in batch]
     assert [u.event_id for u in updates] == ["99"]
 
 
 async def test_stream_open_failure_is_classified(alpaca_client, fake_alpaca) -> None:
     fake_alpaca.fail_next("GET", 503, {"message": "down"})
     with pytest.raises(BrokerUnavailable):
-        _ = [u async for u in alpaca_client.stream_trade_updates()]
+        _ = [u async for batch in alpaca_client.stream_trade_updates() for u in batch]
 
 
 async def test_secrets_never_appear_in_repr_errors_or_logs(

@@ -77,7 +77,9 @@ class CountingBroker:
     async def cancel_order(self, account_id: str, order_id: str) -> None:
         await self._arrive(f"cancel {order_id}")
 
-    async def stream_trade_updates(self, since_id: str | None = None) -> AsyncIterator[TradeUpdate]:
+    async def stream_trade_updates(
+        self, since_id: str | None = None
+    ) -> AsyncIterator[Sequence[TradeUpdate]]:
         await self._arrive("stream")
         return
         yield  # an async generator that ends at once

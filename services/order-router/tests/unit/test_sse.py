@@ -13,7 +13,7 @@ async def chunks(*parts: str) -> AsyncIterator[str]:
 
 
 async def parse(*parts: str) -> list[SseMessage]:
-    return [m async for m in iter_sse(chunks(*parts))]
+    return [m async for batch in iter_sse(chunks(*parts)) for m in batch]
 
 
 async def test_multi_line_data_is_joined_with_newlines() -> None:

@@ -63,10 +63,14 @@ async def _sse_frames(
         batch = await simulator.queries.trade_updates_after(
             cursor, until_id, account_id, BATCH_SIZE
         )
-        for update in batch:
-            cursor = update.event_id
-            data = json.dumps(trade_update_view(update))
-            yield f"id: {update.event_id}\ndata: {data}\n\n"
+        if batch:
+            cursor = batch[-1].event_id
+            # one chunk per batch: one socket write, and a client reading behind gets the
+            # batch in one read (the order-router applies what it reads together in one go)
+            yield "".join(
+                f"id: {update.event_id}\ndata: {json.dumps(trade_update_view(update))}\n\n"
+                for update in batch
+            )
         if len(batch) == BATCH_SIZE:
             continue
         if until_id is not None and (

@@ -23,7 +23,7 @@ slot from the orders for good.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
@@ -113,12 +113,14 @@ class LimitedBroker:
     async def cancel_order(self, account_id: str, order_id: str) -> None:
         await self._call(lambda: self.inner.cancel_order(account_id, order_id))
 
-    async def stream_trade_updates(self, since_id: str | None = None) -> AsyncIterator[TradeUpdate]:
+    async def stream_trade_updates(
+        self, since_id: str | None = None
+    ) -> AsyncIterator[Sequence[TradeUpdate]]:
         await self.bucket.acquire(self.clock)
         self.requests += 1
         try:
-            async for update in self.inner.stream_trade_updates(since_id):
-                yield update
+            async for updates in self.inner.stream_trade_updates(since_id):
+                yield updates
         except RateLimited as exc:
             self._refused(exc)
             raise

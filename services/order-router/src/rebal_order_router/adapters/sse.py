@@ -2,6 +2,10 @@
 stream needs no extra dependency and resumes exactly: the `id:` field is remembered across
 events, `data:` lines are joined with "\\n", comments (":" heartbeats) are skipped, and an event
 cut off by the end of the stream is discarded rather than half-delivered.
+
+Messages come in batches: every message completed by one chunk of the stream (one read of the
+connection), so a reader that fell behind takes what piled up in one go (the order-router
+applies a batch of trade updates with one store write per run).
 """
 
 from __future__ import annotations
@@ -81,11 +85,15 @@ class SseParser:
         return SseMessage(event or "message", "\n".join(data), self._last_event_id, self._retry_ms)
 
 
-async def iter_sse(chunks: AsyncIterable[str]) -> AsyncIterator[SseMessage]:
-    """Messages from a stream of decoded text chunks (e.g. httpx `Response.aiter_text()`)."""
+async def iter_sse(chunks: AsyncIterable[str]) -> AsyncIterator[list[SseMessage]]:
+    """Batches of messages from a stream of decoded text chunks (e.g. httpx
+    `Response.aiter_text()`): the messages each chunk completed, in order; never empty."""
     splitter, parser = SseLineSplitter(), SseParser()
     async for chunk in chunks:
-        for line in splitter.feed(chunk):
-            message = parser.feed_line(line)
-            if message is not None:
-                yield message
+        batch = [
+            message
+            for line in splitter.feed(chunk)
+            if (message := parser.feed_line(line)) is not None
+        ]
+        if batch:
+            yield batch

@@ -3,7 +3,7 @@ never awaits); the Alpaca client implements it, tests use fakes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -36,7 +36,10 @@ class BrokerPort(Protocol):
 
     async def cancel_order(self, account_id: str, order_id: str) -> None: ...
 
-    def stream_trade_updates(self, since_id: str | None = None) -> AsyncIterator[TradeUpdate]:
-        """Trade updates after `since_id` (None: live only), in stream order. The iterator ends
-        when the server closes the stream; reconnect with the last processed event_id."""
+    def stream_trade_updates(
+        self, since_id: str | None = None
+    ) -> AsyncIterator[Sequence[TradeUpdate]]:
+        """Trade updates after `since_id` (None: live only), in stream order, in batches of
+        what arrived together (never empty). The iterator ends when the server closes the
+        stream; reconnect with the last processed event_id."""
         ...

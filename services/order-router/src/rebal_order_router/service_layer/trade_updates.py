@@ -1,23 +1,30 @@
-"""Follow the broker's trade-update stream and apply each update to its run.
+"""Follow the broker's trade-update stream and apply the updates to their runs.
+
+The stream delivers updates in batches (what arrived together, `BrokerPort.stream_trade_updates`).
+A batch is applied run by run: every update of one run in one store write (one commit with the
+order.filled / order.closed events), in stream order, so each order's updates keep their order.
+Under load the updates of a run's orders arrive together, and a commit per run instead of per
+fill is most of what applying them costs.
 
 The cursor (the last processed event id) is stored after the updates' effects are committed
-(in batches, see `follow_once`), so a crash in between replays those updates, which the domain
-recognises as duplicates (cumulative quantities, transition table). On a broken stream the
-follower reconnects from the cursor with a backoff. Updates for orders that are not ours, or for
-runs this router does not know, are skipped. A stop lets the update in hand finish (its effects
-and its cursor), then ends the stream (`rebal_runtime.periodic`).
+(every so many updates, see `follow_once`), so a crash in between replays those updates, which the
+domain recognises as duplicates (cumulative quantities, transition table), in one batch as across
+batches. On a broken stream the follower reconnects from the cursor with a backoff. Updates for
+orders that are not ours, or for runs this router does not know, are skipped. A stop lets the
+batch in hand finish (its effects and its cursor), then ends the stream (`rebal_runtime.periodic`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from rebal_order_router.domain import (
     TradeUpdate,
     event_from_trade_update,
     is_rebal_client_order_id,
 )
-from rebal_order_router.service_layer.context import RouterContext, apply_reports
+from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports
 from rebal_runtime.backoff import Backoff
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
@@ -29,19 +36,34 @@ CURSOR = "trade_updates"
 MAX_RECONNECT_SECONDS = 30.0
 
 
+async def handle_trade_updates(ctx: RouterContext, updates: Sequence[TradeUpdate]) -> int:
+    """Apply a batch of updates, one store write per run; returns how many of them belonged
+    to a run of this router."""
+    run_of: dict[str, str | None] = {}  # client_order_id -> run id, looked up once per batch
+    per_run: dict[str, list[Report]] = {}  # in stream order within each run
+    ours = 0
+    for update in updates:
+        client_order_id = update.order.client_order_id
+        if not is_rebal_client_order_id(client_order_id):
+            continue
+        if client_order_id not in run_of:
+            run_of[client_order_id] = await ctx.runs.run_of(client_order_id)
+        run_id = run_of[client_order_id]
+        if run_id is None:
+            log.info("trade update for an unknown run; skipped", client_order_id=client_order_id)
+            continue
+        ours += 1
+        report = event_from_trade_update(update)
+        if report is not None:
+            per_run.setdefault(run_id, []).append((client_order_id, report))
+    for run_id, reports in per_run.items():
+        await apply_reports(ctx, run_id, reports)
+    return ours
+
+
 async def handle_trade_update(ctx: RouterContext, update: TradeUpdate) -> bool:
     """Apply one update; True when it belonged to a run of this router."""
-    client_order_id = update.order.client_order_id
-    if not is_rebal_client_order_id(client_order_id):
-        return False
-    run_id = await ctx.runs.run_of(client_order_id)
-    if run_id is None:
-        log.info("trade update for an unknown run; skipped", client_order_id=client_order_id)
-        return False
-    report = event_from_trade_update(update)
-    if report is not None:
-        await apply_reports(ctx, run_id, [(client_order_id, report)])
-    return True
+    return await handle_trade_updates(ctx, [update]) == 1
 
 
 class TradeUpdateFollower:
@@ -72,27 +94,30 @@ class TradeUpdateFollower:
         await self._background.stop()
 
     async def follow_once(self) -> int:
-        """One connection: process updates after the stored cursor until the stream ends.
+        """One connection: process updates after the stored cursor until the stream ends;
+        returns how many.
 
-        The cursor is saved every `cursor_every` updates or `cursor_seconds`, and when the
-        connection ends: a crash replays at most that many updates, each a no-op.
+        The cursor is saved after a batch once `cursor_every` updates or `cursor_seconds`
+        passed since it was last saved, and when the connection ends: a crash replays at most
+        that many updates (and one batch), each a no-op.
         """
         cursor = await self.ctx.runs.load_cursor(CURSOR)
         saved = cursor
         saved_at = time.monotonic()
         self.connections += 1
-        count = 0
+        count = unsaved = 0
         try:
-            async for update in self.ctx.broker.stream_trade_updates(cursor):
+            async for updates in self.ctx.broker.stream_trade_updates(cursor):
                 with self._background.busy():
-                    await handle_trade_update(self.ctx, update)
-                    cursor = update.event_id
-                    count += 1
-                    self.processed += 1
-                    batch_full = count % self.cursor_every == 0
-                    if batch_full or time.monotonic() - saved_at >= self.cursor_seconds:
+                    await handle_trade_updates(self.ctx, updates)
+                    cursor = updates[-1].event_id
+                    count += len(updates)
+                    unsaved += len(updates)
+                    self.processed += len(updates)
+                    due = time.monotonic() - saved_at >= self.cursor_seconds
+                    if unsaved >= self.cursor_every or due:
                         await self.ctx.runs.save_cursor(CURSOR, cursor)
-                        saved, saved_at = cursor, time.monotonic()
+                        saved, saved_at, unsaved = cursor, time.monotonic(), 0
         finally:
             if cursor is not None and cursor != saved:
                 await self.ctx.runs.save_cursor(CURSOR, cursor)

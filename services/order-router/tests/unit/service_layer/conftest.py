@@ -4,7 +4,7 @@ forever, orders are looked up by it) plus knobs for outages, lost replies and re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -62,6 +62,7 @@ class FakeBroker:
         self.down = 0  # the next N calls fail before reaching the broker
         self.lose_replies = 0  # the next N accepted submits lose their answer
         self.reject_message = "insufficient buying power"
+        self.stream_batch: int | None = None  # updates per stream batch (None: all in one)
         self._ids = 0
 
     # -- BrokerPort -------------------------------------------------------------------------
@@ -121,13 +122,17 @@ class FakeBroker:
             raise OrderRejected(422, 42210000, f'order is already in "{order.status}" state')
         self._set(order, status="canceled", canceled_at=self.clock.now(), event="canceled")
 
-    async def stream_trade_updates(self, since_id: str | None = None) -> AsyncIterator[TradeUpdate]:
-        """Everything after since_id (None: from the beginning), then the stream ends."""
+    async def stream_trade_updates(
+        self, since_id: str | None = None
+    ) -> AsyncIterator[Sequence[TradeUpdate]]:
+        """Everything after since_id (None: from the beginning) in batches of `stream_batch`
+        (None: one batch), then the stream ends."""
         self.calls.append(("stream", since_id or ""))
         self._maybe_down()
-        for update in list(self.updates):
-            if since_id is None or int(update.event_id) > int(since_id):
-                yield update
+        after = [u for u in self.updates if since_id is None or int(u.event_id) > int(since_id)]
+        size = self.stream_batch or max(1, len(after))
+        for start in range(0, len(after), size):
+            yield after[start : start + size]
 
     # -- test controls ----------------------------------------------------------------------
     def fill(self, client_order_id: str, qty: Decimal, price: Decimal | None = None) -> None:
