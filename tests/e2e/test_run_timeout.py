@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from rebal_client.kafka import Publisher, wait_until_consumed
+from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_runtime.testing.pytest_plugin import unique
@@ -137,7 +138,7 @@ def test_a_silent_client_middleware_times_out_and_a_late_fill_still_counts(stack
                         side=order.side,
                         filled_qty=Decimal("2"),
                         filled_avg_price=Decimal("400"),
-                        trade_date=datetime.now(UTC).date(),
+                        trade_date=datetime.now(NEW_YORK).date(),  # the market's day
                         filled_at=datetime.now(UTC),
                         producer="middleware",
                     )
