@@ -6,23 +6,52 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
+from rebal_demo.__main__ import window_opening_soon
+from rebal_demo.scenario import INITIAL_PRICES
 
 from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_runtime.stack import Stack
 from rebal_schemas import (
     BrokerIntegration,
     Event,
+    Mandate,
     OptimizationReady,
+    OptimizerMode,
     PlannedOrder,
+    PortfolioSettingsChanged,
+    PriceUpdated,
     RunCancelRequested,
     RunType,
 )
 
 from .conftest import logs
+
+
+def night_router() -> dict[str, dict[str, str]]:
+    """`service_overrides` of a stack whose order-router lives at night on New York's calendar
+    (its clock six hours before a 09:30 opening): a run it reads waits QUEUED for the window."""
+    return {"order-router": window_opening_soon(lead=timedelta(hours=6))}
+
+
+def platform_account(account: str) -> tuple[Event, ...]:
+    """The demo's prices and a DISCRETIONARY PLATFORM account whose rebal portfolio is its own
+    id (as the api makes one from an Alpaca account UUID)."""
+    now = datetime.now(UTC)
+    return (
+        *(PriceUpdated(symbol=s, price=p, as_of=now) for s, p in INITIAL_PRICES.items()),
+        PortfolioSettingsChanged(
+            portfolio_id=account,
+            account_id=account,
+            mandate=Mandate.DISCRETIONARY,
+            broker_integration=BrokerIntegration.PLATFORM,
+            optimizer=OptimizerMode.PLATFORM,
+        ),
+    )
 
 
 def ready(run_id: str, *orders: tuple[int, str, str, str, str]) -> OptimizationReady:

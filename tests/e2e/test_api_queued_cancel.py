@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,24 +17,23 @@ from alpaca.broker.enums import RunStatus, RunType, WeightType
 from alpaca.broker.models.rebalancing import RebalancingRun
 from alpaca.broker.requests import CreateRunRequest, Weight
 from alpaca.common.exceptions import APIError
-from rebal_demo.__main__ import window_opening_soon
-from rebal_demo.scenario import INITIAL_PRICES
 
 from rebal_client.kafka import Publisher
 from rebal_runtime.calendar import NEW_YORK
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
 from rebal_schemas import (
-    BrokerIntegration,
     CashDeposited,
-    Mandate,
-    OptimizerMode,
-    PortfolioSettingsChanged,
-    PriceUpdated,
     RunExecutionQueued,
 )
 
-from .broker_helpers import broker_orders, eventually, publish_consumed
+from .broker_helpers import (
+    broker_orders,
+    eventually,
+    night_router,
+    platform_account,
+    publish_consumed,
+)
 from .conftest import logs, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -49,7 +47,7 @@ def stack(
         tmp_path_factory,
         request,
         "queued",
-        service_overrides={"order-router": window_opening_soon(lead=timedelta(hours=6))},
+        service_overrides=night_router(),
     ) as running:
         yield running
 
@@ -57,20 +55,7 @@ def stack(
 def test_cancel_run_by_id_cancels_a_queued_run(stack: Stack) -> None:
     bootstrap = stack.kafka.bootstrap_servers
     account = str(uuid.uuid4())  # the account's rebal portfolio is its own UUID
-    now = datetime.now(UTC)
-    asyncio.run(
-        publish_consumed(
-            bootstrap,
-            *(PriceUpdated(symbol=s, price=p, as_of=now) for s, p in INITIAL_PRICES.items()),
-            PortfolioSettingsChanged(
-                portfolio_id=account,
-                account_id=account,
-                mandate=Mandate.DISCRETIONARY,
-                broker_integration=BrokerIntegration.PLATFORM,
-                optimizer=OptimizerMode.PLATFORM,
-            ),
-        )
-    )
+    asyncio.run(publish_consumed(bootstrap, *platform_account(account)))
 
     async def fund() -> None:
         async with Publisher(bootstrap) as publisher:

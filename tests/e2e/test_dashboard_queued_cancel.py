@@ -10,24 +10,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from rebal_demo.__main__ import window_opening_soon
-from rebal_demo.scenario import INITIAL_PRICES
 
 from rebal_runtime.stack import Stack
 from rebal_schemas import (
-    BrokerIntegration,
     CashDeposited,
-    Mandate,
-    OptimizerMode,
-    PortfolioSettingsChanged,
-    PriceUpdated,
 )
 
-from .broker_helpers import broker_orders, publish_consumed
+from .broker_helpers import broker_orders, night_router, platform_account, publish_consumed
 from .conftest import logs, running_stack
 from .dashboard_helpers import browser_page, in_thread, shown
 
@@ -42,25 +34,17 @@ def stack(
         tmp_path_factory,
         request,
         "dashboard-queued",
-        service_overrides={"order-router": window_opening_soon(lead=timedelta(hours=6))},
+        service_overrides=night_router(),
     ) as running:
         yield running
 
 
 def test_a_queued_run_cancelled_by_a_click_becomes_canceled(stack: Stack) -> None:
     account = str(uuid.uuid4())  # the account's rebal portfolio is its own UUID
-    now = datetime.now(UTC)
     in_thread(
         publish_consumed(
             stack.kafka.bootstrap_servers,
-            *(PriceUpdated(symbol=s, price=p, as_of=now) for s, p in INITIAL_PRICES.items()),
-            PortfolioSettingsChanged(
-                portfolio_id=account,
-                account_id=account,
-                mandate=Mandate.DISCRETIONARY,
-                broker_integration=BrokerIntegration.PLATFORM,
-                optimizer=OptimizerMode.PLATFORM,
-            ),
+            *platform_account(account),
             CashDeposited(portfolio_id=account, amount=Decimal("10000.00"), deposit_id=account),
         )
     )
