@@ -209,3 +209,32 @@ async def test_the_pages_need_the_api_auth_and_stay_out_of_the_openapi(harness: 
     assert (await harness.http.get("/ui/static/../bootstrap.py")).status_code == 404
     assert (await harness.http.get("/ui/portfolios/nope")).status_code == 404
     assert not [p for p in app.openapi()["paths"] if p.startswith("/ui")]
+
+
+async def test_dead_letters_of_the_last_hour_are_counted_and_listed(harness: Harness) -> None:
+    from rebal_schemas import MessageDeadLettered
+
+    def letter(minutes_ago: int, topic: str) -> MessageDeadLettered:
+        return MessageDeadLettered(
+            original_topic=topic,
+            partition=0,
+            offset=minutes_ago,
+            original_value_b64="e30=",
+            consumer_group="optimizer",
+            error_type="SchemaViolation",
+            reason=f"{topic}: field required " + "x" * 1000,
+            failed_at=harness.clock.now() - timedelta(minutes=minutes_ago),
+            producer="optimizer",
+        )
+
+    old, recent, newest = (
+        letter(90, "model.updated"),
+        letter(30, "portfolio.patched"),
+        letter(5, "rebalance.requested"),
+    )
+    await harness.consume(old, recent, newest, newest)  # the last one redelivered
+    page = await harness.api.services.dashboard.overview()
+    assert [d.topic for d in page.dead_letters] == ["rebalance.requested", "portfolio.patched"]
+    assert all(len(d.reason) <= 300 for d in page.dead_letters)
+    html = (await harness.http.get("/ui")).text
+    assert 'data-testid="dead-letter-list"' in html and "rebalance.requested" in html

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from rebal_api.adapters.run_listing import RUN_LIST, RunListing, backfill
+from rebal_api.domain.dead_letters import DeadLetterLog
 from rebal_api.domain.ids import to_uuid
 from rebal_api.domain.optimizations import OptimizationView
 from rebal_api.domain.portfolio_book import PortfolioView
@@ -38,6 +39,7 @@ REQUESTS = "requests"
 STREAM = "stream"
 PORTFOLIOS = "portfolios"
 OPTIMIZATIONS = "optimizations"
+DEAD_LETTERS = "dead_letters"
 
 
 def mapper(
@@ -136,6 +138,7 @@ def read_model(store: DocumentStore) -> ReadModel:
         optimizations=Repository(
             store, OPTIMIZATIONS, mapper(OptimizationView, optimization_index)
         ),
+        dead_letters=Repository(store, DEAD_LETTERS, mapper(DeadLetterLog)),
         stream=STREAM,
         run_list=RUN_LIST,
     )

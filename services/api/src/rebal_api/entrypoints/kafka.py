@@ -32,6 +32,7 @@ READS = (
     topics.TRANSACTION_SETTLED,
     topics.RUN_CANCEL_REQUESTED,
     topics.REQUEST_REJECTED,
+    topics.DEAD_LETTER,
 )
 PUBLISHES = (
     topics.MODEL_UPDATED.name,
@@ -58,7 +59,8 @@ Projected: TypeAlias = Annotated[
     | wire.RunSettled
     | wire.TransactionSettled
     | wire.RunCancelRequested
-    | wire.RequestRejected,
+    | wire.RequestRejected
+    | wire.MessageDeadLettered,
     Field(discriminator="event_type"),
 ]
 """Every event of the topics the api reads."""
@@ -72,7 +74,7 @@ def build_router(settings: RuntimeSettings, projector: Projector) -> KafkaRouter
         *(t.name for t in READS),
         # no title: each topic's channel is `<topic>:Projection`, topic first as every service's
         description="The api's read model: models, accounts and subscriptions, runs, the "
-        "rebalancer stream.",
+        "rebalancer stream, the dashboard's dead letters.",
         **batch_subscriber_options(settings),
     )
     async def projection(events: list[Projected]) -> None:

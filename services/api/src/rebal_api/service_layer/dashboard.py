@@ -9,20 +9,17 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from rebal_api.domain import dashboard as ui
+from rebal_api.domain.dead_letters import DeadLetterEntry
 from rebal_api.domain.optimizations import OptimizationView
 from rebal_api.domain.portfolio_book import PortfolioView
 from rebal_api.domain.views import AccountView, ModelView, RunView
 from rebal_api.service_layer.dashboard_reads import DashboardReads, PortfolioRow, RunRow
 from rebal_api.service_layer.lag import LagSnapshot, ProjectionLag
-from rebal_api.service_layer.ports import ReadModel
+from rebal_api.service_layer.ports import DEAD_LETTER_LOG, ReadModel
 from rebal_runtime.clock import Clock
 
 SHOWN_PER_STATE = 25
 RUNS_SHOWN = 200
-DEAD_LETTERS = (
-    "not read by the api: dead.letter is not one of the topics its projection reads, so this "
-    "page cannot count them (each service logs the ones it writes; `rebal follow` shows them)"
-)
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,8 @@ class Overview:
     runs_today: list[tuple[str, int]]
     queued: list[RunRow]
     lag: LagSnapshot
-    dead_letters: str = DEAD_LETTERS
+    dead_letters: list[DeadLetterEntry]
+    """The last hour's, newest first."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +130,7 @@ class DashboardQueries:
         since = start_of_day(now)
         today = Counter(r.status for r in runs if r.created_at >= since)
         queued = [r for r in runs if r.status == "QUEUED" and not r.request]
+        log = await self.read.dead_letters.load(DEAD_LETTER_LOG)
         return Overview(
             now=now,
             total=len(portfolios),
@@ -140,6 +139,7 @@ class DashboardQueries:
             runs_today=[(s, today[s]) for s in ui.RUN_STATUSES],
             queued=sorted(queued, key=lambda r: r.created_at),
             lag=self.lag.snapshot(),
+            dead_letters=log.last_hour(now) if log is not None else [],
         )
 
     async def runs(self, wanted: RunFilter) -> RunsPage:

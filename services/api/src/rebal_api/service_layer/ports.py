@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rebal_api.domain.dead_letters import DeadLetterLog
 from rebal_api.domain.optimizations import OptimizationView
 from rebal_api.domain.portfolio_book import PortfolioView
 from rebal_api.domain.views import AccountView, ModelView, RequestRecord, RunRequest, RunView
 from rebal_runtime.repository import Repository
 from rebal_runtime.store import DocumentStore
+
+DEAD_LETTER_LOG = "recent"
+"""The id of the one document of `ReadModel.dead_letters`."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class ReadModel:
     optimizations: Repository[OptimizationView]
     """Optimizations with their decision record, by `OptimizationView.key` (newest first);
     indexes `portfolio_id`, `optimization_id`."""
+    dead_letters: Repository[DeadLetterLog]
+    """The dead letters read from dead.letter, newest kept, in one document (`DEAD_LETTER_LOG`)."""
     stream: str
     """The collection of the rebalancer stream (documents by ULID)."""
     run_list: str

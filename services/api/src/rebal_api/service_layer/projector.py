@@ -11,12 +11,13 @@ from collections.abc import Sequence
 
 import rebal_schemas as wire
 from rebal_api.domain import catalog, runs
+from rebal_api.domain.dead_letters import DeadLetterEntry, letter_recorded
 from rebal_api.domain.ids import ulid_uuid
 from rebal_api.domain.views import AccountView
 from rebal_api.service_layer import translate
 from rebal_api.service_layer.book_projection import BookProjection
 from rebal_api.service_layer.lag import ProjectionLag
-from rebal_api.service_layer.ports import ReadModel
+from rebal_api.service_layer.ports import DEAD_LETTER_LOG, ReadModel
 from rebal_api.service_layer.run_projection import RunProjection, changed
 from rebal_runtime.clock import Clock
 from rebal_runtime.repository import Outcome, Work
@@ -97,6 +98,21 @@ class Projector(RunProjection):
                 lambda current: changed(catalog.model_change_refused(current, cause, at, sid)),
             )
 
+    async def dead_lettered(self, event: wire.MessageDeadLettered) -> None:
+        entry = DeadLetterEntry(
+            event.event_id,
+            event.failed_at,
+            event.original_topic,
+            event.consumer_group,
+            event.error_type,
+            event.reason,
+        )
+        await self.read.dead_letters.update(
+            DEAD_LETTER_LOG,
+            event.event_id,
+            lambda current: Outcome(letter_recorded(current, entry)),
+        )
+
     # -- what Kafka brings ------------------------------------------------------------------
 
     async def project(self, events: Sequence[wire.Event]) -> None:
@@ -154,6 +170,8 @@ class Projector(RunProjection):
             await self.run_cancel_requested(event)
         elif isinstance(event, wire.RequestRejected):
             await self.request_rejected(event)
+        elif isinstance(event, wire.MessageDeadLettered):
+            await self.dead_lettered(event)
 
     # -- the command side's own writes -------------------------------------------------------
 
