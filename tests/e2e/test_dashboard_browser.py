@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from rebal_demo.scenario import INITIAL_PRICES, MODELS
 
 from rebal_runtime.stack import Stack
@@ -76,6 +77,15 @@ def fund(stack: Stack, *portfolios: str) -> None:
     )
 
 
+async def hostile(bootstrap: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait("portfolio.patched", b"{not json", key=b"p-hostile")
+    finally:
+        await producer.stop()
+
+
 def count(text: str) -> int:
     return int(text.strip() or 0)
 
@@ -100,7 +110,13 @@ def test_the_overview_shows_portfolios_by_state_live(stack: Stack) -> None:
         assert total == 2
         section = page.locator("details", has=page.locator(".dot.awaiting_owner"))
         assert section.locator(f'a[href="/ui/portfolios/{ADVISORY}"]').count() == 1
-        assert "not read by the api" in page.locator('[data-testid="dead-letters"]').inner_text()
+        # a hostile message: dead-lettered by the services that read the topic, and the
+        # overview (the api reads dead.letter) counts it and names its topic and reason
+        in_thread(hostile(stack.kafka.bootstrap_servers))
+        page.wait_for_selector('[data-testid="dead-letter-list"]', timeout=120_000)
+        letters = page.locator('[data-testid="dead-letter-list"] tbody').inner_text()
+        assert "portfolio.patched" in letters and "JSON" in letters, letters
+        assert count(page.locator('[data-testid="dead-letters"]').inner_text().split()[0]) >= 1
         assert page.locator("canvas.chart").count() == 2
 
 
