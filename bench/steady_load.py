@@ -201,10 +201,8 @@ async def drained(bootstrap: str, group: str, topic: str, timeout: float = 120) 
     probe: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
     await probe.start()
     try:
+        await probe.topics()  # fetches the cluster's metadata: partitions_for_topic needs it
         partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await probe.force_metadata_update()
-            partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
         ends = await probe.end_offsets(partitions)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console
 from rich.table import Table
-from steady_load import LoadResult, latency_table, percentile, run_under_load
+from steady_load import LoadResult, cpu_line, latency_table, percentile, run_under_load
 
 from rebal_runtime.stack import STACK_KAFKA_ENV
 
@@ -39,6 +39,7 @@ def one_rate(console: Console, runs: int, rate: float, kafka: str) -> None:
     result, base = run_under_load("bench-pipeline-", SERVICES, runs, rate, "run.completed", console)
     title = f"pipeline: portfolio.patched -> run.completed ({kafka}, T+0)"
     console.print(latency_table(title, "runs", result, rate))
+    console.print(cpu_line(result))
     console.print(base.line())
     ratio = result.rate / base.produce_consume_per_s
     console.print(
