@@ -77,7 +77,7 @@ def band_edge_trades(
     for symbol in sorted(set(values) | set(target_values)):
         value, target = values.get(symbol, ZERO), target_values.get(symbol, ZERO)
         width = widths[symbol]
-        inner = width - width * ratio
+        inner = _landing(width, ratio)
         gap = value - target
         if gap >= width and gap > 0:
             sells[symbol] = value if target == 0 else gap - inner
@@ -113,4 +113,9 @@ def _cash_floor(cash: Decimal, target: Decimal, width: Decimal, ratio: Decimal) 
         return target
     if target - cash < width:
         return cash
-    return target - (width - width * ratio)
+    return target - _landing(width, ratio)
+
+
+def _landing(width: Decimal, ratio: Decimal) -> Decimal:
+    """How far from target a breaching position lands: inside its band by `ratio` of it."""
+    return width - width * ratio
