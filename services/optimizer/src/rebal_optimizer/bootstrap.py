@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rebal_optimizer.adapters.account_claims import StoreAccountClaims
 from rebal_optimizer.adapters.fanout_publisher import BrokerFanoutSink
 from rebal_optimizer.adapters.portfolio_document import (
     PortfolioDocumentMapping,
@@ -53,7 +54,10 @@ def config_of(settings: OptimizerSettings) -> OptimizerConfig:
 def store_ports(store: DocumentStore) -> StorePorts:
     """The service layer's storage ports, implemented by the adapters over one store."""
     return StorePorts(
-        PortfolioDocumentMapping(), StorePortfolioQueries(store), StoreReferenceData(store)
+        PortfolioDocumentMapping(),
+        StorePortfolioQueries(store),
+        StoreReferenceData(store),
+        StoreAccountClaims(store),
     )
 
 

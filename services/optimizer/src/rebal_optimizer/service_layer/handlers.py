@@ -96,7 +96,7 @@ class OptimizerHandlers:
         )
         self.owner = OwnerChoices(self.portfolios, self.evaluator, self.queries, config)
         self.subscriptions = Subscriptions(
-            self.queries, self.reference, self.portfolios.update, config
+            self.queries, self.reference, ports.claims, self.portfolios.update, config
         )
         self.patches = Patches(self.reference, self.subscriptions, clock, self._evaluate)
         self.requests = Requests(

@@ -6,12 +6,13 @@
 - `PortfolioQueries`: the portfolio ids the handlers and the stale-block alarm look up by index
   (subscribers of a model, expired advisory optimizations, portfolios waiting for a price,
   blocked portfolios, blocked since before a moment);
-- `ReferenceData`: models and last prices as an evaluation reads them, and their writes.
+- `ReferenceData`: models and last prices as an evaluation reads them, and their writes;
+- `AccountClaims`: the portfolio holding each account's one subscription (domain/account_claim.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,8 +112,26 @@ class ReferenceData(Protocol):
     async def change_model(self, model_id: str, change: ModelChange) -> None: ...
 
 
+class AccountClaims(Protocol):
+    async def claim(
+        self,
+        account_id: str,
+        portfolio_id: str,
+        now: datetime,
+        subscribed: Callable[[str], Awaitable[bool]],
+    ) -> str | None:
+        """Take the account's claim for `portfolio_id`; the other portfolio that keeps it, if
+        any (then nothing is written). `subscribed(holder)`: whether the holder is subscribed."""
+        ...
+
+    async def release(self, account_id: str, portfolio_id: str, now: datetime) -> None:
+        """Give up the claim, if `portfolio_id` holds it."""
+        ...
+
+
 @dataclass(frozen=True)
 class StorePorts:
     documents: PortfolioDocuments
     queries: PortfolioQueries
     reference: ReferenceData
+    claims: AccountClaims

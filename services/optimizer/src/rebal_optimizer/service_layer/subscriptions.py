@@ -9,9 +9,10 @@ model meanwhile (`waiting_for`). The expiry sweep (`refuse_overdue`, run with th
 ends the grace: a model still unknown (MODEL_UNKNOWN) or arrived inactive (MODEL_INACTIVE) ends
 the subscription and answers the settings event with `request.rejected`.
 
-The account check reads the other portfolios' index (`subscribed_account`): two subscriptions of
-one account on different partitions at the same moment can both pass it (no lock spans two
-portfolio documents).
+The account check reads the other portfolios' index (`subscribed_account`), then takes the
+account's claim (domain/account_claim.py): two subscriptions of one account handled at the same
+moment on different partitions both pass the index, but only one wins the claim. The claim is
+released when the portfolio stops following a model, before the portfolio is written.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rebal_optimizer.domain import (
 )
 from rebal_optimizer.service_layer import inputs
 from rebal_optimizer.service_layer.evaluation import OptimizerConfig
-from rebal_optimizer.service_layer.ports import PortfolioQueries, ReferenceData
+from rebal_optimizer.service_layer.ports import AccountClaims, PortfolioQueries, ReferenceData
 from rebal_optimizer.service_layer.rejections import rejected, rejecting
 from rebal_optimizer.service_layer.unit_of_work import Outcome, Step
 from rebal_runtime.log import get_logger
@@ -52,11 +53,13 @@ class Subscriptions:
         self,
         queries: PortfolioQueries,
         reference: ReferenceData,
+        claims: AccountClaims,
         update: Update,
         config: OptimizerConfig,
     ) -> None:
         self.queries = queries
         self.reference = reference
+        self.claims = claims
         self.update = update
         self.config = config
 
@@ -67,11 +70,13 @@ class Subscriptions:
         current = record.portfolio.settings
         settings = inputs.patched_settings(current, event)
         model_id = settings.model_id
+        account_id = event.account_id or record.account_id
+        leaves = model_id is None or account_id != record.account_id
+        if leaves and current.model_id is not None:  # its claim, if it holds one, is given up
+            await self.claims.release(record.account_id, record.portfolio_id, now)
         if model_id is None or model_id == current.model_id:
             return Verdict(settings)
-        account_id = event.account_id or record.account_id
-        others = await self.queries.subscribed(account_id, after=None, limit=2)
-        elsewhere = next((pid for pid in others if pid != record.portfolio_id), None)
+        elsewhere = await self._subscribed_elsewhere(account_id, record.portfolio_id)
         model = await self.reference.model(model_id)
         refusal = subscription_refusal(
             model_id,
@@ -79,6 +84,13 @@ class Subscriptions:
             account_id=account_id,
             subscribed=elsewhere if settings.active else None,
         )
+        if refusal is None and settings.active:
+            holder = await self.claims.claim(
+                account_id, record.portfolio_id, now, self._is_subscribed(account_id)
+            )
+            refusal = subscription_refusal(
+                model_id, model, account_id=account_id, subscribed=holder
+            )
         if refusal is not None:
             log.info("subscription refused", code=refusal.code, model_id=model_id)
             kept = inputs.patched_settings(current, event, skip=frozenset({"model_id"}))
@@ -89,6 +101,17 @@ class Subscriptions:
             deadline = now + self.config.model_wait
             return Verdict(settings, PendingSubscription(model_id, deadline, event.event_id))
         return Verdict(settings)
+
+    async def _subscribed_elsewhere(self, account_id: str, portfolio_id: str) -> str | None:
+        others = await self.queries.subscribed(account_id, after=None, limit=2)
+        return next((pid for pid in others if pid != portfolio_id), None)
+
+    def _is_subscribed(self, account_id: str) -> Callable[[str], Awaitable[bool]]:
+        async def subscribed(portfolio_id: str) -> bool:
+            # An account has one subscribed portfolio, two while a race is being refused.
+            return portfolio_id in await self.queries.subscribed(account_id, after=None, limit=50)
+
+        return subscribed
 
     async def refuse_overdue(self, now: datetime) -> int:
         """End the grace of every pending subscription due by `now`; returns how many were
@@ -116,6 +139,7 @@ class Subscriptions:
             if refusal is None or not follows:  # arrived in time, or subscribed elsewhere since
                 return Outcome(ended)
             log.info("subscription ended: model not here", code=refusal.code, model=model is None)
+            await self.claims.release(record.account_id, record.portfolio_id, now)
             rejection = rejected(
                 refusal,
                 request_id=pending.cause_event_id,
