@@ -21,12 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from rebal_demo.__main__ import DEMO_ENVIRONMENT
 
 from rebal_client.kafka import Publisher, wait_until_consumed
 from rebal_runtime.stack import Stack
 from rebal_runtime.testing.kafka import TopicReader
-from rebal_runtime.testing.pytest_plugin import stack_kafka, unique
+from rebal_runtime.testing.pytest_plugin import unique
 from rebal_schemas import (
     BrokerIntegration,
     HoldingsReported,
@@ -46,7 +45,7 @@ from rebal_schemas import (
     Weight,
 )
 
-from .conftest import logs
+from .conftest import logs, running_stack
 from .test_model_governance import first, mine
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -62,18 +61,10 @@ SHORT_DEADLINES = {
 def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    running = Stack(
-        tmp_path_factory.mktemp("refusals"),
-        overrides=DEMO_ENVIRONMENT,
-        service_overrides={"optimizer": SHORT_DEADLINES},
-        kafka=stack_kafka(request.config),
-    )
-    running.start(echo=False)
-    try:
-        running.wait_ready()
+    with running_stack(
+        tmp_path_factory, request, "refusals", service_overrides={"optimizer": SHORT_DEADLINES}
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def subscribe(
