@@ -166,7 +166,8 @@ def drifts_after(held: dict[str, D], cash: D, targets: TargetWeights, result: Or
     for order in result.orders:
         sign = -1 if order.side is Side.SELL else 1
         after[order.symbol] = after.get(order.symbol, D(0)) + sign * order.qty
-        cash -= sign * order.notional
+        # At price 1 a sell raises its quantity; its notional is that estimate floored to cents.
+        cash -= order.notional if order.side is Side.BUY else -order.qty
     prices = {s: price("1") for s in {*after, *targets.assets}}
     return {d.symbol: d for d in compute_drifts(after, cash, prices, targets)}
 
