@@ -3,6 +3,7 @@ as ISO-8601 strings, enums as their wire values."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,7 @@ from rebal_optimizer.domain import (
     Waiting,
     Weight,
 )
+from rebal_optimizer.domain.lots import Lot, LotTake, RealizedGain
 
 Json = dict[str, Any]
 
@@ -128,6 +130,8 @@ def settings_json(s: PortfolioSettings) -> Json:
         "active": s.active,
         "rebalance_to": str(s.rebalance_to),
         "band_edge_margin_percent": dec(s.band_edge_margin_percent),
+        "lot_policy": str(s.lot_policy),
+        "wash_sale_guard": str(s.wash_sale_guard),
     }
 
 
@@ -147,6 +151,8 @@ def settings_of(d: Json) -> PortfolioSettings:
         active=d["active"],
         rebalance_to=d.get("rebalance_to", "target"),  # a document older than the setting
         band_edge_margin_percent=Decimal(d.get("band_edge_margin_percent", "20")),
+        lot_policy=d.get("lot_policy", "fifo"),
+        wash_sale_guard=d.get("wash_sale_guard", "off"),
     )
 
 
@@ -241,6 +247,7 @@ def optimization_json(o: Optimization) -> Json:
                 "qty": dec(x.qty),
                 "notional": dec(x.notional),
                 "expected_price": dec(x.expected_price),
+                **sale_json(x.lots, x.gain),
             }
             for x in o.orders
         ],
@@ -284,6 +291,7 @@ def optimization_of(d: Json) -> Optimization:
                 Decimal(x["qty"]),
                 Decimal(x["notional"]),
                 Decimal(x["expected_price"]),
+                *sale_of(x),
             )
             for x in d["orders"]
         ),
@@ -310,3 +318,70 @@ def optimization_of(d: Json) -> Optimization:
         amount=to_dec(d.get("amount")),
         shortfall=Decimal(d.get("shortfall", "0")),
     )
+
+
+# -- tax lots --------------------------------------------------------------------------------------
+
+
+def lot_json(lot: Lot) -> Json:
+    return {
+        "qty": dec(lot.qty),
+        "cost_per_share": dec(lot.cost_per_share),
+        "acquired_on": lot.acquired_on.isoformat(),
+        "estimated": lot.estimated,
+    }
+
+
+def lots_json(lots: Mapping[str, tuple[Lot, ...]]) -> Json:
+    return {symbol: [lot_json(lot) for lot in held] for symbol, held in lots.items()}
+
+
+def lots_of(d: Json) -> dict[str, tuple[Lot, ...]]:
+    return {
+        symbol: tuple(
+            Lot(
+                Decimal(x["qty"]),
+                Decimal(x["cost_per_share"]),
+                date.fromisoformat(x["acquired_on"]),
+                x.get("estimated", False),
+            )
+            for x in held
+        )
+        for symbol, held in d.items()
+    }
+
+
+def sale_json(takes: tuple[LotTake, ...], gain: RealizedGain | None) -> Json:
+    """A planned sale's lots and gain; nothing for a buy (and for orders stored before lots)."""
+    if gain is None:
+        return {}
+    return {
+        "lots": [
+            {
+                "qty": dec(t.qty),
+                "cost_per_share": dec(t.cost_per_share),
+                "acquired_on": t.acquired_on.isoformat(),
+                "long_term": t.long_term,
+                "estimated": t.estimated,
+            }
+            for t in takes
+        ],
+        "gain": {"short_term": dec(gain.short_term), "long_term": dec(gain.long_term)},
+    }
+
+
+def sale_of(d: Json) -> tuple[tuple[LotTake, ...], RealizedGain | None]:
+    gain = d.get("gain")
+    if gain is None:
+        return (), None
+    takes = tuple(
+        LotTake(
+            Decimal(t["qty"]),
+            Decimal(t["cost_per_share"]),
+            date.fromisoformat(t["acquired_on"]),
+            t["long_term"],
+            t.get("estimated", False),
+        )
+        for t in d.get("lots", ())
+    )
+    return takes, RealizedGain(Decimal(gain["short_term"]), Decimal(gain["long_term"]))

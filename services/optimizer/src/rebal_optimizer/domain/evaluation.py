@@ -36,6 +36,7 @@ from rebal_optimizer.domain.reasons import (
 )
 from rebal_optimizer.domain.record import RunDecision
 from rebal_optimizer.domain.replan import Origin
+from rebal_optimizer.domain.tax_plan import taxed
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
 from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
 from rebal_optimizer.domain.waiting import NOT_RESUMED, Waiting, first_missing_price, waiting_for
@@ -126,6 +127,7 @@ def evaluate(
         fallbacks=policy.fallback_map,
         bands=policy.drift_bands,
     )
+    plan = taxed(plan, portfolio, prices, today)
     late = late_client_holdings(portfolio, now, client_holdings_wait)
     notes = (*decision.notes, *((late[1],) if late is not None else ()))
     if notes:
