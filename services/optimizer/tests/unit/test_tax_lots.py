@@ -250,3 +250,22 @@ def test_runs_of_fills_keep_lots_equal_to_holdings(
 def test_an_unknown_policy_is_refused() -> None:
     with pytest.raises(InvalidSettings, match="lifo"):
         PortfolioSettings(lot_policy="lifo")  # type: ignore[arg-type]
+
+
+def test_a_gain_beyond_the_wire_is_dropped_not_the_optimization() -> None:
+    from rebal_optimizer.domain import Order
+    from rebal_optimizer.domain.lots import LotTake
+    from rebal_optimizer.service_layer.messages import planned_orders
+
+    huge = LotTake(D("999999999999999"), D("999999999999999"), OLD, True)
+    sale = Order(1, "A", Side.SELL, huge.qty, D(1), D("0.000000001"), (huge,), RealizedGain())
+    sale = replace(sale, gain=realized_gain(sale.lots, sale.expected_price))
+    assert abs(sale.gain.long_term) > D(10) ** 15  # type: ignore[union-attr]
+    (wire,) = planned_orders((sale,))
+    assert wire.estimated_gain is None and len(wire.lots) == 1  # the lots still fit
+
+
+def test_an_average_cost_has_a_prices_places() -> None:
+    lots = (Lot(D(1), D(1), OLD), Lot(D(2), D(2), OLD))
+    (lot,) = from_snapshot({"A": D(4)}, None, {"A": lots}, {}, SOLD_ON)["A"]
+    assert lot.cost_per_share == D("1.666666667") and lot.estimated

@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 from rebal_optimizer.domain.model_portfolio import ZERO
 
 CENT = Decimal("0.01")
+COST_STEP = Decimal("0.000000001")  # a cost per share has a price's 9 places
+_WIDE = Context(prec=60)  # qty x cost of any lot the wire admits, exactly
 LONG_TERM_AFTER_DAYS = 365  # a lot held longer than this realizes a long-term gain
 
 
@@ -79,12 +81,13 @@ def cents(amount: Decimal) -> Decimal:
 def realized_gain(takes: Iterable[LotTake], price: Decimal) -> RealizedGain:
     """Proceeds minus the consumed lots' cost, per holding period, rounded to cents."""
     short = long = ZERO
-    for take in takes:
-        if take.long_term:
-            long += take.gain(price)
-        else:
-            short += take.gain(price)
-    return RealizedGain(cents(short), cents(long))
+    with localcontext(_WIDE):
+        for take in takes:
+            if take.long_term:
+                long += take.gain(price)
+            else:
+                short += take.gain(price)
+        return RealizedGain(cents(short), cents(long))
 
 
 def total_qty(lots: Iterable[Lot]) -> Decimal:
@@ -92,12 +95,14 @@ def total_qty(lots: Iterable[Lot]) -> Decimal:
 
 
 def average_cost(lots: Iterable[Lot]) -> Decimal | None:
-    """The quantity-weighted cost per share; None without lots."""
+    """The quantity-weighted cost per share, to a price's 9 places; None without lots."""
     lots = tuple(lots)
     qty = total_qty(lots)
     if qty <= 0:
         return None
-    return sum((lot.qty * lot.cost_per_share for lot in lots), ZERO) / qty
+    with localcontext(_WIDE):
+        cost = sum((lot.qty * lot.cost_per_share for lot in lots), ZERO) / qty
+        return max(COST_STEP, cost.quantize(COST_STEP, rounding=ROUND_HALF_UP))
 
 
 def take_in_order(

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from rebal_optimizer.domain import Order, Side
 from rebal_optimizer.domain.lot_ledger import Fill
 from rebal_optimizer.domain.lots import Lot, Lots, RealizedGain
+from rebal_optimizer.domain.orders import WIRE_LIMIT
 from rebal_schemas import ConsumedLot, HoldingsReported, RealizedGains, RunCompleted, RunSettled
 from rebal_schemas.events.orders import MAX_ORDER_LOTS, MAX_RUN_LOTS
 
@@ -40,7 +41,9 @@ def run_fills(event: RunCompleted | RunSettled) -> tuple[Fill, ...]:
 
 
 def wire_gain(gain: RealizedGain | None) -> RealizedGains | None:
-    if gain is None:
+    """None also for a gain beyond what the wire carries (a cost far off the price): the
+    estimate is dropped, never the optimization."""
+    if gain is None or max(abs(gain.short_term), abs(gain.long_term)) >= WIRE_LIMIT:
         return None
     return RealizedGains(short_term=gain.short_term, long_term=gain.long_term)
 
@@ -51,6 +54,8 @@ def listed_lots(orders: Iterable[Order]) -> dict[int, tuple[ConsumedLot, ...]]:
     listed: dict[int, tuple[ConsumedLot, ...]] = {}
     for order in orders:
         if not order.lots or len(order.lots) > min(MAX_ORDER_LOTS, budget):
+            continue
+        if any(t.qty >= WIRE_LIMIT or t.cost_per_share >= WIRE_LIMIT for t in order.lots):
             continue
         budget -= len(order.lots)
         listed[order.leg] = tuple(
