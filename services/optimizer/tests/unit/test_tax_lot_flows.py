@@ -21,11 +21,13 @@ LOTS = {
 }
 
 
-async def holding_spy(env, **settings: object) -> OptimizationReady:
+async def holding_spy(
+    env, fallbacks: dict[str, str] | None = None, **settings: object
+) -> OptimizationReady:
     """SPY 100 shares at 100 in two lots, no TLT: a full rebalance sells SPY."""
     await env.price("SPY", "100")
     await env.price("TLT", "50")
-    await env.model("m1", weights(SPY="50", TLT="50"))
+    await env.model("m1", weights(SPY="50", TLT="50"), fallbacks=fallbacks or {})
     await env.settings("p1", model_id="m1", **settings)
     await env.handlers.portfolio_patched(
         HoldingsReported(
@@ -105,3 +107,25 @@ async def test_the_wash_sale_guard_holds_back_a_buy_after_a_loss_sale(env) -> No
     (held,) = [s for s in opt.skipped_orders if s.reason == "WASH_SALE"]
     assert held.symbol == "SPY" and held.side == "buy"
     assert any(r.code == "WASH_SALE" and "SPY" in r.detail for r in opt.reasons)
+
+
+async def test_the_guard_redirects_the_buy_to_the_models_fallback(env) -> None:
+    ready = await holding_spy(
+        env, fallbacks={"SPY": "VOO"}, lot_policy="tax_min", wash_sale_guard="hold"
+    )
+    run = completed(ready, cash_delta=D(5000), holdings_delta={"SPY": D(-50), "TLT": D(100)})
+    priced = tuple(
+        o.model_copy(update={"filled_avg_price": D(100) if o.symbol == "SPY" else D(50)})
+        for o in run.orders
+    )
+    run = run.model_copy(update={"orders": priced, "last_execution_at": env.clock.now()})
+    await env.handlers.run_completed(run)
+    await env.handlers.run_settled(settled(run))
+    env.clock.advance(timedelta(days=1))
+    for symbol, price in (("SPY", "100"), ("TLT", "50"), ("VOO", "40")):
+        await env.price(symbol, price)
+    await env.deposit("p1", "1000")
+    (opt,) = [e for e in env.new() if isinstance(e, OptimizationCreated)]
+    assert "SPY" not in {o.symbol for o in opt.orders} and "VOO" in {o.symbol for o in opt.orders}
+    assert not [s for s in opt.skipped_orders if s.reason == "WASH_SALE"]
+    assert any(r.code == "WASH_SALE" and "SPY -> VOO" in r.detail for r in opt.reasons)

@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rebal_optimizer.domain import Order, OrderPlan, Side
-from rebal_optimizer.domain.wash_sale import WASH_SALE, held_back, in_window, remembered
+from rebal_optimizer.domain.wash_sale import (
+    WASH_SALE,
+    Fallback,
+    held_back,
+    in_window,
+    remembered,
+)
 
 SOLD = date(2026, 5, 1)
 
@@ -62,3 +68,32 @@ def test_a_plan_left_without_orders_is_not_recommended() -> None:
     only_buy = OrderPlan((Order(1, "B", Side.BUY, D(1), D(20), D(20)),))
     held = held_back(only_buy, {"B": SOLD}, SOLD)
     assert not held.orders and not held.is_recommended
+
+
+def test_a_held_back_buy_goes_to_the_models_fallback_with_the_same_money() -> None:
+    fallbacks = {"B": Fallback("B2", D(3), whole=True), "C": Fallback("F", D(7), whole=False)}
+    out = held_back(PLAN, {"B": SOLD, "C": SOLD}, SOLD, fallbacks)
+    # B's 20.00 buys 6 whole B2 at 3 (18.00); C's 30.00 buys 4.285714285 F at 7 (29.99)
+    assert [(o.leg, o.symbol, o.side, o.qty, o.notional) for o in out.orders] == [
+        (1, "A", Side.SELL, D(1), D(10)),
+        (2, "B2", Side.BUY, D(6), D(18)),
+        (3, "F", Side.BUY, D("4.285714285"), D("29.99")),
+    ]
+    assert not out.skipped_orders
+    assert [r.detail for r in out.reasons] == ["redirected: B -> B2, C -> F"]
+
+
+def test_a_fallback_in_its_own_window_or_below_the_minimum_is_not_bought() -> None:
+    fallbacks = {"B": Fallback("C", D(3), whole=True), "C": Fallback("D", D(40), whole=True)}
+    out = held_back(PLAN, {"B": SOLD, "C": SOLD}, SOLD, fallbacks)
+    assert {s.symbol for s in out.skipped_orders} == {"B", "C"}  # C is in a window; 30 < 1 D
+    assert [r.detail for r in out.reasons] == ["held back: B, C"]
+    fallbacks = {"B": Fallback("E", D(3), whole=False)}
+    out = held_back(PLAN, {"B": SOLD}, SOLD, fallbacks, min_notional=D(25))
+    assert [s.symbol for s in out.skipped_orders] == ["B"]
+
+
+def test_a_redirect_joins_the_plans_buy_of_the_fallback() -> None:
+    out = held_back(PLAN, {"B": SOLD}, SOLD, {"B": Fallback("C", D(30), whole=False)})
+    (buy,) = [o for o in out.orders if o.side is Side.BUY]
+    assert (buy.symbol, buy.qty, buy.notional) == ("C", D("1.666666666"), D("49.99"))

@@ -127,7 +127,15 @@ def evaluate(
         fallbacks=policy.fallback_map,
         bands=policy.drift_bands,
     )
-    plan = taxed(plan, portfolio, prices, today)
+    plan = taxed(
+        plan,
+        portfolio,
+        prices,
+        today,
+        model_fallbacks=model.fallbacks if model is not None and policy.model_id else None,
+        now=now,
+        max_price_age=max_price_age,
+    )
     late = late_client_holdings(portfolio, now, client_holdings_wait)
     notes = (*decision.notes, *((late[1],) if late is not None else ()))
     if notes:

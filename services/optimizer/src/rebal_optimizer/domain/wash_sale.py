@@ -1,24 +1,26 @@
 """The wash-sale guard (`wash_sale_guard: hold`; `off`, the default, trades as before).
 
 A buy of a symbol within 30 days after the portfolio sold it at a loss would disallow that loss
-(a wash sale), so the guard holds the buy back: it is not sent, but reported in the
-`skipped_orders[]` shape with the reason `WASH_SALE` and the day the window ends, and the plan
-carries a `WASH_SALE` reason naming the symbols (the decision record says so). The cash it would
-have spent stays cash. The loss sales are remembered per portfolio (symbol -> the day of the
-last sale at a loss) from applied runs, for the 30 days that matter.
-
-Models' `fallbacks` stand in for symbols that cannot be traded at all, not for a symbol held back
-for a month, so a held-back buy is not redirected to another symbol.
+(a wash sale). Where the model names a fallback for the symbol (its `fallbacks`) that can be
+bought (priced, fresh, tradable, not in a window of its own), the buy is redirected: the same
+money buys the fallback (joined to a buy of it in the plan). Otherwise the buy is held back: not
+sent, but reported in the `skipped_orders[]` shape with the reason `WASH_SALE` and the day the
+window ends, its cash left as cash. Either way the plan carries a `WASH_SALE` reason naming what
+was redirected or held back (the decision record says so). The loss sales are remembered per
+portfolio (symbol -> the day of the last sale at a loss) from applied runs, for the 30 days that
+matter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from decimal import Decimal
 
+from rebal_optimizer.domain.allocation import floor_cents, floor_qty
 from rebal_optimizer.domain.enums import Side
-from rebal_optimizer.domain.orders import OrderPlan, SkippedOrder
+from rebal_optimizer.domain.orders import WIRE_LIMIT, Order, OrderPlan, SkippedOrder
 from rebal_optimizer.domain.reasons import Reason
 
 WASH_SALE = "WASH_SALE"
@@ -40,15 +42,48 @@ def remembered(
     return dict(sorted(kept.items()))
 
 
-def held_back(plan: OrderPlan, memory: Mapping[str, date], today: date) -> OrderPlan:
-    """The plan without the buys of symbols sold at a loss within the window; the others keep
-    their order (sells first) and are numbered again from 1."""
-    blocked = {s for s, d in memory.items() if in_window(d, today)}
-    wash = [o for o in plan.orders if o.side is Side.BUY and o.symbol in blocked]
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """What a held-back buy of a symbol may buy instead."""
+
+    symbol: str
+    price: Decimal
+    whole: bool  # whole shares only (fractional trading off, or not fractionable)
+
+
+def blocked(memory: Mapping[str, date], today: date) -> frozenset[str]:
+    return frozenset(s for s, d in memory.items() if in_window(d, today))
+
+
+def held_back(
+    plan: OrderPlan,
+    memory: Mapping[str, date],
+    today: date,
+    fallbacks: Mapping[str, Fallback] | None = None,
+    min_notional: Decimal = Decimal(0),
+) -> OrderPlan:
+    """The plan without the buys of symbols sold at a loss within the window: redirected to
+    their `fallbacks` where a share of it fits the money (and the minimum notional), else held
+    back; the orders keep their order (sells first, then buys by symbol), numbered from 1."""
+    window = blocked(memory, today)
+    wash = [o for o in plan.orders if o.side is Side.BUY and o.symbol in window]
     if not wash:
         return plan
     kept = [o for o in plan.orders if o not in wash]
-    renumbered = tuple(replace(o, leg=i + 1) for i, o in enumerate(kept))
+    redirected: list[tuple[Order, Order]] = []
+    for order in wash:
+        fallback = (fallbacks or {}).get(order.symbol)
+        if fallback is None or fallback.symbol in window:
+            continue
+        qty = floor_qty(order.notional, fallback.price, fallback.whole)
+        notional = floor_cents(qty * fallback.price)
+        if qty <= 0 or qty >= WIRE_LIMIT or notional <= 0 or notional < min_notional:
+            continue
+        instead = Order(order.leg, fallback.symbol, Side.BUY, qty, notional, fallback.price)
+        redirected.append((order, instead))
+        kept = _joined(kept, instead)
+    wash = [o for o in wash if o not in {held for held, _ in redirected}]
+    renumbered = tuple(replace(o, leg=i + 1) for i, o in enumerate(_in_plan_order(kept)))
     skipped = tuple(
         SkippedOrder(
             o.symbol,
@@ -60,10 +95,28 @@ def held_back(plan: OrderPlan, memory: Mapping[str, date], today: date) -> Order
         )
         for o in wash
     )
-    note = Reason(WASH_SALE, None, "held back: " + ", ".join(o.symbol for o in wash))
+    said = [f"{o.symbol} -> {i.symbol}" for o, i in redirected]
+    words = ["redirected: " + ", ".join(said)] if said else []
+    if wash:
+        words.append("held back: " + ", ".join(o.symbol for o in wash))
+    note = Reason(WASH_SALE, None, "; ".join(words))
     return replace(
         plan,
         orders=renumbered,
         skipped_orders=(*plan.skipped_orders, *skipped),
         reasons=(*plan.reasons, note),
     )
+
+
+def _joined(orders: list[Order], buy: Order) -> list[Order]:
+    """`buy` added to the plan's buy of the same symbol, or as a buy of its own."""
+    for index, order in enumerate(orders):
+        if order.side is Side.BUY and order.symbol == buy.symbol:
+            merged = replace(order, qty=order.qty + buy.qty, notional=order.notional + buy.notional)
+            return [*orders[:index], merged, *orders[index + 1 :]]
+    return [*orders, buy]
+
+
+def _in_plan_order(orders: list[Order]) -> list[Order]:
+    """Sells before buys, each by symbol, as order generation numbers them."""
+    return sorted(orders, key=lambda o: (o.side is Side.BUY, o.symbol))
