@@ -19,8 +19,6 @@ from typing import Any
 from rebal_optimizer.adapters.domain_json import (
     dec,
     iso,
-    lots_json,
-    lots_of,
     optimization_json,
     optimization_of,
     settings_json,
@@ -32,6 +30,7 @@ from rebal_optimizer.adapters.domain_json import (
     waiting_json,
     waiting_of,
 )
+from rebal_optimizer.adapters.lots_json import lots_json, lots_of
 from rebal_optimizer.domain import (
     AwaitingOwner,
     Deferred,
