@@ -18,6 +18,7 @@ from rebal_schemas.codec import (
 from rebal_schemas.enums import (
     BrokerIntegration,
     CloseReason,
+    LotPolicy,
     Mandate,
     ModelStatus,
     OptimizationStatus,
@@ -33,6 +34,7 @@ from rebal_schemas.enums import (
     RunType,
     TransactionStatus,
     TriggerReason,
+    WashSaleGuard,
 )
 from rebal_schemas.envelope import Event
 from rebal_schemas.events.dead_letter import MessageDeadLettered
@@ -49,7 +51,14 @@ from rebal_schemas.events.optimization import (
     OptimizationSubmitted,
     Reason,
 )
-from rebal_schemas.events.orders import PlannedOrder, ProposedOrder, SkippedOrder
+from rebal_schemas.events.orders import (
+    ConsumedLot,
+    PlannedOrder,
+    ProposedOrder,
+    RealizedGains,
+    SkippedOrder,
+    TaxLot,
+)
 from rebal_schemas.events.portfolio import (
     CashDeposited,
     HoldingsReported,
@@ -87,9 +96,11 @@ __all__ = [
     "CashDeposited",
     "CloseReason",
     "ConditionEvaluation",
+    "ConsumedLot",
     "Event",
     "HoldingsReported",
     "KeyMismatch",
+    "LotPolicy",
     "MalformedMessage",
     "Mandate",
     "MessageDeadLettered",
@@ -116,6 +127,7 @@ __all__ = [
     "PortfolioSettingsChanged",
     "PriceUpdated",
     "ProposedOrder",
+    "RealizedGains",
     "Reason",
     "RebalanceCondition",
     "RebalanceRequested",
@@ -140,10 +152,12 @@ __all__ = [
     "SchemaViolation",
     "SettledTransaction",
     "SkippedOrder",
+    "TaxLot",
     "Topic",
     "TransactionSettled",
     "TransactionStatus",
     "TriggerReason",
+    "WashSaleGuard",
     "Weight",
     "WithdrawalRequested",
     "check_key",

@@ -112,6 +112,22 @@ class RebalanceTo(StrEnum):
     band_edge = "band_edge"
 
 
+class LotPolicy(StrEnum):
+    """Which tax lots a sale consumes: oldest first (`fifo`), dearest first (`hifo`), or losses
+    first, then long-term gains, short-term gains last (`tax_min`)."""
+
+    fifo = "fifo"
+    hifo = "hifo"
+    tax_min = "tax_min"
+
+
+class WashSaleGuard(StrEnum):
+    """`hold`: a buy within 30 days after the symbol was sold at a loss is held back."""
+
+    off = "off"
+    hold = "hold"
+
+
 class OwnerChoice(StrEnum):
     """InvestSuite's `owner_choice` for advisory optimizations."""
 

@@ -17,7 +17,7 @@ from rebal_schemas.enums import (
     TriggerReason,
 )
 from rebal_schemas.envelope import Event
-from rebal_schemas.events.orders import PlannedOrder, ProposedOrder, SkippedOrder
+from rebal_schemas.events.orders import MAX_RUN_LOTS, PlannedOrder, ProposedOrder, SkippedOrder
 from rebal_schemas.model_portfolio import Weights, check_weights
 from rebal_schemas.types import MAX_ID_LENGTH, MAX_POSITIONS, EntityId, Money, PositiveMoney
 
@@ -49,6 +49,11 @@ class Reason(BaseModel):
 
     code: str
     detail: str = ""
+
+
+def check_run_lots(orders: tuple[PlannedOrder, ...]) -> None:
+    if sum(len(o.lots) for o in orders) > MAX_RUN_LOTS:
+        raise ValueError(f"the sales of one optimization list at most {MAX_RUN_LOTS} lots")
 
 
 class OptimizationSubmitted(Event):
@@ -99,6 +104,11 @@ class OptimizationCreated(Event):
     shortfall: Money | None = None
     expires_at: AwareDatetime | None = None
 
+    @model_validator(mode="after")
+    def _lots_bounded(self) -> OptimizationCreated:
+        check_run_lots(self.orders)
+        return self
+
 
 class OptimizationStatusChanged(Event):
     """A later lifecycle step of an optimization (InvestSuite `optimizations.status-update`)."""
@@ -143,6 +153,7 @@ class OptimizationReady(Event):
         legs = [o.leg for o in self.orders]
         if len(set(legs)) != len(legs):
             raise ValueError("order legs must be unique within a run")
+        check_run_lots(self.orders)
         if self.weights:
             check_weights(self.weights)
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
@@ -12,8 +13,16 @@ from pydantic import (
     model_validator,
 )
 
-from rebal_schemas.enums import BrokerIntegration, Mandate, OptimizerMode, RebalanceTo
+from rebal_schemas.enums import (
+    BrokerIntegration,
+    LotPolicy,
+    Mandate,
+    OptimizerMode,
+    RebalanceTo,
+    WashSaleGuard,
+)
 from rebal_schemas.envelope import Event
+from rebal_schemas.events.orders import TaxLot, without_absent
 from rebal_schemas.model_portfolio import Weights, check_weights
 from rebal_schemas.types import (
     MAX_POSITIONS,
@@ -46,6 +55,8 @@ PLAIN_SETTINGS = (
     "active",
     "rebalance_to",
     "band_edge_margin_percent",
+    "lot_policy",
+    "wash_sale_guard",
 )
 """The settings that are values of their own (null = kept): no other setting depends on them."""
 PATCHABLE_SETTINGS = ("account_id", "model_id", "target_weights", *PLAIN_SETTINGS)
@@ -85,6 +96,16 @@ class PortfolioSettingsChanged(PortfolioEvent):
         description="with `band_edge`: how far inside the band a breaching position lands, in "
         "percent of the band's width (default 20; 100 = back to target)",
     )
+    lot_policy: LotPolicy | None = Field(
+        default=None,
+        description="beyond Alpaca: which tax lots a sale consumes, `fifo` (default), `hifo` or "
+        "`tax_min` (losses first, then long-term gains, short-term gains last)",
+    )
+    wash_sale_guard: WashSaleGuard | None = Field(
+        default=None,
+        description="`hold`: a buy within 30 days after the symbol was sold at a loss is held "
+        "back (`WASH_SALE`); `off` (default) buys as before",
+    )
     base_currency: Literal["USD"] = "USD"
 
     @model_serializer(mode="wrap")
@@ -114,6 +135,30 @@ class HoldingsReported(PortfolioEvent):
     as_of: AwareDatetime
     holdings: dict[Symbol, SignedQuantity] = Field(default_factory=dict, max_length=MAX_POSITIONS)
     cash: SignedMoney | None = None
+    lots: dict[Symbol, Annotated[tuple[TaxLot, ...], Field(max_length=MAX_POSITIONS)]] | None = (
+        Field(
+            default=None,
+            max_length=MAX_POSITIONS,
+            description="snapshot only: per symbol its tax lots, which add up to its quantity; "
+            "a symbol without lots is kept as one lot at an average cost",
+        )
+    )
+
+    @model_serializer(mode="wrap")
+    def _lots_only_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return without_absent(data, ("lots",))
+
+    @model_validator(mode="after")
+    def _lots_match_holdings(self) -> HoldingsReported:
+        if self.lots is None:
+            return self
+        if self.mode != "snapshot":
+            raise ValueError("lots come with a snapshot, not a delta")
+        for symbol, lots in self.lots.items():
+            if sum((lot.qty for lot in lots), Decimal(0)) != self.holdings.get(symbol, 0):
+                raise ValueError(f"the lots of {symbol} do not add up to its quantity")
+        return self
 
     @model_validator(mode="after")
     def _snapshot_not_negative(self) -> HoldingsReported:

@@ -9,9 +9,16 @@ is a client's (or the api's) request to cancel a run.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from rebal_schemas.enums import (
     BrokerIntegration,
@@ -23,7 +30,7 @@ from rebal_schemas.enums import (
     TransactionStatus,
 )
 from rebal_schemas.envelope import Event
-from rebal_schemas.events.orders import SkippedOrder
+from rebal_schemas.events.orders import RealizedGains, SkippedOrder, without_absent
 from rebal_schemas.model_portfolio import Weights
 from rebal_schemas.types import (
     MAX_POSITIONS,
@@ -114,6 +121,15 @@ class RunOrder(BaseModel):
     updated_at: AwareDatetime | None = None
     transaction_status: TransactionStatus
     reason: str = Field(default="", max_length=MAX_REASON)
+    realized_gains: RealizedGains | None = Field(
+        default=None,
+        description="a sale: its planned estimated gain scaled to the filled quantity",
+    )
+
+    @model_serializer(mode="wrap")
+    def _gains_only_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return without_absent(data, ("realized_gains",))
 
 
 class RunCompleted(Event, RunFields):
@@ -141,6 +157,16 @@ class RunCompleted(Event, RunFields):
         default=False,
         description="stopped at its start because its prices moved: the optimizer plans again",
     )
+    realized_gains: RealizedGains | None = Field(
+        default=None,
+        description="the sales' estimated realized gains, short- and long-term (the planned "
+        "lots at the expected price, scaled to what filled); absent when no sale carried any",
+    )
+
+    @model_serializer(mode="wrap")
+    def _gains_only_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return without_absent(data, ("realized_gains",))
 
 
 class SettledTransaction(BaseModel):

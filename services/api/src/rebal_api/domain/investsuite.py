@@ -33,6 +33,8 @@ def settings_json(view: PortfolioView) -> Json:
         "active": s.active,
         "rebalance_to": s.rebalance_to,
         "band_edge_margin_percent": dec(s.band_edge_margin_percent),
+        "lot_policy": s.lot_policy,
+        "wash_sale_guard": s.wash_sale_guard,
     }
 
 

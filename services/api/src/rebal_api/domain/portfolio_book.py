@@ -41,6 +41,8 @@ class SettingsView:
     active: bool = True
     rebalance_to: str = "target"
     band_edge_margin_percent: Decimal = Decimal(20)
+    lot_policy: str = "fifo"
+    wash_sale_guard: str = "off"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def settings_patched(
             "active",
             "rebalance_to",
             "band_edge_margin_percent",
+            "lot_policy",
+            "wash_sale_guard",
         }
     }
     if "model_id" in present:

@@ -45,6 +45,12 @@ class SettingsIn(Incoming):
     band_edge_margin_percent: Number | None = Field(
         None, description="with band_edge: how far inside the band, % of its width (default 20)"
     )
+    lot_policy: Literal["fifo", "hifo", "tax_min"] | None = Field(
+        None, description="beyond InvestSuite: which tax lots a sale consumes (default fifo)"
+    )
+    wash_sale_guard: Literal["off", "hold"] | None = Field(
+        None, description="hold: no buy within 30 days after a loss sale of the symbol"
+    )
 
 
 class HoldingIn(Incoming):
@@ -91,6 +97,8 @@ class SettingsOut(Outgoing):
     active: bool
     rebalance_to: Literal["target", "band_edge"]
     band_edge_margin_percent: str
+    lot_policy: Literal["fifo", "hifo", "tax_min"] = "fifo"
+    wash_sale_guard: Literal["off", "hold"] = "off"
 
 
 class HoldingOut(Outgoing):

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from rebal_optimizer.adapters.lots_json import sale_json, sale_of
 from rebal_optimizer.domain import (
     ConditionEvaluation,
     Initiator,
@@ -128,6 +129,8 @@ def settings_json(s: PortfolioSettings) -> Json:
         "active": s.active,
         "rebalance_to": str(s.rebalance_to),
         "band_edge_margin_percent": dec(s.band_edge_margin_percent),
+        "lot_policy": str(s.lot_policy),
+        "wash_sale_guard": str(s.wash_sale_guard),
     }
 
 
@@ -147,6 +150,8 @@ def settings_of(d: Json) -> PortfolioSettings:
         active=d["active"],
         rebalance_to=d.get("rebalance_to", "target"),  # a document older than the setting
         band_edge_margin_percent=Decimal(d.get("band_edge_margin_percent", "20")),
+        lot_policy=d.get("lot_policy", "fifo"),
+        wash_sale_guard=d.get("wash_sale_guard", "off"),
     )
 
 
@@ -241,6 +246,7 @@ def optimization_json(o: Optimization) -> Json:
                 "qty": dec(x.qty),
                 "notional": dec(x.notional),
                 "expected_price": dec(x.expected_price),
+                **sale_json(x.lots, x.gain),
             }
             for x in o.orders
         ],
@@ -284,6 +290,7 @@ def optimization_of(d: Json) -> Optimization:
                 Decimal(x["qty"]),
                 Decimal(x["notional"]),
                 Decimal(x["expected_price"]),
+                *sale_of(x),
             )
             for x in d["orders"]
         ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from rebal_optimizer.adapters.domain_json import (
     waiting_json,
     waiting_of,
 )
+from rebal_optimizer.adapters.lots_json import lots_json, lots_of
 from rebal_optimizer.domain import (
     AwaitingOwner,
     Deferred,
@@ -118,6 +119,8 @@ def _portfolio_json(p: Portfolio) -> Json:
         "waiting_for": waiting_json(p.waiting_for),
         "deferred": deferred_json(p.deferred),
         "origin": origin_json(p.origin),
+        "lots": lots_json(p.lots),
+        "loss_sales": {symbol: day.isoformat() for symbol, day in p.loss_sales.items()},
     }
 
 
@@ -148,6 +151,9 @@ def _portfolio_of(d: Json) -> Portfolio:
         waiting_for=waiting_of(d.get("waiting_for")),
         deferred=deferred_of(d.get("deferred")),
         origin=origin_of(d.get("origin")),
+        # documents stored before tax lots have neither: reconciled at the first use (lots.py)
+        lots=lots_of(d.get("lots", {})),
+        loss_sales={s: date.fromisoformat(day) for s, day in d.get("loss_sales", {}).items()},
     )
 
 

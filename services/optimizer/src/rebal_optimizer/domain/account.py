@@ -24,6 +24,7 @@ from rebal_optimizer.domain import evaluation
 from rebal_optimizer.domain.drift import portfolio_value
 from rebal_optimizer.domain.enums import OwnerChoice, RunType
 from rebal_optimizer.domain.governance import PendingSubscription
+from rebal_optimizer.domain.lots import Lots, from_snapshot
 from rebal_optimizer.domain.model_portfolio import ZERO, ModelPortfolio
 from rebal_optimizer.domain.optimization import (
     ExternalOrder,
@@ -104,15 +105,22 @@ class PortfolioAccount:
         snapshot: bool,
         cash: Decimal | None,
         as_of: datetime,
+        lots: Lots | None = None,
+        prices: Mapping[str, Decimal] | None = None,
     ) -> tuple[PortfolioAccount | None, Decimal]:
         """A snapshot (replaces; `cash` None keeps the cash) or a delta (adds). Returns None
         when nothing changed (an older snapshot, an empty delta), and the part of the pending
-        withdrawal that this report shows was paid out."""
+        withdrawal that this report shows was paid out. A snapshot's `lots` (per symbol, when
+        the client reports them) replace the known ones; `prices` cost the lots it lacks
+        (lots.py `from_snapshot`)."""
         before = self.portfolio
         if snapshot:
             after = before.apply_holdings_snapshot(
                 holdings, cash if cash is not None else before.cash, as_of
             )
+            if after != before:
+                known = from_snapshot(after.holdings, lots, before.lots, prices or {}, as_of.date())
+                after = replace(after, lots=known)
         else:
             after = before.apply_holdings_delta(holdings, cash or ZERO)
         if after == before:

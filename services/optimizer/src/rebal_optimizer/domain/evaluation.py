@@ -36,6 +36,7 @@ from rebal_optimizer.domain.reasons import (
 )
 from rebal_optimizer.domain.record import RunDecision
 from rebal_optimizer.domain.replan import Origin
+from rebal_optimizer.domain.tax_plan import taxed
 from rebal_optimizer.domain.trading_days import TradingDays, trading_day_of
 from rebal_optimizer.domain.triggers import ConditionEvaluation, Trigger
 from rebal_optimizer.domain.waiting import NOT_RESUMED, Waiting, first_missing_price, waiting_for
@@ -125,6 +126,15 @@ def evaluate(
         reserved_cash=reserved,
         fallbacks=policy.fallback_map,
         bands=policy.drift_bands,
+    )
+    plan = taxed(
+        plan,
+        portfolio,
+        prices,
+        today,
+        model_fallbacks=model.fallbacks if model is not None and policy.model_id else None,
+        now=now,
+        max_price_age=max_price_age,
     )
     late = late_client_holdings(portfolio, now, client_holdings_wait)
     notes = (*decision.notes, *((late[1],) if late is not None else ()))

@@ -29,6 +29,7 @@ from rebal_optimizer.domain.allocation import (
 )
 from rebal_optimizer.domain.band_edge import band_edge_trades, band_width
 from rebal_optimizer.domain.enums import RebalanceTo, RunType, Side
+from rebal_optimizer.domain.lots import LotTake, RealizedGain
 from rebal_optimizer.domain.model_portfolio import HUNDRED, RebalanceCondition, TargetWeights
 from rebal_optimizer.domain.prices import (
     Prices,
@@ -65,6 +66,9 @@ class Order:
     qty: Decimal
     notional: Decimal
     expected_price: Decimal
+    # a sale: the lots it is expected to consume and their realized gain (sale_lots.py)
+    lots: tuple[LotTake, ...] = ()
+    gain: RealizedGain | None = None
 
 
 @dataclass(frozen=True, slots=True)

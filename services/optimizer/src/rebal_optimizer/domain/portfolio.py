@@ -23,6 +23,7 @@ from rebal_optimizer.domain.enums import (
     TriggerReason,
 )
 from rebal_optimizer.domain.errors import IllegalTransition, InvalidPortfolioUpdate
+from rebal_optimizer.domain.lots import Lot
 from rebal_optimizer.domain.model_portfolio import ZERO
 from rebal_optimizer.domain.optimization import (
     AwaitingOwner,
@@ -72,6 +73,8 @@ class Portfolio:
     waiting_for: Waiting | None = None  # a price or model an evaluation missed, and its trigger
     deferred: Deferred | None = None  # automatic triggers a rule held back (deferral.py)
     origin: Origin | None = None  # what the awaiting or blocking optimization used up (replan.py)
+    lots: Mapping[str, tuple[Lot, ...]] = field(default_factory=dict)  # tax lots (lots.py)
+    loss_sales: Mapping[str, date] = field(default_factory=dict)  # symbol -> last loss sale
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holdings", _normalized(self.holdings))

@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from rebal_optimizer.domain.account import PortfolioAccount, remember
 from rebal_optimizer.domain.allocation import CENT
 from rebal_optimizer.domain.enums import BrokerIntegration, RunType, Side
+from rebal_optimizer.domain.lot_ledger import Fill, booked
 from rebal_optimizer.domain.model_portfolio import ZERO
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.replan import replan_trigger
@@ -45,6 +46,7 @@ class RunResult:
     cash_delta: Decimal
     last_execution_at: datetime | None
     replan: bool = False  # stopped at its start (prices moved): nothing executed, plan again
+    fills: tuple[Fill, ...] = ()  # per order, for the lots (run.settled carries none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ def _take(account: PortfolioAccount, run: RunResult) -> RunStep | None:
         return None
     applicable, clamps = _applicable(portfolio, run.holdings_delta)
     applied = portfolio.apply_run(applicable, run.cash_delta, run.last_execution_at)
+    if run.last_execution_at is not None:
+        applied = booked(portfolio, applied, run.fills, run.last_execution_at.date())
     if applied == portfolio:  # nothing to apply (a CLIENT snapshot already shows it)
         clamps = ()
     taken = replace(

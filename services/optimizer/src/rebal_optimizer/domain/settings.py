@@ -14,6 +14,7 @@ from rebal_optimizer.domain.model_portfolio import (
     validate_conditions,
     validate_weights,
 )
+from rebal_optimizer.domain.tax_policy import LotPolicy, WashSaleGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class PortfolioSettings:
     active: bool = True
     rebalance_to: RebalanceTo = RebalanceTo.TARGET
     band_edge_margin_percent: Decimal = Decimal(20)  # how far inside the band, % of its width
+    lot_policy: LotPolicy = LotPolicy.FIFO  # which lots a sale consumes (lot_selection.py)
+    wash_sale_guard: WashSaleGuard = WashSaleGuard.OFF  # `hold`: see wash_sale.py
 
     def __post_init__(self) -> None:
         try:
@@ -42,6 +45,8 @@ class PortfolioSettings:
             )
             object.__setattr__(self, "optimizer", OptimizerMode(self.optimizer))
             object.__setattr__(self, "rebalance_to", RebalanceTo(self.rebalance_to))
+            object.__setattr__(self, "lot_policy", LotPolicy(self.lot_policy))
+            object.__setattr__(self, "wash_sale_guard", WashSaleGuard(self.wash_sale_guard))
         except ValueError as exc:
             raise InvalidSettings(str(exc)) from None
         object.__setattr__(self, "own_weights", tuple(self.own_weights))

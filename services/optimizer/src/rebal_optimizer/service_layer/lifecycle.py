@@ -31,6 +31,7 @@ from rebal_optimizer.domain.reasons import REPLANNED
 from rebal_optimizer.service_layer import inputs, messages
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
 from rebal_optimizer.service_layer.ports import PortfolioQueries, ReferenceData
+from rebal_optimizer.service_layer.tax_lots import run_fills
 from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step
 from rebal_runtime.log import get_logger
 from rebal_schemas import (
@@ -264,6 +265,7 @@ def _result(event: RunCompleted | RunSettled) -> RunResult:
         event.cash_delta,
         event.last_execution_at,
         replan=event.replan,
+        fills=run_fills(event),
     )
 
 

@@ -22,9 +22,11 @@ from rebal_optimizer.domain import Optimization, Order, Side, StatusChange
 from rebal_optimizer.domain import Reason as DomainReason
 from rebal_optimizer.domain import SkippedOrder as DomainSkipped
 from rebal_optimizer.domain import Weight as DomainWeight
+from rebal_optimizer.service_layer.tax_lots import listed_lots, wire_gain
 from rebal_schemas import (
     BrokerIntegration,
     ConditionEvaluation,
+    ConsumedLot,
     Event,
     Mandate,
     ModelStatus,
@@ -93,7 +95,12 @@ def wire_decision(record: Iterable[DomainCondition]) -> tuple[ConditionEvaluatio
     )
 
 
-def planned_order(o: Order) -> PlannedOrder:
+def planned_orders(orders: Sequence[Order]) -> tuple[PlannedOrder, ...]:
+    lots = listed_lots(orders)
+    return tuple(planned_order(o, lots.get(o.leg, ())) for o in orders)
+
+
+def planned_order(o: Order, lots: tuple[ConsumedLot, ...] = ()) -> PlannedOrder:
     side = OrderSide(str(o.side))
     by_notional = Side(o.side) is Side.BUY and o.qty != o.qty.to_integral_value() and o.notional > 0
     return PlannedOrder(
@@ -103,6 +110,8 @@ def planned_order(o: Order) -> PlannedOrder:
         qty=None if by_notional else o.qty,
         notional=o.notional if by_notional else None,
         expected_price=o.expected_price,
+        lots=lots,
+        estimated_gain=wire_gain(o.gain),
     )
 
 
@@ -153,7 +162,7 @@ def optimization_created(
         mandate=Mandate(str(opt.mandate)),
         broker_integration=BrokerIntegration(broker_integration),
         weights=wire_weights(opt.weights),
-        orders=tuple(planned_order(o) for o in opt.orders),
+        orders=planned_orders(opt.orders),
         skipped_orders=wire_skipped(opt.skipped_orders),
         decision=wire_decision(opt.decision),
         reasons=(*(wire_reason(r) for r in opt.reasons), *extra_reasons),
@@ -181,7 +190,7 @@ def optimization_ready(
         run_type=RunType(str(opt.run_type)),
         broker_integration=BrokerIntegration(broker_integration),
         initiated_from=initiated_from,
-        orders=tuple(planned_order(o) for o in opt.orders),
+        orders=planned_orders(opt.orders),
         skipped_orders=wire_skipped(opt.skipped_orders),
         weights=wire_weights(opt.weights),
         amount=_positive(opt.amount),

@@ -18,6 +18,7 @@ from rebal_optimizer.service_layer.ports import ReferenceData
 from rebal_optimizer.service_layer.rejections import refused
 from rebal_optimizer.service_layer.resumption import Evaluate
 from rebal_optimizer.service_layer.subscriptions import Subscriptions
+from rebal_optimizer.service_layer.tax_lots import reported_lots
 from rebal_optimizer.service_layer.unit_of_work import Outcome, Step
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
@@ -82,11 +83,16 @@ class Patches:
         async def step(record: PortfolioAccount | None) -> Outcome | None:
             if record is None:
                 raise unknown_portfolio(event, event.portfolio_id)
+            snapshot = event.mode == "snapshot"
+            # the last prices cost the lots a snapshot without lots leaves unknown (lots.py)
+            quotes = await self.reference.prices(event.holdings) if snapshot else {}
             updated, paid = record.report_holdings(
                 event.holdings,
-                snapshot=event.mode == "snapshot",
+                snapshot=snapshot,
                 cash=event.cash,
                 as_of=event.as_of,
+                lots=reported_lots(event),
+                prices={symbol: quote.price for symbol, quote in quotes.items()},
             )
             if updated is None:
                 log.info("holdings unchanged (older snapshot or empty delta)")

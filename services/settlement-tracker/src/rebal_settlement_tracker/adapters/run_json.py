@@ -27,6 +27,7 @@ from rebal_settlement_tracker.domain import (
     TargetWeight,
     Transaction,
 )
+from rebal_settlement_tracker.domain.gains import Gains
 
 JsonDict = dict[str, Any]
 
@@ -56,7 +57,22 @@ def order_to_json(order: PlannedOrder) -> JsonDict:
         "notional": decimal(order.notional),
         "asset_class": order.asset_class,
         "expected_price": decimal(order.expected_price),
+        **gains_to_json(order.estimated_gain),
     }
+
+
+def gains_to_json(gains: Gains | None) -> JsonDict:
+    if gains is None:
+        return {}
+    return {
+        "estimated_gain": {"short_term": str(gains.short_term), "long_term": str(gains.long_term)}
+    }
+
+
+def gains_from_json(data: Mapping[str, Any] | None) -> Gains | None:
+    if data is None:
+        return None
+    return Gains(Decimal(data["short_term"]), Decimal(data["long_term"]))
 
 
 def order_from_json(data: Mapping[str, Any]) -> PlannedOrder:
@@ -68,6 +84,7 @@ def order_from_json(data: Mapping[str, Any]) -> PlannedOrder:
         notional=parse_decimal(data["notional"]),
         asset_class=data["asset_class"],
         expected_price=parse_decimal(data.get("expected_price")),
+        estimated_gain=gains_from_json(data.get("estimated_gain")),  # absent in older documents
     )
 
 

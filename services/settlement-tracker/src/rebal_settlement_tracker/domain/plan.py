@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Final
 
 from rebal_settlement_tracker.domain.errors import InvalidEvent
+from rebal_settlement_tracker.domain.gains import Gains
 from rebal_settlement_tracker.domain.transaction import (
     ZERO,
     OrderClosed,
@@ -31,6 +32,8 @@ class PlannedOrder:
     asset_class: str = "us_equity"
     # The price the optimizer planned with (its last price): the reference of the fill price band.
     expected_price: Decimal | None = None
+    # A sale's estimated realized gain for its planned quantity (the optimizer's, gains.py).
+    estimated_gain: Gains | None = None
 
     def __post_init__(self) -> None:
         if self.leg < 0:

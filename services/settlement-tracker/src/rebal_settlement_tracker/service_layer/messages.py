@@ -20,6 +20,7 @@ from typing import Any
 import rebal_schemas as wire
 from rebal_schemas.types import PRICE_PLACES
 from rebal_settlement_tracker import domain
+from rebal_settlement_tracker.domain.gains import Gains
 
 RUN_CREATED = "run.created"
 RUN_COMPLETED = "run.completed"
@@ -48,6 +49,9 @@ def planned_orders(event: wire.OptimizationReady) -> tuple[domain.PlannedOrder, 
             notional=order.notional,
             asset_class=order.asset_class,
             expected_price=order.expected_price,
+            estimated_gain=None
+            if order.estimated_gain is None
+            else Gains(order.estimated_gain.short_term, order.estimated_gain.long_term),
         )
         for order in event.orders
     )

@@ -16,6 +16,7 @@ from typing import Any
 import rebal_schemas as wire
 from rebal_schemas.events.run import CANCEL_REQUESTED, MAX_REASON
 from rebal_settlement_tracker import domain
+from rebal_settlement_tracker.domain.gains import Gains, order_gains, run_gains
 from rebal_settlement_tracker.service_layer.messages import (
     RUN_COMPLETED,
     RUN_CREATED,
@@ -102,16 +103,22 @@ def run_completed(
     at = run.lifecycle.completed_at
     if at is None:
         raise ValueError(f"run {run.run_id} has not completed")
+    planned = {
+        o.leg: (o.estimated_gain, o.qty) for o in run.orders or () if o.estimated_gain is not None
+    }
+    gains = {o.leg: order_gains(planned, o.leg, o.filled_qty) for o in completion.executed}
+    total = run_gains(gains.values())
     return wire.RunCompleted(
         **run_fields(run, completion.status, at, completion.reason),
         run_id=run.run_id,
-        orders=tuple(run_order(order) for order in completion.executed),
+        orders=tuple(run_order(order, gains.get(order.leg)) for order in completion.executed),
         failed_orders=tuple(run_order(order) for order in completion.failed),
         skipped_orders=tuple(_skipped(skipped) for skipped in completion.skipped_orders),
         cash_delta=completion.cash_delta,
         holdings_delta=dict(completion.holdings_delta),
         last_execution_at=completion.last_execution_at,
         replan=_replan(run),
+        realized_gains=_wire_gains(total),
         occurred_at=at,
         **_envelope(run, envelope, RUN_COMPLETED),
     )
@@ -197,8 +204,9 @@ def cancel_refused(
     )
 
 
-def run_order(order: domain.OrderOutcome) -> wire.RunOrder:
-    """One order in Alpaca's order-object shape, its transaction status alongside."""
+def run_order(order: domain.OrderOutcome, gains: Gains | None = None) -> wire.RunOrder:
+    """One order in Alpaca's order-object shape, its transaction status alongside (and a sale's
+    estimated realized gain for what filled)."""
     ended = _ENDED_AT.get(order.order_status)
     return wire.RunOrder(
         id=order.broker_order_id,
@@ -215,8 +223,15 @@ def run_order(order: domain.OrderOutcome) -> wire.RunOrder:
         updated_at=order.updated_at,
         transaction_status=wire.TransactionStatus(order.status.value),
         reason=order.reason or "",
+        realized_gains=_wire_gains(gains),
         **({ended: order.closed_at} if ended else {}),
     )
+
+
+def _wire_gains(gains: Gains | None) -> wire.RealizedGains | None:
+    if gains is None:
+        return None
+    return wire.RealizedGains(short_term=gains.short_term, long_term=gains.long_term)
 
 
 def _replan(run: domain.Run) -> bool:
