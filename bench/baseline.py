@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -36,11 +37,18 @@ class Baseline:
         )
 
 
-async def measure(bootstrap: str, message_bytes: int = 600, messages: int = 20_000) -> Baseline:
+async def measure(
+    bootstrap: str,
+    message_bytes: int = 600,
+    messages: int = 20_000,
+    options: dict[str, Any] | None = None,
+) -> Baseline:
+    """`options`: more aiokafka client options (a secured broker's SASL settings)."""
+    security = options or {}
     topic = f"bench-baseline-{uuid.uuid4().hex[:6]}"
-    await ensure_topics(bootstrap, [(topic, 6)])
+    await ensure_topics(bootstrap, [(topic, 6)], **security)
     payload = b"x" * message_bytes
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1, **security)
     await producer.start()
     start = time.perf_counter()
     futures = [
@@ -51,7 +59,7 @@ async def measure(bootstrap: str, message_bytes: int = 600, messages: int = 20_0
     await producer.stop()
 
     # Manual assignment: no group join in the figure, only fetching and decoding batches.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     await consumer.start()
     partitions = [TopicPartition(topic, p) for p in range(6)]
     consumer.assign(partitions)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from rebal_client.kafka import Publisher
+from rebal_client.kafka import KafkaConnection, Publisher
 from rebal_runtime.stack import Stack
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import (
@@ -76,11 +76,16 @@ async def steady_deposits(
     console: Console,
     prefix: str = "bp",
     watch: dict[str, int] | None = None,
+    connection: KafkaConnection | None = None,
 ) -> LoadResult:
     """Create `count` PLATFORM/DISCRETIONARY portfolios, then fund them at `rate`/s; each first
-    funding is a full rebalance. Measures deposit -> first `until_topic` event for the portfolio."""
-    await ensure_topics(bootstrap)
-    async with Publisher(bootstrap) as publisher:
+    funding is a full rebalance. Measures deposit -> first `until_topic` event for the portfolio.
+    `connection`: who to be on a secured broker (default: `bootstrap`, unauthenticated)."""
+    connection = connection or KafkaConnection(bootstrap)
+    security = connection.options()
+    del security["bootstrap_servers"]
+    await ensure_topics(bootstrap, **security)
+    async with Publisher(connection) as publisher:
         await publisher.publish_many(
             PriceUpdated(symbol=s, price=p, as_of=utc_now(), producer="bench")
             for s, p in INITIAL_PRICES.items()
@@ -88,7 +93,7 @@ async def steady_deposits(
         await publisher.publish_many(MODELS)
         # The models first, read before any portfolio subscribes: a model the optimizer reads
         # after its subscribers re-evaluates all of them, a fan-out inside the measured load.
-        await drained(bootstrap, "optimizer", MODELS[0].TOPIC)
+        await drained(bootstrap, "optimizer", MODELS[0].TOPIC, options=security)
         await publisher.publish_many(
             PortfolioSettingsChanged(
                 portfolio_id=f"{prefix}-{i:06d}",
@@ -112,6 +117,7 @@ async def steady_deposits(
             auto_offset_reset="latest",
             enable_auto_commit=False,
             fetch_max_wait_ms=5,  # Tansu holds an empty fetch for the whole wait
+            **security,
         )
         await consumer.start()
         await asyncio.sleep(1)
@@ -196,9 +202,15 @@ def run_under_load(
         stack.stop()
 
 
-async def drained(bootstrap: str, group: str, topic: str, timeout: float = 120) -> None:
+async def drained(
+    bootstrap: str,
+    group: str,
+    topic: str,
+    timeout: float = 120,
+    options: dict[str, Any] | None = None,
+) -> None:
     """Wait until consumer group `group` has committed every record of `topic`."""
-    probe: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    probe: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, **(options or {}))
     await probe.start()
     try:
         await probe.topics()  # fetches the cluster's metadata: partitions_for_topic needs it
