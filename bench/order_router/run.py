@@ -81,7 +81,8 @@ def start_router(workdir: Path, bootstrap: str, broker_url: str) -> subprocess.P
         "REBAL_STORE_URL": f"sqlite:///{workdir / 'router.sqlite'}",
         "REBAL_BROKER_BASE_URL": broker_url,
         "REBAL_BROKER_REQUESTS_PER_MINUTE": "600000",  # the simulator is not rate limited
-        "REBAL_BROKER_MAX_IN_FLIGHT": "64",
+        # the one bound on orders in flight (BENCH_IN_FLIGHT to compare others)
+        "REBAL_BROKER_MAX_IN_FLIGHT": os.environ.get("BENCH_IN_FLIGHT", "64"),
         "REBAL_OUTBOX_POLL_SECONDS": "0.05",
         # Any hour: the execution window is always open (a dev-profile setting).
         "REBAL_PROFILE": "dev",
