@@ -110,8 +110,6 @@ async def on_optimization_ready_batch(
             if late is not None:
                 await cancel_kept(ctx, late)
                 await forget_kept_cancel(ctx, run_id)
-    # woken even for a redelivery: harmless, and it covers a run stored just before a crash
-    ctx.wake_dispatcher()
     return created_ids
 
 
@@ -146,6 +144,9 @@ async def _store(
             await cancel_kept(ctx, kept)
         await forget_kept_cancel(ctx, run_id)
     _log_stored(stored, created)
+    # woken at once, not at the batch's end, and even for a redelivery: harmless, and it
+    # covers a run stored just before a crash
+    ctx.wake_dispatcher()
     return created, kept
 
 
