@@ -7,8 +7,8 @@ Everything runs as it does in the embedded stack: Tansu, `python -m rebal_broker
   paced  - runs published at a steady rate well below capacity: the latency figures.
 Each run has 3 sells and 2 buys, so every run goes through both phases (sells, then buys).
 The raw broker baseline (bench/baseline.py) is measured in the same run for the ratio.
-"router ms/run" is the router process's CPU time per run in the scenario (Linux /proc): the
-figure a shared machine moves least.
+"router ms/run" ("sim ms/run") is the router's (the simulator's) process CPU time per run in
+the scenario (Linux /proc): the figure a shared machine moves least.
 Usage: .venv/bin/python bench/order_router/run.py [--runs 100] [--paced-runs 40] [--rate 8]
 (BENCH_PROFILE=/tmp/router.prof also writes a cProfile of the router process.)
 """
@@ -81,7 +81,8 @@ def start_router(workdir: Path, bootstrap: str, broker_url: str) -> subprocess.P
         "REBAL_STORE_URL": f"sqlite:///{workdir / 'router.sqlite'}",
         "REBAL_BROKER_BASE_URL": broker_url,
         "REBAL_BROKER_REQUESTS_PER_MINUTE": "600000",  # the simulator is not rate limited
-        "REBAL_BROKER_MAX_IN_FLIGHT": "64",
+        # the one bound on orders in flight (BENCH_IN_FLIGHT to compare others)
+        "REBAL_BROKER_MAX_IN_FLIGHT": os.environ.get("BENCH_IN_FLIGHT", "64"),
         "REBAL_OUTBOX_POLL_SECONDS": "0.05",
         # Any hour: the execution window is always open (a dev-profile setting).
         "REBAL_PROFILE": "dev",
@@ -170,8 +171,9 @@ async def scenario(
     runs: int,
     rate: float | None,
     router_pid: int,
+    sim_pid: int,
 ) -> dict[str, float]:
-    cpu_before = cpu_seconds(router_pid)
+    cpu_before, sim_before = cpu_seconds(router_pid), cpu_seconds(sim_pid)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
     await producer.start()
     sent_at: dict[str, float] = {}
@@ -187,6 +189,7 @@ async def scenario(
         await producer.stop()
     await watcher.wait_for(set(sent_at), timeout=60 + runs)
     router_cpu = cpu_seconds(router_pid) - cpu_before
+    sim_cpu = cpu_seconds(sim_pid) - sim_before
     latencies = sorted((watcher.done_at[r] - sent_at[r]) * 1000 for r in sent_at)
     elapsed = max(watcher.done_at[r] for r in sent_at) - min(sent_at.values())
     return {
@@ -196,6 +199,7 @@ async def scenario(
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "router_ms_per_run": router_cpu * 1000 / runs,
+        "sim_ms_per_run": sim_cpu * 1000 / runs,
     }
 
 
@@ -210,11 +214,13 @@ async def bench(args: argparse.Namespace, kafka: EmbeddedKafka, workdir: Path) -
     follower = asyncio.create_task(watcher.follow())
     try:
         # group join, connections
-        await scenario(bootstrap, watcher, "warmup", 3, None, router.pid)
+        await scenario(bootstrap, watcher, "warmup", 3, None, router.pid, sim.pid)
         results = {
-            "burst": await scenario(bootstrap, watcher, "burst", args.runs, None, router.pid),
+            "burst": await scenario(
+                bootstrap, watcher, "burst", args.runs, None, router.pid, sim.pid
+            ),
             "paced": await scenario(
-                bootstrap, watcher, "paced", args.paced_runs, args.rate, router.pid
+                bootstrap, watcher, "paced", args.paced_runs, args.rate, router.pid, sim.pid
             ),
         }
     finally:
@@ -228,13 +234,14 @@ async def bench(args: argparse.Namespace, kafka: EmbeddedKafka, workdir: Path) -
     print(f"runs of {len(LEGS)} orders (3 sells, then 2 buys); router and simulator as processes")
     print(
         f"{'scenario':<10}{'runs':>6}{'orders':>8}{'orders/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'ratio':>10}{'router ms/run':>15}"
+        f"{'ratio':>10}{'router ms/run':>15}{'sim ms/run':>12}"
     )
     for name, r in results.items():
         ratio = r["orders_per_s"] / base.produce_consume_per_s
         print(
             f"{name:<10}{r['runs']:>6.0f}{r['orders']:>8.0f}{r['orders_per_s']:>10.1f}"
             f"{r['p50_ms']:>9.0f}{r['p99_ms']:>9.0f}{ratio:>10.4f}{r['router_ms_per_run']:>15.1f}"
+            f"{r['sim_ms_per_run']:>12.1f}"
         )
     print(
         "ratio = orders/s divided by the raw broker's produce+consume rate (same machine, same run)"

@@ -242,10 +242,12 @@ async def profiled_load(
 
 UNLIMITED_BROKER = {
     "REBAL_BROKER_REQUESTS_PER_MINUTE": "1000000000",
-    "REBAL_BROKER_MAX_IN_FLIGHT": "100000",
+    "REBAL_BROKER_MAX_IN_FLIGHT": "64",
 }
-"""The order-router's broker limits (Alpaca's 200 requests/min by default) lifted: the profile
-is of the software's ceiling, not of the limit's (`--broker-limits` keeps them)."""
+"""The order-router's rate limit (Alpaca's 200 requests/min by default) lifted: the profile is
+of the software's ceiling, not of the limit's (`--broker-limits` keeps them). The in-flight cap
+stays the embedded stack's: it is the only bound on the orders being sent at once, and the
+keep-alive pool opens a connection per slot."""
 
 
 def tree() -> dict[str, Any]:

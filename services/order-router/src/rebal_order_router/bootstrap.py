@@ -103,7 +103,6 @@ def bootstrap(
     dispatcher = Dispatcher(
         ctx,
         poll_seconds=settings.dispatch_poll_seconds,
-        concurrency=settings.dispatch_concurrency,
         backoff_max_seconds=settings.dispatch_backoff_max_seconds,
         stop_timeout_seconds=min(10.0, settings.graceful_timeout_seconds),
     )

@@ -72,8 +72,11 @@ class RouterSettings(RuntimeSettings):
     broker_max_in_flight: int = Field(
         8,
         ge=1,
-        description="Broker API requests in flight at once, over all calls and runs (the "
-        "dispatcher's `dispatch_concurrency` bounds the orders being sent, this every request).",
+        description="Broker API requests in flight at once, over all calls and runs: the one "
+        "concurrency limit of the order path. The dispatcher starts every sendable order of "
+        "every run at once (sells before buys per run); their requests queue here, in turn, "
+        "then pass the rate limit (`broker_requests_per_minute`). The keep-alive pool holds "
+        "one connection per slot, and one for the trade-update stream.",
     )
 
     retry_max_attempts: int = Field(
@@ -93,7 +96,7 @@ class RouterSettings(RuntimeSettings):
         60.0,
         gt=0,
         description="A 429 Retry-After longer than this ends the attempt (the run is retried "
-        "later) instead of blocking a dispatcher slot.",
+        "later) instead of waiting on.",
     )
 
     dispatch_poll_seconds: float = Field(
@@ -101,9 +104,6 @@ class RouterSettings(RuntimeSettings):
         gt=0,
         description="How often the dispatcher looks for runs with orders to send, besides being "
         "woken at once when a run is stored or its sells complete.",
-    )
-    dispatch_concurrency: int = Field(
-        8, ge=1, description="Orders in flight to the broker at once, over all runs."
     )
     dispatch_backoff_max_seconds: float = Field(
         30.0,

@@ -1,14 +1,16 @@
-"""AlpacaBrokerClient over httpx.MockTransport: requests, parsing, errors, SSE, secrets."""
+"""AlpacaBrokerClient against a fake Alpaca on a local port: requests, parsing, errors, SSE,
+secrets, connection reuse."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import socket
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from rebal_order_router.adapters.alpaca_client import AlpacaBrokerClient
@@ -33,7 +35,7 @@ async def test_submit_sends_a_market_day_order_with_basic_auth(
     )
 
     (request,) = fake_alpaca.requests
-    assert (request.method, request.url.path) == ("POST", fake_alpaca.orders_path)
+    assert (request.method, request.path) == ("POST", fake_alpaca.orders_path)
     assert json.loads(request.content) == {
         "symbol": "AAPL",
         "side": "sell",
@@ -121,15 +123,42 @@ def test_retry_after_as_http_date() -> None:
 
 
 @pytest.mark.parametrize(
-    "exc",
-    [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("x")],
+    ("fault", "recorded"),
+    [({"dropped": True}, False), ({"lost_reply": True}, True), ({"delay": 1.0}, True)],
 )
-async def test_transport_failures_are_unavailable(alpaca_client, fake_alpaca, exc) -> None:
-    fake_alpaca.fail_next("POST", before=exc)
-    with pytest.raises(BrokerUnavailable):
+async def test_transport_failures_are_unavailable(
+    fake_alpaca, credentials, fault, recorded
+) -> None:
+    key, secret = credentials
+    fake_alpaca.fail_next("POST", **fault)
+    async with AlpacaBrokerClient(fake_alpaca.base_url, key, secret, timeout=0.3) as client:
+        with pytest.raises(BrokerUnavailable):
+            await client.submit_order(
+                fake_alpaca.account, COID, "AAPL", OrderSide.SELL, qty=Decimal(1)
+            )
+    if fault.get("delay"):
+        await asyncio.sleep(1.0)  # the slow reply's request is processed all the same
+    assert (COID in fake_alpaca.orders) is recorded
+
+
+async def test_a_broker_that_is_not_listening_is_unavailable(credentials) -> None:
+    key, secret = credentials
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with AlpacaBrokerClient(f"http://127.0.0.1:{port}", key, secret) as client:
+        with pytest.raises(BrokerUnavailable):
+            await client.submit_order("acct-1", COID, "AAPL", OrderSide.SELL, qty=Decimal(1))
+
+
+async def test_requests_reuse_one_kept_alive_connection(alpaca_client, fake_alpaca) -> None:
+    for n in range(5):
         await alpaca_client.submit_order(
-            fake_alpaca.account, COID, "AAPL", OrderSide.SELL, qty=Decimal(1)
+            fake_alpaca.account, f"{COID}-{n}", "AAPL", OrderSide.SELL, qty=Decimal(1)
         )
+        await alpaca_client.get_order_by_client_order_id(fake_alpaca.account, f"{COID}-{n}")
+    assert len(fake_alpaca.requests) == 10
+    assert len(fake_alpaca.connections) == 1
 
 
 async def test_malformed_order_reply_is_unavailable(alpaca_client, fake_alpaca) -> None:
@@ -151,8 +180,8 @@ async def test_lookup_by_client_order_id(alpaca_client, fake_alpaca) -> None:
     assert found is not None
     assert found.client_order_id == COID
     request = fake_alpaca.requests[-1]
-    assert request.url.path == f"{fake_alpaca.orders_path}:by_client_order_id"
-    assert request.url.params["client_order_id"] == COID
+    assert request.path == f"{fake_alpaca.orders_path}:by_client_order_id"
+    assert request.params["client_order_id"] == COID
 
 
 async def test_cancel(alpaca_client, fake_alpaca) -> None:
@@ -161,7 +190,7 @@ async def test_cancel(alpaca_client, fake_alpaca) -> None:
     )
     await alpaca_client.cancel_order(fake_alpaca.account, order.id)
     assert fake_alpaca.requests[-1].method == "DELETE"
-    assert fake_alpaca.requests[-1].url.path == f"{fake_alpaca.orders_path}/{order.id}"
+    assert fake_alpaca.requests[-1].path == f"{fake_alpaca.orders_path}/{order.id}"
     assert fake_alpaca.orders[COID]["status"] == "pending_cancel"
     with pytest.raises(OrderRejected) as caught:
         await alpaca_client.cancel_order(fake_alpaca.account, "no-such-order")
@@ -214,7 +243,7 @@ async def test_stream_parses_events_and_resumes_after_since_id(alpaca_client, fa
     assert updates[0].qty == Decimal(2)
     request = fake_alpaca.requests[-1]
     assert request.headers["Last-Event-ID"] == "01A"
-    assert request.url.params["since_id"] == "01A"
+    assert request.params["since_id"] == "01A"
     assert request.headers["Accept"] == "text/event-stream"
 
 
@@ -223,7 +252,7 @@ async def test_stream_without_since_id_sends_no_resume_point(alpaca_client, fake
     updates = [u async for batch in alpaca_client.stream_trade_updates() for u in batch]
     assert [u.event_id for u in updates] == ["01A"]
     assert "Last-Event-ID" not in fake_alpaca.requests[-1].headers
-    assert "since_id" not in fake_alpaca.requests[-1].url.params
+    assert "since_id" not in fake_alpaca.requests[-1].params
 
 
 async def test_stream_takes_the_sse_id_when_the_json_has_none(alpaca_client, fake_alpaca) -> None:
@@ -244,7 +273,7 @@ async def test_secrets_never_appear_in_repr_errors_or_logs(
 ) -> None:
     key, secret = credentials
     encoded = base64.b64encode(f"{key}:{secret}".encode()).decode()
-    caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
+    caplog.set_level(logging.DEBUG)  # every logger, aiohttp's included
     messages: list[str] = []
     for status in (401, 422, 503):
         fake_alpaca.fail_next("POST", status, {"message": "no"})
@@ -265,17 +294,39 @@ async def test_secrets_never_appear_in_repr_errors_or_logs(
         assert key not in text
         assert secret not in text
         assert encoded not in text
-    assert "broker.test" in repr(alpaca_client)
+    assert fake_alpaca.base_url in repr(alpaca_client)
 
 
 async def test_client_is_a_context_manager(fake_alpaca, credentials) -> None:
     key, secret = credentials
-    client = AlpacaBrokerClient(
-        "http://broker.test/", key, secret, transport=httpx.MockTransport(fake_alpaca.handler)
-    )
+    client = AlpacaBrokerClient(fake_alpaca.base_url + "/", key, secret)
     async with client as entered:
         assert entered is client
-        assert client.base_url == "http://broker.test"
+        assert client.base_url == fake_alpaca.base_url
         assert client.default_account_id is None
+        await client.submit_order("acct-1", COID, "AAPL", OrderSide.SELL, qty=Decimal(1))
     with pytest.raises(RuntimeError):
         await client.submit_order("acct-1", COID, "AAPL", OrderSide.SELL, qty=Decimal(1))
+
+
+async def test_stream_reads_events_split_anywhere_across_reads(alpaca_client, fake_alpaca) -> None:
+    body = (trade_event("01A", "new", "0") + trade_event("01B", "fill", "10")).replace(
+        "AAPL", "ÄAPL"
+    )
+    raw = body.encode()
+    cut = raw.index("Ä".encode()) + 1  # inside the two bytes of one character
+    fake_alpaca.sse_chunks = [raw[:cut], raw[cut : cut + 7], raw[cut + 7 :]]
+
+    updates = [u async for batch in alpaca_client.stream_trade_updates() for u in batch]
+
+    assert [(u.event_id, u.order.symbol) for u in updates] == [("01A", "ÄAPL"), ("01B", "ÄAPL")]
+
+
+async def test_a_silent_stream_is_unavailable(fake_alpaca, credentials) -> None:
+    key, secret = credentials
+    fake_alpaca.fail_next("GET", delay=1.0)
+    async with AlpacaBrokerClient(
+        fake_alpaca.base_url, key, secret, timeout=2.0, stream_idle_timeout=0.2
+    ) as client:
+        with pytest.raises(BrokerUnavailable, match="timed out"):
+            _ = [u async for batch in client.stream_trade_updates() for u in batch]

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import aiosqlite
-
 from rebal_broker_sim.adapters.codec import decode_time, encode_time
+from rebal_broker_sim.adapters.inline_sqlite import InlineConnection, Row
 from rebal_broker_sim.domain.quotes import Quote
 from rebal_broker_sim.service_layer.ports import AccountLedger, PriceTable
 
 
 class SqlitePriceTable(PriceTable):
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: InlineConnection) -> None:
         self._db = db
 
     async def get(self, symbol: str) -> Quote | None:
@@ -40,7 +39,7 @@ class SqlitePriceTable(PriceTable):
             return [_quote(row) for row in await cursor.fetchall()]
 
 
-def _quote(row: aiosqlite.Row) -> Quote:
+def _quote(row: Row) -> Quote:
     return Quote(
         symbol=row["symbol"],
         price=Decimal(row["price"]),
@@ -51,7 +50,7 @@ def _quote(row: aiosqlite.Row) -> Quote:
 
 
 class SqliteAccountLedger(AccountLedger):
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: InlineConnection) -> None:
         self._db = db
 
     async def position(self, account_id: str, symbol: str) -> Decimal:

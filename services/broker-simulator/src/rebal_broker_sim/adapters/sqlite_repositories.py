@@ -6,8 +6,6 @@ import json
 from datetime import datetime
 from decimal import Decimal
 
-import aiosqlite
-
 from rebal_broker_sim.adapters.codec import (
     decode_decimal,
     decode_order,
@@ -17,6 +15,7 @@ from rebal_broker_sim.adapters.codec import (
     encode_time,
     require_time,
 )
+from rebal_broker_sim.adapters.inline_sqlite import InlineConnection
 from rebal_broker_sim.domain.orders import Order, OrderStatus
 from rebal_broker_sim.service_layer.ports import (
     JsonObject,
@@ -29,7 +28,7 @@ from rebal_broker_sim.service_layer.ports import (
 
 
 class SqliteOrderRepository(OrderRepository):
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: InlineConnection) -> None:
         self._db = db
 
     async def add(self, order: Order) -> None:
@@ -114,7 +113,7 @@ def _order_row(order: Order) -> tuple[str, str, str, str, str | None, str]:
 
 
 class SqliteTradeEventLog(TradeEventLog):
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: InlineConnection) -> None:
         self._db = db
 
     async def append(
@@ -183,7 +182,7 @@ class SqliteTradeEventLog(TradeEventLog):
 
 
 class SqliteRequestLog(RequestLog):
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: InlineConnection) -> None:
         self._db = db
 
     async def record(

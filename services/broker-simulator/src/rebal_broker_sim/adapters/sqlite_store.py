@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import aiosqlite
-
+from rebal_broker_sim.adapters import inline_sqlite
+from rebal_broker_sim.adapters.inline_sqlite import InlineConnection
 from rebal_broker_sim.adapters.sqlite_ledger import SqliteAccountLedger, SqlitePriceTable
 from rebal_broker_sim.adapters.sqlite_repositories import (
     SqliteOrderRepository,
@@ -20,7 +20,7 @@ from rebal_broker_sim.service_layer.ports import UnitOfWork
 class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
-        self._db: aiosqlite.Connection | None = None
+        self._db: InlineConnection | None = None
         # Every unit of work, reads included, holds this lock: a reader on the one shared
         # connection would otherwise see another task's uncommitted writes.
         self.lock = asyncio.Lock()
@@ -28,8 +28,7 @@ class SqliteStore:
     async def open(self) -> None:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self._path, isolation_level=None)
-        db.row_factory = aiosqlite.Row
+        db = await inline_sqlite.connect(self._path)
         await db.execute("PRAGMA journal_mode=WAL")
         # A process crash after COMMIT keeps the write: WAL with synchronous=NORMAL only risks
         # the last transactions on power loss, which a simulator does not need to survive.
@@ -43,7 +42,7 @@ class SqliteStore:
             self._db = None
 
     @property
-    def connection(self) -> aiosqlite.Connection:
+    def connection(self) -> InlineConnection:
         if self._db is None:
             raise RuntimeError("the SQLite store is not open")
         return self._db

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
-
-import httpx
 
 from rebal_order_router.domain import (
     BrokerAuthFailed,
@@ -30,6 +29,17 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 class MalformedPayload(ValueError):
     """The broker answered something that is not the documented shape."""
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    """What error classification needs of an HTTP answer, whichever client read it."""
+
+    method: str
+    path: str
+    status: int
+    text: str
+    retry_after: str | None = None  # the Retry-After header, as sent
 
 
 def plain(number: Decimal) -> str:
@@ -60,7 +70,7 @@ def order_request_body(
     return body
 
 
-def load_json(text: str) -> Any:
+def load_json(text: str | bytes) -> Any:
     try:
         return json.loads(text, parse_float=Decimal)
     except ValueError as exc:
@@ -170,27 +180,26 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _error_body(response: httpx.Response) -> tuple[int | None, str]:
+def _error_body(reply: HttpReply) -> tuple[int | None, str]:
     try:
-        body = response.json()
+        body = json.loads(reply.text)
     except ValueError:
-        return None, response.text[:300]
+        return None, reply.text[:300]
     if not isinstance(body, Mapping):
-        return None, response.text[:300]
+        return None, reply.text[:300]
     code = body.get("code")
     message = body.get("message")
     code_number = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
-    return code_number, str(message) if message is not None else response.text[:300]
+    return code_number, str(message) if message is not None else reply.text[:300]
 
 
-def broker_error_from(response: httpx.Response, now: datetime) -> BrokerError:
-    """Classify a non-success response (see domain.errors for what each class asks of callers)."""
-    status = response.status_code
-    code, message = _error_body(response)
-    what = f"{response.request.method} {response.request.url.path}: HTTP {status}"
+def broker_error_from(reply: HttpReply, now: datetime) -> BrokerError:
+    """Classify a non-success reply (see domain.errors for what each class asks of callers)."""
+    status = reply.status
+    code, message = _error_body(reply)
+    what = f"{reply.method} {reply.path}: HTTP {status}"
     if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
-        return RateLimited(f"{what}: {message}", retry_after)
+        return RateLimited(f"{what}: {message}", parse_retry_after(reply.retry_after, now))
     if status >= 500 or status == 408:
         return BrokerUnavailable(f"{what}: {message}")
     if status == 401:

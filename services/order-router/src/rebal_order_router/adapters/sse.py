@@ -86,8 +86,8 @@ class SseParser:
 
 
 async def iter_sse(chunks: AsyncIterable[str]) -> AsyncIterator[list[SseMessage]]:
-    """Batches of messages from a stream of decoded text chunks (e.g. httpx
-    `Response.aiter_text()`): the messages each chunk completed, in order; never empty."""
+    """Batches of messages from a stream of decoded text chunks (the broker
+    client decodes its response's reads): the messages each chunk completed, in order; never empty."""
     splitter, parser = SseLineSplitter(), SseParser()
     async for chunk in chunks:
         batch = [

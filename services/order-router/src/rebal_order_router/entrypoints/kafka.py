@@ -7,7 +7,7 @@ from faststream.kafka import KafkaRouter
 
 from rebal_order_router.service_layer.cancel import on_cancel_requested
 from rebal_order_router.service_layer.context import RouterContext
-from rebal_order_router.service_layer.intake import on_optimization_ready
+from rebal_order_router.service_layer.intake import on_optimization_ready_batch
 from rebal_order_router.service_layer.queue import on_model_status_changed, on_price_updated
 from rebal_runtime.broker import document_publishers, subscriptions
 from rebal_runtime.settings import RuntimeSettings
@@ -32,10 +32,13 @@ def build_router(settings: RuntimeSettings, ctx: RouterContext) -> KafkaRouter:
         "Stores the orders of a PLATFORM-integrated run (each with its deterministic "
         "client_order_id) and wakes the dispatcher inside the execution window; outside it the "
         "run is QUEUED (run.execution_queued with the next opening). CLIENT-integrated runs are "
-        "ignored.",
+        "ignored. Consumed in batches.",
+        batch=True,
     )
-    async def on_ready(event: OptimizationReady) -> None:
-        await on_optimization_ready(ctx, event)
+    async def on_ready(events: list[OptimizationReady]) -> None:
+        # One offset commit and two reads of the kept cancels per batch; each run is still
+        # stored on its own (a retried batch ignores those stored before as redeliveries).
+        await on_optimization_ready_batch(ctx, events)
 
     @subscribe(
         RUN_CANCEL_REQUESTED,

@@ -31,6 +31,7 @@ from rebal_order_router.domain import (
     OrderEventKind,
     OrderRejected,
     PendingCancel,
+    PendingCancels,
     StopOutcome,
     StoredRun,
     event_from_broker_order,
@@ -83,10 +84,12 @@ async def on_cancel_requested(ctx: RouterContext, event: RunCancelRequested) -> 
     return stop is not None and stop.stop_cause == event.event_id
 
 
-async def kept_cancel(ctx: RouterContext, run_id: str, portfolio_id: str) -> PendingCancel | None:
-    """The cancel kept for a run not stored yet, unless it expired or names another portfolio
-    (then it is ignored, as a cancel of a stored run of another portfolio is)."""
-    cancels = await ctx.runs.pending_cancels()
+def kept_cancel(
+    ctx: RouterContext, cancels: PendingCancels, run_id: str, portfolio_id: str
+) -> PendingCancel | None:
+    """The cancel kept for a run not stored yet (in `cancels`, as read), unless it expired or
+    names another portfolio (then it is ignored, as a cancel of a stored run of another
+    portfolio is)."""
     kept = cancels.find(run_id, ctx.clock.now(), ctx.pending_cancel_ttl)
     if kept is None and run_id in cancels.entries:
         log.warning("the run's cancel was kept too long and expired; not applied", run_id=run_id)

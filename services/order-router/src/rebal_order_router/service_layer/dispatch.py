@@ -85,7 +85,6 @@ class Dispatcher:
         ctx: RouterContext,
         *,
         poll_seconds: float = 1.0,
-        concurrency: int = 8,
         backoff_max_seconds: float = 30.0,
         stop_timeout_seconds: float = 10.0,
     ) -> None:
@@ -94,7 +93,6 @@ class Dispatcher:
         self.backoff_max_seconds = backoff_max_seconds
         self.backoff = Backoff(poll_seconds, backoff_max_seconds)
         self.stop_timeout_seconds = stop_timeout_seconds
-        self._slots = asyncio.Semaphore(concurrency)
         self.task = PeriodicTask(
             "order-router-dispatcher", self.dispatch_pending, poll_seconds, ctx.clock
         )
@@ -233,52 +231,54 @@ class Dispatcher:
         coid = order.client_order_id
 
         def may_submit() -> bool:
-            return window_open(ctx, ctx.clock.now(), stored.run.run_id)
+            # Asked before every submit: a retry may come after the close, or after the lease
+            # was lost while the request waited for the broker's in-flight cap; a holder that
+            # lost it starts no further submit of the run.
+            return not lease.lost and window_open(ctx, ctx.clock.now(), stored.run.run_id)
 
-        async with self._slots:
-            if lease.lost:  # (waiting for a slot took that long) another instance may send it
-                log.warning("run lease lost; order left to its holder", client_order_id=coid)
-                return SendResult(coid, None)
-            if look_up_first:
-                try:
-                    found = await ctx.broker.get_order_by_client_order_id(account, coid)
-                except BrokerError as exc:
-                    # any refusal of a lookup (even a 4xx) says nothing about the order itself
-                    log.warning(
-                        "lookup failed; order stays pending", client_order_id=coid, error=str(exc)
-                    )
-                    return SendResult(coid, None)
-                if found is not None:
-                    log.info("resumed order found at the broker", client_order_id=coid)
-                    return SendResult(coid, event_from_broker_order(found, ctx.clock.now()))
-                log.info("resumed order not at the broker; submitting", client_order_id=coid)
+        if lease.lost:  # (the run's other orders took that long) another instance may send it
+            log.warning("run lease lost; order left to its holder", client_order_id=coid)
+            return SendResult(coid, None)
+        if look_up_first:
             try:
-                placed = await submit_exactly_once(
-                    ctx.broker,
-                    account,
-                    coid,
-                    order.symbol,
-                    order.side,
-                    qty=order.qty,
-                    notional=order.notional,
-                    policy=ctx.retry_policy,
-                    sleep=ctx.clock.sleep,
-                    may_submit=may_submit,
-                )
-            except SubmitWithheld:
-                log.info("window closed; order withheld", client_order_id=coid)
-                return SendResult(coid, None)
-            except OrderRejected as exc:
-                log.info("order rejected by the broker", client_order_id=coid, reason=exc.message)
-                self.sent += 1
-                reason = f"{exc.message} (HTTP {exc.status_code})"
-                rejected = OrderEvent(OrderEventKind.REJECTED, ctx.clock.now(), reason=reason)
-                return SendResult(coid, rejected)
+                found = await ctx.broker.get_order_by_client_order_id(account, coid)
             except BrokerError as exc:
+                # any refusal of a lookup (even a 4xx) says nothing about the order itself
                 log.warning(
-                    "broker unreachable; order stays pending", client_order_id=coid, error=str(exc)
+                    "lookup failed; order stays pending", client_order_id=coid, error=str(exc)
                 )
                 return SendResult(coid, None)
+            if found is not None:
+                log.info("resumed order found at the broker", client_order_id=coid)
+                return SendResult(coid, event_from_broker_order(found, ctx.clock.now()))
+            log.info("resumed order not at the broker; submitting", client_order_id=coid)
+        try:
+            placed = await submit_exactly_once(
+                ctx.broker,
+                account,
+                coid,
+                order.symbol,
+                order.side,
+                qty=order.qty,
+                notional=order.notional,
+                policy=ctx.retry_policy,
+                sleep=ctx.clock.sleep,
+                may_submit=may_submit,
+            )
+        except SubmitWithheld:
+            log.info("window closed or run lease lost; order withheld", client_order_id=coid)
+            return SendResult(coid, None)
+        except OrderRejected as exc:
+            log.info("order rejected by the broker", client_order_id=coid, reason=exc.message)
+            self.sent += 1
+            reason = f"{exc.message} (HTTP {exc.status_code})"
+            rejected = OrderEvent(OrderEventKind.REJECTED, ctx.clock.now(), reason=reason)
+            return SendResult(coid, rejected)
+        except BrokerError as exc:
+            log.warning(
+                "broker unreachable; order stays pending", client_order_id=coid, error=str(exc)
+            )
+            return SendResult(coid, None)
         self.sent += 1
         report = event_from_broker_order(placed, ctx.clock.now())
         if report is None:

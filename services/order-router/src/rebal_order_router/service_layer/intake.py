@@ -10,6 +10,8 @@ A cancel read before the run (`domain/pending_cancel.py`) was kept: the run is t
 already stopped as `canceled`, its run.execution_stopped naming the request, and nothing is ever
 sent. The cancel handler writes its kept cancel, then reads the run; this handler stores the run,
 then reads the kept cancels again: whichever way the two interleave, one of them sees the other.
+A batch of readies (the Kafka entry point) reads the kept cancels once before storing its runs
+and once after storing them all, not twice per run; the same argument holds for each of them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Sequence
 from rebal_order_router.domain import (
     OrderIntent,
     OrderSide,
+    PendingCancel,
+    PendingCancels,
     RunExecution,
     RunMeta,
     StopOutcome,
@@ -76,16 +80,57 @@ async def on_optimization_ready(ctx: RouterContext, event: OptimizationReady) ->
     """Store the run of a PLATFORM optimization and wake the dispatcher. Returns True when a
     new run was stored; CLIENT runs (the client's middleware executes them), empty runs and
     redeliveries change nothing."""
+    return bool(await on_optimization_ready_batch(ctx, [event]))
+
+
+async def on_optimization_ready_batch(
+    ctx: RouterContext, events: Sequence[OptimizationReady]
+) -> list[str]:
+    """`on_optimization_ready` for each event, in order, reading the kept cancels twice per
+    batch rather than twice per run: once before storing (a run canceled first is stored
+    stopped and never queues) and once after every run is stored (a cancel kept meanwhile).
+    Returns the run ids newly stored."""
+    plans = [plan for event in events if (plan := _routed(event)) is not None]
+    if not plans:
+        return []
+    cancels = await ctx.runs.pending_cancels()
+    created_ids: list[str] = []
+    stored_without_cancel: dict[str, StoredRun] = {}
+    for stored, event in plans:
+        created, kept = await _store(ctx, stored, event, cancels)
+        if created:
+            created_ids.append(stored.run.run_id)
+        if kept is None:
+            stored_without_cancel[stored.run.run_id] = stored
+    if stored_without_cancel:
+        # a cancel that read no run while these were being stored, kept since
+        cancels = await ctx.runs.pending_cancels()
+        for run_id, stored in stored_without_cancel.items():
+            late = kept_cancel(ctx, cancels, run_id, stored.run.portfolio_id)
+            if late is not None:
+                await cancel_kept(ctx, late)
+                await forget_kept_cancel(ctx, run_id)
+    return created_ids
+
+
+def _routed(event: OptimizationReady) -> tuple[StoredRun, OptimizationReady] | None:
     if event.broker_integration is not BrokerIntegration.PLATFORM:
         log.info("client-integrated run; not routed", run_id=event.optimization_id)
-        return False
+        return None
     if not event.orders:
         log.info("run without orders; nothing to route", run_id=event.optimization_id)
-        return False
-    stored = plan_run(event)
+        return None
+    return plan_run(event), event
+
+
+async def _store(
+    ctx: RouterContext, stored: StoredRun, event: OptimizationReady, cancels: PendingCancels
+) -> tuple[bool, PendingCancel | None]:
+    """Store one run as `cancels` (read before) say: stopped when a cancel came first, queued
+    outside the window. Returns whether it was new and the cancel it was stored with."""
     run_id = stored.run.run_id
     now = ctx.clock.now()
-    kept = await kept_cancel(ctx, run_id, event.portfolio_id)
+    kept = kept_cancel(ctx, cancels, run_id, event.portfolio_id)
     publish: Sequence[Event] = ()
     if kept is not None:  # canceled before it was stored: it never queues nor sends
         stored, publish = stop_before_start(
@@ -94,14 +139,20 @@ async def on_optimization_ready(ctx: RouterContext, event: OptimizationReady) ->
     elif not window_open(ctx, now, run_id):
         stored, publish = queue_run(ctx, stored, now)
     created = await ctx.runs.create(stored, event.event_id, publish)
-    stored_stopped = created and kept is not None
-    if kept is None:  # a cancel that read no run while this one was being stored, kept since
-        kept = await kept_cancel(ctx, run_id, event.portfolio_id)
     if kept is not None:
-        if not stored_stopped:  # stored without it (that race, or a redelivery after it)
+        if not created:  # stored without it before (a redelivery after that race)
             await cancel_kept(ctx, kept)
         await forget_kept_cancel(ctx, run_id)
+    _log_stored(stored, created)
+    # woken at once, not at the batch's end, and even for a redelivery: harmless, and it
+    # covers a run stored just before a crash
+    ctx.wake_dispatcher()
+    return created, kept
+
+
+def _log_stored(stored: StoredRun, created: bool) -> None:
     run = stored.run
+    run_id = run.run_id
     if not created:
         log.info("run already stored; redelivery ignored", run_id=run_id)
     elif run.start.stop is not None:
@@ -112,6 +163,3 @@ async def on_optimization_ready(ctx: RouterContext, event: OptimizationReady) ->
         )
     else:
         log.info("run stored", run_id=run_id, orders=len(run.orders))
-    # woken even for a redelivery: harmless, and it covers a run stored just before a crash
-    ctx.wake_dispatcher()
-    return created

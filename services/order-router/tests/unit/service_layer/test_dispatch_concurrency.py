@@ -58,7 +58,7 @@ async def send_all(ctx: RouterContext, make_ready, clock: FakeClock, cap: int) -
         await on_optimization_ready(
             ctx, make_ready(run_id=f"opt-{i}", orders=ORDERS, portfolio_id=f"pf-{i}")
         )
-    dispatcher = Dispatcher(ctx, concurrency=64)  # the broker's cap is the one that binds
+    dispatcher = Dispatcher(ctx)  # the broker's cap is the only one
     await dispatcher.dispatch_pending()
     running = list(dispatcher._runs.values())
     assert len(running) == RUNS  # a task per run, all at once

@@ -64,7 +64,6 @@ def test_retry_policy_and_market_zone_come_from_the_settings() -> None:
     [
         ("market_timezone", "Mars/Olympus"),
         ("reconcile_seconds", 0),
-        ("dispatch_concurrency", 0),
         ("broker_requests_per_minute", 0),
         ("broker_max_in_flight", 0),
     ],
