@@ -33,6 +33,11 @@ def settings_json(view: PortfolioView) -> Json:
         "active": s.active,
         "rebalance_to": s.rebalance_to,
         "band_edge_margin_percent": dec(s.band_edge_margin_percent),
+        "commission_per_order": dec(s.commission_per_order),
+        "spread_bps": dec(s.spread_bps),
+        "spread_bps_by_symbol": {k: dec(v) for k, v in sorted(s.spread_bps_by_symbol.items())},
+        "cost_gate_threshold": dec(s.cost_gate_threshold),
+        "carry_forward_skipped": s.carry_forward_skipped,
     }
 
 

@@ -41,6 +41,11 @@ class SettingsView:
     active: bool = True
     rebalance_to: str = "target"
     band_edge_margin_percent: Decimal = Decimal(20)
+    commission_per_order: Decimal = ZERO
+    spread_bps: Decimal = ZERO
+    spread_bps_by_symbol: Mapping[str, Decimal] = field(default_factory=dict)
+    cost_gate_threshold: Decimal = ZERO
+    carry_forward_skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,11 @@ def settings_patched(
             "active",
             "rebalance_to",
             "band_edge_margin_percent",
+            "commission_per_order",
+            "spread_bps",
+            "spread_bps_by_symbol",
+            "cost_gate_threshold",
+            "carry_forward_skipped",
         }
     }
     if "model_id" in present:

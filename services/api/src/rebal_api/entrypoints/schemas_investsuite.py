@@ -45,6 +45,24 @@ class SettingsIn(Incoming):
     band_edge_margin_percent: Number | None = Field(
         None, description="with band_edge: how far inside the band, % of its width (default 20)"
     )
+    commission_per_order: Number | None = Field(
+        None, description="cost model: commission per order, USD (default 0)"
+    )
+    spread_bps: Number | None = Field(
+        None, description="cost model: bid-ask spread in basis points, symbols not listed below"
+    )
+    spread_bps_by_symbol: dict[str, Number] | None = Field(
+        None, description="cost model: spread in basis points per symbol (replaces the map)"
+    )
+    cost_gate_threshold: Number | None = Field(
+        None,
+        description="beyond InvestSuite: skip a rebalance costing more than this ratio of the "
+        "USD it puts back in place (COST_GATE); 0 = off",
+    )
+    carry_forward_skipped: bool | None = Field(
+        None,
+        description="beyond InvestSuite: join orders skipped below the minimum to the next run",
+    )
 
 
 class HoldingIn(Incoming):
@@ -91,6 +109,11 @@ class SettingsOut(Outgoing):
     active: bool
     rebalance_to: Literal["target", "band_edge"]
     band_edge_margin_percent: str
+    commission_per_order: str
+    spread_bps: str
+    spread_bps_by_symbol: dict[str, str]
+    cost_gate_threshold: str
+    carry_forward_skipped: bool
 
 
 class HoldingOut(Outgoing):

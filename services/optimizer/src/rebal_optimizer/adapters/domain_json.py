@@ -128,6 +128,11 @@ def settings_json(s: PortfolioSettings) -> Json:
         "active": s.active,
         "rebalance_to": str(s.rebalance_to),
         "band_edge_margin_percent": dec(s.band_edge_margin_percent),
+        "commission_per_order": dec(s.commission_per_order),
+        "spread_bps": dec(s.spread_bps),
+        "spread_bps_by_symbol": {symbol: dec(bps) for symbol, bps in s.spread_bps_by_symbol},
+        "cost_gate_threshold": dec(s.cost_gate_threshold),
+        "carry_forward_skipped": s.carry_forward_skipped,
     }
 
 
@@ -147,6 +152,14 @@ def settings_of(d: Json) -> PortfolioSettings:
         active=d["active"],
         rebalance_to=d.get("rebalance_to", "target"),  # a document older than the setting
         band_edge_margin_percent=Decimal(d.get("band_edge_margin_percent", "20")),
+        # documents older than the cost gate and carry-forward: both off
+        commission_per_order=Decimal(d.get("commission_per_order", "0")),
+        spread_bps=Decimal(d.get("spread_bps", "0")),
+        spread_bps_by_symbol=tuple(
+            (symbol, Decimal(bps)) for symbol, bps in d.get("spread_bps_by_symbol", {}).items()
+        ),
+        cost_gate_threshold=Decimal(d.get("cost_gate_threshold", "0")),
+        carry_forward_skipped=d.get("carry_forward_skipped", False),
     )
 
 

@@ -118,6 +118,7 @@ def _portfolio_json(p: Portfolio) -> Json:
         "waiting_for": waiting_json(p.waiting_for),
         "deferred": deferred_json(p.deferred),
         "origin": origin_json(p.origin),
+        "carried": {symbol: dec(amount) for symbol, amount in p.carried.items()},
     }
 
 
@@ -148,6 +149,8 @@ def _portfolio_of(d: Json) -> Portfolio:
         waiting_for=waiting_of(d.get("waiting_for")),
         deferred=deferred_of(d.get("deferred")),
         origin=origin_of(d.get("origin")),
+        # a document older than carry-forward carries nothing
+        carried={symbol: Decimal(amount) for symbol, amount in d.get("carried", {}).items()},
     )
 
 

@@ -21,6 +21,7 @@ from rebal_optimizer.domain.optimization import (
     validate_external,
 )
 from rebal_optimizer.domain.orders import OrderPlan, generate_orders
+from rebal_optimizer.domain.plan_refinement import refine_plan
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, require_aware, valuation_problems
 from rebal_optimizer.domain.reasons import (
@@ -126,6 +127,8 @@ def evaluate(
         fallbacks=policy.fallback_map,
         bands=policy.drift_bands,
     )
+    refined = refine_plan(plan, run_type, portfolio, policy.targets, prices, reserved_cash=reserved)
+    plan = refined.plan
     late = late_client_holdings(portfolio, now, client_holdings_wait)
     notes = (*decision.notes, *((late[1],) if late is not None else ()))
     if notes:
@@ -136,7 +139,7 @@ def evaluate(
         run_type,
         trigger,
         plan,
-        decision.record,
+        (*decision.record, *refined.record),
         now,
         policy.weights,
         policy.model_id,
@@ -163,6 +166,8 @@ def evaluate(
             portfolio.deferred,
         ),
     )
+    if refined.carried is not None:
+        updated = updated.carry(refined.carried)
     needs_adjustment = plan.non_tradable_targets if policy.model_id is not None else ()
     return Evaluation(updated, optimization, decision.record, None, superseded, needs_adjustment)
 

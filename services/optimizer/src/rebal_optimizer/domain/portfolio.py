@@ -72,6 +72,8 @@ class Portfolio:
     waiting_for: Waiting | None = None  # a price or model an evaluation missed, and its trigger
     deferred: Deferred | None = None  # automatic triggers a rule held back (deferral.py)
     origin: Origin | None = None  # what the awaiting or blocking optimization used up (replan.py)
+    # Signed notional per symbol skipped below the minimum, for the next run (carry_forward.py)
+    carried: Mapping[str, Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holdings", _normalized(self.holdings))
@@ -300,6 +302,11 @@ class Portfolio:
             cooldown_waived=self.cooldown_waived or origin.cooldown_waived,
             deferred=self.deferred or origin.deferred,
         )
+
+    def carry(self, carried: Mapping[str, Decimal]) -> Portfolio:
+        """What a recommended plan leaves carried forward (carry_forward.py)."""
+        kept = {s: carried[s] for s in sorted(carried) if carried[s] != 0}
+        return self if kept == dict(self.carried) else replace(self, carried=kept)
 
     def rebalanced(self, day: date) -> Portfolio:
         """A full rebalance completed on `day` (the cooldown's start); never moved back."""
