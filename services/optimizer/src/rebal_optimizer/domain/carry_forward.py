@@ -68,10 +68,23 @@ def carry_forward(
     if plan.failed:
         return CarryOutcome(plan, dict(carried))
     with localcontext(prec=PRECISION):
-        return _join(plan, carried, book)
+        outcome, spare = _join(plan, carried, book, frozenset())
+        if spare < 0:
+            # Netting a carried buy against a fresh sell took away proceeds the plan's buys
+            # needed: those carried amounts wait for a later run instead.
+            held_back = frozenset(
+                o.symbol
+                for o in plan.orders
+                if o.side is Side.SELL and carried.get(o.symbol, 0) > 0
+            )
+            outcome, spare = _join(plan, carried, book, held_back)
+        return outcome
 
 
-def _join(plan: OrderPlan, carried: Mapping[str, Decimal], book: TradingBook) -> CarryOutcome:
+def _join(
+    plan: OrderPlan, carried: Mapping[str, Decimal], book: TradingBook, held_back: frozenset[str]
+) -> tuple[CarryOutcome, Decimal]:
+    """The joined plan and the spare cash it leaves (negative: its buys are not funded)."""
     reasons: list[Reason] = []
     dropped: dict[str, Decimal] = {}
     usable: dict[str, Decimal] = {}
@@ -80,7 +93,10 @@ def _join(plan: OrderPlan, carried: Mapping[str, Decimal], book: TradingBook) ->
         if amount == 0:
             continue
         why = _drop_reason(symbol, book)
-        if why:
+        if symbol in held_back:
+            detail = f"carried {amount:+} USD kept: netting it would leave the buys unfunded"
+            reasons.append(Reason(CARRIED_FORWARD, symbol, detail))
+        elif why:
             dropped[symbol] = amount
             reasons.append(Reason(CARRY_DROPPED, symbol, f"carried {amount:+} USD dropped: {why}"))
         else:
@@ -93,7 +109,7 @@ def _join(plan: OrderPlan, carried: Mapping[str, Decimal], book: TradingBook) ->
     sells: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (qty, notional)
     buys: dict[str, tuple[Decimal, Decimal]] = {}
     skipped: list[SkippedOrder] = []
-    after: dict[str, Decimal] = {}
+    after: dict[str, Decimal] = {s: carried[s] for s in held_back if carried.get(s)}
     joined_amounts: dict[str, Decimal] = {}
     for order in plan.orders:
         if order.symbol not in usable:
@@ -108,10 +124,11 @@ def _join(plan: OrderPlan, carried: Mapping[str, Decimal], book: TradingBook) ->
     ordered = sorted(
         usable, key=lambda s: (_fresh(s, fresh_orders, fresh_skipped) + usable[s] > 0, s)
     )
+    for symbol in ordered:  # their fresh orders are replaced: out of the plan's budget
+        if symbol in fresh_orders:
+            spare += _signed(fresh_orders[symbol].side, fresh_orders[symbol].notional)
     for symbol in ordered:
         fresh = _fresh(symbol, fresh_orders, fresh_skipped)
-        if symbol in fresh_orders:  # its fresh order is no longer in the plan's budget
-            spare += _signed(fresh_orders[symbol].side, fresh_orders[symbol].notional)
         joined = fresh + usable[symbol]
         qty, notional = _size(symbol, joined, book, spare)
         if qty > 0:
@@ -146,7 +163,7 @@ def _join(plan: OrderPlan, carried: Mapping[str, Decimal], book: TradingBook) ->
         (*kept, *reasons),
         plan.non_tradable_targets,
     )
-    return CarryOutcome(new_plan, after, dropped, joined_amounts)
+    return CarryOutcome(new_plan, after, dropped, joined_amounts), spare
 
 
 def _drop_reason(symbol: str, book: TradingBook) -> str:
