@@ -58,6 +58,7 @@ PLAIN_SETTINGS = (
     "spread_bps_by_symbol",
     "cost_gate_threshold",
     "carry_forward_skipped",
+    "max_order_retries",
 )
 """The settings that are values of their own (null = kept): no other setting depends on them."""
 PATCHABLE_SETTINGS = ("account_id", "model_id", "target_weights", *PLAIN_SETTINGS)
@@ -119,6 +120,13 @@ class PortfolioSettingsChanged(PortfolioEvent):
         default=None,
         description="beyond Alpaca: an order skipped below the minimum notional is carried "
         "forward and joined to the next run's order for its symbol (default false)",
+    )
+    max_order_retries: int | None = Field(
+        default=None,
+        ge=0,
+        le=5,
+        description="beyond Alpaca: how many follow-up runs retry the failed or expired orders "
+        "of a COMPLETED_ADJUSTED run (`retry_of` names the original); 0 = none (default)",
     )
     base_currency: Literal["USD"] = "USD"
 

@@ -38,6 +38,7 @@ def settings_json(view: PortfolioView) -> Json:
         "spread_bps_by_symbol": {k: dec(v) for k, v in sorted(s.spread_bps_by_symbol.items())},
         "cost_gate_threshold": dec(s.cost_gate_threshold),
         "carry_forward_skipped": s.carry_forward_skipped,
+        "max_order_retries": s.max_order_retries,
     }
 
 

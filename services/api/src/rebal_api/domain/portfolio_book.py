@@ -46,6 +46,7 @@ class SettingsView:
     spread_bps_by_symbol: Mapping[str, Decimal] = field(default_factory=dict)
     cost_gate_threshold: Decimal = ZERO
     carry_forward_skipped: bool = False
+    max_order_retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def settings_patched(
             "spread_bps_by_symbol",
             "cost_gate_threshold",
             "carry_forward_skipped",
+            "max_order_retries",
         }
     }
     if "model_id" in present:

@@ -63,6 +63,12 @@ class SettingsIn(Incoming):
         None,
         description="beyond InvestSuite: join orders skipped below the minimum to the next run",
     )
+    max_order_retries: int | None = Field(
+        None,
+        ge=0,
+        le=5,
+        description="beyond InvestSuite: follow-up runs retrying what failed or expired (0 = none)",
+    )
 
 
 class HoldingIn(Incoming):
@@ -114,6 +120,7 @@ class SettingsOut(Outgoing):
     spread_bps_by_symbol: dict[str, str]
     cost_gate_threshold: str
     carry_forward_skipped: bool
+    max_order_retries: int
 
 
 class HoldingOut(Outgoing):

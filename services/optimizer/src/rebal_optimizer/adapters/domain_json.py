@@ -133,6 +133,7 @@ def settings_json(s: PortfolioSettings) -> Json:
         "spread_bps_by_symbol": {symbol: dec(bps) for symbol, bps in s.spread_bps_by_symbol},
         "cost_gate_threshold": dec(s.cost_gate_threshold),
         "carry_forward_skipped": s.carry_forward_skipped,
+        "max_order_retries": s.max_order_retries,
     }
 
 
@@ -160,6 +161,7 @@ def settings_of(d: Json) -> PortfolioSettings:
         ),
         cost_gate_threshold=Decimal(d.get("cost_gate_threshold", "0")),
         carry_forward_skipped=d.get("carry_forward_skipped", False),
+        max_order_retries=d.get("max_order_retries", 0),
     )
 
 
@@ -277,6 +279,7 @@ def optimization_json(o: Optimization) -> Json:
         "model_id": o.model_id,
         "amount": opt_dec(o.amount),
         "shortfall": dec(o.shortfall),
+        "retry_of": o.retry_of,
     }
 
 
@@ -322,4 +325,5 @@ def optimization_of(d: Json) -> Optimization:
         model_id=d.get("model_id"),
         amount=to_dec(d.get("amount")),
         shortfall=Decimal(d.get("shortfall", "0")),
+        retry_of=d.get("retry_of"),
     )

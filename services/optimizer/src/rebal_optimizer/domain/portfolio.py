@@ -31,6 +31,7 @@ from rebal_optimizer.domain.optimization import (
     OptimizationStatus,
 )
 from rebal_optimizer.domain.replan import Origin
+from rebal_optimizer.domain.retry_state import PendingRetry, RetryLink
 from rebal_optimizer.domain.settings import PortfolioSettings
 from rebal_optimizer.domain.triggers import Trigger
 from rebal_optimizer.domain.waiting import Waiting
@@ -74,6 +75,8 @@ class Portfolio:
     origin: Origin | None = None  # what the awaiting or blocking optimization used up (replan.py)
     # Signed notional per symbol skipped below the minimum, for the next run (carry_forward.py)
     carried: Mapping[str, Decimal] = field(default_factory=dict)
+    pending_retry: PendingRetry | None = None  # failed legs of an adjusted run (retries.py)
+    retry_link: RetryLink | None = None  # the retry run in flight
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holdings", _normalized(self.holdings))

@@ -17,6 +17,8 @@ from rebal_optimizer.domain.model_portfolio import (
     validate_weights,
 )
 
+MAX_ORDER_RETRIES = 5
+
 
 @dataclass(frozen=True, slots=True)
 class PortfolioSettings:
@@ -43,6 +45,8 @@ class PortfolioSettings:
     cost_gate_threshold: Decimal = Decimal(0)
     # Orders skipped below the minimum notional join the next run's (carry_forward.py).
     carry_forward_skipped: bool = False
+    # Follow-up runs retrying what failed or expired in an adjusted run (retries.py); 0 = none.
+    max_order_retries: int = 0
 
     def __post_init__(self) -> None:
         try:
@@ -85,6 +89,8 @@ class PortfolioSettings:
             raise InvalidSettings("commission_per_order and spreads must be >= 0")
         if self.cost_gate_threshold < 0:
             raise InvalidSettings("cost_gate_threshold must be >= 0 (0 = off)")
+        if not 0 <= self.max_order_retries <= MAX_ORDER_RETRIES:
+            raise InvalidSettings(f"max_order_retries must be in [0, {MAX_ORDER_RETRIES}]")
 
     @property
     def cost_model(self) -> CostModel:
