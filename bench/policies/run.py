@@ -16,6 +16,7 @@ below the minimum carried / lost) and the ratios to Alpaca-style; writes a chart
 of real daily closes (CSV `date,symbol,close` with SPY and TLT, bench/prices_csv.py).
 
     .venv/bin/python bench/policies/run.py [--days 252] [--seeds 7,11,23] [--prices FILE]
+        [--initial 100000] [--deposit 1000]
 """
 
 from __future__ import annotations
@@ -158,6 +159,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=252)
     parser.add_argument("--seeds", default="7,11,23", help="one normal path per seed")
     parser.add_argument("--out", type=Path, default=Path("bench-output"))
+    parser.add_argument("--initial", type=Decimal, default=INITIAL, help="first funding, USD")
+    parser.add_argument("--deposit", type=Decimal, default=DEPOSIT, help="every 21 days, USD")
     parser.add_argument(
         "--prices", type=Path, help="CSV date,symbol,close with SPY and TLT: an extra scenario"
     )
@@ -177,7 +180,12 @@ def main() -> None:
     for name, days in scenarios.items():
         ledgers = {
             policy: simulate(
-                settings, MODEL, days, initial=INITIAL, deposit=DEPOSIT, deposit_every=DEPOSIT_EVERY
+                settings,
+                MODEL,
+                days,
+                initial=args.initial,
+                deposit=args.deposit,
+                deposit_every=DEPOSIT_EVERY,
             )
             for policy, settings in POLICIES.items()
         }

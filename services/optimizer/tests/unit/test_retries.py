@@ -43,6 +43,29 @@ def test_no_retry_by_default_after_success_or_without_unfilled_legs() -> None:
     assert note_run_outcome(on, "R1", adjusted=True, legs=(), run_type=RunType.INVEST_CASH) == on
 
 
+def test_a_retry_that_executed_nothing_counts_but_an_original_that_did_is_no_retry() -> None:
+    retrying = Portfolio("p", settings=RETRYING, retry_link=RetryLink("R2", "R1", 1))
+    failed = note_run_outcome(
+        retrying,
+        "R2",
+        adjusted=False,
+        legs=TLT,
+        run_type=RunType.INVEST_CASH,
+        executed_nothing=True,
+    )
+    assert failed.pending_retry is not None and failed.pending_retry.attempt == 2
+    original = Portfolio("p", settings=RETRYING)
+    error = note_run_outcome(
+        original,
+        "R1",
+        adjusted=False,
+        legs=TLT,
+        run_type=RunType.INVEST_CASH,
+        executed_nothing=True,
+    )
+    assert error == original  # an ERROR run is not a partial run: Alpaca's remediation applies
+
+
 def test_a_retry_that_fails_again_counts_an_attempt_and_the_limit_stops_it() -> None:
     second = Portfolio("p", settings=RETRYING, retry_link=RetryLink("R2", "R1", 1))
     noted = note_run_outcome(second, "R2", adjusted=True, legs=TLT, run_type=RunType.INVEST_CASH)
@@ -151,12 +174,11 @@ async def test_an_adjusted_run_heals_itself_through_the_handlers(env) -> None:
 
 
 def _adjusted_only_failed(opt: Any) -> Any:
-    """A run whose one order expired with nothing filled: ERROR at the tracker, but a partial
-    run's retry counts as adjusted here to exercise the chain."""
+    """A retry run whose one order expired with nothing filled: ERROR at the tracker."""
     (order,) = opt.orders
     return completed(
         opt,
-        status="COMPLETED_ADJUSTED",
+        status="ERROR",
         failed_orders=(_expired(order.leg, order.symbol, "buy", order.qty),),
     )
 

@@ -8,7 +8,8 @@ run unblocked it, on run.settled or already on run.completed) it plans the retry
 remaining quantity, re-priced, a sale no larger than the holding, buys no larger than the cash
 and what the sales raise, legs below the minimum notional left out. The order-router queues it
 for the next execution window like any run. A run that completed in full ends the chain; a
-retry that fails again counts one attempt more, and past the limit nothing is retried.
+retry that fails again (in part, or as a whole: ERROR) counts one attempt more, and past the
+limit nothing is retried.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ def note_run_outcome(
     adjusted: bool,
     legs: Iterable[RetryLeg],
     run_type: RunType | None,
+    executed_nothing: bool = False,
 ) -> Portfolio:
     """At run.completed: a retry to plan for an adjusted run's unfilled legs (within the limit);
-    a finished retry run's link cleared. Re-reading the same run.completed changes nothing."""
+    a finished retry run's link cleared. A retry run that executed nothing (ERROR) failed as a
+    whole: it counts an attempt like an adjusted one. Re-reading the same run.completed changes
+    nothing."""
     link = portfolio.retry_link
     ours = link is not None and link.optimization_id == run_id
     pending = portfolio.pending_retry
@@ -47,7 +51,7 @@ def note_run_outcome(
         return portfolio  # noted already
     cleared = replace(portfolio, retry_link=None) if ours else portfolio
     undone = tuple(legs)
-    if not adjusted or not undone or run_type is None:
+    if not (adjusted or (ours and executed_nothing)) or not undone or run_type is None:
         return cleared
     if portfolio.settings.broker_integration is not BrokerIntegration.PLATFORM:
         return cleared  # the client executes a CLIENT run: it decides what to send again

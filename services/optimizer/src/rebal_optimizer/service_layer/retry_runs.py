@@ -60,6 +60,7 @@ def noted(account: PortfolioAccount, event: RunCompleted) -> PortfolioAccount:
         adjusted=event.status is RunStatus.COMPLETED_ADJUSTED and not event.replan,
         legs=retry_legs(event),
         run_type=run_type,
+        executed_nothing=event.status is RunStatus.ERROR and not event.replan,
     )
     return account if portfolio == account.portfolio else account.with_portfolio(portfolio)
 
