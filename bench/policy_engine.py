@@ -9,11 +9,13 @@ day evaluates the deposit (`deposit`) instead. Nothing here decides when or what
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from rebal_optimizer.domain import (
+    Optimization,
     OptimizationStatus,
     PortfolioSettings,
     Price,
@@ -44,6 +46,11 @@ class Ledger:
     drift: list[float] = field(default_factory=list)  # largest |drift| after each day, points
     values: list[Decimal] = field(default_factory=list)
     flows: list[Decimal] = field(default_factory=list)  # cash deposited that day
+    cost: Decimal = Decimal(0)  # commission + half-spread of the orders (settings' cost model)
+    skipped: Decimal = Decimal(0)  # notional of executed runs' orders below the minimum
+    lost: Decimal = Decimal(0)  # of it: neither traded nor carried (dropped)
+    carried_at_end: Decimal = Decimal(0)  # still carried forward after the last day
+    gated: int = 0  # full rebalances the cost gate skipped
 
 
 def trading_dates(days: int) -> list[date]:
@@ -91,6 +98,8 @@ def simulate(
         optimization = result.optimization
         if optimization is not None:
             account = account.created(optimization, now, ADVISORY_WAIT)
+        if optimization is not None:
+            _count_skips(ledger, settings, optimization)
         if optimization is not None and optimization.status is OptimizationStatus.READY:
             delta: dict[str, Decimal] = {}
             cash = Decimal(0)
@@ -101,6 +110,7 @@ def simulate(
                 if index:
                     ledger.turnover += order.notional
                     ledger.orders += 1
+                    ledger.cost += settings.cost_model.order_cost(order.symbol, order.notional)
             full = optimization.run_type is RunType.FULL_REBALANCE
             ledger.rebalances += 1 if full and index else 0
             step = run_completed(
@@ -118,4 +128,26 @@ def simulate(
             book.cash + sum((q * close[s] for s, q in book.holdings.items()), Decimal(0))
         )
         ledger.flows.append(flow)
+    ledger.carried_at_end = sum((abs(v) for v in account.portfolio.carried.values()), Decimal(0))
     return ledger
+
+
+_DROPPED = re.compile(r"carried ([+-][0-9.]+) USD dropped")
+
+
+def _count_skips(ledger: Ledger, settings: PortfolioSettings, optimization: Optimization) -> None:
+    """What fell below the minimum notional in a run, and what of it is lost: all of it without
+    carry-forward, else only what was dropped (carry_forward.py says how much in its reason)."""
+    if any(r.code == "COST_GATE" for r in optimization.reasons):
+        ledger.gated += 1
+    if optimization.status is not OptimizationStatus.READY:
+        return
+    skipped = sum((s.notional for s in optimization.skipped_orders), Decimal(0))
+    ledger.skipped += skipped
+    if not settings.carry_forward_skipped:
+        ledger.lost += skipped
+        return
+    for reason in optimization.reasons:
+        found = _DROPPED.search(reason.detail) if reason.code == "CARRY_DROPPED" else None
+        if found:
+            ledger.lost += abs(Decimal(found.group(1)))

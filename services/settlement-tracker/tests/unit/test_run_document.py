@@ -296,3 +296,11 @@ def test_kept_cancels_are_stored_and_documents_without_them_still_load() -> None
     assert run_from_document(document) == kept
     del document["kept_cancels"]  # written before cancels were kept
     assert run_from_document(document).kept_cancels == ()
+
+
+def test_the_retry_link_is_stored_and_older_documents_have_none() -> None:
+    retry = planned(replace(TERMS, retry_of="O0RIGINALRUN000000000000000"))
+    state = orjson.loads(orjson.dumps(run_to_document(retry)))
+    assert run_from_document(state).terms.retry_of == "O0RIGINALRUN000000000000000"
+    del state["retry_of"]
+    assert run_from_document(state).terms.retry_of is None

@@ -103,6 +103,11 @@ class OptimizationCreated(Event):
     amount: PositiveMoney | None = None
     shortfall: Money | None = None
     expires_at: AwareDatetime | None = None
+    retry_of: EntityId | None = Field(
+        default=None,
+        description="beyond Alpaca: this run retries what failed or expired in that run (the "
+        "original run id; every retry of it names the same one)",
+    )
 
     @model_validator(mode="after")
     def _lots_bounded(self) -> OptimizationCreated:
@@ -147,6 +152,9 @@ class OptimizationReady(Event):
     skipped_orders: tuple[SkippedOrder, ...] = ()
     weights: Weights = ()
     amount: PositiveMoney | None = None
+    retry_of: EntityId | None = Field(
+        default=None, description="beyond Alpaca: the original run this run retries"
+    )
 
     @model_validator(mode="after")
     def _legs_unique(self) -> OptimizationReady:

@@ -26,6 +26,7 @@ from rebal_schemas.events.orders import TaxLot, without_absent
 from rebal_schemas.model_portfolio import Weights, check_weights
 from rebal_schemas.types import (
     MAX_POSITIONS,
+    BoundedDecimal,
     EntityId,
     Money,
     Percent,
@@ -37,6 +38,11 @@ from rebal_schemas.types import (
 )
 
 TOPIC = "portfolio.patched"
+
+BasisPoints = Annotated[Decimal, BoundedDecimal(2, "non_negative", "basis points")]
+"""A spread in basis points (1 bp = 0.01 %), two decimals."""
+Ratio = Annotated[Decimal, BoundedDecimal(4, "non_negative", "ratio")]
+"""A plain ratio, four decimals (0.01 = 1 %)."""
 
 
 class PortfolioEvent(Event):
@@ -57,6 +63,12 @@ PLAIN_SETTINGS = (
     "band_edge_margin_percent",
     "lot_policy",
     "wash_sale_guard",
+    "commission_per_order",
+    "spread_bps",
+    "spread_bps_by_symbol",
+    "cost_gate_threshold",
+    "carry_forward_skipped",
+    "max_order_retries",
 )
 """The settings that are values of their own (null = kept): no other setting depends on them."""
 PATCHABLE_SETTINGS = ("account_id", "model_id", "target_weights", *PLAIN_SETTINGS)
@@ -105,6 +117,36 @@ class PortfolioSettingsChanged(PortfolioEvent):
         default=None,
         description="`hold`: a buy within 30 days after the symbol was sold at a loss is held "
         "back (`WASH_SALE`); `off` (default) buys as before",
+    )
+    commission_per_order: Money | None = Field(
+        default=None, description="cost model: commission per order in USD (default 0)"
+    )
+    spread_bps: BasisPoints | None = Field(
+        default=None,
+        description="cost model: bid-ask spread in basis points of symbols not in "
+        "`spread_bps_by_symbol` (default 0); an order pays half of it on its notional",
+    )
+    spread_bps_by_symbol: dict[Symbol, BasisPoints] | None = Field(
+        default=None,
+        max_length=MAX_POSITIONS,
+        description="cost model: spread in basis points per symbol; replaces the whole map",
+    )
+    cost_gate_threshold: Ratio | None = Field(
+        default=None,
+        description="beyond Alpaca: skip a full rebalance whose estimated cost exceeds this "
+        "ratio times the USD its trades put back in place (reason COST_GATE); 0 = off (default)",
+    )
+    carry_forward_skipped: bool | None = Field(
+        default=None,
+        description="beyond Alpaca: an order skipped below the minimum notional is carried "
+        "forward and joined to the next run's order for its symbol (default false)",
+    )
+    max_order_retries: int | None = Field(
+        default=None,
+        ge=0,
+        le=5,
+        description="beyond Alpaca: how many follow-up runs retry the failed or expired orders "
+        "of a COMPLETED_ADJUSTED run (`retry_of` names the original); 0 = none (default)",
     )
     base_currency: Literal["USD"] = "USD"
 

@@ -71,6 +71,11 @@ class RunFields(BaseModel):
     canceled_at: AwareDatetime | None = None
     optimization_id: EntityId
     broker_integration: BrokerIntegration
+    retry_of: EntityId | None = Field(
+        default=None,
+        description="beyond Alpaca: the original run whose failed or expired orders this run "
+        "retries (a follow-up run the optimizer started without a new trigger)",
+    )
 
 
 class RunCreated(Event, RunFields):

@@ -35,6 +35,12 @@ def settings_json(view: PortfolioView) -> Json:
         "band_edge_margin_percent": dec(s.band_edge_margin_percent),
         "lot_policy": s.lot_policy,
         "wash_sale_guard": s.wash_sale_guard,
+        "commission_per_order": dec(s.commission_per_order),
+        "spread_bps": dec(s.spread_bps),
+        "spread_bps_by_symbol": {k: dec(v) for k, v in sorted(s.spread_bps_by_symbol.items())},
+        "cost_gate_threshold": dec(s.cost_gate_threshold),
+        "carry_forward_skipped": s.carry_forward_skipped,
+        "max_order_retries": s.max_order_retries,
     }
 
 

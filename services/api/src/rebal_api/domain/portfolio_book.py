@@ -43,6 +43,12 @@ class SettingsView:
     band_edge_margin_percent: Decimal = Decimal(20)
     lot_policy: str = "fifo"
     wash_sale_guard: str = "off"
+    commission_per_order: Decimal = ZERO
+    spread_bps: Decimal = ZERO
+    spread_bps_by_symbol: Mapping[str, Decimal] = field(default_factory=dict)
+    cost_gate_threshold: Decimal = ZERO
+    carry_forward_skipped: bool = False
+    max_order_retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,12 @@ def settings_patched(
             "band_edge_margin_percent",
             "lot_policy",
             "wash_sale_guard",
+            "commission_per_order",
+            "spread_bps",
+            "spread_bps_by_symbol",
+            "cost_gate_threshold",
+            "carry_forward_skipped",
+            "max_order_retries",
         }
     }
     if "model_id" in present:

@@ -51,6 +51,30 @@ class SettingsIn(Incoming):
     wash_sale_guard: Literal["off", "hold"] | None = Field(
         None, description="hold: no buy within 30 days after a loss sale of the symbol"
     )
+    commission_per_order: Number | None = Field(
+        None, description="cost model: commission per order, USD (default 0)"
+    )
+    spread_bps: Number | None = Field(
+        None, description="cost model: bid-ask spread in basis points, symbols not listed below"
+    )
+    spread_bps_by_symbol: dict[str, Number] | None = Field(
+        None, description="cost model: spread in basis points per symbol (replaces the map)"
+    )
+    cost_gate_threshold: Number | None = Field(
+        None,
+        description="beyond InvestSuite: skip a rebalance costing more than this ratio of the "
+        "USD it puts back in place (COST_GATE); 0 = off",
+    )
+    carry_forward_skipped: bool | None = Field(
+        None,
+        description="beyond InvestSuite: join orders skipped below the minimum to the next run",
+    )
+    max_order_retries: int | None = Field(
+        None,
+        ge=0,
+        le=5,
+        description="beyond InvestSuite: follow-up runs retrying what failed or expired (0 = none)",
+    )
 
 
 class HoldingIn(Incoming):
@@ -99,6 +123,12 @@ class SettingsOut(Outgoing):
     band_edge_margin_percent: str
     lot_policy: Literal["fifo", "hifo", "tax_min"] = "fifo"
     wash_sale_guard: Literal["off", "hold"] = "off"
+    commission_per_order: str
+    spread_bps: str
+    spread_bps_by_symbol: dict[str, str]
+    cost_gate_threshold: str
+    carry_forward_skipped: bool
+    max_order_retries: int
 
 
 class HoldingOut(Outgoing):

@@ -131,6 +131,12 @@ def settings_json(s: PortfolioSettings) -> Json:
         "band_edge_margin_percent": dec(s.band_edge_margin_percent),
         "lot_policy": str(s.lot_policy),
         "wash_sale_guard": str(s.wash_sale_guard),
+        "commission_per_order": dec(s.commission_per_order),
+        "spread_bps": dec(s.spread_bps),
+        "spread_bps_by_symbol": {symbol: dec(bps) for symbol, bps in s.spread_bps_by_symbol},
+        "cost_gate_threshold": dec(s.cost_gate_threshold),
+        "carry_forward_skipped": s.carry_forward_skipped,
+        "max_order_retries": s.max_order_retries,
     }
 
 
@@ -152,6 +158,15 @@ def settings_of(d: Json) -> PortfolioSettings:
         band_edge_margin_percent=Decimal(d.get("band_edge_margin_percent", "20")),
         lot_policy=d.get("lot_policy", "fifo"),
         wash_sale_guard=d.get("wash_sale_guard", "off"),
+        # documents older than the cost gate and carry-forward: both off
+        commission_per_order=Decimal(d.get("commission_per_order", "0")),
+        spread_bps=Decimal(d.get("spread_bps", "0")),
+        spread_bps_by_symbol=tuple(
+            (symbol, Decimal(bps)) for symbol, bps in d.get("spread_bps_by_symbol", {}).items()
+        ),
+        cost_gate_threshold=Decimal(d.get("cost_gate_threshold", "0")),
+        carry_forward_skipped=d.get("carry_forward_skipped", False),
+        max_order_retries=d.get("max_order_retries", 0),
     )
 
 
@@ -270,6 +285,7 @@ def optimization_json(o: Optimization) -> Json:
         "model_id": o.model_id,
         "amount": opt_dec(o.amount),
         "shortfall": dec(o.shortfall),
+        "retry_of": o.retry_of,
     }
 
 
@@ -316,4 +332,5 @@ def optimization_of(d: Json) -> Optimization:
         model_id=d.get("model_id"),
         amount=to_dec(d.get("amount")),
         shortfall=Decimal(d.get("shortfall", "0")),
+        retry_of=d.get("retry_of"),
     )

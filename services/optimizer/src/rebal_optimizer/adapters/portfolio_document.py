@@ -19,12 +19,14 @@ from typing import Any
 from rebal_optimizer.adapters.domain_json import (
     dec,
     iso,
+    opt_dec,
     optimization_json,
     optimization_of,
     settings_json,
     settings_of,
     to_date,
     to_datetime,
+    to_dec,
     trigger_json,
     trigger_of,
     waiting_json,
@@ -40,8 +42,10 @@ from rebal_optimizer.domain import (
     Portfolio,
     PortfolioAccount,
     RunType,
+    Side,
     TriggerReason,
 )
+from rebal_optimizer.domain.retry_state import PendingRetry, RetryLeg, RetryLink
 from rebal_optimizer.service_layer.ports import StoredPortfolio
 from rebal_runtime.store import DocumentStore
 
@@ -121,6 +125,15 @@ def _portfolio_json(p: Portfolio) -> Json:
         "origin": origin_json(p.origin),
         "lots": lots_json(p.lots),
         "loss_sales": {symbol: day.isoformat() for symbol, day in p.loss_sales.items()},
+        "carried": {symbol: dec(amount) for symbol, amount in p.carried.items()},
+        "pending_retry": pending_retry_json(p.pending_retry),
+        "retry_link": None
+        if p.retry_link is None
+        else {
+            "optimization_id": p.retry_link.optimization_id,
+            "retry_of": p.retry_link.retry_of,
+            "attempt": p.retry_link.attempt,
+        },
     }
 
 
@@ -154,7 +167,47 @@ def _portfolio_of(d: Json) -> Portfolio:
         # documents stored before tax lots have neither: reconciled at the first use (lots.py)
         lots=lots_of(d.get("lots", {})),
         loss_sales={s: date.fromisoformat(day) for s, day in d.get("loss_sales", {}).items()},
+        # a document older than carry-forward carries nothing
+        carried={symbol: Decimal(amount) for symbol, amount in d.get("carried", {}).items()},
+        pending_retry=pending_retry_of(d.get("pending_retry")),
+        retry_link=None
+        if d.get("retry_link") is None
+        else RetryLink(
+            d["retry_link"]["optimization_id"],
+            d["retry_link"]["retry_of"],
+            d["retry_link"]["attempt"],
+        ),
     )
+
+
+def pending_retry_json(p: PendingRetry | None) -> Json | None:
+    if p is None:
+        return None
+    return {
+        "retry_of": p.retry_of,
+        "failed_run": p.failed_run,
+        "attempt": p.attempt,
+        "run_type": str(p.run_type),
+        "legs": [
+            {
+                "symbol": leg.symbol,
+                "side": str(leg.side),
+                "qty": opt_dec(leg.qty),
+                "notional": opt_dec(leg.notional),
+            }
+            for leg in p.legs
+        ],
+    }
+
+
+def pending_retry_of(d: Json | None) -> PendingRetry | None:
+    if d is None:
+        return None
+    legs = tuple(
+        RetryLeg(leg["symbol"], Side(leg["side"]), to_dec(leg["qty"]), to_dec(leg["notional"]))
+        for leg in d["legs"]
+    )
+    return PendingRetry(d["retry_of"], d["failed_run"], d["attempt"], RunType(d["run_type"]), legs)
 
 
 def deferred_json(d: Deferred | None) -> Json | None:

@@ -21,6 +21,7 @@ from rebal_optimizer.domain.optimization import (
     validate_external,
 )
 from rebal_optimizer.domain.orders import OrderPlan, generate_orders
+from rebal_optimizer.domain.plan_refinement import refine_plan
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, require_aware, valuation_problems
 from rebal_optimizer.domain.reasons import (
@@ -127,8 +128,11 @@ def evaluate(
         fallbacks=policy.fallback_map,
         bands=policy.drift_bands,
     )
+    # Carry-forward and the cost gate decide what trades; then the sells pick their lots and the
+    # wash-sale guard looks at the buys that are left.
+    refined = refine_plan(plan, run_type, portfolio, policy.targets, prices, reserved_cash=reserved)
     plan = taxed(
-        plan,
+        refined.plan,
         portfolio,
         prices,
         today,
@@ -146,7 +150,7 @@ def evaluate(
         run_type,
         trigger,
         plan,
-        decision.record,
+        (*decision.record, *refined.record),
         now,
         policy.weights,
         policy.model_id,
@@ -173,6 +177,8 @@ def evaluate(
             portfolio.deferred,
         ),
     )
+    if refined.carried is not None:
+        updated = updated.carry(refined.carried)
     needs_adjustment = plan.non_tradable_targets if policy.model_id is not None else ()
     return Evaluation(updated, optimization, decision.record, None, superseded, needs_adjustment)
 

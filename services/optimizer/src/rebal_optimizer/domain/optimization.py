@@ -103,6 +103,7 @@ class Optimization:
     model_id: str | None = None
     amount: Decimal | None = None
     shortfall: Decimal = ZERO
+    retry_of: str | None = None  # the original run whose failed orders this one retries
 
     def apply(self, event: OptimizationEvent, at: datetime) -> Optimization:
         target = TRANSITIONS.get((self.status, OptimizationEvent(event)))

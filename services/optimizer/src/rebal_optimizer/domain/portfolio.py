@@ -32,6 +32,7 @@ from rebal_optimizer.domain.optimization import (
     OptimizationStatus,
 )
 from rebal_optimizer.domain.replan import Origin
+from rebal_optimizer.domain.retry_state import PendingRetry, RetryLink
 from rebal_optimizer.domain.settings import PortfolioSettings
 from rebal_optimizer.domain.triggers import Trigger
 from rebal_optimizer.domain.waiting import Waiting
@@ -75,6 +76,10 @@ class Portfolio:
     origin: Origin | None = None  # what the awaiting or blocking optimization used up (replan.py)
     lots: Mapping[str, tuple[Lot, ...]] = field(default_factory=dict)  # tax lots (lots.py)
     loss_sales: Mapping[str, date] = field(default_factory=dict)  # symbol -> last loss sale
+    # Signed notional per symbol skipped below the minimum, for the next run (carry_forward.py)
+    carried: Mapping[str, Decimal] = field(default_factory=dict)
+    pending_retry: PendingRetry | None = None  # failed legs of an adjusted run (retries.py)
+    retry_link: RetryLink | None = None  # the retry run in flight
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holdings", _normalized(self.holdings))
@@ -303,6 +308,11 @@ class Portfolio:
             cooldown_waived=self.cooldown_waived or origin.cooldown_waived,
             deferred=self.deferred or origin.deferred,
         )
+
+    def carry(self, carried: Mapping[str, Decimal]) -> Portfolio:
+        """What a recommended plan leaves carried forward (carry_forward.py)."""
+        kept = {s: carried[s] for s in sorted(carried) if carried[s] != 0}
+        return self if kept == dict(self.carried) else replace(self, carried=kept)
 
     def rebalanced(self, day: date) -> Portfolio:
         """A full rebalance completed on `day` (the cooldown's start); never moved back."""

@@ -22,6 +22,9 @@ DEFERRED = "DEFERRED"  # informs: the run a rule held back is evaluated again on
 FALLBACK_USED = "FALLBACK_USED"  # informs: an ineligible symbol is traded as the model's fallback
 BAND_EDGE = "BAND_EDGE"  # informs: traded only what breached its band, to just inside it
 REPLANNED = "REPLANNED"  # informs: planned again, its run stopped at its start (prices moved)
+CARRIED_FORWARD = "CARRIED_FORWARD"  # informs: a sub-minimum amount joined or kept for later
+CARRY_DROPPED = "CARRY_DROPPED"  # informs: a carried amount dropped (symbol gone, no price)
+RETRY = "RETRY"  # informs: re-sends what failed or expired in an adjusted run (retry_of)
 
 # The rule that decided an evaluation which starts no run: the reason of its NOT_RECOMMENDED
 # decision record. Spelled like the `request.rejected` reason code where the wire has one.
@@ -39,6 +42,7 @@ DAILY_LIMIT = "DAILY_LIMIT"
 COOLDOWN = "COOLDOWN"
 IN_BAND = "IN_BAND"  # every drift within its band, no other condition met
 NO_CONDITION_MET = "NO_CONDITION_MET"  # no drift band, no calendar date, no cash to invest
+COST_GATE = "COST_GATE"  # the rebalance would cost more than its drift reduction is worth
 
 # Reasons that make an optimization fail (not recommended) rather than merely inform.
 FAILURE_CODES = frozenset(

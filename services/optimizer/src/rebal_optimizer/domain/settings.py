@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from rebal_optimizer.domain.cost_model import CostModel
 from rebal_optimizer.domain.enums import BrokerIntegration, Mandate, OptimizerMode, RebalanceTo
 from rebal_optimizer.domain.errors import InvalidModel, InvalidSettings
 from rebal_optimizer.domain.model_portfolio import (
@@ -15,6 +17,8 @@ from rebal_optimizer.domain.model_portfolio import (
     validate_weights,
 )
 from rebal_optimizer.domain.tax_policy import LotPolicy, WashSaleGuard
+
+MAX_ORDER_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,16 @@ class PortfolioSettings:
     band_edge_margin_percent: Decimal = Decimal(20)  # how far inside the band, % of its width
     lot_policy: LotPolicy = LotPolicy.FIFO  # which lots a sale consumes (lot_selection.py)
     wash_sale_guard: WashSaleGuard = WashSaleGuard.OFF  # `hold`: see wash_sale.py
+    # The cost gate (cost_gate.py): a full rebalance costing more than threshold x the value of
+    # the drift it removes is skipped; threshold 0 = off.
+    commission_per_order: Decimal = Decimal(0)
+    spread_bps: Decimal = Decimal(0)
+    spread_bps_by_symbol: tuple[tuple[str, Decimal], ...] = ()
+    cost_gate_threshold: Decimal = Decimal(0)
+    # Orders skipped below the minimum notional join the next run's (carry_forward.py).
+    carry_forward_skipped: bool = False
+    # Follow-up runs retrying what failed or expired in an adjusted run (retries.py); 0 = none.
+    max_order_retries: int = 0
 
     def __post_init__(self) -> None:
         try:
@@ -72,6 +86,20 @@ class PortfolioSettings:
         if not 0 < self.band_edge_margin_percent <= HUNDRED:
             # 0 would land a breaching position on its band's edge, which still breaches
             raise InvalidSettings("band_edge_margin_percent must be in (0, 100]")
+        spreads_given: object = self.spread_bps_by_symbol  # a mapping from the wire, or pairs
+        pairs = spreads_given.items() if isinstance(spreads_given, Mapping) else spreads_given
+        object.__setattr__(self, "spread_bps_by_symbol", tuple(sorted(pairs)))  # type: ignore[call-overload]
+        spreads = (self.spread_bps, *(bps for _, bps in self.spread_bps_by_symbol))
+        if self.commission_per_order < 0 or any(bps < 0 for bps in spreads):
+            raise InvalidSettings("commission_per_order and spreads must be >= 0")
+        if self.cost_gate_threshold < 0:
+            raise InvalidSettings("cost_gate_threshold must be >= 0 (0 = off)")
+        if not 0 <= self.max_order_retries <= MAX_ORDER_RETRIES:
+            raise InvalidSettings(f"max_order_retries must be in [0, {MAX_ORDER_RETRIES}]")
+
+    @property
+    def cost_model(self) -> CostModel:
+        return CostModel(self.commission_per_order, self.spread_bps, self.spread_bps_by_symbol)
 
     @property
     def follows_model(self) -> bool:

@@ -10,6 +10,7 @@ blocked (domain/deferral.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from rebal_optimizer.domain import (
@@ -28,7 +29,7 @@ from rebal_optimizer.domain import (
 )
 from rebal_optimizer.domain import TriggerReason as Why
 from rebal_optimizer.domain.reasons import REPLANNED
-from rebal_optimizer.service_layer import inputs, messages
+from rebal_optimizer.service_layer import inputs, messages, retry_runs
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
 from rebal_optimizer.service_layer.ports import PortfolioQueries, ReferenceData
 from rebal_optimizer.service_layer.tax_lots import run_fills
@@ -171,6 +172,11 @@ class Lifecycle:
         async def step(record: PortfolioAccount | None) -> Outcome | None:
             assert record is not None
             done = take(record)
+            account = done.account if done is not None else record
+            if isinstance(event, RunCompleted):  # its unfilled legs, for a retry (retries.py)
+                account = retry_runs.noted(account, event)
+            if done is None and account != record:
+                return await self._retry_if_due(account, event, now) or Outcome(account)
             if done is None:
                 log.info(
                     "run outcome changes nothing: applied already, or not the blocking run",
@@ -178,6 +184,7 @@ class Lifecycle:
                     blocked_by=record.portfolio.blocked_by,
                 )
                 return None
+            done = replace(done, account=account)
             _log_clamps(done.clamps, "executed sale exceeds the holding; clamped")
             log.info(
                 "run outcome applied",
@@ -188,6 +195,9 @@ class Lifecycle:
             )
             if done.replan is not None:
                 return await self._replan(done.account, done.replan, event, now)
+            retried = await self._retry_if_due(done.account, event, now)
+            if retried is not None:
+                return retried
             deferred = done.account.portfolio.deferred
             if not done.unblocked or deferred is None or not deferred.at_unblock:
                 return Outcome(done.account)
@@ -222,6 +232,11 @@ class Lifecycle:
             extra_reasons=(replanned,),
         )
         return await self.evaluator.evaluate(record, trigger, answer, now)
+
+    async def _retry_if_due(
+        self, record: PortfolioAccount, event: RunCompleted | RunSettled, now: datetime
+    ) -> Outcome | None:
+        return await retry_runs.retry_if_due(self.evaluator, self.reference, record, event, now)
 
     # -- transaction.settled (late fills) -------------------------------------------------------
 

@@ -169,6 +169,7 @@ def optimization_created(
         amount=_positive(opt.amount),
         shortfall=opt.shortfall if withdrawal else None,
         expires_at=expires_at,
+        retry_of=opt.retry_of,
         **cause.caused(producer=producer, correlation_id=opt.optimization_id),
     )
 
@@ -194,6 +195,7 @@ def optimization_ready(
         skipped_orders=wire_skipped(opt.skipped_orders),
         weights=wire_weights(opt.weights),
         amount=_positive(opt.amount),
+        retry_of=opt.retry_of,
         **cause.caused(producer=producer, correlation_id=opt.optimization_id),
     )
 

@@ -78,6 +78,7 @@ def run_to_document(run: Run) -> JsonDict:
         "initiated_from": terms.initiated_from,
         "weights": [js.weight_to_json(w) for w in terms.weights],
         "amount": js.decimal(terms.amount),
+        "retry_of": terms.retry_of,
         "orders": None if run.orders is None else [js.order_to_json(o) for o in run.orders],
         "skipped_orders": [js.skipped_to_json(s) for s in run.skipped_orders],
         "fills": {str(leg): js.fill_to_json(f) for leg, f in sorted(run.fills.items())},
@@ -124,6 +125,7 @@ def run_from_document(state: Mapping[str, Any]) -> Run:
             initiated_from=state.get("initiated_from", SYSTEM),
             weights=tuple(js.weight_from_json(w) for w in state.get("weights", ())),
             amount=js.parse_decimal(state.get("amount")),
+            retry_of=state.get("retry_of"),  # a document older than retries: none
         ),
         orders=None if orders is None else tuple(js.order_from_json(o) for o in orders),
         skipped_orders=tuple(js.skipped_from_json(s) for s in state["skipped_orders"]),

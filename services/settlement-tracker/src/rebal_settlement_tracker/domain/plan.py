@@ -102,3 +102,4 @@ class RunTerms:
     initiated_from: str = SYSTEM
     weights: tuple[TargetWeight, ...] = ()
     amount: Decimal | None = None  # of an invest_cash or withdrawal run
+    retry_of: str | None = None  # the original run whose failed orders this run retries

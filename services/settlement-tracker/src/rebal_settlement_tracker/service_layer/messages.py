@@ -81,6 +81,7 @@ def run_terms(event: wire.OptimizationReady) -> domain.RunTerms:
             for weight in event.weights
         ),
         amount=event.amount,
+        retry_of=event.retry_of,
     )
 
 

@@ -74,6 +74,7 @@ def run_fields(
         "completed_at": updated_at if status.is_final else None,
         "canceled_at": run.canceled_at if status in CANCELED else None,
         "broker_integration": wire.BrokerIntegration(terms.broker_integration),
+        "retry_of": terms.retry_of,
     }
 
 
