@@ -19,20 +19,24 @@ from typing import Any
 from rebal_optimizer.adapters.domain_json import (
     dec,
     iso,
-    opt_dec,
     optimization_json,
     optimization_of,
     settings_json,
     settings_of,
     to_date,
     to_datetime,
-    to_dec,
     trigger_json,
     trigger_of,
     waiting_json,
     waiting_of,
 )
 from rebal_optimizer.adapters.lots_json import lots_json, lots_of
+from rebal_optimizer.adapters.retry_json import (
+    pending_retry_json,
+    pending_retry_of,
+    retry_link_json,
+    retry_link_of,
+)
 from rebal_optimizer.domain import (
     AwaitingOwner,
     Deferred,
@@ -42,10 +46,8 @@ from rebal_optimizer.domain import (
     Portfolio,
     PortfolioAccount,
     RunType,
-    Side,
     TriggerReason,
 )
-from rebal_optimizer.domain.retry_state import PendingRetry, RetryLeg, RetryLink
 from rebal_optimizer.service_layer.ports import StoredPortfolio
 from rebal_runtime.store import DocumentStore
 
@@ -127,13 +129,7 @@ def _portfolio_json(p: Portfolio) -> Json:
         "loss_sales": {symbol: day.isoformat() for symbol, day in p.loss_sales.items()},
         "carried": {symbol: dec(amount) for symbol, amount in p.carried.items()},
         "pending_retry": pending_retry_json(p.pending_retry),
-        "retry_link": None
-        if p.retry_link is None
-        else {
-            "optimization_id": p.retry_link.optimization_id,
-            "retry_of": p.retry_link.retry_of,
-            "attempt": p.retry_link.attempt,
-        },
+        "retry_link": retry_link_json(p.retry_link),
     }
 
 
@@ -170,44 +166,8 @@ def _portfolio_of(d: Json) -> Portfolio:
         # a document older than carry-forward carries nothing
         carried={symbol: Decimal(amount) for symbol, amount in d.get("carried", {}).items()},
         pending_retry=pending_retry_of(d.get("pending_retry")),
-        retry_link=None
-        if d.get("retry_link") is None
-        else RetryLink(
-            d["retry_link"]["optimization_id"],
-            d["retry_link"]["retry_of"],
-            d["retry_link"]["attempt"],
-        ),
+        retry_link=retry_link_of(d.get("retry_link")),
     )
-
-
-def pending_retry_json(p: PendingRetry | None) -> Json | None:
-    if p is None:
-        return None
-    return {
-        "retry_of": p.retry_of,
-        "failed_run": p.failed_run,
-        "attempt": p.attempt,
-        "run_type": str(p.run_type),
-        "legs": [
-            {
-                "symbol": leg.symbol,
-                "side": str(leg.side),
-                "qty": opt_dec(leg.qty),
-                "notional": opt_dec(leg.notional),
-            }
-            for leg in p.legs
-        ],
-    }
-
-
-def pending_retry_of(d: Json | None) -> PendingRetry | None:
-    if d is None:
-        return None
-    legs = tuple(
-        RetryLeg(leg["symbol"], Side(leg["side"]), to_dec(leg["qty"]), to_dec(leg["notional"]))
-        for leg in d["legs"]
-    )
-    return PendingRetry(d["retry_of"], d["failed_run"], d["attempt"], RunType(d["run_type"]), legs)
 
 
 def deferred_json(d: Deferred | None) -> Json | None:
