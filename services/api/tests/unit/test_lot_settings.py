@@ -3,6 +3,9 @@ sent on portfolio.patched only when given, shown with their defaults, and refuse
 
 from __future__ import annotations
 
+from rebal_api.domain.portfolio_book import PLAIN_SETTING_FIELDS
+from rebal_schemas.events.portfolio import PLAIN_SETTINGS
+
 from .conftest import Harness
 from .test_investsuite_writes import BASE, created, wire
 
@@ -28,3 +31,9 @@ async def test_an_unknown_lot_policy_is_refused(harness: Harness) -> None:
     await created(harness)
     answer = await harness.http.patch(f"{BASE}/pf-1", json={"settings": {"lot_policy": "lifo"}})
     assert answer.status_code in (400, 422)
+
+
+def test_the_book_patches_every_plain_setting_the_wire_carries() -> None:
+    """The read model's settings are the wire's: a setting added to `portfolio.settings_changed`
+    without a field in the book's SettingsView would be dropped by every patch."""
+    assert frozenset(PLAIN_SETTINGS) == PLAIN_SETTING_FIELDS

@@ -13,7 +13,7 @@ is in flight pays it out. A READY optimization blocks the portfolio until its ru
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -49,6 +49,13 @@ class SettingsView:
     cost_gate_threshold: Decimal = ZERO
     carry_forward_skipped: bool = False
     max_order_retries: int = 0
+
+
+PLAIN_SETTING_FIELDS = frozenset(f.name for f in fields(SettingsView)) - {
+    "model_id",
+    "target_weights",
+}
+"""The settings that are values of their own: a patch that names one replaces it."""
 
 
 @dataclass(frozen=True)
@@ -97,28 +104,7 @@ def settings_patched(
     changes: dict[str, Any] = {
         name: value
         for name, value in present.items()
-        if value is not None
-        and name
-        in {
-            "mandate",
-            "broker_integration",
-            "optimizer",
-            "fractional_trading",
-            "min_order_notional",
-            "cash_buffer_percent",
-            "invest_cash_threshold",
-            "active",
-            "rebalance_to",
-            "band_edge_margin_percent",
-            "lot_policy",
-            "wash_sale_guard",
-            "commission_per_order",
-            "spread_bps",
-            "spread_bps_by_symbol",
-            "cost_gate_threshold",
-            "carry_forward_skipped",
-            "max_order_retries",
-        }
+        if value is not None and name in PLAIN_SETTING_FIELDS
     }
     if "model_id" in present:
         changes["model_id"] = present["model_id"]
