@@ -29,7 +29,7 @@ from rebal_optimizer.domain import (
 from rebal_optimizer.domain.account import PortfolioAccount
 from rebal_optimizer.domain.model_portfolio import ModelPortfolio
 from rebal_optimizer.domain.runs import RunResult, run_completed
-from rebal_runtime.calendar import weekday_calendar
+from rebal_runtime.calendar import TradingCalendar, weekday_calendar
 
 START = date(2026, 1, 5)
 MAX_PRICE_AGE = timedelta(days=1)
@@ -63,6 +63,33 @@ def trading_dates(days: int) -> list[date]:
     return out
 
 
+def evaluate_day(
+    account: PortfolioAccount,
+    reason: TriggerReason,
+    model: ModelPortfolio,
+    prices: dict[str, Price],
+    index: int,
+    now: datetime,
+    today: date,
+    calendar: TradingCalendar,
+) -> tuple[PortfolioAccount, Optimization | None]:
+    """One day's evaluation on the production rules, its optimization recorded on the account."""
+    result = account.evaluate(
+        Trigger(reason),
+        model,
+        prices,
+        optimization_id=f"O{index:05d}",
+        now=now,
+        today=today,
+        trading_days=calendar,
+        max_price_age=MAX_PRICE_AGE,
+    )
+    account = account.with_portfolio(result.portfolio)
+    if result.optimization is not None:
+        account = account.created(result.optimization, now, ADVISORY_WAIT)
+    return account, result.optimization
+
+
 def simulate(
     settings: PortfolioSettings,
     model: ModelPortfolio,
@@ -84,20 +111,9 @@ def simulate(
         if flow:
             account = account.deposit(flow, f"deposit-{index}") or account
             reason = TriggerReason.DEPOSIT
-        result = account.evaluate(
-            Trigger(reason),
-            model,
-            prices,
-            optimization_id=f"O{index:05d}",
-            now=now,
-            today=today,
-            trading_days=calendar,
-            max_price_age=MAX_PRICE_AGE,
+        account, optimization = evaluate_day(
+            account, reason, model, prices, index, now, today, calendar
         )
-        account = account.with_portfolio(result.portfolio)
-        optimization = result.optimization
-        if optimization is not None:
-            account = account.created(optimization, now, ADVISORY_WAIT)
         if optimization is not None:
             _count_skips(ledger, settings, optimization)
         if optimization is not None and optimization.status is OptimizationStatus.READY:

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from policies.run import MODEL, TARGETS, closes
-from policy_engine import ADVISORY_WAIT, MAX_PRICE_AGE, trading_dates
+from policy_engine import evaluate_day, trading_dates
 from rich.console import Console
 from rich.table import Table
 
@@ -42,7 +42,6 @@ from rebal_optimizer.domain import (
     Price,
     RunType,
     Side,
-    Trigger,
     TriggerReason,
 )
 from rebal_optimizer.domain.account import PortfolioAccount
@@ -110,21 +109,11 @@ def simulate_lots(policy: LotPolicy, days: list[dict[str, Decimal]], seasoned: b
         elif index % WITHDRAWAL_EVERY == WITHDRAWAL_DAY:
             account = account.request_withdrawal(WITHDRAWAL)
             reason = TriggerReason.WITHDRAWAL
-        result = account.evaluate(
-            Trigger(reason),
-            MODEL,
-            prices,
-            optimization_id=f"O{index:05d}",
-            now=now,
-            today=today,
-            trading_days=calendar,
-            max_price_age=MAX_PRICE_AGE,
+        account, optimization = evaluate_day(
+            account, reason, MODEL, prices, index, now, today, calendar
         )
-        account = account.with_portfolio(result.portfolio)
-        optimization = result.optimization
         if optimization is None:
             continue
-        account = account.created(optimization, now, ADVISORY_WAIT)
         if optimization.status is not OptimizationStatus.READY:
             continue
         delta: dict[str, Decimal] = {}
