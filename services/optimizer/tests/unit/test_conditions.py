@@ -21,6 +21,7 @@ from rebal_optimizer.domain import (
     PortfolioSettings,
     Price,
     RebalanceCondition,
+    RebalanceTo,
     RunType,
     Trigger,
     TriggerReason,
@@ -135,6 +136,28 @@ def test_cooldown_stops_drift_rebalance_but_not_invest_cash(trading_days) -> Non
     evaluation = run(with_cash, "nightly", trading_days)
     assert run_type(evaluation) is RunType.INVEST_CASH
     assert all(o.side == "buy" for o in evaluation.optimization.orders)  # type: ignore[union-attr]
+
+
+def test_band_edge_repairs_a_breach_inside_the_cooldown(trading_days) -> None:
+    edge = PortfolioSettings(model_id="m1", rebalance_to=RebalanceTo.BAND_EDGE)
+    cooling = replace(DRIFTED, settings=edge, last_rebalanced_at=TODAY - timedelta(days=5))
+    evaluation = run(cooling, "nightly", trading_days)
+    assert line(evaluation, "in_cooldown").met and line(evaluation, "drift_band.absolute").met
+    assert run_type(evaluation) is RunType.FULL_REBALANCE
+    assert [r.code for r in evaluation.optimization.reasons] == ["BAND_EDGE"]  # type: ignore[union-attr]
+    # the portfolio's A at 60 % goes back to the edge with the margin, not to the 50 % target
+    sold = {o.symbol: o.notional for o in evaluation.optimization.orders if o.side == "sell"}  # type: ignore[union-attr]
+    assert sold == {"A": D("60.00")}
+
+
+def test_band_edge_in_band_or_on_the_calendar_still_waits_out_the_cooldown(trading_days) -> None:
+    edge = PortfolioSettings(model_id="m1", rebalance_to=RebalanceTo.BAND_EDGE)
+    within = replace(BALANCED, settings=edge, last_rebalanced_at=TODAY - timedelta(days=5))
+    assert run(within, "nightly", trading_days).optimization is None
+    calendar = Trigger(TriggerReason.CALENDAR, model_id="m1")
+    evaluation = run(within, calendar, trading_days)
+    assert evaluation.optimization is None
+    assert all(c.name != "calendar" for c in evaluation.decision)
 
 
 def test_cooldown_is_calendar_days_since_last_completed_rebalance(trading_days) -> None:

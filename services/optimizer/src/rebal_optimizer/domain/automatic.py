@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from rebal_optimizer.domain.drift import band_met, compute_drifts, largest_drift
-from rebal_optimizer.domain.enums import RunType, TriggerReason
+from rebal_optimizer.domain.enums import RebalanceTo, RunType, TriggerReason
 from rebal_optimizer.domain.governance import kept_in_place
 from rebal_optimizer.domain.model_portfolio import ZERO
 from rebal_optimizer.domain.policy import Policy, uninvested_cash
@@ -87,6 +87,13 @@ def automatic(
             return record.run(RunType.FULL_REBALANCE, policy)
         if drift_bands(record, portfolio, policy, prices, detail):
             return record.run(RunType.FULL_REBALANCE, policy)
+    elif portfolio.settings.rebalance_to is RebalanceTo.BAND_EDGE and drift_bands(
+        record, portfolio, policy, prices, detail
+    ):
+        # A band-edge run leaves a position just inside its band, so a cooldown after it would
+        # let the next move carry the drift past the band it exists to keep. Its repair is the
+        # smallest trade back inside, and the band's inner margin is what keeps it from churning.
+        return record.run(RunType.FULL_REBALANCE, policy)
     if check("invest_cash", invest_met, uninvested, threshold, detail):
         return record.run(RunType.INVEST_CASH, policy)
     symbol = first_missing_price(problems)
