@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from rebal_optimizer.domain import OrderPlan, Side
 from rebal_optimizer.domain.carry_forward import CarryOutcome, TradingBook, carry_forward
-from rebal_optimizer.domain.orders import Order, SkippedOrder
+from rebal_optimizer.domain.order_plan import Order, SkippedOrder
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.reasons import NOTHING_TO_TRADE, Reason
 

@@ -19,7 +19,7 @@ from rebal_optimizer.domain import (
 )
 from rebal_optimizer.domain.cost_gate import cost_gate, drift_reduction_value, estimated_cost
 from rebal_optimizer.domain.cost_model import CostModel
-from rebal_optimizer.domain.orders import Order
+from rebal_optimizer.domain.order_plan import Order
 from rebal_optimizer.domain.plan_refinement import refine_plan
 from rebal_optimizer.domain.portfolio import Portfolio
 

@@ -69,7 +69,8 @@ from rebal_optimizer.domain.optimization import (
     external_orders,
     validate_external,
 )
-from rebal_optimizer.domain.orders import Order, OrderPlan, SkippedOrder, generate_orders
+from rebal_optimizer.domain.order_plan import Order, OrderPlan, SkippedOrder
+from rebal_optimizer.domain.orders import generate_orders
 from rebal_optimizer.domain.policy import Policy, resolve_policy, uninvested_cash
 from rebal_optimizer.domain.portfolio import OwnerDecision, Portfolio
 from rebal_optimizer.domain.prices import Price, Prices

@@ -26,7 +26,7 @@ from decimal import Decimal, localcontext
 
 from rebal_optimizer.domain.allocation import PRECISION, ZERO, floor_cents, floor_qty
 from rebal_optimizer.domain.enums import Side
-from rebal_optimizer.domain.orders import Order, OrderPlan, SkippedOrder
+from rebal_optimizer.domain.order_plan import Order, OrderPlan, SkippedOrder
 from rebal_optimizer.domain.reasons import (
     CARRIED_FORWARD,
     CARRY_DROPPED,

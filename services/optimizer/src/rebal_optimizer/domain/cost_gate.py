@@ -30,7 +30,7 @@ from decimal import Decimal, localcontext
 from rebal_optimizer.domain.cost_model import CostModel
 from rebal_optimizer.domain.enums import Side
 from rebal_optimizer.domain.model_portfolio import HUNDRED, ZERO, TargetWeights
-from rebal_optimizer.domain.orders import Order
+from rebal_optimizer.domain.order_plan import Order
 from rebal_optimizer.domain.reasons import COST_GATE, Reason
 from rebal_optimizer.domain.triggers import ConditionEvaluation
 

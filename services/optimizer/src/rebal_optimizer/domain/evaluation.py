@@ -20,7 +20,8 @@ from rebal_optimizer.domain.optimization import (
     external_orders,
     validate_external,
 )
-from rebal_optimizer.domain.orders import OrderPlan, generate_orders
+from rebal_optimizer.domain.order_plan import OrderPlan
+from rebal_optimizer.domain.orders import generate_orders
 from rebal_optimizer.domain.plan_refinement import refine_plan
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, require_aware, valuation_problems

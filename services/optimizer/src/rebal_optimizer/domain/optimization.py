@@ -23,7 +23,7 @@ from rebal_optimizer.domain.enums import (
 )
 from rebal_optimizer.domain.errors import IllegalTransition
 from rebal_optimizer.domain.model_portfolio import Weight
-from rebal_optimizer.domain.orders import WIRE_LIMIT, Order, SkippedOrder
+from rebal_optimizer.domain.order_plan import WIRE_LIMIT, Order, SkippedOrder
 from rebal_optimizer.domain.prices import Prices
 from rebal_optimizer.domain.reasons import (
     ASSET_NOT_TRADABLE,

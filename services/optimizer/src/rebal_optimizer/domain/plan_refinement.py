@@ -11,7 +11,7 @@ from rebal_optimizer.domain.carry_forward import TradingBook, carry_forward
 from rebal_optimizer.domain.cost_gate import cost_gate
 from rebal_optimizer.domain.enums import RunType
 from rebal_optimizer.domain.model_portfolio import HUNDRED, ZERO, TargetWeights
-from rebal_optimizer.domain.orders import OrderPlan
+from rebal_optimizer.domain.order_plan import OrderPlan
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices
 from rebal_optimizer.domain.triggers import ConditionEvaluation

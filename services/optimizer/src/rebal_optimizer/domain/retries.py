@@ -23,7 +23,7 @@ from rebal_optimizer.domain.allocation import PRECISION, ZERO, floor_cents, floo
 from rebal_optimizer.domain.enums import BrokerIntegration, Initiator, RunType, Side, TriggerReason
 from rebal_optimizer.domain.evaluation import Evaluation
 from rebal_optimizer.domain.optimization import Optimization
-from rebal_optimizer.domain.orders import Order, SkippedOrder
+from rebal_optimizer.domain.order_plan import Order, SkippedOrder
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, trading_problems, valuation_problems
 from rebal_optimizer.domain.reasons import NOTHING_TO_TRADE, RETRY, Reason

@@ -13,7 +13,7 @@ from decimal import Decimal
 from rebal_optimizer.domain.enums import Side
 from rebal_optimizer.domain.lot_selection import select_lots
 from rebal_optimizer.domain.lots import Lots, realized_gain, reconciled
-from rebal_optimizer.domain.orders import OrderPlan
+from rebal_optimizer.domain.order_plan import OrderPlan
 from rebal_optimizer.domain.tax_policy import LotPolicy
 
 

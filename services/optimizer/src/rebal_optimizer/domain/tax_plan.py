@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
-from rebal_optimizer.domain.orders import OrderPlan
+from rebal_optimizer.domain.order_plan import OrderPlan
 from rebal_optimizer.domain.portfolio import Portfolio
 from rebal_optimizer.domain.prices import Prices, valuation_problems
 from rebal_optimizer.domain.sale_lots import with_sale_lots

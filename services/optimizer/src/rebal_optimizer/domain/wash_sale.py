@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from rebal_optimizer.domain.allocation import floor_cents, floor_qty
 from rebal_optimizer.domain.enums import Side
-from rebal_optimizer.domain.orders import WIRE_LIMIT, Order, OrderPlan, SkippedOrder
+from rebal_optimizer.domain.order_plan import WIRE_LIMIT, Order, OrderPlan, SkippedOrder
 from rebal_optimizer.domain.reasons import Reason
 
 WASH_SALE = "WASH_SALE"

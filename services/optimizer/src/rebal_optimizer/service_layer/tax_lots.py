@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from rebal_optimizer.domain import Order, Side
 from rebal_optimizer.domain.lot_ledger import Fill
 from rebal_optimizer.domain.lots import Lot, Lots, RealizedGain
-from rebal_optimizer.domain.orders import WIRE_LIMIT
+from rebal_optimizer.domain.order_plan import WIRE_LIMIT
 from rebal_schemas import ConsumedLot, HoldingsReported, RealizedGains, RunCompleted, RunSettled
 from rebal_schemas.events.orders import MAX_ORDER_LOTS, MAX_RUN_LOTS
 
