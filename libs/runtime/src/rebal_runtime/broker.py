@@ -91,19 +91,23 @@ def document_publishers(router: KafkaRouter, *topics: str) -> None:
 def subscriptions(router: KafkaRouter, settings: RuntimeSettings) -> Subscribe:
     """The decorator a service puts on each consumer of a topic: `@subscribe(TOPIC, "what it
     does")`, or `batch=True` for a handler that takes a list of events (committed per batch).
+    A tuple of topics makes one consumer of them all (one fetch loop, one group member, one
+    offset commit per batch) whose handler takes a discriminated union of their events; its
+    channels are then `<topic>:<handler name>`, FastStream's naming, one per topic.
     The description and the handler's typed parameter feed the AsyncAPI document."""
     options = subscriber_options(settings)
     batch_options = batch_subscriber_options(settings)
 
     def subscribe(
-        topic: Topic, description: str, *, batch: bool = False
+        topic: Topic | tuple[Topic, ...], description: str, *, batch: bool = False
     ) -> Callable[[Handler], Handler]:
+        topics = topic if isinstance(topic, tuple) else (topic,)
+        chosen: dict[str, Any] = {**(batch_options if batch else options)}
+        if len(topics) == 1:
+            chosen["title"] = f"{topics[0].name}:{settings.service_name}"
         # FastStream's decorator is untyped; the handlers it wraps are fully typed.
         decorator: Callable[[Handler], Handler] = router.subscriber(
-            topic.name,
-            title=f"{topic.name}:{settings.service_name}",
-            description=description,
-            **(batch_options if batch else options),
+            *(t.name for t in topics), description=description, **chosen
         )
         return decorator
 

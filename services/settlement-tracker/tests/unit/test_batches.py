@@ -66,11 +66,11 @@ async def test_a_batch_of_one_runs_fills_is_one_read_one_write_and_equals_them_o
     batched, single = harness(START, cycle_days=0), harness(START, cycle_days=0)
     ready = [events.ready(), other.ready()]
     for h in (batched, single):
-        await h.handlers.optimization_ready_batch(ready)
+        await h.handlers.record_batch(ready)
     calls, commits = Calls(batched), batched.store.commits
     batch = [*fills(events), other.filled(0, "10", "200.50", WEDNESDAY)]
 
-    await batched.handlers.order_filled_batch(batch)
+    await batched.handlers.record_batch(batch)
     await one_at_a_time(single, batch)
 
     assert calls.reads == 1 and calls.writes == [[events.run_id, other.run_id]]
@@ -100,10 +100,10 @@ async def test_a_run_and_its_events_in_batches_of_every_topic(
         events.closed(2, CloseReason.expired, START),
     ]
     calls = Calls(batched)
-    await batched.handlers.run_execution_batch(execution)  # before the plan: kept on the run
-    await batched.handlers.optimization_ready_batch(ready)
-    await batched.handlers.order_filled_batch(filled)
-    await batched.handlers.order_closed_batch(closed)
+    await batched.handlers.record_batch(execution)  # before the plan: kept on the run
+    await batched.handlers.record_batch(ready)
+    await batched.handlers.record_batch(filled)
+    await batched.handlers.record_batch(closed)
     await one_at_a_time(single, [*execution, *ready, *filled, *closed])
 
     assert calls.reads == 4 and len(calls.writes) == 4
@@ -112,20 +112,52 @@ async def test_a_run_and_its_events_in_batches_of_every_topic(
     assert batched.status_path(events.run_id)[-1] == "COMPLETED_ADJUSTED"
 
 
+async def test_one_batch_mixing_every_topic_is_one_read_one_write_and_equals_them_one_by_one(
+    harness: Any, run_events: Any
+) -> None:
+    # The tracker's one consumer of the four topics hands it such a batch: the execution report
+    # may come before the plan, the fills and closes after it, another run's plan in between.
+    events, other = run_events(), run_events()
+    batched, single = harness(START, cycle_days=0), harness(START, cycle_days=0)
+    batch: list[Any] = [
+        events.queued(START),
+        events.ready(),
+        other.ready(),
+        events.started(START),
+        events.filled(0, "10", "200.50", WEDNESDAY),
+        other.filled(0, "10", "200.50", WEDNESDAY),
+        events.closed(1, CloseReason.canceled, START),
+        events.closed(2, CloseReason.expired, START),
+    ]
+    calls = Calls(batched)
+    await batched.handlers.record_batch(batch)
+    await one_at_a_time(single, batch)
+
+    assert calls.reads == 1 and len(calls.writes) == 1
+    assert sorted(calls.writes[0]) == sorted([events.run_id, other.run_id])
+    # the same events; each run's in the same order (two runs' are on keys of their own)
+    assert sorted(published(batched)) == sorted(published(single))
+    for run_id in (events.run_id, other.run_id):
+        assert batched.status_path(run_id) == single.status_path(run_id)
+        assert await batched.run(run_id) == await single.run(run_id)
+    assert batched.status_path(events.run_id)[-1] == "COMPLETED_ADJUSTED"
+    assert batched.status_path(other.run_id)[-1] == "IN_PROGRESS"
+
+
 async def test_a_redelivered_batch_and_a_repeat_inside_one_are_applied_once(
     harness: Any, run_events: Any
 ) -> None:
     events = run_events()
     h = harness(START, cycle_days=0)
     ready = events.ready()
-    await h.handlers.optimization_ready_batch([ready])
+    await h.handlers.record_batch([ready])
     batch = fills(events)
-    await h.handlers.order_filled_batch([*batch, batch[2]])
+    await h.handlers.record_batch([*batch, batch[2]])
     before, commits = published(h), h.store.commits
     calls = Calls(h)
 
-    await h.handlers.order_filled_batch(batch)  # the batch read again after a crash
-    await h.handlers.optimization_ready_batch([ready])
+    await h.handlers.record_batch(batch)  # the batch read again after a crash
+    await h.handlers.record_batch([ready])
 
     assert published(h) == before and h.store.commits == commits
     assert calls.writes == []  # every event id was in the run's inbox: nothing written
@@ -139,14 +171,14 @@ async def test_a_refused_fact_fails_the_batch_call_and_writes_nothing_of_it(
 ) -> None:
     events = run_events()
     h = harness(START, cycle_days=0)
-    await h.handlers.optimization_ready_batch([events.ready()])
+    await h.handlers.record_batch([events.ready()])
     good = fills(events)
     unknown_leg = events.filled(5, "1", "10", WEDNESDAY)
     batch = [good[0], unknown_leg, *good[1:]]
     before, commits = published(h), h.store.commits
 
     with pytest.raises(FactRejectedMessage, match="leg 5 is not in the plan"):
-        await h.handlers.order_filled_batch(batch)
+        await h.handlers.record_batch(batch)
     assert published(h) == before and h.store.commits == commits
     assert h.handlers.rejected.total() == 0  # counted when handled alone, not twice
 
@@ -154,8 +186,8 @@ async def test_a_refused_fact_fails_the_batch_call_and_writes_nothing_of_it(
     for event in batch:
         if event is unknown_leg:
             with pytest.raises(FactRejectedMessage):
-                await h.handlers.order_filled_batch([event])
+                await h.handlers.record_batch([event])
         else:
-            await h.handlers.order_filled_batch([event])
+            await h.handlers.record_batch([event])
     assert h.handlers.rejected == {"unknown_leg": 1}
     assert h.status_path(events.run_id)[-1] == "COMPLETED_SUCCESS"

@@ -15,7 +15,7 @@ from pydantic import Field
 
 import rebal_schemas as wire
 from rebal_api.service_layer.projector import Projector
-from rebal_runtime.broker import batch_subscriber_options, document_publishers
+from rebal_runtime.broker import document_publishers, subscriptions
 from rebal_runtime.settings import RuntimeSettings
 from rebal_schemas import topics
 
@@ -68,14 +68,13 @@ Projected: TypeAlias = Annotated[
 
 def build_router(settings: RuntimeSettings, projector: Projector) -> KafkaRouter:
     router = KafkaRouter()
+    subscribe = subscriptions(router, settings)
 
-    # FastStream's decorator is untyped; the handler below is fully typed.
-    @router.subscriber(  # type: ignore[untyped-decorator]
-        *(t.name for t in READS),
-        # no title: each topic's channel is `<topic>:Projection`, topic first as every service's
-        description="The api's read model: models, accounts and subscriptions, runs, the "
+    @subscribe(
+        READS,
+        "The api's read model: models, accounts and subscriptions, runs, the "
         "rebalancer stream, the dashboard's dead letters.",
-        **batch_subscriber_options(settings),
+        batch=True,
     )
     async def projection(events: list[Projected]) -> None:
         await projector.project(events)

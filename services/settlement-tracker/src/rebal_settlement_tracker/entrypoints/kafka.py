@@ -4,15 +4,21 @@ Errors are not caught here: the runtime's consume policy turns PoisonMessage and
 into dead letters and retries transient failures (see `rebal_runtime.consume`).
 
 The hot topics (optimization.ready, order.filled, order.closed, run.execution: several messages
-per run) are consumed in batches: one store read and write and one offset commit per batch, the
-consume policy keeping each message's fate (a bad one is dead-lettered alone). Fills, closes and
-run.execution reports also get each record's provenance: the consume policy tells the handler
-the records behind its events (`handled_records`), whose headers carry the producer's signature.
+per run) are read by ONE batch consumer: one fetch loop and group member instead of four, one
+store read and write and one offset commit per batch, the consume policy keeping each message's
+fate (a bad one is dead-lettered alone). A batch mixes the topics in the order they came: each
+partition's order is kept, and across topics the tracker never relied on an order (a fill may
+come before its plan, and is kept until it does). Fills, closes and run.execution reports also
+get each record's provenance: the consume policy tells the handler the records behind its
+events (`handled_records`), whose headers carry the producer's signature.
 """
 
 from __future__ import annotations
 
+from typing import Annotated, TypeAlias
+
 from faststream.kafka import KafkaRouter
+from pydantic import Field
 
 from rebal_runtime.broker import document_publishers, subscriptions
 from rebal_runtime.settings import RuntimeSettings
@@ -22,7 +28,9 @@ from rebal_schemas import (
     OrderClosed,
     OrderFilled,
     RunCancelRequested,
-    RunExecutionTopic,
+    RunExecutionQueued,
+    RunExecutionStarted,
+    RunExecutionStopped,
 )
 from rebal_schemas.topics import (
     OPTIMIZATION_READY,
@@ -38,6 +46,17 @@ from rebal_schemas.topics import (
 )
 from rebal_settlement_tracker.entrypoints.provenance import handled_provenances
 from rebal_settlement_tracker.service_layer.handlers import SettlementHandlers
+
+RunFactEvent: TypeAlias = Annotated[
+    OptimizationReady
+    | RunExecutionStarted
+    | RunExecutionQueued
+    | RunExecutionStopped
+    | OrderFilled
+    | OrderClosed,
+    Field(discriminator="event_type"),
+]
+"""Every event of the four topics of a run's facts."""
 
 PUBLISHED_TOPICS = tuple(
     topic.name
@@ -58,35 +77,25 @@ def build_router(settings: RuntimeSettings, handlers: SettlementHandlers) -> Kaf
     group = settings.service_name
 
     @subscribe(
-        OPTIMIZATION_READY,
-        "Plans the run of a READY optimization (its orders as transactions, PLANNED) and "
-        "publishes run.created; a cancel read before it is applied now. Consumed in batches.",
+        (OPTIMIZATION_READY, RUN_EXECUTION, ORDER_FILLED, ORDER_CLOSED),
+        "The facts of a run, in one consumer of its four topics, in batches. "
+        "optimization.ready: plans the run of a READY optimization (its orders as transactions, "
+        "PLANNED) and publishes run.created; a cancel read before it is applied now. "
+        "run.execution: the order-router's execution of a PLATFORM run (signed): queued (QUEUED "
+        "until the window opens), started (IN_PROGRESS), stopped (canceled, canceled mid-run, "
+        "re-plan). order.filled: an execution of a run's order (cumulative), checked against the "
+        "order's leg, quantity, notional and planned price, and for PLATFORM runs the "
+        "order-router's signature; the transaction becomes EXECUTED; a fill after the run ended "
+        "is recorded as a late increment (transaction.settled late). order.closed: an order "
+        "ended without a (full) fill; when every order is final the run completes (run.completed "
+        "with Alpaca's run object); a close its run's cancel caused (`run_canceled`) waits for "
+        "the order-router's run.execution_stopped. Refused facts are dead-lettered with the "
+        "reason.",
         batch=True,
     )
-    async def on_optimization_ready(events: list[OptimizationReady]) -> None:
-        await handlers.optimization_ready_batch(events)
-
-    @subscribe(
-        ORDER_FILLED,
-        "An execution of a run's order (cumulative): checked against the order's leg, quantity, "
-        "notional and planned price, and for PLATFORM runs the order-router's signature; the "
-        "transaction becomes EXECUTED. A fill after the run ended is recorded as a late increment "
-        "(transaction.settled late). Refused fills are dead-lettered with the reason. Consumed "
-        "in batches.",
-        batch=True,
-    )
-    async def on_order_filled(events: list[OrderFilled]) -> None:
-        await handlers.order_filled_batch(events, handled_provenances(len(events), trusted, group))
-
-    @subscribe(
-        ORDER_CLOSED,
-        "An order ended without a (full) fill. When every order is final the run completes "
-        "(run.completed with Alpaca's run object); a close its run's cancel caused "
-        "(`run_canceled`) waits for the order-router's run.execution_stopped. Consumed in batches.",
-        batch=True,
-    )
-    async def on_order_closed(events: list[OrderClosed]) -> None:
-        await handlers.order_closed_batch(events, handled_provenances(len(events), trusted, group))
+    async def on_run_facts(events: list[RunFactEvent]) -> None:
+        provenances = handled_provenances(events, trusted, group, unsigned=(OptimizationReady,))
+        await handlers.record_batch(events, provenances)
 
     @subscribe(
         RUN_CANCEL_REQUESTED,
@@ -97,17 +106,6 @@ def build_router(settings: RuntimeSettings, handlers: SettlementHandlers) -> Kaf
     )
     async def on_run_cancel_requested(event: RunCancelRequested) -> None:
         await handlers.run_cancel_requested(event)
-
-    @subscribe(
-        RUN_EXECUTION,
-        "The order-router's execution of a PLATFORM run (signed): queued (QUEUED until the "
-        "window opens), started (IN_PROGRESS), stopped (canceled, canceled mid-run, re-plan). "
-        "Consumed in batches.",
-        batch=True,
-    )
-    async def on_run_execution(events: list[RunExecutionTopic]) -> None:
-        provenances = handled_provenances(len(events), trusted, group)
-        await handlers.run_execution_batch(events, provenances)
 
     document_publishers(router, *PUBLISHED_TOPICS)
     return router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rebal_runtime.consume import handled_records, record_dead_letter
@@ -24,11 +24,19 @@ def provenance_of(record: Any, trusted: Mapping[str, bytes], group: str) -> Prov
 
 
 def handled_provenances(
-    events: int, trusted: Mapping[str, bytes], group: str
+    events: Sequence[object],
+    trusted: Mapping[str, bytes],
+    group: str,
+    *,
+    unsigned: tuple[type, ...] = (),
 ) -> list[Provenance | None]:
     """The provenance of each of the `events` the running batch handler was given, read from
-    the records the consume policy handed it (`handled_records`), in the same order."""
+    the records the consume policy handed it (`handled_records`), in the same order; none for
+    an event of an `unsigned` type (its fact needs no signer)."""
     records = handled_records()
-    if len(records) != events:  # not called by the consume policy (a test calling it directly)
-        return [None] * events
-    return [provenance_of(record, trusted, group) for record in records]
+    if len(records) != len(events):  # not called by the consume policy (a test calling it)
+        return [None] * len(events)
+    return [
+        None if isinstance(event, unsigned) else provenance_of(record, trusted, group)
+        for event, record in zip(events, records, strict=True)
+    ]

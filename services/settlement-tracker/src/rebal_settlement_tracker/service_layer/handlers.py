@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 from rebal_runtime.clock import Clock
 from rebal_runtime.repository import Step
@@ -72,6 +72,8 @@ from rebal_settlement_tracker.service_layer.run_records import (
 from rebal_settlement_tracker.service_layer.sweeps import advance_step, sweep_due
 
 Provenances = Sequence[Provenance | None]
+RunFact: TypeAlias = OptimizationReady | OrderFilled | OrderClosed | RunExecution
+"""An event of the hot topics: a fact about one run, recorded on its document."""
 E = TypeVar("E", bound=Event)
 
 
@@ -105,24 +107,11 @@ class SettlementHandlers:
     async def optimization_ready(self, event: OptimizationReady) -> bool:
         return await self.recorder.record(self._planned(event), self.clock.now())
 
-    async def optimization_ready_batch(self, events: Sequence[OptimizationReady]) -> None:
-        await self._record_many([self._planned(e) for e in events])
-
     async def order_filled(self, event: OrderFilled, provenance: Provenance | None = None) -> bool:
         return await self.recorder.record(self._filled(event, provenance), self.clock.now())
 
-    async def order_filled_batch(
-        self, events: Sequence[OrderFilled], provenances: Provenances = ()
-    ) -> None:
-        await self._record_many([self._filled(e, p) for e, p in _with(events, provenances)])
-
     async def order_closed(self, event: OrderClosed, provenance: Provenance | None = None) -> bool:
         return await self.recorder.record(self._closed(event, provenance), self.clock.now())
-
-    async def order_closed_batch(
-        self, events: Sequence[OrderClosed], provenances: Provenances = ()
-    ) -> None:
-        await self._record_many([self._closed(e, p) for e, p in _with(events, provenances)])
 
     async def run_cancel_requested(self, event: RunCancelRequested) -> bool:
         return await cancels.answer_cancel(
@@ -134,12 +123,22 @@ class SettlementHandlers:
     ) -> bool:
         return await self.recorder.record(self._executed(event, provenance), self.clock.now())
 
-    async def run_execution_batch(
-        self, events: Sequence[RunExecution], provenances: Provenances = ()
-    ) -> None:
-        await self._record_many([self._executed(e, p) for e, p in _with(events, provenances)])
+    async def record_batch(self, events: Sequence[RunFact], provenances: Provenances = ()) -> None:
+        """A batch of the hot topics' events, of any of them mixed, in the order they came."""
+        await self.recorder.record_many(
+            [self._fact(e, p) for e, p in _with(events, provenances)], self.clock.now()
+        )
 
     # ---- the facts of the input topics --------------------------------------------------
+
+    def _fact(self, event: RunFact, provenance: Provenance | None) -> Fact:
+        if isinstance(event, OptimizationReady):
+            return self._planned(event)
+        if isinstance(event, OrderFilled):
+            return self._filled(event, provenance)
+        if isinstance(event, OrderClosed):
+            return self._closed(event, provenance)
+        return self._executed(event, provenance)
 
     def _planned(self, event: OptimizationReady) -> Fact:
         orders, skipped = messages.planned_orders(event), messages.skipped_orders(event)
@@ -195,9 +194,6 @@ class SettlementHandlers:
     def _executed(self, event: RunExecution, provenance: Provenance | None) -> Fact:
         command = execution_command(event, provenance, self.acceptance)
         return Fact(event, event.run_id, event.portfolio_id, command)
-
-    async def _record_many(self, facts: Sequence[Fact]) -> None:
-        await self.recorder.record_many(facts, self.clock.now())
 
     # ---- clock-driven ---------------------------------------------------------------------
 
