@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from rebal_schemas import OptimizationCreated, PoisonMessage, RunCompleted, RunSettled
+from rebal_schemas import (
+    OptimizationCreated,
+    PoisonMessage,
+    RunCompleted,
+    RunSettled,
+    TransactionSettled,
+)
 
 from ..run_events import completed, settled  # type: ignore[import-not-found]
 from .conftest import Env, held
@@ -181,3 +187,33 @@ async def test_no_deadline_waits_for_the_client_forever(make_env: Callable[..., 
     await fresh_prices(env)
     await env.deposit("p1", "1000")
     assert held(env.new()) == ["AWAITING_CLIENT_HOLDINGS"]
+
+
+async def test_a_batch_of_the_run_topics_mixed_is_applied_as_one_at_a_time_and_once(
+    env: Env,
+) -> None:
+    # What the optimizer's one consumer of run.completed, run.settled and transaction.settled
+    # hands it: a run's settled transactions (not late: read and dropped), its end, a late fill.
+    run = await blocked_run(env)
+    on_time = TransactionSettled(
+        event_id="ts-1",
+        run_id=run.run_id,
+        portfolio_id="p1",
+        leg=1,
+        symbol="SPY",
+        side="buy",  # type: ignore[arg-type]
+        qty=D(60),
+        avg_price=D(100),
+        trade_date=run.completed_at.date(),
+        settlement_date=run.completed_at.date(),
+    )
+    late = on_time.model_copy(update={"event_id": "ts-late", "leg": 3, "qty": D(2), "late": True})
+    batch = [on_time, settled(run), run, late]
+    await env.handlers.run_outcomes(batch)
+    record = await env.record("p1")
+    assert record.portfolio.blocked_by is None
+    assert record.portfolio.holdings == {"SPY": D(62), "TLT": D(70)}  # the run's, the late fill's
+    assert record.portfolio.cash == D(300)
+    before = await state(env)
+    await env.handlers.run_outcomes(batch)  # the batch redelivered after a crash
+    assert await state(env) == before

@@ -1,4 +1,6 @@
-"""Kafka entry point: one subscriber per consumed topic, each a thin call into the handlers.
+"""Kafka entry point: a subscriber per consumed topic, each a thin call into the handlers; the
+three topics of a run's end (run.completed, run.settled, transaction.settled) share one batch
+consumer, most of whose records (transaction.settled that is not late) are read and dropped.
 
 What the optimizer publishes goes through its outbox (optimization.created, optimization.ready,
 its own scope-`model` rebalance.requested, model.status_changed, request.rejected) or, for the
@@ -7,7 +9,10 @@ fan-out, straight to Kafka with deterministic ids (see service_layer/fanout.py).
 
 from __future__ import annotations
 
+from typing import Annotated, TypeAlias
+
 from faststream.kafka import KafkaRouter
+from pydantic import Field
 
 from rebal_optimizer.service_layer.handlers import OptimizerHandlers
 from rebal_runtime.broker import document_publishers, subscriptions
@@ -38,6 +43,11 @@ from rebal_schemas.topics import (
     RUN_SETTLED,
     TRANSACTION_SETTLED,
 )
+
+RunOutcomeEvent: TypeAlias = Annotated[
+    RunCompleted | RunSettled | TransactionSettled, Field(discriminator="event_type")
+]
+"""Every event of the three run topics the optimizer reads."""
 
 
 def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> KafkaRouter:
@@ -104,34 +114,24 @@ def build_router(settings: RuntimeSettings, handlers: OptimizerHandlers) -> Kafk
         await handlers.optimization_decided(event)
 
     @subscribe(
-        RUN_COMPLETED,
-        "Every order is final: the executed trades are applied to holdings and cash "
-        "once (CLIENT integration: to the optimizer's own book, then it waits for the client's "
-        "holdings until `client_holdings_wait_seconds`); a full rebalance starts the cooldown. "
-        "Unblocks the portfolio only under `unblock_on=execution`. A `replan` run (stopped at its "
-        "start, prices moved) starts no cooldown and, when it unblocks, is planned again.",
+        (RUN_COMPLETED, RUN_SETTLED, TRANSACTION_SETTLED),
+        "A run's end, in one consumer of its three topics, in batches, each event in the order "
+        "it came. run.completed: every order is final: the executed trades are applied to "
+        "holdings and cash once (CLIENT integration: to the optimizer's own book, then it waits "
+        "for the client's holdings until `client_holdings_wait_seconds`); a full rebalance starts "
+        "the cooldown; unblocks the portfolio only under `unblock_on=execution`; a `replan` run "
+        "(stopped at its start, prices moved) starts no cooldown and, when it unblocks, is "
+        "planned again. run.settled: every transaction is final: unblocks the portfolio (and "
+        "applies the trades if run.completed was not read yet; either order gives the same "
+        "state); a `replan` run is planned again at once under its optimization's trigger "
+        "(reason REPLANNED). transaction.settled: a late fill (`late`: executed after its run "
+        "ended, not in its run.completed) is applied to a PLATFORM portfolio's holdings and "
+        "cash once per run and leg, the block and the cooldown staying as they are; CLIENT "
+        "portfolios and fills that are not late: ignored.",
+        batch=True,
     )
-    async def on_run_completed(event: RunCompleted) -> None:
-        await handlers.run_completed(event)
-
-    @subscribe(
-        RUN_SETTLED,
-        "Every transaction is final: unblocks the portfolio (and applies the trades "
-        "if run.completed was not read yet; either order gives the same state). A `replan` run "
-        "is planned again at once under its optimization's trigger (reason REPLANNED).",
-    )
-    async def on_run_settled(event: RunSettled) -> None:
-        await handlers.run_settled(event)
-
-    @subscribe(
-        TRANSACTION_SETTLED,
-        "A late fill (`late`: executed after its run ended, not in its run.completed) "
-        "is applied to a PLATFORM portfolio's holdings and cash once per run and leg; the block "
-        "and the cooldown stay as they are. CLIENT portfolios and fills that are not late: "
-        "ignored.",
-    )
-    async def on_transaction_settled(event: TransactionSettled) -> None:
-        await handlers.transaction_settled(event)
+    async def on_run_outcomes(events: list[RunOutcomeEvent]) -> None:
+        await handlers.run_outcomes(events)
 
     document_publishers(
         router,

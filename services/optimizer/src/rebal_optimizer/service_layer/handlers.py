@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeAlias
 
 from rebal_optimizer.domain import DomainError, PortfolioAccount, Trigger, waiting_token
 from rebal_optimizer.domain.trading_days import TradingCalendar
@@ -68,6 +69,9 @@ from rebal_schemas import (
 from rebal_schemas.events.portfolio import PortfolioEvent
 
 log = get_logger(__name__)
+
+RunOutcome: TypeAlias = RunCompleted | RunSettled | TransactionSettled
+"""An event of the run topics the settlement-tracker reports a run's end on."""
 
 
 class OptimizerHandlers:
@@ -162,6 +166,19 @@ class OptimizerHandlers:
 
     async def transaction_settled(self, event: TransactionSettled) -> Outcome | None:
         return await self.lifecycle.transaction_settled(event)
+
+    async def run_outcomes(self, events: Sequence[RunOutcome]) -> None:
+        """A batch of the run topics (run.completed, run.settled, transaction.settled) mixed,
+        each event handled in the order it came, exactly as one at a time: the batch saves
+        the fetches and offset commits, most of its events (transaction.settled that is not
+        late) are read and dropped. A redelivered batch is applied once (each event's inbox)."""
+        for event in events:
+            if isinstance(event, RunCompleted):
+                await self.run_completed(event)
+            elif isinstance(event, RunSettled):
+                await self.run_settled(event)
+            else:
+                await self.transaction_settled(event)
 
     async def expire_due(self, now: datetime | None = None) -> int:
         """The clock-driven sweep: advisory optimizations past their deadline expire (returns
