@@ -7,6 +7,7 @@ rebal cancel pf-1 RUN_ID     # waits for the answer: accepted, or refused with t
 rebal follow run.completed --json
 rebal runs --status COMPLETED_SUCCESS --api-env var/dev/api.env   # reads, from the api
 rebal show pf-1; rebal optimization pf-1
+rebal backtest --days 60 --seeds 7   # the policy backtest (the optimizer's, in a child process)
 
 On a secured Kafka the CLI authenticates from the environment, as the services do:
 REBAL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT REBAL_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 from rebal_client import builders
 from rebal_client.answers import Answer, publish_and_wait
 from rebal_client.api_reads import READS, read
+from rebal_client.backtest import run_backtest
 from rebal_client.cli_args import parser
 from rebal_client.kafka import KafkaConnection, KafkaCredentialsMissing, Publisher, follow
 from rebal_client.render import render_event
@@ -226,7 +228,12 @@ async def _publish(a: argparse.Namespace, event: Event) -> Answer | None:
 
 def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
     """`transport`: how the reads reach the api (tests give a fake one)."""
-    args = parser(__doc__ or "", DEFAULT_FOLLOW).parse_args(argv)
+    cli = parser(__doc__ or "", DEFAULT_FOLLOW)
+    args, forwarded = cli.parse_known_args(argv)
+    if args.command == "backtest":
+        return run_backtest(forwarded)
+    if forwarded:
+        cli.error(f"unrecognized arguments: {' '.join(forwarded)}")
     if args.command in READS:
         return read(args, transport)
     try:

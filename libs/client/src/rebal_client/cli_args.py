@@ -143,6 +143,15 @@ def parser(description: str, follow_default: Sequence[str]) -> argparse.Argument
     o.add_argument("--list", action="store_true", help="list its optimizations, newest first")
     o.add_argument("--limit", type=int, default=20)
 
+    # Its options are the optimizer's backtest's, forwarded as given (`rebal backtest --help`
+    # prints them): no help of its own, so --help reaches the backtest too.
+    sub.add_parser(
+        "backtest",
+        add_help=False,
+        help="the policy backtest on the optimizer's rules: --days --seeds --prices --initial "
+        "--deposit --out, --lots (rebal backtest --help)",
+    )
+
     f = sub.add_parser("follow", help="follow topics as a table, or JSON lines with --json")
     f.add_argument("topics", nargs="*", default=list(follow_default))
     f.add_argument("--json", action="store_true")

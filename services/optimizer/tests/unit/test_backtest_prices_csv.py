@@ -1,17 +1,14 @@
-"""The policy backtest's price file (`bench/prices_csv.py`): good rows become Decimal closes per
-day, oldest first; every bad row is refused with its line and the reason."""
+"""The policy backtest's price file (`rebal_optimizer/backtest/prices_csv.py`): good rows become
+Decimal closes per day, oldest first; every bad row is refused with its line and the reason."""
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-from prices_csv import PriceFileError, parse_closes, read_closes
+from rebal_optimizer.backtest.prices_csv import PriceFileError, parse_closes, read_closes
 
 GOOD = ["date,symbol,close", "2026-01-06,SPY,501.25", "2026-01-05,TLT,90", "2026-01-05,SPY,500"]
 
