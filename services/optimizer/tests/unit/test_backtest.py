@@ -72,6 +72,13 @@ def test_the_lot_comparisons_books_add_up_too() -> None:
         assert abs(gained - ledger.realized.total - ledger.unrealized) <= CENT * DAYS, policy
 
 
+def test_every_withdrawal_is_paid_out_whether_or_not_a_run_had_to_raise_it() -> None:
+    # 60 days: a payout on days 12, 33 and 54; the cash may cover one (no run needed) or not
+    ledger = run_lot_policies(closes(DAYS, 5, crash=False), seasoned=False)[LotPolicy.FIFO]
+    paid = [-flow for flow in ledger.flows if flow < 0]
+    assert paid == [Decimal(4000)] * 3
+
+
 def test_a_seasoned_book_realizes_long_term_gains_and_a_fresh_one_only_short_term() -> None:
     days = closes(DAYS, 5, crash=False)
     fresh = run_lot_policies(days, seasoned=False)[LotPolicy.FIFO].realized

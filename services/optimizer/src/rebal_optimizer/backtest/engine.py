@@ -147,8 +147,9 @@ def simulate(
         if optimization is not None:
             _count_skips(ledger, settings, optimization)
         if optimization is not None and optimization.status is OptimizationStatus.READY:
-            account, paid = _executed(account, optimization, ledger, index, now)
-            flow -= paid
+            account = _executed(account, optimization, ledger, index, now)
+        account, paid = _paid_out(account)
+        flow -= paid
         book = account.portfolio
         drifts = compute_drifts(book.holdings, book.cash, prices, targets)
         ledger.drift.append(max((float(d.absolute) for d in drifts), default=0.0))
@@ -181,10 +182,9 @@ def _executed(
     ledger: Ledger,
     index: int,
     now: datetime,
-) -> tuple[PortfolioAccount, Decimal]:
+) -> PortfolioAccount:
     """The optimization's orders filled in full at their expected price, booked on the account
-    (holdings, cash, lots, cooldown, unblock); a withdrawal's cash then leaves the account (the
-    amount paid out is returned)."""
+    (holdings, cash, lots, cooldown, unblock)."""
     settings, today = account.portfolio.settings, now.date()
     delta: dict[str, Decimal] = {}
     cash, fills = ZERO, []
@@ -203,14 +203,17 @@ def _executed(
     ledger.rebalances += 1 if full and index else 0
     run = RunResult(optimization.optimization_id, delta, cash, now, fills=tuple(fills))
     step = run_completed(account, run, completed_on=today if full else None, unblock=True)
-    if step is not None:
-        account = step.account
-    paid = ZERO
-    if optimization.run_type is RunType.WITHDRAWAL:  # the money leaves the account
-        paid = max(ZERO, min(account.portfolio.pending_withdrawal, account.portfolio.cash))
-        if paid > 0:
-            account = account.with_portfolio(account.portfolio.withdraw_cash(paid))
-    return account, paid
+    return step.account if step is not None else account
+
+
+def _paid_out(account: PortfolioAccount) -> tuple[PortfolioAccount, Decimal]:
+    """The platform pays a pending withdrawal out of the cash there is at the day's end: the
+    cash a withdrawal run raised, or cash that covered it already (then no run was needed)."""
+    book = account.portfolio
+    paid = max(ZERO, min(book.pending_withdrawal, book.cash))
+    if paid == 0:
+        return account, ZERO
+    return account.with_portfolio(book.withdraw_cash(paid)), paid
 
 
 def _count_open_lots(ledger: Ledger, account: PortfolioAccount, last: dict[str, Decimal]) -> None:
