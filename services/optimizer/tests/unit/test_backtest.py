@@ -18,7 +18,7 @@ from rebal_optimizer.backtest.lot_policies import run_lot_policies
 from rebal_optimizer.backtest.paths import closes
 from rebal_optimizer.backtest.policies import BASE, DEPOSIT, INITIAL, run_policies
 from rebal_optimizer.backtest.report import print_policies
-from rebal_optimizer.backtest.tables import POLICY_COLUMNS, policy_table, usd
+from rebal_optimizer.backtest.tables import POLICY_COLUMNS, policy_summary, policy_table, usd
 from rebal_optimizer.domain.tax_policy import LotPolicy
 from rebal_optimizer.entrypoints.backtest import main
 
@@ -172,3 +172,18 @@ def test_options_it_cannot_use_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
+
+
+def test_the_summary_judges_band_edge_by_its_largest_drift_against_the_band() -> None:
+    def ledger(*drift: float) -> Ledger:
+        return Ledger(turnover=Decimal(1), cost=Decimal(1), drift=[0.0, *drift])
+
+    inside = policy_summary([{BASE: ledger(4.4), "band-edge": ledger(2.0, 4.9)}])
+    assert any(line.endswith("band-edge inside the band (target): met") for line in inside)
+    past = policy_summary(
+        [
+            {BASE: ledger(4.4), "band-edge": ledger(1.0)},
+            {BASE: ledger(3.0), "band-edge": ledger(5.4)},
+        ]
+    )
+    assert any("band-edge 5.40" in line and line.endswith("NOT met") for line in past)

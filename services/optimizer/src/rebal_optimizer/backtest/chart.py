@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rebal_optimizer.backtest.engine import Ledger
+from rebal_optimizer.backtest.paths import BAND
 
 MISSING = "matplotlib is not installed (pip install 'rebal-optimizer[backtest]')"
 
@@ -31,7 +32,9 @@ def chart(name: str, ledgers: dict[str, Ledger], out: Path) -> Path:
     )
     for policy, ledger in ledgers.items():
         drift_axis.plot(ledger.drift, label=policy, linewidth=1)
-    drift_axis.axhline(5, color="grey", linestyle="--", linewidth=0.8, label="5-point band")
+    drift_axis.axhline(
+        float(BAND), color="grey", linestyle="--", linewidth=0.8, label=f"{BAND}-point band"
+    )
     drift_axis.set(title=f"{name}: largest drift after the day", xlabel="trading day")
     drift_axis.set_ylabel("percentage points")
     drift_axis.legend()

@@ -22,6 +22,7 @@ from rebal_optimizer.domain import (
 
 Closes = list[dict[str, Decimal]]  # one dict a trading day: symbol -> close
 
+BAND = Decimal(5)  # the model's absolute drift band, points: the tightest of its bands here
 MODEL = ModelPortfolio(
     model_id="balanced",
     name="Balanced",
@@ -33,7 +34,7 @@ MODEL = ModelPortfolio(
     ),
     cooldown_days=7,
     rebalance_conditions=(
-        RebalanceCondition(ConditionType.DRIFT_BAND, ConditionSubType.ABSOLUTE, Decimal(5)),
+        RebalanceCondition(ConditionType.DRIFT_BAND, ConditionSubType.ABSOLUTE, BAND),
         RebalanceCondition(ConditionType.DRIFT_BAND, ConditionSubType.RELATIVE, Decimal(20)),
     ),
 )

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from rebal_optimizer.backtest.engine import Ledger
 from rebal_optimizer.backtest.lot_policies import short_term_cut, target_met
-from rebal_optimizer.backtest.paths import TARGETS, Closes
+from rebal_optimizer.backtest.paths import BAND, TARGETS, Closes
 from rebal_optimizer.backtest.policies import BASE
 from rebal_optimizer.domain.tax_policy import LotPolicy
 
@@ -67,7 +67,8 @@ def policy_table(name: str, ledgers: dict[str, Ledger], days: Closes) -> Table:
 
 
 def policy_summary(scenarios: list[dict[str, Ledger]]) -> list[str]:
-    """Turnover and cost over every scenario against BASE, and the skipped notional lost."""
+    """Turnover and cost over every scenario against BASE, the largest drift of each policy
+    against the band, and the skipped notional lost."""
     lines = []
     for label, figure, target in (
         ("turnover", lambda ledger: ledger.turnover, " (target <= 0.70)"),
@@ -78,6 +79,16 @@ def policy_summary(scenarios: list[dict[str, Ledger]]) -> list[str]:
             f"{policy} x{float(total / totals[BASE]):.2f}" for policy, total in totals.items()
         )
         lines.append(f"{label} over every scenario, against {BASE}: {ratios}{target}")
+    worst = {
+        policy: max(max(ledgers[policy].drift[1:]) for ledgers in scenarios)
+        for policy in scenarios[0]
+    }
+    inside = "met" if worst["band-edge"] <= BAND else "NOT met"
+    lines.append(
+        f"largest drift over every scenario, points (the model's band: {BAND}): "
+        + ", ".join(f"{policy} {drift:.2f}" for policy, drift in worst.items())
+        + f"; band-edge inside the band (target): {inside}"
+    )
     lost = _totals(scenarios, lambda ledger: ledger.lost)
     lines.append(
         "skipped notional lost (below the minimum, neither traded nor carried) over every "
