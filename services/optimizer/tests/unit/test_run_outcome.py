@@ -209,7 +209,24 @@ async def test_a_batch_of_the_run_topics_mixed_is_applied_as_one_at_a_time_and_o
     )
     late = on_time.model_copy(update={"event_id": "ts-late", "leg": 3, "qty": D(2), "late": True})
     batch = [on_time, settled(run), run, late]
+    reads: list[Any] = []
+    writes: list[Any] = []
+    load_many, commit_many = env.store.load_many, env.store.commit_many
+
+    async def counted_load(collection: str, ids: Any) -> Any:
+        reads.append(collection)
+        return await load_many(collection, ids)
+
+    async def counted_commit(commits: Any) -> Any:
+        writes.append(len(commits))
+        return await commit_many(commits)
+
+    env.store.load_many = counted_load  # type: ignore[method-assign]
+    env.store.commit_many = counted_commit  # type: ignore[method-assign]
     await env.handlers.run_outcomes(batch)
+    # a read and a write per round, a round taking one event of each portfolio: p1 has three
+    # (the transaction.settled that is not late is dropped before any store work)
+    assert reads.count("portfolios") == 3 and len(writes) == 3
     record = await env.record("p1")
     assert record.portfolio.blocked_by is None
     assert record.portfolio.holdings == {"SPY": D(62), "TLT": D(70)}  # the run's, the late fill's

@@ -31,14 +31,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeAlias
 
 from rebal_optimizer.domain import DomainError, PortfolioAccount, Trigger, waiting_token
 from rebal_optimizer.domain.trading_days import TradingCalendar
 from rebal_optimizer.service_layer import inputs
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
 from rebal_optimizer.service_layer.fanout import FanoutSink
-from rebal_optimizer.service_layer.lifecycle import Lifecycle
+from rebal_optimizer.service_layer.lifecycle import Lifecycle, RunOutcome
 from rebal_optimizer.service_layer.models import ModelCatalog
 from rebal_optimizer.service_layer.owner import OwnerChoices
 from rebal_optimizer.service_layer.patches import Patches
@@ -69,9 +68,6 @@ from rebal_schemas import (
 from rebal_schemas.events.portfolio import PortfolioEvent
 
 log = get_logger(__name__)
-
-RunOutcome: TypeAlias = RunCompleted | RunSettled | TransactionSettled
-"""An event of the run topics the settlement-tracker reports a run's end on."""
 
 
 class OptimizerHandlers:
@@ -169,16 +165,10 @@ class OptimizerHandlers:
 
     async def run_outcomes(self, events: Sequence[RunOutcome]) -> None:
         """A batch of the run topics (run.completed, run.settled, transaction.settled) mixed,
-        each event handled in the order it came, exactly as one at a time: the batch saves
-        the fetches and offset commits, most of its events (transaction.settled that is not
-        late) are read and dropped. A redelivered batch is applied once (each event's inbox)."""
-        for event in events:
-            if isinstance(event, RunCompleted):
-                await self.run_completed(event)
-            elif isinstance(event, RunSettled):
-                await self.run_settled(event)
-            else:
-                await self.transaction_settled(event)
+        each event's step in the order it came, as one at a time, with one store read and one
+        write for the batch; most of its events (transaction.settled that is not late) are
+        read and dropped. A redelivered batch is applied once (each event's inbox)."""
+        await self.lifecycle.run_outcomes(events, self.clock.now())
 
     async def expire_due(self, now: datetime | None = None) -> int:
         """The clock-driven sweep: advisory optimizations past their deadline expire (returns

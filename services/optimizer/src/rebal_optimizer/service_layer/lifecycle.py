@@ -9,13 +9,13 @@ blocked (domain/deferral.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeAlias
 
 from rebal_optimizer.domain import (
     Clamp,
-    DomainError,
     Initiator,
     LateFill,
     PortfolioAccount,
@@ -29,18 +29,22 @@ from rebal_optimizer.domain import (
 )
 from rebal_optimizer.domain import TriggerReason as Why
 from rebal_optimizer.domain.reasons import REPLANNED
-from rebal_optimizer.service_layer import inputs, messages, retry_runs
+from rebal_optimizer.service_layer import inputs, retry_runs
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
+from rebal_optimizer.service_layer.external import not_recommended_external
 from rebal_optimizer.service_layer.ports import PortfolioQueries, ReferenceData
 from rebal_optimizer.service_layer.tax_lots import run_fills
-from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, Step
+from rebal_optimizer.service_layer.unit_of_work import (
+    Outcome,
+    PortfolioUnitOfWork,
+    Work,
+    known_work,
+    update_known,
+)
 from rebal_runtime.log import get_logger
 from rebal_schemas import (
-    Event,
     OptimizationSubmitted,
     OptimizerMode,
-    PlannedOrder,
-    PoisonMessage,
     PortfolioRunType,
     Reason,
     RunCompleted,
@@ -53,6 +57,9 @@ from rebal_schemas import (
 
 log = get_logger(__name__)
 EXPIRY_PAGE = 500
+
+RunOutcome: TypeAlias = RunCompleted | RunSettled | TransactionSettled
+"""An event of the run topics the settlement-tracker reports a run's end on."""
 
 
 class Lifecycle:
@@ -69,9 +76,6 @@ class Lifecycle:
         self.queries = queries
         self.reference = reference
         self.config = config
-
-    async def _update(self, event: Event, portfolio_id: str, step: Step) -> Outcome | None:
-        return await update_known(self.portfolios, event, portfolio_id, step)
 
     # -- optimization.submitted (external optimizer) --------------------------------------------
 
@@ -96,7 +100,9 @@ class Lifecycle:
                 optimization_id=external_id,
             )
             if not event.is_recommended:
-                return Outcome(record, [self._not_recommended_external(record, event)])
+                return Outcome(
+                    record, [not_recommended_external(record, event, self.config.producer)]
+                )
             prices = await self.reference.prices({o.symbol for o in event.orders})
             evaluation = record.submit_external(
                 inputs.external_orders(event, prices),
@@ -108,38 +114,37 @@ class Lifecycle:
             )
             return self.evaluator.outcome(record, evaluation, answer, now)
 
-        return await self._update(event, event.portfolio_id, step)
-
-    def _not_recommended_external(
-        self, record: PortfolioAccount, event: OptimizationSubmitted
-    ) -> Event:
-        """The external optimizer itself does not recommend it: recorded, never executed."""
-        ranked = sorted(event.orders, key=lambda o: (o.side.value != "sell", o.symbol))
-        orders = [
-            PlannedOrder(leg=leg, symbol=o.symbol, side=o.side, qty=o.qty, notional=o.notional)
-            for leg, o in enumerate(ranked, start=1)
-        ]
-        settings = record.portfolio.settings
-        return messages.not_recommended(
-            optimization_id=event.external_optimization_id,
-            portfolio_id=record.portfolio_id,
-            account_id=record.account_id,
-            mandate=str(settings.mandate),
-            broker_integration=str(settings.broker_integration),
-            run_type=RunType.full_rebalance,
-            trigger=TriggerReason.external,
-            initiated_from=RunInitiator.api,
-            source=OptimizerMode.EXTERNAL,
-            decision=(),
-            reasons=(Reason(code="NOT_RECOMMENDED_BY_EXTERNAL_OPTIMIZER"), *event.reasons),
-            cause=event,
-            producer=self.config.producer,
-            orders=orders,
-        )
+        return await update_known(self.portfolios, event, event.portfolio_id, step)
 
     # -- run.completed, run.settled -------------------------------------------------------------
 
     async def run_completed(self, event: RunCompleted, now: datetime) -> Outcome | None:
+        return await self._apply(self.run_completed_work(event, now))
+
+    async def run_settled(self, event: RunSettled, now: datetime) -> Outcome | None:
+        return await self._apply(self.run_settled_work(event, now))
+
+    async def transaction_settled(self, event: TransactionSettled) -> Outcome | None:
+        work = self.late_fill_work(event)
+        return await self._apply(work) if work is not None else None
+
+    async def run_outcomes(self, events: Sequence[RunOutcome], now: datetime) -> None:
+        """A batch of the run topics, mixed: each event's step in the order it came, with one
+        store read and one write for them all (`update_many`: as one at a time)."""
+        works = [self._outcome_work(event, now) for event in events]
+        await self.portfolios.update_many([work for work in works if work is not None])
+
+    def _outcome_work(self, event: RunOutcome, now: datetime) -> Work | None:
+        if isinstance(event, RunCompleted):
+            return self.run_completed_work(event, now)
+        if isinstance(event, RunSettled):
+            return self.run_settled_work(event, now)
+        return self.late_fill_work(event)
+
+    async def _apply(self, work: Work) -> Outcome | None:
+        return await self.portfolios.update(work.portfolio_id, work.event_id, work.step)
+
+    def run_completed_work(self, event: RunCompleted, now: datetime) -> Work:
         """Every order is final: the trades are applied (once), a full rebalance starts the
         cooldown on the completion's trading day; unblocked here under `unblock_on=execution`."""
         completed_on = None
@@ -147,28 +152,28 @@ class Lifecycle:
             completed_on = self.evaluator.calendar.today(event.completed_at or event.updated_at)
         unblock = self.config.unblock_on == "execution"
         run = _result(event)
-        return await self._run_outcome(
+        return self._run_outcome(
             event,
             lambda record: run_completed(record, run, completed_on=completed_on, unblock=unblock),
             now,
         )
 
-    async def run_settled(self, event: RunSettled, now: datetime) -> Outcome | None:
+    def run_settled_work(self, event: RunSettled, now: datetime) -> Work:
         """Every transaction is final: unblocked, and the trades applied if run.completed was not
         read yet (run.settled carries them too)."""
         executed = event.last_execution_at
         executed_on = self.evaluator.calendar.today(executed) if executed is not None else None
         run = _result(event)
-        return await self._run_outcome(
+        return self._run_outcome(
             event, lambda record: run_settled(record, run, executed_on=executed_on), now
         )
 
-    async def _run_outcome(
+    def _run_outcome(
         self,
         event: RunCompleted | RunSettled,
         take: Callable[[PortfolioAccount], RunStep | None],
         now: datetime,
-    ) -> Outcome | None:
+    ) -> Work:
         async def step(record: PortfolioAccount | None) -> Outcome | None:
             assert record is not None
             done = take(record)
@@ -206,7 +211,7 @@ class Lifecycle:
             answer = Answer(event, RunInitiator.system, trigger=TriggerReason.calendar)
             return await self.evaluator.evaluate(done.account, trigger, answer, now)
 
-        return await self._update(event, event.portfolio_id, step)
+        return known_work(event, event.portfolio_id, step)
 
     async def _replan(
         self,
@@ -240,7 +245,7 @@ class Lifecycle:
 
     # -- transaction.settled (late fills) -------------------------------------------------------
 
-    async def transaction_settled(self, event: TransactionSettled) -> Outcome | None:
+    def late_fill_work(self, event: TransactionSettled) -> Work | None:
         """A late fill (executed after its run ended, not in its run.completed) on the PLATFORM
         book, once per run and leg; a CLIENT portfolio ignores it (the client's holdings snapshot
         is the truth), as every fill that is not late (its run's outcome carries it)."""
@@ -265,7 +270,7 @@ class Lifecycle:
             log.info("late fill applied", key=fill.key, symbol=fill.symbol, side=str(fill.side))
             return Outcome(done.account)
 
-        return await self._update(event, event.portfolio_id, step)
+        return known_work(event, event.portfolio_id, step)
 
 
 def _log_clamps(clamps: Iterable[Clamp], message: str) -> None:
@@ -282,22 +287,3 @@ def _result(event: RunCompleted | RunSettled) -> RunResult:
         replan=event.replan,
         fills=run_fills(event),
     )
-
-
-async def update_known(
-    portfolios: PortfolioUnitOfWork, event: Event, portfolio_id: str, step: Step
-) -> Outcome | None:
-    """`step` on an existing portfolio; an unknown portfolio or a domain refusal is a dead
-    letter naming the event."""
-
-    async def guarded(record: PortfolioAccount | None) -> Outcome | None:
-        if record is None:
-            raise PoisonMessage(
-                f"unknown portfolio {portfolio_id!r} in {event.event_type} {event.event_id}"
-            )
-        try:
-            return await step(record)
-        except DomainError as error:
-            raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}") from error
-
-    return await portfolios.update(portfolio_id, event.event_id, guarded)

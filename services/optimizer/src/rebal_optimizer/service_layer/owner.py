@@ -21,10 +21,9 @@ from rebal_optimizer.domain import (
 from rebal_optimizer.domain.governance import OPTIMIZATION_EXPIRED, OPTIMIZATION_UNKNOWN
 from rebal_optimizer.service_layer import messages
 from rebal_optimizer.service_layer.evaluation import Answer, Evaluator, OptimizerConfig
-from rebal_optimizer.service_layer.lifecycle import update_known
 from rebal_optimizer.service_layer.ports import PortfolioQueries
 from rebal_optimizer.service_layer.rejections import refused, rejecting
-from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork
+from rebal_optimizer.service_layer.unit_of_work import Outcome, PortfolioUnitOfWork, update_known
 from rebal_runtime.log import get_logger
 from rebal_schemas import Event, OptimizationDecided, RequestRejected, RunInitiator, RunType
 

@@ -30,12 +30,12 @@ from typing import Any
 
 import structlog
 
-from rebal_optimizer.domain import Optimization, PortfolioAccount, TriggerReason
+from rebal_optimizer.domain import DomainError, Optimization, PortfolioAccount, TriggerReason
 from rebal_optimizer.service_layer.ports import PortfolioDocuments, StoredPortfolio
 from rebal_runtime import repository
 from rebal_runtime.repository import Repository
 from rebal_runtime.store import DocumentStore
-from rebal_schemas import Event, OptimizationReady, encode
+from rebal_schemas import Event, OptimizationReady, PoisonMessage, encode
 
 Json = dict[str, Any]
 HISTORY = "optimizations"
@@ -153,3 +153,28 @@ class PortfolioUnitOfWork:
     async def _append(self, stored: Sequence[StoredPortfolio]) -> None:
         entries = [(e["id"], e["body"]) for s in stored for e in s.pending_history]
         await self.store.append_many(HISTORY, entries)
+
+
+async def update_known(
+    portfolios: PortfolioUnitOfWork, event: Event, portfolio_id: str, step: Step
+) -> Outcome | None:
+    """`step` on an existing portfolio, committed (`known_work`)."""
+    work = known_work(event, portfolio_id, step)
+    return await portfolios.update(work.portfolio_id, work.event_id, work.step)
+
+
+def known_work(event: Event, portfolio_id: str, step: Step) -> Work:
+    """`step` on an existing portfolio because of `event`; an unknown portfolio or a domain
+    refusal is a dead letter naming the event."""
+
+    async def guarded(record: PortfolioAccount | None) -> Outcome | None:
+        if record is None:
+            raise PoisonMessage(
+                f"unknown portfolio {portfolio_id!r} in {event.event_type} {event.event_id}"
+            )
+        try:
+            return await step(record)
+        except DomainError as error:
+            raise PoisonMessage(f"{event.event_type} {event.event_id}: {error.reason}") from error
+
+    return Work(portfolio_id, event.event_id, guarded)
