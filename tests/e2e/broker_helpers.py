@@ -109,6 +109,16 @@ def simulator(stack: Stack, method: str, path: str, body: Any = None) -> Any:
     return response.json()
 
 
+def restart_router(stack: Stack, clock: datetime) -> None:
+    """The order-router stopped and started again with its clock at `clock` (dev profile's
+    REBAL_CLOCK_START_AT); its runs, queued or started, are in its store."""
+    router = stack.process("order-router")
+    router.stop()
+    router.env["REBAL_CLOCK_START_AT"] = clock.isoformat()
+    stack.restart("order-router")
+    stack.wait_ready()
+
+
 def broker_orders(stack: Stack) -> dict[str, dict[str, Any]]:
     """Every order the broker holds, by client_order_id."""
     return {o["client_order_id"]: o for o in simulator(stack, "GET", "/admin/orders")["orders"]}

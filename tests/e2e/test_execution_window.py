@@ -33,7 +33,16 @@ from rebal_schemas import (
     RunExecutionStopped,
 )
 
-from .broker_helpers import broker_orders, cancel, of, publish, ready, simulator, until
+from .broker_helpers import (
+    broker_orders,
+    cancel,
+    of,
+    publish,
+    ready,
+    restart_router,
+    simulator,
+    until,
+)
 from .conftest import logs, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -119,11 +128,7 @@ async def test_runs_ready_at_night_queue_start_after_the_opening_and_cancel(stac
         assert not [e for e in execution.events() if isinstance(e, RunExecutionStarted)]
 
         # -- the router restarts at 09:29:52: the queue is in its store ----------------------
-        router = stack.process("order-router")
-        router.stop()
-        router.env["REBAL_CLOCK_START_AT"] = JUST_BEFORE_OPEN.isoformat()
-        stack.restart("order-router")
-        stack.wait_ready()
+        restart_router(stack, JUST_BEFORE_OPEN)
         try:
             events = await execution.wait_for(
                 lambda ev: (

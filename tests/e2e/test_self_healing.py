@@ -69,6 +69,9 @@ def test_a_partial_run_is_retried_as_a_linked_run_that_completes(stack: Stack) -
     bootstrap = stack.kafka.bootstrap_servers
     now = datetime.now(UTC)
     prices = [PriceUpdated(symbol=s, price=INITIAL_PRICES[s], as_of=now) for s in ("SPY", "TLT")]
+    # the broker's prices set, not left to its market.prices consumer (it could read them late)
+    quotes = [{"symbol": p.symbol, "price": str(p.price)} for p in prices]
+    simulator(stack, "POST", "/admin/prices", {"prices": quotes})
     simulator(stack, "POST", "/admin/config", {"reject_symbols": ["TLT"]})
 
     async def scenario() -> tuple[list[RunCompleted], list[RunCreated], list[OptimizationCreated]]:
