@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rebal_demo.__main__ import DEMO_ENVIRONMENT
@@ -136,7 +136,7 @@ async def steady_deposits(
 
         follower = asyncio.create_task(follow())
         watched = watch or {}
-        cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        cpu_before = cpu_times(watched)
         start = time.perf_counter()
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"deposits at {rate:.0f}/s -> {until_topic}", total=count)
@@ -155,11 +155,7 @@ async def steady_deposits(
                 bar.update(task, completed=len(arrived))
                 await asyncio.sleep(0.2)
         follower.cancel()
-        load_seconds = time.perf_counter() - start
-        cpu = {
-            name: 100 * (cpu_seconds(pid) - cpu_before[name]) / load_seconds
-            for name, pid in watched.items()
-        }
+        cpu = cpu_percent_since(watched, cpu_before, time.perf_counter() - start)
         await consumer.stop()
         elapsed = max(arrived.values(), default=start) - start
         stages = {
@@ -187,10 +183,7 @@ def run_under_load(
     from baseline import measure
 
     stack = start_stack(Path(tempfile.mkdtemp(prefix=prefix)), only=only)
-    broker = getattr(stack.kafka, "process", None)  # a launcher with a process of its own
-    pids = {f"broker ({type(stack.kafka).__name__})": broker.pid if broker is not None else 0}
-    pids |= {p.name: p.process.pid for p in stack.processes if p.process is not None}
-    pids["this driver"] = os.getpid()
+    pids = stack_pids(stack)
     try:
         result = asyncio.run(
             steady_deposits(
@@ -233,9 +226,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_line(result: LoadResult) -> str:
+def stack_pids(stack: Stack) -> dict[str, int]:
+    """The processes whose CPU a stack benchmark reports: the broker, every service, the driver."""
+    broker = getattr(stack.kafka, "process", None)  # a launcher with a process of its own
+    pids = {f"broker ({type(stack.kafka).__name__})": broker.pid if broker is not None else 0}
+    pids |= {p.name: p.process.pid for p in stack.processes if p.process is not None}
+    pids["this driver"] = os.getpid()
+    return pids
+
+
+def cpu_times(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def cpu_percent_since(
+    pids: dict[str, int], before: dict[str, float], seconds: float
+) -> dict[str, float]:
+    """CPU each process used since `before` (`cpu_times`), as % of one core over `seconds`."""
+    return {name: 100 * (cpu_seconds(pid) - before[name]) / seconds for name, pid in pids.items()}
+
+
+class CpuMeasured(Protocol):
+    @property
+    def cpu_percent(self) -> dict[str, float]: ...
+
+
+def cpu_line(result: CpuMeasured, during: str = "the load") -> str:
     used = ", ".join(f"{name} {pct:.0f}%" for name, pct in result.cpu_percent.items())
-    return f"CPU during the load (100% = one of the 2 cores): {used}"
+    return f"CPU during {during} (100% = one of the 2 cores): {used}"
 
 
 def latency_table(title: str, what: str, result: LoadResult, offered: float) -> Table:

@@ -1,7 +1,9 @@
 """One model change for N subscribed portfolios (default 100,000), executed end to end on the
 embedded stack with the execution window open: optimizer fan-out and evaluation, order-router,
 broker simulator, settlement-tracker (T+0). Time from `model.updated` to the last `run.completed`,
-runs/s and orders/s, with the raw broker rate measured in the same run and the ratio.
+runs/s and orders/s, the CPU each process used during the burst, with the raw broker rate
+measured in the same run and the ratio. `--profile` also records every service with py-spy during
+the burst (`profile.py`: var/profile/<UTC time>/, split into stages like the pipeline profile).
 
 The portfolios are seeded straight into the optimizer's store (set-up, not measured): funded and
 holding the 3-asset `growth` model at its weights (PLATFORM, DISCRETIONARY). The benchmark then
@@ -9,6 +11,7 @@ publishes `growth` with new weights (VTI 58 -> 48 %, QQQ 30 -> 35 %, GLD 10 -> 1
 subscriber drifts 10 points beyond its 5-point band and rebalances, one sell and two buys.
 
     .venv/bin/python bench/model_change/run.py [--portfolios 100000] [--kafka tansu|apache]
+        [--profile [--profile-after 5] [--profile-seconds 30] [--hz 50]]
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,12 +34,14 @@ from aiokafka import AIOKafkaConsumer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baseline import measure
+from model_change.profile import BurstProfile
+from model_change.timeline import Timeline
 from optimizer_seed import seed_portfolios
 from rebal_demo.scenario import INITIAL_PRICES, MODELS_BY_ID
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from steady_load import start_stack
+from steady_load import cpu_line, cpu_percent_since, cpu_times, stack_pids, start_stack
 
 from rebal_client.kafka import Publisher
 from rebal_runtime.stack import STACK_KAFKA_ENV
@@ -55,6 +61,7 @@ class Outcome:
     runs: int
     orders: int
     statuses: dict[str, int]
+    cpu_percent: dict[str, float] = field(default_factory=dict)  # 100 = one core, whole burst
 
 
 def changed_model() -> Any:
@@ -68,7 +75,17 @@ def changed_model() -> Any:
     return model.model_copy(update={"weights": weights, "producer": "bench"})
 
 
-async def model_change(bootstrap: str, count: int, deadline: float, console: Console) -> Outcome:
+async def model_change(
+    bootstrap: str,
+    count: int,
+    deadline: float,
+    console: Console,
+    pids: dict[str, int],
+    during: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = (),
+) -> Outcome:
+    """Publish the changed model and wait for every subscriber's run.completed; each of `during`
+    runs beside the burst from the publish on (the profiler, the timeline), told when the burst
+    is over and awaited."""
     reader: Any = AIOKafkaConsumer(
         RunCompleted.TOPIC,
         bootstrap_servers=bootstrap,
@@ -83,8 +100,11 @@ async def model_change(bootstrap: str, count: int, deadline: float, console: Con
             for s, p in INITIAL_PRICES.items()
         )
         await asyncio.sleep(3)  # prices read by every service before the clock starts
+        cpu_before = cpu_times(pids)
         start = time.perf_counter()
         await publisher.publish(changed_model())
+    over = asyncio.Event()
+    beside = [asyncio.create_task(work(over)) for work in during]
     done: set[bytes] = set()
     orders = 0
     statuses: dict[str, int] = {}
@@ -112,8 +132,11 @@ async def model_change(bootstrap: str, count: int, deadline: float, console: Con
                     statuses[body["status"]] = statuses.get(body["status"], 0) + 1
                     last = time.perf_counter()
             bar.update(task, completed=len(done))
+    cpu = cpu_percent_since(pids, cpu_before, time.perf_counter() - start)
+    over.set()
     await reader.stop()
-    return Outcome(last - start, len(done), orders, statuses)
+    await asyncio.gather(*beside)
+    return Outcome(last - start, len(done), orders, statuses, cpu)
 
 
 def report(outcome: Outcome, count: int, kafka: str, console: Console) -> float:
@@ -145,6 +168,15 @@ def main() -> None:
     parser.add_argument("--portfolios", type=int, default=100_000)
     parser.add_argument("--kafka", choices=("tansu", "apache"), default="tansu")
     parser.add_argument("--deadline", type=float, default=3600.0, help="seconds")
+    parser.add_argument("--profile", action="store_true", help="py-spy every service")
+    parser.add_argument(
+        "--profile-after", type=float, default=5.0, help="seconds after the publish py-spy starts"
+    )
+    parser.add_argument("--profile-seconds", type=float, default=30.0, help="py-spy duration")
+    parser.add_argument("--hz", type=int, default=50, help="py-spy samples per second")
+    parser.add_argument(
+        "--timeline", action="store_true", help="print each stage's progress every 2 s"
+    )
     args = parser.parse_args()
     os.environ[STACK_KAFKA_ENV] = args.kafka
     console = Console(width=120)
@@ -153,13 +185,24 @@ def main() -> None:
         var / "optimizer.sqlite", args.portfolios, console, prefix=PREFIX, model_id=MODEL_ID
     )
     stack = start_stack(var, only=SERVICES)
+    pids = stack_pids(stack)
     try:
         bootstrap = stack.kafka.bootstrap_servers
-        outcome = asyncio.run(model_change(bootstrap, args.portfolios, args.deadline, console))
+        profile = BurstProfile(bootstrap, pids, SERVICES, args) if args.profile else None
+        timeline = Timeline(bootstrap, pids) if args.timeline else None
+        during = [w.record for w in (profile, timeline) if w is not None]
+        outcome = asyncio.run(
+            model_change(bootstrap, args.portfolios, args.deadline, console, pids, during)
+        )
         base = asyncio.run(measure(bootstrap, 600, 20_000))
     finally:
         stack.stop()
     runs_per_s = report(outcome, args.portfolios, args.kafka, console)
+    console.print(cpu_line(outcome, "the burst"))
+    if timeline is not None:
+        timeline.print(console)
+    if profile is not None:
+        profile.report(outcome.cpu_percent, base, console)
     console.print(base.line())
     # A run here is about 12 messages (request, optimization created/ready, 3 orders submitted
     # and filled, run created/status/completed/settled).

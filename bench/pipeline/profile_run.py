@@ -174,6 +174,51 @@ def cpu_now(pids: dict[str, int]) -> dict[str, float]:
     return found
 
 
+async def profiled_window(
+    consumer: Any,
+    admin: Any,
+    pids: dict[str, int],
+    services: dict[str, int],
+    out: Path,
+    seconds: float,
+    hz: int,
+    console: Console,
+) -> Window:
+    """`py-spy record` every service in `services` at once for `seconds` into
+    `out/<service>.speedscope.json`; the window's CPU per process (of `pids`, py-spy's own
+    added), records produced per topic and committed per consumer group (one per service)."""
+    groups = list(services)
+    read_before = await committed(admin, groups)
+    before, cpu_before = await topic_ends(consumer), cpu_now(pids)
+    began = time.perf_counter()
+    done = await asyncio.gather(
+        *(spy(pid, out / f"{name}.speedscope.json", seconds, hz) for name, pid in services.items())
+    )
+    took = time.perf_counter() - began
+    after, cpu_after = await topic_ends(consumer), cpu_now(pids)
+    read_after = await committed(admin, groups)
+    window = Window(took)
+    window.consumed = {
+        group: {
+            t: n - read_before.get(group, {}).get(t, 0)
+            for t, n in topics.items()
+            if n > read_before.get(group, {}).get(t, 0)
+        }
+        for group, topics in read_after.items()
+    }
+    window.messages = {t: n - before.get(t, 0) for t, n in after.items() if n > before.get(t, 0)}
+    window.cpu_percent = {
+        name: 100 * (cpu_after[name] - cpu_before[name]) / took
+        for name in cpu_before
+        if name in cpu_after
+    }
+    for name, (code, cpu) in zip(services, done, strict=True):
+        window.cpu_percent[f"py-spy {name}"] = 100 * cpu / took
+        if code:
+            console.print(f"[red]py-spy on {name} exited with {code}[/red]")
+    return window
+
+
 async def profiled_load(
     bootstrap: str, pids: dict[str, int], args: argparse.Namespace, out: Path, console: Console
 ) -> tuple[LoadResult, Window]:
@@ -186,47 +231,15 @@ async def profiled_load(
         admin: Any = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await consumer.start()
         await admin.start()
-        groups = list(services)
         try:
             waited = await fanout_drained(consumer, admin, args.lead)
             console.print(f"model fan-out drained {waited:.0f} s after the warm-up; profiling")
-            read_before = await committed(admin, groups)
-            before, cpu_before = await topic_ends(consumer), cpu_now(pids)
-            began = time.perf_counter()
-            done = await asyncio.gather(
-                *(
-                    spy(pid, out / f"{name}.speedscope.json", args.seconds, args.hz)
-                    for name, pid in services.items()
-                )
+            return await profiled_window(
+                consumer, admin, pids, services, out, args.seconds, args.hz, console
             )
-            took = time.perf_counter() - began
-            after, cpu_after = await topic_ends(consumer), cpu_now(pids)
-            read_after = await committed(admin, groups)
         finally:
             await consumer.stop()
             await admin.close()
-        window = Window(took)
-        window.consumed = {
-            group: {
-                t: n - read_before.get(group, {}).get(t, 0)
-                for t, n in topics.items()
-                if n > read_before.get(group, {}).get(t, 0)
-            }
-            for group, topics in read_after.items()
-        }
-        window.messages = {
-            t: n - before.get(t, 0) for t, n in after.items() if n > before.get(t, 0)
-        }
-        window.cpu_percent = {
-            name: 100 * (cpu_after[name] - cpu_before[name]) / took
-            for name in cpu_before
-            if name in cpu_after
-        }
-        for name, (code, cpu) in zip(services, done, strict=True):
-            window.cpu_percent[f"py-spy {name}"] = 100 * cpu / took
-            if code:
-                console.print(f"[red]py-spy on {name} exited with {code}[/red]")
-        return window
 
     spies = asyncio.create_task(attach())
     result = await steady_deposits(

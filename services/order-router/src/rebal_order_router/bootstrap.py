@@ -27,6 +27,10 @@ from rebal_runtime.periodic import PeriodicTask
 from rebal_runtime.service import ServiceRuntime
 from rebal_runtime.store import DocumentStore
 
+RUNS_PER_BROKER_SLOT = 4
+"""Runs the dispatcher works on at once per broker request in flight: besides its sends a run
+loads, commits and takes its lease, so a few per slot keep every slot busy; more only wait."""
+
 
 @dataclass(frozen=True)
 class OrderRouter:
@@ -105,6 +109,7 @@ def bootstrap(
         poll_seconds=settings.dispatch_poll_seconds,
         backoff_max_seconds=settings.dispatch_backoff_max_seconds,
         stop_timeout_seconds=min(10.0, settings.graceful_timeout_seconds),
+        max_runs=RUNS_PER_BROKER_SLOT * settings.broker_max_in_flight,
     )
     ctx.wake_dispatcher = dispatcher.wake
     runtime.include_router(build_router(settings, ctx))

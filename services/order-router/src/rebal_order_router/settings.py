@@ -73,10 +73,11 @@ class RouterSettings(RuntimeSettings):
         8,
         ge=1,
         description="Broker API requests in flight at once, over all calls and runs: the one "
-        "concurrency limit of the order path. The dispatcher starts every sendable order of "
-        "every run at once (sells before buys per run); their requests queue here, in turn, "
-        "then pass the rate limit (`broker_requests_per_minute`). The keep-alive pool holds "
-        "one connection per slot, and one for the trade-update stream.",
+        "concurrency limit of the order path. The dispatcher works on 4 runs per slot at "
+        "once and starts every sendable order of each (sells before buys per run); their "
+        "requests queue here, in turn, then pass the rate limit "
+        "(`broker_requests_per_minute`). The keep-alive pool holds one connection per slot, "
+        "and one for the trade-update stream.",
     )
 
     retry_max_attempts: int = Field(

@@ -68,10 +68,8 @@ class RunStore:
         The client_order_id refs are written first: once a run exists, every report about its
         orders can be routed to it. Refs without a run (crash in between) are harmless.
         """
-        for order in stored.run.orders:
-            await self._store.append(
-                CLIENT_ORDER_REFS, order.client_order_id, {"run_id": stored.run.run_id}
-            )
+        refs = [(o.client_order_id, {"run_id": stored.run.run_id}) for o in stored.run.orders]
+        await self._store.append_many(CLIENT_ORDER_REFS, refs)  # one commit for all of them
 
         def create_absent(current: StoredRun | None) -> Outcome[StoredRun] | None:
             return Outcome(stored, publish=publish) if current is None else None
@@ -104,6 +102,9 @@ class RunStore:
 
     async def runs_needing_dispatch(self) -> list[str]:
         return await self.runs.ids(NEEDS_DISPATCH, 1)
+
+    async def runs_needing_dispatch_after(self, after: str | None, limit: int) -> list[str]:
+        return await self.runs.query(NEEDS_DISPATCH, 1, after_id=after, limit=limit)
 
     async def queued_runs(self) -> list[str]:
         return await self.runs.ids(QUEUED, 1)

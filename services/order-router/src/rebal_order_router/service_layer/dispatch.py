@@ -24,6 +24,14 @@ The polling loop is a `rebal_runtime.periodic.PeriodicTask` on the context's clo
 `poll_seconds` or as soon as `wake()` is called; a stop lets the round in progress finish (it only
 starts run tasks), then gives the runs in flight `stop_timeout_seconds`.
 
+`max_runs` bounds the runs worked on at once (the service sets it from the broker's in-flight
+cap). Past what the broker's slots can serve, a run in flight only waits for one, holding its
+lease, which it renews meanwhile; and a round that reads every run needing dispatch costs as
+much as the backlog is long, once per wake-up. So after a model change a round starts only as
+many runs as there is room for, read from the `needs_dispatch` index a page at a time from where
+the last round stopped, wrapping around at its end: every run gets its turn in one lap, whatever
+ids arrive meanwhile, and a run finishing frees its place at once (a wake-up).
+
 Two instances sharing the store both see every run (the `needs_dispatch` poll, the trade-update
 stream that wakes them): the run's store lease (`RunLocks.hold`) lets one of them work on it at
 a time, from before the intents are marked `attempted` until the answers are recorded. The other
@@ -87,7 +95,10 @@ class Dispatcher:
         poll_seconds: float = 1.0,
         backoff_max_seconds: float = 30.0,
         stop_timeout_seconds: float = 10.0,
+        max_runs: int | None = None,
     ) -> None:
+        if max_runs is not None and max_runs < 1:
+            raise ValueError("max_runs must be at least 1")
         self.ctx = ctx
         self.poll_seconds = poll_seconds
         self.backoff_max_seconds = backoff_max_seconds
@@ -96,7 +107,9 @@ class Dispatcher:
         self.task = PeriodicTask(
             "order-router-dispatcher", self.dispatch_pending, poll_seconds, ctx.clock
         )
+        self.max_runs = max_runs  # None: every run with work at once
         self._runs: dict[str, asyncio.Task[None]] = {}
+        self._cursor: str | None = None  # the run a capped round started last
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
         self._stopping = False
@@ -124,18 +137,48 @@ class Dispatcher:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def dispatch_pending(self) -> None:
-        """Start a task for every run with work that is not already running or backing off.
-        One round of the loop; a round that fails (store down) is logged and the next poll
-        tries again."""
+        """Start a task for the runs with work that are not already running or backing off:
+        all of them, or as many as `max_runs` leaves room for. One round of the loop; a round
+        that fails (store down) is logged and the next poll tries again."""
         now = time.monotonic()
-        for run_id in await self.ctx.runs.runs_needing_dispatch():
-            if self._stopping:
-                return
-            if run_id in self._runs or self._not_before.get(run_id, 0.0) > now:
-                continue
-            self._runs[run_id] = asyncio.create_task(
-                self._dispatch_task(run_id), name=f"dispatch-{run_id}"
-            )
+        if self.max_runs is None:
+            for run_id in await self.ctx.runs.runs_needing_dispatch():
+                if self._stopping:
+                    return
+                if self._startable(run_id, now):
+                    self._start(run_id)
+            return
+        await self._start_next(self.max_runs - len(self._runs), now)
+
+    async def _start_next(self, room: int, now: float) -> None:
+        """Start up to `room` runs, the first ones after the cursor, wrapping around once."""
+        lap_from = after = self._cursor
+        wrapped = False
+        while room > 0 and not self._stopping:
+            limit = max(2 * room, 16)  # a few running or backing-off runs are skipped
+            page = await self.ctx.runs.runs_needing_dispatch_after(after, limit)
+            for run_id in page:
+                if wrapped and lap_from is not None and run_id > lap_from:
+                    return  # every run needing dispatch looked at once
+                after = run_id
+                if self._startable(run_id, now):
+                    self._start(run_id)
+                    self._cursor = run_id
+                    room -= 1
+                    if room == 0 or self._stopping:
+                        return
+            if len(page) < limit:  # the end of the index
+                if wrapped or lap_from is None:
+                    return
+                wrapped, after = True, None
+
+    def _startable(self, run_id: str, now: float) -> bool:
+        return run_id not in self._runs and self._not_before.get(run_id, 0.0) <= now
+
+    def _start(self, run_id: str) -> None:
+        self._runs[run_id] = asyncio.create_task(
+            self._dispatch_task(run_id), name=f"dispatch-{run_id}"
+        )
 
     async def _dispatch_task(self, run_id: str) -> None:
         try:
@@ -150,6 +193,8 @@ class Dispatcher:
             completed = False
         finally:
             self._runs.pop(run_id, None)
+            if self.max_runs is not None:
+                self.wake()  # its place is free: the next run waiting may start
         if completed:
             self._failures.pop(run_id, None)
             self._not_before.pop(run_id, None)

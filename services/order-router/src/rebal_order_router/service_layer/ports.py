@@ -44,6 +44,10 @@ class Runs(Protocol):
 
     async def runs_needing_dispatch(self) -> list[str]: ...
 
+    async def runs_needing_dispatch_after(self, after: str | None, limit: int) -> list[str]:
+        """At most `limit` of the runs needing dispatch, by id, those after `after` only."""
+        ...
+
     async def queued_runs(self) -> list[str]:
         """Runs waiting for the execution window (QUEUED)."""
         ...
