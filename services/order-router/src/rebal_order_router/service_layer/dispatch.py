@@ -45,27 +45,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rebal_order_router.domain import (
-    BrokerError,
-    Order,
-    OrderEvent,
-    OrderEventKind,
-    OrderRejected,
     OrderStatus,
     StoredRun,
-    event_from_broker_order,
     has_started,
 )
 from rebal_order_router.service_layer.context import (
     Report,
     RouterContext,
     RunBusy,
-    RunLease,
     apply_reports,
 )
-from rebal_order_router.service_layer.exactly_once import SubmitWithheld, submit_exactly_once
+from rebal_order_router.service_layer.dispatch_turns import runs_in_turn
+from rebal_order_router.service_layer.order_send import send_order
 from rebal_order_router.service_layer.window import (
     close_unsent_step,
     open_for_started,
@@ -79,12 +72,6 @@ from rebal_runtime.periodic import PeriodicTask
 from rebal_schemas import Event
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    client_order_id: str
-    report: OrderEvent | None  # None: nothing learned (the broker could not be reached)
 
 
 class Dispatcher:
@@ -152,25 +139,14 @@ class Dispatcher:
 
     async def _start_next(self, room: int, now: float) -> None:
         """Start up to `room` runs, the first ones after the cursor, wrapping around once."""
-        lap_from = after = self._cursor
-        wrapped = False
-        while room > 0 and not self._stopping:
-            limit = max(2 * room, 16)  # a few running or backing-off runs are skipped
-            page = await self.ctx.runs.runs_needing_dispatch_after(after, limit)
-            for run_id in page:
-                if wrapped and lap_from is not None and run_id > lap_from:
-                    return  # every run needing dispatch looked at once
-                after = run_id
-                if self._startable(run_id, now):
-                    self._start(run_id)
-                    self._cursor = run_id
-                    room -= 1
-                    if room == 0 or self._stopping:
-                        return
-            if len(page) < limit:  # the end of the index
-                if wrapped or lap_from is None:
-                    return
-                wrapped, after = True, None
+        chosen = await runs_in_turn(
+            self.ctx.runs, self._cursor, room, lambda run_id: self._startable(run_id, now)
+        )
+        for run_id in chosen:
+            if self._stopping:
+                return
+            self._start(run_id)
+            self._cursor = run_id
 
     def _startable(self, run_id: str, now: float) -> bool:
         return run_id not in self._runs and self._not_before.get(run_id, 0.0) <= now
@@ -250,12 +226,17 @@ class Dispatcher:
                     return True
                 results = await asyncio.gather(
                     *(
-                        self._send(
-                            stored, order, order.client_order_id in previously_attempted, lease
+                        send_order(
+                            self.ctx,
+                            stored,
+                            order,
+                            order.client_order_id in previously_attempted,
+                            lease,
                         )
                         for order in sendable
                     )
                 )
+                self.sent += sum(r.answered for r in results)
                 reports: list[Report] = [
                     (r.client_order_id, r.report) for r in results if r.report is not None
                 ]
@@ -268,67 +249,6 @@ class Dispatcher:
                     # off instead of looking it up again and again
                     log.warning("broker answers left orders pending", run_id=run_id)
                     return False
-
-    async def _send(
-        self, stored: StoredRun, order: Order, look_up_first: bool, lease: RunLease
-    ) -> SendResult:
-        ctx, account = self.ctx, stored.run.account_id
-        coid = order.client_order_id
-
-        def may_submit() -> bool:
-            # Asked before every submit: a retry may come after the close, or after the lease
-            # was lost while the request waited for the broker's in-flight cap; a holder that
-            # lost it starts no further submit of the run.
-            return not lease.lost and window_open(ctx, ctx.clock.now(), stored.run.run_id)
-
-        if lease.lost:  # (the run's other orders took that long) another instance may send it
-            log.warning("run lease lost; order left to its holder", client_order_id=coid)
-            return SendResult(coid, None)
-        if look_up_first:
-            try:
-                found = await ctx.broker.get_order_by_client_order_id(account, coid)
-            except BrokerError as exc:
-                # any refusal of a lookup (even a 4xx) says nothing about the order itself
-                log.warning(
-                    "lookup failed; order stays pending", client_order_id=coid, error=str(exc)
-                )
-                return SendResult(coid, None)
-            if found is not None:
-                log.info("resumed order found at the broker", client_order_id=coid)
-                return SendResult(coid, event_from_broker_order(found, ctx.clock.now()))
-            log.info("resumed order not at the broker; submitting", client_order_id=coid)
-        try:
-            placed = await submit_exactly_once(
-                ctx.broker,
-                account,
-                coid,
-                order.symbol,
-                order.side,
-                qty=order.qty,
-                notional=order.notional,
-                policy=ctx.retry_policy,
-                sleep=ctx.clock.sleep,
-                may_submit=may_submit,
-            )
-        except SubmitWithheld:
-            log.info("window closed or run lease lost; order withheld", client_order_id=coid)
-            return SendResult(coid, None)
-        except OrderRejected as exc:
-            log.info("order rejected by the broker", client_order_id=coid, reason=exc.message)
-            self.sent += 1
-            reason = f"{exc.message} (HTTP {exc.status_code})"
-            rejected = OrderEvent(OrderEventKind.REJECTED, ctx.clock.now(), reason=reason)
-            return SendResult(coid, rejected)
-        except BrokerError as exc:
-            log.warning(
-                "broker unreachable; order stays pending", client_order_id=coid, error=str(exc)
-            )
-            return SendResult(coid, None)
-        self.sent += 1
-        report = event_from_broker_order(placed, ctx.clock.now())
-        if report is None:
-            log.warning("unexpected broker status", client_order_id=coid, status=placed.status)
-        return SendResult(coid, report)
 
 
 def _pending(stored: StoredRun) -> set[str]:
