@@ -166,7 +166,7 @@ class OptimizerHandlers:
     async def run_outcomes(self, events: Sequence[RunOutcome]) -> None:
         """A batch of the run topics (run.completed, run.settled, transaction.settled) mixed,
         each event's step in the order it came, as one at a time, with one store read and one
-        write for the batch; most of its events (transaction.settled that is not late) are
+        write per round (a round takes one event of each portfolio); most of its events (transaction.settled that is not late) are
         read and dropped. A redelivered batch is applied once (each event's inbox)."""
         await self.lifecycle.run_outcomes(events, self.clock.now())
 

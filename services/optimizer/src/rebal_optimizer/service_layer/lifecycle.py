@@ -130,7 +130,7 @@ class Lifecycle:
 
     async def run_outcomes(self, events: Sequence[RunOutcome], now: datetime) -> None:
         """A batch of the run topics, mixed: each event's step in the order it came, with one
-        store read and one write for them all (`update_many`: as one at a time)."""
+        store read and one write per round for them all (`update_many`: as one at a time)."""
         works = [self._outcome_work(event, now) for event in events]
         await self.portfolios.update_many([work for work in works if work is not None])
 
