@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from rebal_api.bootstrap import bootstrap
 from rebal_api.entrypoints.server import arguments, serve
 from rebal_api.settings import ApiSettings
+from rebal_runtime import event_loop
 from rebal_runtime.log import configure_logging
 
 
@@ -22,7 +22,7 @@ def main() -> None:
         sys.exit(f"rebal api: {exc}")
     host = args.host or settings.http_host
     port = settings.http_port if args.port is None else args.port
-    asyncio.run(serve(api, app, host, port, args.port_file))
+    event_loop.run(serve(api, app, host, port, args.port_file))
 
 
 if __name__ == "__main__":

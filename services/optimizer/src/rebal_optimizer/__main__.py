@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from rebal_optimizer.bootstrap import bootstrap
 from rebal_optimizer.settings import OptimizerSettings
+from rebal_runtime import event_loop
 from rebal_runtime.log import configure_logging
 from rebal_runtime.service import run_forever
 
@@ -13,7 +12,7 @@ from rebal_runtime.service import run_forever
 def main() -> None:
     settings = OptimizerSettings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(run_forever(bootstrap(settings).runtime))
+    event_loop.run(run_forever(bootstrap(settings).runtime))
 
 
 if __name__ == "__main__":

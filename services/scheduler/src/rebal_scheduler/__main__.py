@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from rebal_runtime import event_loop
 from rebal_runtime.log import configure_logging
 from rebal_runtime.service import run_forever
 from rebal_scheduler.bootstrap import bootstrap
@@ -13,7 +12,7 @@ from rebal_scheduler.settings import SchedulerSettings
 def main() -> None:
     settings = SchedulerSettings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(run_forever(bootstrap(settings).runtime))
+    event_loop.run(run_forever(bootstrap(settings).runtime))
 
 
 if __name__ == "__main__":

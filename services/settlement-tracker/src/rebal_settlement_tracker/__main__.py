@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from rebal_runtime import event_loop
 from rebal_runtime.log import configure_logging
 from rebal_runtime.service import run_forever
 from rebal_settlement_tracker.bootstrap import bootstrap
@@ -18,7 +17,7 @@ async def serve(settings: SettlementSettings) -> None:
 def main() -> None:
     settings = SettlementSettings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    event_loop.run(serve(settings))
 
 
 if __name__ == "__main__":

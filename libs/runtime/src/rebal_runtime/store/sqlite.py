@@ -222,21 +222,30 @@ class SqliteStore(DocumentStore):
         processed: list[str] = orjson.loads(row[1]) if row else []
         if c.processed_ids:
             processed = [*processed, *c.processed_ids][-self.processed_ids_kept :]
-        db.execute(
-            "INSERT OR REPLACE INTO documents (collection, id, version, state, processed) VALUES (?,?,?,?,?)",
-            (c.collection, c.id, found + 1, orjson.dumps(c.state), orjson.dumps(processed)),
-        )
-        for field, value in c.index.items():
-            if value is None:
-                db.execute(
-                    "DELETE FROM doc_index WHERE collection=? AND field=? AND id=?",
-                    (c.collection, field, c.id),
-                )
-            else:
-                db.execute(
-                    "INSERT OR REPLACE INTO doc_index (collection, field, id, value) VALUES (?,?,?,?)",
-                    (c.collection, field, c.id, value),
-                )
+        state, seen = orjson.dumps(c.state), orjson.dumps(processed)
+        if row:  # in place: REPLACE would delete the row and insert it again
+            db.execute(
+                "UPDATE documents SET version=?, state=?, processed=? WHERE collection=? AND id=?",
+                (found + 1, state, seen, c.collection, c.id),
+            )
+        else:
+            db.execute(
+                "INSERT INTO documents (collection, id, version, state, processed) VALUES (?,?,?,?,?)",
+                (c.collection, c.id, 1, state, seen),
+            )
+        removed = [(c.collection, f, c.id) for f, v in c.index.items() if v is None]
+        if removed:
+            db.executemany("DELETE FROM doc_index WHERE collection=? AND field=? AND id=?", removed)
+        kept = [(c.collection, f, c.id, v) for f, v in c.index.items() if v is not None]
+        if kept:
+            # An upsert that leaves an unchanged value alone: most commits rewrite the same
+            # index values, and REPLACE would delete and re-insert each row in both b-trees.
+            db.executemany(
+                "INSERT INTO doc_index (collection, field, id, value) VALUES (?,?,?,?) "
+                "ON CONFLICT (collection, field, id) DO UPDATE SET value=excluded.value "
+                "WHERE value IS NOT excluded.value",
+                kept,
+            )
         if c.outbox:
             db.executemany(
                 "INSERT INTO outbox (collection, doc_id, event_id, topic, key, value, headers) VALUES (?,?,?,?,?,?,?)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from rebal_broker_sim.domain.behaviour import BehaviourConfig, FillMode
 from rebal_broker_sim.entrypoints.admin_auth import ADMIN_TOKEN_ENV
 from rebal_broker_sim.entrypoints.http_app import create_app
 from rebal_broker_sim.entrypoints.server import serve
+from rebal_runtime import event_loop
 
 log = logging.getLogger("rebal_broker_sim")
 REQUIRE_AUTH_ENV = "REBAL_SIM_REQUIRE_AUTH"
@@ -206,4 +206,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"invalid behaviour: {exc}") from exc
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     check_auth_settings(args)
-    asyncio.run(run(args))
+    event_loop.run(run(args))
