@@ -190,6 +190,9 @@ class ReliableConsume:
         self.settings = settings
         self.sleep = sleep
         self.publish_dead_letter: DeadLetterPublisher | None = None
+        self.after_batch: Callable[[], Awaitable[object]] | None = None
+        """Awaited after a batch of more than one message is committed, before the next poll
+        (the service sets it to the outbox relay's catching up)."""
         self.dead_lettered = 0
         self.handled = 0
 
@@ -261,6 +264,8 @@ class _ReliableConsumeMiddleware(BaseMiddleware):  # type: ignore[type-arg,unuse
                 return None
             await self._ack(msg)
             self.policy.handled += len(records)
+            if len(records) > 1 and self.policy.after_batch is not None:
+                await self.policy.after_batch()
             return result
 
     async def _attempt(self, call_next: Any, msg: Any, *, split: bool) -> tuple[_Fate, Any]:

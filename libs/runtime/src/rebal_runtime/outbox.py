@@ -175,9 +175,27 @@ class OutboxRelay:
         self.published = 0
         self.quarantined = 0
         self._wake = asyncio.Event()
+        self._drained = asyncio.Event()  # set when a round left nothing it could claim behind
+        self._commits = 0  # commits seen: one during a round leaves it undrained
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        store.on_commit(self._wake.set)
+        store.on_commit(self._committed)
+
+    def _committed(self) -> None:
+        self._commits += 1
+        self._drained.clear()
+        self._wake.set()
+
+    async def caught_up(self, timeout: float) -> bool:
+        """Wait (at most `timeout`) until the relay has published what was committed before
+        the call; True if it has. A batch consumer waits for it before its next poll: a
+        handler that never suspends (inline SQLite, pure CPU) would otherwise starve the
+        relay on the same loop, and a whole burst would be planned before any of it left."""
+        if self._task is None or self._drained.is_set():
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        return self._drained.is_set()
 
     async def publish_pending(self) -> int:
         """One round: claim up to `batch` messages, publish, settle; returns how many it claimed.
@@ -273,6 +291,7 @@ class OutboxRelay:
         failures = 0
         while not self._stopping:
             self._wake.clear()
+            commits = self._commits
             try:
                 sent = await self.publish_pending()
                 failures = 0
@@ -284,5 +303,7 @@ class OutboxRelay:
                 await asyncio.sleep(delay)
             if sent == self.batch:
                 continue
+            if failures == 0 and commits == self._commits:
+                self._drained.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)

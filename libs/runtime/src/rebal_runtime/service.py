@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -34,6 +35,9 @@ from rebal_runtime.topics_admin import configured_topics, ensure_topics, refusin
 from rebal_runtime.watchdog import BrokerWatchdog, LossHook, WatchdogSettings
 
 log = get_logger(__name__)
+
+_BATCH_PUBLISH_WAIT = 1.0
+"""How long a batch consumer waits for the relay before its next poll (Kafka down: go on)."""
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -59,6 +63,7 @@ class ServiceRuntime:
             lease_seconds=settings.outbox.lease_seconds,
             owner=f"{settings.service_name}-{relay_owner_id()}",
         )
+        self.consume.after_batch = functools.partial(self.relay.caught_up, _BATCH_PUBLISH_WAIT)
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []
         self.started = False

@@ -157,3 +157,38 @@ async def test_a_transient_failure_retries_the_batch_and_applies_each_message_on
     assert failures["left"] == 0  # nacked and re-read from Kafka, twice
     assert ledger.effects == 3  # the re-read first deposit was recognised by the inbox
     assert await _total_after_reopen(tmp_path, portfolio) == (Decimal("7"), 3)
+
+
+async def test_a_batch_consumer_polls_again_only_once_its_batch_is_published(
+    kafka: EmbeddedKafka, tmp_path: Path
+) -> None:
+    """A handler that never suspends would starve the relay on its loop: the service makes each
+    batch wait until what it committed has left (the relay caught up) before the next poll."""
+    await ensure_topics(kafka.bootstrap_servers)
+    settings = settings_for(kafka.bootstrap_servers, tmp_path, "ledger")
+    portfolio = unique("p")
+    deposits = [deposit(portfolio, "1") for _ in range(6)]
+    await produce(
+        kafka.bootstrap_servers,
+        "portfolio.patched",
+        *(encode(d) for d in deposits),
+        key=portfolio.encode(),
+    )
+    ledger = Ledger(settings, batch=True)
+    caught_up = ledger.runtime.consume.after_batch
+    assert caught_up is not None
+    left_in_outbox: list[int] = []
+
+    async def recording() -> None:
+        await caught_up()
+        left_in_outbox.append(len(await ledger.runtime.store.pending_outbox()))
+
+    ledger.runtime.consume.after_batch = recording
+    async with ledger.runtime.running():
+
+        async def all_applied() -> bool:
+            return (await ledger.total(portfolio))[1] == len(deposits)
+
+        await wait_until(all_applied)
+    assert left_in_outbox, "no batch of more than one message was read"
+    assert set(left_in_outbox) == {0}

@@ -334,3 +334,35 @@ def test_the_lease_setting_is_documented_and_outlasts_a_publish() -> None:
     assert OutboxRelay(InMemoryStore(), CountingSender()).lease_seconds == field.default
     owners = {OutboxRelay(InMemoryStore(), CountingSender()).owner for _ in range(3)}
     assert len(owners) == 3  # one owner id per relay instance, even in one process
+
+
+async def test_caught_up_waits_until_what_was_committed_is_published() -> None:
+    store = InMemoryStore()
+    sender = CountingSender(delay=0.05)
+    relay = OutboxRelay(store, sender, poll_seconds=5.0)
+    await relay.start()
+    try:
+        assert await relay.caught_up(1.0)  # nothing committed: at once
+        committed = await commit_events(store, docs=3, per_doc=2)
+        assert not sender.acked  # not published yet: the relay has not run
+        assert await relay.caught_up(2.0)
+        assert set(sender.acked) == committed
+    finally:
+        await relay.stop()
+
+
+async def test_caught_up_gives_up_after_its_timeout_while_publishing_fails() -> None:
+    class Down(CountingSender):
+        async def send_batch(self, messages: Sequence[OutboxMessage]) -> list[BaseException | None]:
+            raise DOWN("broker down")
+
+    store = InMemoryStore()
+    relay = OutboxRelay(store, Down(), poll_seconds=0.05)
+    await relay.start()
+    try:
+        await commit_events(store, docs=1, per_doc=1)
+        started = asyncio.get_running_loop().time()
+        assert not await relay.caught_up(0.2)
+        assert asyncio.get_running_loop().time() - started < 1.0
+    finally:
+        await relay.stop()
