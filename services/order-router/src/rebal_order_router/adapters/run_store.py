@@ -8,7 +8,7 @@ the events to publish are one atomic commit (docs/design.md §4), retried on a v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rebal_order_router.adapters.pending_cancels import (
@@ -26,7 +26,7 @@ from rebal_order_router.adapters.run_documents import (
 )
 from rebal_order_router.domain import PendingCancels, StoredRun
 from rebal_order_router.service_layer.ports import PendingCancelsStep, RunStep
-from rebal_runtime.repository import DocumentMapper, Outcome, Repository
+from rebal_runtime.repository import DocumentMapper, Outcome, Repository, Step, Work
 from rebal_runtime.store import DocumentStore
 from rebal_schemas import Event
 
@@ -94,6 +94,30 @@ class RunStore:
 
         await self.runs.update(run_id, None, apply)
         return latest
+
+    async def update_many(self, steps: Mapping[str, RunStep]) -> dict[str, StoredRun | None]:
+        """`update` for each run: one load of them all and one commit (`Repository.update_many`:
+        distinct documents, one round); a run whose commit met a version conflict is redone
+        alone there."""
+        latest: dict[str, StoredRun | None] = {}
+
+        def applying(run_id: str, step: RunStep) -> Step[StoredRun]:
+            def apply(current: StoredRun | None) -> Outcome[StoredRun] | None:
+                latest[run_id] = current
+                if current is None:
+                    return None
+                outcome = step(current)
+                if outcome is None:
+                    return None
+                latest[run_id], events = outcome
+                return Outcome(outcome[0], publish=list(events))
+
+            return apply
+
+        await self.runs.update_many(
+            [Work(run_id, None, applying(run_id, step)) for run_id, step in steps.items()]
+        )
+        return {run_id: latest.get(run_id) for run_id in steps}
 
     async def run_of(self, client_order_id: str) -> str | None:
         ref = await self._store.get_appended(CLIENT_ORDER_REFS, client_order_id)

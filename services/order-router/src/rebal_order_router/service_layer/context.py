@@ -9,7 +9,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from decimal import Decimal
@@ -274,3 +274,16 @@ async def apply_reports(
     if stored is not None and needs_dispatch(stored):
         ctx.wake_dispatcher()
     return stored
+
+
+async def apply_reports_of_runs(
+    ctx: RouterContext, per_run: Mapping[str, Sequence[Report]]
+) -> None:
+    """`apply_reports` for several runs at once: one store read and one write for all of them
+    (the trade updates of one stream read), each run's reports in their order."""
+    steps = {run_id: reports_step(ctx, reports) for run_id, reports in per_run.items() if reports}
+    if not steps:
+        return
+    updated = await ctx.runs.update_many(steps)
+    if any(stored is not None and needs_dispatch(stored) for stored in updated.values()):
+        ctx.wake_dispatcher()

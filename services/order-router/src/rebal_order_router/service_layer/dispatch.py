@@ -249,6 +249,10 @@ class Dispatcher:
                     # off instead of looking it up again and again
                     log.warning("broker answers left orders pending", run_id=run_id)
                     return False
+                if not updated.run.sendable():
+                    # the next phase waits for fills: no need to read the run again to find
+                    # that out (a fill applied meanwhile wakes the dispatcher)
+                    return True
 
 
 def _pending(stored: StoredRun) -> set[str]:

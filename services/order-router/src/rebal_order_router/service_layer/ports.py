@@ -5,7 +5,7 @@ for the runs' leases, and the last price of each symbol."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -38,6 +38,11 @@ class Runs(Protocol):
 
     async def update(self, run_id: str, step: RunStep) -> StoredRun | None:
         """Apply `step` to the current run and commit; returns the run as it now stands."""
+        ...
+
+    async def update_many(self, steps: Mapping[str, RunStep]) -> dict[str, StoredRun | None]:
+        """`update` for each run (one step per run id), as one store read and one write;
+        each run as it now stands."""
         ...
 
     async def run_of(self, client_order_id: str) -> str | None: ...

@@ -1,10 +1,10 @@
 """Follow the broker's trade-update stream and apply the updates to their runs.
 
 The stream delivers updates in batches (what arrived together, `BrokerPort.stream_trade_updates`).
-A batch is applied run by run: every update of one run in one store write (one commit with the
-order.filled / order.closed events), in stream order, so each order's updates keep their order.
-Under load the updates of a run's orders arrive together, and a commit per run instead of per
-fill is most of what applying them costs.
+A batch is applied as one store read and one write of every run it touches (each run's commit
+with its order.filled / order.closed events), each run's updates in stream order, so each
+order's updates keep their order. Under load a stream read holds updates of many runs, and a
+transaction per read instead of per fill is most of what applying them costs.
 
 The cursor (the last processed event id) is stored after the updates' effects are committed
 (every so many updates, see `follow_once`), so a crash in between replays those updates, which the
@@ -24,7 +24,7 @@ from rebal_order_router.domain import (
     event_from_trade_update,
     is_rebal_client_order_id,
 )
-from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports
+from rebal_order_router.service_layer.context import Report, RouterContext, apply_reports_of_runs
 from rebal_runtime.backoff import Backoff
 from rebal_runtime.clock import Clock
 from rebal_runtime.log import get_logger
@@ -56,8 +56,7 @@ async def handle_trade_updates(ctx: RouterContext, updates: Sequence[TradeUpdate
         report = event_from_trade_update(update)
         if report is not None:
             per_run.setdefault(run_id, []).append((client_order_id, report))
-    for run_id, reports in per_run.items():
-        await apply_reports(ctx, run_id, reports)
+    await apply_reports_of_runs(ctx, per_run)
     return ours
 
 

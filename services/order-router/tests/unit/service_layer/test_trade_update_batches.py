@@ -3,6 +3,7 @@ in stream order per order, duplicates applied once, the same events as one by on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -33,9 +34,17 @@ class CountingRuns(RunStore):
         super().__init__(store)
         self.updates: list[str] = []
 
+        self.writes = 0  # store writes of runs: one per update, one per update_many
+
     async def update(self, run_id: str, step: RunStep) -> StoredRun | None:
         self.updates.append(run_id)
+        self.writes += 1
         return await super().update(run_id, step)
+
+    async def update_many(self, steps: Mapping[str, RunStep]) -> dict[str, StoredRun | None]:
+        self.updates.extend(steps)
+        self.writes += 1
+        return await super().update_many(steps)
 
 
 def order_events(events: list[Event]) -> list[tuple[str, str, Decimal, str]]:
@@ -84,6 +93,30 @@ async def test_a_batch_of_fills_of_one_run_is_one_store_write(
             (Decimal(2), "partially_filled"),
             (broker.orders[coid].qty, "filled"),
         ]
+
+
+async def test_a_batch_of_fills_of_two_runs_is_one_store_write_of_both(
+    ctx, store, broker, make_ready, outbox
+) -> None:
+    ctx.runs = runs = CountingRuns(store)
+    first = await resting_sells(ctx, broker, make_ready, "opt-1")
+    second = await resting_sells(ctx, broker, make_ready, "opt-2")
+    sent = len(broker.updates)
+    for coid in [*first, *second]:
+        broker.fill(coid, broker.orders[coid].qty)  # type: ignore[arg-type]
+    runs.updates.clear()
+    runs.writes = 0
+
+    assert await handle_trade_updates(ctx, broker.updates[sent:]) == len(first) + len(second)
+
+    assert runs.writes == 1
+    assert sorted(runs.updates) == ["opt-1", "opt-2"]
+    for run_id in ("opt-1", "opt-2"):
+        stored = await ctx.runs.get(run_id)
+        assert stored is not None
+        assert all(o.status is OrderStatus.FILLED for o in stored.run.orders)
+    filled = {e.client_order_id for e in outbox() if isinstance(e, OrderFilled)}
+    assert filled == {*first, *second}
 
 
 async def test_a_batch_publishes_what_one_update_at_a_time_did(ctx, make_ready) -> None:
