@@ -89,6 +89,10 @@ PUBLISH_MARKERS = ("/aiokafka/producer/", "/rebal_runtime/outbox.py", "/rebal_cl
 IDLE_LEAVES = (
     ("selectors.py", "select"),
     ("concurrent/futures/thread.py", "_worker"),
+    # uvloop's loop is C: waiting in epoll leaves the Python frame that started it as the leaf
+    ("asyncio/runners.py", "run"),
+    ("asyncio/runners.py", "run_until_complete"),
+    ("rebal_runtime/event_loop.py", "run"),
 )
 # a worker thread waiting for work: its stack has one of these near the leaf
 WAITS = (

@@ -25,7 +25,7 @@ from rebal_order_router.adapters.run_documents import (
     RUN_MAPPER,
 )
 from rebal_order_router.domain import PendingCancels, StoredRun
-from rebal_order_router.service_layer.ports import PendingCancelsStep, RunStep
+from rebal_order_router.service_layer.ports import NewRun, PendingCancelsStep, RunStep
 from rebal_runtime.repository import DocumentMapper, Outcome, Repository, Step, Work
 from rebal_runtime.store import DocumentStore
 from rebal_schemas import Event
@@ -68,14 +68,31 @@ class RunStore:
         The client_order_id refs are written first: once a run exists, every report about its
         orders can be routed to it. Refs without a run (crash in between) are harmless.
         """
-        refs = [(o.client_order_id, {"run_id": stored.run.run_id}) for o in stored.run.orders]
+        return (await self.create_many([(stored, cause_event_id, publish)]))[0]
+
+    async def create_many(self, runs: Sequence[NewRun]) -> list[bool]:
+        """`create` for each run, in order: one commit of every ref, then one store read and
+        one write of the runs (`Repository.update_many`)."""
+        refs = [
+            (o.client_order_id, {"run_id": stored.run.run_id})
+            for stored, _, _ in runs
+            for o in stored.run.orders
+        ]
         await self._store.append_many(CLIENT_ORDER_REFS, refs)  # one commit for all of them
 
-        def create_absent(current: StoredRun | None) -> Outcome[StoredRun] | None:
-            return Outcome(stored, publish=publish) if current is None else None
+        def create_absent(stored: StoredRun, publish: Sequence[Event]) -> Step[StoredRun]:
+            def step(current: StoredRun | None) -> Outcome[StoredRun] | None:
+                return Outcome(stored, publish=publish) if current is None else None
 
-        committed = await self.runs.update(stored.run.run_id, cause_event_id, create_absent)
-        return committed is not None
+            return step
+
+        committed = await self.runs.update_many(
+            [
+                Work(stored.run.run_id, cause, create_absent(stored, publish))
+                for stored, cause, publish in runs
+            ]
+        )
+        return [c is not None for c in committed]
 
     async def update(self, run_id: str, step: RunStep) -> StoredRun | None:
         """Apply `step` to the current run and commit; returns the run as it now stands."""

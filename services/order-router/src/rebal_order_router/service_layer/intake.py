@@ -12,6 +12,7 @@ sent. The cancel handler writes its kept cancel, then reads the run; this handle
 then reads the kept cancels again: whichever way the two interleave, one of them sees the other.
 A batch of readies (the Kafka entry point) reads the kept cancels once before storing its runs
 and once after storing them all, not twice per run; the same argument holds for each of them.
+Its runs are stored together: one commit of their client_order_id refs, one of the runs.
 """
 
 from __future__ import annotations
@@ -94,14 +95,25 @@ async def on_optimization_ready_batch(
     if not plans:
         return []
     cancels = await ctx.runs.pending_cancels()
+    prepared = [_prepare(ctx, stored, event, cancels) for stored, event in plans]
+    created = await ctx.runs.create_many(
+        [(stored, event.event_id, publish) for stored, event, publish, _ in prepared]
+    )
     created_ids: list[str] = []
     stored_without_cancel: dict[str, StoredRun] = {}
-    for stored, event in plans:
-        created, kept = await _store(ctx, stored, event, cancels)
-        if created:
-            created_ids.append(stored.run.run_id)
-        if kept is None:
-            stored_without_cancel[stored.run.run_id] = stored
+    for (stored, _, _, kept), new in zip(prepared, created, strict=True):
+        run_id = stored.run.run_id
+        if kept is not None:
+            if not new:  # stored without it before (a redelivery after that race)
+                await cancel_kept(ctx, kept)
+            await forget_kept_cancel(ctx, run_id)
+        else:
+            stored_without_cancel[run_id] = stored
+        if new:
+            created_ids.append(run_id)
+        _log_stored(stored, new)
+    # even for a redelivery: harmless, and it covers a run stored just before a crash
+    ctx.wake_dispatcher()
     if stored_without_cancel:
         # a cancel that read no run while these were being stored, kept since
         cancels = await ctx.runs.pending_cancels()
@@ -123,31 +135,23 @@ def _routed(event: OptimizationReady) -> tuple[StoredRun, OptimizationReady] | N
     return plan_run(event), event
 
 
-async def _store(
+def _prepare(
     ctx: RouterContext, stored: StoredRun, event: OptimizationReady, cancels: PendingCancels
-) -> tuple[bool, PendingCancel | None]:
-    """Store one run as `cancels` (read before) say: stopped when a cancel came first, queued
-    outside the window. Returns whether it was new and the cancel it was stored with."""
-    run_id = stored.run.run_id
-    now = ctx.clock.now()
-    kept = kept_cancel(ctx, cancels, run_id, event.portfolio_id)
+) -> tuple[StoredRun, OptimizationReady, Sequence[Event], PendingCancel | None]:
+    """The run to store as `cancels` (read before) say: stopped when a cancel came first,
+    queued outside the window; with what its creation publishes and the cancel it is stored
+    with."""
+    kept = kept_cancel(ctx, cancels, stored.run.run_id, event.portfolio_id)
     publish: Sequence[Event] = ()
     if kept is not None:  # canceled before it was stored: it never queues nor sends
         stored, publish = stop_before_start(
             stored, StopOutcome.CANCELED, kept.reason, kept.request_event_id, ctx
         )
-    elif not window_open(ctx, now, run_id):
-        stored, publish = queue_run(ctx, stored, now)
-    created = await ctx.runs.create(stored, event.event_id, publish)
-    if kept is not None:
-        if not created:  # stored without it before (a redelivery after that race)
-            await cancel_kept(ctx, kept)
-        await forget_kept_cancel(ctx, run_id)
-    _log_stored(stored, created)
-    # woken at once, not at the batch's end, and even for a redelivery: harmless, and it
-    # covers a run stored just before a crash
-    ctx.wake_dispatcher()
-    return created, kept
+    else:
+        now = ctx.clock.now()
+        if not window_open(ctx, now, stored.run.run_id):
+            stored, publish = queue_run(ctx, stored, now)
+    return stored, event, publish, kept
 
 
 def _log_stored(stored: StoredRun, created: bool) -> None:

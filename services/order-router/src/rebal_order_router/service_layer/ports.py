@@ -21,6 +21,10 @@ PendingCancelsStep = Callable[[PendingCancels], PendingCancels]
 """Pure step on the kept cancels: what they become."""
 
 
+NewRun = tuple[StoredRun, str, Sequence[Event]]
+"""A run to create: the run, the event id that causes it (its inbox), what its creation publishes."""
+
+
 class Runs(Protocol):
     @property
     def store(self) -> DocumentStore:
@@ -34,6 +38,10 @@ class Runs(Protocol):
     ) -> bool:
         """Store a new run (inbox: `cause_event_id`) and publish `publish` in the same commit.
         False if a run with this id exists."""
+        ...
+
+    async def create_many(self, runs: Sequence[NewRun]) -> list[bool]:
+        """`create` for each run, in order, as one write of them all; whether each was new."""
         ...
 
     async def update(self, run_id: str, step: RunStep) -> StoredRun | None:

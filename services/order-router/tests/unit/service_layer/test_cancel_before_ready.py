@@ -154,15 +154,15 @@ async def test_a_cancel_kept_while_the_ready_was_being_stored_still_stops_the_ru
 ) -> None:
     """The ready finds no kept cancel, the whole cancel runs (no run yet: it is kept), then the
     run is stored: the ready looks for a kept cancel again after storing the run."""
-    create = ctx.runs.create
+    create_many = ctx.runs.create_many
 
-    async def cancel_arrives_in_between(stored, cause, publish=()):  # type: ignore[no-untyped-def]
+    async def cancel_arrives_in_between(runs):  # type: ignore[no-untyped-def]
         assert await on_cancel_requested(ctx, cancel_request()) is False
-        return await create(stored, cause, publish)
+        return await create_many(runs)
 
-    ctx.runs.create = cancel_arrives_in_between
+    ctx.runs.create_many = cancel_arrives_in_between
     await on_optimization_ready(ctx, make_ready())
-    ctx.runs.create = create
+    ctx.runs.create_many = create_many
 
     assert stops(outbox()) == [("opt-1", "canceled", "cancel-1")]
     assert await Dispatcher(ctx).dispatch_run("opt-1") is True
@@ -174,19 +174,19 @@ async def test_a_kept_cancel_found_while_another_instance_holds_the_run_is_appli
 ) -> None:
     """The ready stores the run, then finds the cancel kept meanwhile, but another instance holds
     the run: Transient, the ready is read again, and the cancel (still kept) is applied then."""
-    create = ctx.runs.create
+    create_many = ctx.runs.create_many
 
-    async def cancel_arrives_in_between(stored, cause, publish=()):  # type: ignore[no-untyped-def]
+    async def cancel_arrives_in_between(runs):  # type: ignore[no-untyped-def]
         await on_cancel_requested(ctx, cancel_request())
-        created = await create(stored, cause, publish)
+        created = await create_many(runs)
         assert await store.acquire_lease("run:opt-1", "another-router", 60)
         return created
 
-    ctx.runs.create = cancel_arrives_in_between
+    ctx.runs.create_many = cancel_arrives_in_between
     ready = make_ready()
     with pytest.raises(Transient):
         await on_optimization_ready(ctx, ready)
-    ctx.runs.create = create
+    ctx.runs.create_many = create_many
     assert stops(outbox()) == []
     await store.release_lease("run:opt-1", "another-router")
 

@@ -41,6 +41,38 @@ async def test_a_batch_stores_every_run_reading_the_kept_cancels_twice(
     assert await on_optimization_ready_batch(ctx, readies(make_ready, 5)) == []
 
 
+async def test_a_batch_of_runs_is_one_write_of_their_refs_and_one_of_the_runs(
+    ctx, store, make_ready
+) -> None:
+    writes: list[tuple[str, int]] = []
+    commit, commit_many, append_many = store.commit, store.commit_many, store.append_many
+
+    async def counted_commit(c):  # type: ignore[no-untyped-def]
+        writes.append(("commit", 1))
+        return await commit(c)
+
+    async def counted_commit_many(cs):  # type: ignore[no-untyped-def]
+        writes.append(("commit_many", len(cs)))
+        return await commit_many(cs)
+
+    async def counted_append_many(collection, entries):  # type: ignore[no-untyped-def]
+        writes.append(("append_many", len(entries)))
+        return await append_many(collection, entries)
+
+    store.commit, store.commit_many = counted_commit, counted_commit_many
+    store.append_many = counted_append_many
+
+    created = await on_optimization_ready_batch(ctx, readies(make_ready, 4))
+
+    assert len(created) == 4
+    orders = 0
+    for run_id in created:
+        stored = await ctx.runs.get(run_id)
+        assert stored is not None
+        orders += len(stored.run.orders)
+    assert writes == [("append_many", orders), ("commit_many", 4)]
+
+
 async def test_a_cancel_kept_before_the_batch_stops_its_run_only(
     ctx, broker, make_ready, outbox
 ) -> None:
@@ -57,18 +89,18 @@ async def test_a_cancel_kept_before_the_batch_stops_its_run_only(
 async def test_a_cancel_kept_while_the_batch_was_being_stored_still_stops_the_run(
     ctx, broker, make_ready, outbox
 ) -> None:
-    """The batch read no kept cancel, then the cancel of its first run is kept (no run yet)
-    while a later run is being stored: the read after the batch finds it."""
-    create = ctx.runs.create
+    """The batch read no kept cancel, then the cancel of one of its runs is kept (no run yet)
+    while the batch is being stored: the read after the batch finds it."""
+    create_many = ctx.runs.create_many
 
-    async def cancel_arrives_in_between(stored, cause, publish=()):  # type: ignore[no-untyped-def]
-        if stored.run.run_id == "opt-2":
-            assert await on_cancel_requested(ctx, cancel_request("opt-3", "pf-3")) is False
-        return await create(stored, cause, publish)
+    async def cancel_arrives_in_between(runs):  # type: ignore[no-untyped-def]
+        assert [stored.run.run_id for stored, _, _ in runs] == ["opt-1", "opt-2", "opt-3"]
+        assert await on_cancel_requested(ctx, cancel_request("opt-3", "pf-3")) is False
+        return await create_many(runs)
 
-    ctx.runs.create = cancel_arrives_in_between
+    ctx.runs.create_many = cancel_arrives_in_between
     await on_optimization_ready_batch(ctx, readies(make_ready, 3))
-    ctx.runs.create = create
+    ctx.runs.create_many = create_many
 
     assert stops(outbox()) == [("opt-3", "canceled", "cancel-1")]
     assert await Dispatcher(ctx).dispatch_run("opt-3") is True
