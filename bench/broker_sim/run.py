@@ -17,6 +17,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,11 +117,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3, help="bursts against one simulator")
     parser.add_argument("--sim-src", help="import rebal_broker_sim from this src directory")
+    parser.add_argument(
+        "--py-spy", type=Path, help="record the simulator with py-spy (collapsed stacks) here"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = _start(args.sim_src, Path(tmp))
         try:
             asyncio.run(_burst(url, proc.pid, 200, args.concurrency, "warmup"))
+            spy = None
+            if args.py_spy:
+                # py-spy's samples cost the shared cores: the CPU figures of such a run are
+                # not comparable with a run without it.
+                spy_cmd = ["py-spy", "record", "--pid", str(proc.pid), "--format", "raw"]
+                spy_cmd += ["--rate", "250", "--output", str(args.py_spy), "--nonblocking"]
+                spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL)
+                time.sleep(1.0)
             for n in range(args.repeat):
                 cpu, wall = asyncio.run(
                     _burst(url, proc.pid, args.orders, args.concurrency, f"run{n}")
@@ -130,6 +142,9 @@ def main() -> None:
                     f" us/order, {args.orders / wall:.0f} orders/s (wall {wall:.2f} s)",
                     flush=True,
                 )
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
         finally:
             proc.terminate()
             proc.wait(10)
