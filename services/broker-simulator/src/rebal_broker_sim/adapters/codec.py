@@ -6,14 +6,20 @@ which the due-fill query relies on.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from rebal_broker_sim.domain.orders import Order, OrderStatus, Side
 
 
+# Cached (as the decoder): an order's times repeat in every row written for it, and equal
+# aware datetimes encode to the same UTC text whatever their zone. A naive datetime never
+# equals an aware one, so it still reaches the check and raises.
+@lru_cache(maxsize=4096)
 def encode_time(moment: datetime | None) -> str | None:
     if moment is None:
         return None
@@ -22,6 +28,7 @@ def encode_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+@lru_cache(maxsize=4096)
 def decode_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
@@ -68,11 +75,11 @@ def encode_order(order: Order) -> str:
         body[name] = encode_time(getattr(order, name))
     for name in _DECIMAL_FIELDS:
         body[name] = encode_decimal(getattr(order, name))
-    return json.dumps(body, sort_keys=True)
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def decode_order(text: str) -> Order:
-    body = json.loads(text)
+    body = orjson.loads(text)
     filled_qty = decode_decimal(body["filled_qty"])
     fill_ratio = decode_decimal(body["fill_ratio"])
     assert filled_qty is not None

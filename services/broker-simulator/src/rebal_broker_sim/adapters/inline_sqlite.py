@@ -77,6 +77,18 @@ class InlineConnection:
     def execute(self, sql: str, parameters: Params = ()) -> _Executed:
         return _Executed(InlineCursor(self._db.execute(sql, tuple(parameters))))
 
+    # Synchronous ends of a transaction for the store's group commit: nothing can interleave
+    # between them and the state they leave (a cancelled task cannot stop them halfway).
+    def commit_now(self) -> None:
+        self._db.execute("COMMIT")
+
+    def rollback_now(self) -> None:
+        self._db.execute("ROLLBACK")
+
+    def rollback_to_savepoint_now(self) -> None:
+        self._db.execute("ROLLBACK TO unit_of_work")
+        self._db.execute("RELEASE unit_of_work")
+
     async def executescript(self, script: str) -> None:
         self._db.executescript(script)
 

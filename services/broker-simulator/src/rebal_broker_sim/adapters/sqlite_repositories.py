@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
+
+import orjson
 
 from rebal_broker_sim.adapters.codec import (
     decode_decimal,
@@ -133,7 +134,8 @@ class SqliteTradeEventLog(TradeEventLog):
                 encode_time(at),
                 account_id,
                 event,
-                json.dumps(order, sort_keys=True),
+                # In the view's key order: the stream then sends the order as the answer did.
+                orjson.dumps(order).decode(),
                 encode_decimal(qty),
                 encode_decimal(price),
                 encode_decimal(position_qty),
@@ -167,7 +169,7 @@ class SqliteTradeEventLog(TradeEventLog):
                 at=require_time(row["at"]),
                 account_id=row["account_id"],
                 event=row["event"],
-                order=json.loads(row["order_json"]),
+                order=orjson.loads(row["order_json"]),
                 qty=decode_decimal(row["qty"]),
                 price=decode_decimal(row["price"]),
                 position_qty=decode_decimal(row["position_qty"]),

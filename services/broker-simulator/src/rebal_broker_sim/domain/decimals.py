@@ -6,6 +6,7 @@ Alpaca sends and returns every quantity and amount as a decimal string; a float 
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 
 # Alpaca accepts fractional quantities with up to 9 decimal places.
 QTY_QUANTUM = Decimal("0.000000001")
@@ -55,6 +56,9 @@ def quantize_price(price: Decimal) -> Decimal:
     return price.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
+# Cached: equal decimals (1.5 and 1.50) normalize to the same text, so a hit is always right,
+# and an order's quantities and prices repeat across its views.
+@lru_cache(maxsize=4096)
 def format_decimal(number: Decimal | None) -> str | None:
     """Plain notation without exponent or trailing zeros: Decimal('1E+2') -> '100'."""
     if number is None:

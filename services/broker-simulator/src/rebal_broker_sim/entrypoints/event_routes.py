@@ -7,9 +7,9 @@ first event after that id. Without either, only events that happen from now on a
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -54,9 +54,9 @@ async def stream_trade_updates(request: Request) -> Response:
 
 async def _sse_frames(
     simulator: Simulator, cursor: int, until_id: int | None, account_id: str | None
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     notifier = simulator.trade_updates
-    yield ": connected\n\n"  # flushes the headers so a client knows the stream is live
+    yield b": connected\n\n"  # flushes the headers so a client knows the stream is live
     while True:
         # The ticket is taken before reading, so a commit after the read still wakes us.
         ticket = notifier.ticket()
@@ -67,8 +67,8 @@ async def _sse_frames(
             cursor = batch[-1].event_id
             # one chunk per batch: one socket write, and a client reading behind gets the
             # batch in one read (the order-router applies what it reads together in one go)
-            yield "".join(
-                f"id: {update.event_id}\ndata: {json.dumps(trade_update_view(update))}\n\n"
+            yield b"".join(
+                b"id: %d\ndata: %s\n\n" % (update.event_id, orjson.dumps(trade_update_view(update)))
                 for update in batch
             )
         if len(batch) == BATCH_SIZE:
@@ -80,7 +80,7 @@ async def _sse_frames(
         if notifier.closed:
             return
         if not await notifier.wait(ticket, KEEPALIVE_SECONDS):
-            yield ": keepalive\n\n"
+            yield b": keepalive\n\n"
 
 
 async def poll_trade_updates(request: Request) -> Response:

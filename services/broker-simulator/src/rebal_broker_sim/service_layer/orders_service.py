@@ -30,7 +30,7 @@ from rebal_broker_sim.service_layer.errors import (
 )
 from rebal_broker_sim.service_layer.notifier import ChangeNotifier
 from rebal_broker_sim.service_layer.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from rebal_broker_sim.service_layer.recording import fill_if_possible, record_trade_update
+from rebal_broker_sim.service_layer.recording import fill_unsaved, record_trade_update
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +80,10 @@ class OrderService:
                 raise InsufficientBuyingPower("insufficient buying power")
             plan = plan_fill(behaviour, now)
             order, accepted = new_order(request, self._new_order_id(), now, plan.ratio, plan.due_at)
-            await uow.orders.add(order)
             await record_trade_update(uow, order, accepted)
             if plan.due_at is not None and plan.due_at <= now and quote is not None:
-                order = await fill_if_possible(uow, order, quote, now)
+                order = await fill_unsaved(uow, order, quote, now)
+            await uow.orders.add(order)
             drop = self._behaviour.take_dropped_response()
             outcome = "accepted_response_dropped" if drop else "accepted"
             await self._log(uow, now, request, outcome, 0 if drop else 200, order.id)

@@ -23,6 +23,15 @@ async def record_trade_update(uow: UnitOfWork, order: Order, event: OrderEvent) 
 
 async def fill_if_possible(uow: UnitOfWork, order: Order, quote: Quote, now: datetime) -> Order:
     """Execute the order's due fill at the quote: order, position, cash and trade update."""
+    filled = await fill_unsaved(uow, order, quote, now)
+    if filled is not order:
+        await uow.orders.save(filled)
+    return filled
+
+
+async def fill_unsaved(uow: UnitOfWork, order: Order, quote: Quote, now: datetime) -> Order:
+    """`fill_if_possible` but the order row is the caller's to write: a new order filled on
+    submission is inserted once, already filled, instead of inserted and then updated."""
     filled, execution = execute_due_fill(order, quote, now)
     if execution is None:
         return order
@@ -32,7 +41,6 @@ async def fill_if_possible(uow: UnitOfWork, order: Order, quote: Quote, now: dat
     await uow.accounts.add_to_cash(
         order.account_id, cash_delta(order.side, execution.qty, execution.price)
     )
-    await uow.orders.save(filled)
     await uow.trade_events.append(
         at=execution.at,
         account_id=filled.account_id,

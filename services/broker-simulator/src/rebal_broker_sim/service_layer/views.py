@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from rebal_broker_sim.domain.decimals import format_decimal
@@ -13,12 +14,18 @@ from rebal_broker_sim.service_layer.ports import JsonObject, TradeUpdate
 _ASSET_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "rebal-broker-sim/assets")
 
 
+# Cached: an order's times repeat across its views (created = updated = submitted, the new
+# and fill updates, the answer), and equal datetimes format to the same UTC text whatever
+# their zone, so a hit is always right.
+@lru_cache(maxsize=4096)
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# A uuid5 per view was a measurable share of each order; the symbols are few.
+@lru_cache(maxsize=4096)
 def asset_id(symbol: str) -> str:
     """A stable asset id per symbol, as Alpaca returns one on every order."""
     return str(uuid.uuid5(_ASSET_NAMESPACE, symbol))
