@@ -6,7 +6,8 @@ model change interleaves them (a run's facts arrive spread over later batches). 
 `time.process_time()` per run over the whole stream (this process only: the shared machine's
 other load moves it least); decoding and the outbox relay are not in it. `digest` hashes the
 outbox (topics, keys, values with the per-process random fields dropped) to compare branches.
-Usage: .venv/bin/python bench/settlement_tracker/run.py [--runs 2000] [--repeat 3]
+`--tune-gc` tunes the garbage collector as `python -m rebal_settlement_tracker` does.
+Usage: .venv/bin/python bench/settlement_tracker/run.py [--runs 2000] [--repeat 3] [--tune-gc]
 """
 
 from __future__ import annotations
@@ -148,8 +149,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--tune-gc", action="store_true", help="tune the collector as the service's main does"
+    )
     args = parser.parse_args()
     configure_logging("WARNING")  # as the stacks the benchmarks start run it
+    with tempfile.TemporaryDirectory() as workdir:
+        asyncio.run(measure(50, Path(workdir)))  # warm-up: lazy imports, first-use caches
+    if args.tune_gc:
+        from rebal_settlement_tracker.entrypoints.gc_tuning import tune_gc
+
+        tune_gc()
     figures = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as workdir:
