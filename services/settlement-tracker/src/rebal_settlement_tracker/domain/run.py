@@ -40,6 +40,7 @@ from rebal_settlement_tracker.domain.acceptance import (
     keep_pending,
 )
 from rebal_settlement_tracker.domain.completion import RunCompletion, build_completion
+from rebal_settlement_tracker.domain.derived_leg import DerivedLeg
 from rebal_settlement_tracker.domain.errors import (
     DuplicateClose,
     DuplicateFill,
@@ -91,7 +92,7 @@ class Run:
     # derived from: `replace` hands the same dict to each new Run, so a command that leaves a
     # leg's facts as they were (most of them: a status move, another leg's fill) reuses its
     # transaction instead of replaying the state machine. Neither compared nor shown.
-    _derived: dict[int, _Derived] = field(
+    _derived: dict[int, DerivedLeg] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )
 
@@ -150,7 +151,7 @@ class Run:
         if stop is not None:
             close = stop.close_for(close, fill.cum_qty if fill else ZERO)
         tx = order.transaction(fill, close, settled_on)
-        self._derived[order.leg] = _Derived(
+        self._derived[order.leg] = DerivedLeg(
             order, self.fills.get(order.leg), self.closes.get(order.leg), stop, settled_on, tx
         )
         return tx
@@ -296,15 +297,3 @@ class Run:
         before, after = self.transactions[leg], changed.transactions[leg]
         check_leg_change(f"run {self.run_id} leg {leg}", before, after, completed=self.is_completed)
         return changed
-
-
-@dataclass(frozen=True, slots=True)
-class _Derived:
-    """A leg's transaction and the facts it was derived from (`Run._derive`)."""
-
-    order: PlannedOrder
-    fill: OrderFilled | None
-    close: OrderClosed | None
-    stop: RunStop | None
-    settled_on: date | None
-    transaction: Transaction
