@@ -18,6 +18,7 @@ from typing import Any
 
 from rebal_runtime.repository import DocumentMapper, Repository
 from rebal_runtime.store import DocumentStore
+from rebal_runtime.store.port import IndexValue
 from rebal_settlement_tracker.adapters import run_json as js
 from rebal_settlement_tracker.domain import KeptCancel, Run, RunLifecycle, RunStatus, RunTerms
 from rebal_settlement_tracker.domain.plan import SYSTEM
@@ -58,7 +59,43 @@ def record_from_document(state: JsonDict) -> RunRecord:
 
 def run_repository(store: DocumentStore) -> Repository[RunRecord]:
     """Runs by run id; the index values come with each outcome (they need the calendar)."""
-    return Repository(store, RUNS, DocumentMapper(record_to_document, record_from_document))
+    return Repository(store, RUNS, RunMapper())
+
+
+class RunMapper:
+    """`record_to_document` / `record_from_document`, remembering the documents it wrote.
+
+    A run in flight is read back by each batch that has a fact for it: when the document read is
+    the very one this process wrote (equal state), the record it was written from is returned
+    instead of being rebuilt from JSON (and its transactions derived again). Any other state (a
+    document another writer changed) is mapped as usual. Settled runs are forgotten, and at most
+    `size` runs are kept (the oldest written go first)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._written: dict[str, tuple[JsonDict, RunRecord]] = {}  # by run id, oldest first
+
+    def index(self, aggregate: RunRecord) -> Mapping[str, IndexValue]:
+        return {}  # the index values come with each outcome
+
+    def to_document(self, aggregate: RunRecord) -> JsonDict:
+        state = record_to_document(aggregate)
+        written, run = self._written, aggregate.run
+        written.pop(run.run_id, None)  # re-inserted last: the newest write
+        if run.lifecycle.settled_at is None:
+            written[run.run_id] = (state, aggregate)
+            if len(written) > self._size:
+                del written[next(iter(written))]
+        return state
+
+    def from_document(self, state: JsonDict) -> RunRecord:
+        known = self._written.get(state.get("run_id", ""))
+        if known is not None and known[0] == state:
+            record = known[1]
+            # as `record_from_document` gives them: the caller's own dicts
+            reports = {kind: dict(report) for kind, report in record.reports.items()}
+            return RunRecord(record.run, dict(record.letters), reports)
+        return record_from_document(state)
 
 
 def refusal_repository(store: DocumentStore) -> Repository[Refusal]:

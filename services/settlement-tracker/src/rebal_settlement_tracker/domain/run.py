@@ -40,6 +40,7 @@ from rebal_settlement_tracker.domain.acceptance import (
     keep_pending,
 )
 from rebal_settlement_tracker.domain.completion import RunCompletion, build_completion
+from rebal_settlement_tracker.domain.derived_leg import DerivedLeg
 from rebal_settlement_tracker.domain.errors import (
     DuplicateClose,
     DuplicateFill,
@@ -87,6 +88,13 @@ class Run:
     late_fills: Mapping[int, OrderFilled] = field(default_factory=dict)  # increments after the end
     late_settlements: Mapping[int, date] = field(default_factory=dict)  # of the late fills
     lifecycle: RunLifecycle = field(default_factory=RunLifecycle)
+    # Transactions derived by the runs of this lineage, by leg, with the very facts they were
+    # derived from: `replace` hands the same dict to each new Run, so a command that leaves a
+    # leg's facts as they were (most of them: a status move, another leg's fill) reuses its
+    # transaction instead of replaying the state machine. Neither compared nor shown.
+    _derived: dict[int, DerivedLeg] = field(
+        default_factory=dict, compare=False, repr=False, kw_only=True
+    )
 
     # ---- derived state -------------------------------------------------------------------
 
@@ -128,9 +136,25 @@ class Run:
 
     def _derive(self, order: PlannedOrder) -> Transaction:
         fill, close = self.fills.get(order.leg), self.closes.get(order.leg)
-        if self.stop is not None:
-            close = self.stop.close_for(close, fill.cum_qty if fill else ZERO)
-        return order.transaction(fill, close, self.settlements.get(order.leg))
+        settled_on, stop = self.settlements.get(order.leg), self.stop
+        known = self._derived.get(order.leg)
+        # Identity, not equality: equal Decimals may print differently ("10" and "10.0").
+        if (
+            known is not None
+            and known.order is order
+            and known.fill is fill
+            and known.close is close
+            and known.stop is stop
+            and known.settled_on == settled_on
+        ):
+            return known.transaction
+        if stop is not None:
+            close = stop.close_for(close, fill.cum_qty if fill else ZERO)
+        tx = order.transaction(fill, close, settled_on)
+        self._derived[order.leg] = DerivedLeg(
+            order, self.fills.get(order.leg), self.closes.get(order.leg), stop, settled_on, tx
+        )
+        return tx
 
     # ---- commands ------------------------------------------------------------------------
 
