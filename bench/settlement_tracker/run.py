@@ -157,7 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         asyncio.run(measure(50, Path(workdir)))  # warm-up: lazy imports, first-use caches
     if args.tune_gc:
-        from rebal_settlement_tracker.entrypoints.gc_tuning import tune_gc
+        from rebal_runtime.gc_tuning import tune_gc
 
         tune_gc()
     figures = []

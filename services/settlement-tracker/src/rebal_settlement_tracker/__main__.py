@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rebal_runtime import event_loop
+from rebal_runtime.gc_tuning import tune_gc
 from rebal_runtime.log import configure_logging
 from rebal_runtime.service import run_forever
 from rebal_settlement_tracker.bootstrap import bootstrap
-from rebal_settlement_tracker.entrypoints.gc_tuning import tune_gc
 from rebal_settlement_tracker.settings import SettlementSettings
 
 

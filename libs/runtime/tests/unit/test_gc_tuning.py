@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from rebal_settlement_tracker.entrypoints.gc_tuning import (
+from rebal_runtime.gc_tuning import (
     OLDER_THRESHOLD,
     YOUNG_THRESHOLD,
     tune_gc,
