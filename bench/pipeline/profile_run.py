@@ -329,12 +329,16 @@ def report(out: Path, console: Console, inclusive: int = 0) -> None:
     wall, cost = tables(results, window)
     console.print(wall)
     console.print(cost)
-    load = summary["load"]
+    load = summary.get("load")  # a model-change profile (bench/model_change) has no load
     facts = [
-        f"offered {summary['offered_per_s']:.0f} first fundings/s; in the {window.seconds:.0f} s "
-        f"profiled: {window.runs_per_s:.1f} runs/s completed "
-        f"(whole load: {load['runs_completed']} of {load['sent']} runs, {load['runs_per_s']:.1f}/s, "
-        f"p50 {load['p50_ms']:,.0f} ms, p99 {load['p99_ms']:,.0f} ms)",
+        f"in the {window.seconds:.0f} s profiled: {window.runs_per_s:.1f} runs/s completed"
+        + (
+            f"; offered {summary['offered_per_s']:.0f} first fundings/s (whole load: "
+            f"{load['runs_completed']} of {load['sent']} runs, {load['runs_per_s']:.1f}/s, "
+            f"p50 {load['p50_ms']:,.0f} ms, p99 {load['p99_ms']:,.0f} ms)"
+            if load
+            else ""
+        ),
         base.line(),
         "CPU in the window (100% = one of the 2 cores): "
         + ", ".join(f"{k} {v:.0f}%" for k, v in window.cpu_percent.items()),
