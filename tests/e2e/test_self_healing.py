@@ -16,7 +16,7 @@ import pytest
 from rebal_demo.scenario import INITIAL_PRICES
 
 from rebal_runtime.stack import Stack
-from rebal_runtime.testing.kafka import TopicReader
+from rebal_runtime.testing.kafka import TopicReader, read_to_end
 from rebal_runtime.topics_admin import ensure_topics
 from rebal_schemas import (
     BrokerIntegration,
@@ -79,8 +79,6 @@ def test_a_partial_run_is_retried_as_a_linked_run_that_completes(stack: Stack) -
         await publish_consumed(bootstrap, *prices, MODEL)
         async with (
             TopicReader(bootstrap, "run.completed") as done,
-            TopicReader(bootstrap, "run.status_changed") as statuses,
-            TopicReader(bootstrap, "optimization.created") as created,
             TopicReader(bootstrap, "order.closed") as closed,
         ):
             await publish(
@@ -122,15 +120,17 @@ def test_a_partial_run_is_retried_as_a_linked_run_that_completes(stack: Stack) -
                 ),
                 timeout=240,
             )
-            await statuses.settle(1.0)
-            await created.settle(0.5)
+        # a run's creation and its optimization came before its run.completed: reading both
+        # topics to their end now is sure to hold them (a quiet period is not)
+        statuses = await read_to_end("run.status_changed", bootstrap_servers=bootstrap)
+        created = await read_to_end("optimization.created", bootstrap_servers=bootstrap)
         mine = [e for e in runs if isinstance(e, RunCompleted) and e.portfolio_id == PORTFOLIO]
         return (
             mine,
-            [e for e in statuses.events() if isinstance(e, RunCreated)],
+            [e for e in statuses if isinstance(e, RunCreated)],
             [
                 e
-                for e in created.events()
+                for e in created
                 if isinstance(e, OptimizationCreated) and e.portfolio_id == PORTFOLIO
             ],
         )
