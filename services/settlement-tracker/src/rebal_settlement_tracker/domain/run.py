@@ -148,12 +148,9 @@ class Run:
             and known.settled_on == settled_on
         ):
             return known.transaction
-        if stop is not None:
-            close = stop.close_for(close, fill.cum_qty if fill else ZERO)
-        tx = order.transaction(fill, close, settled_on)
-        self._derived[order.leg] = DerivedLeg(
-            order, self.fills.get(order.leg), self.closes.get(order.leg), stop, settled_on, tx
-        )
+        effective = close if stop is None else stop.close_for(close, fill.cum_qty if fill else ZERO)
+        tx = order.transaction(fill, effective, settled_on)
+        self._derived[order.leg] = DerivedLeg(order, fill, close, stop, settled_on, tx)
         return tx
 
     # ---- commands ------------------------------------------------------------------------
